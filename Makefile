@@ -1,0 +1,42 @@
+# LeadFlow: `make run` (the app with demo data, no servers needed) and `make test`.
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+PORT ?= 8000
+MIGRATE_DB := $(if $(DATABASE_OWNER_URL),owner,default)
+
+.PHONY: install migrate run test lint format clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(PY) manage.py migrate --database $(MIGRATE_DB)
+
+run: install
+	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --database $(MIGRATE_DB) --verbosity 0
+	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo
+	@echo ""
+	@echo "LeadFlow is starting at http://127.0.0.1:$(PORT)/  (web, Celery worker and beat; Ctrl-C stops all)"
+	@echo ""
+	DEBUG=$${DEBUG:-1} WEB_PORT=$(PORT) VENV=$(VENV) $(VENV)/bin/honcho -f Procfile.dev start
+
+test: install
+	$(PY) -m pytest -n 2
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache test-output

@@ -1,0 +1,1 @@
+"""The inquiries API, one module per resource."""

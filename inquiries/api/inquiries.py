@@ -1,0 +1,124 @@
+"""``/api/v1/inquiries/``: capture (201 new, 200 merged), read, activities."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from inquiries.api.serializers import ActivityInput, ActivityOutput, InquiryInput, InquiryOutput
+from inquiries.models import Inquiry
+from inquiries.selectors.inquiries import inquiry_list, timeline
+from inquiries.services.capture import capture_inquiry, record_activity, update_profile
+from leadflow.tenancy.api_base import TenantViewSet
+from leadflow.tenancy.models import Role
+from leadflow.tenancy.permissions import IsTenantCaller, role_required
+
+MARKETING = (Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.QUALIFIER)
+
+
+class CanCapture(IsTenantCaller):
+    """Marketing roles, tenant integration keys with a marketing role, and partners (referrals)."""
+
+    message = "Your role may not record inquiries."
+
+    def has_permission(self, request, view) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        principal = request.auth
+        return principal.is_partner or principal.has_role(*MARKETING)
+
+
+class InquiryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    """Inquiries: what marketing knows of each person, scored against the active definition.
+
+    Partners may send referrals (POST) but never read the marketing inbox.
+    """
+
+    model = Inquiry
+    serializer_class = InquiryOutput
+
+    def get_permissions(self):
+        if self.action == "create":
+            return [CanCapture()]
+        return [role_required(*MARKETING)()]
+
+    def scoped_queryset(self):
+        return inquiry_list()
+
+    @extend_schema(request=InquiryInput, responses={201: InquiryOutput, 200: InquiryOutput})
+    def create(self, request):
+        """Record a response; a known person is merged (200) instead of duplicated (201)."""
+        data = InquiryInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        profile = {k: values.pop(k) for k in list(values) if k in _PROFILE}
+        captured = capture_inquiry(
+            profile=profile,
+            custom=values.get("custom"),
+            source=values.get("source", "api"),
+            campaign=values.get("campaign"),
+            consent=values.get("consent", "unknown"),
+            external_source=values.get("external_source", ""),
+            external_id=values.get("external_id", ""),
+            activity_details=values.get("activity_details"),
+            by=self.principal,
+        )
+        code = status.HTTP_201_CREATED if captured.created else status.HTTP_200_OK
+        return Response(InquiryOutput(captured.inquiry).data, status=code)
+
+    @extend_schema(request=InquiryInput, responses=InquiryOutput)
+    def partial_update(self, request, pk=None):
+        """Correct the person's profile; the score is recomputed at once."""
+        inquiry = self.get_object()
+        data = InquiryInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        not_editable = set(values) - _PROFILE - {"custom"}
+        if not_editable:
+            name = sorted(not_editable)[0]
+            return Response(
+                {
+                    "status": 400,
+                    "code": "not_editable",
+                    "detail": f"{name} cannot be edited here.",
+                    "errors": {name: ["Not editable here."]},
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        custom = values.pop("custom", None)
+        inquiry = update_profile(
+            inquiry=inquiry, changes=values, custom=custom or None, by=self.principal
+        )
+        return Response(InquiryOutput(self.get_queryset().get(pk=inquiry.pk)).data)
+
+    @extend_schema(
+        request=ActivityInput, responses={201: ActivityOutput, 200: ActivityOutput(many=True)}
+    )
+    @action(detail=True, methods=["get", "post"])
+    def activities(self, request, pk=None):
+        """The person's timeline (GET), or one more thing they did (POST), which rescores them."""
+        inquiry = self.get_object()  # another tenant's inquiry is 404 before any 400
+        if request.method == "GET":
+            return Response(ActivityOutput(timeline(inquiry=inquiry), many=True).data)
+        data = ActivityInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        activity = record_activity(inquiry=inquiry, **data.validated_data, by=self.principal)
+        return Response(ActivityOutput(activity).data, status=status.HTTP_201_CREATED)
+
+
+_PROFILE = {
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "title",
+    "company",
+    "company_size",
+    "industry",
+    "country",
+    "region",
+    "interest",
+    "timeline",
+}

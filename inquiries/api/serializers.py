@@ -1,0 +1,171 @@
+"""Input and output shapes of the inquiries API."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from inquiries.models import (
+    RECORDABLE_ACTIVITY_KINDS,
+    Activity,
+    Campaign,
+    Consent,
+    CustomField,
+    CustomFieldKind,
+    Inquiry,
+    Source,
+    Timeline,
+)
+from inquiries.selectors.inquiries import campaign_list, custom_field_list
+from inquiries.services.custom_fields import clean_custom_values
+
+
+class StrictSerializer(serializers.Serializer):
+    """Rejects fields it does not know instead of silently dropping them."""
+
+    def validate(self, attrs):
+        unknown = set(getattr(self, "initial_data", {}) or {}) - set(self.fields)
+        if unknown:
+            raise serializers.ValidationError(
+                {name: ["Unknown field."] for name in sorted(unknown)}
+            )
+        return attrs
+
+
+class InquiryInput(StrictSerializer):
+    first_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    last_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+    phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    company = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    company_size = serializers.IntegerField(
+        min_value=0, max_value=10_000_000, required=False, allow_null=True
+    )
+    industry = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    country = serializers.RegexField(
+        r"^[A-Za-z]{2}$",
+        required=False,
+        allow_blank=True,
+        error_messages={"invalid": "Use a two-letter ISO 3166 country code, e.g. DE."},
+    )
+    region = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    interest = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    timeline = serializers.ChoiceField(choices=Timeline.choices, required=False)
+    source = serializers.ChoiceField(choices=Source.choices, required=False)
+    campaign = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    consent = serializers.ChoiceField(choices=Consent.choices, required=False)
+    external_source = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    external_id = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    custom = serializers.DictField(required=False)
+    activity_details = serializers.DictField(required=False)
+
+    def validate_campaign(self, value):
+        if value is None:
+            return None
+        campaign = campaign_list().filter(pk=value).first()
+        if campaign is None:
+            raise serializers.ValidationError("No such campaign.")
+        return campaign
+
+    def validate_activity_details(self, value):
+        if len(str(value)) > 10_000:
+            raise serializers.ValidationError("At most 10 kB of details.")
+        return value
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        fields = {f.key: f for f in custom_field_list()}
+        custom, errors = clean_custom_values(attrs.get("custom"), fields)
+        if errors:
+            raise serializers.ValidationError(errors)
+        attrs["custom"] = custom
+        if not self.partial and not (
+            attrs.get("email") or attrs.get("phone") or attrs.get("external_id")
+        ):
+            raise serializers.ValidationError(
+                {"email": ["Give at least one of email, phone or external_id."]}
+            )
+        return attrs
+
+
+class ActivityInput(StrictSerializer):
+    kind = serializers.ChoiceField(choices=RECORDABLE_ACTIVITY_KINDS)
+    occurred_at = serializers.DateTimeField(required=False)
+    details = serializers.DictField(required=False)
+
+    def validate_details(self, value):
+        if len(str(value)) > 10_000:
+            raise serializers.ValidationError("At most 10 kB of details.")
+        return value
+
+
+class ActivityOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Activity
+        fields = ["id", "kind", "occurred_at", "details"]
+
+
+class InquiryOutput(serializers.ModelSerializer):
+    definition_version = serializers.IntegerField(
+        source="definition.version", allow_null=True, default=None
+    )
+    campaign = serializers.PrimaryKeyRelatedField(read_only=True)
+    partner = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = Inquiry
+        fields = [
+            "id",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "title",
+            "company",
+            "company_domain",
+            "company_size",
+            "industry",
+            "country",
+            "region",
+            "interest",
+            "timeline",
+            "source",
+            "campaign",
+            "partner",
+            "consent",
+            "external_source",
+            "external_id",
+            "custom",
+            "stage",
+            "behaviour_level",
+            "score",
+            "fit_score",
+            "engagement_score",
+            "score_breakdown",
+            "definition_version",
+            "scored_at",
+            "created_at",
+            "updated_at",
+            "last_activity_at",
+        ]
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    spend = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False)
+
+    class Meta:
+        model = Campaign
+        fields = ["id", "name", "source", "spend", "starts_on", "ends_on", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class CustomFieldSerializer(serializers.ModelSerializer):
+    kind = serializers.ChoiceField(choices=CustomFieldKind.choices)
+    choices = serializers.ListField(
+        child=serializers.CharField(max_length=100), required=False, max_length=100
+    )
+
+    class Meta:
+        model = CustomField
+        fields = ["id", "key", "label", "kind", "choices"]
+        read_only_fields = ["id"]

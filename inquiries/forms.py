@@ -1,0 +1,66 @@
+"""The public inquiry form: profile, the tenant's own qualifiers, and a honeypot."""
+
+from __future__ import annotations
+
+from django import forms
+
+from inquiries.models import CustomField, CustomFieldKind, Timeline
+
+HONEYPOT = "website"
+
+
+class PublicInquiryForm(forms.Form):
+    """What a buyer fills in on the tenant's site; doubles as self-qualification."""
+
+    first_name = forms.CharField(max_length=100, required=False)
+    last_name = forms.CharField(max_length=100, required=False)
+    email = forms.EmailField(max_length=254)
+    phone = forms.CharField(max_length=40, required=False)
+    company = forms.CharField(max_length=200, required=False)
+    title = forms.CharField(max_length=200, required=False, label="Job title")
+    company_size = forms.IntegerField(
+        min_value=1, max_value=10_000_000, required=False, label="Employees"
+    )
+    industry = forms.CharField(max_length=100, required=False)
+    country = forms.RegexField(
+        r"^[A-Za-z]{2}$",
+        required=False,
+        max_length=2,
+        error_messages={"invalid": "Use a two-letter country code, e.g. DE."},
+        label="Country (2 letters)",
+    )
+    interest = forms.CharField(max_length=200, required=False, label="What are you interested in?")
+    timeline = forms.ChoiceField(
+        choices=Timeline.choices, initial=Timeline.UNKNOWN, label="When do you plan to buy?"
+    )
+    consent = forms.BooleanField(required=False, label="Send me occasional useful emails")
+    website = forms.CharField(required=False, label="Leave this empty")
+
+    def __init__(self, *args, custom_fields: list[CustomField], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.custom_fields = custom_fields
+        for field in custom_fields:
+            self.fields[f"custom__{field.key}"] = _form_field(field)
+
+    def custom_values(self) -> dict:
+        return {
+            field.key: self.cleaned_data.get(f"custom__{field.key}")
+            for field in self.custom_fields
+            if self.cleaned_data.get(f"custom__{field.key}") not in (None, "")
+        }
+
+
+def _form_field(field: CustomField) -> forms.Field:
+    if field.kind == CustomFieldKind.NUMBER:
+        return forms.DecimalField(
+            label=field.label, required=False, max_digits=18, decimal_places=4
+        )
+    if field.kind == CustomFieldKind.BOOLEAN:
+        return forms.TypedChoiceField(
+            label=field.label, required=False, choices=[("", "—"), ("yes", "Yes"), ("no", "No")]
+        )
+    if field.kind == CustomFieldKind.CHOICE:
+        return forms.ChoiceField(
+            label=field.label, required=False, choices=[("", "—"), *[(c, c) for c in field.choices]]
+        )
+    return forms.CharField(label=field.label, required=False, max_length=500)

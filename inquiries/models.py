@@ -1,0 +1,397 @@
+"""Inquiries: who responded, what they did, the agreed lead definition, and appointments."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils.timezone import now
+
+from leadflow.tenancy.models import TenantOwnedModel, User, tenant_foreign_key
+
+
+class Source(models.TextChoices):
+    WEB_FORM = "web_form", "Web form"
+    DOWNLOAD = "download", "Download"
+    WEBINAR = "webinar", "Webinar"
+    EVENT = "event", "Event card"
+    PARTNER_REFERRAL = "partner_referral", "Partner referral"
+    CHAT = "chat", "Chat"
+    EMAIL = "email", "Email reply"
+    API = "api", "API"
+    IMPORT = "import", "Import"
+    OTHER = "other", "Other"
+
+
+class Timeline(models.TextChoices):
+    NOW = "now", "Now"
+    WITHIN_3_MONTHS = "0-3m", "Within 3 months"
+    WITHIN_6_MONTHS = "3-6m", "3–6 months"
+    WITHIN_12_MONTHS = "6-12m", "6–12 months"
+    LATER = "12m+", "Later than 12 months"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class Consent(models.TextChoices):
+    """Permission to send marketing email; the strictest value wins on a merge."""
+
+    UNKNOWN = "unknown", "Unknown"
+    OPTED_IN = "opted_in", "Opted in"
+    OPTED_OUT = "opted_out", "Opted out"
+
+
+class Stage(models.TextChoices):
+    INQUIRY = "inquiry", "Inquiry"
+    MQL = "mql", "MQL"
+    NURTURE = "nurture", "Nurture"
+    LEAD = "lead", "Lead"
+    DISQUALIFIED = "disqualified", "Disqualified"
+
+
+class BehaviourLevel(models.TextChoices):
+    VISITOR = "visitor", "Visitor"
+    CONVERSION = "conversion", "Conversion"
+    PROSPECT = "prospect", "Prospect"
+    RESEARCHER = "researcher", "Researcher"
+    INVESTIGATOR = "investigator", "Investigator"
+    INFLUENCER = "influencer", "Influencer"
+    MQL = "mql", "MQL"
+
+
+class ActivityKind(models.TextChoices):
+    FORM_FILL = "form_fill", "Form fill"
+    DOWNLOAD = "download", "Download"
+    WEBINAR = "webinar", "Webinar"
+    EVENT_CARD = "event_card", "Event card"
+    PARTNER_REFERRAL = "partner_referral", "Partner referral"
+    CHAT = "chat", "Chat"
+    EMAIL_REPLY = "email_reply", "Email reply"
+    EMAIL_CLICK = "email_click", "Email click"
+    PAGE_VISIT = "page_visit", "Page visit"
+    MERGED = "merged", "Merged response"
+    APPOINTMENT_BOOKED = "appointment_booked", "Appointment booked"
+
+
+# What a caller may record; "merged" and "appointment_booked" are written by LeadFlow itself.
+RECORDABLE_ACTIVITY_KINDS = [
+    (value, label)
+    for value, label in ActivityKind.choices
+    if value not in (ActivityKind.MERGED, ActivityKind.APPOINTMENT_BOOKED)
+]
+
+
+class Outcome(models.TextChoices):
+    """A known end of the story, from a lead or from an imported history."""
+
+    WON = "won", "Won"
+    LOST = "lost", "Lost"
+
+
+class Campaign(TenantOwnedModel):
+    """A marketing effort with its spend, so cost per inquiry, MQL and lead can be computed."""
+
+    name = models.CharField(max_length=200)
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.OTHER)
+    spend = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    starts_on = models.DateField(null=True, blank=True)
+    ends_on = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            *TenantOwnedModel.Meta.constraints,
+            models.UniqueConstraint(
+                models.F("tenant"), Lower("name"), name="inquiries_campaign_name_uniq"
+            ),
+            models.CheckConstraint(
+                condition=Q(spend__gte=0), name="inquiries_campaign_spend_gte_0"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CustomFieldKind(models.TextChoices):
+    TEXT = "text", "Text"
+    NUMBER = "number", "Number"
+    CHOICE = "choice", "Choice"
+    BOOLEAN = "boolean", "Yes/no"
+
+
+class CustomField(TenantOwnedModel):
+    """One of the tenant's own qualifiers (every business has 4–5), typed and validated."""
+
+    key = models.SlugField(max_length=50)
+    label = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=CustomFieldKind.choices)
+    choices = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["label", "id"]
+        constraints = [
+            *TenantOwnedModel.Meta.constraints,
+            models.UniqueConstraint(
+                fields=["tenant", "key"], name="inquiries_customfield_key_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class DefinitionStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    ACTIVE = "active", "Active"
+    RETIRED = "retired", "Retired"
+
+
+class LeadDefinition(TenantOwnedModel):
+    """One version of the tenant's agreed lead definition: rules, MQL threshold, qualifiers.
+
+    A draft becomes active only after a marketing and a sales sign-off by two
+    different people; an active or retired version is never edited, only copied.
+    """
+
+    version = models.PositiveIntegerField()
+    name = models.CharField(max_length=200)
+    status = models.CharField(
+        max_length=10, choices=DefinitionStatus.choices, default=DefinitionStatus.DRAFT
+    )
+    fit_rules = models.JSONField(default=list, blank=True)
+    engagement_rules = models.JSONField(default=list, blank=True)
+    qualifiers = models.JSONField(default=list, blank=True)
+    mql_threshold = models.PositiveIntegerField(default=50)
+    leads_per_rep_per_week = models.PositiveIntegerField(default=10)
+    reps = models.PositiveIntegerField(default=1)
+    notes = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["-version"]
+        constraints = [
+            *TenantOwnedModel.Meta.constraints,
+            models.UniqueConstraint(
+                fields=["tenant", "version"], name="inquiries_leaddefinition_version_uniq"
+            ),
+            models.UniqueConstraint(
+                fields=["tenant"],
+                condition=Q(status="active"),
+                name="inquiries_leaddefinition_one_active",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"v{self.version} {self.name}"
+
+    @property
+    def weekly_capacity(self) -> int:
+        return self.leads_per_rep_per_week * self.reps
+
+
+class SignOffSide(models.TextChoices):
+    MARKETING = "marketing", "Marketing"
+    SALES = "sales", "Sales"
+
+
+class DefinitionSignOff(TenantOwnedModel):
+    """A manager's signature on a draft, for marketing or for sales."""
+
+    definition = tenant_foreign_key(
+        "inquiries.LeadDefinition", on_delete=models.CASCADE, related_name="sign_offs"
+    )
+    side = models.CharField(max_length=10, choices=SignOffSide.choices)
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    signed_at = models.DateTimeField(default=now)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["signed_at", "id"]
+        constraints = [
+            *TenantOwnedModel.Meta.constraints,
+            models.UniqueConstraint(
+                fields=["tenant", "definition", "side"], name="inquiries_signoff_side_uniq"
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "definition", "user"], name="inquiries_signoff_user_uniq"
+            ),
+        ]
+
+
+class Inquiry(TenantOwnedModel):
+    """One prospective buyer known to marketing, with profile, score and stage."""
+
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    email = models.EmailField(max_length=254, blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    phone_normalized = models.CharField(max_length=20, blank=True)
+    title = models.CharField(max_length=200, blank=True)
+    company = models.CharField(max_length=200, blank=True)
+    company_domain = models.CharField(max_length=253, blank=True)
+    company_size = models.PositiveIntegerField(null=True, blank=True)
+    industry = models.CharField(max_length=100, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    region = models.CharField(max_length=100, blank=True)
+    interest = models.CharField(max_length=200, blank=True)
+    timeline = models.CharField(max_length=10, choices=Timeline.choices, default=Timeline.UNKNOWN)
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.OTHER)
+    campaign = tenant_foreign_key(
+        "inquiries.Campaign", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    partner = tenant_foreign_key(
+        "tenancy.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    consent = models.CharField(max_length=10, choices=Consent.choices, default=Consent.UNKNOWN)
+    external_source = models.CharField(max_length=50, blank=True)
+    external_id = models.CharField(max_length=100, blank=True)
+    custom = models.JSONField(default=dict, blank=True)
+    outcome = models.CharField(max_length=4, choices=Outcome.choices, blank=True)
+
+    stage = models.CharField(max_length=12, choices=Stage.choices, default=Stage.INQUIRY)
+    disqualified_reason = models.CharField(max_length=200, blank=True)
+    fit_score = models.IntegerField(default=0)
+    engagement_score = models.IntegerField(default=0)
+    score = models.IntegerField(default=0)
+    score_breakdown = models.JSONField(default=list, blank=True)
+    behaviour_level = models.CharField(
+        max_length=12, choices=BehaviourLevel.choices, default=BehaviourLevel.VISITOR
+    )
+    definition = tenant_foreign_key(
+        "inquiries.LeadDefinition",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    scored_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=now)
+    updated_at = models.DateTimeField(default=now)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            *TenantOwnedModel.Meta.constraints,
+            models.UniqueConstraint(
+                fields=["tenant", "email"],
+                condition=~Q(email=""),
+                name="inquiries_inquiry_email_uniq",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "external_source", "external_id"],
+                condition=~Q(external_id=""),
+                name="inquiries_inquiry_external_uniq",
+            ),
+            models.CheckConstraint(
+                condition=~Q(email="") | ~Q(phone_normalized="") | ~Q(external_id=""),
+                name="inquiries_inquiry_has_identity",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "phone_normalized"], name="inquiries_inquiry_phone_idx"),
+            models.Index(fields=["tenant", "company_domain"], name="inquiries_inquiry_domain_idx"),
+            models.Index(fields=["tenant", "stage", "-score"], name="inquiries_inquiry_queue_idx"),
+            models.Index(fields=["tenant", "-created_at"], name="inquiries_inquiry_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        name = f"{self.first_name} {self.last_name}".strip()
+        return name or self.email or self.phone or self.external_id
+
+
+class Activity(TenantOwnedModel):
+    """One thing the person did; feeds engagement points and the timeline."""
+
+    inquiry = tenant_foreign_key("inquiries.Inquiry", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20, choices=ActivityKind.choices)
+    occurred_at = models.DateTimeField(default=now)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["tenant", "inquiry", "-occurred_at"], name="inq_activity_timeline_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class RescoreStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class RescoreJob(TenantOwnedModel):
+    """Rescoring the whole tenant under a newly active definition, resumable by id."""
+
+    definition = tenant_foreign_key(
+        "inquiries.LeadDefinition", on_delete=models.CASCADE, related_name="+"
+    )
+    status = models.CharField(
+        max_length=10, choices=RescoreStatus.choices, default=RescoreStatus.QUEUED
+    )
+    as_of = models.DateTimeField(default=now)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    last_inquiry_id = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"rescore to v{self.definition_id}: {self.done}/{self.total}"
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else min(100, round(100 * self.done / self.total))
+
+
+class Appointment(TenantOwnedModel):
+    """The calendared meeting the decision-maker agreed to; booking it makes the lead."""
+
+    inquiry = tenant_foreign_key("inquiries.Inquiry", on_delete=models.PROTECT, related_name="+")
+    starts_at = models.DateTimeField()
+    duration_minutes = models.PositiveIntegerField(default=30)
+    rep = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    location = models.CharField(max_length=500, blank=True)
+    notes = models.TextField(blank=True)
+    uid = models.CharField(max_length=100)
+    sequence = models.PositiveIntegerField(default=0)
+    booked_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["-starts_at", "-id"]
+        constraints = [
+            *TenantOwnedModel.Meta.constraints,
+            models.UniqueConstraint(
+                fields=["tenant", "inquiry"], name="inquiries_appointment_one_per_inquiry"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"appointment {self.starts_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,1 @@
+"""Reads about inquiries: lists, detail, timeline; analysis of definitions in ``analysis``."""

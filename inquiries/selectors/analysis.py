@@ -1,0 +1,455 @@
+"""Before a draft lead definition is signed: what it would change, and a draft from outcomes.
+
+Reads only; nothing here saves a row. Both functions look at the current
+tenant's inquiries in chunks of ``CHUNK`` ids, loading each chunk's
+activities and leads in one query each, so the query count does not grow
+with the number of inquiries.
+"""
+
+from __future__ import annotations
+
+import math
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from inquiries import scoring
+from inquiries.definition_template import TEMPLATE_ENGAGEMENT_RULES
+from inquiries.models import Activity, ActivityKind, Inquiry, LeadDefinition, Outcome
+from inquiries.services.scoring import (
+    PROFILE_FIELDS,
+    compute_score,
+    custom_field_kinds,
+    profile_of,
+    rules_of,
+)
+from leadflow.lib.rules import RuleViolation
+from leadflow.tenancy.models import Tenant
+from leads.models import Lead, LeadStage
+
+CHUNK = 2000
+WON, LOST = Outcome.WON.value, Outcome.LOST.value
+
+CATEGORICAL_FIELDS = ("industry", "country", "region", "timeline", "source", "interest")
+# A keyword matches when the title contains it ("vp" also in "SVP"); seniority first.
+SENIORITY = ("chief", "vp", "vice president", "director", "head", "manager")
+TITLE_KEYWORDS = (*SENIORITY, "engineer", "analyst", "owner", "founder")
+COMPANY_SIZE_BINS = [(1, 49), (50, 199), (200, 999), (1000, 4999), (5000, None)]
+MIN_EXAMPLES = 5  # fewer training examples than this for a value is anecdote, not evidence
+MIN_POINTS = 2
+MAX_POINTS = 50
+SPLIT_MULTIPLIER = 2654435761
+
+Bound = int | float | None
+Feature = tuple[str, str, Any]  # (field, op, value) exactly as the fit rule will say it
+
+
+@dataclass(frozen=True)
+class PassedOutcomes:
+    """Of the inquiries one version would have passed: leads made, won and lost."""
+
+    passed: int
+    became_leads: int
+    won: int
+    lost: int
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """MQLs per week under the draft and the active version, against sales capacity."""
+
+    weeks: list[date]
+    draft_mqls: list[int]
+    active_mqls: list[int] | None
+    capacity_per_week: int
+    weeks_over_capacity: int
+    draft_outcomes: PassedOutcomes
+    active_outcomes: PassedOutcomes | None
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A proposed definition from won/lost evidence, with how well it did on held-back data."""
+
+    fit_rules: list[dict[str, Any]]
+    engagement_rules: list[dict[str, Any]]
+    threshold: int
+    auc: float
+    precision: float
+    recall: float
+    train_won: int
+    train_lost: int
+    test_won: int
+    test_lost: int
+
+
+Activities = dict[int, list[tuple[str, datetime]]]
+
+
+def _chunks(
+    queryset: QuerySet[Inquiry], *, as_of: datetime
+) -> Iterator[tuple[list[Inquiry], Activities, dict[int, str]]]:
+    """Inquiries by id in chunks, each with its activities up to ``as_of`` and its lead's stage."""
+    queryset = queryset.only("id", "created_at", "outcome", "custom", *PROFILE_FIELDS)
+    last_id = 0
+    while True:
+        chunk = list(queryset.filter(pk__gt=last_id).order_by("pk")[:CHUNK])
+        if not chunk:  # the previous chunk was exactly full
+            return
+        ids = [inquiry.pk for inquiry in chunk]
+        activities: Activities = defaultdict(list)
+        rows = Activity.objects.filter(inquiry_id__in=ids, occurred_at__lte=as_of).order_by()
+        for inquiry_id, kind, when in rows.values_list("inquiry_id", "kind", "occurred_at"):
+            activities[inquiry_id].append((kind, when))
+        leads = Lead.objects.filter(inquiry_id__in=ids).order_by()
+        yield chunk, activities, dict(leads.values_list("inquiry_id", "stage"))
+        if len(chunk) < CHUNK:
+            return
+        last_id = ids[-1]
+
+
+def _outcome(lead_stage: str | None, imported: str) -> str | None:
+    """Won or lost: the lead's stage says it first, else the imported outcome field."""
+    if lead_stage in (LeadStage.WON, LeadStage.LOST):
+        return str(lead_stage)
+    return imported if imported in (WON, LOST) else None
+
+
+def _monday(moment: datetime, tz: zoneinfo.ZoneInfo) -> date:
+    day = moment.astimezone(tz).date()
+    return day - timedelta(days=day.weekday())
+
+
+def what_if(
+    *, draft: LeadDefinition, active: LeadDefinition | None, as_of: datetime, days: int = 90
+) -> WhatIf:
+    """How many MQLs a week the draft would have made vs the active version, and how they ended.
+
+    * The window is the inquiries created in ``[as_of - days, as_of)``; each is
+      scored under both versions as of ``as_of``, counting only activities that
+      had happened by then.
+    * An inquiry counts as an MQL in the ISO week it was created in (weeks are
+      named by their Monday, in the tenant's time zone) when its score
+      qualifies. Every week the window touches is listed, oldest first, empty
+      ones too; the first and last may be partial.
+    * ``capacity_per_week`` is the draft's leads per rep per week × reps;
+      ``weeks_over_capacity`` counts weeks with more draft MQLs than that.
+    * Of the inquiries a version passes: ``became_leads`` have a lead;
+      ``won``/``lost`` follow the lead's stage, or else the inquiry's imported
+      ``outcome``, so an imported outcome counts even without a lead.
+    * Without an active version, ``active_mqls`` and ``active_outcomes`` are
+      ``None`` (not zeros: nothing is compared, rather than "nothing passed").
+    """
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    tz = zoneinfo.ZoneInfo(Tenant.objects.get(pk=draft.tenant_id).timezone)
+    start = as_of - timedelta(days=days)
+    first, last = _monday(start, tz), _monday(as_of - timedelta(microseconds=1), tz)
+    weeks = [first + timedelta(weeks=n) for n in range((last - first).days // 7 + 1)]
+    week_index = {week: n for n, week in enumerate(weeks)}
+    versions = [(draft, rules_of(draft))]
+    if active is not None:
+        versions.append((active, rules_of(active)))
+    mqls = [[0] * len(weeks) for _ in versions]
+    tallies = [[0, 0, 0, 0] for _ in versions]  # passed, became_leads, won, lost
+    window = Inquiry.objects.filter(created_at__gte=start, created_at__lt=as_of)
+    for chunk, activities, stages in _chunks(window, as_of=as_of):
+        for inquiry in chunk:
+            week = week_index[_monday(inquiry.created_at, tz)]
+            outcome = _outcome(stages.get(inquiry.pk), inquiry.outcome)
+            for n, (definition, rules) in enumerate(versions):
+                result = compute_score(
+                    inquiry=inquiry,
+                    definition=definition,
+                    rules=rules,
+                    activities=activities[inquiry.pk],
+                    as_of=as_of,
+                )
+                if result.qualifies:
+                    mqls[n][week] += 1
+                    tally = tallies[n]
+                    tally[0] += 1
+                    tally[1] += inquiry.pk in stages
+                    tally[2] += outcome == WON
+                    tally[3] += outcome == LOST
+    capacity = draft.weekly_capacity
+    return WhatIf(
+        weeks=weeks,
+        draft_mqls=mqls[0],
+        active_mqls=mqls[1] if active is not None else None,
+        capacity_per_week=capacity,
+        weeks_over_capacity=sum(1 for count in mqls[0] if count > capacity),
+        draft_outcomes=PassedOutcomes(*tallies[0]),
+        active_outcomes=PassedOutcomes(*tallies[1]) if active is not None else None,
+    )
+
+
+@dataclass(frozen=True)
+class _Example:
+    profile: dict[str, Any]
+    activities: list[tuple[str, datetime]]
+    won: bool
+    held_back: bool
+
+
+def _text(value: Any) -> str:
+    """A value spelled the way fit rules compare it (trimmed, lower-case, JSON's true/false)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value).strip().lower()
+
+
+def _number(value: Any) -> float | None:
+    """A value as a number the way range rules read it; None when it is not one."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(Decimal(str(value)))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _in_range(number: float, low: Bound, high: Bound) -> bool:
+    return (low is None or number >= low) and (high is None or number <= high)
+
+
+def _quartile_bins(values: list[float]) -> list[tuple[Bound, Bound]]:
+    """Four ranges cut at the training values' quartiles (fewer when values repeat).
+
+    Ranges include both ends, so the next range starts just above the cut:
+    one more for whole numbers, the next float otherwise.
+    """
+    ordered = sorted(values)
+    cuts = sorted({ordered[math.ceil(q * len(ordered) / 4) - 1] for q in (1, 2, 3)})
+    cuts = [cut for cut in cuts if cut < ordered[-1]]
+    if not cuts:
+        return []
+    whole = all(v.is_integer() for v in ordered)
+    bounds = [int(cut) if whole else cut for cut in cuts]
+    above = [b + 1 if whole else math.nextafter(b, math.inf) for b in bounds]
+    highs: list[Bound] = [*bounds, None]
+    lows: list[Bound] = [None, *above]
+    return list(zip(lows, highs, strict=True))
+
+
+def _features(
+    profile: Mapping[str, Any], *, choices: Iterable[str], bins: Mapping[str, list]
+) -> set[Feature]:
+    """Every (field, op, value) a fit rule could match on this profile."""
+    found: set[Feature] = set()
+    for field in CATEGORICAL_FIELDS:
+        if text := _text(profile.get(field)):
+            found.add((field, "equals", text))
+    title = _text(profile.get("title"))
+    found.update(("title", "contains", keyword) for keyword in TITLE_KEYWORDS if keyword in title)
+    ranged = {f"custom.{key}": key_bins for key, key_bins in bins.items()}
+    for field, field_bins in {"company_size": COMPANY_SIZE_BINS, **ranged}.items():
+        number = _number(profile.get(field))
+        if number is not None:
+            found.update((field, "range", b) for b in field_bins if _in_range(number, *b))
+    for key in choices:
+        if text := _text(profile.get(f"custom.{key}")):
+            found.add((f"custom.{key}", "equals", text))
+    return found
+
+
+def _describe(feature: Feature) -> str:
+    field, op, value = feature
+    if op == "range":
+        low, high = value
+        if low is None:
+            return f"{field} ≤ {high:g}"
+        if high is None:
+            return f"{field} ≥ {low:g}"
+        return f"{field} {low:g}–{high:g}"
+    shown = value if len(value) <= 60 else f"{value[:59]}…"
+    return f"{field} {'=' if op == 'equals' else 'contains'} {shown}"
+
+
+def _evidence_rules(train: list[_Example], custom_kinds: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Fit rules whose points are the rounded log-odds of winning for each value, vs the base."""
+    choices = [k for k, kind in custom_kinds.items() if kind in ("choice", "boolean")]
+    bins: dict[str, list[tuple[Bound, Bound]]] = {}
+    for key in (k for k, kind in custom_kinds.items() if kind == "number"):
+        numbers = [n for e in train if (n := _number(e.profile.get(f"custom.{key}"))) is not None]
+        if numbers:
+            bins[key] = _quartile_bins(numbers)
+    counts: dict[Feature, list[int]] = defaultdict(lambda: [0, 0])  # won, lost
+    for example in train:
+        for feature in _features(example.profile, choices=choices, bins=bins):
+            counts[feature][0 if example.won else 1] += 1
+    won = sum(e.won for e in train)
+    base = math.log((won + 0.5) / (len(train) - won + 0.5))
+    rules: list[dict[str, Any]] = []
+    for feature, (won_v, lost_v) in counts.items():
+        if won_v + lost_v < MIN_EXAMPLES:
+            continue
+        points = round(10 * (math.log((won_v + 0.5) / (lost_v + 0.5)) - base))
+        if abs(points) < MIN_POINTS:
+            continue
+        field, op, value = feature
+        rules.append(
+            {
+                "field": field,
+                "op": op,
+                "value": list(value) if op == "range" else value,
+                "points": max(-MAX_POINTS, min(MAX_POINTS, points)),
+                "label": f"{_describe(feature)} (won {won_v} / lost {lost_v})"[:120],
+                "_support": won_v + lost_v,
+            }
+        )
+    # A definition holds at most MAX_RULES fit rules: keep the strongest evidence.
+    rules.sort(key=lambda r: (-abs(r["points"]), -r["_support"], r["label"]))
+    kept = rules[: scoring.MAX_RULES]
+    order = {field: n for n, field in enumerate(["title", "company_size", *CATEGORICAL_FIELDS])}
+    kept.sort(key=lambda r: (order.get(r["field"], len(order)), r["field"], -r["points"]))
+    return [{k: v for k, v in r.items() if k != "_support"} for r in kept]
+
+
+def _by_score(scores: list[int], won: list[bool]) -> dict[int, list[int]]:
+    groups: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for value, is_won in zip(scores, won, strict=True):
+        groups[value][0 if is_won else 1] += 1
+    return groups
+
+
+def _best_threshold(scores: list[int], won: list[bool]) -> int:
+    """The score (1–10000, stricter on a tie) whose "score ≥ it" has the best F0.5 for won.
+
+    F0.5 weighs precision twice as much as recall: a lead handed to sales costs
+    about $200 and a rep's time, while an inquiry left below the threshold is
+    not lost — it stays in nurture. (Plain F1 drifts to a threshold of 1 when
+    half the outcomes are wins, passing nearly everyone.)
+    """
+    groups = _by_score(scores, won)
+    total_won = sum(won)
+    best, best_f = 1, -1.0
+    true_pos = false_pos = 0
+    for value in sorted(groups, reverse=True):
+        if value < 1:
+            break
+        true_pos += groups[value][0]
+        false_pos += groups[value][1]
+        f_half = 1.25 * true_pos / (1.25 * true_pos + 0.25 * (total_won - true_pos) + false_pos)
+        if f_half > best_f:
+            best, best_f = value, f_half
+    return min(best, 10000)
+
+
+def _auc(scores: list[int], won: list[bool]) -> float:
+    """ROC AUC as Mann–Whitney: the share of (won, lost) pairs ranked right, ties count half."""
+    groups = _by_score(scores, won)
+    lost_below = 0
+    right = 0.0
+    for value in sorted(groups):
+        won_here, lost_here = groups[value]
+        right += won_here * (lost_below + lost_here / 2)
+        lost_below += lost_here
+    total_won = sum(won)
+    return right / (total_won * (len(won) - total_won))
+
+
+def _rules(
+    fit_rules: list[dict], custom_kinds: Mapping[str, str], *, threshold: int
+) -> scoring.Rules:
+    return scoring.parse_rules(
+        fit_rules=fit_rules,
+        engagement_rules=TEMPLATE_ENGAGEMENT_RULES,
+        qualifiers=[],
+        threshold=threshold,
+        custom_fields=custom_kinds,
+        activity_kinds=ActivityKind.values,
+    )
+
+
+def suggest_from_outcomes(
+    *, as_of: datetime, holdout_fraction: float = 0.3, min_each: int = 20
+) -> Suggestion:
+    """Propose a draft whose fit points come from who was won and who was lost.
+
+    * Outcomes: inquiries created before ``as_of`` whose lead was won or lost,
+      or else whose imported ``outcome`` field says so.
+    * A fixed part is held back to check the proposal: inquiry ``id`` with
+      ``(id * 2654435761) % 1000 < holdout_fraction * 1000`` (the same split
+      on every run; no randomness).
+    * From the rest (training): for each value of the standard fields, title
+      keywords, company size ranges and the tenant's choice, yes/no and number
+      (quartile ranges) custom fields with at least 5 examples, points =
+      ``round(10 × (log-odds of winning with the value − overall log-odds))``
+      with ±0.5 smoothing; below 2 points is dropped, beyond ±50 clamped. Each
+      rule's label shows its evidence.
+    * Engagement rules are the template's, unchanged: outcomes say who buys,
+      not what someone did lately, and old activities have long decayed.
+    * Threshold: the training score with the best F0.5 for "won" (precision first).
+    * The held-back part is scored with exactly these rules (``parse_rules`` +
+      ``score`` as of ``as_of``) for ROC AUC, and precision and recall of
+      "qualifies" against "won".
+
+    Raises ``RuleViolation`` (``not_enough_outcomes``) with fewer than
+    ``min_each`` won or lost outcomes, or when either part lacks won or lost.
+    """
+    if not 0 < holdout_fraction < 1:
+        raise RuleViolation(
+            field="holdout_fraction", code="invalid", message="Hold back between 0 and 1, e.g. 0.3."
+        )
+    custom_kinds = custom_field_kinds()
+    decided = Lead.objects.filter(stage__in=[LeadStage.WON, LeadStage.LOST]).values("inquiry_id")
+    labelled = Inquiry.objects.filter(created_at__lt=as_of).filter(
+        Q(outcome__in=[WON, LOST]) | Q(pk__in=decided)
+    )
+    examples: list[_Example] = []
+    for chunk, activities, stages in _chunks(labelled, as_of=as_of):
+        for inquiry in chunk:
+            outcome = _outcome(stages.get(inquiry.pk), inquiry.outcome)
+            if outcome is None:  # the lead was reopened between the two reads
+                continue
+            held = (inquiry.pk * SPLIT_MULTIPLIER) % 1000 < holdout_fraction * 1000
+            profile = profile_of(inquiry)
+            examples.append(_Example(profile, activities[inquiry.pk], outcome == WON, held))
+    won = sum(e.won for e in examples)
+    lost = len(examples) - won
+    if won < min_each or lost < min_each:
+        raise RuleViolation(
+            field="outcomes",
+            code="not_enough_outcomes",
+            message=f"A suggestion needs at least {min_each} won and {min_each} lost outcomes "
+            f"(from leads or an imported outcome field); you have {won} won and {lost} lost.",
+        )
+    train = [e for e in examples if not e.held_back]
+    test = [e for e in examples if e.held_back]
+    train_won, test_won = sum(e.won for e in train), sum(e.won for e in test)
+    if 0 in (train_won, len(train) - train_won, test_won, len(test) - test_won):
+        raise RuleViolation(
+            field="outcomes",
+            code="not_enough_outcomes",
+            message="Both the training part and the held-back part need won and lost "
+            f"outcomes; with {won} won and {lost} lost one of them has none. Record more outcomes.",
+        )
+    fit_rules = _evidence_rules(train, custom_kinds)
+    draft_rules = _rules(fit_rules, custom_kinds, threshold=1)
+    train_scores = [scoring.score(e.profile, e.activities, draft_rules, as_of=as_of) for e in train]
+    threshold = _best_threshold([s.total for s in train_scores], [e.won for e in train])
+    final = _rules(fit_rules, custom_kinds, threshold=threshold)
+    results = [scoring.score(e.profile, e.activities, final, as_of=as_of) for e in test]
+    true_pos = sum(1 for r, e in zip(results, test, strict=True) if r.qualifies and e.won)
+    passed = sum(1 for r in results if r.qualifies)
+    return Suggestion(
+        fit_rules=fit_rules,
+        engagement_rules=[dict(rule) for rule in TEMPLATE_ENGAGEMENT_RULES],
+        threshold=threshold,
+        auc=_auc([r.total for r in results], [e.won for e in test]),
+        precision=true_pos / passed if passed else 0.0,
+        recall=true_pos / test_won,
+        train_won=train_won,
+        train_lost=len(train) - train_won,
+        test_won=test_won,
+        test_lost=len(test) - test_won,
+    )

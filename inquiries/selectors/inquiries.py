@@ -1,0 +1,32 @@
+"""Reads of inquiries, their timeline, campaigns, custom fields and definitions."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from inquiries.models import Activity, Campaign, CustomField, Inquiry, LeadDefinition
+
+
+def inquiry_list() -> QuerySet[Inquiry]:
+    """The tenant's inquiries with what the list and detail show (definition version)."""
+    return Inquiry.objects.select_related("definition", "campaign", "partner").order_by(
+        "-created_at", "-id"
+    )
+
+
+def timeline(*, inquiry: Inquiry, limit: int = 200) -> list[Activity]:
+    """The person's activities, newest first."""
+    return list(Activity.objects.filter(inquiry=inquiry).order_by("-occurred_at", "-id")[:limit])
+
+
+def campaign_list() -> QuerySet[Campaign]:
+    return Campaign.objects.order_by("-created_at", "-id")
+
+
+def custom_field_list() -> QuerySet[CustomField]:
+    return CustomField.objects.order_by("label", "id")
+
+
+def definition_list() -> QuerySet[LeadDefinition]:
+    """Definitions, newest version first, with their sign-offs and signers."""
+    return LeadDefinition.objects.prefetch_related("sign_offs__user").order_by("-version")

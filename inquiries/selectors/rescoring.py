@@ -1,0 +1,12 @@
+"""Reads of rescoring jobs: the progress the API and pages show."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from inquiries.models import RescoreJob
+
+
+def rescore_job_list() -> QuerySet[RescoreJob]:
+    """The tenant's rescoring jobs, newest first, with the definition whose version they show."""
+    return RescoreJob.objects.select_related("definition").order_by("-created_at", "-id")

@@ -1,0 +1,138 @@
+"""The tenant's own qualifiers: defining them, and checking values given for them."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import transaction
+
+from inquiries.models import CustomField, CustomFieldKind
+from leadflow.lib.rules import RuleViolation
+from leadflow.tenancy.principal import Principal
+from leadflow.tenancy.services import record_audit
+
+KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
+MAX_TEXT = 500
+MAX_CHOICES = 100
+MAX_FIELDS = 50
+
+
+@transaction.atomic
+def define_custom_field(
+    *, key: str, label: str, kind: str, choices: list[str] | None = None, by: Principal
+) -> CustomField:
+    """Add a qualifier of the tenant's own (text, number, choice or yes/no)."""
+    key = key.strip().lower()
+    if not KEY_RE.match(key):
+        raise RuleViolation(
+            field="key",
+            code="invalid",
+            message="Use 1–50 lower-case letters, digits and underscores, starting with a letter.",
+        )
+    label = label.strip()
+    if not label or len(label) > 100:
+        raise RuleViolation(
+            field="label", code="invalid", message="Give a label of 1–100 characters."
+        )
+    if kind not in CustomFieldKind.values:
+        raise RuleViolation(
+            field="kind",
+            code="invalid_choice",
+            message=f"Unknown kind {kind!r}; choose one of {', '.join(CustomFieldKind.values)}.",
+        )
+    cleaned: list[str] = []
+    if kind == CustomFieldKind.CHOICE:
+        cleaned = [str(c).strip() for c in (choices or []) if str(c).strip()]
+        if (
+            not cleaned
+            or len(cleaned) > MAX_CHOICES
+            or len(set(map(str.lower, cleaned))) != len(cleaned)
+        ):
+            raise RuleViolation(
+                field="choices",
+                code="invalid",
+                message=f"A choice field needs 1–{MAX_CHOICES} distinct choices.",
+            )
+    elif choices:
+        raise RuleViolation(
+            field="choices", code="invalid", message="Only choice fields have choices."
+        )
+    if CustomField.objects.filter(key=key).exists():
+        raise RuleViolation(
+            field="key", code="duplicate", message=f"A field {key!r} already exists."
+        )
+    if CustomField.objects.count() >= MAX_FIELDS:
+        raise RuleViolation(
+            field="key", code="too_many", message=f"At most {MAX_FIELDS} custom fields."
+        )
+    field = CustomField.objects.create(
+        tenant=by.tenant, key=key, label=label, kind=kind, choices=cleaned
+    )
+    record_audit(action="custom_field.defined", obj=field, after={"key": key, "kind": kind}, by=by)
+    return field
+
+
+def clean_custom_values(
+    raw: Any, fields: dict[str, CustomField]
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Typed values for the tenant's custom fields, and errors keyed ``custom.<key>``.
+
+    Text is trimmed; numbers become JSON numbers; a choice must be one of the
+    field's choices (case-insensitive, stored as defined); yes/no accepts
+    true/false/yes/no/1/0. An unknown key is an error, never silently dropped.
+    """
+    if raw is None:
+        return {}, {}
+    if not isinstance(raw, dict):
+        return {}, {"custom": ["Give an object of field key → value."]}
+    values: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    for key, value in raw.items():
+        field = fields.get(key)
+        path = f"custom.{key}"
+        if field is None:
+            errors[path] = [f"Unknown custom field {key!r}."]
+            continue
+        if value is None or value == "":
+            continue
+        try:
+            values[key] = _typed(field, value)
+        except ValueError as exc:
+            errors[path] = [str(exc)]
+    return values, errors
+
+
+def _typed(field: CustomField, value: Any) -> Any:
+    if field.kind == CustomFieldKind.TEXT:
+        text = str(value).strip()
+        if "\x00" in text:
+            raise ValueError("Null characters are not allowed.")
+        if len(text) > MAX_TEXT:
+            raise ValueError(f"At most {MAX_TEXT} characters.")
+        return text
+    if field.kind == CustomFieldKind.NUMBER:
+        if isinstance(value, bool):
+            raise ValueError("Give a number.")
+        try:
+            number = Decimal(str(value).strip())
+        except InvalidOperation:
+            raise ValueError(f"{value!r} is not a number.") from None
+        if not number.is_finite() or abs(number) > Decimal("1e15"):
+            raise ValueError("Give a finite number below 10^15.")
+        return int(number) if number == number.to_integral_value() else float(number)
+    if field.kind == CustomFieldKind.BOOLEAN:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in {"true", "yes", "y", "1"}:
+            return True
+        if text in {"false", "no", "n", "0"}:
+            return False
+        raise ValueError("Give yes or no.")
+    text = str(value).strip()
+    for choice in field.choices:
+        if choice.lower() == text.lower():
+            return choice
+    raise ValueError(f"{text!r} is not one of: {', '.join(field.choices)}.")

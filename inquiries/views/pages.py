@@ -1,0 +1,505 @@
+"""Browser pages of marketing: recent inquiries, an inquiry's detail and booking, the definition.
+
+Every view is thin: a form, one service call, a redirect with a message. A
+business rule that says no (``RuleViolation``) comes back as a form error or
+a message and nothing is written. Rows are looked up within the tenant, so
+another tenant's inquiry or definition is a 404, never a 403. Dates are shown
+and read in the tenant's time zone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import wraps
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from inquiries import scoring
+from inquiries.models import ActivityKind, DefinitionStatus, SignOffSide, Stage
+from inquiries.selectors.inquiries import (
+    custom_field_list,
+    definition_list,
+    inquiry_list,
+    timeline,
+)
+from inquiries.selectors.rescoring import rescore_job_list
+from inquiries.services import definitions as definition_services
+from inquiries.services.scoring import active_definition
+from leadflow.lib.rules import RuleViolation
+from leadflow.tenancy.models import Role
+from leadflow.tenancy.selectors import member_list
+from leads.selectors import lead_list
+
+MARKETING = (Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.QUALIFIER)
+EDITORS = (Role.ADMIN, Role.MANAGER, Role.MARKETER)
+SIGNERS = definition_services.SIGNING_ROLES
+BOOKABLE_REP_ROLES = (Role.REP, Role.MANAGER, Role.ADMIN)
+PAGE_SIZE = 50
+TIMELINE_LIMIT = 200
+
+
+def member_page(*roles: str):
+    """Logged-in members of the tenant with one of ``roles`` (never partner users).
+
+    The view gets the principal after the request, and runs in the tenant's
+    time zone, so forms read and pages show local times.
+    """
+
+    def decorate(view):
+        @login_required
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            principal = request.principal
+            if principal is None:
+                raise Http404("You are not a member of any tenant.")
+            if principal.is_partner or not principal.has_role(*roles):
+                raise PermissionDenied
+            with timezone.override(principal.tenant.timezone):
+                return view(request, principal, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+# --- Inquiries -----------------------------------------------------------------
+
+
+@require_safe
+@member_page(*MARKETING)
+def inquiry_list_page(request, principal):
+    """The newest inquiries with their score, stage and behaviour level."""
+    page = Paginator(inquiry_list(), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "inquiries/inquiry_list.html", {"page": page})
+
+
+class AppointmentForm(forms.Form):
+    """The decision-maker's appointment, in the tenant's local time."""
+
+    starts_at = forms.DateTimeField(
+        label="Starts",
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    duration_minutes = forms.IntegerField(
+        label="Duration (minutes)", min_value=5, max_value=480, initial=30
+    )
+    rep = forms.TypedChoiceField(label="Sales rep", coerce=int, required=False, empty_value=None)
+    location = forms.CharField(
+        max_length=500, required=False, help_text="An address, or a video-call link."
+    )
+    notes = forms.CharField(
+        max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args, reps, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reps = {m.user_id: m.user for m in reps}
+        self.fields["rep"].choices = [("", "— assign later —")] + [
+            (m.user_id, f"{m.user.full_name or m.user.email} ({m.get_role_display()})")
+            for m in reps
+        ]
+
+    def clean_rep(self):
+        user_id = self.cleaned_data.get("rep")
+        return None if user_id is None else self.reps[user_id]
+
+
+def _bookable_reps():
+    return [
+        m
+        for m in member_list().filter(role__in=BOOKABLE_REP_ROLES, partner__isnull=True)
+        if m.user.is_active
+    ]
+
+
+def _show_violation(request, form, exc: RuleViolation, *, field: str) -> None:
+    """A service's refusal on the form field it names, else as a message above the page."""
+    if field in form.fields:
+        form.add_error(field, exc.message if exc.field == field else f"{exc.field}: {exc.message}")
+    else:
+        messages.error(request, exc.message)
+
+
+def _custom_values(inquiry) -> list[tuple[str, str]]:
+    """The inquiry's custom-field values under their labels, in the tenant's field order."""
+    labels = {field.key: field.label for field in custom_field_list()}
+    known = [key for key in labels if key in inquiry.custom]
+    unknown = sorted(set(inquiry.custom) - set(labels))  # a field since removed
+    shown = []
+    for key in [*known, *unknown]:
+        value = inquiry.custom[key]
+        if isinstance(value, bool):
+            value = "Yes" if value else "No"
+        shown.append((labels.get(key, key), value))
+    return shown
+
+
+def _render_detail(request, principal, inquiry, form, *, status=200):
+    lead = lead_list(principal=principal).filter(inquiry=inquiry).first()
+    context = {
+        "inquiry": inquiry,
+        "custom_values": _custom_values(inquiry),
+        "activities": timeline(inquiry=inquiry, limit=TIMELINE_LIMIT),
+        "timeline_limit": TIMELINE_LIMIT,
+        "lead": lead,
+        "can_book": lead is None and inquiry.stage not in (Stage.LEAD, Stage.DISQUALIFIED),
+        "form": form,
+    }
+    return render(request, "inquiries/inquiry_detail.html", context, status=status)
+
+
+@require_safe
+@member_page(*MARKETING)
+def inquiry_detail_page(request, principal, pk: int):
+    """Who the person is, their score and why, what they did, and booking their appointment."""
+    inquiry = get_object_or_404(inquiry_list(), pk=pk)
+    return _render_detail(request, principal, inquiry, AppointmentForm(reps=_bookable_reps()))
+
+
+@require_POST
+@member_page(*MARKETING)
+def book_appointment_page(request, principal, pk: int):
+    """Book the decision-maker's appointment; the inquiry becomes a lead for sales."""
+    from inquiries.services.appointments import book_appointment
+
+    inquiry = get_object_or_404(inquiry_list(), pk=pk)
+    form = AppointmentForm(request.POST, reps=_bookable_reps())
+    if not form.is_valid():
+        return _render_detail(request, principal, inquiry, form, status=400)
+    try:
+        lead = book_appointment(inquiry=inquiry, **form.cleaned_data, by=principal)
+    except RuleViolation as exc:
+        _show_violation(request, form, exc, field=exc.field)
+        status = 409 if exc.conflict else 400
+        return _render_detail(request, principal, inquiry, form, status=status)
+    starts = timezone.localtime(form.cleaned_data["starts_at"])
+    messages.success(
+        request,
+        f"Appointment booked for {starts:%a %d %b %Y, %H:%M}: "
+        f"{inquiry.display_name} is now lead #{lead.pk}, handed to sales.",
+    )
+    return redirect("inquiry-detail", pk=inquiry.pk)
+
+
+# --- Lead definitions --------------------------------------------------------------
+
+
+@require_safe
+@member_page(*MARKETING)
+def definition_list_page(request, principal):
+    """Every version of the lead definition with its status and sign-offs."""
+    page = Paginator(definition_list(), PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)
+    for definition in page.object_list:
+        signed = {s.side: s for s in definition.sign_offs.all()}
+        definition.signed = [signed.get(side) for side in SignOffSide.values]
+    return render(
+        request,
+        "inquiries/definition_list.html",
+        {"page": page, "can_edit": principal.has_role(*EDITORS)},
+    )
+
+
+@require_POST
+@member_page(*EDITORS)
+def definition_new_page(request, principal):
+    """Start a draft from the articles' template."""
+    definition = definition_services.create_draft(by=principal)
+    messages.success(request, f"Draft version {definition.version} started from the template.")
+    return redirect("definition-detail", pk=definition.pk)
+
+
+@require_POST
+@member_page(*EDITORS)
+def definition_suggest_page(request, principal):
+    """Start a draft whose points come from won and lost outcomes."""
+    try:
+        definition = definition_services.create_suggested_draft(by=principal)
+    except RuleViolation as exc:
+        messages.error(request, exc.message)
+        return redirect("definition-list")
+    messages.success(
+        request, f"Draft version {definition.version} suggested from outcomes; see its notes."
+    )
+    return redirect("definition-detail", pk=definition.pk)
+
+
+class RulesField(forms.JSONField):
+    """A list of rules as pretty-printed JSON; a syntax error names its line and column."""
+
+    widget = forms.Textarea(attrs={"rows": 16, "class": "code", "spellcheck": "false"})
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return []
+        if isinstance(value, list):
+            return value
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(
+                f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.",
+                code="invalid",
+            ) from None
+
+    def prepare_value(self, value):
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value
+        if isinstance(value, list):
+            value = [_in_reading_order(rule) for rule in value]
+        return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+# The database keeps JSON keys in its own order; people read a rule in this one.
+RULE_KEY_ORDER = ("field", "activity", "op", "value", "points", "cap", "half_life_days", "label")
+
+
+def _in_reading_order(rule):
+    if not isinstance(rule, dict):
+        return rule
+    known = {key: rule[key] for key in RULE_KEY_ORDER if key in rule}
+    return known | {key: value for key, value in rule.items() if key not in known}
+
+
+class DefinitionForm(forms.Form):
+    """The editable parts of a draft; only what changed is sent to the service."""
+
+    name = forms.CharField(max_length=200)
+    mql_threshold = forms.IntegerField(label="MQL threshold (points)", min_value=1, max_value=10000)
+    leads_per_rep_per_week = forms.IntegerField(
+        label="Leads per rep per week", min_value=1, max_value=10000
+    )
+    reps = forms.IntegerField(label="Reps", min_value=1, max_value=10000)
+    notes = forms.CharField(
+        max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    fit_rules = RulesField(required=False, label="Fit rules (JSON)")
+    engagement_rules = RulesField(required=False, label="Engagement rules (JSON)")
+    qualifiers = RulesField(required=False, label="Must-have qualifiers (JSON)")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("fit_rules", "engagement_rules", "qualifiers"):
+            lines = len(json.dumps(self.initial.get(name) or [], indent=2).splitlines())
+            self.fields[name].widget.attrs["rows"] = min(18, max(4, lines))
+
+
+def _definition_form(definition, data=None) -> DefinitionForm:
+    initial = {name: getattr(definition, name) for name in definition_services.EDITABLE}
+    return DefinitionForm(data, initial=initial)
+
+
+def _shown_value(op: str, value) -> str:
+    """A rule's value the way a person reads it: ``50–5000``, ``≥ 50``, ``US, CA``."""
+    if op == "range" and isinstance(value, list | tuple) and len(value) == 2:
+        low, high = value
+        if low is None:
+            return f"≤ {high}"
+        return f"≥ {low}" if high is None else f"{low}–{high}"
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def _readable_rules(definition) -> dict[str, list[dict]]:
+    """The definition's three rule lists as rows for the readable tables."""
+
+    def fit(rule: dict) -> dict:
+        op, value = rule.get("op", ""), rule.get("value")
+        return {**rule, "test": f"{op} {_shown_value(op, value)}"}
+
+    return {
+        "fit": [fit(rule) for rule in definition.fit_rules],
+        "engagement": list(definition.engagement_rules),
+        "qualifiers": [fit(rule) for rule in definition.qualifiers],
+    }
+
+
+def _render_definition(request, principal, definition, form=None, *, status=200):
+    sign_offs = {s.side: s for s in definition.sign_offs.all()}
+    is_draft = definition.status == DefinitionStatus.DRAFT
+    can_sign = is_draft and principal.has_role(*SIGNERS) and principal.user is not None
+    mine = next((s.side for s in sign_offs.values() if s.user_id == principal.user.pk), None)
+    sides = [
+        {
+            "value": side.value,
+            "label": side.label,
+            "sign_off": sign_offs.get(side.value),
+            "can_sign": can_sign and side.value not in sign_offs and mine is None,
+        }
+        for side in SignOffSide
+    ]
+    can_edit = is_draft and principal.has_role(*EDITORS)
+    context = {
+        "definition": definition,
+        "form": form or (_definition_form(definition) if can_edit else None),
+        "can_edit": can_edit,
+        "can_copy": principal.has_role(*EDITORS),
+        "sides": sides,
+        "signed_by_me": mine,
+        "can_activate": can_sign and len(sign_offs) == len(SignOffSide),
+        "rules": _readable_rules(definition),
+        "job": rescore_job_list().filter(definition=definition).first(),
+        "known_fields": [
+            *scoring.STANDARD_FIELDS,
+            *(f"custom.{field.key}" for field in custom_field_list()),
+        ],
+        "operators": sorted(scoring.OPERATORS),
+        "activity_kinds": ActivityKind.values,
+    }
+    return render(request, "inquiries/definition_detail.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@member_page(*MARKETING)
+def definition_detail_page(request, principal, pk: int):
+    """A version's rules, sign-offs and what-if; a draft's editor saves through ``update_draft``."""
+    definition = get_object_or_404(definition_list(), pk=pk)
+    if request.method == "GET":
+        return _render_definition(request, principal, definition)
+    if not principal.has_role(*EDITORS):
+        raise PermissionDenied
+    form = _definition_form(definition, request.POST)
+    if not form.is_valid():
+        return _render_definition(request, principal, definition, form, status=400)
+    if not form.changed_data and definition.status == DefinitionStatus.DRAFT:
+        # Saving nothing must not withdraw the sign-offs the draft has.
+        messages.info(request, "Nothing changed.")
+        return redirect("definition-detail", pk=definition.pk)
+    values = {name: form.cleaned_data[name] for name in form.changed_data}
+    try:
+        definition_services.update_draft(definition=definition, values=values, by=principal)
+    except RuleViolation as exc:
+        # A rule's path (fit_rules[2].op) is shown on its list's field.
+        _show_violation(request, form, exc, field=re.split(r"[\[.]", exc.field, maxsplit=1)[0])
+        status = 409 if exc.conflict else 400
+        return _render_definition(request, principal, definition, form, status=status)
+    messages.success(
+        request,
+        f"Version {definition.version} saved; it needs both sign-offs again before activation.",
+    )
+    return redirect("definition-detail", pk=definition.pk)
+
+
+@require_POST
+@member_page(*EDITORS)
+def definition_copy_page(request, principal, pk: int):
+    """Copy a version to a new draft, the only way to change an active one."""
+    definition = get_object_or_404(definition_list(), pk=pk)
+    copy = definition_services.copy_definition(definition=definition, by=principal)
+    messages.success(
+        request, f"Draft version {copy.version} copied from version {definition.version}."
+    )
+    return redirect("definition-detail", pk=copy.pk)
+
+
+@require_POST
+@member_page(*SIGNERS)
+def definition_sign_page(request, principal, pk: int):
+    """A manager signs the draft for marketing or for sales."""
+    definition = get_object_or_404(definition_list(), pk=pk)
+    side = request.POST.get("side", "")
+    try:
+        definition_services.sign_definition(definition=definition, side=side, by=principal)
+    except RuleViolation as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request, f"You signed version {definition.version} for {SignOffSide(side).label}."
+        )
+    return redirect("definition-detail", pk=definition.pk)
+
+
+@require_POST
+@member_page(*SIGNERS)
+def definition_activate_page(request, principal, pk: int):
+    """Make the signed draft the active definition; rescoring runs in the background."""
+    definition = get_object_or_404(definition_list(), pk=pk)
+    try:
+        job = definition_services.activate_definition(definition=definition, by=principal)
+    except RuleViolation as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            f"Version {definition.version} is now active; rescoring {job.total} inquiries "
+            "in the background.",
+        )
+    return redirect("definition-detail", pk=definition.pk)
+
+
+@require_safe
+@member_page(*MARKETING)
+def definition_what_if_page(request, principal, pk: int):
+    """The last 90 days: MQLs a week under this version against the active one and capacity."""
+    from inquiries.selectors.analysis import what_if
+
+    definition = get_object_or_404(definition_list(), pk=pk)
+    active = active_definition()
+    if active is not None and active.pk == definition.pk:
+        active = None
+    context = {"definition": definition, "is_active": definition.status == "active"}
+    try:
+        result = what_if(draft=definition, active=active, as_of=timezone.now())
+    except RuleViolation as exc:
+        context["error"] = f"{exc.field}: {exc.message}"
+    else:
+        context.update(
+            result=result,
+            rows=_what_if_rows(result),
+            outcome_rows=_outcome_rows(result),
+            chart=_chart_data(result),
+        )
+    template = "inquiries/_what_if.html" if request.htmx else "inquiries/what_if.html"
+    return render(request, template, context)
+
+
+def _what_if_rows(result) -> list[dict]:
+    active = result.active_mqls or [None] * len(result.weeks)
+    return [
+        {"week": week, "draft": draft, "active": other, "over": draft > result.capacity_per_week}
+        for week, draft, other in zip(result.weeks, result.draft_mqls, active, strict=True)
+    ]
+
+
+def _outcome_rows(result) -> list[tuple[str, int, int | None]]:
+    other = result.active_outcomes
+    return [
+        (label, getattr(result.draft_outcomes, name), getattr(other, name) if other else None)
+        for name, label in (
+            ("passed", "Passed as MQL"),
+            ("became_leads", "Became leads"),
+            ("won", "Won"),
+            ("lost", "Lost"),
+        )
+    ]
+
+
+def _chart_data(result) -> dict:
+    return {
+        "weeks": [f"{week:%d %b}" for week in result.weeks],
+        "draft": result.draft_mqls,
+        "active": result.active_mqls,
+        "capacity": result.capacity_per_week,
+    }
+
+
+@require_safe
+@member_page(*MARKETING)
+def rescore_progress_page(request, principal, pk: int):
+    """How far rescoring under this version has come; polled while it runs."""
+    definition = get_object_or_404(definition_list(), pk=pk)
+    job = rescore_job_list().filter(definition=definition).first()
+    return render(
+        request, "inquiries/_rescore_progress.html", {"definition": definition, "job": job}
+    )

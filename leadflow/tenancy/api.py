@@ -1,0 +1,190 @@
+"""API: the caller (``/me/``), partners, API keys and the audit trail."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from leadflow.tenancy import selectors, services
+from leadflow.tenancy.api_base import TenantViewSet
+from leadflow.tenancy.models import ApiKey, AuditEvent, Partner, PartnerKind, Role
+from leadflow.tenancy.permissions import role_required
+
+
+class TenantOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    timezone = serializers.CharField()
+    currency = serializers.CharField()
+
+
+class PartnerOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Partner
+        fields = ["id", "name", "kind", "status", "contact_email", "created_at", "suspended_at"]
+
+
+class MeOutput(serializers.Serializer):
+    tenant = TenantOutput()
+    via = serializers.CharField()
+    role = serializers.CharField(allow_null=True)
+    email = serializers.EmailField(allow_null=True)
+    partner = PartnerOutput(allow_null=True)
+
+
+class MeView(APIView):
+    """The calling user or partner: tenant, role or partner, and how it authenticated."""
+
+    @extend_schema(responses=MeOutput)
+    def get(self, request):
+        principal = request.auth
+        return Response(
+            MeOutput(
+                {
+                    "tenant": principal.tenant,
+                    "via": principal.via,
+                    "role": principal.role,
+                    "email": principal.user.email if principal.user else None,
+                    "partner": principal.partner,
+                }
+            ).data
+        )
+
+
+class PartnerInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=PartnerKind.choices)
+    contact_email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
+
+
+class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    """Channel partners; admins register, suspend and reactivate them, managers read."""
+
+    permission_classes = [role_required(Role.ADMIN, read_roles=(Role.MANAGER,))]
+    serializer_class = PartnerOutput
+    model = Partner
+
+    def scoped_queryset(self):
+        return selectors.partner_list()
+
+    @extend_schema(request=PartnerInput, responses={201: PartnerOutput})
+    def create(self, request):
+        data = PartnerInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        partner = services.create_partner(**data.validated_data, by=self.principal)
+        return Response(PartnerOutput(partner).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=PartnerOutput)
+    @action(detail=True, methods=["post"])
+    def suspend(self, request, pk=None):
+        partner = services.suspend_partner(partner=self.get_object(), by=self.principal)
+        return Response(PartnerOutput(partner).data)
+
+    @extend_schema(request=None, responses=PartnerOutput)
+    @action(detail=True, methods=["post"])
+    def reactivate(self, request, pk=None):
+        partner = services.reactivate_partner(partner=self.get_object(), by=self.principal)
+        return Response(PartnerOutput(partner).data)
+
+
+class ApiKeyOutput(serializers.ModelSerializer):
+    partner = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = ApiKey
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "partner",
+            "role",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+        ]
+
+
+class IssuedApiKeyOutput(ApiKeyOutput):
+    key = serializers.CharField(help_text="The secret, shown this once only.")
+
+    class Meta(ApiKeyOutput.Meta):
+        fields = [*ApiKeyOutput.Meta.fields, "key"]
+
+
+class ApiKeyInput(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    partner = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    role = serializers.ChoiceField(choices=Role.choices, required=False, allow_blank=True)
+
+    def validate_partner(self, value):
+        if value is None:
+            return None
+        partner = selectors.partner_list().filter(pk=value).first()
+        if partner is None:
+            raise serializers.ValidationError("No such partner.")
+        return partner
+
+
+class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    """API keys of the tenant's integrations and partners (admins only)."""
+
+    permission_classes = [role_required(Role.ADMIN)]
+    serializer_class = ApiKeyOutput
+    model = ApiKey
+
+    def scoped_queryset(self):
+        return selectors.api_key_list()
+
+    @extend_schema(request=ApiKeyInput, responses={201: IssuedApiKeyOutput})
+    def create(self, request):
+        data = ApiKeyInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        issued = services.issue_api_key(
+            name=data.validated_data["name"],
+            partner=data.validated_data.get("partner"),
+            role=data.validated_data.get("role", ""),
+            by=self.principal,
+        )
+        key = issued.credential
+        key.key = issued.secret
+        return Response(IssuedApiKeyOutput(key).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=ApiKeyOutput)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, pk=None):
+        key = services.revoke_api_key(api_key=self.get_object(), by=self.principal)
+        return Response(ApiKeyOutput(key).data)
+
+
+class AuditEventOutput(serializers.ModelSerializer):
+    actor = serializers.EmailField(source="actor.email", allow_null=True, default=None)
+
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "created_at",
+            "actor",
+            "actor_label",
+            "action",
+            "object_type",
+            "object_id",
+            "object_repr",
+            "before",
+            "after",
+        ]
+
+
+class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    """The tenant's audit trail, newest first (admins and managers)."""
+
+    permission_classes = [role_required(Role.ADMIN, Role.MANAGER)]
+    serializer_class = AuditEventOutput
+    model = AuditEvent
+
+    def scoped_queryset(self):
+        return selectors.audit_event_list()

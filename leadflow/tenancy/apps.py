@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class TenancyConfig(AppConfig):
+    name = "leadflow.tenancy"
+    label = "tenancy"
+    verbose_name = "Tenancy"
+
+    def ready(self) -> None:
+        from leadflow.tenancy import grants
+
+        # Not a business signal: after every `migrate` run as the owner role,
+        # the runtime role must get its rights on whatever tables now exist.
+        post_migrate.connect(grants.grant_runtime_role, dispatch_uid="leadflow-grant-runtime")

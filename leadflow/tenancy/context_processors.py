@@ -1,0 +1,19 @@
+from leadflow.tenancy.models import Role
+
+
+def tenancy(request):
+    """The acting principal, the tenants to switch to, and which menu entries the role sees."""
+    principal = getattr(request, "principal", None)
+    role = principal.role if principal else None
+    member = principal is not None and not principal.is_partner
+    marketing = member and role in {Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.QUALIFIER}
+    return {
+        "principal": principal,
+        "memberships": getattr(request, "memberships", []),
+        "nav": {
+            "partners": role in {Role.ADMIN, Role.MANAGER},
+            "admin": role == Role.ADMIN,
+            "inquiries": marketing,
+            "definitions": marketing,
+        },
+    }

@@ -1,0 +1,90 @@
+"""``Idempotency-Key`` for every unsafe API request (IETF httpapi draft, Stripe).
+
+The first request with a key claims it in a transaction of its own, then runs
+in a second transaction that also stores its response, so the work and the
+stored answer commit together or not at all. Later requests with the key get
+that answer replayed with its status; with another body, 422; while the first
+still runs, 409. An answer that did not come from running the request — 401,
+403, 429 or any 5xx — is not stored, and neither is a streamed one: the retry
+runs afresh.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.http import HttpResponse
+
+from leadflow.lib.api_errors import json_error
+from leadflow.tenancy import services
+
+HEADER = "Idempotency-Key"
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+NOT_STORED = {401, 403, 429}
+
+
+def _valid_key(key: str) -> bool:
+    return 0 < len(key) <= 255 and all(32 < ord(ch) < 127 for ch in key)
+
+
+class IdempotencyMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        key = request.headers.get(HEADER)
+        principal = getattr(request, "principal", None)
+        if (
+            key is None
+            or principal is None
+            or request.method not in UNSAFE_METHODS
+            or not request.path.startswith("/api/")
+        ):
+            return self.get_response(request)
+        if not _valid_key(key):
+            return json_error(
+                400,
+                "invalid_idempotency_key",
+                f"{HEADER} must be 1–255 visible ASCII characters without spaces.",
+            )
+        request_fingerprint = services.fingerprint(
+            method=request.method, path=request.get_full_path(), body=request.body
+        )
+        claim = services.claim_idempotency_key(
+            key=key, request_fingerprint=request_fingerprint, by=principal
+        )
+        if claim.outcome == "mismatch":
+            return json_error(
+                422,
+                "idempotency_key_reused",
+                f"This {HEADER} was already used with a different request.",
+            )
+        if claim.outcome == "in_progress":
+            return json_error(
+                409,
+                "idempotency_key_in_progress",
+                f"A request with this {HEADER} is still being processed; retry shortly.",
+            )
+        if claim.outcome == "replay":
+            record = claim.record
+            response = HttpResponse(
+                bytes(record.response_body or b""),
+                status=record.status_code,
+                content_type=record.content_type or None,
+            )
+            response["Idempotent-Replayed"] = "true"
+            return response
+
+        with transaction.atomic():
+            response = self.get_response(request)
+            if response.status_code >= 500:
+                transaction.set_rollback(True)
+            elif response.status_code not in NOT_STORED and not response.streaming:
+                services.complete_idempotency_key(
+                    record=claim.record,
+                    status_code=response.status_code,
+                    content_type=response.get("Content-Type", ""),
+                    body=response.content,
+                )
+                return response
+        services.release_idempotency_key(record=claim.record)
+        return response

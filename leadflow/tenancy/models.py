@@ -1,0 +1,346 @@
+"""Tenants, people and credentials; the tenant-owned base every business table uses."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.timezone import now
+
+from leadflow.tenancy.context import current_tenant_id, require_tenant_id
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **extra) -> User:
+        if not email:
+            raise ValueError("A user needs an email address")
+        user = self.model(email=normalize_email(email), **extra)
+        user.set_password(password)  # None → an unusable password
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra) -> User:
+        extra.update(is_staff=True, is_superuser=True)
+        return self.create_user(email, password, **extra)
+
+
+def normalize_email(email: str) -> str:
+    """One spelling per mailbox: trimmed and lower-cased."""
+    return email.strip().lower()
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who logs in with an email address; belongs to tenants through memberships."""
+
+    email = models.EmailField(unique=True, max_length=254)
+    full_name = models.CharField(max_length=150, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known IANA time zone (e.g. Europe/Berlin).")
+
+
+class Tenant(models.Model):
+    """One customer organisation; every business row belongs to exactly one."""
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=200)
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    currency = models.CharField(
+        max_length=3,
+        default="USD",
+        validators=[RegexValidator(r"^[A-Z]{3}$", "Use a three-letter ISO 4217 code, e.g. EUR.")],
+    )
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CrossTenantWrite(RuntimeError):
+    """A row of one tenant was about to be saved while another tenant is selected."""
+
+
+class TenantScopedManager(models.Manager):
+    """Rows of the current tenant only; raises when no tenant is selected (fail-safe)."""
+
+    def get_queryset(self) -> models.QuerySet:
+        return super().get_queryset().filter(tenant_id=require_tenant_id())
+
+    def none(self) -> models.QuerySet:
+        # An empty queryset shows nothing, so it needs no tenant (schema generation asks).
+        return super().get_queryset().none()
+
+
+class TenantOwnedModel(models.Model):
+    """Base of every tenant-owned table (DESIGN.md §4).
+
+    ``objects`` is scoped to the current tenant. ``dangerously_all_tenants`` is
+    the one unscoped manager, for migrations, admin of the platform and
+    cross-tenant jobs; on PostgreSQL row-level security still applies to it.
+    """
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="+", editable=False, db_index=False
+    )
+
+    objects = TenantScopedManager()
+    # The first manager is the default; ruff's DJ012 mistakes the second for a field.
+    dangerously_all_tenants = models.Manager()  # noqa: DJ012
+
+    class Meta:
+        abstract = True
+        base_manager_name = "dangerously_all_tenants"
+        constraints = [
+            # Target of the composite (tenant_id, x_id) foreign keys, and the
+            # index that serves every "rows of this tenant" scan.
+            models.UniqueConstraint(
+                fields=["tenant", "id"], name="%(app_label)s_%(class)s_tenant_pk"
+            ),
+        ]
+
+    def save(self, *args, **kwargs) -> None:
+        selected = current_tenant_id()
+        if self.tenant_id is None:
+            self.tenant_id = require_tenant_id()
+        elif selected is not None and selected != self.tenant_id:
+            raise CrossTenantWrite(
+                f"{type(self).__name__} of tenant {self.tenant_id} saved while tenant "
+                f"{selected} is selected"
+            )
+        super().save(*args, **kwargs)
+
+
+def tenant_foreign_key(to: str, *, on_delete, **kwargs) -> models.ForeignKey:
+    """A foreign key between two tenant tables.
+
+    Django knows only single-column keys, so the database constraint is the
+    composite ``(tenant_id, <field>_id) → (tenant_id, id)`` added in the
+    migration with ``AddTenantForeignKey`` (with its index, which leads with
+    tenant_id): a row can never point into another tenant, and the schema can
+    be distributed by tenant.
+    """
+    return models.ForeignKey(to, on_delete=on_delete, db_constraint=False, db_index=False, **kwargs)
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    MARKETER = "marketer", "Marketer"
+    QUALIFIER = "qualifier", "Qualifier"
+    REP = "rep", "Sales rep"
+    MANAGER = "manager", "Manager"
+
+
+class PartnerKind(models.TextChoices):
+    DEALER = "dealer", "Dealer"
+    VAR = "var", "Value-added reseller"
+    AGENT = "agent", "Agent"
+
+
+class PartnerStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    SUSPENDED = "suspended", "Suspended"
+
+
+class Partner(TenantOwnedModel):
+    """An independent channel (dealer, VAR, agent) that receives and reports leads."""
+
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=10, choices=PartnerKind.choices)
+    status = models.CharField(
+        max_length=10, choices=PartnerStatus.choices, default=PartnerStatus.ACTIVE
+    )
+    contact_email = models.EmailField(blank=True)
+    created_at = models.DateTimeField(default=now)
+    suspended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["name", "id"]
+        constraints = [
+            *TenantOwnedModel.Meta.constraints,
+            models.UniqueConstraint(
+                models.F("tenant"), Lower("name"), name="tenancy_partner_tenant_name_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(TenantOwnedModel):
+    """A user's place in a tenant; a partner user acts for exactly one partner."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices)
+    partner = tenant_foreign_key(
+        "tenancy.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["id"]
+        constraints = [
+            *TenantOwnedModel.Meta.constraints,
+            models.UniqueConstraint(fields=["tenant", "user"], name="tenancy_membership_uniq"),
+            models.CheckConstraint(
+                condition=models.Q(partner__isnull=True) | models.Q(role="rep"),
+                name="tenancy_membership_partner_user_is_rep",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "role"], name="tenancy_membership_role_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} as {self.role}"
+
+
+class ApiKey(TenantOwnedModel):
+    """A machine credential: a partner's integration, or a tenant integration with a role.
+
+    Only a SHA-256 digest is stored; the key itself is shown once at creation.
+    """
+
+    name = models.CharField(max_length=100)
+    partner = tenant_foreign_key(
+        "tenancy.Partner", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, blank=True)
+    prefix = models.CharField(max_length=16)
+    key_hash = models.CharField(max_length=64)
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            *TenantOwnedModel.Meta.constraints,
+            models.UniqueConstraint(fields=["tenant", "key_hash"], name="tenancy_apikey_hash_uniq"),
+            models.CheckConstraint(
+                condition=(models.Q(partner__isnull=False) & models.Q(role=""))
+                | (models.Q(partner__isnull=True) & ~models.Q(role="")),
+                name="tenancy_apikey_partner_xor_role",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class UserToken(TenantOwnedModel):
+    """A user's API token for one tenant; stored as a SHA-256 digest, shown once."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16)
+    token_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            *TenantOwnedModel.Meta.constraints,
+            models.UniqueConstraint(
+                fields=["tenant", "token_hash"], name="tenancy_usertoken_hash_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+class AuditEvent(TenantOwnedModel):
+    """Who changed what, with the values before and after; written by services only."""
+
+    actor = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200)
+    action = models.CharField(max_length=100)
+    object_type = models.CharField(max_length=100)
+    object_id = models.CharField(max_length=64)
+    object_repr = models.CharField(max_length=200, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"], name="tenancy_audit_recent_idx"),
+            models.Index(
+                fields=["tenant", "object_type", "object_id"], name="tenancy_audit_object_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_type}:{self.object_id}"
+
+
+class IdempotencyState(models.TextChoices):
+    IN_PROGRESS = "in_progress", "In progress"
+    COMPLETED = "completed", "Completed"
+
+
+class IdempotencyRecord(TenantOwnedModel):
+    """The first response to an unsafe API request with an ``Idempotency-Key``.
+
+    Keyed per caller inside the tenant, so one caller's key never replays to another.
+    """
+
+    caller = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    state = models.CharField(max_length=12, choices=IdempotencyState.choices)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    response_body = models.BinaryField(null=True)
+    created_at = models.DateTimeField(default=now)
+    locked_at = models.DateTimeField(default=now)
+
+    class Meta(TenantOwnedModel.Meta):
+        constraints = [
+            *TenantOwnedModel.Meta.constraints,
+            models.UniqueConstraint(
+                fields=["tenant", "caller", "key"], name="tenancy_idempotency_uniq"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "created_at"], name="tenancy_idempotency_age_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.caller}:{self.key}"

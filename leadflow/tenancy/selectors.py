@@ -1,0 +1,132 @@
+"""Reads about tenants, members and credentials."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from leadflow.lib import tokens
+from leadflow.tenancy.context import tenant_context, user_context
+from leadflow.tenancy.models import (
+    ApiKey,
+    AuditEvent,
+    Membership,
+    Partner,
+    PartnerStatus,
+    Tenant,
+    User,
+    UserToken,
+)
+from leadflow.tenancy.principal import Principal
+
+
+def memberships_of(*, user: User) -> list[Membership]:
+    """The tenants the user may act in, for the tenant switcher.
+
+    Crosses tenants on purpose: the row-level security policy ``own_rows``
+    lets the acting user read their own memberships and nothing else. A
+    membership for a suspended partner is left out: it lost access with the
+    partner's keys.
+    """
+    with user_context(user):
+        memberships = list(
+            Membership.dangerously_all_tenants.filter(user=user)
+            .select_related("tenant", "user")
+            .order_by("tenant__name", "tenant_id")
+        )
+    usable = []
+    for membership in memberships:
+        if membership.partner_id is not None:
+            # The partner row is visible only inside its own tenant (RLS), so
+            # it is read there; partner users rarely belong to many tenants.
+            with tenant_context(membership.tenant_id):
+                membership.partner = Partner.objects.filter(pk=membership.partner_id).first()
+            if membership.partner is None or membership.partner.status != PartnerStatus.ACTIVE:
+                continue
+        usable.append(membership)
+    return usable
+
+
+def principal_for_session(
+    *, memberships: list[Membership], tenant_id: int | None
+) -> Principal | None:
+    """The logged-in user's principal in the selected (or else first) of their tenants."""
+    if not memberships:
+        return None
+    chosen = next((m for m in memberships if m.tenant_id == tenant_id), memberships[0])
+    return Principal(
+        tenant=chosen.tenant,
+        role=chosen.role,
+        via="session",
+        user=chosen.user,
+        membership=chosen,
+        partner=chosen.partner,
+    )
+
+
+def principal_for_secret(secret: str) -> Principal | None:
+    """The caller a bearer secret belongs to; ``None`` if unknown, revoked or suspended."""
+    parsed = tokens.parse(secret)
+    if parsed is None:
+        return None
+    tenant = Tenant.objects.filter(pk=parsed.tenant_id).first()
+    if tenant is None:
+        return None
+    with tenant_context(tenant):
+        if parsed.kind == tokens.API_KEY_KIND:
+            key = (
+                ApiKey.objects.select_related("partner")
+                .filter(key_hash=parsed.digest, revoked_at__isnull=True)
+                .first()
+            )
+            if key is None or (key.partner and key.partner.status != PartnerStatus.ACTIVE):
+                return None
+            return Principal(
+                tenant=tenant,
+                role=key.role or None,
+                via="api_key",
+                api_key=key,
+                partner=key.partner,
+            )
+        token = (
+            UserToken.objects.select_related("user")
+            .filter(token_hash=parsed.digest, revoked_at__isnull=True, user__is_active=True)
+            .first()
+        )
+        if token is None:
+            return None
+        membership = (
+            Membership.objects.select_related("partner").filter(user_id=token.user_id).first()
+        )
+        if membership is None or (
+            membership.partner and membership.partner.status != PartnerStatus.ACTIVE
+        ):
+            return None
+        return Principal(
+            tenant=tenant,
+            role=membership.role,
+            via="user_token",
+            user=token.user,
+            user_token=token,
+            membership=membership,
+            partner=membership.partner,
+        )
+
+
+def partner_list() -> QuerySet[Partner]:
+    """Partners of the current tenant, by name."""
+    return Partner.objects.order_by("name", "id")
+
+
+def api_key_list() -> QuerySet[ApiKey]:
+    """API keys of the current tenant with their partner, newest first."""
+    return ApiKey.objects.select_related("partner", "created_by").order_by("-created_at", "-id")
+
+
+def audit_event_list() -> QuerySet[AuditEvent]:
+    """The tenant's audit trail with the acting user, newest first."""
+    return AuditEvent.objects.select_related("actor").order_by("-created_at", "-id")
+
+
+def member_list() -> QuerySet[Membership]:
+    """Members of the current tenant with their user and partner."""
+    return Membership.objects.select_related("user", "partner").order_by("user__email")

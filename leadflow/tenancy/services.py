@@ -1,0 +1,445 @@
+"""Every write about tenants, members, partners, credentials and idempotency."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import Model
+from django.utils import timezone
+
+from leadflow.lib import tokens
+from leadflow.lib.rules import RuleViolation
+from leadflow.tenancy.context import tenant_context
+from leadflow.tenancy.models import (
+    ApiKey,
+    AuditEvent,
+    IdempotencyRecord,
+    IdempotencyState,
+    Membership,
+    Partner,
+    PartnerKind,
+    PartnerStatus,
+    Role,
+    Tenant,
+    User,
+    UserToken,
+    normalize_email,
+    validate_timezone,
+)
+from leadflow.tenancy.principal import Principal
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$")
+# A credential's last-used time is refreshed at most this often, so a busy
+# integration does not turn every read into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=5)
+
+
+def record_audit(
+    *,
+    action: str,
+    obj: Model,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    by: Principal,
+) -> AuditEvent:
+    """Write the audit row for a change; call it inside the change's transaction."""
+    return AuditEvent.objects.create(
+        tenant=by.tenant,
+        actor=by.user,
+        actor_label=by.label[:200],
+        action=action,
+        object_type=obj._meta.label_lower,
+        object_id=str(obj.pk),
+        object_repr=str(obj)[:200],
+        before=before,
+        after=after,
+    )
+
+
+# --- Tenants and people ----------------------------------------------------------
+
+
+@transaction.atomic
+def create_tenant(
+    *, slug: str, name: str, timezone_name: str = "UTC", currency: str = "USD"
+) -> Tenant:
+    """Open a new tenant (customer organisation)."""
+    slug = slug.strip().lower()
+    name = name.strip()
+    if not SLUG_RE.match(slug):
+        raise RuleViolation(
+            field="slug",
+            code="invalid",
+            message="Use 1–50 lower-case letters, digits and hyphens, not starting or ending "
+            "with a hyphen.",
+        )
+    if not name or len(name) > 200:
+        raise RuleViolation(
+            field="name", code="invalid", message="Give a name of 1–200 characters."
+        )
+    try:
+        validate_timezone(timezone_name)
+    except ValidationError as exc:
+        raise RuleViolation(field="timezone", code="invalid", message=exc.messages[0]) from None
+    currency = currency.strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        raise RuleViolation(
+            field="currency", code="invalid", message="Use a three-letter ISO 4217 code, e.g. EUR."
+        )
+    if Tenant.objects.filter(slug=slug).exists():
+        raise RuleViolation(
+            field="slug", code="duplicate", message=f"A tenant with slug {slug!r} already exists."
+        )
+    tenant = Tenant.objects.create(slug=slug, name=name, timezone=timezone_name, currency=currency)
+    with tenant_context(tenant):
+        record_audit(
+            action="tenant.created",
+            obj=tenant,
+            after={"slug": slug, "name": name},
+            by=Principal.system(tenant, "command line"),
+        )
+    return tenant
+
+
+def _clean_email(email: str) -> str:
+    email = normalize_email(email)
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise RuleViolation(
+            field="email", code="invalid", message=f"{email!r} is not a valid email address."
+        ) from None
+    return email
+
+
+@transaction.atomic
+def add_member(
+    *,
+    email: str,
+    role: str,
+    password: str | None = None,
+    full_name: str = "",
+    partner: Partner | None = None,
+    by: Principal,
+) -> Membership:
+    """Give a person (new or already known by email) a role in the acting tenant."""
+    email = _clean_email(email)
+    if role not in Role.values:
+        raise RuleViolation(
+            field="role",
+            code="invalid_choice",
+            message=f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.",
+        )
+    if partner is not None and role != Role.REP:
+        raise RuleViolation(
+            field="role", code="invalid", message="A partner user acts as a rep for the partner."
+        )
+    user = User.objects.filter(email=email).first()
+    if user is not None and Membership.objects.filter(user=user).exists():
+        raise RuleViolation(
+            field="email",
+            code="duplicate",
+            message=f"{email} is already a member of {by.tenant.slug}.",
+        )
+    if user is not None and password is not None:
+        raise RuleViolation(
+            field="password",
+            code="existing_user",
+            message=f"{email} already has a login; their password was left unchanged. "
+            "Leave out the password to add them to this tenant.",
+        )
+    if user is None:
+        if password is not None:
+            _check_password(password, email)
+        user = User.objects.create_user(email, password, full_name=full_name)
+    membership = Membership.objects.create(tenant=by.tenant, user=user, role=role, partner=partner)
+    record_audit(
+        action="membership.created",
+        obj=membership,
+        after={"email": email, "role": role, "partner": partner.pk if partner else None},
+        by=by,
+    )
+    return membership
+
+
+def _check_password(password: str, email: str) -> None:
+    from django.contrib.auth.password_validation import validate_password
+
+    try:
+        validate_password(password, User(email=email))
+    except ValidationError as exc:
+        raise RuleViolation(field="password", code="weak", message=" ".join(exc.messages)) from None
+
+
+@dataclass(frozen=True)
+class IssuedSecret:
+    """A credential row and its secret, which is shown exactly once."""
+
+    credential: ApiKey | UserToken
+    secret: str
+
+
+@transaction.atomic
+def issue_user_token(
+    *, membership: Membership, name: str = "default", by: Principal
+) -> IssuedSecret:
+    """Give a member an API token for this tenant."""
+    secret = tokens.generate(tokens.USER_TOKEN_KIND, by.tenant.pk)
+    token = UserToken.objects.create(
+        tenant=by.tenant,
+        user=membership.user,
+        name=_clean_name(name),
+        prefix=tokens.display_prefix(secret),
+        token_hash=tokens.digest(secret),
+    )
+    record_audit(
+        action="user_token.issued", obj=token, after={"user": membership.user.email}, by=by
+    )
+    return IssuedSecret(credential=token, secret=secret)
+
+
+def _clean_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise RuleViolation(
+            field="name", code="invalid", message="Give a name of 1–100 characters."
+        )
+    return name
+
+
+# --- Partners and API keys ---------------------------------------------------------
+
+
+@transaction.atomic
+def create_partner(*, name: str, kind: str, contact_email: str = "", by: Principal) -> Partner:
+    """Register a channel partner (dealer, VAR or agent)."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise RuleViolation(
+            field="name", code="invalid", message="Give a name of 1–200 characters."
+        )
+    if kind not in PartnerKind.values:
+        raise RuleViolation(
+            field="kind",
+            code="invalid_choice",
+            message=f"Unknown kind {kind!r}; choose one of {', '.join(PartnerKind.values)}.",
+        )
+    if contact_email:
+        contact_email = _clean_email(contact_email)
+    if Partner.objects.filter(name__iexact=name).exists():
+        raise RuleViolation(
+            field="name", code="duplicate", message=f"A partner named {name!r} already exists."
+        )
+    partner = Partner.objects.create(
+        tenant=by.tenant, name=name, kind=kind, contact_email=contact_email
+    )
+    record_audit(action="partner.created", obj=partner, after={"name": name, "kind": kind}, by=by)
+    return partner
+
+
+@transaction.atomic
+def suspend_partner(*, partner: Partner, by: Principal) -> Partner:
+    """Stop a partner receiving leads and using the API (e.g. it stopped reporting)."""
+    return _set_partner_status(partner, PartnerStatus.SUSPENDED, by)
+
+
+@transaction.atomic
+def reactivate_partner(*, partner: Partner, by: Principal) -> Partner:
+    """Let a suspended partner receive leads and use the API again."""
+    return _set_partner_status(partner, PartnerStatus.ACTIVE, by)
+
+
+def _set_partner_status(partner: Partner, status: str, by: Principal) -> Partner:
+    partner = Partner.objects.select_for_update().get(pk=partner.pk)
+    if partner.status == status:
+        raise RuleViolation(
+            field="status",
+            code="unchanged",
+            message=f"The partner is already {status}.",
+            conflict=True,
+        )
+    before = partner.status
+    partner.status = status
+    partner.suspended_at = timezone.now() if status == PartnerStatus.SUSPENDED else None
+    partner.save(update_fields=["status", "suspended_at"])
+    record_audit(
+        action=f"partner.{'suspended' if status == PartnerStatus.SUSPENDED else 'reactivated'}",
+        obj=partner,
+        before={"status": before},
+        after={"status": status},
+        by=by,
+    )
+    return partner
+
+
+@transaction.atomic
+def issue_api_key(
+    *, name: str, partner: Partner | None = None, role: str = "", by: Principal
+) -> IssuedSecret:
+    """Create an API key for a partner, or for a tenant integration with a role."""
+    name = _clean_name(name)
+    if partner is None and role not in Role.values:
+        raise RuleViolation(
+            field="role",
+            code="required",
+            message=f"A tenant key needs a role: one of {', '.join(Role.values)}.",
+        )
+    if partner is not None and role:
+        raise RuleViolation(
+            field="role",
+            code="invalid",
+            message="A partner key acts for its partner; give no role.",
+        )
+    if partner is not None and partner.status != PartnerStatus.ACTIVE:
+        raise RuleViolation(field="partner", code="suspended", message="The partner is suspended.")
+    secret = tokens.generate(tokens.API_KEY_KIND, by.tenant.pk)
+    key = ApiKey.objects.create(
+        tenant=by.tenant,
+        name=name,
+        partner=partner,
+        role=role,
+        prefix=tokens.display_prefix(secret),
+        key_hash=tokens.digest(secret),
+        created_by=by.user,
+    )
+    record_audit(
+        action="api_key.issued",
+        obj=key,
+        after={"name": name, "partner": partner.pk if partner else None, "role": role},
+        by=by,
+    )
+    return IssuedSecret(credential=key, secret=secret)
+
+
+@transaction.atomic
+def revoke_api_key(*, api_key: ApiKey, by: Principal) -> ApiKey:
+    """Revoke a key at once; requests with it get 401 from then on."""
+    updated = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    if not updated:
+        raise RuleViolation(
+            field="revoked_at",
+            code="already_revoked",
+            message="The key is already revoked.",
+            conflict=True,
+        )
+    api_key.refresh_from_db(fields=["revoked_at"])
+    record_audit(
+        action="api_key.revoked",
+        obj=api_key,
+        after={"revoked_at": api_key.revoked_at.isoformat()},
+        by=by,
+    )
+    return api_key
+
+
+def mark_credential_used(*, principal: Principal) -> None:
+    """Refresh a key's or token's last-used time, at most every few minutes."""
+    credential = principal.api_key or principal.user_token
+    if credential is None:
+        return
+    now = timezone.now()
+    if credential.last_used_at and now - credential.last_used_at < LAST_USED_RESOLUTION:
+        return
+    type(credential).objects.filter(pk=credential.pk).update(last_used_at=now)
+
+
+# --- Idempotency ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a request with an Idempotency-Key may do: run, replay, or stop."""
+
+    outcome: str  # "run", "replay", "in_progress" or "mismatch"
+    record: IdempotencyRecord | None = None
+
+
+def fingerprint(*, method: str, path: str, body: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in (method.encode(), path.encode(), body):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def claim_idempotency_key(*, key: str, request_fingerprint: str, by: Principal) -> Claim:
+    """Claim a key before running a request; commits on its own so others see it at once."""
+    now = timezone.now()
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = IdempotencyRecord.objects.create(
+                    tenant=by.tenant,
+                    caller=by.caller,
+                    key=key,
+                    fingerprint=request_fingerprint,
+                    state=IdempotencyState.IN_PROGRESS,
+                    created_at=now,
+                    locked_at=now,
+                )
+            return Claim("run", record)
+        except IntegrityError:
+            pass
+        record = IdempotencyRecord.objects.get(caller=by.caller, key=key)
+        if now - record.created_at > settings.IDEMPOTENCY_KEY_TTL:
+            return _take_over(record, request_fingerprint, now, fresh=True)
+        if record.fingerprint != request_fingerprint:
+            return Claim("mismatch", record)
+        if record.state == IdempotencyState.COMPLETED:
+            return Claim("replay", record)
+        if now - record.locked_at > settings.IDEMPOTENCY_LOCK_TIMEOUT:
+            return _take_over(record, request_fingerprint, now, fresh=False)
+        return Claim("in_progress", record)
+
+
+def _take_over(record: IdempotencyRecord, request_fingerprint: str, now, *, fresh: bool) -> Claim:
+    """Reuse an expired key, or resume one whose first request died mid-way."""
+    updated = IdempotencyRecord.objects.filter(
+        pk=record.pk, locked_at=record.locked_at, state=record.state
+    ).update(
+        fingerprint=request_fingerprint,
+        state=IdempotencyState.IN_PROGRESS,
+        status_code=None,
+        response_body=None,
+        content_type="",
+        locked_at=now,
+        **({"created_at": now} if fresh else {}),
+    )
+    if not updated:
+        return Claim("in_progress", record)
+    record.refresh_from_db()
+    return Claim("run", record)
+
+
+def complete_idempotency_key(
+    *, record: IdempotencyRecord, status_code: int, content_type: str, body: bytes
+) -> None:
+    """Store the first response; call it in the same transaction as the request's work."""
+    IdempotencyRecord.objects.filter(pk=record.pk).update(
+        state=IdempotencyState.COMPLETED,
+        status_code=status_code,
+        content_type=content_type[:100],
+        response_body=body,
+    )
+
+
+def release_idempotency_key(*, record: IdempotencyRecord) -> None:
+    """Forget a claim whose request failed, so a retry can run."""
+    IdempotencyRecord.objects.filter(pk=record.pk, state=IdempotencyState.IN_PROGRESS).delete()
+
+
+def purge_expired_idempotency_keys(*, older_than: timedelta | None = None) -> int:
+    """Delete the current tenant's idempotency records past their time to live."""
+    cutoff = timezone.now() - (older_than or settings.IDEMPOTENCY_KEY_TTL)
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -1,0 +1,60 @@
+"""Celery tasks of tenancy, and ``TenantTask``: the base every tenant task uses."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Task, shared_task
+
+from leadflow.tenancy import services
+from leadflow.tenancy.context import NoTenantSelected, tenant_context
+from leadflow.tenancy.models import Tenant
+
+logger = logging.getLogger(__name__)
+
+
+class TenantTask(Task):
+    """A task that runs inside one tenant, named by the ``tenant_id`` keyword.
+
+    Refused when enqueued or run without it; the scope is set for the run and
+    reset afterwards, so rows of other tenants are invisible to it. A tenant
+    that no longer exists makes the task return quietly.
+    """
+
+    abstract = True
+
+    @staticmethod
+    def _tenant_id(kwargs) -> int:
+        tenant_id = (kwargs or {}).get("tenant_id")
+        if not isinstance(tenant_id, int) or isinstance(tenant_id, bool):
+            raise NoTenantSelected("a tenant task needs tenant_id=<int> as a keyword argument")
+        return tenant_id
+
+    def apply_async(self, args=None, kwargs=None, **options):
+        self._tenant_id(kwargs)
+        return super().apply_async(args, kwargs, **options)
+
+    def __call__(self, *args, **kwargs):
+        tenant_id = self._tenant_id(kwargs)
+        if not Tenant.objects.filter(pk=tenant_id).exists():
+            logger.info("tenant %s is gone; skipping %s", tenant_id, self.name)
+            return None
+        with tenant_context(tenant_id):
+            return super().__call__(*args, **kwargs)
+
+
+@shared_task(base=TenantTask)
+def purge_expired_idempotency_keys_of_tenant(*, tenant_id: int) -> int:
+    """Delete one tenant's idempotency records older than their time to live."""
+    deleted = services.purge_expired_idempotency_keys()
+    logger.info("purged %s idempotency records", deleted, extra={"tenant_id": tenant_id})
+    return deleted
+
+
+@shared_task
+def purge_expired_idempotency_keys() -> int:
+    """Hourly: fan the purge out, one task per tenant (row-level security needs one at a time)."""
+    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
+    for tenant_id in tenant_ids:
+        purge_expired_idempotency_keys_of_tenant.delay(tenant_id=tenant_id)
+    return len(tenant_ids)

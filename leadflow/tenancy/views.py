@@ -1,0 +1,81 @@
+"""Browser pages of tenancy: home, tenant switcher, partners."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from leadflow.lib.rules import RuleViolation
+from leadflow.tenancy import selectors, services
+from leadflow.tenancy.middleware import SESSION_TENANT_KEY
+from leadflow.tenancy.models import Role
+
+
+def _principal(request, *roles: str):
+    principal = request.principal
+    if principal is None:
+        raise Http404("You are not a member of any tenant.")
+    if roles and not principal.has_role(*roles):
+        raise PermissionDenied
+    return principal
+
+
+@login_required
+def home(request):
+    principal = request.principal
+    if principal is None:
+        return render(request, "tenancy/no_tenant.html", status=403)
+    return render(request, "tenancy/home.html")
+
+
+@login_required
+@require_POST
+def switch_tenant(request):
+    """Select another of the user's tenants; a tenant they are not in is 404."""
+    try:
+        tenant_id = int(request.POST.get("tenant", ""))
+    except ValueError:
+        raise Http404("No such tenant.") from None
+    membership = next((m for m in request.memberships if m.tenant_id == tenant_id), None)
+    if membership is None:
+        raise Http404("No such tenant.")
+    request.session[SESSION_TENANT_KEY] = tenant_id
+    messages.success(request, f"Switched to {membership.tenant.name}.")
+    return redirect("home")
+
+
+@login_required
+def partner_list(request):
+    _principal(request, Role.ADMIN, Role.MANAGER)
+    page = Paginator(selectors.partner_list(), 50).get_page(request.GET.get("page"))
+    return render(request, "tenancy/partner_list.html", {"page": page})
+
+
+@login_required
+def partner_detail(request, pk: int):
+    _principal(request, Role.ADMIN, Role.MANAGER)
+    partner = get_object_or_404(selectors.partner_list(), pk=pk)
+    return render(request, "tenancy/partner_detail.html", {"partner": partner})
+
+
+@login_required
+@require_POST
+def partner_status(request, pk: int, change: str):
+    principal = _principal(request, Role.ADMIN)
+    partner = get_object_or_404(selectors.partner_list(), pk=pk)
+    service = {"suspend": services.suspend_partner, "reactivate": services.reactivate_partner}
+    if change not in service:
+        raise Http404
+    try:
+        service[change](partner=partner, by=principal)
+        messages.success(
+            request, f"{partner.name} is now {'suspended' if change == 'suspend' else 'active'}."
+        )
+    except RuleViolation as exc:
+        messages.error(request, exc.message)
+    return redirect("partner-detail", pk=partner.pk)

@@ -1,0 +1,68 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.routers import SimpleRouter
+
+from inquiries.api import catalog as catalog_api
+from inquiries.api import definitions as definitions_api
+from inquiries.api import inquiries as inquiries_api
+from inquiries.api import rescoring as rescoring_api
+from inquiries.api.appointments import BookAppointmentView
+from leadflow.tenancy import api as tenancy_api
+from leadflow.tenancy import views as tenancy_views
+from leadflow.tenancy.admin import admin_site
+from leadflow.tenancy.forms import LoginForm
+from leads import api as leads_api
+
+router = SimpleRouter()
+router.register("partners", tenancy_api.PartnerViewSet, basename="partner")
+router.register("api-keys", tenancy_api.ApiKeyViewSet, basename="api-key")
+router.register("audit-events", tenancy_api.AuditEventViewSet, basename="audit-event")
+router.register("inquiries", inquiries_api.InquiryViewSet, basename="inquiry")
+router.register("campaigns", catalog_api.CampaignViewSet, basename="campaign")
+router.register("custom-fields", catalog_api.CustomFieldViewSet, basename="custom-field")
+router.register(
+    "lead-definitions", definitions_api.LeadDefinitionViewSet, basename="lead-definition"
+)
+router.register("rescore-jobs", rescoring_api.RescoreJobViewSet, basename="rescore-job")
+router.register("leads", leads_api.LeadViewSet, basename="lead")
+
+api_v1 = [
+    path("me/", tenancy_api.MeView.as_view(), name="me"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path(
+        "inquiries/<int:pk>/appointment/",
+        BookAppointmentView.as_view(),
+        name="inquiry-appointment",
+    ),
+    *router.urls,
+]
+
+urlpatterns = [
+    path("", tenancy_views.home, name="home"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            authentication_form=LoginForm, redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("tenant/switch/", tenancy_views.switch_tenant, name="switch-tenant"),
+    path("partners/", tenancy_views.partner_list, name="partner-list"),
+    path("partners/<int:pk>/", tenancy_views.partner_detail, name="partner-detail"),
+    path("partners/<int:pk>/<str:change>/", tenancy_views.partner_status, name="partner-status"),
+    path("", include("inquiries.urls")),
+    path("admin/", admin_site.urls),
+    path("api/v1/", include((api_v1, "api"), namespace="v1")),
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="v1:schema"),
+        name="api-docs",
+    ),
+]
+
+handler400 = "leadflow.lib.error_views.bad_request"
+handler403 = "leadflow.lib.error_views.permission_denied"
+handler404 = "leadflow.lib.error_views.page_not_found"
+handler500 = "leadflow.lib.error_views.server_error"

@@ -1,0 +1,81 @@
+"""``/api/v1/leads/``: the leads handed to sales, as each caller may see them."""
+
+from __future__ import annotations
+
+import django_filters
+from django import forms
+from rest_framework import mixins, serializers
+
+from inquiries.models import Appointment
+from leadflow.tenancy.api_base import TenantViewSet
+from leadflow.tenancy.models import Partner
+from leadflow.tenancy.permissions import IsTenantCaller
+from leads.models import Lead, LeadStage
+from leads.selectors import lead_list
+
+
+class LeadPartnerOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Partner
+        fields = ["id", "name"]
+
+
+class LeadAppointmentOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Appointment
+        fields = ["starts_at", "duration_minutes", "location"]
+
+
+class LeadOutput(serializers.ModelSerializer):
+    inquiry = serializers.PrimaryKeyRelatedField(read_only=True)
+    rep = serializers.EmailField(source="rep.email", allow_null=True, default=None)
+    partner = LeadPartnerOutput(allow_null=True)
+    appointment = LeadAppointmentOutput()
+
+    class Meta:
+        model = Lead
+        fields = [
+            "id",
+            "stage",
+            "inquiry",
+            "rep",
+            "partner",
+            "score",
+            "score_breakdown",
+            "definition_version",
+            "profile",
+            "appointment",
+            "created_at",
+        ]
+
+
+class IdFilter(django_filters.Filter):
+    """A whole-number id (``NumberFilter`` would accept and truncate ``1.5``)."""
+
+    field_class = forms.IntegerField
+
+
+class LeadFilter(django_filters.FilterSet):
+    stage = django_filters.ChoiceFilter(choices=LeadStage.choices)
+    # By id, so the filter needs no queryset of users (which would cross tenants).
+    rep = IdFilter(field_name="rep_id", help_text="The rep's user id.")
+
+    class Meta:
+        model = Lead
+        fields = ["stage", "rep"]
+
+
+class LeadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    """Leads: marketing roles and managers see all, a rep their own, a partner its partner's.
+
+    Leads are made only by booking an appointment
+    (``POST /api/v1/inquiries/{id}/appointment/``).
+    """
+
+    model = Lead
+    serializer_class = LeadOutput
+    permission_classes = [IsTenantCaller]
+    filterset_class = LeadFilter
+
+    def scoped_queryset(self):
+        return lead_list(principal=self.principal)

@@ -1,0 +1,1 @@
+"""Nurture programs, steps, enrollments and the send outbox (later issues)."""

@@ -1,0 +1,1 @@
+"""Weekly win / loss / postpone reports, funnel and ROI, dashboards (later issues)."""

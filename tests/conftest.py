@@ -1,0 +1,125 @@
+"""Shared fixtures: the test database as the owner role, and three actors in two tenants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.db import connections
+from rest_framework.test import APIClient
+
+from leadflow.tenancy import services
+from leadflow.tenancy.context import tenant_context
+from leadflow.tenancy.models import Membership, Role, Tenant
+from leadflow.tenancy.principal import Principal
+from tests.factories import MembershipFactory, TenantFactory
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    request, django_test_environment, django_db_blocker, django_db_modify_db_settings
+):
+    """Create and migrate the test database as the owner; tests then run as the app role.
+
+    pytest-django would only set up the aliases tests ask for; the runtime
+    alias ``default`` is a mirror of ``owner``, so ``owner`` must be included.
+    """
+    from django.test.utils import setup_databases, teardown_databases
+
+    aliases = {alias for alias in ("default", "owner") if alias in connections}
+    with django_db_blocker.unblock():
+        config = setup_databases(verbosity=0, interactive=False, aliases=aliases)
+    yield
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            connection.close()
+        teardown_databases(config, verbosity=0)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hashing():
+    """Argon2 is slow on purpose (about 100 MB and a noticeable fraction of a second per
+    hash); tests hash many passwords and prove nothing about the hasher itself."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def on_postgres() -> bool:
+    return connections["default"].vendor == "postgresql"
+
+
+# Transactional tests (live server, real workers, concurrency) must flush as
+# the owner: the runtime role has no TRUNCATE right, on purpose.
+ALL_DATABASES = ["default", "owner"]
+
+
+def transactional_databases() -> list[str]:
+    return [alias for alias in ALL_DATABASES if alias in connections]
+
+
+@dataclass
+class Actor:
+    membership: Membership
+    token: str
+
+    @property
+    def user(self):
+        return self.membership.user
+
+    @property
+    def tenant(self) -> Tenant:
+        return self.membership.tenant
+
+    @property
+    def principal(self) -> Principal:
+        return Principal(
+            tenant=self.tenant,
+            role=self.membership.role,
+            via="session",
+            user=self.user,
+            membership=self.membership,
+        )
+
+    def api(self) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {self.token}")
+        return client
+
+
+def make_actor(tenant: Tenant, role: str, **kwargs) -> Actor:
+    with tenant_context(tenant):
+        membership = MembershipFactory(tenant=tenant, role=role, **kwargs)
+        issued = services.issue_user_token(
+            membership=membership, by=Principal.system(tenant, "tests")
+        )
+    return Actor(membership=membership, token=issued.secret)
+
+
+@dataclass
+class Actors:
+    """Owner (admin of A), teammate (marketer of A) and outsider (admin of B)."""
+
+    tenant_a: Tenant
+    tenant_b: Tenant
+    owner: Actor
+    teammate: Actor
+    outsider: Actor
+
+
+@pytest.fixture
+def actors(db) -> Actors:
+    tenant_a = TenantFactory(slug="tenant-a", name="Tenant A")
+    tenant_b = TenantFactory(slug="tenant-b", name="Tenant B")
+    return Actors(
+        tenant_a=tenant_a,
+        tenant_b=tenant_b,
+        owner=make_actor(tenant_a, Role.ADMIN),
+        teammate=make_actor(tenant_a, Role.MARKETER),
+        outsider=make_actor(tenant_b, Role.ADMIN),
+    )
+
+
+@pytest.fixture
+def system_a(actors) -> Principal:
+    return Principal.system(actors.tenant_a, "tests")

@@ -1,0 +1,135 @@
+"""factory-boy factories; tenant-owned rows are created inside their tenant's scope."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import factory
+from django.utils import timezone
+
+from inquiries.definition_template import (
+    TEMPLATE_ENGAGEMENT_RULES,
+    TEMPLATE_FIT_RULES,
+    TEMPLATE_THRESHOLD,
+)
+from leadflow.tenancy.context import tenant_context
+from leadflow.tenancy.models import Membership, Partner, PartnerKind, Role, Tenant, User
+
+
+class TenantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tenant
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"tenant-{n}")
+    name = factory.Sequence(lambda n: f"Tenant {n}")
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+
+    email = factory.Sequence(lambda n: f"person{n}@example.test")
+    password = factory.django.Password("correct horse battery staple")
+
+
+class TenantOwnedFactory(factory.django.DjangoModelFactory):
+    """Creates the row inside ``tenant_context(tenant)`` so the scoped manager accepts it."""
+
+    class Meta:
+        abstract = True
+
+    tenant = factory.SubFactory(TenantFactory)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        with tenant_context(kwargs["tenant"]):
+            return super()._create(model_class, *args, **kwargs)
+
+
+class PartnerFactory(TenantOwnedFactory):
+    class Meta:
+        model = Partner
+
+    name = factory.Sequence(lambda n: f"Partner {n}")
+    kind = PartnerKind.DEALER
+
+
+class MembershipFactory(TenantOwnedFactory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    role = Role.MARKETER
+
+
+class CampaignFactory(TenantOwnedFactory):
+    class Meta:
+        model = "inquiries.Campaign"
+
+    name = factory.Sequence(lambda n: f"Campaign {n}")
+    spend = 1000
+
+
+class LeadDefinitionFactory(TenantOwnedFactory):
+    """An active definition with the articles' template rules unless told otherwise."""
+
+    class Meta:
+        model = "inquiries.LeadDefinition"
+
+    version = factory.Sequence(lambda n: n + 1)
+    name = "Test definition"
+    status = "active"
+    fit_rules = factory.LazyFunction(lambda: list(TEMPLATE_FIT_RULES))
+    engagement_rules = factory.LazyFunction(lambda: list(TEMPLATE_ENGAGEMENT_RULES))
+    qualifiers = factory.LazyFunction(list)
+    mql_threshold = TEMPLATE_THRESHOLD
+
+
+class InquiryFactory(TenantOwnedFactory):
+    class Meta:
+        model = "inquiries.Inquiry"
+
+    first_name = "Pat"
+    last_name = factory.Sequence(lambda n: f"Buyer{n}")
+    email = factory.Sequence(lambda n: f"buyer{n}@company{n}.example")
+    title = "Director of Operations"
+    company = factory.Sequence(lambda n: f"Company {n}")
+    company_size = 250
+    industry = "manufacturing"
+    country = "US"
+    timeline = "0-3m"
+
+
+class ActivityFactory(TenantOwnedFactory):
+    class Meta:
+        model = "inquiries.Activity"
+
+    inquiry = factory.SubFactory(InquiryFactory, tenant=factory.SelfAttribute("..tenant"))
+    kind = "form_fill"
+
+
+class AppointmentFactory(TenantOwnedFactory):
+    """A booked meeting a week from now, for the inquiry given (or a new one)."""
+
+    class Meta:
+        model = "inquiries.Appointment"
+
+    inquiry = factory.SubFactory(InquiryFactory, tenant=factory.SelfAttribute("..tenant"))
+    starts_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))
+    uid = factory.Sequence(lambda n: f"appointment-{n}@leadflow.test")
+
+
+class LeadFactory(TenantOwnedFactory):
+    """A lead with the appointment that made it, for the inquiry given (or a new one)."""
+
+    class Meta:
+        model = "leads.Lead"
+
+    inquiry = factory.SubFactory(InquiryFactory, tenant=factory.SelfAttribute("..tenant"))
+    appointment = factory.SubFactory(
+        AppointmentFactory,
+        tenant=factory.SelfAttribute("..tenant"),
+        inquiry=factory.SelfAttribute("..inquiry"),
+    )
+    stage = "awaiting_acceptance"
