@@ -180,7 +180,7 @@ def _new_version(by, threshold: int):
     return draft
 
 
-def _rescoring(tenant, by, threshold: int) -> tuple[float, int, dict[str, int]]:
+def _rescoring(tenant, by, threshold: int, batch_size: int) -> tuple[float, int, dict[str, int]]:
     """Activate a new version and time start_rescore + run_rescore_job to the end."""
     from django.db import transaction
     from django.db.models import Count
@@ -197,7 +197,7 @@ def _rescoring(tenant, by, threshold: int) -> tuple[float, int, dict[str, int]]:
         # The job runs right here, not on a worker: nothing is queued.
         with patch.object(tasks.run_rescore_job_task, "delay"), transaction.atomic():
             job = start_rescore(definition=definition, by=by)
-        job = run_rescore_job(job=job, batch_size=BATCH_SIZE)
+        job = run_rescore_job(job=job, batch_size=batch_size)
         elapsed = time.perf_counter() - started
         after = dict(Inquiry.objects.values_list("stage").annotate(n=Count("id")))
     if job.status != "done" or job.done != job.total:
@@ -274,6 +274,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
     parser.add_argument("--explain", action="store_true", help="print one batch's plan")
     parser.add_argument("--no-record", action="store_true", help="leave docs/performance.md")
     args = parser.parse_args()
@@ -291,7 +292,9 @@ def main() -> None:
             _vacuum()
             floors.append(_floor(tenant))
             _vacuum()
-            elapsed, done, moved = _rescoring(tenant, by, threshold=60 if run % 2 else 50)
+            elapsed, done, moved = _rescoring(
+                tenant, by, threshold=60 if run % 2 else 50, batch_size=args.batch_size
+            )
             jobs.append(elapsed)
             print(
                 f"run {run + 1}: floor {floors[-1]:.2f} s, rescoring {elapsed:.2f} s "

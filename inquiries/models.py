@@ -273,6 +273,10 @@ class Inquiry(TenantOwnedModel):
     created_at = models.DateTimeField(default=now)
     updated_at = models.DateTimeField(default=now)
     last_activity_at = models.DateTimeField(null=True, blank=True)
+    # The qualifier working this inquiry in the triage inbox.
+    assigned_to = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta(TenantOwnedModel.Meta):
         ordering = ["-created_at", "-id"]
@@ -298,6 +302,12 @@ class Inquiry(TenantOwnedModel):
             models.Index(fields=["tenant", "company_domain"], name="inquiries_inquiry_domain_idx"),
             models.Index(fields=["tenant", "stage", "-score"], name="inquiries_inquiry_queue_idx"),
             models.Index(fields=["tenant", "-created_at"], name="inquiries_inquiry_recent_idx"),
+            # Keyset pagination of the triage inbox: every sort ends with the id.
+            models.Index(fields=["tenant", "-score", "-id"], name="inquiries_inquiry_score_idx"),
+            models.Index(
+                fields=["tenant", "-last_activity_at", "-id"], name="inquiries_inquiry_active_idx"
+            ),
+            models.Index(fields=["tenant", "assigned_to"], name="inquiries_inquiry_assignee_idx"),
         ]
 
     def __str__(self) -> str:
@@ -321,8 +331,12 @@ class Activity(TenantOwnedModel):
     class Meta(TenantOwnedModel.Meta):
         ordering = ["-occurred_at", "-id"]
         indexes = [
+            # The timeline's order, with the kind alongside: the rescoring job
+            # reads a batch's activities from the index alone, already sorted.
             models.Index(
-                fields=["tenant", "inquiry", "-occurred_at"], name="inq_activity_timeline_idx"
+                fields=["tenant", "inquiry", "-occurred_at", "-id"],
+                include=["kind"],
+                name="inq_activity_timeline_idx",
             ),
         ]
 
@@ -395,3 +409,140 @@ class Appointment(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"appointment {self.starts_at:%Y-%m-%d %H:%M}"
+
+
+# --- Imports and triage ------------------------------------------------------------------
+
+
+class ImportStatus(models.TextChoices):
+    ANALYSED = "analysed", "Awaiting mapping"
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class ImportJob(TenantOwnedModel):
+    """One uploaded CSV file: its detected format, its mapping, the dry run and the real run."""
+
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    file_name = models.CharField(max_length=255)
+    # Relative to settings.IMPORTS_ROOT; the file is kept until the job ends.
+    stored_path = models.CharField(max_length=500)
+    file_size = models.BigIntegerField(default=0)
+    file_sha256 = models.CharField(max_length=64, blank=True)
+    encoding = models.CharField(max_length=20, blank=True)
+    delimiter = models.CharField(max_length=1, blank=True)
+    headers = models.JSONField(default=list, blank=True)
+    mapping = models.JSONField(default=dict, blank=True)
+    placeholders = models.JSONField(default=list, blank=True)
+    status = models.CharField(
+        max_length=10, choices=ImportStatus.choices, default=ImportStatus.ANALYSED
+    )
+    dry_run = models.JSONField(null=True, blank=True)
+    total_rows = models.PositiveIntegerField(default=0)
+    done_rows = models.PositiveIntegerField(default=0)
+    new_count = models.PositiveIntegerField(default=0)
+    merged_count = models.PositiveIntegerField(default=0)
+    invalid_count = models.PositiveIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"], name="inquiries_import_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"import {self.file_name}: {self.done_rows}/{self.total_rows}"
+
+    @property
+    def percent(self) -> int:
+        if not self.total_rows:
+            return 100 if self.status == ImportStatus.DONE else 0
+        return min(100, round(100 * self.done_rows / self.total_rows))
+
+
+class ImportRowError(TenantOwnedModel):
+    """One problem with one row of an import: the per-row report."""
+
+    job = tenant_foreign_key("inquiries.ImportJob", on_delete=models.CASCADE, related_name="+")
+    row_number = models.PositiveIntegerField()
+    column = models.CharField(max_length=200, blank=True)
+    value = models.TextField(blank=True)
+    message = models.CharField(max_length=500)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["row_number", "id"]
+
+    def __str__(self) -> str:
+        return f"row {self.row_number}: {self.message}"
+
+
+class ImportMapping(TenantOwnedModel):
+    """A saved column mapping, reused for the next file from the same tool."""
+
+    name = models.CharField(max_length=100)
+    mapping = models.JSONField(default=dict, blank=True)
+    placeholders = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["name"]
+        constraints = [
+            *TenantOwnedModel.Meta.constraints,
+            models.UniqueConstraint(fields=["tenant", "name"], name="inquiries_mapping_name_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DisqualifyReason(TenantOwnedModel):
+    """The tenant's list of reasons a qualifier may give for disqualifying an inquiry."""
+
+    label = models.CharField(max_length=200)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["label"]
+        constraints = [
+            *TenantOwnedModel.Meta.constraints,
+            models.UniqueConstraint(fields=["tenant", "label"], name="inquiries_dq_reason_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class SavedView(TenantOwnedModel):
+    """A user's named inbox filter (the query string of the inbox)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=100)
+    query = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["name"]
+        constraints = [
+            *TenantOwnedModel.Meta.constraints,
+            models.UniqueConstraint(
+                fields=["tenant", "user", "name"], name="inquiries_saved_view_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

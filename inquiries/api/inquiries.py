@@ -38,6 +38,8 @@ class InquiryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
 
     model = Inquiry
     serializer_class = InquiryOutput
+    # Ids only, so that /inquiries/imports/ and other sub-collections are not read as an id.
+    lookup_value_regex = "[0-9]+"
 
     def get_permissions(self):
         if self.action == "create":

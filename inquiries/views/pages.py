@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import json
 import re
-from functools import wraps
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -34,41 +31,16 @@ from inquiries.selectors.inquiries import (
 from inquiries.selectors.rescoring import rescore_job_list
 from inquiries.services import definitions as definition_services
 from inquiries.services.scoring import active_definition
+from inquiries.views.common import EDITORS, MARKETING, member_page
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Role
 from leadflow.tenancy.selectors import member_list
 from leads.selectors import lead_list
 
-MARKETING = (Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.QUALIFIER)
-EDITORS = (Role.ADMIN, Role.MANAGER, Role.MARKETER)
 SIGNERS = definition_services.SIGNING_ROLES
 BOOKABLE_REP_ROLES = (Role.REP, Role.MANAGER, Role.ADMIN)
 PAGE_SIZE = 50
 TIMELINE_LIMIT = 200
-
-
-def member_page(*roles: str):
-    """Logged-in members of the tenant with one of ``roles`` (never partner users).
-
-    The view gets the principal after the request, and runs in the tenant's
-    time zone, so forms read and pages show local times.
-    """
-
-    def decorate(view):
-        @login_required
-        @wraps(view)
-        def wrapper(request, *args, **kwargs):
-            principal = request.principal
-            if principal is None:
-                raise Http404("You are not a member of any tenant.")
-            if principal.is_partner or not principal.has_role(*roles):
-                raise PermissionDenied
-            with timezone.override(principal.tenant.timezone):
-                return view(request, principal, *args, **kwargs)
-
-        return wrapper
-
-    return decorate
 
 
 # --- Inquiries -----------------------------------------------------------------
