@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 MIGRATE_DB := $(if $(DATABASE_OWNER_URL),owner,default)
 
-.PHONY: install migrate run test lint format clean
+.PHONY: install migrate run test lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ run: install
 
 test: install
 	$(PY) -m pytest -n 2
+
+# Benchmarks (PostgreSQL needed; not part of `make test`): each prints its
+# figures as ratios against a baseline measured in the same run and appends
+# them to docs/performance.md. BENCH_ARGS reach every script, e.g. --no-record.
+BENCHES ?= capture rescore
+bench: install
+	@for b in $(BENCHES); do echo "== bench/$$b.py"; $(PY) bench/$$b.py $(BENCH_ARGS) || exit 1; done
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -14,45 +14,19 @@ definition active. Prints p50 and p95 of both and the ratio of the p50s
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import drop_database, fresh_database, machine, migrate, p95, record, today
+
 DB = "leadflow_bench_capture"
-HOST = os.environ.get("BENCH_PGHOST", "127.0.0.1:5432")
-
-
-def _prepare_environment() -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(f"postgresql://leadflow_owner@{HOST}/postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {DB}")
-        cur.execute(f"CREATE DATABASE {DB}")
-    conn.close()
-    os.environ["DATABASE_URL"] = f"postgres://leadflow_app@{HOST}/{DB}"
-    os.environ["DATABASE_OWNER_URL"] = f"postgres://leadflow_owner@{HOST}/{DB}"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "leadflow.settings"
-    os.environ.setdefault("API_THROTTLE_RATE", "1000000/min")
-    os.environ["AXES_ENABLED"] = "0"
-    os.environ["ALLOWED_HOSTS"] = "testserver"
-
-
-def _drop_database() -> None:
-    import psycopg2
-    from django.db import connections
-
-    connections.close_all()
-    conn = psycopg2.connect(f"postgresql://leadflow_owner@{HOST}/postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {DB}")
-    conn.close()
+HEADING = "## Capturing one inquiry"
+INTRO = (
+    "`python bench/capture.py`: `POST /api/v1/inquiries/` in-process through the whole "
+    "middleware stack as the runtime role under row-level security, for a tenant with the "
+    "articles' template definition active (scoring on) against a tenant with no active "
+    "definition (scoring off), alternated in one run. Goal: p50 with scoring ≤ 2× without."
+)
 
 
 def _tenant_with_token(slug: str, *, scoring_on: bool) -> str:
@@ -99,15 +73,16 @@ def _timings(token: str, requests: int, tag: str) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--no-record", action="store_true", help="leave docs/performance.md")
     args = parser.parse_args()
-    _prepare_environment()
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
+    fresh_database(
+        DB,
+        API_THROTTLE_RATE="1000000/min",
+        AXES_ENABLED="0",
+        ALLOWED_HOSTS="testserver",
+    )
     try:
-        call_command("migrate", database="owner", verbosity=0)
+        migrate()
         off = _tenant_with_token("scoring-off", scoring_on=False)
         on = _tenant_with_token("scoring-on", scoring_on=True)
         results = {}
@@ -115,7 +90,6 @@ def main() -> None:
             results[label] = _timings(token, args.requests, label)
         base = results["off"] + results["off-again"]
         p50_off, p50_on = statistics.median(base), statistics.median(results["on"])
-        p95 = lambda xs: statistics.quantiles(xs, n=20)[-1]  # noqa: E731
         print(f"capture POST /api/v1/inquiries/, {args.requests} requests per run")
         print(
             f"  scoring off (baseline): p50 {p50_off * 1000:.2f} ms  p95 {p95(base) * 1000:.2f} ms"
@@ -123,8 +97,17 @@ def main() -> None:
         p95_on = p95(results["on"]) * 1000
         print(f"  scoring on:             p50 {p50_on * 1000:.2f} ms  p95 {p95_on:.2f} ms")
         print(f"  ratio on/off (p50): {p50_on / p50_off:.2f}×  (goal ≤ 2×)")
+        if not args.no_record:
+            record(
+                HEADING,
+                INTRO,
+                f"- {today()}, {machine()}: {args.requests} requests per run — scoring off "
+                f"p50 {p50_off * 1000:.2f} ms (p95 {p95(base) * 1000:.2f} ms), scoring on "
+                f"p50 {p50_on * 1000:.2f} ms (p95 {p95_on:.2f} ms), "
+                f"**ratio {p50_on / p50_off:.2f}×**.",
+            )
     finally:
-        _drop_database()
+        drop_database(DB)
 
 
 if __name__ == "__main__":

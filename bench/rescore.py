@@ -30,118 +30,23 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import statistics
-import sys
 import time
-from pathlib import Path
 from unittest.mock import patch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import drop_database, fresh_database, generate_tenant, machine, migrate, record, today
+
 DB = "leadflow_bench"
-HOST = os.environ.get("BENCH_PGHOST", "127.0.0.1:5432")
-PERFORMANCE_DOC = ROOT / "docs" / "performance.md"
 HEADING = "## Rescoring after activating a definition"
+INTRO = (
+    "`python bench/rescore.py --rows N` (see `bench/README.md`): activating a new "
+    "definition version rescores every inquiry of the tenant with the set-based job "
+    "(`inquiries/services/rescoring.py`, batches of 5,000, one `UPDATE` each), "
+    "compared with the floor — one plain `UPDATE` that rewrites the same rows and "
+    "computes nothing — in the same run on the same machine. Goal: within 2× of the "
+    "floor. Each run appends its figures here."
+)
 BATCH_SIZE = 5000
-
-
-def _admin(sql: str) -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(f"postgresql://leadflow_owner@{HOST}/postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql)
-    conn.close()
-
-
-def _prepare_environment() -> None:
-    _admin(f"DROP DATABASE IF EXISTS {DB}")
-    _admin(f"CREATE DATABASE {DB}")
-    os.environ["DATABASE_URL"] = f"postgres://leadflow_app@{HOST}/{DB}"
-    os.environ["DATABASE_OWNER_URL"] = f"postgres://leadflow_owner@{HOST}/{DB}"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "leadflow.settings"
-    # The job is called directly; nothing may reach a broker.
-    os.environ.pop("REDIS_URL", None)
-
-
-def _drop_database() -> None:
-    from django.db import connections
-
-    connections.close_all()
-    _admin(f"DROP DATABASE IF EXISTS {DB}")
-
-
-def _generate(rows: int):
-    """One tenant, a previous (retired) definition, ``rows`` inquiries and ~3 activities each."""
-    from django.db import connections, transaction
-
-    from inquiries.models import DefinitionStatus, LeadDefinition
-    from inquiries.services import definitions
-    from leadflow.tenancy import services
-    from leadflow.tenancy.context import tenant_context
-    from leadflow.tenancy.principal import Principal
-
-    tenant = services.create_tenant(slug="bench", name="Bench")
-    by = Principal.system(tenant, "bench")
-    with tenant_context(tenant):
-        previous = definitions.create_draft(by=by)
-        LeadDefinition.objects.filter(pk=previous.pk).update(status=DefinitionStatus.RETIRED)
-    started = time.perf_counter()
-    owner = connections["owner"]
-    # The owner is subject to FORCE ROW LEVEL SECURITY too: the tenant scope
-    # sets app.tenant_id for this transaction.
-    with tenant_context(tenant), transaction.atomic(using="owner"), owner.cursor() as cur:
-        cur.execute(_INQUIRIES_SQL, {"tenant": tenant.pk, "rows": rows, "definition": previous.pk})
-        cur.execute(_ACTIVITIES_SQL, {"tenant": tenant.pk})
-        cur.execute("SELECT count(*) FROM inquiries_activity")
-        activities = cur.fetchone()[0]
-    with owner.cursor() as cur:
-        cur.execute("VACUUM ANALYZE inquiries_inquiry")
-        cur.execute("VACUUM ANALYZE inquiries_activity")
-    print(
-        f"generated {rows:,} inquiries and {activities:,} activities "
-        f"in {time.perf_counter() - started:.1f} s"
-    )
-    return tenant, by, activities
-
-
-_INQUIRIES_SQL = """
-INSERT INTO inquiries_inquiry (
-    tenant_id, first_name, last_name, email, phone, phone_normalized, title, company,
-    company_domain, company_size, industry, country, region, interest, timeline, source,
-    consent, external_source, external_id, custom, outcome, stage, disqualified_reason,
-    fit_score, engagement_score, score, score_breakdown, behaviour_level, definition_id,
-    scored_at, created_at, updated_at)
-SELECT %(tenant)s, 'Pat', 'Buyer' || g, 'buyer' || g || '@company' || (g %% 50000) || '.example',
-    '', '',
-    (ARRAY['VP Operations', 'Director of IT', 'Chief Executive Officer', 'Office manager',
-           'Engineer', 'Student', 'Head of Procurement', ''])[1 + g %% 8],
-    'Company ' || (g %% 50000), 'company' || (g %% 50000) || '.example',
-    CASE WHEN g %% 11 = 0 THEN NULL ELSE (g::bigint * 7919) %% 20000 END,
-    (ARRAY['manufacturing', 'logistics', 'healthcare', 'retail', 'software', ''])[1 + g %% 6],
-    (ARRAY['US', 'CA', 'GB', 'DE', 'FR', 'NL', 'IN', ''])[1 + (g / 3) %% 8],
-    '',
-    (ARRAY['asked for a demo', 'pricing', '', 'whitepaper'])[1 + (g / 5) %% 4],
-    (ARRAY['now', '0-3m', '3-6m', '6-12m', '12m+', 'unknown'])[1 + (g / 7) %% 6],
-    'web_form', 'unknown', '', '', '{}'::jsonb, '',
-    CASE WHEN g %% 10 = 0 THEN 'mql' ELSE 'nurture' END, '',
-    g %% 60, g %% 20, g %% 60 + g %% 20, '[]'::jsonb, 'prospect', %(definition)s,
-    now() - interval '1 day', now() - interval '30 days', now() - interval '1 day'
-FROM generate_series(1, %(rows)s) AS g
-"""
-
-# 1–5 activities per inquiry (3 on average), interleaved in time as real ones are.
-_ACTIVITIES_SQL = """
-INSERT INTO inquiries_activity (tenant_id, inquiry_id, kind, occurred_at, details, created_at)
-SELECT %(tenant)s, i.id,
-    (ARRAY['form_fill', 'download', 'webinar', 'event_card', 'email_click', 'page_visit',
-           'page_visit', 'email_reply', 'chat'])[1 + floor(random() * 9)::int],
-    now() - random() * interval '200 days', '{}'::jsonb, now()
-FROM inquiries_inquiry i CROSS JOIN LATERAL generate_series(1, 1 + (i.id %% 5)::int) AS n
-ORDER BY random()
-"""
 
 
 def _vacuum() -> None:
@@ -232,44 +137,6 @@ def _explain(tenant) -> None:
             transaction.set_rollback(True)
 
 
-def _machine() -> str:
-    from django.db import connection
-
-    with connection.cursor() as cur:
-        cur.execute("SHOW server_version")
-        version = cur.fetchone()[0]
-    memory_kb = 0
-    with open("/proc/meminfo") as meminfo:
-        for line in meminfo:
-            if line.startswith("MemTotal:"):
-                memory_kb = int(line.split()[1])
-    return (
-        f"{os.cpu_count()} CPUs (nproc), {memory_kb / 1024 / 1024:.0f} GiB memory, "
-        f"PostgreSQL {version.split()[0]}, Python {platform.python_version()}"
-    )
-
-
-def _record(text: str) -> None:
-    """Append the figures under the rescoring heading of docs/performance.md, keeping the rest."""
-    doc = PERFORMANCE_DOC.read_text() if PERFORMANCE_DOC.exists() else "# Performance\n"
-    if HEADING not in doc:
-        doc = doc.rstrip("\n") + (
-            f"\n\n{HEADING}\n\n"
-            "`python bench/rescore.py --rows N` (see `bench/README.md`): activating a new "
-            "definition version rescores every inquiry of the tenant with the set-based job "
-            "(`inquiries/services/rescoring.py`, batches of 5,000, one `UPDATE` each), "
-            "compared with the floor — one plain `UPDATE` that rewrites the same rows and "
-            "computes nothing — in the same run on the same machine. Goal: within 2× of the "
-            "floor. Each run appends its figures here.\n"
-        )
-    start = doc.index(HEADING) + len(HEADING)
-    following = doc.find("\n## ", start)
-    end = len(doc) if following == -1 else following
-    section = doc[:end].rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
-    rest = doc[end:]
-    PERFORMANCE_DOC.write_text(section + ("\n" + rest.lstrip("\n") if rest else ""))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -278,15 +145,17 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true", help="print one batch's plan")
     parser.add_argument("--no-record", action="store_true", help="leave docs/performance.md")
     args = parser.parse_args()
-    _prepare_environment()
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
+    # The job is called directly; nothing may reach a broker.
+    os.environ.pop("REDIS_URL", None)
+    fresh_database(DB)
     try:
-        call_command("migrate", database="owner", verbosity=0)
-        tenant, by, activities = _generate(args.rows)
+        migrate()
+        started = time.perf_counter()
+        tenant, by, activities = generate_tenant("bench", args.rows)
+        print(
+            f"generated {args.rows:,} inquiries and {activities:,} activities "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
         floors, jobs = [], []
         for run in range(args.runs):
             _vacuum()
@@ -312,17 +181,18 @@ def main() -> None:
         ]
         print("\n".join(lines))
         if not args.no_record:
-            _record(
-                f"- {dt.datetime.now(dt.UTC):%Y-%m-%d}, {_machine()}: {rows:,} inquiries, "
+            record(
+                HEADING,
+                INTRO,
+                f"- {today()}, {machine()}: {rows:,} inquiries, "
                 f"{activities:,} activities, median of {args.runs} — floor {floor:.2f} s "
                 f"({rows / floor:,.0f} rows/s), rescoring job {job:.2f} s "
                 f"({rows / job:,.0f} rows/s), **ratio {job / floor:.2f}×** "
                 f"(runs: floor {', '.join(f'{s:.2f}' for s in floors)} s; "
-                f"job {', '.join(f'{s:.2f}' for s in jobs)} s)."
+                f"job {', '.join(f'{s:.2f}' for s in jobs)} s).",
             )
-            print(f"appended to {PERFORMANCE_DOC.relative_to(ROOT)}")
     finally:
-        _drop_database()
+        drop_database(DB)
 
 
 if __name__ == "__main__":
