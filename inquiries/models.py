@@ -308,6 +308,13 @@ class Inquiry(TenantOwnedModel):
                 fields=["tenant", "-last_activity_at", "-id"], name="inquiries_inquiry_active_idx"
             ),
             models.Index(fields=["tenant", "assigned_to"], name="inquiries_inquiry_assignee_idx"),
+            # Migration 0006: keyset pages of the inbox by newest, and by score within a stage.
+            models.Index(
+                fields=["tenant", "-created_at", "-id"], name="inquiries_inquiry_newest_idx"
+            ),
+            models.Index(
+                fields=["tenant", "stage", "-score", "-id"], name="inquiries_inquiry_stage_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -37,3 +37,16 @@ def send_appointment_confirmation_task(*, appointment_id: int, tenant_id: int) -
         )
         return False
     return send_appointment_confirmation(appointment=appointment)
+
+
+@shared_task(base=TenantTask, autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=5)
+def run_import_job_task(*, job_id: int, tenant_id: int) -> str | None:
+    """Write an imported file chunk by chunk; a second delivery resumes, never repeats."""
+    from inquiries.models import ImportJob
+    from inquiries.services.imports import run_import_job
+
+    job = ImportJob.objects.filter(pk=job_id).first()
+    if job is None:
+        logger.info("import job %s is gone", job_id, extra={"tenant_id": tenant_id})
+        return None
+    return run_import_job(job=job).status

@@ -1,10 +1,57 @@
 from django.urls import path
 
-from inquiries.views import pages, public_form
+from inquiries.views import imports as import_views
+from inquiries.views import inbox, merging, pages, public_form
 
 urlpatterns = [
     path("f/<slug:tenant_slug>/", public_form.inquiry_form, name="public-form"),
-    path("inquiries/", pages.inquiry_list_page, name="inquiry-list"),
+    path("inquiries/", inbox.inbox_page, name="inquiry-list"),
+    path("inquiries/bulk/", inbox.inbox_bulk_page, name="inquiry-bulk"),
+    path("inquiries/views/", inbox.saved_view_save_page, name="inquiry-saved-view-save"),
+    path(
+        "inquiries/views/<int:pk>/delete/",
+        inbox.saved_view_delete_page,
+        name="inquiry-saved-view-delete",
+    ),
+    path(
+        "inquiries/disqualify-reasons/",
+        inbox.disqualify_reasons_page,
+        name="inquiry-disqualify-reasons",
+    ),
+    path(
+        "inquiries/disqualify-reasons/<int:pk>/",
+        inbox.disqualify_reason_change_page,
+        name="inquiry-disqualify-reason-change",
+    ),
+    path("inquiries/merge/", merging.merge_page, name="inquiry-merge"),
+    path("inquiries/duplicates/", merging.duplicates_page, name="inquiry-duplicates"),
+    path("inquiries/imports/", import_views.import_list_page, name="import-list"),
+    path("inquiries/imports/new/", import_views.import_new_page, name="import-new"),
+    path("inquiries/imports/<int:pk>/", import_views.import_detail_page, name="import-detail"),
+    path(
+        "inquiries/imports/<int:pk>/mapping/",
+        import_views.import_mapping_page,
+        name="import-mapping",
+    ),
+    path(
+        "inquiries/imports/<int:pk>/dry-run/",
+        import_views.import_dry_run_page,
+        name="import-dry-run",
+    ),
+    path("inquiries/imports/<int:pk>/start/", import_views.import_start_page, name="import-start"),
+    path(
+        "inquiries/imports/<int:pk>/cancel/", import_views.import_cancel_page, name="import-cancel"
+    ),
+    path(
+        "inquiries/imports/<int:pk>/progress/",
+        import_views.import_progress_page,
+        name="import-progress",
+    ),
+    path(
+        "inquiries/imports/<int:pk>/report.csv",
+        import_views.import_report_csv,
+        name="import-report-csv",
+    ),
     path("inquiries/<int:pk>/", pages.inquiry_detail_page, name="inquiry-detail"),
     path(
         "inquiries/<int:pk>/appointment/",

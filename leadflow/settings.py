@@ -245,6 +245,10 @@ CONTENT_SECURITY_POLICY = {
 }
 # Bodies past this size get a 400 before any view reads them.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.integer("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
+# Uploaded files (CSV imports) past FILE_UPLOAD_MAX_MEMORY_SIZE are streamed to a temporary
+# file, never held in memory; an import is kept under IMPORTS_ROOT until its job ends.
+IMPORTS_ROOT = Path(env.string("IMPORTS_ROOT", str(VAR_DIR / "imports"))).resolve()
+IMPORT_MAX_BYTES = env.integer("IMPORT_MAX_MEGABYTES", 200, minimum=1) * 1024 * 1024
 
 # --- API -------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -5,9 +5,12 @@ from rest_framework.routers import SimpleRouter
 
 from inquiries.api import catalog as catalog_api
 from inquiries.api import definitions as definitions_api
+from inquiries.api import imports as imports_api
+from inquiries.api import inbox as inbox_api
 from inquiries.api import inquiries as inquiries_api
 from inquiries.api import rescoring as rescoring_api
 from inquiries.api.appointments import BookAppointmentView
+from inquiries.api.merging import DuplicatesView, MergeView
 from leadflow.tenancy import api as tenancy_api
 from leadflow.tenancy import views as tenancy_views
 from leadflow.tenancy.admin import admin_site
@@ -18,6 +21,10 @@ router = SimpleRouter()
 router.register("partners", tenancy_api.PartnerViewSet, basename="partner")
 router.register("api-keys", tenancy_api.ApiKeyViewSet, basename="api-key")
 router.register("audit-events", tenancy_api.AuditEventViewSet, basename="audit-event")
+router.register("inquiries/imports", imports_api.ImportJobViewSet, basename="import-job")
+router.register(
+    "inquiries/import-mappings", imports_api.ImportMappingViewSet, basename="import-mapping"
+)
 router.register("inquiries", inquiries_api.InquiryViewSet, basename="inquiry")
 router.register("campaigns", catalog_api.CampaignViewSet, basename="campaign")
 router.register("custom-fields", catalog_api.CustomFieldViewSet, basename="custom-field")
@@ -26,15 +33,26 @@ router.register(
 )
 router.register("rescore-jobs", rescoring_api.RescoreJobViewSet, basename="rescore-job")
 router.register("leads", leads_api.LeadViewSet, basename="lead")
+router.register(
+    "disqualify-reasons", inbox_api.DisqualifyReasonViewSet, basename="disqualify-reason"
+)
 
 api_v1 = [
     path("me/", tenancy_api.MeView.as_view(), name="me"),
+    # The CSV export keeps its file name: no trailing slash, unlike the router's routes.
+    path(
+        "inquiries/export.csv",
+        inquiries_api.InquiryViewSet.as_view({"get": "export"}),
+        name="inquiry-export",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
         "inquiries/<int:pk>/appointment/",
         BookAppointmentView.as_view(),
         name="inquiry-appointment",
     ),
+    path("inquiries/<int:pk>/merge/", MergeView.as_view(), name="inquiry-merge"),
+    path("inquiries/duplicates/", DuplicatesView.as_view(), name="inquiry-duplicates"),
     *router.urls,
 ]
 

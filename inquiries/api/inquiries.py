@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from inquiries.api import inbox
 from inquiries.api.serializers import ActivityInput, ActivityOutput, InquiryInput, InquiryOutput
 from inquiries.models import Inquiry
 from inquiries.selectors.inquiries import inquiry_list, timeline
@@ -40,6 +42,7 @@ class InquiryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
     serializer_class = InquiryOutput
     # Ids only, so that /inquiries/imports/ and other sub-collections are not read as an id.
     lookup_value_regex = "[0-9]+"
+    filterset_class = inbox.InboxFilter
 
     def get_permissions(self):
         if self.action == "create":
@@ -48,6 +51,26 @@ class InquiryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
 
     def scoped_queryset(self):
         return inquiry_list()
+
+    # --- The triage inbox (inquiries/api/inbox.py) ---
+
+    @extend_schema(parameters=inbox.LIST_PARAMETERS, responses=inbox.InboxPageOutput)
+    def list(self, request):
+        """The inbox: filtered, sorted, paged by cursor when sorted; the count is capped."""
+        return inbox.inbox_list(self, request)
+
+    @extend_schema(request=inbox.BulkInput, responses=inbox.BulkOutput)
+    @action(detail=False, methods=["post"], url_path="bulk")
+    def bulk(self, request):
+        """Assign, disqualify, nurture or add to a campaign: chosen ids, or all matching."""
+        return inbox.inbox_bulk(self, request)
+
+    @extend_schema(
+        parameters=inbox.EXPORT_PARAMETERS, responses={(200, "text/csv"): OpenApiTypes.STR}
+    )
+    def export(self, request):  # routed as inquiries/export.csv in leadflow/urls.py
+        """The filtered inquiries (or the chosen ids) as CSV, streamed."""
+        return inbox.inbox_export(self, request)
 
     @extend_schema(request=InquiryInput, responses={201: InquiryOutput, 200: InquiryOutput})
     def create(self, request):

@@ -17,6 +17,13 @@ from inquiries.models import (
 )
 from inquiries.selectors.inquiries import campaign_list, custom_field_list
 from inquiries.services.custom_fields import clean_custom_values
+from inquiries.services.validation import (
+    COMPANY_SIZE_MAX,
+    COMPANY_SIZE_MIN,
+    COUNTRY_MESSAGE,
+    COUNTRY_PATTERN,
+    MAX_LENGTHS,
+)
 
 
 class StrictSerializer(serializers.Serializer):
@@ -32,30 +39,48 @@ class StrictSerializer(serializers.Serializer):
 
 
 class InquiryInput(StrictSerializer):
-    first_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    last_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
-    phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
-    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    company = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    company_size = serializers.IntegerField(
-        min_value=0, max_value=10_000_000, required=False, allow_null=True
+    first_name = serializers.CharField(
+        max_length=MAX_LENGTHS["first_name"], required=False, allow_blank=True
     )
-    industry = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    last_name = serializers.CharField(
+        max_length=MAX_LENGTHS["last_name"], required=False, allow_blank=True
+    )
+    email = serializers.EmailField(
+        max_length=MAX_LENGTHS["email"], required=False, allow_blank=True
+    )
+    phone = serializers.CharField(max_length=MAX_LENGTHS["phone"], required=False, allow_blank=True)
+    title = serializers.CharField(max_length=MAX_LENGTHS["title"], required=False, allow_blank=True)
+    company = serializers.CharField(
+        max_length=MAX_LENGTHS["company"], required=False, allow_blank=True
+    )
+    company_size = serializers.IntegerField(
+        min_value=COMPANY_SIZE_MIN, max_value=COMPANY_SIZE_MAX, required=False, allow_null=True
+    )
+    industry = serializers.CharField(
+        max_length=MAX_LENGTHS["industry"], required=False, allow_blank=True
+    )
     country = serializers.RegexField(
-        r"^[A-Za-z]{2}$",
+        COUNTRY_PATTERN,
         required=False,
         allow_blank=True,
-        error_messages={"invalid": "Use a two-letter ISO 3166 country code, e.g. DE."},
+        error_messages={"invalid": COUNTRY_MESSAGE},
     )
-    region = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    interest = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    region = serializers.CharField(
+        max_length=MAX_LENGTHS["region"], required=False, allow_blank=True
+    )
+    interest = serializers.CharField(
+        max_length=MAX_LENGTHS["interest"], required=False, allow_blank=True
+    )
     timeline = serializers.ChoiceField(choices=Timeline.choices, required=False)
     source = serializers.ChoiceField(choices=Source.choices, required=False)
     campaign = serializers.IntegerField(min_value=1, required=False, allow_null=True)
     consent = serializers.ChoiceField(choices=Consent.choices, required=False)
-    external_source = serializers.CharField(max_length=50, required=False, allow_blank=True)
-    external_id = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    external_source = serializers.CharField(
+        max_length=MAX_LENGTHS["external_source"], required=False, allow_blank=True
+    )
+    external_id = serializers.CharField(
+        max_length=MAX_LENGTHS["external_id"], required=False, allow_blank=True
+    )
     custom = serializers.DictField(required=False)
     activity_details = serializers.DictField(required=False)
 
@@ -111,6 +136,7 @@ class InquiryOutput(serializers.ModelSerializer):
     )
     campaign = serializers.PrimaryKeyRelatedField(read_only=True)
     partner = serializers.PrimaryKeyRelatedField(read_only=True)
+    assigned_to = serializers.PrimaryKeyRelatedField(read_only=True)
 
     class Meta:
         model = Inquiry
@@ -147,6 +173,8 @@ class InquiryOutput(serializers.ModelSerializer):
             "created_at",
             "updated_at",
             "last_activity_at",
+            "assigned_to",
+            "disqualified_reason",
         ]
 
 

@@ -1,0 +1,564 @@
+"""Reads of the triage inbox: one filter definition, keyset pages and capped counts.
+
+The page (``inquiries/views/inbox.py``), the API list, the bulk actions on
+"all matching" and the CSV export all read the inbox through
+:class:`InboxFilter`, so a query string means the same rows everywhere.
+
+Speed on a big tenant (a million inquiries) rests on three choices:
+
+* keyset pagination: a page after the first continues from a cursor on
+  ``(sort value, id)`` with a row comparison the index answers directly, so a
+  deep page costs what the first one costs (OFFSET would read and drop every
+  row before it);
+* capped counts: counting stops at :data:`COUNT_CAP` + 1 rows (a ``LIMIT``
+  ed subquery), shown as "10,000+"; an exact ``COUNT(*)`` over the tenant
+  on every page load would read the whole tenant;
+* full-text search on PostgreSQL uses the very expression of the GIN index of
+  migration 0005, so the planner can use it; SQLite searches with
+  ``icontains`` (slower, same results for whole and leading words).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import django_filters
+from django.db import connections
+from django.db.models import BooleanField, ExpressionWrapper, F, Func, Q, QuerySet, Value
+from django.db.models.expressions import OrderBy
+from django.db.models.fields.json import KeyTransform
+from django.http import QueryDict
+from django.utils import timezone
+
+from inquiries.models import (
+    BehaviourLevel,
+    CustomField,
+    CustomFieldKind,
+    DisqualifyReason,
+    Inquiry,
+    SavedView,
+    Source,
+    Stage,
+)
+from leadflow.tenancy.models import Membership, Role
+
+COUNT_CAP = 10_000
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+SEARCH_COLUMNS = ("first_name", "last_name", "email", "company")
+
+
+class TextSearchMatch(Func):
+    """``to_tsvector(...) @@ to_tsquery(...)`` over the GIN index expression of migration 0005.
+
+    Compiled word for word as the index was created (columns joined with
+    ``|| ' ' ||``, config ``simple``) so the planner can match it; the columns
+    are compiled with the query's own table alias, which keeps it right inside
+    a subquery and next to joined tables that also have an ``email``.
+    """
+
+    output_field = BooleanField()
+
+    def __init__(self, tsquery: str):
+        super().__init__(*[F(column) for column in SEARCH_COLUMNS], Value(tsquery))
+
+    def as_sql(self, compiler, connection, **extra_context):
+        *columns, query = self.get_source_expressions()
+        parts, params = [], []
+        for column in columns:
+            sql, column_params = compiler.compile(column)
+            parts.append(sql)
+            params.extend(column_params)
+        query_sql, query_params = compiler.compile(query)
+        vector = " || ' ' || ".join(parts)
+        return (
+            f"to_tsvector('simple'::regconfig, {vector}) @@ "
+            f"to_tsquery('simple'::regconfig, {query_sql})",
+            (*params, *query_params),
+        )
+
+
+class RowLessThan(Func):
+    """``(a, b) < (x, y)``: a row comparison a btree index on (a, b) answers as one bound."""
+
+    output_field = BooleanField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        left_a, left_b, right_a, right_b = (
+            compiler.compile(expression) for expression in self.get_source_expressions()
+        )
+        return (
+            f"({left_a[0]}, {left_b[0]}) < ({right_a[0]}, {right_b[0]})",
+            (*left_a[1], *left_b[1], *right_a[1], *right_b[1]),
+        )
+
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+WORD_RE = re.compile(r"[\w@.+-]+")
+
+
+@dataclass(frozen=True)
+class Sort:
+    """One order of the inbox: a column, newest/highest first, ties broken by id."""
+
+    key: str
+    label: str
+    field: str
+    nullable: bool = False
+
+    def order_by(self, *, unindexed: bool = False) -> list[OrderBy]:
+        """The order; ``unindexed`` hides the column from the planner (``score + 0``).
+
+        A selective search is answered fastest from the full-text index and
+        sorted afterwards; left free, the planner walks the sort's btree index
+        instead, hoping to meet enough matches early, and reads the whole
+        tenant when there are only a few.
+        """
+        column: Any = F(self.field)
+        if unindexed:
+            zero = Value(dt.timedelta(0)) if self.field != "score" else Value(0)
+            column = ExpressionWrapper(column + zero, output_field=self.output_field())
+        # NULLS FIRST is PostgreSQL's default for DESC, so the index is used as is.
+        return [
+            column.desc(nulls_first=True) if self.nullable else column.desc(),
+            F("id").desc(),
+        ]
+
+    def output_field(self):
+        return Inquiry._meta.get_field(self.field).clone()
+
+
+SORTS = {
+    sort.key: sort
+    for sort in (
+        Sort("recent", "Newest first", "created_at"),
+        Sort("score", "Highest score", "score"),
+        Sort("activity", "Latest activity", "last_activity_at", nullable=True),
+    )
+}
+DEFAULT_SORT = "recent"
+
+
+def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """The start of ``day`` and of the next day in the current (tenant's) time zone."""
+    zone = timezone.get_current_timezone()
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=zone)
+    return start, dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
+
+
+def search_terms(text: str) -> list[str]:
+    return WORD_RE.findall(text)[:8]
+
+
+def prefix_tsquery(text: str) -> str:
+    """Every word as a quoted prefix, all required: ``'dana':* & 'freight':*``."""
+    return " & ".join(f"'{word}':*" for word in search_terms(text))
+
+
+def search(queryset: QuerySet[Inquiry], text: str) -> QuerySet[Inquiry]:
+    """Inquiries whose name, email or company start with every word of ``text``.
+
+    A whole email address matches that address exactly (the unique index).
+    """
+    text = text.strip()
+    if not text:
+        return queryset
+    if EMAIL_RE.match(text):
+        return queryset.filter(email=text.lower())
+    words = search_terms(text)
+    if not words:
+        return queryset.none()
+    if connections[queryset.db].vendor == "postgresql":
+        return queryset.filter(TextSearchMatch(prefix_tsquery(text)))
+    # SQLite: no full-text index; the same fields, slower.
+    for word in words:
+        queryset = queryset.filter(
+            Q(first_name__icontains=word)
+            | Q(last_name__icontains=word)
+            | Q(email__icontains=word)
+            | Q(company__icontains=word)
+        )
+    return queryset
+
+
+class InboxFilter(django_filters.FilterSet):
+    """The inbox's filters; also the ``filter`` of a bulk action and of the CSV export.
+
+    Custom fields filter as ``cf_<key>=<value>`` (exact match, typed by the
+    field's kind); their definitions are read only when such a parameter is
+    given.
+    """
+
+    q = django_filters.CharFilter(method="filter_q", label="Search")
+    # distinct=False: no join can repeat a row, and DISTINCT would sort the whole match.
+    stage = django_filters.MultipleChoiceFilter(choices=Stage.choices, distinct=False)
+    level = django_filters.MultipleChoiceFilter(
+        field_name="behaviour_level", choices=BehaviourLevel.choices, label="Level", distinct=False
+    )
+    source = django_filters.MultipleChoiceFilter(choices=Source.choices, distinct=False)
+    campaign = django_filters.NumberFilter(field_name="campaign_id", label="Campaign")
+    assigned = django_filters.CharFilter(
+        method="filter_assigned", label="Assigned to", help_text='"me", "none" or a user id'
+    )
+    score_min = django_filters.NumberFilter(field_name="score", lookup_expr="gte")
+    score_max = django_filters.NumberFilter(field_name="score", lookup_expr="lte")
+    created_from = django_filters.DateFilter(method="filter_created_from")
+    created_to = django_filters.DateFilter(method="filter_created_to")
+    activity_from = django_filters.DateFilter(method="filter_activity_from")
+    activity_to = django_filters.DateFilter(method="filter_activity_to")
+
+    class Meta:
+        model = Inquiry
+        fields: list[str] = []
+
+    def __init__(self, data=None, *args, user_id: int | None = None, **kwargs):
+        super().__init__(None if data is None else without_blanks(data), *args, **kwargs)
+        self.user_id = user_id
+        self._custom: dict[str, Any] | None = None
+
+    def filter_q(self, queryset, name, value):
+        return search(queryset, value)
+
+    def filter_assigned(self, queryset, name, value):
+        value = value.strip().lower()
+        if value == "none":
+            return queryset.filter(assigned_to__isnull=True)
+        if value == "me":
+            return queryset.filter(assigned_to_id=self.user_id)
+        if value.isdigit():
+            return queryset.filter(assigned_to_id=int(value))
+        return queryset
+
+    def filter_created_from(self, queryset, name, value):
+        return queryset.filter(created_at__gte=_day_bounds(value)[0])
+
+    def filter_created_to(self, queryset, name, value):
+        return queryset.filter(created_at__lt=_day_bounds(value)[1])
+
+    def filter_activity_from(self, queryset, name, value):
+        return queryset.filter(last_activity_at__gte=_day_bounds(value)[0])
+
+    def filter_activity_to(self, queryset, name, value):
+        return queryset.filter(last_activity_at__lt=_day_bounds(value)[1])
+
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        assigned = (self.data.get("assigned") or "").strip().lower()
+        if assigned and assigned not in ("me", "none") and not assigned.isdigit():
+            self.form.add_error("assigned", 'Use "me", "none" or a user id.')
+            valid = False
+        self._custom = self._custom_filters()
+        return valid and self.form.is_valid()
+
+    def _custom_filters(self) -> dict[str, Any]:
+        given = {
+            key[3:]: value
+            for key, value in self.data.items()
+            if key.startswith("cf_") and value not in ("", None)
+        }
+        if not given:
+            return {}
+        fields = {f.key: f for f in CustomField.objects.filter(key__in=list(given))}
+        lookups: dict[str, Any] = {}
+        for key, raw in given.items():
+            field = fields.get(key)
+            if field is None:
+                self.form.add_error(None, f"Unknown custom field {key!r}.")
+                continue
+            value = _custom_value(field, raw if isinstance(raw, str) else str(raw))
+            if value is None:
+                self.form.add_error(None, f"{field.label}: {raw!r} is not a valid value.")
+                continue
+            lookups[key] = value
+        return lookups
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        if self._custom is None:
+            self._custom = self._custom_filters()
+        for n, (key, value) in enumerate(self._custom.items()):
+            # A key transform, not ``custom__<key>``: a key may itself contain "__".
+            queryset = queryset.alias(**{f"_cf{n}": KeyTransform(key, "custom")}).filter(
+                **{f"_cf{n}": value}
+            )
+        return queryset
+
+    @property
+    def errors_as_dict(self) -> dict[str, list[str]]:
+        return {
+            ("non_field_errors" if key == "__all__" else key): [str(m) for m in messages]
+            for key, messages in self.form.errors.items()
+        }
+
+
+def without_blanks(data) -> QueryDict:
+    """``data`` without empty values: a form's untouched ``<select>`` means "any"."""
+    clean = QueryDict(mutable=True)
+    for key in data:
+        values = data.getlist(key) if hasattr(data, "getlist") else [data[key]]
+        values = [v for v in values if v not in ("", None)]
+        if values:
+            clean.setlist(key, values)
+    return clean
+
+
+def _custom_value(field: CustomField, raw: str) -> Any:
+    raw = raw.strip()
+    if field.kind == CustomFieldKind.NUMBER:
+        try:
+            number = float(raw)
+        except ValueError:
+            return None
+        return int(number) if number.is_integer() else number
+    if field.kind == CustomFieldKind.BOOLEAN:
+        return {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(
+            raw.lower()
+        )
+    if field.kind == CustomFieldKind.CHOICE and field.choices and raw not in field.choices:
+        return None
+    return raw
+
+
+def inbox_base() -> QuerySet[Inquiry]:
+    """The tenant's inquiries with what an inbox row shows (campaign, assignee)."""
+    return Inquiry.objects.select_related("campaign", "assigned_to")
+
+
+def filter_inbox(data, *, user_id: int | None) -> InboxFilter:
+    """The bound filter for ``data`` (a query dict); check ``is_valid()`` before ``.qs``."""
+    return InboxFilter(data, queryset=inbox_base(), user_id=user_id)
+
+
+# --- Keyset pages --------------------------------------------------------------------
+
+
+class BadCursor(ValueError):
+    """The cursor was not made by this inbox (or for another sort)."""
+
+
+def encode_cursor(sort: Sort, inquiry: Inquiry) -> str:
+    value = getattr(inquiry, sort.field)
+    if isinstance(value, dt.datetime):
+        value = value.isoformat()
+    raw = json.dumps([sort.key, value, inquiry.pk], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(sort: Sort, cursor: str) -> tuple[Any, int]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key, value, pk = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if key != sort.key or not isinstance(pk, int):
+            raise BadCursor("The cursor belongs to another sort.")
+        if sort.field != "score" and value is not None:
+            value = dt.datetime.fromisoformat(value)
+        elif sort.field == "score" and not isinstance(value, int):
+            raise BadCursor("Malformed cursor.")
+        if value is None and not sort.nullable:
+            raise BadCursor("Malformed cursor.")
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+        raise BadCursor("Malformed cursor.") from exc
+    return value, pk
+
+
+def _after(sort: Sort, value: Any, pk: int):
+    """Rows after (value, pk) in the sort's order, as a row comparison the index answers."""
+    if value is None:  # still among the NULLs, which come first
+        return Q(**{f"{sort.field}__isnull": True, "id__lt": pk}) | Q(
+            **{f"{sort.field}__isnull": False}
+        )
+    condition = Q(RowLessThan(F(sort.field), F("id"), Value(value), Value(pk)))
+    return condition & Q(**{f"{sort.field}__isnull": False}) if sort.nullable else condition
+
+
+@dataclass
+class KeysetPage:
+    rows: list[Inquiry]
+    next_cursor: str | None
+
+
+def keyset_queryset(
+    queryset: QuerySet[Inquiry],
+    *,
+    sort: Sort,
+    cursor: str | None,
+    size: int,
+    rows_from: QuerySet[Inquiry] | None = None,
+    offset: int = 0,
+    unindexed: bool = False,
+) -> QuerySet[Inquiry]:
+    """The statement of one page: ``size`` ids picked on the index alone, then their rows.
+
+    Picking the ids in a subquery without joins keeps the plan an ordered index
+    scan that stops after ``size`` rows, however the planner misjudges the
+    filters; the joins of ``rows_from`` (``select_related``) then touch only
+    those rows. ``offset`` exists for the benchmark's contrast and old
+    page-number clients; ``unindexed`` see :meth:`Sort.order_by`.
+    """
+    unindexed = unindexed and connections[queryset.db].vendor == "postgresql"
+    if cursor:
+        value, pk = decode_cursor(sort, cursor)
+        queryset = queryset.filter(_after(sort, value, pk))
+    window = queryset.order_by(*sort.order_by(unindexed=unindexed)).values("pk")
+    window = window[offset : offset + size + 1]
+    rows = rows_from if rows_from is not None else queryset
+    return rows.filter(pk__in=window).order_by(*sort.order_by())
+
+
+def keyset_page(
+    queryset: QuerySet[Inquiry],
+    *,
+    sort: Sort,
+    cursor: str | None,
+    size: int,
+    rows_from: QuerySet[Inquiry] | None = None,
+    unindexed: bool = False,
+) -> KeysetPage:
+    """``size`` rows in ``sort`` order after ``cursor``; one query, as fast deep as first."""
+    rows = list(
+        keyset_queryset(
+            queryset,
+            sort=sort,
+            cursor=cursor,
+            size=size,
+            rows_from=rows_from,
+            unindexed=unindexed,
+        )
+    )
+    more = len(rows) > size
+    rows = rows[:size]
+    return KeysetPage(rows=rows, next_cursor=encode_cursor(sort, rows[-1]) if more else None)
+
+
+# --- Capped counts ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CappedCount:
+    value: int
+    capped: bool
+
+    def __str__(self) -> str:
+        return f"{self.value:,}+" if self.capped else f"{self.value:,}"
+
+
+def _limited_sql(queryset: QuerySet) -> tuple[str, tuple]:
+    limited = queryset.order_by().values("pk")[: COUNT_CAP + 1]
+    sql, params = limited.query.get_compiler(using=limited.db).as_sql()
+    return f"SELECT count(*) FROM ({sql}) AS capped", params
+
+
+def capped_counts(named: dict[str, QuerySet]) -> dict[str, CappedCount]:
+    """Each queryset's row count up to :data:`COUNT_CAP` (then "10,000+"), in one query."""
+    parts, params = [], []
+    for queryset in named.values():
+        sql, part_params = _limited_sql(queryset)
+        parts.append(f"({sql})")
+        params.extend(part_params)
+    db = next(iter(named.values())).db
+    with connections[db].cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        values = cursor.fetchone()
+    return {
+        name: CappedCount(min(value, COUNT_CAP), value > COUNT_CAP)
+        for name, value in zip(named, values, strict=True)
+    }
+
+
+def stage_facets(data, *, user_id: int | None, filtered: QuerySet) -> dict[str, CappedCount]:
+    """The filtered total and, per stage, how many match the other filters (capped)."""
+    others = data.copy()
+    others.pop("stage", None)
+    unstaged = filter_inbox(others, user_id=user_id)
+    unstaged.is_valid()
+    base = unstaged.qs
+    named: dict[str, QuerySet] = {"total": filtered}
+    named.update({value: base.filter(stage=value) for value in Stage.values})
+    return capped_counts(named)
+
+
+def search_is_selective(data, count: CappedCount) -> bool:
+    """A word search with at most :data:`COUNT_CAP` matches: read it from the full-text index."""
+    text = (data.get("q") or "").strip()
+    return bool(text) and not EMAIL_RE.match(text) and not count.capped
+
+
+def selected_inquiries(*, ids: list[int]) -> QuerySet[Inquiry]:
+    """The tenant's inquiries among ``ids`` (another tenant's ids match nothing)."""
+    return Inquiry.objects.filter(pk__in=ids)
+
+
+MAX_SELECTED_IDS = 1000
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a bulk action or an export applies to: chosen ids, or all that match a filter."""
+
+    ids: tuple[int, ...] = ()
+    query: str | None = None  # the inbox query string, for "all matching"
+
+    @property
+    def is_all_matching(self) -> bool:
+        return self.query is not None
+
+    def describe(self) -> dict[str, Any]:
+        """For the audit record: the ids (first 200) or the filter."""
+        if self.is_all_matching:
+            return {"filter": self.query}
+        return {"ids": list(self.ids[:200])}
+
+
+def selection_queryset(selection: Selection, *, user_id: int | None) -> QuerySet[Inquiry]:
+    """The tenant's inquiries a selection means; a bad filter raises ``InvalidFilter``."""
+    if not selection.is_all_matching:
+        return Inquiry.objects.filter(pk__in=selection.ids)
+    bound = InboxFilter(
+        QueryDict(selection.query or ""), queryset=Inquiry.objects.all(), user_id=user_id
+    )
+    if not bound.is_valid():
+        raise InvalidFilter(bound.errors_as_dict)
+    return bound.qs
+
+
+class InvalidFilter(ValueError):
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def missing_ids(ids: list[int] | tuple[int, ...]) -> set[int]:
+    """The ids that are not inquiries of the current tenant (another tenant's included)."""
+    wanted = set(ids)
+    return wanted - set(Inquiry.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+
+
+def saved_views(*, user_id: int) -> QuerySet[SavedView]:
+    """The user's saved inbox views, by name."""
+    return SavedView.objects.filter(user_id=user_id).order_by("name")
+
+
+def disqualify_reasons(*, active_only: bool = False) -> QuerySet[DisqualifyReason]:
+    """The tenant's disqualification reasons, by label."""
+    reasons = DisqualifyReason.objects.order_by("label", "id")
+    return reasons.filter(active=True) if active_only else reasons
+
+
+def assignable_members() -> QuerySet[Membership]:
+    """Members who may work the inbox (qualifiers and the other marketing roles)."""
+    return (
+        Membership.objects.filter(
+            role__in=(Role.QUALIFIER, Role.MARKETER, Role.MANAGER, Role.ADMIN),
+            partner__isnull=True,
+            user__is_active=True,
+        )
+        .select_related("user")
+        .order_by("user__email")
+    )

@@ -1,0 +1,138 @@
+"""The rules a value of an inquiry's profile must meet, in one place.
+
+The API's ``InquiryInput`` serializer reads its limits from here and the CSV
+import checks each cell with ``clean_cell``, so a value the API refuses is
+refused by the import with the same message, and the other way round. The
+identity rule and the phone rule live with capture (``capture._normalized``),
+custom-field values with ``custom_fields.clean_custom_values``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from inquiries.models import RECORDABLE_ACTIVITY_KINDS, Consent, Outcome, Source, Timeline
+
+MAX_LENGTHS = {
+    "first_name": 100,
+    "last_name": 100,
+    "email": 254,
+    "phone": 40,
+    "title": 200,
+    "company": 200,
+    "industry": 100,
+    "region": 100,
+    "interest": 200,
+    "external_source": 50,
+    "external_id": 100,
+}
+COMPANY_SIZE_MIN = 0
+COMPANY_SIZE_MAX = 10_000_000
+COUNTRY_PATTERN = r"^[A-Za-z]{2}$"
+COUNTRY_MESSAGE = "Use a two-letter ISO 3166 country code, e.g. DE."
+NULL_MESSAGE = "Null characters are not allowed."
+CHOICES: dict[str, list[tuple[str, str]]] = {
+    "timeline": list(Timeline.choices),
+    "source": list(Source.choices),
+    "consent": list(Consent.choices),
+    "outcome": list(Outcome.choices),
+}
+# An activity may be recorded up to this far ahead (clock skew), never later.
+FUTURE_SLACK = timedelta(minutes=5)
+ACTIVITY_KINDS = frozenset(kind for kind, _label in RECORDABLE_ACTIVITY_KINDS)
+_COUNTRY_RE = re.compile(COUNTRY_PATTERN)
+_INTEGER_RE = re.compile(r"^[+-]?\d{1,3}(?:[ ,]\d{3})*(?:\.0*)?$|^[+-]?\d+(?:\.0*)?$")
+
+# The standard fields a cell of an imported file may fill.
+CELL_FIELDS = (
+    *MAX_LENGTHS,
+    "company_size",
+    "country",
+    "timeline",
+    "source",
+    "consent",
+)
+
+
+def clean_cell(field: str, text: str) -> Any:
+    """The typed value of one non-empty cell for a standard field; ValueError with the message.
+
+    Text is taken as given (trimmed): a cell starting with ``=`` stays text.
+    """
+    if "\x00" in text:
+        raise ValueError(NULL_MESSAGE)
+    if field in MAX_LENGTHS:
+        limit = MAX_LENGTHS[field]
+        if len(text) > limit:
+            raise ValueError(f"Ensure this field has no more than {limit} characters.")
+        if field == "email":
+            try:
+                validate_email(text)
+            except ValidationError:
+                raise ValueError("Enter a valid email address.") from None
+        return text
+    if field == "company_size":
+        return clean_company_size(text)
+    if field == "country":
+        if not _COUNTRY_RE.match(text):
+            raise ValueError(COUNTRY_MESSAGE)
+        return text
+    if field in CHOICES:
+        return clean_choice(field, text)
+    raise ValueError(f"Unknown field {field!r}.")
+
+
+def clean_company_size(text: str) -> int:
+    """A head count written as a whole number, thousands separators allowed ("1,200")."""
+    if not _INTEGER_RE.match(text):
+        raise ValueError("A valid integer is required.")
+    number = int(text.split(".")[0].replace(",", "").replace(" ", ""))
+    if number < COMPANY_SIZE_MIN:
+        raise ValueError(f"Ensure this value is greater than or equal to {COMPANY_SIZE_MIN}.")
+    if number > COMPANY_SIZE_MAX:
+        raise ValueError(f"Ensure this value is less than or equal to {COMPANY_SIZE_MAX}.")
+    return number
+
+
+def clean_choice(field: str, text: str) -> str:
+    """One of the field's choices, given by value or label, in any case."""
+    wanted = text.lower()
+    for value, label in CHOICES[field]:
+        if wanted in (value.lower(), str(label).lower()):
+            return value
+    return _invalid_choice(text)
+
+
+def _invalid_choice(text: str) -> str:
+    raise ValueError(f'"{text}" is not a valid choice.')
+
+
+def clean_activity_time(text: str) -> datetime:
+    """When an imported activity happened: an ISO 8601 date or date and time, not in the future.
+
+    A time without a zone is read in the project's time zone; a date alone is midnight.
+    """
+    if "\x00" in text:
+        raise ValueError(NULL_MESSAGE)
+    iso = text.replace("/", "-")
+    try:
+        when = parse_datetime(iso)
+        day = None if when else parse_date(iso)
+    except ValueError:
+        when = day = None
+    if when is None:
+        if day is None:
+            raise ValueError("Give a date as YYYY-MM-DD, or a date and time as YYYY-MM-DD HH:MM.")
+        when = datetime(day.year, day.month, day.day, tzinfo=timezone.get_current_timezone())
+    if timezone.is_naive(when):
+        when = timezone.make_aware(when)
+    if when > timezone.now() + FUTURE_SLACK:
+        raise ValueError("An activity cannot happen in the future.")
+    return when

@@ -1,0 +1,110 @@
+"""In the browser: a qualifier triages the inbox with the keyboard (j/k/x and bulk shortcuts)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from inquiries.models import DisqualifyReason, Inquiry
+from leadflow.tenancy.context import tenant_context
+from leadflow.tenancy.models import Role
+from tests.browser.test_session import log_in
+from tests.conftest import make_actor, transactional_databases
+from tests.factories import InquiryFactory, TenantFactory
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, databases=transactional_databases()),
+]
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def csp_errors(page):
+    errors: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text)
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    return errors
+
+
+def stage_of(tenant, pk) -> str:
+    with tenant_context(tenant):
+        return Inquiry.objects.get(pk=pk).stage
+
+
+def test_qualifier_triages_the_inbox_with_the_keyboard(live_server, page, screenshot, csp_errors):
+    """j/k move, x selects, n nurtures the selection, d + Enter disqualifies with a reason."""
+    tenant = TenantFactory(slug="inbox-browser", name="Inbox Co")
+    qualifier = make_actor(tenant, Role.QUALIFIER)
+    now = timezone.now()
+    people = [
+        InquiryFactory(
+            tenant=tenant,
+            first_name=name,
+            last_name="Buyer",
+            company=f"{name} Ltd",
+            score=score,
+            created_at=now - timedelta(hours=n),
+        )
+        for n, (name, score) in enumerate(
+            [("Ada", 70), ("Ben", 20), ("Cleo", 45), ("Dev", 5), ("Eve", 60)]
+        )
+    ]
+    with tenant_context(tenant):
+        DisqualifyReason.objects.create(tenant=tenant, label="Student")
+
+    log_in(page, live_server, qualifier.user.email)
+    page.get_by_role("link", name="Inquiries").click()
+    expect(page.get_by_test_id("inbox-row")).to_have_count(5)
+    screenshot("inbox")
+
+    # Sort by score without a page reload: Ada 70, Eve 60, Cleo 45, Ben 20, Dev 5.
+    page.evaluate("window.__sameDocument = true")
+    page.get_by_label("Sort").select_option("score")
+    expect(page.get_by_test_id("inbox-row").nth(1)).to_contain_text("Eve Buyer")
+    expect(page).to_have_url(f"{live_server.url}/inquiries/?sort=score")  # can be shared
+    assert page.evaluate("window.__sameDocument") is True
+
+    # Escape leaves the sort box; j j j x selects Ben (20), j x selects Dev (5).
+    page.keyboard.press("Escape")
+    for key in ["j", "j", "j", "x", "j", "x"]:
+        page.keyboard.press(key)
+    rows = page.get_by_test_id("inbox-row")
+    expect(rows.nth(3)).to_have_class(re.compile(r"\bselected\b"))
+    expect(rows.nth(4)).to_have_class(re.compile(r"\bcurrent\b"))
+    expect(page.get_by_test_id("bulk-bar")).to_contain_text("2 selected")
+    expect(page.get_by_role("button", name="Merge selected")).to_be_visible()
+    screenshot("selected")
+
+    page.keyboard.press("n")
+    expect(page.get_by_test_id("inbox-notice")).to_have_text("2 inquiries marked for nurture.")
+    assert stage_of(tenant, people[1].pk) == "nurture"  # Ben 20
+    assert stage_of(tenant, people[3].pk) == "nurture"  # Dev 5
+    assert stage_of(tenant, people[2].pk) == "inquiry"
+    screenshot("nurtured")
+
+    # After the action the list starts over on the first row: j k returns to Ada, x selects her.
+    page.keyboard.press("j")
+    page.keyboard.press("k")
+    page.keyboard.press("x")
+    page.keyboard.press("d")
+    expect(page.get_by_label("Disqualify reason")).to_be_focused()
+    page.get_by_label("Disqualify reason").select_option(label="Student")
+    page.get_by_label("Disqualify reason").press("Enter")
+    expect(page.get_by_test_id("inbox-notice")).to_have_text("1 inquiry disqualified.")
+    assert stage_of(tenant, people[0].pk) == "disqualified"
+    screenshot("disqualified")
+
+    page.set_viewport_size(PHONE)
+    screenshot("phone")
+    assert csp_errors == [], csp_errors
