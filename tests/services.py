@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -65,7 +66,26 @@ def _ensure_roles() -> bool:
             else:
                 cur.execute(f"ALTER ROLE {role} {options}")
     conn.close()
+    _let_search_use_its_index(psycopg2)
     return True
+
+
+LEAKPROOF_SCRIPT = Path(__file__).resolve().parent.parent / "scripts/postgres_search_leakproof.sql"
+
+
+def _let_search_use_its_index(psycopg2) -> None:
+    """Run the README's superuser step on template1, which test databases are copied from."""
+    conn = psycopg2.connect(
+        host=PG_HOST,
+        port=PG_PORT,
+        user=os.environ.get("PGSUPERUSER", "postgres"),
+        dbname="template1",
+        connect_timeout=3,
+    )
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(LEAKPROOF_SCRIPT.read_text())
+    conn.close()
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -36,6 +36,7 @@ from inquiries.selectors.inbox import (
 )
 from inquiries.selectors.inquiries import campaign_list
 from inquiries.services import triage
+from leadflow.lib.spreadsheet import safe_cell
 from leadflow.tenancy.api_base import TenantViewSet
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Role
@@ -62,8 +63,6 @@ EXPORT_COLUMNS = [
     "created_at",
     "last_activity_at",
 ]
-# A spreadsheet runs a cell that starts with one of these as a formula.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 LIST_PARAMETERS = [
     OpenApiParameter(
@@ -280,12 +279,6 @@ def inbox_bulk(view, request) -> Response:
 # --- CSV export ----------------------------------------------------------------------
 
 
-def neutralise(value) -> str:
-    """A cell as text, with a leading quote when a spreadsheet would run it as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
-
 class _Echo:
     def write(self, value: str) -> str:
         return value
@@ -310,7 +303,7 @@ def export_rows(queryset, *, tenant_id: int, searching: bool = False) -> Iterato
             for inquiry in page.rows:
                 yield writer.writerow(
                     [
-                        neutralise(value)
+                        safe_cell("" if value is None else value)
                         for value in (
                             inquiry.pk,
                             inquiry.first_name,
@@ -369,6 +362,9 @@ def inbox_export(view, request) -> StreamingHttpResponse:
     else:
         queryset = _filtered(view, request)
     queryset = queryset.select_related("campaign", "assigned_to")
+    query = request.query_params.urlencode()
+    selection = Selection(ids=ids) if raw_ids else Selection(query=query)
+    triage.record_inbox_export(selection=selection, by=view.principal)
     searching = bool(request.query_params.get("q")) and not raw_ids
     return export_response(queryset, tenant_id=view.principal.tenant.pk, searching=searching)
 

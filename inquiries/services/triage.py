@@ -167,6 +167,12 @@ def run_bulk_action(
     return add_inquiries_to_campaign(selection=selection, campaign=values["campaign"], by=by)
 
 
+@transaction.atomic
+def record_inbox_export(*, selection: Selection, by: Principal) -> None:
+    """Note who took a CSV of which inquiries (the ids or the filter), before it streams."""
+    record_audit(action="inquiry.exported", obj=by.tenant, after=selection.describe(), by=by)
+
+
 # --- The tenant's list of disqualification reasons ----------------------------------
 
 

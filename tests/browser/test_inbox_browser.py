@@ -105,6 +105,13 @@ def test_qualifier_triages_the_inbox_with_the_keyboard(live_server, page, screen
     assert stage_of(tenant, people[0].pk) == "disqualified"
     screenshot("disqualified")
 
+    # The stage tabs carry their counts and filter in place.
+    page.get_by_test_id("stage-tab-nurture").click()
+    expect(page.get_by_test_id("inbox-row")).to_have_count(2)
+    expect(page).to_have_url(re.compile(r"stage=nurture"))
+    assert page.evaluate("window.__sameDocument") is True
+    expect(page.locator("#inbox-filters select[name=stage]")).to_have_value("nurture")
+
     page.set_viewport_size(PHONE)
     screenshot("phone")
     assert csp_errors == [], csp_errors

@@ -410,6 +410,9 @@ def test_export_streams_the_filtered_inquiries_as_csv(actors, trio):
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert [int(r["id"]) for r in rows] == [trio[2].pk, trio[0].pk]  # newest first
     assert rows[1]["email"] == "dana@freight.example"
+    with tenant_context(actors.tenant_a):
+        event = AuditEvent.objects.get(action="inquiry.exported")
+    assert event.after == {"filter": "source=webinar"}
 
 
 def test_export_of_chosen_ids(actors, trio):
