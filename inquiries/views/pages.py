@@ -46,14 +46,6 @@ TIMELINE_LIMIT = 200
 # --- Inquiries -----------------------------------------------------------------
 
 
-@require_safe
-@member_page(*MARKETING)
-def inquiry_list_page(request, principal):
-    """The newest inquiries with their score, stage and behaviour level."""
-    page = Paginator(inquiry_list(), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "inquiries/inquiry_list.html", {"page": page})
-
-
 class AppointmentForm(forms.Form):
     """The decision-maker's appointment, in the tenant's local time."""
 

@@ -58,3 +58,22 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
+
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+
+
+@pytest.fixture
+def csp_errors(page):
+    """Console errors the Content Security Policy raised (inline script or style refused)."""
+    errors: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text)
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    return errors

@@ -13,6 +13,7 @@ from inquiries.models import CustomField, ImportJob, Inquiry
 from leadflow.celery import app
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Role
+from tests.browser.conftest import DESKTOP, PHONE
 from tests.browser.test_session import log_in
 from tests.conftest import make_actor, transactional_databases
 from tests.factories import InquiryFactory, TenantFactory
@@ -23,24 +24,7 @@ pytestmark = [
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True, databases=transactional_databases()),
 ]
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 800}
 ROWS = 40
-
-
-@pytest.fixture
-def csp_errors(page):
-    """Console errors the Content Security Policy raised (inline script or style refused)."""
-    errors: list[str] = []
-    page.on(
-        "console",
-        lambda message: (
-            errors.append(message.text)
-            if message.type == "error" and "Content Security Policy" in message.text
-            else None
-        ),
-    )
-    return errors
 
 
 @pytest.fixture

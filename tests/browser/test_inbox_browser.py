@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from inquiries.models import DisqualifyReason, Inquiry
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Role
+from tests.browser.conftest import PHONE
 from tests.browser.test_session import log_in
 from tests.conftest import make_actor, transactional_databases
 from tests.factories import InquiryFactory, TenantFactory
@@ -20,21 +21,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True, databases=transactional_databases()),
 ]
-PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-def csp_errors(page):
-    errors: list[str] = []
-    page.on(
-        "console",
-        lambda message: (
-            errors.append(message.text)
-            if message.type == "error" and "Content Security Policy" in message.text
-            else None
-        ),
-    )
-    return errors
 
 
 def stage_of(tenant, pk) -> str:

@@ -14,6 +14,7 @@ from inquiries.services import definitions as definition_services
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Role
 from leads.models import Lead
+from tests.browser.conftest import DESKTOP, PHONE
 from tests.browser.test_session import log_in
 from tests.conftest import make_actor, transactional_databases
 from tests.factories import ActivityFactory, InquiryFactory, LeadDefinitionFactory, TenantFactory
@@ -22,23 +23,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True, databases=transactional_databases()),
 ]
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 800}
-
-
-@pytest.fixture
-def csp_errors(page):
-    """Console errors the Content Security Policy raised (inline script or style refused)."""
-    errors: list[str] = []
-    page.on(
-        "console",
-        lambda message: (
-            errors.append(message.text)
-            if message.type == "error" and "Content Security Policy" in message.text
-            else None
-        ),
-    )
-    return errors
 
 
 def log_out(page) -> None:
