@@ -13,7 +13,7 @@ imported inquiry is scored and routed.
 
 Measured in the same run, median of ``--runs``:
 
-* import — ``run_import_job`` (chunks of 10,000: parse, validate, match, COPY
+* import — ``run_import_job`` (chunks of 5,000: parse, validate, match, COPY
   to staging, insert/merge, activities, scoring, MQL/nurture moves) into an
   empty tenant, called directly (no broker), as the runtime role under
   row-level security; each run in a child process, which also reports the
@@ -351,7 +351,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--chunk-size", type=int, default=10_000)
+    parser.add_argument("--chunk-size", type=int, default=5_000)
     parser.add_argument("--million", type=int, default=1_000_000)
     parser.add_argument("--skip-million", action="store_true")
     parser.add_argument("--no-record", action="store_true", help="leave docs/performance.md")

@@ -30,20 +30,22 @@ Where the import differs from capturing each row through the API, on purpose:
 a row adds no generic "response" activity (only the activity columns mapped),
 a merge adds a "merged" timeline entry only when it changed something, and the
 audit log gets one event per job rather than one per row.
+
+The reading helpers live in ``import_files.py``, row validation and matching
+in ``import_rows.py``, and the two writing paths in ``import_writing.py``.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-import hashlib
 import io
-import json
 import logging
 import re
 import uuid
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -55,9 +57,6 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from inquiries.models import (
-    Activity,
-    ActivityKind,
-    Consent,
     CustomField,
     CustomFieldKind,
     ImportJob,
@@ -65,20 +64,31 @@ from inquiries.models import (
     ImportRowError,
     ImportStatus,
     Inquiry,
-    Source,
     Stage,
-    Timeline,
 )
 from inquiries.services import rescoring
 from inquiries.services import scoring as scoring_services
-from inquiries.services.capture import PROFILE_FIELDS, _normalized, company_domain
-from inquiries.services.custom_fields import clean_custom_values, define_custom_field
+from inquiries.services.custom_fields import define_custom_field
+from inquiries.services.import_files import (
+    check_structure,
+    looks_binary,
+    read_records,
+    sniff_delimiter,
+    store_upload,
+    unreadable,
+)
+from inquiries.services.import_rows import (
+    CellError,
+    Matcher,
+    Plan,
+    Row,
+    parse_chunk,
+    resolve,
+)
+from inquiries.services.import_writing import write_in_sql, write_with_orm
 from inquiries.services.validation import (
     ACTIVITY_KINDS,
     CELL_FIELDS,
-    clean_activity_time,
-    clean_cell,
-    clean_choice,
 )
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Role
@@ -89,17 +99,13 @@ from nurture.services import flag_for_nurture
 logger = logging.getLogger(__name__)
 
 DEFAULT_PLACEHOLDERS = ["N/A", "-", "--", "Select", "null"]
-DEFAULT_CHUNK_SIZE = 10_000
+DEFAULT_CHUNK_SIZE = 5_000
 # A running job whose heartbeat is older than this is taken to be dead; another run resumes it.
 STALE_AFTER = timedelta(minutes=2)
-MAX_PROBLEMS_SHOWN = 5
 # PostgreSQL text cannot hold NUL; the report shows where it was.
 NUL_SHOWN = "\u2400"
 DRY_RUN_ERRORS = 20
-MAX_COLUMNS = 500
 MAX_PLACEHOLDERS = 50
-SAMPLE_BYTES = 64 * 1024
-DELIMITERS = (",", ";", "\t")
 IDENTITY_FIELDS = ("email", "phone", "external_id")
 # Header spellings (lower-case, non-alphanumerics as "_") that suggest a standard field.
 HEADER_ALIASES = {
@@ -145,138 +151,6 @@ def _open(job: ImportJob) -> io.TextIOWrapper:
     return open(stored_file(job), encoding=job.encoding, newline="", errors="strict")  # noqa: SIM115
 
 
-def _records(handle: Iterable[str], delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """(row number, cells) of every record after the header; blank lines are skipped.
-
-    Row 1 is the header, row 2 the first record under it, as a spreadsheet
-    numbers them (a quoted field with line breaks is one row).
-    """
-    reader = csv.reader(handle, delimiter=delimiter, strict=True)
-    next(reader, None)
-    for number, cells in enumerate(reader, start=2):
-        if cells:  # a blank line is no row; a row of empty cells is (and is reported)
-            yield number, cells
-
-
-def _unreadable(message: str, code: str = "malformed") -> RuleViolation:
-    return RuleViolation(field="file", code=code, message=message)
-
-
-def _store(file: Any, path: Path) -> tuple[int, str, bool, bool, bytes]:
-    """Copy the upload to disk in chunks: (size, sha256, valid UTF-8, has NUL, first bytes)."""
-    digest = hashlib.sha256()
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    utf8, nul, size, head = True, False, 0, b""
-    limit = settings.IMPORT_MAX_BYTES
-    chunks = file.chunks() if hasattr(file, "chunks") else iter(lambda: file.read(1 << 20), b"")
-    with open(path, "wb") as out:
-        for chunk in chunks:
-            size += len(chunk)
-            if size > limit:
-                raise _unreadable(
-                    f"The file is larger than {limit // (1024 * 1024)} MB.", code="too_large"
-                )
-            if len(head) < SAMPLE_BYTES:
-                head += chunk[: SAMPLE_BYTES - len(head)]
-            digest.update(chunk)
-            nul = nul or b"\x00" in chunk
-            if utf8:
-                try:
-                    decoder.decode(chunk)
-                except UnicodeDecodeError:
-                    utf8 = False
-            out.write(chunk)
-    if utf8:
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            utf8 = False
-    return size, digest.hexdigest(), utf8, nul, head
-
-
-def _sniff_delimiter(sample: str) -> str:
-    """The candidate that splits the sample's header widest, consistently across its rows."""
-    lines = sample.splitlines(keepends=True)
-    if len(lines) > 1:
-        lines = lines[:-1]  # the sample may end inside a record
-    best, best_score = ",", (False, 0)
-    for delimiter in DELIMITERS:
-        try:
-            rows = [r for r in csv.reader(lines, delimiter=delimiter) if r]
-        except csv.Error:
-            continue
-        if not rows:
-            continue
-        width = len(rows[0])
-        score = (width > 1 and all(len(r) == width for r in rows[1:]), width)
-        if score > best_score:
-            best, best_score = delimiter, score
-    return best
-
-
-def _looks_binary(text: str) -> bool:
-    controls = sum(1 for ch in text if ch < " " and ch not in "\t\r\n")
-    return controls > max(2, len(text) // 100)
-
-
-def _unique_headers(cells: list[str]) -> list[str]:
-    headers: list[str] = []
-    for n, cell in enumerate(cells, start=1):
-        name = cell.strip() or f"Column {n}"
-        base, k = name, 2
-        while name in headers:
-            name, k = f"{base} ({k})", k + 1
-        headers.append(name)
-    return headers
-
-
-def _check_structure(path: Path, encoding: str, delimiter: str) -> tuple[list[str], int]:
-    """The headers and the number of rows; RuleViolation naming the first problems."""
-    problems: list[str] = []
-    count = 0
-    try:
-        with open(path, encoding=encoding, newline="", errors="strict") as handle:
-            reader = csv.reader(handle, delimiter=delimiter, strict=True)
-            header = next(reader, None)
-            if header is None or not any(cell.strip() for cell in header):
-                raise _unreadable("The file is empty: it has no header row.", code="empty")
-            if len(header) > MAX_COLUMNS:
-                raise _unreadable(f"The file has more than {MAX_COLUMNS} columns.")
-            width = len(header)
-            for number, cells in enumerate(reader, start=2):
-                if not cells:
-                    continue
-                count += 1
-                if len(cells) != width:
-                    problems.append(
-                        f"row {number} has {len(cells)} fields where the header has {width}"
-                    )
-    except csv.Error as exc:
-        row = count + len(problems) + 2
-        raise _unreadable(
-            f"The file is not valid CSV near row {row}: {exc} "
-            "(an unclosed quote, or a quote inside an unquoted field)."
-        ) from None
-    except UnicodeDecodeError:
-        raise _unreadable(
-            "The file is not text in UTF-8 or Windows-1252; it looks like a binary file. "
-            "Save it as CSV (UTF-8) and upload it again.",
-            code="binary",
-        ) from None
-    if problems:
-        shown = "; ".join(problems[:MAX_PROBLEMS_SHOWN])
-        more = len(problems) - MAX_PROBLEMS_SHOWN
-        raise _unreadable(
-            f"{len(problems)} rows do not have as many fields as the header: {shown}"
-            + (f"; and {more} more" if more > 0 else "")
-            + ". Nothing was imported.",
-            code="ragged",
-        )
-    if not count:
-        raise _unreadable("The file has a header but no rows.", code="no_rows")
-    return _unique_headers(header), count
-
-
 def analyse_upload(*, file: Any, file_name: str, by: Principal) -> ImportJob:
     """Keep the uploaded CSV, work out how to read it and suggest a mapping of its columns.
 
@@ -288,13 +162,13 @@ def analyse_upload(*, file: Any, file_name: str, by: Principal) -> ImportJob:
     path = imports_root() / relative
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        size, sha256, utf8, nul, head = _store(file, path)
+        size, sha256, utf8, nul, head = store_upload(file, path)
         if size == 0:
-            raise _unreadable("The file is empty.", code="empty")
+            raise unreadable("The file is empty.", code="empty")
         if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or (
             nul and head.count(b"\x00") > len(head) // 100
         ):
-            raise _unreadable(
+            raise unreadable(
                 "The file contains NUL bytes: it is binary or UTF-16, not a CSV text file. "
                 "Save it as CSV (UTF-8) and upload it again.",
                 code="binary",
@@ -304,13 +178,13 @@ def analyse_upload(*, file: Any, file_name: str, by: Principal) -> ImportJob:
         else:
             encoding = "utf-8" if utf8 else "cp1252"
         sample = head.decode(encoding, errors="replace")
-        if _looks_binary(sample):
-            raise _unreadable(
+        if looks_binary(sample):
+            raise unreadable(
                 "The file contains control characters: it looks like a binary file, not CSV.",
                 code="binary",
             )
-        delimiter = _sniff_delimiter(sample)
-        headers, total = _check_structure(path, encoding, delimiter)
+        delimiter = sniff_delimiter(sample)
+        headers, total = check_structure(path, encoding, delimiter)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -535,262 +409,12 @@ def _clean_spec(
 # --- Rows: validation and matching ------------------------------------------------------
 
 
-@dataclass
-class _Plan:
-    """The mapping compiled for one pass over the file."""
-
-    columns: list[tuple[int, str, dict[str, Any]]]
-    fields: dict[str, CustomField]
-    placeholders: frozenset[str]
-    custom_headers: dict[str, str]
-
-    @classmethod
-    def of(cls, job: ImportJob) -> _Plan:
-        fields = {f.key: f for f in CustomField.objects.all()}
-        columns = []
-        custom_headers = {}
-        for index, header in enumerate(job.headers):
-            spec = job.mapping.get(header, {"to": "ignore"})
-            if spec["to"] == "ignore":
-                continue
-            if spec["to"] == "custom":
-                if spec["key"] not in fields:
-                    raise RuleViolation(
-                        field=f"mapping.{header}",
-                        code="unknown_custom_field",
-                        message=f"The custom field {spec['key']!r} no longer exists.",
-                    )
-                custom_headers[spec["key"]] = header
-            columns.append((index, header, spec))
-        placeholders = frozenset(p.lower() for p in job.placeholders)
-        return cls(columns, fields, placeholders, custom_headers)
-
-
-@dataclass
-class _Row:
-    number: int
-    clean: dict[str, Any]
-    custom: dict[str, Any]
-    consent: str
-    source: str
-    external_source: str
-    external_id: str
-    outcome: str
-    activities: list[tuple[str, datetime]]
-
-
-@dataclass(frozen=True)
-class CellError:
-    row: int
-    column: str
-    value: str
-    message: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "row": self.row,
-            "column": self.column,
-            "value": self.value,
-            "message": self.message,
-        }
-
-
-def _parse_row(plan: _Plan, number: int, cells: list[str]) -> tuple[_Row | None, list[CellError]]:
-    """The row's clean values, or the errors of each of its cells (and of the row)."""
-    errors: list[CellError] = []
-    profile: dict[str, Any] = {}
-    extra: dict[str, str] = {}
-    custom_raw: dict[str, str] = {}
-    activities: list[tuple[str, datetime]] = []
-    columns_of: dict[str, tuple[str, str]] = {}
-    outcome = ""
-    for index, header, spec in plan.columns:
-        text = cells[index].strip() if index < len(cells) else ""
-        if not text or text.lower() in plan.placeholders:
-            continue
-        to = spec["to"]
-        try:
-            if to == "field":
-                value = clean_cell(spec["field"], text)
-                columns_of[spec["field"]] = (header, text)
-                if spec["field"] in PROFILE_FIELDS:
-                    profile[spec["field"]] = value
-                else:
-                    extra[spec["field"]] = value
-            elif to == "custom":
-                custom_raw[spec["key"]] = text
-            elif to == "activity":
-                activities.append((spec["kind"], clean_activity_time(text)))
-            else:
-                outcome = clean_choice("outcome", text)
-        except ValueError as exc:
-            errors.append(CellError(number, header, text, str(exc)))
-    custom, custom_errors = clean_custom_values(custom_raw, plan.fields)
-    for path, messages in custom_errors.items():
-        key = path.removeprefix("custom.")
-        header = plan.custom_headers.get(key, path)
-        errors.append(CellError(number, header, custom_raw.get(key, ""), messages[0]))
-    try:
-        clean = _normalized(profile)
-    except RuleViolation as exc:
-        header, text = columns_of.get(exc.field, (exc.field, ""))
-        errors.append(CellError(number, header, text, exc.message))
-        clean = {}
-    external_id = extra.get("external_id", "")
-    if not errors and not (clean.get("email") or clean.get("phone_normalized") or external_id):
-        errors.append(
-            CellError(number, "", "", "Give at least one of email, phone or external_id.")
-        )
-    if errors:
-        return None, errors
-    return (
-        _Row(
-            number=number,
-            clean=clean,
-            custom=custom,
-            consent=extra.get("consent", ""),
-            source=extra.get("source", ""),
-            external_source=extra.get("external_source", "") if external_id else "",
-            external_id=external_id,
-            outcome=outcome,
-            activities=activities,
-        ),
-        [],
-    )
-
-
-@dataclass
-class _Person:
-    """One person a chunk writes: new (``target_id`` None) or merged into a stored inquiry."""
-
-    seq: int
-    target_id: int | None
-    external_id: str = ""
-    values: dict[str, Any] = field(default_factory=dict)
-    custom: dict[str, Any] = field(default_factory=dict)
-    consent: str = ""
-    source: str = ""
-    external_source_new: str = ""
-    external_id_new: str = ""
-    outcome: str = ""
-    activities: set[tuple[str, datetime]] = field(default_factory=set)
-
-    def take(self, row: _Row, ext_free: bool) -> None:
-        """Merge a row in, as capture merges a response: its non-empty values win."""
-        self.values.update(row.clean)
-        self.custom.update(row.custom)
-        if row.consent and row.consent != Consent.UNKNOWN:
-            self.consent = row.consent
-        if row.source and not self.source:
-            self.source = row.source
-        if row.outcome:
-            self.outcome = row.outcome
-        if row.external_id and not self.external_id and ext_free:
-            self.external_id = self.external_id_new = row.external_id
-            self.external_source_new = row.external_source
-        self.activities.update(row.activities)
-
-
-@dataclass
-class _Matcher:
-    """Who is who: stored inquiries found by the rows' keys, and people earlier in the pass."""
-
-    emails: dict[str, Any] = field(default_factory=dict)
-    externals: dict[tuple[str, str], Any] = field(default_factory=dict)
-    phones: dict[str, Any] = field(default_factory=dict)
-    stored_external: dict[int, str] = field(default_factory=dict)
-
-    def load(self, rows: list[_Row]) -> None:
-        """One query for the stored inquiries any of the rows could merge into."""
-        emails = sorted({r.clean["email"] for r in rows if r.clean.get("email")} - set(self.emails))
-        pairs = {(r.external_source, r.external_id) for r in rows if r.external_id}
-        pairs -= set(self.externals)
-        phones = {r.clean["phone_normalized"] for r in rows if r.clean.get("phone_normalized")}
-        phones -= set(self.phones)
-        if not (emails or pairs or phones):
-            return
-        condition = Q(pk__in=[])
-        if emails:
-            condition |= Q(email__in=emails)
-        if pairs:
-            condition |= Q(external_id__in=sorted({p[1] for p in pairs}))
-        if phones:
-            condition |= Q(phone_normalized__in=sorted(phones))
-        found = (
-            Inquiry.objects.filter(condition)
-            .order_by("pk")
-            .values_list("pk", "email", "external_source", "external_id", "phone_normalized")
-        )
-        for pk, email, source, external_id, phone in found:
-            key = ("stored", pk)
-            self.stored_external[pk] = external_id
-            if email:
-                self.emails.setdefault(email, key)
-            if external_id:
-                self.externals.setdefault((source, external_id), key)
-            if phone:
-                self.phones.setdefault(phone, key)  # the oldest inquiry with the number
-
-    def find(self, row: _Row) -> Any:
-        if row.clean.get("email") and row.clean["email"] in self.emails:
-            return self.emails[row.clean["email"]]
-        if row.external_id and (row.external_source, row.external_id) in self.externals:
-            return self.externals[(row.external_source, row.external_id)]
-        if row.clean.get("phone_normalized"):
-            return self.phones.get(row.clean["phone_normalized"])
-        return None
-
-    def remember(self, key: Any, row: _Row, person: _Person) -> None:
-        if row.clean.get("email"):
-            self.emails.setdefault(row.clean["email"], key)
-        if person.external_id_new:
-            self.externals.setdefault((person.external_source_new, person.external_id_new), key)
-        if row.clean.get("phone_normalized"):
-            self.phones.setdefault(row.clean["phone_normalized"], key)
-
-    def external_free(self, row: _Row, key: Any) -> bool:
-        owner = self.externals.get((row.external_source, row.external_id))
-        return owner is None or owner == key
-
-
-@dataclass
-class _Resolved:
-    people: dict[Any, _Person]
-    new: int = 0
-    merged: int = 0
-
-
-def _resolve(rows: list[_Row], matcher: _Matcher) -> _Resolved:
-    """Each valid row to its person, in file order, by capture's rule."""
-    matcher.load(rows)
-    resolved = _Resolved(people={})
-    for row in rows:
-        key = matcher.find(row)
-        if key is None:
-            key = ("new", row.number)
-            resolved.people[key] = _Person(seq=len(resolved.people), target_id=None)
-            resolved.new += 1
-        else:
-            resolved.merged += 1
-            if key not in resolved.people:
-                target = key[1] if key[0] == "stored" else None
-                resolved.people[key] = _Person(
-                    seq=len(resolved.people),
-                    target_id=target,
-                    external_id=matcher.stored_external.get(target, "") if target else "",
-                )
-        person = resolved.people[key]
-        person.take(row, matcher.external_free(row, key))
-        matcher.remember(key, row, person)
-    return resolved
-
-
 def _chunks(job: ImportJob, size: int, skip: int = 0) -> Iterator[list[tuple[int, list[str]]]]:
     """The file's rows in chunks of ``size``, after the first ``skip`` rows."""
     with _open(job) as handle:
         chunk: list[tuple[int, list[str]]] = []
         seen = 0
-        for record in _records(handle, job.delimiter):
+        for record in read_records(handle, job.delimiter):
             seen += 1
             if seen <= skip:
                 continue
@@ -800,29 +424,6 @@ def _chunks(job: ImportJob, size: int, skip: int = 0) -> Iterator[list[tuple[int
                 chunk = []
         if chunk:
             yield chunk
-
-
-def _parse_chunk(
-    plan: _Plan, records: list[tuple[int, list[str]]], width: int
-) -> tuple[list[_Row], list[CellError], int]:
-    """(valid rows, errors, number of invalid rows)."""
-    rows: list[_Row] = []
-    errors: list[CellError] = []
-    invalid = 0
-    for number, cells in records:
-        if len(cells) != width:  # the file changed since it was analysed
-            errors.append(
-                CellError(number, "", "", f"The row has {len(cells)} fields, not {width}.")
-            )
-            invalid += 1
-            continue
-        row, row_errors = _parse_row(plan, number, cells)
-        if row is None:
-            errors.extend(row_errors)
-            invalid += 1
-        else:
-            rows.append(row)
-    return rows, errors, invalid
 
 
 # --- Dry run ---------------------------------------------------------------------------
@@ -851,12 +452,12 @@ def dry_run(*, job: ImportJob, by: Principal) -> dict[str, Any]:
             message="This import has already started.",
         )
     _require_mapping(job)
-    plan = _Plan.of(job)
-    matcher = _Matcher()
+    plan = Plan.of(job)
+    matcher = Matcher(in_sql=set_based())
     result: dict[str, Any] = {"new": 0, "merged": 0, "invalid": 0, "errors": []}
     for records in _chunks(job, DEFAULT_CHUNK_SIZE):
-        rows, errors, invalid = _parse_chunk(plan, records, len(job.headers))
-        resolved = _resolve(rows, matcher)
+        rows, errors, invalid = parse_chunk(plan, records, len(job.headers))
+        resolved = resolve(rows, matcher)
         result["new"] += resolved.new
         result["merged"] += resolved.merged
         result["invalid"] += invalid
@@ -957,15 +558,27 @@ def run_import_job(
     job.refresh_from_db()
     by = Principal.system(job.tenant, f"import {job.pk}")
     try:
-        plan = _Plan.of(job)
+        plan = Plan.of(job)
         chunks = _chunks(job, chunk_size, skip=job.done_rows)
+        width = len(job.headers)
+
+        def parse_next() -> _Parsed:
+            records = next(chunks, None) or []
+            return _Parsed(len(records), *parse_chunk(plan, records, width))
+
         written = 0
-        while stop_after_chunks is None or written < stop_after_chunks:
-            records = next(chunks, None)
-            outcome = _run_chunk(job, plan, records or [], by)
-            if outcome != "written":
-                break
-            written += 1
+        # The next chunk is read and validated in a thread while the database
+        # writes this one (psycopg2 releases the GIL while it waits).
+        with ThreadPoolExecutor(max_workers=1) as reader:
+            upcoming = reader.submit(parse_next)
+            while stop_after_chunks is None or written < stop_after_chunks:
+                parsed = upcoming.result()
+                if parsed.count and (stop_after_chunks is None or written + 1 < stop_after_chunks):
+                    upcoming = reader.submit(parse_next)
+                outcome = _run_chunk(job, parsed, by)
+                if outcome != "written":
+                    break
+                written += 1
     except DatabaseError:
         # Hand the job back at once, so the task's retry resumes it without
         # waiting for the heartbeat to go stale.
@@ -1025,15 +638,24 @@ def _fail(job: ImportJob, error: str) -> ImportJob:
     return job
 
 
-def _run_chunk(
-    job: ImportJob, plan: _Plan, records: list[tuple[int, list[str]]], by: Principal
-) -> str:
+@dataclass(frozen=True)
+class _Parsed:
+    """One chunk read and validated: how many rows, the valid ones, the errors."""
+
+    count: int
+    rows: list[Row]
+    errors: list[CellError]
+    invalid: int
+
+
+def _run_chunk(job: ImportJob, parsed: _Parsed, by: Principal) -> str:
     """One chunk in one transaction (retried once if a concurrent capture took an email)."""
-    rows, errors, invalid = _parse_chunk(plan, records, len(job.headers))
     for attempt in range(2):
         try:
             with transaction.atomic():
-                return _write_chunk(job, rows, errors, invalid, len(records), by)
+                return _write_chunk(
+                    job, parsed.rows, parsed.errors, parsed.invalid, parsed.count, by
+                )
         except IntegrityError:
             if attempt:
                 raise
@@ -1042,12 +664,18 @@ def _run_chunk(
 
 def _write_chunk(
     job: ImportJob,
-    rows: list[_Row],
+    rows: list[Row],
     errors: list[CellError],
     invalid: int,
     count: int,
     by: Principal,
 ) -> str:
+    if set_based():
+        # A chunk lost in a crash is lost together with the progress that
+        # records it (one transaction), and the resumed run writes it again:
+        # no need to wait for the WAL flush at each commit.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
     locked = ImportJob.objects.select_for_update().get(pk=job.pk)
     if locked.status != ImportStatus.RUNNING or locked.done_rows != job.done_rows:
         logger.info("import job %s was taken over by another run", job.pk)
@@ -1076,13 +704,13 @@ def _write_chunk(
         )
         _remove_file_on_commit(job)
         return "done"
-    resolved = _resolve(rows, _Matcher())
+    resolved = resolve(rows, Matcher(in_sql=set_based()))
     people = list(resolved.people.values())
     if people:
         if set_based():
-            touched = _write_in_sql(job, people, now)
+            touched = write_in_sql(job, people, now)
         else:
-            touched = _write_with_orm(job, people, now)
+            touched = write_with_orm(job, people, now)
         _score(touched, now)
     ImportRowError.objects.bulk_create(
         [
@@ -1147,304 +775,3 @@ def _score(touched: list[int], now: datetime) -> None:
         return
     for inquiry in Inquiry.objects.filter(pk__in=touched):
         scoring_services.score_inquiry(inquiry=inquiry, as_of=now)
-
-
-# --- Writing a chunk: PostgreSQL ------------------------------------------------------------
-
-_TEXT_FIELDS = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "phone_normalized",
-    "title",
-    "company",
-    "industry",
-    "country",
-    "region",
-    "interest",
-    "timeline",
-    "outcome",
-)
-_STAGE_COLUMNS = (
-    "seq int",
-    "target_id bigint",
-    "is_new boolean",
-    *(f"{name} text" for name in _TEXT_FIELDS),
-    "company_domain text",
-    "company_size integer",
-    "source text",
-    "consent text",
-    "external_source text",
-    "external_id text",
-    "custom jsonb",
-    "last_activity_at timestamptz",
-    "changed text[]",
-)
-
-
-def _copy(
-    cursor, table: str, columns: list[str], rows: Iterable[tuple], nullable: tuple[str, ...] = ()
-) -> None:
-    """COPY rows as CSV (the C csv writer); in ``nullable`` columns "" reads as NULL."""
-    buffer = io.StringIO()
-    csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(rows)
-    buffer.seek(0)
-    options = "FORMAT csv" + (f", FORCE_NULL ({', '.join(nullable)})" if nullable else "")
-    cursor.cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN ({options})", buffer)
-
-
-def _staged(person: _Person) -> tuple:
-    values = person.values
-    last = max((when for _kind, when in person.activities), default=None)
-    return (
-        person.seq,
-        person.target_id,
-        person.target_id is None,
-        *(values.get(name, "") for name in _TEXT_FIELDS[:-2]),
-        values.get("timeline", ""),
-        person.outcome,
-        company_domain(values.get("email", "")) if values.get("email") else "",
-        values.get("company_size"),
-        person.source,
-        person.consent,
-        person.external_source_new,
-        person.external_id_new,
-        json.dumps(person.custom),
-        last.isoformat() if last else None,
-    )
-
-
-def _write_in_sql(job: ImportJob, people: list[_Person], now: datetime) -> list[int]:
-    """Stage the chunk with COPY; insert the new, merge the known, add activities: set-based."""
-    tenant = job.tenant_id
-    staged_columns = [c.split()[0] for c in _STAGE_COLUMNS[:-1]]
-    changes = [
-        f"CASE WHEN s.{n} <> '' AND s.{n} IS DISTINCT FROM i.{n} THEN '{n}' END"
-        for n in _TEXT_FIELDS
-        if n != "outcome"
-    ]
-    changes += [
-        "CASE WHEN s.company_size IS NOT NULL AND s.company_size IS DISTINCT FROM i.company_size "
-        "THEN 'company_size' END",
-        "CASE WHEN NOT (i.custom @> s.custom) THEN 'custom' END",
-        "CASE WHEN s.consent NOT IN ('', 'unknown') AND s.consent <> i.consent THEN 'consent' END",
-        "CASE WHEN i.external_id = '' AND s.external_id <> '' THEN 'external_id' END",
-        "CASE WHEN s.outcome <> '' AND s.outcome <> i.outcome THEN 'outcome' END",
-    ]
-    keep = ", ".join(f"{n} = CASE WHEN s.{n} <> '' THEN s.{n} ELSE i.{n} END" for n in _TEXT_FIELDS)
-    details = json.dumps({"source": Source.IMPORT, "import_job": job.pk})
-    with connection.cursor() as cur:
-        # Dropped at commit; dropped here too for a chunk inside an outer transaction.
-        cur.execute("DROP TABLE IF EXISTS import_stage, import_stage_activity")
-        cur.execute(f"CREATE TEMP TABLE import_stage ({', '.join(_STAGE_COLUMNS)}) ON COMMIT DROP")
-        cur.execute(
-            "CREATE TEMP TABLE import_stage_activity "
-            "(seq int, kind text, occurred_at timestamptz) ON COMMIT DROP"
-        )
-        _copy(
-            cur,
-            "import_stage",
-            staged_columns,
-            (_staged(p) for p in people),
-            nullable=("target_id", "company_size", "last_activity_at"),
-        )
-        _copy(
-            cur,
-            "import_stage_activity",
-            ["seq", "kind", "occurred_at"],
-            ((p.seq, kind, when.isoformat()) for p in people for kind, when in p.activities),
-        )
-        cur.execute(
-            "UPDATE import_stage SET target_id = "
-            "nextval(pg_get_serial_sequence('inquiries_inquiry', 'id')) WHERE is_new"
-        )
-        cur.execute(
-            "UPDATE import_stage s SET changed = ARRAY(SELECT c FROM unnest(ARRAY["
-            f"{', '.join(changes)}]) AS c WHERE c IS NOT NULL ORDER BY c) "
-            "FROM inquiries_inquiry i "
-            "WHERE i.tenant_id = %(tenant)s AND i.id = s.target_id AND NOT s.is_new",
-            {"tenant": tenant},
-        )
-        cur.execute(
-            "INSERT INTO inquiries_inquiry (id, tenant_id, first_name, last_name, email, phone, "
-            "phone_normalized, title, company, company_domain, company_size, industry, country, "
-            "region, interest, timeline, source, consent, external_source, external_id, custom, "
-            "outcome, stage, disqualified_reason, fit_score, engagement_score, score, "
-            "score_breakdown, behaviour_level, created_at, updated_at, last_activity_at) "
-            "SELECT s.target_id, %(tenant)s, s.first_name, s.last_name, s.email, s.phone, "
-            "s.phone_normalized, s.title, s.company, s.company_domain, s.company_size, "
-            "s.industry, s.country, s.region, s.interest, "
-            "COALESCE(NULLIF(s.timeline, ''), %(timeline)s), "
-            "COALESCE(NULLIF(s.source, ''), %(source)s), "
-            "COALESCE(NULLIF(s.consent, ''), %(consent)s), "
-            "s.external_source, s.external_id, s.custom, s.outcome, %(stage)s, '', 0, 0, 0, "
-            "'[]'::jsonb, 'visitor', %(now)s, %(now)s, COALESCE(s.last_activity_at, %(now)s) "
-            "FROM import_stage s WHERE s.is_new ORDER BY s.seq",
-            {
-                "tenant": tenant,
-                "now": now,
-                "timeline": Timeline.UNKNOWN,
-                "source": Source.IMPORT,
-                "consent": Consent.UNKNOWN,
-                "stage": Stage.INQUIRY,
-            },
-        )
-        cur.execute(
-            f"UPDATE inquiries_inquiry i SET {keep}, "
-            "company_domain = CASE WHEN s.email <> '' THEN s.company_domain "
-            "ELSE i.company_domain END, "
-            "company_size = COALESCE(s.company_size, i.company_size), "
-            "custom = i.custom || s.custom, "
-            "consent = CASE WHEN s.consent NOT IN ('', 'unknown') THEN s.consent "
-            "ELSE i.consent END, "
-            "external_source = CASE WHEN i.external_id = '' AND s.external_id <> '' "
-            "THEN s.external_source ELSE i.external_source END, "
-            "external_id = CASE WHEN i.external_id = '' AND s.external_id <> '' "
-            "THEN s.external_id ELSE i.external_id END, "
-            "updated_at = CASE WHEN cardinality(s.changed) > 0 THEN %(now)s "
-            "ELSE i.updated_at END, "
-            "last_activity_at = GREATEST(i.last_activity_at, s.last_activity_at) "
-            "FROM import_stage s "
-            "WHERE i.tenant_id = %(tenant)s AND i.id = s.target_id AND NOT s.is_new "
-            "AND (cardinality(s.changed) > 0 "
-            "OR s.last_activity_at > COALESCE(i.last_activity_at, '-infinity'))",
-            {"tenant": tenant, "now": now},
-        )
-        cur.execute(
-            "INSERT INTO inquiries_activity (tenant_id, inquiry_id, kind, occurred_at, details, "
-            "created_at) "
-            "SELECT %(tenant)s, s.target_id, %(merged)s, %(now)s, "
-            "%(details)s::jsonb || jsonb_build_object('updated_fields', to_jsonb(s.changed)), "
-            "%(now)s FROM import_stage s WHERE NOT s.is_new AND cardinality(s.changed) > 0 "
-            "UNION ALL "
-            "SELECT DISTINCT %(tenant)s, s.target_id, a.kind, a.occurred_at, "
-            "%(details)s::jsonb, %(now)s::timestamptz "
-            "FROM import_stage_activity a JOIN import_stage s ON s.seq = a.seq "
-            "WHERE s.is_new OR NOT EXISTS (SELECT 1 FROM inquiries_activity x "
-            "WHERE x.tenant_id = %(tenant)s AND x.inquiry_id = s.target_id "
-            "AND x.kind = a.kind AND x.occurred_at = a.occurred_at)",
-            {"tenant": tenant, "now": now, "merged": ActivityKind.MERGED, "details": details},
-        )
-        cur.execute(
-            "SELECT i.id FROM inquiries_inquiry i JOIN import_stage s ON s.target_id = i.id "
-            "WHERE i.tenant_id = %(tenant)s AND i.stage <> %(disqualified)s ORDER BY i.id",
-            {"tenant": tenant, "disqualified": Stage.DISQUALIFIED},
-        )
-        return [pk for (pk,) in cur.fetchall()]
-
-
-# --- Writing a chunk: the ORM (SQLite) ----------------------------------------------------
-
-
-def _write_with_orm(job: ImportJob, people: list[_Person], now: datetime) -> list[int]:
-    """The same chunk with bulk ORM statements: slower, the same outcome."""
-    details = {"source": Source.IMPORT, "import_job": job.pk}
-    fresh = [p for p in people if p.target_id is None]
-    created = Inquiry.objects.bulk_create(
-        [
-            Inquiry(
-                tenant_id=job.tenant_id,
-                **p.values,
-                company_domain=company_domain(p.values.get("email", "")),
-                source=p.source or Source.IMPORT,
-                consent=p.consent or Consent.UNKNOWN,
-                external_source=p.external_source_new,
-                external_id=p.external_id_new,
-                custom=p.custom,
-                outcome=p.outcome,
-                created_at=now,
-                updated_at=now,
-                last_activity_at=max((w for _k, w in p.activities), default=now),
-            )
-            for p in fresh
-        ]
-    )
-    for person, inquiry in zip(fresh, created, strict=True):
-        person.target_id = inquiry.pk
-    known = [p for p in people if p not in fresh]
-    stored = Inquiry.objects.in_bulk([p.target_id for p in known])
-    activities: list[Activity] = []
-    for person in known:
-        inquiry = stored[person.target_id]
-        changed = _merge_into(inquiry, person, now)
-        if changed:
-            activities.append(
-                Activity(
-                    tenant_id=job.tenant_id,
-                    inquiry_id=inquiry.pk,
-                    kind=ActivityKind.MERGED,
-                    occurred_at=now,
-                    details={**details, "updated_fields": changed},
-                    created_at=now,
-                )
-            )
-    if stored:
-        Inquiry.objects.bulk_update(list(stored.values()), _MERGED_FIELDS, batch_size=500)
-    existing = set(
-        Activity.objects.filter(inquiry_id__in=[p.target_id for p in known]).values_list(
-            "inquiry_id", "kind", "occurred_at"
-        )
-    )
-    for person in people:
-        for kind, when in sorted(person.activities):
-            if (person.target_id, kind, when) not in existing:
-                activities.append(
-                    Activity(
-                        tenant_id=job.tenant_id,
-                        inquiry_id=person.target_id,
-                        kind=kind,
-                        occurred_at=when,
-                        details=details,
-                        created_at=now,
-                    )
-                )
-    Activity.objects.bulk_create(activities, batch_size=1000)
-    return sorted(
-        Inquiry.objects.filter(pk__in=[p.target_id for p in people])
-        .exclude(stage=Stage.DISQUALIFIED)
-        .values_list("pk", flat=True)
-    )
-
-
-_MERGED_FIELDS = [
-    *(name for name in _TEXT_FIELDS),
-    "company_domain",
-    "company_size",
-    "custom",
-    "consent",
-    "external_source",
-    "external_id",
-    "updated_at",
-    "last_activity_at",
-]
-
-
-def _merge_into(inquiry: Inquiry, person: _Person, now: datetime) -> list[str]:
-    """Apply a person's values to a stored inquiry as the SQL path does; the fields changed."""
-    changed = []
-    for name, value in person.values.items():
-        if getattr(inquiry, name) != value:
-            setattr(inquiry, name, value)
-            changed.append(name)
-    if "email" in changed:
-        inquiry.company_domain = company_domain(inquiry.email)
-    if any(inquiry.custom.get(k) != v for k, v in person.custom.items()):
-        inquiry.custom = {**inquiry.custom, **person.custom}
-        changed.append("custom")
-    if person.consent not in ("", Consent.UNKNOWN) and person.consent != inquiry.consent:
-        inquiry.consent = person.consent
-        changed.append("consent")
-    if person.external_id_new and not inquiry.external_id:
-        inquiry.external_source = person.external_source_new
-        inquiry.external_id = person.external_id_new
-        changed.append("external_id")
-    if person.outcome and person.outcome != inquiry.outcome:
-        inquiry.outcome = person.outcome
-        changed.append("outcome")
-    last = max((w for _k, w in person.activities), default=None)
-    if last and (inquiry.last_activity_at is None or last > inquiry.last_activity_at):
-        inquiry.last_activity_at = last
-    if changed:
-        inquiry.updated_at = now
-    return sorted(changed)

@@ -387,6 +387,32 @@ def test_reimporting_the_same_file_is_idempotent(actors, frozen, path):
         assert not Activity.objects.filter(kind="merged").exists()
 
 
+@pytest.mark.postgres
+def test_the_set_based_and_the_orm_path_store_the_same(actors, frozen, monkeypatch):
+    InquiryFactory(tenant=actors.tenant_a, email="buyer3@company3.example", company="Old")
+    InquiryFactory(tenant=actors.tenant_b, email="buyer3@company3.example", company="Old")
+    rows = [person(n % 7, Webinar=f"2026-05-{1 + n % 9:02d}", Phone="") for n in range(20)]
+    rows += [person(8, Email="", Phone="+1 555 010 4000"), person(9, Email="x")]
+    content = csv_bytes(rows)
+    other = make_actor(actors.tenant_b, "admin")
+    sql = import_file(actors.owner, content, chunk_size=8)
+    monkeypatch.setattr(imports, "set_based", lambda: False)
+    orm = import_file(other, content, chunk_size=8)
+    counts = ("new_count", "merged_count", "invalid_count")
+    assert [getattr(sql, c) for c in counts] == [getattr(orm, c) for c in counts]
+    assert people(actors.tenant_a) == people(actors.tenant_b)
+    timelines = []
+    for tenant in (actors.tenant_a, actors.tenant_b):
+        with tenant_context(tenant):
+            timelines.append(
+                sorted(
+                    (a.inquiry.email, a.kind, a.occurred_at, a.details.get("updated_fields"))
+                    for a in Activity.objects.select_related("inquiry")
+                )
+            )
+    assert timelines[0] == timelines[1]
+
+
 def test_imported_inquiries_are_scored_and_routed(actors, frozen, path):
     definition = LeadDefinitionFactory(tenant=actors.tenant_a, qualifiers=[], mql_threshold=40)
     rows = [person(n, Webinar="2026-05-20") for n in range(3)]
@@ -521,9 +547,7 @@ def test_a_killed_and_resumed_job_ends_as_an_uninterrupted_one(actors, frozen, p
         assert sorted(Activity.objects.values_list("kind", "occurred_at")) == resumed
 
 
-def test_cancel_stops_at_a_chunk_boundary(
-    actors, frozen, path, django_capture_on_commit_callbacks
-):
+def test_cancel_stops_at_a_chunk_boundary(actors, frozen, path, django_capture_on_commit_callbacks):
     rows = [person(n) for n in range(25)] + [person(30, Email="bad")]
     job = mapped(actors.owner, upload(actors.owner, csv_bytes(rows)))
     job = run(actors.owner, job, chunk_size=10, stop_after_chunks=1)

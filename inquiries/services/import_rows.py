@@ -1,0 +1,336 @@
+"""The rows of an import: each cell checked by the API's rules, each row matched to a person.
+
+Rows are matched by capture's rule — email, else external id from the same
+source, else normalised phone (the oldest inquiry with it) — against the
+stored inquiries and the rows before them, in file order, as capturing them
+one by one would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+from django.db.models import Q
+
+from inquiries.models import (
+    Consent,
+    CustomField,
+    ImportJob,
+    Inquiry,
+)
+from inquiries.services.capture import PROFILE_FIELDS, _normalized
+from inquiries.services.custom_fields import clean_custom_values
+from inquiries.services.validation import (
+    clean_activity_time,
+    clean_cell,
+    clean_choice,
+)
+from leadflow.lib.rules import RuleViolation
+from leadflow.tenancy.context import require_tenant_id
+
+
+@dataclass
+class Plan:
+    """The mapping compiled for one pass over the file."""
+
+    columns: list[tuple[int, str, dict[str, Any]]]
+    fields: dict[str, CustomField]
+    placeholders: frozenset[str]
+    custom_headers: dict[str, str]
+
+    @classmethod
+    def of(cls, job: ImportJob) -> Plan:
+        fields = {f.key: f for f in CustomField.objects.all()}
+        columns = []
+        custom_headers = {}
+        for index, header in enumerate(job.headers):
+            spec = job.mapping.get(header, {"to": "ignore"})
+            if spec["to"] == "ignore":
+                continue
+            if spec["to"] == "custom":
+                if spec["key"] not in fields:
+                    raise RuleViolation(
+                        field=f"mapping.{header}",
+                        code="unknown_custom_field",
+                        message=f"The custom field {spec['key']!r} no longer exists.",
+                    )
+                custom_headers[spec["key"]] = header
+            columns.append((index, header, spec))
+        placeholders = frozenset(p.lower() for p in job.placeholders)
+        return cls(columns, fields, placeholders, custom_headers)
+
+
+@dataclass
+class Row:
+    number: int
+    clean: dict[str, Any]
+    custom: dict[str, Any]
+    consent: str
+    source: str
+    external_source: str
+    external_id: str
+    outcome: str
+    activities: list[tuple[str, datetime]]
+
+
+@dataclass(frozen=True)
+class CellError:
+    row: int
+    column: str
+    value: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "row": self.row,
+            "column": self.column,
+            "value": self.value,
+            "message": self.message,
+        }
+
+
+def parse_row(plan: Plan, number: int, cells: list[str]) -> tuple[Row | None, list[CellError]]:
+    """The row's clean values, or the errors of each of its cells (and of the row)."""
+    errors: list[CellError] = []
+    profile: dict[str, Any] = {}
+    extra: dict[str, str] = {}
+    custom_raw: dict[str, str] = {}
+    activities: list[tuple[str, datetime]] = []
+    columns_of: dict[str, tuple[str, str]] = {}
+    outcome = ""
+    for index, header, spec in plan.columns:
+        text = cells[index].strip() if index < len(cells) else ""
+        if not text or text.lower() in plan.placeholders:
+            continue
+        to = spec["to"]
+        try:
+            if to == "field":
+                value = clean_cell(spec["field"], text)
+                columns_of[spec["field"]] = (header, text)
+                if spec["field"] in PROFILE_FIELDS:
+                    profile[spec["field"]] = value
+                else:
+                    extra[spec["field"]] = value
+            elif to == "custom":
+                custom_raw[spec["key"]] = text
+            elif to == "activity":
+                activities.append((spec["kind"], clean_activity_time(text)))
+            else:
+                outcome = clean_choice("outcome", text)
+        except ValueError as exc:
+            errors.append(CellError(number, header, text, str(exc)))
+    custom, custom_errors = clean_custom_values(custom_raw, plan.fields)
+    for path, messages in custom_errors.items():
+        key = path.removeprefix("custom.")
+        header = plan.custom_headers.get(key, path)
+        errors.append(CellError(number, header, custom_raw.get(key, ""), messages[0]))
+    try:
+        clean = _normalized(profile)
+    except RuleViolation as exc:
+        header, text = columns_of.get(exc.field, (exc.field, ""))
+        errors.append(CellError(number, header, text, exc.message))
+        clean = {}
+    external_id = extra.get("external_id", "")
+    if not errors and not (clean.get("email") or clean.get("phone_normalized") or external_id):
+        errors.append(
+            CellError(number, "", "", "Give at least one of email, phone or external_id.")
+        )
+    if errors:
+        return None, errors
+    return (
+        Row(
+            number=number,
+            clean=clean,
+            custom=custom,
+            consent=extra.get("consent", ""),
+            source=extra.get("source", ""),
+            external_source=extra.get("external_source", "") if external_id else "",
+            external_id=external_id,
+            outcome=outcome,
+            activities=activities,
+        ),
+        [],
+    )
+
+
+@dataclass
+class Person:
+    """One person a chunk writes: new (``target_id`` None) or merged into a stored inquiry."""
+
+    seq: int
+    target_id: int | None
+    external_id: str = ""
+    values: dict[str, Any] = field(default_factory=dict)
+    custom: dict[str, Any] = field(default_factory=dict)
+    consent: str = ""
+    source: str = ""
+    external_source_new: str = ""
+    external_id_new: str = ""
+    outcome: str = ""
+    activities: set[tuple[str, datetime]] = field(default_factory=set)
+
+    def take(self, row: Row, ext_free: bool) -> None:
+        """Merge a row in, as capture merges a response: its non-empty values win."""
+        self.values.update(row.clean)
+        self.custom.update(row.custom)
+        if row.consent and row.consent != Consent.UNKNOWN:
+            self.consent = row.consent
+        if row.source and not self.source:
+            self.source = row.source
+        if row.outcome:
+            self.outcome = row.outcome
+        if row.external_id and not self.external_id and ext_free:
+            self.external_id = self.external_id_new = row.external_id
+            self.external_source_new = row.external_source
+        self.activities.update(row.activities)
+
+
+@dataclass
+class Matcher:
+    """Who is who: stored inquiries found by the rows' keys, and people earlier in the pass."""
+
+    emails: dict[str, Any] = field(default_factory=dict)
+    externals: dict[tuple[str, str], Any] = field(default_factory=dict)
+    phones: dict[str, Any] = field(default_factory=dict)
+    stored_external: dict[int, str] = field(default_factory=dict)
+    # Look stored inquiries up with arrays in SQL (PostgreSQL), or with the ORM.
+    in_sql: bool = True
+
+    def load(self, rows: list[Row]) -> None:
+        """One query for the stored inquiries any of the rows could merge into."""
+        emails = sorted({r.clean["email"] for r in rows if r.clean.get("email")} - set(self.emails))
+        pairs = {(r.external_source, r.external_id) for r in rows if r.external_id}
+        pairs -= set(self.externals)
+        phones = {r.clean["phone_normalized"] for r in rows if r.clean.get("phone_normalized")}
+        phones -= set(self.phones)
+        if not (emails or pairs or phones):
+            return
+        found = stored_matches(
+            emails, sorted({p[1] for p in pairs}), sorted(phones), in_sql=self.in_sql
+        )
+        for pk, email, source, external_id, phone in found:
+            key = ("stored", pk)
+            self.stored_external[pk] = external_id
+            if email:
+                self.emails.setdefault(email, key)
+            if external_id:
+                self.externals.setdefault((source, external_id), key)
+            if phone:
+                self.phones.setdefault(phone, key)  # the oldest inquiry with the number
+
+    def find(self, row: Row) -> Any:
+        if row.clean.get("email") and row.clean["email"] in self.emails:
+            return self.emails[row.clean["email"]]
+        if row.external_id and (row.external_source, row.external_id) in self.externals:
+            return self.externals[(row.external_source, row.external_id)]
+        if row.clean.get("phone_normalized"):
+            return self.phones.get(row.clean["phone_normalized"])
+        return None
+
+    def remember(self, key: Any, row: Row, person: Person) -> None:
+        if row.clean.get("email"):
+            self.emails.setdefault(row.clean["email"], key)
+        if person.external_id_new:
+            self.externals.setdefault((person.external_source_new, person.external_id_new), key)
+        if row.clean.get("phone_normalized"):
+            self.phones.setdefault(row.clean["phone_normalized"], key)
+
+    def external_free(self, row: Row, key: Any) -> bool:
+        owner = self.externals.get((row.external_source, row.external_id))
+        return owner is None or owner == key
+
+
+def stored_matches(
+    emails: list[str], external_ids: list[str], phones: list[str], *, in_sql: bool
+) -> list[tuple[int, str, str, str, str]]:
+    """(id, email, external source, external id, phone) of stored inquiries with any of the keys.
+
+    On PostgreSQL the keys go as three arrays (not thousands of parameters), and
+    ``<> ''`` lets the planner use the partial unique indexes on email and
+    external id.
+    """
+    if not in_sql:
+        condition = Q(pk__in=[])
+        if emails:
+            condition |= Q(email__in=emails)
+        if external_ids:
+            condition |= Q(external_id__in=external_ids)
+        if phones:
+            condition |= Q(phone_normalized__in=phones)
+        found = Inquiry.objects.filter(condition).order_by("pk")
+        return list(
+            found.values_list("pk", "email", "external_source", "external_id", "phone_normalized")
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, email, external_source, external_id, phone_normalized "
+            "FROM inquiries_inquiry WHERE tenant_id = %(tenant)s AND ("
+            "(email <> '' AND email = ANY(%(emails)s::text[])) "
+            "OR (external_id <> '' AND external_id = ANY(%(external_ids)s::text[])) "
+            "OR phone_normalized = ANY(%(phones)s::text[])) ORDER BY id",
+            {
+                "tenant": require_tenant_id(),
+                "emails": emails,
+                "external_ids": external_ids,
+                "phones": phones,
+            },
+        )
+        return cursor.fetchall()
+
+
+@dataclass
+class Resolved:
+    people: dict[Any, Person]
+    new: int = 0
+    merged: int = 0
+
+
+def resolve(rows: list[Row], matcher: Matcher) -> Resolved:
+    """Each valid row to its person, in file order, by capture's rule."""
+    matcher.load(rows)
+    resolved = Resolved(people={})
+    for row in rows:
+        key = matcher.find(row)
+        if key is None:
+            key = ("new", row.number)
+            resolved.people[key] = Person(seq=len(resolved.people), target_id=None)
+            resolved.new += 1
+        else:
+            resolved.merged += 1
+            if key not in resolved.people:
+                target = key[1] if key[0] == "stored" else None
+                resolved.people[key] = Person(
+                    seq=len(resolved.people),
+                    target_id=target,
+                    external_id=matcher.stored_external.get(target, "") if target else "",
+                )
+        person = resolved.people[key]
+        person.take(row, matcher.external_free(row, key))
+        matcher.remember(key, row, person)
+    return resolved
+
+
+def parse_chunk(
+    plan: Plan, records: list[tuple[int, list[str]]], width: int
+) -> tuple[list[Row], list[CellError], int]:
+    """(valid rows, errors, number of invalid rows)."""
+    rows: list[Row] = []
+    errors: list[CellError] = []
+    invalid = 0
+    for number, cells in records:
+        if len(cells) != width:  # the file changed since it was analysed
+            errors.append(
+                CellError(number, "", "", f"The row has {len(cells)} fields, not {width}.")
+            )
+            invalid += 1
+            continue
+        row, row_errors = parse_row(plan, number, cells)
+        if row is None:
+            errors.extend(row_errors)
+            invalid += 1
+        else:
+            rows.append(row)
+    return rows, errors, invalid
