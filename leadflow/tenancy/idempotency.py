@@ -11,6 +11,8 @@ runs afresh.
 
 from __future__ import annotations
 
+import hashlib
+
 from django.db import transaction
 from django.http import HttpResponse
 
@@ -24,6 +26,37 @@ NOT_STORED = {401, 403, 429}
 
 def _valid_key(key: str) -> bool:
     return 0 < len(key) <= 255 and all(32 < ord(ch) < 127 for ch in key)
+
+
+def _body_digest(request) -> bytes:
+    """What identifies the request's body, without holding a large upload in memory.
+
+    A multipart body (a CSV upload of up to hundreds of megabytes) is parsed
+    by Django, which streams its files to disk; its fields and each file's
+    name, size and SHA-256, read in chunks, stand for it. DRF reuses that
+    parse. Any other body is small (DATA_UPLOAD_MAX_MEMORY_SIZE) and is used
+    as it is.
+    """
+    if not request.content_type.startswith("multipart/form-data"):
+        return request.body
+    digest = hashlib.sha256()
+
+    def add(*parts: str | bytes) -> None:
+        for part in parts:
+            data = part.encode() if isinstance(part, str) else part
+            digest.update(len(data).to_bytes(8, "big"))
+            digest.update(data)
+
+    for name in sorted(request.POST):
+        add("field", name, *request.POST.getlist(name))
+    for name in sorted(request.FILES):
+        for upload in request.FILES.getlist(name):
+            content = hashlib.sha256()
+            for chunk in upload.chunks():
+                content.update(chunk)
+            upload.seek(0)
+            add("file", name, upload.name or "", str(upload.size), content.digest())
+    return digest.digest()
 
 
 class IdempotencyMiddleware:
@@ -47,7 +80,7 @@ class IdempotencyMiddleware:
                 f"{HEADER} must be 1–255 visible ASCII characters without spaces.",
             )
         request_fingerprint = services.fingerprint(
-            method=request.method, path=request.get_full_path(), body=request.body
+            method=request.method, path=request.get_full_path(), body=_body_digest(request)
         )
         claim = services.claim_idempotency_key(
             key=key, request_fingerprint=request_fingerprint, by=principal

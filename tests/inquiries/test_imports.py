@@ -680,6 +680,31 @@ def test_upload_map_dry_run_start_and_follow_through_the_api(
     assert api.post(f"{url}start/").status_code == 409
 
 
+def test_a_large_upload_retried_with_its_idempotency_key_is_replayed(actors, settings):
+    # Bigger than the in-memory body limit: the key must not need the whole body in memory.
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100_000
+    content = csv_bytes([person(n) for n in range(1, 3_001)])
+    assert len(content) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    api = actors.teammate.api()
+
+    def send(data: bytes):
+        return api.post(
+            "/api/v1/inquiries/imports/",
+            {"file": SimpleUploadedFile("big.csv", data, content_type="text/csv")},
+            format="multipart",
+            HTTP_IDEMPOTENCY_KEY="upload-1",
+        )
+
+    first, again = send(content), send(content)
+    assert first.status_code == 201, first.content[:300]
+    assert (again.status_code, again["Idempotent-Replayed"]) == (201, "true")
+    assert again.json()["id"] == first.json()["id"]
+    other = send(content.replace(b"buyer1@", b"someone@", 1))
+    assert other.status_code == 422
+    with tenant_context(actors.tenant_a):
+        assert ImportJob.objects.count() == 1
+
+
 def test_a_bad_upload_or_mapping_is_a_400_with_field_errors(actors):
     api = actors.owner.api()
     refused = api.post(
