@@ -8,8 +8,9 @@ from celery import shared_task
 from django.db import DatabaseError
 
 from inquiries.models import Appointment, RescoreJob
-from inquiries.services import rescoring
+from inquiries.services import rescoring, resuming
 from inquiries.services.appointments import send_appointment_confirmation
+from leadflow.tenancy.models import Tenant
 from leadflow.tenancy.tasks import TenantTask
 
 logger = logging.getLogger(__name__)
@@ -50,3 +51,21 @@ def run_import_job_task(*, job_id: int, tenant_id: int) -> str | None:
         logger.info("import job %s is gone", job_id, extra={"tenant_id": tenant_id})
         return None
     return run_import_job(job=job).status
+
+
+@shared_task(base=TenantTask)
+def resume_stalled_jobs_of_tenant(*, tenant_id: int) -> dict[str, list[int]]:
+    """Queue again this tenant's import and rescoring jobs that no worker is running."""
+    resumed = resuming.resume_stalled_jobs()
+    if resumed["imports"] or resumed["rescores"]:
+        logger.warning("resumed stalled jobs %s", resumed, extra={"tenant_id": tenant_id})
+    return resumed
+
+
+@shared_task
+def resume_stalled_jobs() -> int:
+    """Every few minutes: fan the sweep out, one task per tenant (row-level security)."""
+    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
+    for tenant_id in tenant_ids:
+        resume_stalled_jobs_of_tenant.delay(tenant_id=tenant_id)
+    return len(tenant_ids)

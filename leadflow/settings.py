@@ -185,6 +185,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "leadflow.tenancy.tasks.purge_expired_idempotency_keys",
         "schedule": timedelta(hours=1),
     },
+    # Import and rescoring jobs whose worker died or whose message was lost.
+    "resume-stalled-jobs": {
+        "task": "inquiries.tasks.resume_stalled_jobs",
+        "schedule": timedelta(minutes=5),
+    },
 }
 
 if env.is_set("EMAIL_URL"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -123,3 +124,13 @@ def actors(db) -> Actors:
 @pytest.fixture
 def system_a(actors) -> Principal:
     return Principal.system(actors.tenant_a, "tests")
+
+
+def wait_until(predicate, seconds: float = 30.0) -> bool:
+    """Poll ``predicate`` until it holds (True) or ``seconds`` pass (False): for real workers."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False

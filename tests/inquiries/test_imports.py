@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -29,7 +28,7 @@ from leadflow.celery import app
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.context import NoTenantSelected, tenant_context
 from leadflow.tenancy.models import AuditEvent
-from tests.conftest import make_actor, transactional_databases
+from tests.conftest import make_actor, transactional_databases, wait_until
 from tests.factories import InquiryFactory, LeadDefinitionFactory, TenantFactory
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -605,15 +604,6 @@ def test_the_task_refuses_to_run_without_a_tenant_and_skips_a_missing_job(actors
     with pytest.raises(NoTenantSelected):
         run_import_job_task.delay(job_id=1)
     assert run_import_job_task(job_id=987654, tenant_id=actors.tenant_a.pk) is None
-
-
-def wait_until(predicate, seconds=30.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.mark.redis

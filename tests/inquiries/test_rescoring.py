@@ -2,7 +2,6 @@
 
 import random
 import threading
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -27,7 +26,7 @@ from leadflow.celery import app
 from leadflow.tenancy.context import NoTenantSelected, tenant_context
 from leadflow.tenancy.models import AuditEvent
 from leadflow.tenancy.principal import Principal
-from tests.conftest import make_actor, transactional_databases
+from tests.conftest import make_actor, transactional_databases, wait_until
 from tests.factories import ActivityFactory, InquiryFactory, LeadDefinitionFactory, TenantFactory
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -524,15 +523,6 @@ def test_two_runs_at_once_score_each_inquiry_once():
         job = RescoreJob.objects.get(pk=job.pk)
     assert (job.status, job.done, job.total) == ("done", 60, 60)
     assert_scored_as_python(tenant, definition, job.as_of)
-
-
-def wait_until(predicate, seconds=30.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.mark.redis

@@ -1,6 +1,5 @@
 """Tenant tasks: refused without a tenant, confined to theirs with one, run by a real worker."""
 
-import time
 import uuid
 from datetime import timedelta
 
@@ -15,7 +14,7 @@ from leadflow.tenancy.tasks import (
     purge_expired_idempotency_keys,
     purge_expired_idempotency_keys_of_tenant,
 )
-from tests.conftest import transactional_databases
+from tests.conftest import transactional_databases, wait_until
 from tests.factories import TenantFactory
 
 
@@ -69,15 +68,6 @@ def test_recent_records_are_kept(actors):
         )
     purge_expired_idempotency_keys_of_tenant(tenant_id=actors.tenant_a.pk)
     assert records(actors.tenant_a) == ["new"]
-
-
-def wait_until(predicate, seconds=20.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.mark.redis

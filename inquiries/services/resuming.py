@@ -1,0 +1,70 @@
+"""Background jobs that no worker is running any more are queued again.
+
+Import and rescoring jobs commit their progress chunk by chunk and resume
+after the last committed chunk, so running one twice is harmless: a second
+run finds the job held (fresh heartbeat) or finished and returns. What can go
+wrong is that *no* run is coming: the worker was killed mid-job and Redis only
+redelivers its message after the visibility timeout (an hour), the task gave
+up after its retries, or the broker lost its queue in a restart. A scheduled
+sweep (``inquiries.tasks.resume_stalled_jobs``) calls this for each tenant.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from inquiries.models import ImportJob, ImportStatus, RescoreJob, RescoreStatus
+from inquiries.services import imports, rescoring
+
+# A queued job gets this long for its message to reach a worker before it is sent again.
+QUEUED_GRACE = timedelta(minutes=5)
+
+
+def _stalled(now: datetime, *, queued: str, running: str, stale_after: timedelta) -> Q:
+    return Q(status=queued, created_at__lt=now - QUEUED_GRACE) | Q(
+        Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - stale_after), status=running
+    )
+
+
+@transaction.atomic
+def resume_stalled_jobs(*, now: datetime | None = None) -> dict[str, list[int]]:
+    """Queue again the current tenant's import and rescoring jobs that nobody runs."""
+    from inquiries.tasks import run_import_job_task, run_rescore_job_task
+
+    now = now or timezone.now()
+    stalled_imports = list(
+        ImportJob.objects.filter(
+            _stalled(
+                now,
+                queued=ImportStatus.QUEUED,
+                running=ImportStatus.RUNNING,
+                stale_after=imports.STALE_AFTER,
+            )
+        ).values_list("pk", "tenant_id")
+    )
+    stalled_rescores = list(
+        RescoreJob.objects.filter(
+            _stalled(
+                now,
+                queued=RescoreStatus.QUEUED,
+                running=RescoreStatus.RUNNING,
+                stale_after=rescoring.STALE_AFTER,
+            )
+        ).values_list("pk", "tenant_id")
+    )
+
+    def enqueue() -> None:
+        for job_id, tenant_id in stalled_imports:
+            run_import_job_task.delay(job_id=job_id, tenant_id=tenant_id)
+        for job_id, tenant_id in stalled_rescores:
+            run_rescore_job_task.delay(job_id=job_id, tenant_id=tenant_id)
+
+    transaction.on_commit(enqueue)
+    return {
+        "imports": [pk for pk, _ in stalled_imports],
+        "rescores": [pk for pk, _ in stalled_rescores],
+    }
