@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from inquiries.models import Consent, Inquiry, Outcome, Source, Stage, Timeline
 from inquiries.selectors.inquiries import inquiry_list
+from inquiries.selectors.merging import WINDOW as DUPLICATE_WINDOW
 from inquiries.selectors.merging import parse_cursor, possible_duplicates
 from inquiries.services.merging import (
     MAX_MERGE,
@@ -158,4 +159,8 @@ def duplicates_page(request, principal):
     except ValueError:
         after = None
     page = possible_duplicates(limit=PAGE_SIZE, after=after)
-    return render(request, "inquiries/duplicates.html", {"page": page, "after": after})
+    return render(
+        request,
+        "inquiries/duplicates.html",
+        {"page": page, "after": after, "window": f"{DUPLICATE_WINDOW:,}"},
+    )

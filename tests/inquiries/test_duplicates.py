@@ -80,6 +80,26 @@ def test_the_sqlite_path_finds_the_same_pairs(actors, people):
     assert len(in_python) == 4
 
 
+def test_only_pairs_among_the_newest_inquiries_are_compared(actors, people):
+    # The window ends inside the "abcd" / "xbcy" pair: of the others only the
+    # newest pair (made last in the fixture, both leads) would be in it.
+    p = people
+    window = len(p) - list(p).index("xbcy")
+    assert found(actors.tenant_a, window=window) == {}
+    assert found(actors.tenant_a, window=window + 1) == {
+        pair(p["abcd"], p["xbcy"]): ("similar_email",)
+    }
+
+
+@pytest.mark.postgres
+def test_the_sqlite_path_keeps_to_the_same_window(actors, people):
+    window = len(people) - list(people).index("xbcy") + 1
+    with tenant_context(actors.tenant_a):
+        in_python = selectors._pairs_in_python(100, None, window)
+        assert in_python == selectors._pairs_in_sql(100, None, window)
+    assert len(in_python) == 1
+
+
 def test_pairs_of_another_tenant_are_not_listed(actors, people):
     make(actors.tenant_b, "ann.lee@acme.example", "Ann", "Lee", "Acme")
     assert found(actors.tenant_b) == {}

@@ -146,6 +146,11 @@ def test_the_duplicates_page_lists_the_pair_with_a_review_link(client, actors, p
     assert f'href="/inquiries/merge/?ids={older.pk},{newer.pk}"' in html
 
 
+def test_the_duplicates_page_says_how_many_inquiries_it_compares(client, actors):
+    response = login(client, actors.teammate).get("/inquiries/duplicates/")
+    assert "The 20,000 newest inquiries are compared." in response.content.decode()
+
+
 def test_the_duplicates_page_has_an_empty_state(client, actors):
     InquiryFactory(tenant=actors.tenant_a)
     response = login(client, actors.teammate).get("/inquiries/duplicates/")
