@@ -35,4 +35,6 @@ USER leadflow
 
 EXPOSE 8000
 # Worker processes: $WEB_CONCURRENCY (gunicorn reads it), see docker-compose.yml.
-CMD ["gunicorn", "leadflow.wsgi", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]
+# --timeout 120: a CSV upload of up to IMPORT_MAX_MEGABYTES is read by the
+# worker itself; behind a buffering proxy (nginx) the default 30 s would do.
+CMD ["gunicorn", "leadflow.wsgi", "--bind", "0.0.0.0:8000", "--timeout", "120", "--access-logfile", "-"]
