@@ -49,13 +49,11 @@ from inquiries.models import (
     LeadDefinition,
     RescoreJob,
     RescoreStatus,
-    Stage,
 )
-from inquiries.services.scoring import SCORED_STAGES, profile_of, promote_to_mql, rules_of
+from inquiries.services.scoring import SCORED_STAGES, profile_of, route_by_score, rules_of
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.services import record_audit
-from nurture.services import flag_for_nurture
 
 logger = logging.getLogger(__name__)
 
@@ -265,13 +263,7 @@ def _rescore(
         rows = _score_in_sql(job, definition, rules, batch)
     else:
         rows = _score_in_python(job, definition, rules, batch)
-    promote = [pk for pk, qualifies, stage in rows if qualifies and stage != Stage.MQL]
-    nurture = [pk for pk, qualifies, stage in rows if not qualifies and stage != Stage.NURTURE]
-    # Both functions move only inquiries in the scored stages (not leads, not disqualified).
-    if promote:
-        promote_to_mql(inquiry_ids=promote)
-    if nurture:
-        flag_for_nurture(inquiry_ids=nurture)
+    route_by_score(rows)
 
 
 def set_based() -> bool:

@@ -114,6 +114,27 @@ def score_inquiry(*, inquiry: Inquiry, as_of: datetime | None = None) -> Inquiry
     return inquiry
 
 
+def route_by_score(rows: Iterable[tuple[int, bool, str]]) -> None:
+    """After scoring many inquiries at once: MQLs to the queue, the rest to nurture.
+
+    ``rows`` are (inquiry id, qualifies, stage before); as ``score_inquiry``
+    does for one, only inquiries in the scored stages move (not leads, not
+    the disqualified), and only when their stage changes.
+    """
+    promote, nurture = [], []
+    for pk, qualifies, stage in rows:
+        if stage not in SCORED_STAGES:
+            continue
+        if qualifies and stage != Stage.MQL:
+            promote.append(pk)
+        elif not qualifies and stage != Stage.NURTURE:
+            nurture.append(pk)
+    if promote:
+        promote_to_mql(inquiry_ids=promote)
+    if nurture:
+        nurture_services.flag_for_nurture(inquiry_ids=nurture)
+
+
 def promote_to_mql(*, inquiry_ids: list[int]) -> int:
     """Put inquiries that meet the definition into the qualifiers' MQL queue."""
     return Inquiry.objects.filter(pk__in=inquiry_ids, stage__in=SCORED_STAGES).update(
