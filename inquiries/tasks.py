@@ -53,6 +53,19 @@ def run_import_job_task(*, job_id: int, tenant_id: int) -> str | None:
     return run_import_job(job=job).status
 
 
+@shared_task(base=TenantTask, autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=5)
+def run_dry_run_task(*, job_id: int, tenant_id: int) -> str | None:
+    """Count what an import would do, saving progress on the job; writes no inquiry."""
+    from inquiries.models import ImportJob
+    from inquiries.services.imports import run_dry_run
+
+    job = ImportJob.objects.filter(pk=job_id).first()
+    if job is None:
+        logger.info("import job %s is gone; no dry run", job_id, extra={"tenant_id": tenant_id})
+        return None
+    return (run_dry_run(job=job).dry_run or {}).get("state")
+
+
 @shared_task(base=TenantTask)
 def resume_stalled_jobs_of_tenant(*, tenant_id: int) -> dict[str, list[int]]:
     """Queue again this tenant's import and rescoring jobs that no worker is running."""

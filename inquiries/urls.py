@@ -38,6 +38,11 @@ urlpatterns = [
         import_views.import_dry_run_page,
         name="import-dry-run",
     ),
+    path(
+        "inquiries/imports/<int:pk>/dry-run/progress/",
+        import_views.import_dry_run_progress_page,
+        name="import-dry-run-progress",
+    ),
     path("inquiries/imports/<int:pk>/start/", import_views.import_start_page, name="import-start"),
     path(
         "inquiries/imports/<int:pk>/cancel/", import_views.import_cancel_page, name="import-cancel"

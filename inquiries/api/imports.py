@@ -100,13 +100,6 @@ class MappingInput(StrictSerializer):
         return attrs
 
 
-class DryRunOutput(serializers.Serializer):
-    new = serializers.IntegerField()
-    merged = serializers.IntegerField()
-    invalid = serializers.IntegerField()
-    errors = serializers.ListField(child=serializers.DictField())
-
-
 class RowErrorOutput(serializers.ModelSerializer):
     row = serializers.IntegerField(source="row_number")
 
@@ -173,12 +166,12 @@ class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantV
             )
         return Response(ImportJobOutput(job).data)
 
-    @extend_schema(request=None, responses=DryRunOutput)
+    @extend_schema(request=None, responses={202: ImportJobOutput})
     @action(detail=True, methods=["post"], url_path="dry-run")
     def dry_run(self, request, pk=None):
-        """Count new, merged and invalid rows and show the first errors; nothing is written."""
-        job = self.get_object()
-        return Response(import_services.dry_run(job=job, by=self.principal))
+        """Queue a dry run counting new, merged and invalid rows; follow ``dry_run`` on the job."""
+        job = import_services.request_dry_run(job=self.get_object(), by=self.principal)
+        return Response(ImportJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses={202: ImportJobOutput})
     @action(detail=True, methods=["post"])

@@ -4,9 +4,11 @@
 encoding (UTF-8 with or without BOM, else Windows-1252) and delimiter (comma,
 semicolon or tab), checks its structure in one streaming pass and suggests a
 mapping; a malformed file is refused whole. ``set_mapping`` validates the
-mapping (creating custom fields on the spot), ``dry_run`` counts what a real
-run would do without writing, ``start_import`` queues the job and
-``run_import_job`` works through the file in chunks.
+mapping (creating custom fields on the spot) and clears an earlier dry run,
+``request_dry_run`` queues a dry run that ``run_dry_run`` (on a worker) works
+through, counting what a real run would do without writing and saving its
+progress on the job, ``start_import`` queues the job and ``run_import_job``
+works through the file in chunks.
 
 Every row is validated with the API's rules (``services/validation.py``,
 ``custom_fields.clean_custom_values``) and normalised by capture's own
@@ -55,6 +57,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import DateTimeField, F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from inquiries.models import (
     CustomField,
@@ -64,7 +67,6 @@ from inquiries.models import (
     ImportRowError,
     ImportStatus,
     Inquiry,
-    Stage,
 )
 from inquiries.services import rescoring
 from inquiries.services import scoring as scoring_services
@@ -94,7 +96,6 @@ from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Role
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.services import record_audit
-from nurture.services import flag_for_nurture
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +106,8 @@ STALE_AFTER = timedelta(minutes=2)
 # PostgreSQL text cannot hold NUL; the report shows where it was.
 NUL_SHOWN = "\u2400"
 DRY_RUN_ERRORS = 20
+# States of ``ImportJob.dry_run`` in which a worker is (or should be) at it.
+DRY_RUN_BUSY = ("queued", "running")
 MAX_PLACEHOLDERS = 50
 IDENTITY_FIELDS = ("email", "phone", "external_id")
 # Header spellings (lower-case, non-alphanumerics as "_") that suggest a standard field.
@@ -439,11 +442,28 @@ def _require_mapping(job: ImportJob) -> None:
         )
 
 
-def dry_run(*, job: ImportJob, by: Principal) -> dict[str, Any]:
-    """What the import would do — new, merged and invalid rows, the first errors — writing nothing.
+def dry_run_busy(job: ImportJob) -> bool:
+    """Whether a dry run of the job is queued or running and its worker still answers.
 
-    The counts are stored on the job so the mapping screen can show them again.
+    A dry run whose last sign of life is older than ``STALE_AFTER`` (its worker
+    died, or its task was lost) may be asked for again.
     """
+    state = job.dry_run or {}
+    if state.get("state") not in DRY_RUN_BUSY:
+        return False
+    updated = parse_datetime(str(state.get("updated_at") or ""))
+    return updated is not None and updated >= timezone.now() - STALE_AFTER
+
+
+@transaction.atomic
+def request_dry_run(*, job: ImportJob, by: Principal) -> ImportJob:
+    """Queue the dry run: a worker counts new, merged and invalid rows, writing nothing.
+
+    Its state and progress are kept on the job (``dry_run``) for the pages and the API.
+    """
+    from inquiries.tasks import run_dry_run_task
+
+    job = ImportJob.objects.select_for_update().get(pk=job.pk)
     if job.status != ImportStatus.ANALYSED:
         raise RuleViolation(
             field="status",
@@ -452,27 +472,131 @@ def dry_run(*, job: ImportJob, by: Principal) -> dict[str, Any]:
             message="This import has already started.",
         )
     _require_mapping(job)
-    plan = Plan.of(job)
-    matcher = Matcher(in_sql=set_based())
-    result: dict[str, Any] = {"new": 0, "merged": 0, "invalid": 0, "errors": []}
-    for records in _chunks(job, DEFAULT_CHUNK_SIZE):
-        rows, errors, invalid = parse_chunk(plan, records, len(job.headers))
-        resolved = resolve(rows, matcher)
-        result["new"] += resolved.new
-        result["merged"] += resolved.merged
-        result["invalid"] += invalid
-        room = DRY_RUN_ERRORS - len(result["errors"])
-        result["errors"].extend(e.as_dict() for e in errors[: max(room, 0)])
-    with transaction.atomic():
-        ImportJob.objects.filter(pk=job.pk).update(dry_run=result)
-        job.dry_run = result
-        record_audit(
-            action="import.dry_run",
-            obj=job,
-            after={k: result[k] for k in ("new", "merged", "invalid")},
-            by=by,
+    if dry_run_busy(job):
+        raise RuleViolation(
+            field="dry_run",
+            code="dry_run_running",
+            conflict=True,
+            message="A dry run of this file is already under way.",
         )
-    return result
+    job.dry_run = {
+        "state": "queued",
+        "done_rows": 0,
+        "total_rows": job.total_rows,
+        "updated_at": timezone.now().isoformat(),
+    }
+    job.save(update_fields=["dry_run"])
+    record_audit(action="import.dry_run_requested", obj=job, after={"rows": job.total_rows}, by=by)
+    job_id, tenant_id = job.pk, job.tenant_id
+    transaction.on_commit(lambda: run_dry_run_task.delay(job_id=job_id, tenant_id=tenant_id))
+    return job
+
+
+def run_dry_run(
+    *,
+    job: ImportJob,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    stop_after_chunks: int | None = None,
+) -> ImportJob:
+    """Read the whole file with the job's mapping and count what the import would do.
+
+    The worker side of ``request_dry_run``. Progress is saved after each chunk,
+    each time in a short transaction of its own; the result replaces it at the
+    end. Returns quietly (the job as stored) when no dry run is waiting, another
+    live run holds it, or the mapping changed under it (which clears it).
+    ``stop_after_chunks`` leaves the dry run running after that many chunks, as
+    a killed worker would; tests use it. Call it inside the job's tenant and
+    outside any transaction.
+    """
+    run_id = _claim_dry_run(job)
+    if run_id is None:
+        logger.info("dry run of import job %s is not waiting or is held", job.pk)
+        job.refresh_from_db()
+        return job
+    job.refresh_from_db()
+    try:
+        plan = Plan.of(job)
+        matcher = Matcher(in_sql=set_based())
+        result: dict[str, Any] = {"new": 0, "merged": 0, "invalid": 0, "errors": []}
+        done = 0
+        for chunks, records in enumerate(_chunks(job, chunk_size), start=1):
+            rows, errors, invalid = parse_chunk(plan, records, len(job.headers))
+            resolved = resolve(rows, matcher)
+            result["new"] += resolved.new
+            result["merged"] += resolved.merged
+            result["invalid"] += invalid
+            room = DRY_RUN_ERRORS - len(result["errors"])
+            result["errors"].extend(e.as_dict() for e in errors[: max(room, 0)])
+            done += len(records)
+            running = {"state": "running", "done_rows": done, "total_rows": job.total_rows}
+            if not _save_dry_run(job, run_id, running):
+                return job
+            if stop_after_chunks is not None and chunks >= stop_after_chunks:
+                return job
+        finished = {"state": "done", "done_rows": done, "total_rows": job.total_rows, **result}
+        with transaction.atomic():
+            if not _save_dry_run(job, run_id, finished):
+                return job
+            record_audit(
+                action="import.dry_run",
+                obj=job,
+                after={k: result[k] for k in ("new", "merged", "invalid")},
+                by=Principal.system(job.tenant, f"import {job.pk}"),
+            )
+    except DatabaseError:
+        # Hand the dry run back, so the task's retry starts it again at once.
+        queued = {"state": "queued", "done_rows": 0, "total_rows": job.total_rows}
+        _save_dry_run(job, run_id, queued)
+        raise
+    except (RuleViolation, OSError, UnicodeDecodeError, csv.Error) as exc:
+        message = exc.message if isinstance(exc, RuleViolation) else str(exc)
+        _save_dry_run(job, run_id, {"state": "failed", "error": message[:2000]})
+        logger.warning(
+            "dry run of import job %s failed: %s",
+            job.pk,
+            message,
+            extra={"tenant_id": job.tenant_id},
+        )
+    except Exception as exc:
+        # Never left running in silence: the job says it failed, the worker logs why.
+        _save_dry_run(job, run_id, {"state": "failed", "error": f"unexpected error: {exc!r}"})
+        raise
+    return job
+
+
+def _claim_dry_run(job: ImportJob) -> str | None:
+    """Take the queued dry run (or a running one whose worker died) for this run; its id."""
+    with transaction.atomic():
+        locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+        state = (locked.dry_run or {}).get("state")
+        if locked.status != ImportStatus.ANALYSED or state not in DRY_RUN_BUSY:
+            return None
+        if state == "running" and dry_run_busy(locked):
+            return None
+        run_id = uuid.uuid4().hex
+        locked.dry_run = {
+            "state": "running",
+            "done_rows": 0,
+            "total_rows": locked.total_rows,
+            "updated_at": timezone.now().isoformat(),
+            "run_id": run_id,
+        }
+        locked.save(update_fields=["dry_run"])
+    return run_id
+
+
+def _save_dry_run(job: ImportJob, run_id: str, state: dict[str, Any]) -> bool:
+    """Store the dry run's new state, unless it is no longer this run's (then False)."""
+    with transaction.atomic():
+        locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+        current = locked.dry_run or {}
+        if locked.status != ImportStatus.ANALYSED or current.get("run_id") != run_id:
+            logger.info("dry run of import job %s was cleared or taken over", job.pk)
+            job.dry_run = locked.dry_run
+            return False
+        job.dry_run = {**state, "updated_at": timezone.now().isoformat(), "run_id": run_id}
+        ImportJob.objects.filter(pk=job.pk).update(dry_run=job.dry_run)
+    return True
 
 
 # --- Starting, cancelling --------------------------------------------------------------
@@ -492,6 +616,13 @@ def start_import(*, job: ImportJob, by: Principal) -> ImportJob:
             message=f"This import is already {job.get_status_display().lower()}.",
         )
     _require_mapping(job)
+    if dry_run_busy(job):
+        raise RuleViolation(
+            field="dry_run",
+            code="dry_run_running",
+            conflict=True,
+            message="The dry run is still checking the rows; start the import when it is done.",
+        )
     job.status = ImportStatus.QUEUED
     job.save(update_fields=["status"])
     record_audit(action="import.started", obj=job, after={"rows": job.total_rows}, by=by)
@@ -765,13 +896,7 @@ def _score(touched: list[int], now: datetime) -> None:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
             cursor.execute("SET LOCAL enable_nestloop = on")
-        rows = [row for row in rows if row[2] in scoring_services.SCORED_STAGES]
-        promote = [pk for pk, qualifies, stage in rows if qualifies and stage != Stage.MQL]
-        nurture = [pk for pk, qualifies, stage in rows if not qualifies and stage != Stage.NURTURE]
-        if promote:
-            scoring_services.promote_to_mql(inquiry_ids=promote)
-        if nurture:
-            flag_for_nurture(inquiry_ids=nurture)
+        scoring_services.route_by_score(rows)
         return
     for inquiry in Inquiry.objects.filter(pk__in=touched):
         scoring_services.score_inquiry(inquiry=inquiry, as_of=now)

@@ -327,6 +327,14 @@ def _progress(job: ImportJob) -> dict:
     return {"rate": progress.rows_per_second, "left": shown}
 
 
+def _dry_run(job: ImportJob) -> dict:
+    """Where the dry run stands ("" for none yet), and whether a worker is still at it."""
+    state = job.dry_run or {}
+    # A result stored before dry runs became a background job has counts but no state.
+    shown = state.get("state", "done" if state else "")
+    return {"dry_run_state": shown, "dry_run_busy": import_services.dry_run_busy(job)}
+
+
 @require_safe
 @member_page(*MARKETING)
 def import_detail_page(request, principal, pk: int):
@@ -343,6 +351,7 @@ def import_detail_page(request, principal, pk: int):
         "mapped": _mapped_columns(job, labels),
         "delimiter": DELIMITER_NAMES.get(job.delimiter, job.delimiter),
         "progress": _progress(job),
+        **_dry_run(job),
         "errors": errors,
         "page": errors,
     }
@@ -374,19 +383,25 @@ def _mapped_columns(job: ImportJob, custom_labels: dict[str, str]) -> list[tuple
 @require_POST
 @member_page(*MARKETING)
 def import_dry_run_page(request, principal, pk: int):
-    """Count new, merged and invalid rows and show the first errors, writing nothing."""
+    """Queue the dry run; the job page follows it and then shows the counts and first errors."""
     job = _job(pk)
     try:
-        result = import_services.dry_run(job=job, by=principal)
+        job = import_services.request_dry_run(job=job, by=principal)
     except RuleViolation as exc:
         messages.error(request, exc.message)
     else:
         messages.success(
-            request,
-            f"Dry run: {result['new']} new, {result['merged']} merged, "
-            f"{result['invalid']} invalid. Nothing was written.",
+            request, f"Dry run queued: checking {job.total_rows} rows. Nothing is written."
         )
     return redirect("import-detail", pk=job.pk)
+
+
+@require_safe
+@member_page(*MARKETING)
+def import_dry_run_progress_page(request, principal, pk: int):
+    """The dry run's state: how far it has read, then its counts; the job page polls it."""
+    job = _job(pk)
+    return render(request, "inquiries/_import_dry_run.html", {"job": job, **_dry_run(job)})
 
 
 @require_POST

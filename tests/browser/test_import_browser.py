@@ -1,4 +1,4 @@
-"""In the browser: upload a CSV, map its columns, dry run, import on a real worker, the report."""
+"""In the browser: upload a CSV, map its columns, dry run and import on a worker, the report."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def trade_show_file(path) -> None:
 def test_marketer_imports_a_csv_and_watches_it_finish(
     live_server, page, screenshot, csp_errors, imports_root, worker, tmp_path
 ):
-    """Upload, map (a new custom field on the spot), dry run, import on a worker, the report."""
+    """Upload, map (a new custom field on the spot), dry run and import on a worker, the report."""
     tenant = TenantFactory(slug="import-browser", name="Import Co")
     marketer = make_actor(tenant, Role.MARKETER)
     InquiryFactory(tenant=tenant, email="known@customer.example", first_name="Kim")
@@ -99,6 +99,10 @@ def test_marketer_imports_a_csv_and_watches_it_finish(
     expect(page.get_by_test_id("mapping-summary")).to_contain_text("Custom field: Fleet size")
     page.get_by_role("button", name="Run a dry run").click()
     page.wait_for_load_state()
+    expect(page.get_by_role("status")).to_contain_text("Dry run queued: checking 43 rows")
+    # The worker reads the file; the page polls until the counts replace the progress.
+    dry_run = page.get_by_test_id("dry-run")
+    expect(dry_run).to_have_attribute("data-state", "done", timeout=30_000)
     expect(page.get_by_test_id("dry-run-new")).to_have_text("40")
     expect(page.get_by_test_id("dry-run-merged")).to_have_text("1")
     expect(page.get_by_test_id("dry-run-invalid")).to_have_text("2")

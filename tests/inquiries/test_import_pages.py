@@ -249,21 +249,93 @@ def test_the_mapping_of_a_started_import_cannot_change(marketer_client, actors):
 # --- Dry run, start, progress, cancel ------------------------------------------------
 
 
+def dry_run_partial(client, job) -> str:
+    return client.get(
+        f"/inquiries/imports/{job.pk}/dry-run/progress/", headers={"HX-Request": "true"}
+    ).content.decode()
+
+
+def test_the_dry_run_button_queues_it_and_the_page_polls_its_progress(marketer_client, actors):
+    job = mapped(actors.teammate, uploaded(actors.teammate, [person(1), person(2)]))
+    response = marketer_client.post(f"/inquiries/imports/{job.pk}/dry-run/", follow=True)
+    page = response.content.decode()
+    assert "Dry run queued: checking 2 rows. Nothing is written." in page
+    assert f'hx-get="/inquiries/imports/{job.pk}/dry-run/progress/"' in page
+    assert "Dry run queued, waiting for a worker… 0 of 2 rows" in page
+    assert "Run a dry run" not in page
+    assert "Start import" not in page
+
+
 def test_the_dry_run_shows_new_merged_and_invalid_counts_and_the_first_errors(
     marketer_client, actors
 ):
     rows = [person(1), person(2), person(1, Company="Renamed"), person(3, Employees="lots")]
     job = mapped(actors.teammate, uploaded(actors.teammate, rows))
-    response = marketer_client.post(f"/inquiries/imports/{job.pk}/dry-run/", follow=True)
-    page = response.content.decode()
-    assert "Dry run: 2 new, 1 merged, 1 invalid. Nothing was written." in page
-    assert '<strong data-testid="dry-run-new">2</strong>' in page
-    assert '<strong data-testid="dry-run-merged">1</strong>' in page
-    assert '<strong data-testid="dry-run-invalid">1</strong>' in page
-    assert "A valid integer is required." in page
-    assert "Start import of 4 rows" in page
+    marketer_client.post(f"/inquiries/imports/{job.pk}/dry-run/")
+    with tenant_context(actors.tenant_a):
+        imports.run_dry_run(job=job)
+    partial = dry_run_partial(marketer_client, job)
+    assert 'data-state="done"' in partial
+    assert "hx-trigger" not in partial
+    assert '<strong data-testid="dry-run-new">2</strong>' in partial
+    assert '<strong data-testid="dry-run-merged">1</strong>' in partial
+    assert '<strong data-testid="dry-run-invalid">1</strong>' in partial
+    assert "A valid integer is required." in partial
+    assert "Start import of 4 rows" in partial
+    assert "Run the dry run again" in partial
     with tenant_context(actors.tenant_a):
         assert not Inquiry.objects.exists()
+
+
+def test_the_dry_run_shows_how_many_rows_it_has_checked_while_it_runs(marketer_client, actors):
+    job = mapped(actors.teammate, uploaded(actors.teammate, [person(n) for n in range(5)]))
+    marketer_client.post(f"/inquiries/imports/{job.pk}/dry-run/")
+    with tenant_context(actors.tenant_a):
+        imports.run_dry_run(job=job, chunk_size=2, stop_after_chunks=1)
+    partial = dry_run_partial(marketer_client, job)
+    assert 'data-state="running"' in partial
+    assert 'hx-trigger="every 1s"' in partial
+    assert "Checking rows… 2 of 5" in partial
+    assert '<progress value="2" max="5"' in partial
+    assert "Start import" not in partial
+    page = marketer_client.get(f"/inquiries/imports/{job.pk}/").content.decode()
+    assert "Checking rows… 2 of 5" in page
+
+
+def test_asking_for_a_second_dry_run_while_one_is_queued_says_so(marketer_client, actors):
+    job = mapped(actors.teammate, uploaded(actors.teammate, [person(1)]))
+    marketer_client.post(f"/inquiries/imports/{job.pk}/dry-run/")
+    response = marketer_client.post(f"/inquiries/imports/{job.pk}/dry-run/", follow=True)
+    assert "A dry run of this file is already under way." in response.content.decode()
+
+
+def test_a_failed_dry_run_says_why_and_may_be_run_again(marketer_client, actors):
+    job = mapped(actors.teammate, uploaded(actors.teammate, [person(1)]))
+    marketer_client.post(f"/inquiries/imports/{job.pk}/dry-run/")
+    imports.stored_file(job).unlink()
+    with tenant_context(actors.tenant_a):
+        imports.run_dry_run(job=job)
+    partial = dry_run_partial(marketer_client, job)
+    assert "The dry run failed" in partial
+    assert "No such file" in partial
+    assert "hx-trigger" not in partial
+    assert "Run the dry run again" in partial
+    assert "Start import" not in partial
+
+
+def test_a_dry_run_whose_worker_stopped_answering_may_be_run_again(marketer_client, actors):
+    job = mapped(actors.teammate, uploaded(actors.teammate, [person(n) for n in range(3)]))
+    start = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False):
+        marketer_client.post(f"/inquiries/imports/{job.pk}/dry-run/")
+        with tenant_context(actors.tenant_a):
+            imports.run_dry_run(job=job, chunk_size=1, stop_after_chunks=1)
+    with time_machine.travel(start + timedelta(minutes=3), tick=False):
+        partial = dry_run_partial(marketer_client, job)
+        assert "The dry run stopped</strong> after 1 of 3 rows" in partial
+        assert "hx-trigger" not in partial
+        response = marketer_client.post(f"/inquiries/imports/{job.pk}/dry-run/", follow=True)
+    assert "Dry run queued: checking 3 rows." in response.content.decode()
 
 
 def test_the_start_button_appears_only_after_a_dry_run(marketer_client, actors):
@@ -456,6 +528,7 @@ ROUTES = [
     ("get", "/inquiries/imports/{job}/mapping/"),
     ("post", "/inquiries/imports/{job}/mapping/"),
     ("post", "/inquiries/imports/{job}/dry-run/"),
+    ("get", "/inquiries/imports/{job}/dry-run/progress/"),
     ("post", "/inquiries/imports/{job}/start/"),
     ("post", "/inquiries/imports/{job}/cancel/"),
     ("get", "/inquiries/imports/{job}/progress/"),

@@ -23,7 +23,7 @@ from inquiries.models import (
 from inquiries.services import imports
 from inquiries.services.custom_fields import define_custom_field
 from inquiries.services.scoring import compute_score
-from inquiries.tasks import run_import_job_task
+from inquiries.tasks import run_dry_run_task, run_import_job_task
 from leadflow.celery import app
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.context import NoTenantSelected, tenant_context
@@ -495,23 +495,156 @@ def test_a_saved_mapping_is_reused_for_the_next_file(actors):
     assert second.mapping == {h: MAPPING[h] for h in HEADER[:-1]}
 
 
+def dry_run(actor, job, **kwargs) -> ImportJob:
+    """Ask for the dry run, then do the worker's side of it here."""
+    with tenant_context(actor.tenant):
+        job = imports.request_dry_run(job=job, by=actor.principal)
+        return imports.run_dry_run(job=job, **kwargs)
+
+
 def test_dry_run_counts_and_writes_nothing(actors, path):
     InquiryFactory(tenant=actors.tenant_a, email="buyer1@company1.example")
     rows = [person(1), person(2), person(2), person(3, Email="bad")]
     job = mapped(actors.owner, upload(actors.owner, csv_bytes(rows)))
+    job = dry_run(actors.owner, job)
     with tenant_context(actors.tenant_a):
-        result = imports.dry_run(job=job, by=actors.owner.principal)
         assert Inquiry.objects.count() == 1
-        job.refresh_from_db()
-    assert {k: result[k] for k in ("new", "merged", "invalid")} == {
+        stored = ImportJob.objects.get(pk=job.pk).dry_run
+    assert {k: stored[k] for k in ("state", "new", "merged", "invalid", "done_rows")} == {
+        "state": "done",
         "new": 1,
         "merged": 2,
         "invalid": 1,
+        "done_rows": 4,
     }
-    assert result["errors"] == [
+    assert stored["errors"] == [
         {"row": 5, "column": "Email", "value": "bad", "message": "Enter a valid email address."}
     ]
-    assert job.dry_run == result
+    assert job.dry_run == stored
+
+
+def test_dry_run_counts_duplicates_across_chunks_as_one_person(actors):
+    rows = [person(1), person(2), person(1), person(2), person(3)]
+    job = dry_run(
+        actors.owner, mapped(actors.owner, upload(actors.owner, csv_bytes(rows))), chunk_size=2
+    )
+    assert (job.dry_run["new"], job.dry_run["merged"]) == (3, 2)
+
+
+def test_requesting_a_dry_run_queues_the_task_after_commit_and_audits(
+    actors, monkeypatch, django_capture_on_commit_callbacks
+):
+    job = mapped(actors.owner, upload(actors.owner, csv_bytes([person(1)])))
+    sent = []
+    monkeypatch.setattr(run_dry_run_task, "delay", lambda **kwargs: sent.append(kwargs))
+    with django_capture_on_commit_callbacks(execute=True), tenant_context(actors.tenant_a):
+        job = imports.request_dry_run(job=job, by=actors.owner.principal)
+        assert AuditEvent.objects.filter(action="import.dry_run_requested").count() == 1
+    assert sent == [{"job_id": job.pk, "tenant_id": actors.tenant_a.pk}]
+    assert (job.dry_run["state"], job.dry_run["done_rows"], job.dry_run["total_rows"]) == (
+        "queued",
+        0,
+        1,
+    )
+
+
+def test_dry_run_progress_is_saved_chunk_by_chunk(actors, frozen):
+    job = mapped(actors.owner, upload(actors.owner, csv_bytes([person(n) for n in range(5)])))
+    job = dry_run(actors.owner, job, chunk_size=2, stop_after_chunks=2)
+    with tenant_context(actors.tenant_a):
+        stored = ImportJob.objects.get(pk=job.pk).dry_run
+    assert (stored["state"], stored["done_rows"], stored["total_rows"]) == ("running", 4, 5)
+    assert "new" not in stored
+
+
+def test_a_running_dry_run_is_left_to_its_worker_until_it_stops_answering(actors, frozen):
+    job = mapped(actors.owner, upload(actors.owner, csv_bytes([person(n) for n in range(5)])))
+    job = dry_run(actors.owner, job, chunk_size=2, stop_after_chunks=1)
+    with tenant_context(actors.tenant_a):
+        assert imports.run_dry_run(job=job).dry_run["done_rows"] == 2  # the first run holds it
+        with pytest.raises(RuleViolation) as refused:
+            imports.request_dry_run(job=job, by=actors.owner.principal)
+        assert refused.value.conflict
+        frozen.shift(imports.STALE_AFTER + timedelta(seconds=1))
+        job = imports.run_dry_run(job=job, chunk_size=2)
+    assert (job.dry_run["state"], job.dry_run["done_rows"], job.dry_run["new"]) == ("done", 5, 5)
+
+
+def test_a_second_dry_run_request_while_one_is_queued_is_a_conflict(actors):
+    job = mapped(actors.owner, upload(actors.owner, csv_bytes([person(1)])))
+    with tenant_context(actors.tenant_a):
+        imports.request_dry_run(job=job, by=actors.owner.principal)
+        with pytest.raises(RuleViolation) as refused:
+            imports.request_dry_run(job=job, by=actors.owner.principal)
+        assert AuditEvent.objects.filter(action="import.dry_run_requested").count() == 1
+    assert (refused.value.code, refused.value.conflict) == ("dry_run_running", True)
+
+
+def test_a_finished_dry_run_may_be_asked_for_again(actors):
+    job = dry_run(actors.owner, mapped(actors.owner, upload(actors.owner, csv_bytes([person(1)]))))
+    with tenant_context(actors.tenant_a):
+        job = imports.request_dry_run(job=job, by=actors.owner.principal)
+    assert job.dry_run["state"] == "queued"
+
+
+def test_a_new_mapping_clears_the_dry_run(actors):
+    job = dry_run(actors.owner, mapped(actors.owner, upload(actors.owner, csv_bytes([person(1)]))))
+    assert job.dry_run["state"] == "done"
+    job = mapped(actors.owner, job, {"Email": {"to": "field", "field": "email"}})
+    with tenant_context(actors.tenant_a):
+        assert ImportJob.objects.get(pk=job.pk).dry_run is None
+
+
+def test_a_mapping_changed_during_the_dry_run_discards_it(actors, monkeypatch):
+    job = mapped(actors.owner, upload(actors.owner, csv_bytes([person(n) for n in range(4)])))
+    resolve = imports.resolve
+
+    def remap_after_the_first_chunk(rows, matcher):
+        monkeypatch.setattr(imports, "resolve", resolve)
+        imports.set_mapping(
+            job=job, mapping=MAPPING, placeholders=["N/A"], by=actors.owner.principal
+        )
+        return resolve(rows, matcher)
+
+    monkeypatch.setattr(imports, "resolve", remap_after_the_first_chunk)
+    dry_run(actors.owner, job, chunk_size=2)
+    with tenant_context(actors.tenant_a):
+        job = ImportJob.objects.get(pk=job.pk)
+    assert (job.dry_run, job.placeholders) == (None, ["N/A"])
+
+
+def test_a_file_gone_missing_fails_the_dry_run_visibly(actors):
+    job = mapped(actors.owner, upload(actors.owner, csv_bytes([person(1)])))
+    imports.stored_file(job).unlink()
+    job = dry_run(actors.owner, job)
+    assert job.dry_run["state"] == "failed"
+    assert "No such file" in job.dry_run["error"]
+
+
+def test_the_import_waits_for_a_running_dry_run(actors):
+    job = mapped(actors.owner, upload(actors.owner, csv_bytes([person(n) for n in range(3)])))
+    job = dry_run(actors.owner, job, chunk_size=1, stop_after_chunks=1)
+    with tenant_context(actors.tenant_a), pytest.raises(RuleViolation) as refused:
+        imports.start_import(job=job, by=actors.owner.principal)
+    assert (refused.value.code, refused.value.conflict) == ("dry_run_running", True)
+
+
+def test_the_dry_run_task_refuses_to_run_without_a_tenant_and_skips_a_missing_job(actors):
+    with pytest.raises(NoTenantSelected):
+        run_dry_run_task.delay(job_id=1)
+    with pytest.raises(NoTenantSelected):
+        run_dry_run_task(job_id=1)
+    assert run_dry_run_task(job_id=987654, tenant_id=actors.tenant_a.pk) is None
+
+
+def test_the_dry_run_task_runs_the_queued_dry_run(actors):
+    job = mapped(actors.owner, upload(actors.owner, csv_bytes([person(1), person(2)])))
+    with tenant_context(actors.tenant_a):
+        imports.request_dry_run(job=job, by=actors.owner.principal)
+    assert run_dry_run_task(job_id=job.pk, tenant_id=actors.tenant_a.pk) == "done"
+    with tenant_context(actors.tenant_a):
+        assert ImportJob.objects.get(pk=job.pk).dry_run["new"] == 2
+        assert AuditEvent.objects.filter(action="import.dry_run").count() == 1
 
 
 # --- The job: chunks, resuming, cancelling ------------------------------------------------
@@ -652,8 +785,14 @@ def test_upload_map_dry_run_start_and_follow_through_the_api(
         f"{url}mapping/", {"mapping": MAPPING, "placeholders": ["N/A"]}, format="json"
     )
     assert mapping.status_code == 200, mapping.json()
-    dry = api.post(f"{url}dry-run/").json()
-    assert (dry["new"], dry["merged"], dry["invalid"]) == (2, 0, 1)
+    with django_capture_on_commit_callbacks(execute=False):
+        queued = api.post(f"{url}dry-run/")
+    assert (queued.status_code, queued.json()["dry_run"]["state"]) == (202, "queued")
+    assert api.post(f"{url}dry-run/").status_code == 409
+    with tenant_context(actors.tenant_a):
+        imports.run_dry_run(job=ImportJob.objects.get(pk=body["id"]))
+    dry = api.get(url).json()["dry_run"]
+    assert (dry["state"], dry["new"], dry["merged"], dry["invalid"]) == ("done", 2, 0, 1)
     with django_capture_on_commit_callbacks(execute=False):
         started = api.post(f"{url}start/")
     assert (started.status_code, started.json()["status"]) == (202, "queued")
