@@ -54,8 +54,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import DateTimeField, F, Q, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -92,6 +90,7 @@ from inquiries.services.validation import (
     ACTIVITY_KINDS,
     CELL_FIELDS,
 )
+from leadflow.lib import jobs
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Role
 from leadflow.tenancy.principal import Principal
@@ -738,17 +737,11 @@ def run_import_job(
 
 def _claim(job: ImportJob) -> bool:
     """Take the job for this run: queued, or running with a stale heartbeat."""
-    now = timezone.now()
-    claimable = Q(status=ImportStatus.QUEUED) | Q(
-        Q(heartbeat_at__lt=now - STALE_AFTER) | Q(heartbeat_at__isnull=True),
-        status=ImportStatus.RUNNING,
-    )
-    return bool(
-        ImportJob.objects.filter(claimable, pk=job.pk).update(
-            status=ImportStatus.RUNNING,
-            started_at=Coalesce(F("started_at"), Value(now), output_field=DateTimeField()),
-            heartbeat_at=now,
-        )
+    return jobs.claim(
+        ImportJob.objects.filter(pk=job.pk),
+        queued=ImportStatus.QUEUED,
+        running=ImportStatus.RUNNING,
+        stale_after=STALE_AFTER,
     )
 
 

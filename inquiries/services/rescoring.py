@@ -37,8 +37,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Count, DateTimeField, F, Max, Q, QuerySet, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Max, QuerySet
 from django.utils import timezone
 
 from inquiries import scoring
@@ -51,6 +50,7 @@ from inquiries.models import (
     RescoreStatus,
 )
 from inquiries.services.scoring import SCORED_STAGES, profile_of, route_by_score, rules_of
+from leadflow.lib import jobs
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.services import record_audit
@@ -162,17 +162,11 @@ def run_rescore_job(
 
 def _claim(job: RescoreJob) -> bool:
     """Take the job for this run: queued, or running with a stale heartbeat."""
-    now = timezone.now()
-    claimable = Q(status=RescoreStatus.QUEUED) | Q(
-        Q(heartbeat_at__lt=now - STALE_AFTER) | Q(heartbeat_at__isnull=True),
-        status=RescoreStatus.RUNNING,
-    )
-    return bool(
-        RescoreJob.objects.filter(claimable, pk=job.pk).update(
-            status=RescoreStatus.RUNNING,
-            started_at=Coalesce(F("started_at"), Value(now), output_field=DateTimeField()),
-            heartbeat_at=now,
-        )
+    return jobs.claim(
+        RescoreJob.objects.filter(pk=job.pk),
+        queued=RescoreStatus.QUEUED,
+        running=RescoreStatus.RUNNING,
+        stale_after=STALE_AFTER,
     )
 
 

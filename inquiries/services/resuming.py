@@ -19,14 +19,15 @@ from django.utils import timezone
 
 from inquiries.models import ImportJob, ImportStatus, RescoreJob, RescoreStatus
 from inquiries.services import imports, rescoring
+from leadflow.lib import jobs
 
 # A queued job gets this long for its message to reach a worker before it is sent again.
 QUEUED_GRACE = timedelta(minutes=5)
 
 
 def _stalled(now: datetime, *, queued: str, running: str, stale_after: timedelta) -> Q:
-    return Q(status=queued, created_at__lt=now - QUEUED_GRACE) | Q(
-        Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - stale_after), status=running
+    return Q(status=queued, created_at__lt=now - QUEUED_GRACE) | jobs.abandoned(
+        now, running=running, stale_after=stale_after
     )
 
 
