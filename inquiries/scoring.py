@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from typing import Any
 
 from leadflow.lib.rules import RuleViolation
@@ -69,11 +70,18 @@ class FitRule:
             low, high = self.value
             return (low is None or number >= low) and (high is None or number <= high)
         text = _normal(actual)
-        if self.op == "equals":
-            return text == _normal(self.value)
         if self.op == "in":
-            return text in {_normal(v) for v in self.value}
-        return _normal(self.value) in text
+            return text in self._wanted
+        if self.op == "equals":
+            return text == self._wanted
+        return self._wanted in text
+
+    @cached_property
+    def _wanted(self) -> Any:
+        """The rule's value as compared, normalised once per rule rather than per inquiry."""
+        if self.op == "in":
+            return frozenset(_normal(v) for v in self.value)
+        return _normal(self.value)
 
 
 @dataclass(frozen=True)
@@ -275,7 +283,8 @@ def score(
             breakdown.append({"rule": rule.label, "kind": "fit", "points": rule.points})
     engagement = 0
     for rule in rules.engagement:
-        points = engagement_points(rule, by_kind.get(rule.activity, ()), as_of=as_of)
+        occurred = by_kind.get(rule.activity)
+        points = engagement_points(rule, occurred, as_of=as_of) if occurred else 0
         if points:
             engagement += points
             breakdown.append({"rule": rule.label, "kind": "engagement", "points": points})

@@ -74,6 +74,9 @@ class Row:
     external_id: str
     outcome: str
     activities: list[tuple[str, datetime]]
+    # Set by the reading thread: the row scored as a new person on its own, and by what.
+    scored: tuple | None = None
+    scored_by: Any = None
 
 
 @dataclass(frozen=True)
@@ -171,9 +174,11 @@ class Person:
     external_id_new: str = ""
     outcome: str = ""
     activities: set[tuple[str, datetime]] = field(default_factory=set)
+    rows: list[Row] = field(default_factory=list)
 
     def take(self, row: Row, ext_free: bool) -> None:
         """Merge a row in, as capture merges a response: its non-empty values win."""
+        self.rows.append(row)
         self.values.update(row.clean)
         self.custom.update(row.custom)
         if row.consent and row.consent != Consent.UNKNOWN:

@@ -13,13 +13,17 @@ import csv
 import io
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db import connection
 
+from inquiries import scoring
 from inquiries.models import (
     Activity,
     ActivityKind,
+    BehaviourLevel,
     Consent,
     ImportJob,
     Inquiry,
@@ -28,7 +32,7 @@ from inquiries.models import (
     Timeline,
 )
 from inquiries.services.capture import company_domain
-from inquiries.services.import_rows import Person
+from inquiries.services.import_rows import Person, Row
 
 TEXT_FIELDS = (
     "first_name",
@@ -58,6 +62,12 @@ STAGE_COLUMNS = (
     "external_id text",
     "custom jsonb",
     "last_activity_at timestamptz",
+    "stage text",
+    "fit_score integer",
+    "engagement_score integer",
+    "score integer",
+    "score_breakdown jsonb",
+    "behaviour_level text",
     "changed text[]",
 )
 
@@ -73,12 +83,74 @@ def copy_rows(
     cursor.cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN ({options})", buffer)
 
 
-def staged(person: Person) -> tuple:
+@dataclass(frozen=True)
+class Scorer:
+    """The active definition, applied in Python to the people a chunk inserts.
+
+    A new person's whole record is in hand (the profile and the activities of
+    this file), so ``scoring.score`` — the reference the set-based rescoring
+    is held equal to — gives the score before the insert, and each new row is
+    written once, scored and in its stage, instead of inserted, then updated
+    by the scoring SQL, then moved to MQL or nurture.
+    """
+
+    definition_id: int
+    rules: scoring.Rules
+    as_of: datetime
+
+    def score(
+        self,
+        values: dict[str, Any],
+        custom: dict[str, Any],
+        source: str,
+        activities: Iterable[tuple[str, datetime]],
+    ) -> tuple:
+        """A new person's staged score columns: stage, fit, engagement, total, breakdown, level."""
+        profile: dict[str, Any] = {name: values.get(name, "") for name in scoring.STANDARD_FIELDS}
+        profile["company_size"] = values.get("company_size")
+        profile["timeline"] = values.get("timeline") or Timeline.UNKNOWN
+        profile["source"] = source or Source.IMPORT
+        for key, value in custom.items():
+            profile[f"custom.{key}"] = value
+        result = scoring.score(profile, activities, self.rules, as_of=self.as_of)
+        return (
+            Stage.MQL if result.qualifies else Stage.NURTURE,
+            result.fit,
+            result.engagement,
+            result.total,
+            json.dumps(result.breakdown),
+            result.level,
+        )
+
+    def prescore(self, rows: Iterable[Row]) -> None:
+        """Score each row as if it were a new person on its own (in the reading thread).
+
+        Most rows of an import are exactly that; the writer takes the result
+        when the row's person turns out new and made of that row alone, and
+        scores everyone else itself.
+        """
+        for row in rows:
+            row.scored = self.score(row.clean, row.custom, row.source, set(row.activities))
+            row.scored_by = self
+
+
+UNSCORED = (Stage.INQUIRY, 0, 0, 0, "[]", BehaviourLevel.VISITOR)
+
+
+def _scored(person: Person, scorer: Scorer | None) -> tuple:
+    if person.target_id is not None or scorer is None:
+        return UNSCORED
+    if len(person.rows) == 1 and person.rows[0].scored_by is scorer:
+        return person.rows[0].scored
+    return scorer.score(person.values, person.custom, person.source, person.activities)
+
+
+def staged(person: Person, new_id: int | None, scored: tuple) -> tuple:
     values = person.values
     last = max((when for _kind, when in person.activities), default=None)
     return (
         person.seq,
-        person.target_id,
+        person.target_id if new_id is None else new_id,
         person.target_id is None,
         *(values.get(name, "") for name in TEXT_FIELDS[:-2]),
         values.get("timeline", ""),
@@ -91,11 +163,22 @@ def staged(person: Person) -> tuple:
         person.external_id_new,
         json.dumps(person.custom),
         last.isoformat() if last else None,
+        *scored,
     )
 
 
-def write_in_sql(job: ImportJob, people: list[Person], now: datetime) -> list[int]:
-    """Stage the chunk with COPY; insert the new, merge the known, add activities: set-based."""
+@dataclass
+class Written:
+    """What a chunk wrote: stored inquiries it merged into (still to score), new ones in nurture."""
+
+    merged: list[int] = field(default_factory=list)
+    nurtured: list[int] = field(default_factory=list)
+
+
+def write_in_sql(
+    job: ImportJob, people: list[Person], now: datetime, scorer: Scorer | None
+) -> Written:
+    """Stage the chunk with COPY; insert the new (scored), merge the known, add activities."""
     tenant = job.tenant_id
     staged_columns = [c.split()[0] for c in STAGE_COLUMNS[:-1]]
     changes = [
@@ -114,6 +197,18 @@ def write_in_sql(job: ImportJob, people: list[Person], now: datetime) -> list[in
     keep = ", ".join(f"{n} = CASE WHEN s.{n} <> '' THEN s.{n} ELSE i.{n} END" for n in TEXT_FIELDS)
     details = json.dumps({"source": Source.IMPORT, "import_job": job.pk})
     with connection.cursor() as cur:
+        # Ids for the new people up front, so the stage rows carry them.
+        new = [p for p in people if p.target_id is None]
+        cur.execute(
+            "SELECT nextval(pg_get_serial_sequence('inquiries_inquiry', 'id')) "
+            "FROM generate_series(1, %s)",
+            [len(new)],
+        )
+        new_ids = {p.seq: pk for p, (pk,) in zip(new, cur.fetchall(), strict=True)}
+        scored = {p.seq: _scored(p, scorer) for p in people}
+        written = Written(
+            nurtured=[new_ids[seq] for seq, row in scored.items() if row[0] == Stage.NURTURE]
+        )
         # Dropped at commit; dropped here too for a chunk inside an outer transaction.
         cur.execute("DROP TABLE IF EXISTS import_stage, import_stage_activity")
         cur.execute(f"CREATE TEMP TABLE import_stage ({', '.join(STAGE_COLUMNS)}) ON COMMIT DROP")
@@ -125,7 +220,7 @@ def write_in_sql(job: ImportJob, people: list[Person], now: datetime) -> list[in
             cur,
             "import_stage",
             staged_columns,
-            (staged(p) for p in people),
+            (staged(p, new_ids.get(p.seq), scored[p.seq]) for p in people),
             nullable=("target_id", "company_size", "last_activity_at"),
         )
         copy_rows(
@@ -136,11 +231,9 @@ def write_in_sql(job: ImportJob, people: list[Person], now: datetime) -> list[in
         )
         # Temporary tables get no statistics of their own; with them the planner
         # probes the chunk's inquiries by id instead of scanning the tenant.
-        cur.execute("ANALYZE import_stage, import_stage_activity")
-        cur.execute(
-            "UPDATE import_stage SET target_id = "
-            "nextval(pg_get_serial_sequence('inquiries_inquiry', 'id')) WHERE is_new"
-        )
+        # The join columns are enough (the whole rows take twice as long).
+        cur.execute("ANALYZE import_stage (seq, target_id, is_new)")
+        cur.execute("ANALYZE import_stage_activity (seq)")
         cur.execute(
             "UPDATE import_stage s SET changed = ARRAY(SELECT c FROM unnest(ARRAY["
             f"{', '.join(changes)}]) AS c WHERE c IS NOT NULL ORDER BY c) "
@@ -153,15 +246,18 @@ def write_in_sql(job: ImportJob, people: list[Person], now: datetime) -> list[in
             "phone_normalized, title, company, company_domain, company_size, industry, country, "
             "region, interest, timeline, source, consent, external_source, external_id, custom, "
             "outcome, stage, disqualified_reason, fit_score, engagement_score, score, "
-            "score_breakdown, behaviour_level, created_at, updated_at, last_activity_at) "
+            "score_breakdown, behaviour_level, definition_id, scored_at, created_at, updated_at, "
+            "last_activity_at) "
             "SELECT s.target_id, %(tenant)s, s.first_name, s.last_name, s.email, s.phone, "
             "s.phone_normalized, s.title, s.company, s.company_domain, s.company_size, "
             "s.industry, s.country, s.region, s.interest, "
             "COALESCE(NULLIF(s.timeline, ''), %(timeline)s), "
             "COALESCE(NULLIF(s.source, ''), %(source)s), "
             "COALESCE(NULLIF(s.consent, ''), %(consent)s), "
-            "s.external_source, s.external_id, s.custom, s.outcome, %(stage)s, '', 0, 0, 0, "
-            "'[]'::jsonb, 'visitor', %(now)s, %(now)s, COALESCE(s.last_activity_at, %(now)s) "
+            "s.external_source, s.external_id, s.custom, s.outcome, s.stage, '', s.fit_score, "
+            "s.engagement_score, s.score, s.score_breakdown, s.behaviour_level, "
+            "%(definition)s, %(scored_at)s, %(now)s, %(now)s, "
+            "COALESCE(s.last_activity_at, %(now)s) "
             "FROM import_stage s WHERE s.is_new ORDER BY s.seq",
             {
                 "tenant": tenant,
@@ -169,7 +265,8 @@ def write_in_sql(job: ImportJob, people: list[Person], now: datetime) -> list[in
                 "timeline": Timeline.UNKNOWN,
                 "source": Source.IMPORT,
                 "consent": Consent.UNKNOWN,
-                "stage": Stage.INQUIRY,
+                "definition": scorer.definition_id if scorer else None,
+                "scored_at": scorer.as_of if scorer else None,
             },
         )
         cur.execute(
@@ -209,11 +306,16 @@ def write_in_sql(job: ImportJob, people: list[Person], now: datetime) -> list[in
             {"tenant": tenant, "now": now, "merged": ActivityKind.MERGED, "details": details},
         )
         cur.execute(
-            "SELECT i.id FROM inquiries_inquiry i JOIN import_stage s ON s.target_id = i.id "
-            "WHERE i.tenant_id = %(tenant)s AND i.stage <> %(disqualified)s ORDER BY i.id",
-            {"tenant": tenant, "disqualified": Stage.DISQUALIFIED},
+            "SELECT id FROM inquiries_inquiry WHERE tenant_id = %(tenant)s "
+            "AND id = ANY(%(ids)s::bigint[]) AND stage <> %(disqualified)s ORDER BY id",
+            {
+                "tenant": tenant,
+                "ids": [p.target_id for p in people if p.target_id is not None],
+                "disqualified": Stage.DISQUALIFIED,
+            },
         )
-        return [pk for (pk,) in cur.fetchall()]
+        written.merged = [pk for (pk,) in cur.fetchall()]
+        return written
 
 
 # --- Writing a chunk: the ORM (SQLite) ----------------------------------------------------

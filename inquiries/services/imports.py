@@ -80,12 +80,13 @@ from inquiries.services.import_files import (
 from inquiries.services.import_rows import (
     CellError,
     Matcher,
+    Person,
     Plan,
     Row,
     parse_chunk,
     resolve,
 )
-from inquiries.services.import_writing import write_in_sql, write_with_orm
+from inquiries.services.import_writing import Scorer, write_in_sql, write_with_orm
 from inquiries.services.validation import (
     ACTIVITY_KINDS,
     CELL_FIELDS,
@@ -95,6 +96,7 @@ from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Role
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.services import record_audit
+from nurture import services as nurture_services
 
 logger = logging.getLogger(__name__)
 
@@ -691,10 +693,16 @@ def run_import_job(
         plan = Plan.of(job)
         chunks = _chunks(job, chunk_size, skip=job.done_rows)
         width = len(job.headers)
+        definition = scoring_services.active_definition() if set_based() else None
+        rules = scoring_services.rules_of(definition) if definition else None
 
         def parse_next() -> _Parsed:
             records = next(chunks, None) or []
-            return _Parsed(len(records), *parse_chunk(plan, records, width))
+            scorer = Scorer(definition.pk, rules, timezone.now()) if definition and rules else None
+            parsed = _Parsed(len(records), *parse_chunk(plan, records, width), scorer=scorer)
+            if scorer:
+                scorer.prescore(parsed.rows)
+            return parsed
 
         written = 0
         # The next chunk is read and validated in a thread while the database
@@ -770,6 +778,8 @@ class _Parsed:
     rows: list[Row]
     errors: list[CellError]
     invalid: int
+    # The active definition when the chunk was read, as of then; its rows are prescored by it.
+    scorer: Scorer | None = None
 
 
 def _run_chunk(job: ImportJob, parsed: _Parsed, by: Principal) -> str:
@@ -777,23 +787,15 @@ def _run_chunk(job: ImportJob, parsed: _Parsed, by: Principal) -> str:
     for attempt in range(2):
         try:
             with transaction.atomic():
-                return _write_chunk(
-                    job, parsed.rows, parsed.errors, parsed.invalid, parsed.count, by
-                )
+                return _write_chunk(job, parsed, by)
         except IntegrityError:
             if attempt:
                 raise
     raise AssertionError("unreachable")
 
 
-def _write_chunk(
-    job: ImportJob,
-    rows: list[Row],
-    errors: list[CellError],
-    invalid: int,
-    count: int,
-    by: Principal,
-) -> str:
+def _write_chunk(job: ImportJob, parsed: _Parsed, by: Principal) -> str:
+    rows, errors, invalid, count = parsed.rows, parsed.errors, parsed.invalid, parsed.count
     if set_based():
         # A chunk lost in a crash is lost together with the progress that
         # records it (one transaction), and the resumed run writes it again:
@@ -831,11 +833,7 @@ def _write_chunk(
     resolved = resolve(rows, Matcher(in_sql=set_based()))
     people = list(resolved.people.values())
     if people:
-        if set_based():
-            touched = write_in_sql(job, people, now)
-        else:
-            touched = write_with_orm(job, people, now)
-        _score(touched, now)
+        _write_people(job, people, now, parsed.scorer)
     ImportRowError.objects.bulk_create(
         [
             ImportRowError(
@@ -866,30 +864,50 @@ def set_based() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _score(touched: list[int], now: datetime) -> None:
-    """Score the chunk's people under the active definition and move them like score_inquiry."""
+def _write_people(
+    job: ImportJob, people: list[Person], now: datetime, read_with: Scorer | None
+) -> None:
+    """Write the chunk's people, scored and routed under the active definition.
+
+    ``read_with`` is the definition the reading thread prescored the rows by;
+    it is used (with its time) unless another version was activated since.
+    """
     definition = scoring_services.active_definition()
-    if definition is None or not touched:
+    if not set_based():
+        touched = write_with_orm(job, people, now)
+        if definition is not None:
+            for inquiry in Inquiry.objects.filter(pk__in=touched):
+                scoring_services.score_inquiry(inquiry=inquiry, as_of=now)
         return
-    rules = scoring_services.rules_of(definition)
-    if set_based():
-        sql, params = rescoring.compile_rescore_sql(
-            rules=rules,
-            tenant_id=definition.tenant_id,
-            definition_id=definition.pk,
-            as_of=now,
-            ids=touched,
-        )
-        with connection.cursor() as cursor:
-            # The rows were inserted in this transaction, so the table's statistics
-            # (the runtime role may not ANALYZE) still describe it without them; the
-            # planner then nests loops over the whole chunk, quadratic in its size.
-            # Hash joins are right for a chunk of thousands of ids.
-            cursor.execute("SET LOCAL enable_nestloop = off")
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
-            cursor.execute("SET LOCAL enable_nestloop = on")
-        scoring_services.route_by_score(rows)
+    if definition is None:
+        write_in_sql(job, people, now, None)
         return
-    for inquiry in Inquiry.objects.filter(pk__in=touched):
-        scoring_services.score_inquiry(inquiry=inquiry, as_of=now)
+    if read_with is not None and read_with.definition_id == definition.pk:
+        scorer = read_with
+    else:
+        scorer = Scorer(definition.pk, scoring_services.rules_of(definition), now)
+    rules = scorer.rules
+    written = write_in_sql(job, people, now, scorer)
+    if written.nurtured:
+        # Inserted scored and in the nurture stage; still handed over to nurture.
+        nurture_services.flag_for_nurture(inquiry_ids=written.nurtured, already_in_stage=True)
+    if not written.merged:
+        return
+    # Merged people: their stored activities count too, so the scoring SQL rescores them.
+    sql, params = rescoring.compile_rescore_sql(
+        rules=rules,
+        tenant_id=definition.tenant_id,
+        definition_id=definition.pk,
+        as_of=scorer.as_of,
+        ids=written.merged,
+    )
+    with connection.cursor() as cursor:
+        # The table's statistics (the runtime role may not ANALYZE) may predate
+        # the rows this import inserted; the planner then nests loops over the
+        # whole chunk, quadratic in its size. Hash joins are right for a chunk
+        # of thousands of ids.
+        cursor.execute("SET LOCAL enable_nestloop = off")
+        cursor.execute(sql, params)
+        scored = cursor.fetchall()
+        cursor.execute("SET LOCAL enable_nestloop = on")
+    scoring_services.route_by_score(scored)

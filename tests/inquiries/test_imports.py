@@ -29,7 +29,12 @@ from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.context import NoTenantSelected, tenant_context
 from leadflow.tenancy.models import AuditEvent
 from tests.conftest import make_actor, transactional_databases, wait_until
-from tests.factories import InquiryFactory, LeadDefinitionFactory, TenantFactory
+from tests.factories import (
+    ActivityFactory,
+    InquiryFactory,
+    LeadDefinitionFactory,
+    TenantFactory,
+)
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 HEADER = ["Email", "First Name", "Last Name", "Phone", "Company", "Employees", "Country", "Webinar"]
@@ -410,6 +415,65 @@ def test_the_set_based_and_the_orm_path_store_the_same(actors, frozen, monkeypat
                 )
             )
     assert timelines[0] == timelines[1]
+
+
+def scores(tenant) -> list[tuple]:
+    with tenant_context(tenant):
+        return list(
+            Inquiry.objects.order_by("email", "phone_normalized").values_list(
+                "email",
+                "phone_normalized",
+                "stage",
+                "fit_score",
+                "engagement_score",
+                "score",
+                "score_breakdown",
+                "behaviour_level",
+                "scored_at",
+            )
+        )
+
+
+@pytest.mark.postgres
+def test_the_set_based_and_the_orm_path_score_and_route_the_same(actors, frozen, monkeypatch):
+    for tenant in (actors.tenant_a, actors.tenant_b):
+        LeadDefinitionFactory(tenant=tenant, qualifiers=[], mql_threshold=40)
+        # Known before the import, with a webinar of its own: its score counts both.
+        known = InquiryFactory(tenant=tenant, email="buyer3@company3.example", company="Old")
+        ActivityFactory(tenant=tenant, inquiry=known, kind="webinar", occurred_at=NOW)
+    rows = [person(n % 7, Webinar=f"2026-05-{1 + n % 9:02d}", Phone="") for n in range(14)]
+    # People met once, in the last chunk: scored only as they are inserted.
+    rows += [person(20 + n, Webinar=f"2026-05-{1 + n:02d}", Phone="") for n in range(6)]
+    rows += [person(8, Employees="2", Country="", Email="", Phone="+1 555 010 4000")]
+    content = csv_bytes(rows)
+    other = make_actor(actors.tenant_b, "admin")
+    import_file(actors.owner, content, chunk_size=8)
+    monkeypatch.setattr(imports, "set_based", lambda: False)
+    import_file(other, content, chunk_size=8)
+    sql, orm = scores(actors.tenant_a), scores(actors.tenant_b)
+    assert sql == orm
+    assert {row[2] for row in sql} == {"mql", "nurture"}
+
+
+@pytest.mark.postgres
+def test_new_inquiries_below_the_threshold_are_handed_to_nurture(actors, frozen, monkeypatch):
+    from nurture import services as nurture_services
+
+    LeadDefinitionFactory(tenant=actors.tenant_a, qualifiers=[], mql_threshold=1000)
+    calls = []
+    real = nurture_services.flag_for_nurture
+
+    def spy(*, inquiry_ids, already_in_stage=False):
+        calls.append((sorted(inquiry_ids), already_in_stage))
+        return real(inquiry_ids=inquiry_ids, already_in_stage=already_in_stage)
+
+    monkeypatch.setattr(nurture_services, "flag_for_nurture", spy)
+    import_file(actors.owner, csv_bytes([person(n) for n in range(3)]))
+    with tenant_context(actors.tenant_a):
+        ids = sorted(Inquiry.objects.values_list("pk", flat=True))
+        stages = set(Inquiry.objects.values_list("stage", flat=True))
+    assert calls == [(ids, True)]
+    assert stages == {"nurture"}
 
 
 def test_imported_inquiries_are_scored_and_routed(actors, frozen, path):
