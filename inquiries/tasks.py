@@ -8,7 +8,7 @@ from celery import shared_task
 from django.db import DatabaseError
 
 from inquiries.models import Appointment, RescoreJob
-from inquiries.services import rescoring, resuming
+from inquiries.services import imports, rescoring, resuming
 from inquiries.services.appointments import send_appointment_confirmation
 from leadflow.tenancy.models import Tenant
 from leadflow.tenancy.tasks import TenantTask
@@ -68,11 +68,14 @@ def run_dry_run_task(*, job_id: int, tenant_id: int) -> str | None:
 
 @shared_task(base=TenantTask)
 def resume_stalled_jobs_of_tenant(*, tenant_id: int) -> dict[str, list[int]]:
-    """Queue again this tenant's import and rescoring jobs that no worker is running."""
+    """Queue again this tenant's jobs that no worker runs; cancel uploads never started."""
     resumed = resuming.resume_stalled_jobs()
     if resumed["imports"] or resumed["rescores"]:
         logger.warning("resumed stalled jobs %s", resumed, extra={"tenant_id": tenant_id})
-    return resumed
+    expired = imports.expire_unstarted_uploads()
+    if expired:
+        logger.info("cancelled unstarted uploads %s", expired, extra={"tenant_id": tenant_id})
+    return {**resumed, "expired_uploads": expired}
 
 
 @shared_task

@@ -254,6 +254,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.integer("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_4
 # file, never held in memory; an import is kept under IMPORTS_ROOT until its job ends.
 IMPORTS_ROOT = Path(env.string("IMPORTS_ROOT", str(VAR_DIR / "imports"))).resolve()
 IMPORT_MAX_BYTES = env.integer("IMPORT_MAX_MEGABYTES", 200, minimum=1) * 1024 * 1024
+# An upload never started is cancelled, and its file removed, after this many days.
+IMPORT_UNSTARTED_DAYS = env.integer("IMPORT_UNSTARTED_DAYS", 7, minimum=1)
 
 # --- API -------------------------------------------------------------------
 REST_FRAMEWORK = {

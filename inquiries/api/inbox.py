@@ -16,7 +16,7 @@ from rest_framework import exceptions, mixins, serializers, status
 from rest_framework.response import Response
 
 from inquiries.api.serializers import InquiryOutput, StrictSerializer
-from inquiries.models import DisqualifyReason
+from inquiries.models import DisqualifyReason, SavedView
 from inquiries.selectors.inbox import (
     DEFAULT_SORT,
     MAX_PAGE_SIZE,
@@ -32,6 +32,7 @@ from inquiries.selectors.inbox import (
     keyset_page,
     keyset_queryset,
     missing_ids,
+    saved_views,
     search_is_selective,
 )
 from inquiries.selectors.inquiries import campaign_list
@@ -413,3 +414,57 @@ class DisqualifyReasonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
             reason=reason, **data.validated_data, by=self.principal
         )
         return Response(DisqualifyReasonSerializer(reason).data)
+
+
+# --- Saved views ---------------------------------------------------------------------
+
+
+class SavedViewSerializer(serializers.ModelSerializer):
+    inquiries_url = serializers.SerializerMethodField(
+        help_text="The inquiry list with this view's filters and sort."
+    )
+
+    class Meta:
+        model = SavedView
+        fields = ["id", "name", "query", "inquiries_url", "created_at"]
+        read_only_fields = ["id", "inquiries_url", "created_at"]
+
+    def get_inquiries_url(self, view: SavedView) -> str:
+        path = "/api/v1/inquiries/" + (f"?{view.query}" if view.query else "")
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+
+class SavedViewInput(StrictSerializer):
+    name = serializers.CharField(max_length=100, help_text="Saving a name again replaces it.")
+    query = serializers.CharField(
+        max_length=2000,
+        allow_blank=True,
+        help_text="The inbox's query string: filters and `sort` (`cursor` and `page` are dropped).",
+    )
+
+
+class SavedViewViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, TenantViewSet
+):
+    """The caller's own named inbox filters; another user's are not found (404)."""
+
+    model = SavedView
+    serializer_class = SavedViewSerializer
+    permission_classes = [role_required(*MARKETING)]
+    filter_backends: list = []
+
+    def scoped_queryset(self):
+        user = self.principal.user
+        return saved_views(user_id=user.pk) if user else SavedView.objects.none()
+
+    @extend_schema(request=SavedViewInput, responses={201: SavedViewSerializer})
+    def create(self, request):
+        data = SavedViewInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        view = triage.save_inbox_view(**data.validated_data, by=self.principal)
+        serializer = SavedViewSerializer(view, context={"request": request})
+        return Response(serializer.data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance):
+        triage.delete_inbox_view(view=instance, by=self.principal)

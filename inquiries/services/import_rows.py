@@ -16,6 +16,7 @@ from django.db import connection
 from django.db.models import Q
 
 from inquiries.models import (
+    Campaign,
     Consent,
     CustomField,
     ImportJob,
@@ -40,6 +41,8 @@ class Plan:
     fields: dict[str, CustomField]
     placeholders: frozenset[str]
     custom_headers: dict[str, str]
+    # The tenant's campaigns by lower-case name, when a column names them.
+    campaigns: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, job: ImportJob) -> Plan:
@@ -60,7 +63,12 @@ class Plan:
                 custom_headers[spec["key"]] = header
             columns.append((index, header, spec))
         placeholders = frozenset(p.lower() for p in job.placeholders)
-        return cls(columns, fields, placeholders, custom_headers)
+        campaigns = {}
+        if any(spec["to"] == "campaign" for _i, _h, spec in columns):
+            campaigns = {
+                name.lower(): pk for pk, name in Campaign.objects.values_list("pk", "name")
+            }
+        return cls(columns, fields, placeholders, custom_headers, campaigns)
 
 
 @dataclass
@@ -74,6 +82,7 @@ class Row:
     external_id: str
     outcome: str
     activities: list[tuple[str, datetime]]
+    campaign_id: int | None = None
     # Set by the reading thread: the row scored as a new person on its own, and by what.
     scored: tuple | None = None
     scored_by: Any = None
@@ -104,6 +113,7 @@ def parse_row(plan: Plan, number: int, cells: list[str]) -> tuple[Row | None, li
     activities: list[tuple[str, datetime]] = []
     columns_of: dict[str, tuple[str, str]] = {}
     outcome = ""
+    campaign_id = None
     for index, header, spec in plan.columns:
         text = cells[index].strip() if index < len(cells) else ""
         if not text or text.lower() in plan.placeholders:
@@ -121,6 +131,12 @@ def parse_row(plan: Plan, number: int, cells: list[str]) -> tuple[Row | None, li
                 custom_raw[spec["key"]] = text
             elif to == "activity":
                 activities.append((spec["kind"], clean_activity_time(text)))
+            elif to == "campaign":
+                campaign_id = plan.campaigns.get(text.lower())
+                if campaign_id is None:
+                    raise ValueError(
+                        f"No campaign named {text!r}; add it under Campaigns or ignore this column."
+                    )
             else:
                 outcome = clean_choice("outcome", text)
         except ValueError as exc:
@@ -154,6 +170,7 @@ def parse_row(plan: Plan, number: int, cells: list[str]) -> tuple[Row | None, li
             external_id=external_id,
             outcome=outcome,
             activities=activities,
+            campaign_id=campaign_id,
         ),
         [],
     )
@@ -173,6 +190,7 @@ class Person:
     external_source_new: str = ""
     external_id_new: str = ""
     outcome: str = ""
+    campaign_id: int | None = None
     activities: set[tuple[str, datetime]] = field(default_factory=set)
     rows: list[Row] = field(default_factory=list)
 
@@ -187,6 +205,8 @@ class Person:
             self.source = row.source
         if row.outcome:
             self.outcome = row.outcome
+        if row.campaign_id and not self.campaign_id:
+            self.campaign_id = row.campaign_id  # the first campaign that reached them
         if row.external_id and not self.external_id and ext_free:
             self.external_id = self.external_id_new = row.external_id
             self.external_source_new = row.external_source

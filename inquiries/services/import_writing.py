@@ -62,6 +62,7 @@ STAGE_COLUMNS = (
     "external_id text",
     "custom jsonb",
     "last_activity_at timestamptz",
+    "campaign_id bigint",
     "stage text",
     "fit_score integer",
     "engagement_score integer",
@@ -163,6 +164,7 @@ def staged(person: Person, new_id: int | None, scored: tuple) -> tuple:
         person.external_id_new,
         json.dumps(person.custom),
         last.isoformat() if last else None,
+        person.campaign_id,
         *scored,
     )
 
@@ -193,6 +195,7 @@ def write_in_sql(
         "CASE WHEN s.consent NOT IN ('', 'unknown') AND s.consent <> i.consent THEN 'consent' END",
         "CASE WHEN i.external_id = '' AND s.external_id <> '' THEN 'external_id' END",
         "CASE WHEN s.outcome <> '' AND s.outcome <> i.outcome THEN 'outcome' END",
+        "CASE WHEN i.campaign_id IS NULL AND s.campaign_id IS NOT NULL THEN 'campaign' END",
     ]
     keep = ", ".join(f"{n} = CASE WHEN s.{n} <> '' THEN s.{n} ELSE i.{n} END" for n in TEXT_FIELDS)
     details = json.dumps({"source": Source.IMPORT, "import_job": job.pk})
@@ -221,7 +224,7 @@ def write_in_sql(
             "import_stage",
             staged_columns,
             (staged(p, new_ids.get(p.seq), scored[p.seq]) for p in people),
-            nullable=("target_id", "company_size", "last_activity_at"),
+            nullable=("target_id", "company_size", "last_activity_at", "campaign_id"),
         )
         copy_rows(
             cur,
@@ -245,7 +248,7 @@ def write_in_sql(
             "INSERT INTO inquiries_inquiry (id, tenant_id, first_name, last_name, email, phone, "
             "phone_normalized, title, company, company_domain, company_size, industry, country, "
             "region, interest, timeline, source, consent, external_source, external_id, custom, "
-            "outcome, stage, disqualified_reason, fit_score, engagement_score, score, "
+            "outcome, campaign_id, stage, disqualified_reason, fit_score, engagement_score, score, "
             "score_breakdown, behaviour_level, definition_id, scored_at, created_at, updated_at, "
             "last_activity_at) "
             "SELECT s.target_id, %(tenant)s, s.first_name, s.last_name, s.email, s.phone, "
@@ -254,8 +257,8 @@ def write_in_sql(
             "COALESCE(NULLIF(s.timeline, ''), %(timeline)s), "
             "COALESCE(NULLIF(s.source, ''), %(source)s), "
             "COALESCE(NULLIF(s.consent, ''), %(consent)s), "
-            "s.external_source, s.external_id, s.custom, s.outcome, s.stage, '', s.fit_score, "
-            "s.engagement_score, s.score, s.score_breakdown, s.behaviour_level, "
+            "s.external_source, s.external_id, s.custom, s.outcome, s.campaign_id, s.stage, '', "
+            "s.fit_score, s.engagement_score, s.score, s.score_breakdown, s.behaviour_level, "
             "%(definition)s, %(scored_at)s, %(now)s, %(now)s, "
             "COALESCE(s.last_activity_at, %(now)s) "
             "FROM import_stage s WHERE s.is_new ORDER BY s.seq",
@@ -274,6 +277,7 @@ def write_in_sql(
             "company_domain = CASE WHEN s.email <> '' THEN s.company_domain "
             "ELSE i.company_domain END, "
             "company_size = COALESCE(s.company_size, i.company_size), "
+            "campaign_id = COALESCE(i.campaign_id, s.campaign_id), "
             "custom = i.custom || s.custom, "
             "consent = CASE WHEN s.consent NOT IN ('', 'unknown') THEN s.consent "
             "ELSE i.consent END, "
@@ -337,6 +341,7 @@ def write_with_orm(job: ImportJob, people: list[Person], now: datetime) -> list[
                 external_id=p.external_id_new,
                 custom=p.custom,
                 outcome=p.outcome,
+                campaign_id=p.campaign_id,
                 created_at=now,
                 updated_at=now,
                 last_activity_at=max((w for _k, w in p.activities), default=now),
@@ -399,6 +404,7 @@ MERGED_FIELDS = [
     "consent",
     "external_source",
     "external_id",
+    "campaign",
     "updated_at",
     "last_activity_at",
 ]
@@ -426,6 +432,9 @@ def merge_into(inquiry: Inquiry, person: Person, now: datetime) -> list[str]:
     if person.outcome and person.outcome != inquiry.outcome:
         inquiry.outcome = person.outcome
         changed.append("outcome")
+    if person.campaign_id and inquiry.campaign_id is None:
+        inquiry.campaign_id = person.campaign_id
+        changed.append("campaign")
     last = max((w for _k, w in person.activities), default=None)
     if last and (inquiry.last_activity_at is None or last > inquiry.last_activity_at):
         inquiry.last_activity_at = last

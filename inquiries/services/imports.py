@@ -130,6 +130,7 @@ HEADER_ALIASES = {
     "external_id": ("external_id", "id", "record_id", "contact_id", "lead_id"),
     "external_source": ("external_source", "system", "origin"),
 }
+CAMPAIGN_HEADERS = ("campaign", "campaign_name", "utm_campaign")
 KIND_ALIASES = {"yes_no": CustomFieldKind.BOOLEAN, "boolean": CustomFieldKind.BOOLEAN}
 FINISHED = (ImportStatus.DONE, ImportStatus.FAILED, ImportStatus.CANCELLED)
 # Who may define a custom field from the mapping screen: those running imports, not qualifiers.
@@ -238,6 +239,9 @@ def suggest_mapping(headers: list[str]) -> dict[str, dict[str, Any]]:
             taken.add(f"custom.{custom[name]}")
         elif name in kinds:
             mapping[header] = {"to": "activity", "kind": kinds[name]}
+        elif name in CAMPAIGN_HEADERS and "campaign" not in taken:
+            mapping[header] = {"to": "campaign"}
+            taken.add("campaign")
         elif name in ("outcome", "result", "won_lost") and "outcome" not in taken:
             mapping[header] = {"to": "outcome"}
             taken.add("outcome")
@@ -405,8 +409,10 @@ def _clean_spec(
         return "", {"to": "activity", "kind": kind}
     if to == "outcome":
         return "outcome", {"to": "outcome"}
+    if to == "campaign":
+        return "campaign", {"to": "campaign"}
     raise _mapping_error(
-        header, "invalid", 'Map to field, custom, activity, outcome or ignore ("to").'
+        header, "invalid", 'Map to field, custom, activity, campaign, outcome or ignore ("to").'
     )
 
 
@@ -660,6 +666,39 @@ def cancel_import(*, job: ImportJob, by: Principal) -> ImportJob:
     job.save(update_fields=fields)
     record_audit(action="import.cancelled", obj=job, after={"done_rows": job.done_rows}, by=by)
     return job
+
+
+@transaction.atomic
+def expire_unstarted_uploads(*, now: datetime | None = None) -> list[int]:
+    """Cancel the current tenant's uploads nobody started within IMPORT_UNSTARTED_DAYS.
+
+    An upload waits for its mapping and its start; one left for days only
+    holds its file (up to IMPORT_MAX_MEGABYTES) on disk. It is cancelled like
+    any other job, with a note saying why, and its file removed; the list of
+    imports still shows it. Uploads whose dry run is under way are left alone.
+    """
+    now = now or timezone.now()
+    days = settings.IMPORT_UNSTARTED_DAYS
+    expired = []
+    candidates = ImportJob.objects.select_for_update(skip_locked=True).filter(
+        status=ImportStatus.ANALYSED, created_at__lt=now - timedelta(days=days)
+    )
+    for job in candidates:
+        if dry_run_busy(job):
+            continue
+        job.status = ImportStatus.CANCELLED
+        job.finished_at = now
+        job.error = f"Never started; the uploaded file was removed after {days} days."
+        job.save(update_fields=["status", "finished_at", "error"])
+        _remove_file_on_commit(job)
+        record_audit(
+            action="import.expired",
+            obj=job,
+            after={"file_name": job.file_name, "days": days},
+            by=Principal.system(job.tenant, "upload clean-up"),
+        )
+        expired.append(job.pk)
+    return expired
 
 
 def _remove_file_on_commit(job: ImportJob) -> None:

@@ -12,10 +12,18 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
+from django.http import QueryDict
 from django.utils import timezone
 
 from inquiries.models import Campaign, DisqualifyReason, Inquiry, SavedView, Stage
-from inquiries.selectors.inbox import InvalidFilter, Selection, selection_queryset
+from inquiries.selectors.inbox import (
+    SORTS,
+    InvalidFilter,
+    Selection,
+    filter_inbox,
+    selection_queryset,
+    without_blanks,
+)
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Membership, Role, User
 from leadflow.tenancy.principal import Principal
@@ -235,9 +243,37 @@ def change_disqualify_reason(
 # --- Saved views ---------------------------------------------------------------------
 
 
+# Where a list is, not what it shows: never part of a saved view.
+NOT_SAVED = ("cursor", "page", "page_size", "csrfmiddlewaretoken")
+MAX_VIEW_QUERY = 2000
+
+
+def clean_view_query(query: str, *, user_id: int | None) -> str:
+    """The inbox query a view keeps: its filters and sort, checked as the inbox checks them."""
+    if len(query) > MAX_VIEW_QUERY:
+        raise RuleViolation(
+            field="query", code="too_long", message=f"At most {MAX_VIEW_QUERY} characters."
+        )
+    data = without_blanks(QueryDict(query.lstrip("?")))
+    for key in NOT_SAVED:
+        data.pop(key, None)
+    sort = data.get("sort")
+    if sort is not None and sort not in SORTS:
+        raise RuleViolation(
+            field="query",
+            code="invalid",
+            message=f"Unknown sort {sort!r}; use one of {', '.join(SORTS)}.",
+        )
+    bound = filter_inbox(data, user_id=user_id)
+    if not bound.is_valid():
+        problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in bound.errors_as_dict.items())
+        raise RuleViolation(field="query", code="invalid", message=problems)
+    return data.urlencode()
+
+
 @transaction.atomic
 def save_inbox_view(*, name: str, query: str, by: Principal) -> SavedView:
-    """Keep the inbox's current filter under a name, for this user; a same name is replaced."""
+    """Keep the inbox's filter and sort under a name, for this user; a same name is replaced."""
     name = " ".join(name.split())
     if not name or len(name) > 100:
         raise RuleViolation(
@@ -245,6 +281,7 @@ def save_inbox_view(*, name: str, query: str, by: Principal) -> SavedView:
         )
     if by.user is None:
         raise RuleViolation(field="user", code="no_user", message="Saved views belong to a user.")
+    query = clean_view_query(query, user_id=by.user.pk)
     try:
         with transaction.atomic():
             view, _ = SavedView.objects.update_or_create(

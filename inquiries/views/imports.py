@@ -128,6 +128,7 @@ def _target_choices(custom_fields) -> list:
         ("Standard field", standard),
         ("Custom field", [*custom, (NEW_FIELD, "+ New custom field…")]),
         ("Activity (the cell is its date and time)", activities),
+        ("Campaign", [("campaign", "Campaign (by name)")]),
         ("Outcome", [("outcome", "Outcome (won / lost)")]),
     ]
 
@@ -141,7 +142,7 @@ def _target_of(spec: dict) -> str:
         return f"custom:{spec.get('key')}"
     if to == "activity":
         return f"activity:{spec.get('kind')}"
-    return "outcome" if to == "outcome" else "ignore"
+    return to if to in ("outcome", "campaign") else "ignore"
 
 
 def _split(text: str) -> list[str]:
@@ -239,7 +240,7 @@ class MappingForm(forms.Form):
                 if kind == CustomFieldKind.CHOICE:
                     create["choices"] = _split(self.cleaned_data[f"c{n}_choices"])
                 spec = {"to": "custom", "key": _new_field_key(label), "create": create}
-            elif target in ("ignore", "outcome"):
+            elif target in ("ignore", "outcome", "campaign"):
                 spec = {"to": target}
             else:
                 to, _, value = target.partition(":")
@@ -374,6 +375,8 @@ def _mapped_columns(job: ImportJob, custom_labels: dict[str, str]) -> list[tuple
             target = f"Activity: {activity_labels.get(spec.get('kind'), spec.get('kind'))}"
         elif to == "outcome":
             target = "Outcome"
+        elif to == "campaign":
+            target = "Campaign"
         else:
             continue
         shown.append((header, target))

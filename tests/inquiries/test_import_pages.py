@@ -168,6 +168,21 @@ def test_a_column_can_go_to_a_new_custom_field_created_on_the_spot(marketer_clie
     assert job.placeholders == ["Select", "N/A", "-"]
 
 
+def test_a_column_can_name_the_campaign(marketer_client, actors):
+    job = uploaded(actors.teammate, [person(1, Fleet="Trade show")])
+    page = marketer_client.get(f"/inquiries/imports/{job.pk}/mapping/").content.decode()
+    assert '<option value="campaign">Campaign (by name)</option>' in page
+    response = marketer_client.post(
+        f"/inquiries/imports/{job.pk}/mapping/", mapping_data(job, Fleet="campaign")
+    )
+    assert response.status_code == 302
+    with tenant_context(actors.tenant_a):
+        job.refresh_from_db()
+    assert job.mapping["Fleet"] == {"to": "campaign"}
+    detail = marketer_client.get(f"/inquiries/imports/{job.pk}/").content.decode()
+    assert "<td>Campaign</td>" in detail
+
+
 def test_a_new_custom_field_needs_a_label(marketer_client, actors):
     job = uploaded(actors.teammate, [person(1)])
     response = marketer_client.post(

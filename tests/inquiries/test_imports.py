@@ -31,6 +31,7 @@ from leadflow.tenancy.models import AuditEvent
 from tests.conftest import make_actor, transactional_databases, wait_until
 from tests.factories import (
     ActivityFactory,
+    CampaignFactory,
     InquiryFactory,
     LeadDefinitionFactory,
     TenantFactory,
@@ -179,13 +180,14 @@ def test_quoted_fields_with_embedded_newlines_are_one_row(actors):
 def test_the_mapping_is_suggested_from_the_headers(actors):
     with tenant_context(actors.tenant_a):
         define_custom_field(key="budget", label="Budget", kind="number", by=actors.owner.principal)
-    header = ["E-mail", "Job Title", "Budget", "Webinar date", "Notes"]
-    job = upload(actors.owner, csv_bytes([["a@b.example", "CTO", "5", "", ""]], header=header))
+    header = ["E-mail", "Job Title", "Budget", "Webinar date", "UTM campaign", "Notes"]
+    job = upload(actors.owner, csv_bytes([["a@b.example", "CTO", "5", "", "", ""]], header=header))
     assert job.mapping == {
         "E-mail": {"to": "field", "field": "email"},
         "Job Title": {"to": "field", "field": "title"},
         "Budget": {"to": "custom", "key": "budget"},
         "Webinar date": {"to": "activity", "kind": "webinar"},
+        "UTM campaign": {"to": "campaign"},
         "Notes": {"to": "ignore"},
     }
 
@@ -494,6 +496,63 @@ def test_imported_inquiries_are_scored_and_routed(actors, frozen, path):
             )
             assert inquiry.stage == ("mql" if expected.qualifies else "nurture")
         assert {i.stage for i in Inquiry.objects.all()} == {"mql", "nurture"}
+
+
+# --- Campaign column ---------------------------------------------------------------------
+
+CAMPAIGN_MAPPING = {"Email": MAPPING["Email"], "Campaign": {"to": "campaign"}}
+
+
+def campaigns_by_email(tenant) -> dict[str, str | None]:
+    with tenant_context(tenant):
+        return dict(Inquiry.objects.values_list("email", "campaign__name"))
+
+
+def test_a_campaign_column_names_the_campaign_case_insensitively(actors):
+    CampaignFactory(tenant=actors.tenant_a, name="Trade Show 2026")
+    content = csv_bytes([["a@x.example", "trade show 2026"]], header=["Email", "Campaign"])
+    import_file(actors.owner, content, CAMPAIGN_MAPPING)
+    assert campaigns_by_email(actors.tenant_a) == {"a@x.example": "Trade Show 2026"}
+
+
+def test_an_unknown_campaign_is_an_error_on_its_row_and_the_row_is_not_stored(actors):
+    CampaignFactory(tenant=actors.tenant_b, name="Elsewhere")  # another tenant's campaign
+    rows = [["a@x.example", ""], ["b@x.example", "Elsewhere"]]
+    job = import_file(actors.owner, csv_bytes(rows, header=["Email", "Campaign"]), CAMPAIGN_MAPPING)
+    assert (job.new_count, job.invalid_count) == (1, 1)
+    assert campaigns_by_email(actors.tenant_a) == {"a@x.example": None}
+    assert row_errors(actors.owner, job) == [
+        (
+            3,
+            "Campaign",
+            "Elsewhere",
+            "No campaign named 'Elsewhere'; add it under Campaigns or ignore this column.",
+        )
+    ]
+
+
+@pytest.mark.parametrize("path", ["sql", "orm"])
+def test_a_known_inquiry_keeps_the_first_campaign_that_reached_it(actors, monkeypatch, path):
+    if path == "orm":
+        monkeypatch.setattr(imports, "set_based", lambda: False)
+    first = CampaignFactory(tenant=actors.tenant_a, name="Webinar")
+    CampaignFactory(tenant=actors.tenant_a, name="Trade show")
+    InquiryFactory(tenant=actors.tenant_a, email="known@x.example", campaign=first)
+    InquiryFactory(tenant=actors.tenant_a, email="plain@x.example", campaign=None)
+    rows = [["known@x.example", "Trade show"], ["plain@x.example", "Trade show"]]
+    job = import_file(actors.owner, csv_bytes(rows, header=["Email", "Campaign"]), CAMPAIGN_MAPPING)
+    assert campaigns_by_email(actors.tenant_a) == {
+        "known@x.example": "Webinar",
+        "plain@x.example": "Trade show",
+    }
+    with tenant_context(actors.tenant_a):
+        merged = list(
+            Activity.objects.filter(kind="merged").values_list(
+                "inquiry__email", "details__updated_fields"
+            )
+        )
+    assert job.merged_count == 2
+    assert dict(merged) == {"plain@x.example": ["campaign"]}
 
 
 # --- Mapping -----------------------------------------------------------------------------

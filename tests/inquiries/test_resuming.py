@@ -18,6 +18,7 @@ from inquiries.tasks import (
 )
 from leadflow.celery import app
 from leadflow.tenancy.context import NoTenantSelected, tenant_context
+from leadflow.tenancy.models import AuditEvent
 from tests.conftest import make_actor, transactional_databases, wait_until
 from tests.factories import LeadDefinitionFactory, TenantFactory
 from tests.inquiries.test_imports import csv_bytes, mapped, person, upload
@@ -153,3 +154,67 @@ def test_an_import_killed_halfway_is_finished_by_the_scheduled_sweep_on_a_real_w
     with tenant_context(tenant):
         assert ImportJob.objects.get(pk=job.pk).done_rows == 30
         assert Inquiry.objects.count() == 30
+
+
+# --- Uploads nobody started ---------------------------------------------------------------
+
+
+@pytest.fixture
+def stored_upload(actors, settings, tmp_path):
+    """An upload of tenant A analysed eight days ago, its file on disk."""
+    settings.IMPORTS_ROOT = tmp_path / "imports"
+    job = upload(actors.owner, csv_bytes([person(1)]))
+    with tenant_context(actors.tenant_a):
+        ImportJob.objects.filter(pk=job.pk).update(created_at=NOW - timedelta(days=8))
+    return job
+
+
+def test_an_upload_never_started_is_cancelled_and_its_file_removed(
+    actors, stored_upload, django_capture_on_commit_callbacks
+):
+    path = imports.stored_file(stored_upload)
+    assert path.exists()
+    with tenant_context(actors.tenant_a), django_capture_on_commit_callbacks(execute=True):
+        expired = imports.expire_unstarted_uploads(now=NOW)
+        job = ImportJob.objects.get(pk=stored_upload.pk)
+        audited = AuditEvent.objects.filter(action="import.expired").count()
+    assert expired == [stored_upload.pk]
+    assert (job.status, job.error) == (
+        "cancelled",
+        "Never started; the uploaded file was removed after 7 days.",
+    )
+    assert not path.exists()
+    assert audited == 1
+
+
+def test_a_recent_upload_is_kept(actors, stored_upload):
+    with tenant_context(actors.tenant_a):
+        ImportJob.objects.filter(pk=stored_upload.pk).update(created_at=NOW - timedelta(days=6))
+        assert imports.expire_unstarted_uploads(now=NOW) == []
+    assert imports.stored_file(stored_upload).exists()
+
+
+def test_an_old_upload_with_a_dry_run_under_way_is_kept(actors, stored_upload):
+    with tenant_context(actors.tenant_a):
+        ImportJob.objects.filter(pk=stored_upload.pk).update(
+            dry_run={"state": "running", "updated_at": timezone.now().isoformat()}
+        )
+        assert imports.expire_unstarted_uploads(now=NOW) == []
+
+
+def test_started_imports_are_never_expired(actors, stored_upload):
+    with tenant_context(actors.tenant_a):
+        ImportJob.objects.filter(pk=stored_upload.pk).update(status=ImportStatus.DONE)
+        assert imports.expire_unstarted_uploads(now=NOW) == []
+
+
+def test_the_expiry_sees_only_the_current_tenants_uploads(actors, stored_upload):
+    with tenant_context(actors.tenant_b):
+        assert imports.expire_unstarted_uploads(now=NOW) == []
+    with tenant_context(actors.tenant_a):
+        assert ImportJob.objects.get(pk=stored_upload.pk).status == "analysed"
+
+
+def test_the_tenant_sweep_task_expires_unstarted_uploads(actors, stored_upload, sent):
+    result = resume_stalled_jobs_of_tenant.apply(kwargs={"tenant_id": actors.tenant_a.pk}).get()
+    assert result["expired_uploads"] == [stored_upload.pk]

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from inquiries.models import CustomField, DisqualifyReason, Inquiry
+from inquiries.models import CustomField, DisqualifyReason, Inquiry, SavedView
 from inquiries.selectors.inbox import COUNT_CAP, Selection, capped_counts
 from inquiries.services import triage
 from leadflow.lib.rules import RuleViolation
@@ -379,6 +379,8 @@ def test_a_qualifier_may_triage(actors, trio, qualifier):
         ("post", "/api/v1/inquiries/bulk/"),
         ("get", "/api/v1/inquiries/export.csv"),
         ("get", "/api/v1/disqualify-reasons/"),
+        ("get", "/api/v1/inquiries/saved-views/"),
+        ("post", "/api/v1/inquiries/saved-views/"),
     ],
 )
 def test_reps_and_partners_cannot_use_the_inbox_api(actors, trio, who, method, path):
@@ -484,3 +486,90 @@ def test_another_tenants_reason_is_404(actors, reason, method):
         f"/api/v1/disqualify-reasons/{reason.pk}/", {"label": "Mine"}, format="json"
     )
     assert response.status_code == 404
+
+
+# --- Saved views -------------------------------------------------------------------------
+
+VIEWS = "/api/v1/inquiries/saved-views/"
+
+
+def saved_view(actor, name="Hot MQLs", query="stage=mql") -> SavedView:
+    with tenant_context(actor.tenant):
+        return SavedView.objects.create(
+            tenant=actor.tenant, user=actor.user, name=name, query=query
+        )
+
+
+def test_a_saved_view_is_created_with_its_query_cleaned(actors):
+    response = actors.teammate.api().post(
+        VIEWS,
+        {"name": " Hot  MQLs ", "query": "?stage=mql&sort=score&cursor=abc&page=3&q="},
+        format="json",
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["name"], body["query"]) == ("Hot MQLs", "stage=mql&sort=score")
+    assert body["inquiries_url"].endswith("/api/v1/inquiries/?stage=mql&sort=score")
+
+
+def test_saving_a_name_again_replaces_the_view(actors):
+    api = actors.teammate.api()
+    first = api.post(VIEWS, {"name": "Mine", "query": "stage=mql"}, format="json").json()
+    second = api.post(VIEWS, {"name": "Mine", "query": "stage=nurture"}, format="json").json()
+    assert second["id"] == first["id"]
+    assert [v["query"] for v in api.get(VIEWS).json()["results"]] == ["stage=nurture"]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("stage=won", "stage"),
+        ("sort=colour", "Unknown sort 'colour'"),
+        ("score_min=lots", "score_min"),
+        ("x" * 2001, "2000 characters"),
+    ],
+)
+def test_a_saved_view_with_a_bad_query_is_400_and_nothing_is_saved(actors, query, message):
+    response = actors.teammate.api().post(VIEWS, {"name": "Broken", "query": query}, format="json")
+    assert response.status_code == 400
+    assert message in " ".join(response.json()["errors"]["query"])
+    with tenant_context(actors.tenant_a):
+        assert not SavedView.objects.exists()
+
+
+def test_a_saved_view_needs_a_name(actors):
+    response = actors.teammate.api().post(
+        VIEWS, {"name": "  ", "query": "stage=mql"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "name" in response.json()["errors"]
+
+
+def test_the_list_shows_only_the_callers_own_views(actors):
+    saved_view(actors.teammate, name="Teammate's")
+    saved_view(actors.owner, name="Owner's")
+    names = [v["name"] for v in actors.teammate.api().get(VIEWS).json()["results"]]
+    assert names == ["Teammate's"]
+
+
+def test_another_users_view_is_404_to_read_and_to_delete(actors):
+    view = saved_view(actors.owner)
+    api = actors.teammate.api()
+    assert api.get(f"{VIEWS}{view.pk}/").status_code == 404
+    assert api.delete(f"{VIEWS}{view.pk}/").status_code == 404
+    with tenant_context(actors.tenant_a):
+        assert SavedView.objects.filter(pk=view.pk).exists()
+
+
+@pytest.mark.parametrize("method", ["get", "delete"])
+def test_another_tenants_view_is_404(actors, method):
+    view = saved_view(actors.owner)
+    assert getattr(actors.outsider.api(), method)(f"{VIEWS}{view.pk}/").status_code == 404
+
+
+def test_deleting_a_view_forgets_it_and_is_audited(actors):
+    view = saved_view(actors.teammate)
+    assert actors.teammate.api().delete(f"{VIEWS}{view.pk}/").status_code == 204
+    with tenant_context(actors.tenant_a):
+        assert not SavedView.objects.exists()
+        assert AuditEvent.objects.filter(action="saved_view.deleted").count() == 1
