@@ -388,6 +388,58 @@ class RescoreJob(TenantOwnedModel):
         return 100 if not self.total else min(100, round(100 * self.done / self.total))
 
 
+class BulkAction(models.TextChoices):
+    ASSIGN = "assign", "Assign"
+    DISQUALIFY = "disqualify", "Disqualify"
+    NURTURE = "nurture", "Mark for nurture"
+    ADD_TO_CAMPAIGN = "add_to_campaign", "Add to campaign"
+
+
+class BulkJob(TenantOwnedModel):
+    """A bulk action on all inquiries matching a filter, too many for one request.
+
+    A worker applies it in batches of ids (ascending), committing each batch
+    with the progress, so a killed worker's successor resumes after
+    ``last_inquiry_id``.
+    """
+
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=20, choices=BulkAction.choices)
+    query = models.TextField(blank=True)
+    # What the action needs, by id: {"assignee": id|None} / {"reason": id} / {"campaign": id}.
+    values = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=10, choices=RescoreStatus.choices, default=RescoreStatus.QUEUED
+    )
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    last_inquiry_id = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"bulk {self.action}: {self.done}/{self.total}"
+
+    @property
+    def percent(self) -> int:
+        if self.status == RescoreStatus.DONE:
+            return 100
+        return 0 if not self.total else min(99, round(100 * self.done / self.total))
+
+    @property
+    def skipped(self) -> int:
+        return self.done - self.changed
+
+
 class Appointment(TenantOwnedModel):
     """The calendared meeting the decision-maker agreed to; booking it makes the lead."""
 

@@ -70,7 +70,7 @@ def run_dry_run_task(*, job_id: int, tenant_id: int) -> str | None:
 def resume_stalled_jobs_of_tenant(*, tenant_id: int) -> dict[str, list[int]]:
     """Queue again this tenant's jobs that no worker runs; cancel uploads never started."""
     resumed = resuming.resume_stalled_jobs()
-    if resumed["imports"] or resumed["rescores"]:
+    if resumed["imports"] or resumed["rescores"] or resumed["bulk"]:
         logger.warning("resumed stalled jobs %s", resumed, extra={"tenant_id": tenant_id})
     expired = imports.expire_unstarted_uploads()
     if expired:
@@ -85,3 +85,16 @@ def resume_stalled_jobs() -> int:
     for tenant_id in tenant_ids:
         resume_stalled_jobs_of_tenant.delay(tenant_id=tenant_id)
     return len(tenant_ids)
+
+
+@shared_task(base=TenantTask, autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=5)
+def run_bulk_job_task(*, job_id: int, tenant_id: int) -> str | None:
+    """Apply a bulk action to all inquiries matching a filter, batch by batch; resumable."""
+    from inquiries.models import BulkJob
+    from inquiries.services.triage import run_bulk_job
+
+    job = BulkJob.objects.filter(pk=job_id).first()
+    if job is None:
+        logger.info("bulk job %s is gone", job_id, extra={"tenant_id": tenant_id})
+        return None
+    return run_bulk_job(job=job).status

@@ -7,6 +7,7 @@ urlpatterns = [
     path("f/<slug:tenant_slug>/", public_form.inquiry_form, name="public-form"),
     path("inquiries/", inbox.inbox_page, name="inquiry-list"),
     path("inquiries/bulk/", inbox.inbox_bulk_page, name="inquiry-bulk"),
+    path("inquiries/bulk-jobs/<int:pk>/", inbox.bulk_job_page, name="inquiry-bulk-job"),
     path("inquiries/views/", inbox.saved_view_save_page, name="inquiry-saved-view-save"),
     path(
         "inquiries/views/<int:pk>/delete/",

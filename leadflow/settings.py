@@ -291,6 +291,7 @@ SPECTACULAR_SETTINGS = {
         "RecordableActivityKindEnum": "inquiries.models.RECORDABLE_ACTIVITY_KINDS",
         "InquiryStageEnum": "inquiries.models.Stage",
         "LeadStageEnum": "leads.models.LeadStage",
+        "JobStatusEnum": "inquiries.models.RescoreStatus",
     },
 }
 IDEMPOTENCY_KEY_TTL = timedelta(hours=env.integer("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24))

@@ -26,6 +26,7 @@ router.register(
     "inquiries/import-mappings", imports_api.ImportMappingViewSet, basename="import-mapping"
 )
 router.register("inquiries/saved-views", inbox_api.SavedViewViewSet, basename="saved-view")
+router.register("inquiries/bulk-jobs", inbox_api.BulkJobViewSet, basename="bulk-job")
 router.register("inquiries", inquiries_api.InquiryViewSet, basename="inquiry")
 router.register("campaigns", catalog_api.CampaignViewSet, basename="campaign")
 router.register("custom-fields", catalog_api.CustomFieldViewSet, basename="custom-field")

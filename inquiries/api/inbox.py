@@ -16,7 +16,7 @@ from rest_framework import exceptions, mixins, serializers, status
 from rest_framework.response import Response
 
 from inquiries.api.serializers import InquiryOutput, StrictSerializer
-from inquiries.models import DisqualifyReason, SavedView
+from inquiries.models import BulkJob, DisqualifyReason, SavedView
 from inquiries.selectors.inbox import (
     DEFAULT_SORT,
     MAX_PAGE_SIZE,
@@ -258,6 +258,38 @@ def selection_from(values: dict) -> Selection:
     return Selection(ids=ids)
 
 
+class BulkJobSerializer(serializers.ModelSerializer):
+    percent = serializers.IntegerField(read_only=True)
+    skipped = serializers.IntegerField(read_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BulkJob
+        fields = [
+            "id",
+            "url",
+            "action",
+            "query",
+            "values",
+            "status",
+            "total",
+            "done",
+            "changed",
+            "skipped",
+            "percent",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, job: BulkJob) -> str:
+        path = f"/api/v1/inquiries/bulk-jobs/{job.pk}/"
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+
 def inbox_bulk(view, request) -> Response:
     """Assign, disqualify, nurture or add to a campaign the chosen ids or all matching a filter."""
     data = BulkInput(data=request.data)
@@ -266,6 +298,9 @@ def inbox_bulk(view, request) -> Response:
     result = triage.run_bulk_action(
         action=values["action"], selection=selection_from(values), values=values, by=view.principal
     )
+    if isinstance(result, BulkJob):
+        body = BulkJobSerializer(result, context={"request": request}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
     return Response(
         {
             "action": values["action"],
@@ -468,3 +503,15 @@ class SavedViewViewSet(
 
     def perform_destroy(self, instance):
         triage.delete_inbox_view(view=instance, by=self.principal)
+
+
+class BulkJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    """Bulk actions on "all matching" too many for one request, and their progress."""
+
+    model = BulkJob
+    serializer_class = BulkJobSerializer
+    permission_classes = [role_required(*MARKETING)]
+    filter_backends: list = []
+
+    def scoped_queryset(self):
+        return BulkJob.objects.order_by("-created_at", "-id")

@@ -59,7 +59,9 @@ class InquiryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
         """The inbox: filtered, sorted, paged by cursor when sorted; the count is capped."""
         return inbox.inbox_list(self, request)
 
-    @extend_schema(request=inbox.BulkInput, responses=inbox.BulkOutput)
+    @extend_schema(
+        request=inbox.BulkInput, responses={200: inbox.BulkOutput, 202: inbox.BulkJobSerializer}
+    )
     @action(detail=False, methods=["post"], url_path="bulk")
     def bulk(self, request):
         """Assign, disqualify, nurture or add to a campaign: chosen ids, or all matching."""

@@ -1,6 +1,6 @@
 """Background jobs that no worker is running any more are queued again.
 
-Import and rescoring jobs commit their progress chunk by chunk and resume
+Import, rescoring and bulk jobs commit their progress chunk by chunk and resume
 after the last committed chunk, so running one twice is harmless: a second
 run finds the job held (fresh heartbeat) or finished and returns. What can go
 wrong is that *no* run is coming: the worker was killed mid-job and Redis only
@@ -17,8 +17,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from inquiries.models import ImportJob, ImportStatus, RescoreJob, RescoreStatus
-from inquiries.services import imports, rescoring
+from inquiries.models import BulkJob, ImportJob, ImportStatus, RescoreJob, RescoreStatus
+from inquiries.services import imports, rescoring, triage
 from leadflow.lib import jobs
 
 # A queued job gets this long for its message to reach a worker before it is sent again.
@@ -33,8 +33,8 @@ def _stalled(now: datetime, *, queued: str, running: str, stale_after: timedelta
 
 @transaction.atomic
 def resume_stalled_jobs(*, now: datetime | None = None) -> dict[str, list[int]]:
-    """Queue again the current tenant's import and rescoring jobs that nobody runs."""
-    from inquiries.tasks import run_import_job_task, run_rescore_job_task
+    """Queue again the current tenant's import, rescoring and bulk jobs that nobody runs."""
+    from inquiries.tasks import run_bulk_job_task, run_import_job_task, run_rescore_job_task
 
     now = now or timezone.now()
     stalled_imports = list(
@@ -58,14 +58,28 @@ def resume_stalled_jobs(*, now: datetime | None = None) -> dict[str, list[int]]:
         ).values_list("pk", "tenant_id")
     )
 
+    stalled_bulk = list(
+        BulkJob.objects.filter(
+            _stalled(
+                now,
+                queued=RescoreStatus.QUEUED,
+                running=RescoreStatus.RUNNING,
+                stale_after=triage.JOB_STALE_AFTER,
+            )
+        ).values_list("pk", "tenant_id")
+    )
+
     def enqueue() -> None:
         for job_id, tenant_id in stalled_imports:
             run_import_job_task.delay(job_id=job_id, tenant_id=tenant_id)
         for job_id, tenant_id in stalled_rescores:
             run_rescore_job_task.delay(job_id=job_id, tenant_id=tenant_id)
+        for job_id, tenant_id in stalled_bulk:
+            run_bulk_job_task.delay(job_id=job_id, tenant_id=tenant_id)
 
     transaction.on_commit(enqueue)
     return {
         "imports": [pk for pk, _ in stalled_imports],
         "rescores": [pk for pk, _ in stalled_rescores],
+        "bulk": [pk for pk, _ in stalled_bulk],
     }

@@ -9,13 +9,22 @@ selection is read through the tenant-scoped manager (and row-level security).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 
-from inquiries.models import Campaign, DisqualifyReason, Inquiry, SavedView, Stage
+from inquiries.models import (
+    BulkJob,
+    Campaign,
+    DisqualifyReason,
+    Inquiry,
+    RescoreStatus,
+    SavedView,
+    Stage,
+)
 from inquiries.selectors.inbox import (
     SORTS,
     InvalidFilter,
@@ -24,6 +33,7 @@ from inquiries.selectors.inbox import (
     selection_queryset,
     without_blanks,
 )
+from leadflow.lib import jobs
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Membership, Role, User
 from leadflow.tenancy.principal import Principal
@@ -33,6 +43,11 @@ from nurture.services import flag_for_nurture
 ASSIGNABLE_ROLES = (Role.QUALIFIER, Role.MARKETER, Role.MANAGER, Role.ADMIN)
 REASON_EDITORS = (Role.ADMIN, Role.MANAGER)
 NURTURE_BATCH = 5000
+# "All matching" more than this many inquiries runs as a BulkJob, not in the request.
+INLINE_LIMIT = 5000
+JOB_BATCH = 5000
+# A running bulk job whose heartbeat is older than this is taken to be dead; another run resumes it.
+JOB_STALE_AFTER = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -71,9 +86,7 @@ def _audit(result: BulkResult, selection: Selection, by: Principal, **details) -
     )
 
 
-@transaction.atomic
-def assign_inquiries(*, selection: Selection, assignee: User | None, by: Principal) -> BulkResult:
-    """Hand the selected inquiries to a qualifier (or take them back with ``assignee=None``)."""
+def _check_assignee(assignee: User | None) -> None:
     if (
         assignee is not None
         and not Membership.objects.filter(
@@ -85,11 +98,85 @@ def assign_inquiries(*, selection: Selection, assignee: User | None, by: Princip
             code="not_assignable",
             message="Assign to an active qualifier, marketer, manager or admin of this tenant.",
         )
-    inquiries = _selected(selection, by)
+
+
+def _check_reason(reason: DisqualifyReason) -> None:
+    if not reason.active:
+        raise RuleViolation(
+            field="reason", code="inactive", message=f"The reason {reason.label!r} is retired."
+        )
+
+
+# --- Applying an action to a set of inquiries (the request's, or a job's batch) -------
+
+
+def _assign(inquiries: QuerySet[Inquiry], assignee: User | None) -> tuple[int, int]:
     changed = Inquiry.objects.filter(pk__in=inquiries.values("pk")).update(
         assigned_to=assignee, updated_at=timezone.now()
     )
-    result = BulkResult("assigned", changed, changed)
+    return changed, changed
+
+
+def _disqualify(inquiries: QuerySet[Inquiry], reason: DisqualifyReason) -> tuple[int, int]:
+    """Leads belong to sales and are left alone (counted as matched, not changed)."""
+    leads = inquiries.filter(stage=Stage.LEAD).count()
+    changed = (
+        Inquiry.objects.filter(pk__in=inquiries.values("pk"))
+        .exclude(stage=Stage.LEAD)
+        .update(
+            stage=Stage.DISQUALIFIED,
+            disqualified_reason=reason.label,
+            updated_at=timezone.now(),
+        )
+    )
+    return changed + leads, changed
+
+
+def _nurture(inquiries: QuerySet[Inquiry]) -> tuple[int, int]:
+    """Through the nurture seam, in batches of ids."""
+    inquiries = inquiries.order_by("pk")
+    matched = changed = last = 0
+    while True:
+        batch = list(inquiries.filter(pk__gt=last).values_list("pk", flat=True)[:NURTURE_BATCH])
+        if not batch:
+            return matched, changed
+        matched += len(batch)
+        changed += flag_for_nurture(inquiry_ids=batch)
+        last = batch[-1]
+
+
+def _add_to_campaign(inquiries: QuerySet[Inquiry], campaign: Campaign) -> tuple[int, int]:
+    changed = Inquiry.objects.filter(pk__in=inquiries.values("pk")).update(
+        campaign=campaign, updated_at=timezone.now()
+    )
+    return changed, changed
+
+
+def _apply(action: str, inquiries: QuerySet[Inquiry], values: dict) -> tuple[int, int]:
+    """(matched, changed) of one bulk action on ``inquiries``."""
+    if action == "assign":
+        return _assign(inquiries, values["assignee"])
+    if action == "disqualify":
+        return _disqualify(inquiries, values["reason"])
+    if action == "nurture":
+        return _nurture(inquiries)
+    return _add_to_campaign(inquiries, values["campaign"])
+
+
+PAST_TENSE = {
+    "assign": "assigned",
+    "disqualify": "disqualified",
+    "nurture": "nurtured",
+    "add_to_campaign": "added_to_campaign",
+}
+
+
+@transaction.atomic
+def assign_inquiries(*, selection: Selection, assignee: User | None, by: Principal) -> BulkResult:
+    """Hand the selected inquiries to a qualifier (or take them back with ``assignee=None``)."""
+    _check_assignee(assignee)
+    matched, changed = _assign(_selected(selection, by), assignee)
+    result = BulkResult("assigned", matched, changed)
     _audit(result, selection, by, assignee=assignee.pk if assignee else None)
     return result
 
@@ -103,46 +190,24 @@ def disqualify_inquiries(
     An inquiry that is already a lead belongs to sales and is left alone; when
     every selected inquiry is a lead, the action is refused.
     """
-    if not reason.active:
-        raise RuleViolation(
-            field="reason", code="inactive", message=f"The reason {reason.label!r} is retired."
-        )
-    inquiries = _selected(selection, by)
-    leads = inquiries.filter(stage=Stage.LEAD).count()
-    changed = (
-        Inquiry.objects.filter(pk__in=inquiries.values("pk"))
-        .exclude(stage=Stage.LEAD)
-        .update(
-            stage=Stage.DISQUALIFIED,
-            disqualified_reason=reason.label,
-            updated_at=timezone.now(),
-        )
-    )
-    if leads and not changed:
+    _check_reason(reason)
+    matched, changed = _disqualify(_selected(selection, by), reason)
+    if matched and not changed:
         raise RuleViolation(
             field="ids",
             code="already_lead",
             message="An inquiry that is already a lead cannot be disqualified.",
             conflict=True,
         )
-    result = BulkResult("disqualified", changed + leads, changed)
-    _audit(result, selection, by, reason=reason.label, leads_left_alone=leads)
+    result = BulkResult("disqualified", matched, changed)
+    _audit(result, selection, by, reason=reason.label, leads_left_alone=matched - changed)
     return result
 
 
 @transaction.atomic
 def nurture_inquiries(*, selection: Selection, by: Principal) -> BulkResult:
     """Mark the selected inquiries for nurture, through the nurture seam, in batches of ids."""
-    inquiries = _selected(selection, by).order_by("pk")
-    matched = changed = 0
-    last = 0
-    while True:
-        batch = list(inquiries.filter(pk__gt=last).values_list("pk", flat=True)[:NURTURE_BATCH])
-        if not batch:
-            break
-        matched += len(batch)
-        changed += flag_for_nurture(inquiry_ids=batch)
-        last = batch[-1]
+    matched, changed = _nurture(_selected(selection, by))
     result = BulkResult("nurtured", matched, changed)
     _audit(result, selection, by)
     return result
@@ -153,19 +218,22 @@ def add_inquiries_to_campaign(
     *, selection: Selection, campaign: Campaign, by: Principal
 ) -> BulkResult:
     """Attribute the selected inquiries to a campaign (for cost per inquiry and ROI)."""
-    inquiries = _selected(selection, by)
-    changed = Inquiry.objects.filter(pk__in=inquiries.values("pk")).update(
-        campaign=campaign, updated_at=timezone.now()
-    )
-    result = BulkResult("added_to_campaign", changed, changed)
+    matched, changed = _add_to_campaign(_selected(selection, by), campaign)
+    result = BulkResult("added_to_campaign", matched, changed)
     _audit(result, selection, by, campaign=campaign.pk)
     return result
 
 
 def run_bulk_action(
     *, action: str, selection: Selection, values: dict, by: Principal
-) -> BulkResult:
-    """Run the bulk action named ``action`` (the page and the API name them alike)."""
+) -> BulkResult | BulkJob:
+    """Run the bulk action named ``action`` (the page and the API name them alike).
+
+    "All matching" a filter that matches more than ``INLINE_LIMIT`` inquiries
+    is not done in the request: a ``BulkJob`` is queued and returned instead.
+    """
+    if selection.is_all_matching and _more_than(_selected(selection, by), INLINE_LIMIT):
+        return start_bulk_job(action=action, selection=selection, values=values, by=by)
     if action == "assign":
         return assign_inquiries(selection=selection, assignee=values["assignee"], by=by)
     if action == "disqualify":
@@ -173,6 +241,157 @@ def run_bulk_action(
     if action == "nurture":
         return nurture_inquiries(selection=selection, by=by)
     return add_inquiries_to_campaign(selection=selection, campaign=values["campaign"], by=by)
+
+
+def _more_than(inquiries: QuerySet[Inquiry], limit: int) -> bool:
+    """Whether more than ``limit`` match, reading at most ``limit + 1`` ids (no full count)."""
+    return len(inquiries.order_by().values_list("pk", flat=True)[: limit + 1]) > limit
+
+
+# --- "All matching" as a background job ------------------------------------------------
+
+
+def _stored_values(action: str, values: dict) -> dict:
+    if action == "assign":
+        _check_assignee(values["assignee"])
+        return {"assignee": values["assignee"].pk if values["assignee"] else None}
+    if action == "disqualify":
+        _check_reason(values["reason"])
+        return {"reason": values["reason"].pk}
+    if action == "add_to_campaign":
+        return {"campaign": values["campaign"].pk}
+    return {}
+
+
+@transaction.atomic
+def start_bulk_job(*, action: str, selection: Selection, values: dict, by: Principal) -> BulkJob:
+    """Queue "all matching" for a worker; nothing changes until it runs."""
+    from inquiries.tasks import run_bulk_job_task
+
+    if not selection.is_all_matching:
+        raise RuleViolation(field="filter", code="invalid", message="A job takes a filter.")
+    _selected(selection, by)  # a bad filter is refused now, not in the worker
+    job = BulkJob.objects.create(
+        tenant=by.tenant,
+        created_by=by.user,
+        action=action,
+        query=selection.query or "",
+        values=_stored_values(action, values),
+    )
+    record_audit(
+        action="inquiry.bulk_job_queued",
+        obj=job,
+        after={"action": action, **selection.describe(), **job.values},
+        by=by,
+    )
+    transaction.on_commit(lambda: run_bulk_job_task.delay(job_id=job.pk, tenant_id=job.tenant_id))
+    return job
+
+
+def _loaded_values(job: BulkJob) -> dict:
+    """The job's values as objects again; gone or no longer valid is a RuleViolation."""
+    stored = job.values
+    if job.action == "assign":
+        user = User.objects.filter(pk=stored.get("assignee")).first()
+        if stored.get("assignee") is not None and user is None:
+            raise RuleViolation(field="assignee", code="gone", message="The assignee is gone.")
+        _check_assignee(user)
+        return {"assignee": user}
+    if job.action == "disqualify":
+        reason = DisqualifyReason.objects.filter(pk=stored.get("reason")).first()
+        if reason is None:
+            raise RuleViolation(field="reason", code="gone", message="The reason is gone.")
+        return {"reason": reason}
+    if job.action == "add_to_campaign":
+        campaign = Campaign.objects.filter(pk=stored.get("campaign")).first()
+        if campaign is None:
+            raise RuleViolation(field="campaign", code="gone", message="The campaign is gone.")
+        return {"campaign": campaign}
+    return {}
+
+
+def run_bulk_job(
+    *, job: BulkJob, batch_size: int = JOB_BATCH, stop_after_batches: int | None = None
+) -> BulkJob:
+    """Apply the job's action batch by batch (ascending ids), resuming after the last batch.
+
+    Each batch commits with the progress. The filter is applied again to each
+    batch, so an inquiry that stopped matching since the job was queued is
+    left alone. Returns quietly when another run holds the job.
+    ``stop_after_batches`` leaves it running, as a killed worker would (tests).
+    """
+    if not jobs.claim(
+        BulkJob.objects.filter(pk=job.pk),
+        queued=RescoreStatus.QUEUED,
+        running=RescoreStatus.RUNNING,
+        stale_after=JOB_STALE_AFTER,
+    ):
+        job.refresh_from_db()
+        return job
+    job.refresh_from_db()
+    # The worker acts for the person who queued the job ("assigned to me" means them).
+    by = Principal(
+        tenant=job.tenant,
+        role=None,
+        via="system",
+        user=job.created_by,
+        system_label=f"bulk job {job.pk}",
+    )
+    selection = Selection(query=job.query)
+    try:
+        values = _loaded_values(job)
+        matching = _selected(selection, by)
+        if not job.total:
+            job.total = matching.count()
+            job.save(update_fields=["total"])
+        batches = 0
+        while stop_after_batches is None or batches < stop_after_batches:
+            if not _run_batch(job, matching, values, batch_size, by):
+                break
+            batches += 1
+    except RuleViolation as exc:
+        BulkJob.objects.filter(pk=job.pk).update(
+            status=RescoreStatus.FAILED, error=exc.message, finished_at=timezone.now()
+        )
+    except DatabaseError:
+        # Hand the job back at once, so the task's retry resumes it.
+        BulkJob.objects.filter(pk=job.pk, status=RescoreStatus.RUNNING).update(
+            status=RescoreStatus.QUEUED, heartbeat_at=None
+        )
+        raise
+    job.refresh_from_db()
+    return job
+
+
+@transaction.atomic
+def _run_batch(
+    job: BulkJob, matching: QuerySet[Inquiry], values: dict, batch_size: int, by: Principal
+) -> bool:
+    """One batch in one transaction; False when the job is finished (or taken over)."""
+    locked = BulkJob.objects.select_for_update().get(pk=job.pk)
+    if locked.status != RescoreStatus.RUNNING or locked.done != job.done:
+        return False
+    now = timezone.now()
+    ids = list(
+        matching.filter(pk__gt=job.last_inquiry_id)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:batch_size]
+    )
+    if not ids:
+        job.status = RescoreStatus.DONE
+        job.finished_at = job.heartbeat_at = now
+        job.total = job.done  # what it found, which may differ from the count at the start
+        job.save(update_fields=["status", "finished_at", "heartbeat_at", "total"])
+        result = BulkResult(PAST_TENSE[job.action], job.done, job.changed)
+        _audit(result, Selection(query=job.query), by, job=job.pk, **job.values)
+        return False
+    matched, changed = _apply(job.action, Inquiry.objects.filter(pk__in=ids), values)
+    job.done += len(ids)
+    job.changed += changed
+    job.last_inquiry_id = ids[-1]
+    job.heartbeat_at = now
+    job.save(update_fields=["done", "changed", "last_inquiry_id", "heartbeat_at"])
+    return True
 
 
 @transaction.atomic

@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from inquiries.models import BehaviourLevel, Source, Stage
+from inquiries.models import BehaviourLevel, BulkJob, Source, Stage
 from inquiries.selectors.inbox import (
     DEFAULT_SORT,
     MAX_SELECTED_IDS,
@@ -219,6 +219,14 @@ def inbox_bulk_page(request, principal):
         context = _inbox_context(request, principal, query)
         context["bulk_errors"] = [exc.message]
         return _render_inbox(request, context, status=409 if exc.conflict else 400)
+    if isinstance(result, BulkJob):
+        # Too many for one request: a worker does it; the inbox shows its progress.
+        if not request.htmx:
+            return redirect("inquiry-bulk-job", pk=result.pk)
+        context = _inbox_context(request, principal, query)
+        context["bulk_job"] = result
+        context["bulk_verb"] = BULK_ACTIONS[result.action]
+        return _render_inbox(request, context)
     notice = f"{result.changed:,} {'inquiry' if result.changed == 1 else 'inquiries'} "
     notice += BULK_ACTIONS[data["action"]]
     if result.skipped:
@@ -232,6 +240,16 @@ def inbox_bulk_page(request, principal):
         messages.success(request, notice)
         return redirect(reverse("inquiry-list") + "?" + query.urlencode())
     return _render_inbox(request, _inbox_context(request, principal, query, notice=notice))
+
+
+@require_safe
+@member_page(*MARKETING)
+def bulk_job_page(request, principal, pk: int):
+    """How far a bulk action on all matching has come: the partial for htmx, else a page."""
+    job = get_object_or_404(BulkJob.objects.select_related("created_by"), pk=pk)
+    context = {"job": job, "verb": BULK_ACTIONS[job.action]}
+    template = "inquiries/_bulk_job.html" if request.htmx else "inquiries/bulk_job.html"
+    return render(request, template, context)
 
 
 # --- Saved views ---------------------------------------------------------------------

@@ -7,12 +7,13 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 from django.utils import timezone
 
-from inquiries.models import ImportJob, ImportStatus, Inquiry, RescoreJob, RescoreStatus
+from inquiries.models import BulkJob, ImportJob, ImportStatus, Inquiry, RescoreJob, RescoreStatus
 from inquiries.services import imports
 from inquiries.services.resuming import resume_stalled_jobs
 from inquiries.tasks import resume_stalled_jobs as resume_stalled_jobs_task
 from inquiries.tasks import (
     resume_stalled_jobs_of_tenant,
+    run_bulk_job_task,
     run_import_job_task,
     run_rescore_job_task,
 )
@@ -30,7 +31,7 @@ NOW = timezone.now()
 def sent(monkeypatch):
     """The task messages the sweep sends, by task."""
     messages = []
-    for task in (run_import_job_task, run_rescore_job_task):
+    for task in (run_import_job_task, run_rescore_job_task, run_bulk_job_task):
         monkeypatch.setattr(
             task, "delay", lambda task=task, **kwargs: messages.append((task.name, kwargs))
         )
@@ -83,6 +84,7 @@ def test_a_running_job_with_a_fresh_heartbeat_is_left_alone(
     assert sweep(actors.tenant_a, django_capture_on_commit_callbacks) == {
         "imports": [],
         "rescores": [],
+        "bulk": [],
     }
     assert sent == []
 
@@ -109,6 +111,21 @@ def test_a_stalled_rescoring_job_is_queued_again(actors, sent, django_capture_on
     assert sweep(actors.tenant_a, django_capture_on_commit_callbacks)["rescores"] == [dead.pk]
     assert sent == [
         (run_rescore_job_task.name, {"job_id": dead.pk, "tenant_id": actors.tenant_a.pk})
+    ]
+
+
+def test_a_stalled_bulk_job_is_queued_again(actors, sent, django_capture_on_commit_callbacks):
+    with tenant_context(actors.tenant_a):
+        dead = BulkJob.objects.create(
+            tenant=actors.tenant_a,
+            action="nurture",
+            query="stage=inquiry",
+            status="running",
+            heartbeat_at=NOW - timedelta(minutes=10),
+        )
+    assert sweep(actors.tenant_a, django_capture_on_commit_callbacks)["bulk"] == [dead.pk]
+    assert sent == [
+        ("inquiries.tasks.run_bulk_job_task", {"job_id": dead.pk, "tenant_id": actors.tenant_a.pk})
     ]
 
 
