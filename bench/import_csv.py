@@ -376,6 +376,7 @@ def main() -> None:
             copies.append(_copy_baseline(payload))
             _vacuum()
             bulks.append(_bulk_create_baseline(rows, f"bulk-{run}"))
+            _vacuum()
             smalls.append(_import(small, f"small-{run}", args.chunk_size))
             i = imports_[-1]
             print(

@@ -15,7 +15,7 @@ def flag_for_nurture(*, inquiry_ids: list[int], already_in_stage: bool = False) 
     activity. Enrolment in nurture programs (scheduled emails, tasks) is built
     behind this function by the nurture feature; nothing is sent from here.
 
-    ``already_in_stage``: a bulk writer (the CSV import) inserted these
+    ``already_in_stage``: a bulk writer (the CSV import) wrote these
     inquiries directly in the nurture stage, scored, rather than writing every
     row twice; there is nothing to move, but they are handed over all the same,
     so whatever follows the move applies to them too.

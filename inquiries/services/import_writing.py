@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -49,28 +50,40 @@ TEXT_FIELDS = (
     "timeline",
     "outcome",
 )
-STAGE_COLUMNS = (
-    "seq int",
-    "target_id bigint",
-    "is_new boolean",
-    *(f"{name} text" for name in TEXT_FIELDS),
-    "company_domain text",
-    "company_size integer",
-    "source text",
-    "consent text",
-    "external_source text",
-    "external_id text",
-    "custom jsonb",
-    "last_activity_at timestamptz",
-    "campaign_id bigint",
-    "stage text",
-    "fit_score integer",
-    "engagement_score integer",
-    "score integer",
-    "score_breakdown jsonb",
-    "behaviour_level text",
-    "changed text[]",
+# Every column a chunk writes to ``inquiries_inquiry``, with its type in the stage table.
+WRITTEN = (
+    *((name, "text") for name in TEXT_FIELDS),
+    ("company_domain", "text"),
+    ("company_size", "integer"),
+    ("source", "text"),
+    ("consent", "text"),
+    ("external_source", "text"),
+    ("external_id", "text"),
+    ("custom", "jsonb"),
+    ("campaign_id", "bigint"),
+    ("stage", "text"),
+    ("fit_score", "integer"),
+    ("engagement_score", "integer"),
+    ("score", "integer"),
+    ("score_breakdown", "jsonb"),
+    ("behaviour_level", "text"),
+    ("definition_id", "bigint"),
+    ("scored_at", "timestamptz"),
+    ("updated_at", "timestamptz"),
+    ("last_activity_at", "timestamptz"),
 )
+WRITTEN_NAMES = [name for name, _type in WRITTEN]
+STAGE_COLUMNS = [
+    ("seq", "int"),
+    ("target_id", "bigint"),
+    ("is_new", "boolean"),
+    ("dirty", "boolean"),
+    ("changed", "text[]"),
+    *WRITTEN,
+]
+NULLABLE = ("company_size", "campaign_id", "definition_id", "scored_at", "last_activity_at")
+# Stages a score may move an inquiry between (as score_inquiry does).
+SCORED_STAGES = (Stage.INQUIRY, Stage.MQL, Stage.NURTURE)
 
 
 def copy_rows(
@@ -86,13 +99,14 @@ def copy_rows(
 
 @dataclass(frozen=True)
 class Scorer:
-    """The active definition, applied in Python to the people a chunk inserts.
+    """The active definition, applied in Python to the people a chunk writes.
 
-    A new person's whole record is in hand (the profile and the activities of
-    this file), so ``scoring.score`` — the reference the set-based rescoring
-    is held equal to — gives the score before the insert, and each new row is
-    written once, scored and in its stage, instead of inserted, then updated
-    by the scoring SQL, then moved to MQL or nurture.
+    A new person's whole record is in the file, and a known person's stored
+    record and activities are read (locked) with the chunk, so
+    ``scoring.score`` — the reference the set-based rescoring is held equal
+    to — gives the score before the write. Each row is then written once,
+    scored and in its stage, instead of written, then updated by the scoring
+    SQL, then moved to MQL or nurture.
     """
 
     definition_id: int
@@ -106,7 +120,7 @@ class Scorer:
         source: str,
         activities: Iterable[tuple[str, datetime]],
     ) -> tuple:
-        """A new person's staged score columns: stage, fit, engagement, total, breakdown, level."""
+        """A new person's score columns: stage, fit, engagement, total, breakdown, level."""
         profile: dict[str, Any] = {name: values.get(name, "") for name in scoring.STANDARD_FIELDS}
         profile["company_size"] = values.get("company_size")
         profile["timeline"] = values.get("timeline") or Timeline.UNKNOWN
@@ -134,71 +148,143 @@ class Scorer:
             row.scored = self.score(row.clean, row.custom, row.source, set(row.activities))
             row.scored_by = self
 
-
-UNSCORED = (Stage.INQUIRY, 0, 0, 0, "[]", BehaviourLevel.VISITOR)
+    def rescore(self, inquiry: Inquiry, activities: Iterable[tuple[str, datetime]]) -> bool:
+        """Score a stored inquiry in memory as score_inquiry would; True if its stage moved."""
+        profile: dict[str, Any] = {name: getattr(inquiry, name) for name in scoring.STANDARD_FIELDS}
+        for key, value in (inquiry.custom or {}).items():
+            profile[f"custom.{key}"] = value
+        result = scoring.score(profile, activities, self.rules, as_of=self.as_of)
+        inquiry.fit_score = result.fit
+        inquiry.engagement_score = result.engagement
+        inquiry.score = result.total
+        inquiry.score_breakdown = result.breakdown
+        inquiry.behaviour_level = result.level
+        inquiry.definition_id = self.definition_id
+        inquiry.scored_at = self.as_of
+        if inquiry.stage not in SCORED_STAGES:
+            return False
+        stage = Stage.MQL if result.qualifies else Stage.NURTURE
+        if stage == inquiry.stage:
+            return False
+        inquiry.stage = stage
+        return True
 
 
 def _scored(person: Person, scorer: Scorer | None) -> tuple:
-    if person.target_id is not None or scorer is None:
-        return UNSCORED
+    if scorer is None:
+        return (Stage.INQUIRY, 0, 0, 0, "[]", BehaviourLevel.VISITOR)
     if len(person.rows) == 1 and person.rows[0].scored_by is scorer:
         return person.rows[0].scored
     return scorer.score(person.values, person.custom, person.source, person.activities)
 
 
-def staged(person: Person, new_id: int | None, scored: tuple) -> tuple:
+def staged_new(person: Person, new_id: int, scorer: Scorer | None, now: datetime) -> tuple:
+    """The stage row of a person met for the first time: what the INSERT writes."""
     values = person.values
     last = max((when for _kind, when in person.activities), default=None)
     return (
         person.seq,
-        person.target_id if new_id is None else new_id,
-        person.target_id is None,
+        new_id,
+        True,
+        True,
+        "{}",
         *(values.get(name, "") for name in TEXT_FIELDS[:-2]),
-        values.get("timeline", ""),
+        values.get("timeline") or Timeline.UNKNOWN,
         person.outcome,
         company_domain(values.get("email", "")) if values.get("email") else "",
         values.get("company_size"),
-        person.source,
-        person.consent,
+        person.source or Source.IMPORT,
+        person.consent or Consent.UNKNOWN,
         person.external_source_new,
         person.external_id_new,
         json.dumps(person.custom),
-        last.isoformat() if last else None,
         person.campaign_id,
-        *scored,
+        *_scored(person, scorer),
+        scorer.definition_id if scorer else None,
+        scorer.as_of.isoformat() if scorer else None,
+        now.isoformat(),
+        (last or now).isoformat(),
     )
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return value
+
+
+def staged_merge(person: Person, inquiry: Inquiry, changed: list[str], dirty: bool) -> tuple:
+    """The stage row of a stored inquiry after the merge (and the rescoring) in memory."""
+    array = "{" + ",".join(changed) + "}"
+    return (
+        person.seq,
+        inquiry.pk,
+        False,
+        dirty,
+        array,
+        *(_cell(getattr(inquiry, name)) for name in WRITTEN_NAMES),
+    )
+
+
+def merge_stored(
+    people: list[Person], now: datetime, scorer: Scorer | None, written: Written
+) -> list[tuple]:
+    """Merge the known people into their stored inquiries in memory; their stage rows.
+
+    The stored rows are locked for the chunk's transaction, so a capture of
+    the same person at the same moment waits instead of being overwritten.
+    ``merge_into`` is the merge rule of both writing paths.
+    """
+    known = [p for p in people if p.target_id is not None]
+    if not known:
+        return []
+    ids = [p.target_id for p in known]
+    stored = Inquiry.objects.select_for_update().in_bulk(ids)
+    activities: dict[int, list[tuple[str, datetime]]] = {pk: [] for pk in ids}
+    if scorer is not None:
+        for pk, kind, when in Activity.objects.filter(inquiry_id__in=ids).values_list(
+            "inquiry_id", "kind", "occurred_at"
+        ):
+            activities[pk].append((kind, when))
+    rows = []
+    for person in known:
+        inquiry = stored[person.target_id]
+        last_before = inquiry.last_activity_at
+        changed = merge_into(inquiry, person, now)
+        dirty = bool(changed) or inquiry.last_activity_at != last_before
+        if scorer is not None and inquiry.stage != Stage.DISQUALIFIED:
+            had = activities[inquiry.pk]
+            seen = set(had)
+            everything = had + [a for a in sorted(person.activities) if a not in seen]
+            if scorer.rescore(inquiry, everything):
+                inquiry.updated_at = now
+                if inquiry.stage == Stage.NURTURE:
+                    written.nurtured.append(inquiry.pk)
+            dirty = True
+        rows.append(staged_merge(person, inquiry, changed, dirty))
+    return rows
 
 
 @dataclass
 class Written:
-    """What a chunk wrote: stored inquiries it merged into (still to score), new ones in nurture."""
+    """What a chunk wrote: the inquiries it put in the nurture stage (new or moved)."""
 
-    merged: list[int] = field(default_factory=list)
     nurtured: list[int] = field(default_factory=list)
 
 
 def write_in_sql(
     job: ImportJob, people: list[Person], now: datetime, scorer: Scorer | None
 ) -> Written:
-    """Stage the chunk with COPY; insert the new (scored), merge the known, add activities."""
+    """Stage the chunk with COPY; insert the new, update the merged, add activities.
+
+    Every row is prepared in Python — new people scored, known ones merged and
+    rescored against their stored record — and written once, set-based.
+    """
     tenant = job.tenant_id
-    staged_columns = [c.split()[0] for c in STAGE_COLUMNS[:-1]]
-    changes = [
-        f"CASE WHEN s.{n} <> '' AND s.{n} IS DISTINCT FROM i.{n} THEN '{n}' END"
-        for n in TEXT_FIELDS
-        if n != "outcome"
-    ]
-    changes += [
-        "CASE WHEN s.company_size IS NOT NULL AND s.company_size IS DISTINCT FROM i.company_size "
-        "THEN 'company_size' END",
-        "CASE WHEN NOT (i.custom @> s.custom) THEN 'custom' END",
-        "CASE WHEN s.consent NOT IN ('', 'unknown') AND s.consent <> i.consent THEN 'consent' END",
-        "CASE WHEN i.external_id = '' AND s.external_id <> '' THEN 'external_id' END",
-        "CASE WHEN s.outcome <> '' AND s.outcome <> i.outcome THEN 'outcome' END",
-        "CASE WHEN i.campaign_id IS NULL AND s.campaign_id IS NOT NULL THEN 'campaign' END",
-    ]
-    keep = ", ".join(f"{n} = CASE WHEN s.{n} <> '' THEN s.{n} ELSE i.{n} END" for n in TEXT_FIELDS)
     details = json.dumps({"source": Source.IMPORT, "import_job": job.pk})
+    written = Written()
     with connection.cursor() as cur:
         # Ids for the new people up front, so the stage rows carry them.
         new = [p for p in people if p.target_id is None]
@@ -207,14 +293,21 @@ def write_in_sql(
             "FROM generate_series(1, %s)",
             [len(new)],
         )
-        new_ids = {p.seq: pk for p, (pk,) in zip(new, cur.fetchall(), strict=True)}
-        scored = {p.seq: _scored(p, scorer) for p in people}
-        written = Written(
-            nurtured=[new_ids[seq] for seq, row in scored.items() if row[0] == Stage.NURTURE]
-        )
+        ids = [pk for (pk,) in cur.fetchall()]
+        merged_rows = merge_stored(people, now, scorer, written)
+        stage_at = 5 + WRITTEN_NAMES.index("stage")
+
+        def new_rows() -> Iterator[tuple]:
+            for person, pk in zip(new, ids, strict=True):
+                row = staged_new(person, pk, scorer, now)
+                if row[stage_at] == Stage.NURTURE:
+                    written.nurtured.append(pk)
+                yield row
+
         # Dropped at commit; dropped here too for a chunk inside an outer transaction.
         cur.execute("DROP TABLE IF EXISTS import_stage, import_stage_activity")
-        cur.execute(f"CREATE TEMP TABLE import_stage ({', '.join(STAGE_COLUMNS)}) ON COMMIT DROP")
+        columns = ", ".join(f"{name} {kind}" for name, kind in STAGE_COLUMNS)
+        cur.execute(f"CREATE TEMP TABLE import_stage ({columns}) ON COMMIT DROP")
         cur.execute(
             "CREATE TEMP TABLE import_stage_activity "
             "(seq int, kind text, occurred_at timestamptz) ON COMMIT DROP"
@@ -222,9 +315,9 @@ def write_in_sql(
         copy_rows(
             cur,
             "import_stage",
-            staged_columns,
-            (staged(p, new_ids.get(p.seq), scored[p.seq]) for p in people),
-            nullable=("target_id", "company_size", "last_activity_at", "campaign_id"),
+            [name for name, _kind in STAGE_COLUMNS],
+            itertools.chain(new_rows(), merged_rows),
+            nullable=NULLABLE,
         )
         copy_rows(
             cur,
@@ -237,63 +330,22 @@ def write_in_sql(
         # The join columns are enough (the whole rows take twice as long).
         cur.execute("ANALYZE import_stage (seq, target_id, is_new)")
         cur.execute("ANALYZE import_stage_activity (seq)")
+        names = ", ".join(WRITTEN_NAMES)
         cur.execute(
-            "UPDATE import_stage s SET changed = ARRAY(SELECT c FROM unnest(ARRAY["
-            f"{', '.join(changes)}]) AS c WHERE c IS NOT NULL ORDER BY c) "
-            "FROM inquiries_inquiry i "
-            "WHERE i.tenant_id = %(tenant)s AND i.id = s.target_id AND NOT s.is_new",
-            {"tenant": tenant},
-        )
-        cur.execute(
-            "INSERT INTO inquiries_inquiry (id, tenant_id, first_name, last_name, email, phone, "
-            "phone_normalized, title, company, company_domain, company_size, industry, country, "
-            "region, interest, timeline, source, consent, external_source, external_id, custom, "
-            "outcome, campaign_id, stage, disqualified_reason, fit_score, engagement_score, score, "
-            "score_breakdown, behaviour_level, definition_id, scored_at, created_at, updated_at, "
-            "last_activity_at) "
-            "SELECT s.target_id, %(tenant)s, s.first_name, s.last_name, s.email, s.phone, "
-            "s.phone_normalized, s.title, s.company, s.company_domain, s.company_size, "
-            "s.industry, s.country, s.region, s.interest, "
-            "COALESCE(NULLIF(s.timeline, ''), %(timeline)s), "
-            "COALESCE(NULLIF(s.source, ''), %(source)s), "
-            "COALESCE(NULLIF(s.consent, ''), %(consent)s), "
-            "s.external_source, s.external_id, s.custom, s.outcome, s.campaign_id, s.stage, '', "
-            "s.fit_score, s.engagement_score, s.score, s.score_breakdown, s.behaviour_level, "
-            "%(definition)s, %(scored_at)s, %(now)s, %(now)s, "
-            "COALESCE(s.last_activity_at, %(now)s) "
+            f"INSERT INTO inquiries_inquiry (id, tenant_id, disqualified_reason, created_at, "
+            f"{names}) SELECT s.target_id, %(tenant)s, '', %(now)s, "
+            f"{', '.join(f's.{n}' for n in WRITTEN_NAMES)} "
             "FROM import_stage s WHERE s.is_new ORDER BY s.seq",
-            {
-                "tenant": tenant,
-                "now": now,
-                "timeline": Timeline.UNKNOWN,
-                "source": Source.IMPORT,
-                "consent": Consent.UNKNOWN,
-                "definition": scorer.definition_id if scorer else None,
-                "scored_at": scorer.as_of if scorer else None,
-            },
-        )
-        cur.execute(
-            f"UPDATE inquiries_inquiry i SET {keep}, "
-            "company_domain = CASE WHEN s.email <> '' THEN s.company_domain "
-            "ELSE i.company_domain END, "
-            "company_size = COALESCE(s.company_size, i.company_size), "
-            "campaign_id = COALESCE(i.campaign_id, s.campaign_id), "
-            "custom = i.custom || s.custom, "
-            "consent = CASE WHEN s.consent NOT IN ('', 'unknown') THEN s.consent "
-            "ELSE i.consent END, "
-            "external_source = CASE WHEN i.external_id = '' AND s.external_id <> '' "
-            "THEN s.external_source ELSE i.external_source END, "
-            "external_id = CASE WHEN i.external_id = '' AND s.external_id <> '' "
-            "THEN s.external_id ELSE i.external_id END, "
-            "updated_at = CASE WHEN cardinality(s.changed) > 0 THEN %(now)s "
-            "ELSE i.updated_at END, "
-            "last_activity_at = GREATEST(i.last_activity_at, s.last_activity_at) "
-            "FROM import_stage s "
-            "WHERE i.tenant_id = %(tenant)s AND i.id = s.target_id AND NOT s.is_new "
-            "AND (cardinality(s.changed) > 0 "
-            "OR s.last_activity_at > COALESCE(i.last_activity_at, '-infinity'))",
             {"tenant": tenant, "now": now},
         )
+        if merged_rows:
+            assignments = ", ".join(f"{n} = s.{n}" for n in WRITTEN_NAMES)
+            cur.execute(
+                f"UPDATE inquiries_inquiry i SET {assignments} FROM import_stage s "
+                "WHERE i.tenant_id = %(tenant)s AND i.id = s.target_id "
+                "AND NOT s.is_new AND s.dirty",
+                {"tenant": tenant},
+            )
         cur.execute(
             "INSERT INTO inquiries_activity (tenant_id, inquiry_id, kind, occurred_at, details, "
             "created_at) "
@@ -309,17 +361,7 @@ def write_in_sql(
             "AND x.kind = a.kind AND x.occurred_at = a.occurred_at)",
             {"tenant": tenant, "now": now, "merged": ActivityKind.MERGED, "details": details},
         )
-        cur.execute(
-            "SELECT id FROM inquiries_inquiry WHERE tenant_id = %(tenant)s "
-            "AND id = ANY(%(ids)s::bigint[]) AND stage <> %(disqualified)s ORDER BY id",
-            {
-                "tenant": tenant,
-                "ids": [p.target_id for p in people if p.target_id is not None],
-                "disqualified": Stage.DISQUALIFIED,
-            },
-        )
-        written.merged = [pk for (pk,) in cur.fetchall()]
-        return written
+    return written
 
 
 # --- Writing a chunk: the ORM (SQLite) ----------------------------------------------------

@@ -66,7 +66,6 @@ from inquiries.models import (
     ImportStatus,
     Inquiry,
 )
-from inquiries.services import rescoring
 from inquiries.services import scoring as scoring_services
 from inquiries.services.custom_fields import define_custom_field
 from inquiries.services.import_files import (
@@ -925,28 +924,7 @@ def _write_people(
         scorer = read_with
     else:
         scorer = Scorer(definition.pk, scoring_services.rules_of(definition), now)
-    rules = scorer.rules
     written = write_in_sql(job, people, now, scorer)
     if written.nurtured:
-        # Inserted scored and in the nurture stage; still handed over to nurture.
+        # Written scored and in the nurture stage; still handed over to nurture.
         nurture_services.flag_for_nurture(inquiry_ids=written.nurtured, already_in_stage=True)
-    if not written.merged:
-        return
-    # Merged people: their stored activities count too, so the scoring SQL rescores them.
-    sql, params = rescoring.compile_rescore_sql(
-        rules=rules,
-        tenant_id=definition.tenant_id,
-        definition_id=definition.pk,
-        as_of=scorer.as_of,
-        ids=written.merged,
-    )
-    with connection.cursor() as cursor:
-        # The table's statistics (the runtime role may not ANALYZE) may predate
-        # the rows this import inserted; the planner then nests loops over the
-        # whole chunk, quadratic in its size. Hash joins are right for a chunk
-        # of thousands of ids.
-        cursor.execute("SET LOCAL enable_nestloop = off")
-        cursor.execute(sql, params)
-        scored = cursor.fetchall()
-        cursor.execute("SET LOCAL enable_nestloop = on")
-    scoring_services.route_by_score(scored)
