@@ -71,7 +71,7 @@ class Plan:
         return cls(columns, fields, placeholders, custom_headers, campaigns)
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     number: int
     clean: dict[str, Any]
@@ -88,7 +88,7 @@ class Row:
     scored_by: Any = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CellError:
     row: int
     column: str
@@ -176,7 +176,7 @@ def parse_row(plan: Plan, number: int, cells: list[str]) -> tuple[Row | None, li
     )
 
 
-@dataclass
+@dataclass(slots=True)
 class Person:
     """One person a chunk writes: new (``target_id`` None) or merged into a stored inquiry."""
 

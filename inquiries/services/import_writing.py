@@ -86,15 +86,44 @@ NULLABLE = ("company_size", "campaign_id", "definition_id", "scored_at", "last_a
 SCORED_STAGES = (Stage.INQUIRY, Stage.MQL, Stage.NURTURE)
 
 
+class _CsvStream:
+    """The rows as CSV text, formatted as COPY reads it, fifty rows at a time.
+
+    The chunk's stage rows are produced lazily and never held as one text.
+    """
+
+    def __init__(self, rows: Iterable[tuple]):
+        self._rows = iter(rows)
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, quoting=csv.QUOTE_ALL, lineterminator="\n")
+        self._pending = ""
+
+    def read(self, size: int = -1) -> str:
+        while size < 0 or len(self._pending) < size:
+            batch = list(itertools.islice(self._rows, 50))
+            if not batch:
+                break
+            self._buffer.seek(0)
+            self._buffer.truncate()
+            self._writer.writerows(batch)
+            self._pending += self._buffer.getvalue()
+        if size < 0:
+            size = len(self._pending)
+        text, self._pending = self._pending[:size], self._pending[size:]
+        return text
+
+    def readline(self, size: int = -1) -> str:  # the file protocol; COPY only calls read()
+        return self.read(size)
+
+
 def copy_rows(
     cursor, table: str, columns: list[str], rows: Iterable[tuple], nullable: tuple[str, ...] = ()
 ) -> None:
     """COPY rows as CSV (the C csv writer); in ``nullable`` columns "" reads as NULL."""
-    buffer = io.StringIO()
-    csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(rows)
-    buffer.seek(0)
     options = "FORMAT csv" + (f", FORCE_NULL ({', '.join(nullable)})" if nullable else "")
-    cursor.cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN ({options})", buffer)
+    cursor.cursor.copy_expert(
+        f"COPY {table} ({', '.join(columns)}) FROM STDIN ({options})", _CsvStream(rows)
+    )
 
 
 @dataclass(frozen=True)
@@ -328,7 +357,7 @@ def write_in_sql(
         # Temporary tables get no statistics of their own; with them the planner
         # probes the chunk's inquiries by id instead of scanning the tenant.
         # The join columns are enough (the whole rows take twice as long).
-        cur.execute("ANALYZE import_stage (seq, target_id, is_new)")
+        cur.execute("ANALYZE import_stage (seq, target_id, is_new, dirty)")
         cur.execute("ANALYZE import_stage_activity (seq)")
         names = ", ".join(WRITTEN_NAMES)
         cur.execute(
@@ -340,12 +369,18 @@ def write_in_sql(
         )
         if merged_rows:
             assignments = ", ".join(f"{n} = s.{n}" for n in WRITTEN_NAMES)
+            # The table's statistics (the runtime role may not ANALYZE) may
+            # predate this tenant's rows: estimating it at one row, the planner
+            # nests a scan of the stage table inside each of them, quadratic
+            # in the chunk. The ids bound the inquiries read; hash it.
+            cur.execute("SET LOCAL enable_nestloop = off")
             cur.execute(
                 f"UPDATE inquiries_inquiry i SET {assignments} FROM import_stage s "
-                "WHERE i.tenant_id = %(tenant)s AND i.id = s.target_id "
-                "AND NOT s.is_new AND s.dirty",
-                {"tenant": tenant},
+                "WHERE i.tenant_id = %(tenant)s AND i.id = ANY(%(ids)s::bigint[]) "
+                "AND i.id = s.target_id AND NOT s.is_new AND s.dirty",
+                {"tenant": tenant, "ids": [row[1] for row in merged_rows if row[3]]},
             )
+            cur.execute("SET LOCAL enable_nestloop = on")
         cur.execute(
             "INSERT INTO inquiries_activity (tenant_id, inquiry_id, kind, occurred_at, details, "
             "created_at) "

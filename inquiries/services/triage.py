@@ -311,7 +311,7 @@ def _loaded_values(job: BulkJob) -> dict:
 
 
 def run_bulk_job(
-    *, job: BulkJob, batch_size: int = JOB_BATCH, stop_after_batches: int | None = None
+    *, job: BulkJob, batch_size: int | None = None, stop_after_batches: int | None = None
 ) -> BulkJob:
     """Apply the job's action batch by batch (ascending ids), resuming after the last batch.
 
@@ -346,7 +346,7 @@ def run_bulk_job(
             job.save(update_fields=["total"])
         batches = 0
         while stop_after_batches is None or batches < stop_after_batches:
-            if not _run_batch(job, matching, values, batch_size, by):
+            if not _run_batch(job, matching, values, batch_size or JOB_BATCH, by):
                 break
             batches += 1
     except RuleViolation as exc:

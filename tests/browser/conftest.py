@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,16 @@ def csp_errors(page):
         ),
     )
     return errors
+
+
+@pytest.fixture
+def worker(monkeypatch):
+    """A real Celery worker on a queue of this test's own (xdist workers share one Redis)."""
+    from celery.contrib.testing.worker import start_worker
+
+    from leadflow.celery import app
+
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setitem(app.conf, "task_default_queue", queue)
+    with start_worker(app, pool="solo", queues=[queue], perform_ping_check=False):
+        yield

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import csv
-import uuid
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from playwright.sync_api import expect
 
 from inquiries.models import CustomField, ImportJob, Inquiry
-from leadflow.celery import app
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Role
 from tests.browser.conftest import DESKTOP, PHONE
@@ -31,15 +28,6 @@ ROWS = 40
 def imports_root(settings, tmp_path):
     settings.IMPORTS_ROOT = tmp_path / "imports"
     return settings.IMPORTS_ROOT
-
-
-@pytest.fixture
-def worker(monkeypatch):
-    """A real Celery worker on a queue of this test's own (xdist workers share one Redis)."""
-    queue = f"test-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setitem(app.conf, "task_default_queue", queue)
-    with start_worker(app, pool="solo", queues=[queue], perform_ping_check=False):
-        yield
 
 
 def trade_show_file(path) -> None:

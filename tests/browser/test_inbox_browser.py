@@ -101,3 +101,35 @@ def test_qualifier_triages_the_inbox_with_the_keyboard(live_server, page, screen
     page.set_viewport_size(PHONE)
     screenshot("phone")
     assert csp_errors == [], csp_errors
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_marketer_nurtures_all_matching_and_watches_the_background_job_finish(
+    live_server, page, screenshot, csp_errors, worker, monkeypatch
+):
+    """Over the in-request limit, "all matching" is a job; the inbox polls its progress bar."""
+    from inquiries.services import triage
+
+    monkeypatch.setattr(triage, "INLINE_LIMIT", 3)
+    monkeypatch.setattr(triage, "JOB_BATCH", 2)
+    tenant = TenantFactory(slug="bulk-browser", name="Bulk Co")
+    marketer = make_actor(tenant, Role.MARKETER)
+    people = [InquiryFactory(tenant=tenant, stage="inquiry") for _ in range(8)]
+    InquiryFactory(tenant=tenant, stage="lead")
+
+    log_in(page, live_server, marketer.user.email)
+    page.goto(f"{live_server.url}/inquiries/?stage=inquiry")
+    expect(page.get_by_test_id("inbox-row")).to_have_count(8)
+    page.keyboard.press("x")
+    page.get_by_test_id("all-matching").check()
+    page.get_by_role("button", name="Nurture").click()
+
+    job = page.get_by_test_id("bulk-job")
+    expect(job).to_be_visible()
+    screenshot("queued")
+    expect(job).to_have_attribute("data-status", "done", timeout=30_000)
+    expect(job).to_contain_text("8 inquiries marked for nurture")
+    screenshot("done")
+    assert {stage_of(tenant, p.pk) for p in people} == {"nurture"}
+    assert csp_errors == [], csp_errors
