@@ -83,8 +83,9 @@ class Row:
     outcome: str
     activities: list[tuple[str, datetime]]
     campaign_id: int | None = None
-    # Set by the reading thread: the row scored as a new person on its own, and by what.
-    scored: tuple | None = None
+    # Set by the reading thread: the row's stage cells as a new person on its own
+    # (scored), and the scorer (or None) they were made with.
+    cells: tuple | None = None
     scored_by: Any = None
 
 

@@ -166,17 +166,6 @@ class Scorer:
             result.level,
         )
 
-    def prescore(self, rows: Iterable[Row]) -> None:
-        """Score each row as if it were a new person on its own (in the reading thread).
-
-        Most rows of an import are exactly that; the writer takes the result
-        when the row's person turns out new and made of that row alone, and
-        scores everyone else itself.
-        """
-        for row in rows:
-            row.scored = self.score(row.clean, row.custom, row.source, set(row.activities))
-            row.scored_by = self
-
     def rescore(self, inquiry: Inquiry, activities: Iterable[tuple[str, datetime]]) -> bool:
         """Score a stored inquiry in memory as score_inquiry would; True if its stage moved."""
         profile: dict[str, Any] = {name: getattr(inquiry, name) for name in scoring.STANDARD_FIELDS}
@@ -199,36 +188,92 @@ class Scorer:
         return True
 
 
-def _scored(person: Person, scorer: Scorer | None) -> tuple:
-    if scorer is None:
-        return (Stage.INQUIRY, 0, 0, 0, "[]", BehaviourLevel.VISITOR)
-    if len(person.rows) == 1 and person.rows[0].scored_by is scorer:
-        return person.rows[0].scored
-    return scorer.score(person.values, person.custom, person.source, person.activities)
+UNSCORED = (Stage.INQUIRY, 0, 0, 0, "[]", BehaviourLevel.VISITOR)
+
+
+def new_cells(
+    values: dict[str, Any],
+    custom: dict[str, Any],
+    source: str,
+    consent: str,
+    external: tuple[str, str],
+    outcome: str,
+    campaign_id: int | None,
+    scored: tuple,
+) -> tuple:
+    """The stage cells of a new person, from ``first_name`` to ``behaviour_level``."""
+    email = values.get("email", "")
+    return (
+        *(values.get(name, "") for name in TEXT_FIELDS[:-2]),
+        values.get("timeline") or Timeline.UNKNOWN,
+        outcome,
+        company_domain(email) if email else "",
+        values.get("company_size"),
+        source or Source.IMPORT,
+        consent or Consent.UNKNOWN,
+        *external,
+        json.dumps(custom),
+        campaign_id,
+        *scored,
+    )
+
+
+def prepare_rows(rows: Iterable[Row], scorer: Scorer | None) -> None:
+    """In the reading thread: each row's stage cells as if it were a new person on its own.
+
+    Most rows of an import are exactly that; the writer takes the cells when
+    the row's person turns out new and made of that row alone (its values,
+    consent, source and external id are then the row's own), and builds
+    everyone else's itself.
+    """
+    for row in rows:
+        scored = (
+            scorer.score(row.clean, row.custom, row.source, set(row.activities))
+            if scorer
+            else UNSCORED
+        )
+        row.cells = new_cells(
+            row.clean,
+            row.custom,
+            row.source,
+            row.consent,
+            (row.external_source, row.external_id),
+            row.outcome,
+            row.campaign_id,
+            scored,
+        )
+        row.scored_by = scorer
 
 
 def staged_new(person: Person, new_id: int, scorer: Scorer | None, now: datetime) -> tuple:
     """The stage row of a person met for the first time: what the INSERT writes."""
-    values = person.values
     last = max((when for _kind, when in person.activities), default=None)
+    first = person.rows[0]
+    if len(person.rows) == 1 and first.cells is not None and first.scored_by is scorer:
+        cells = first.cells
+    else:
+        scored = (
+            scorer.score(person.values, person.custom, person.source, person.activities)
+            if scorer
+            else UNSCORED
+        )
+        cells = new_cells(
+            person.values,
+            person.custom,
+            person.source,
+            person.consent,
+            (person.external_source_new, person.external_id_new),
+            person.outcome,
+            person.campaign_id,
+            scored,
+        )
     return (
         person.seq,
         new_id,
         True,
         True,
         "{}",
-        *(values.get(name, "") for name in TEXT_FIELDS[:-2]),
-        values.get("timeline") or Timeline.UNKNOWN,
-        person.outcome,
-        company_domain(values.get("email", "")) if values.get("email") else "",
-        values.get("company_size"),
-        person.source or Source.IMPORT,
-        person.consent or Consent.UNKNOWN,
-        person.external_source_new,
-        person.external_id_new,
-        json.dumps(person.custom),
-        person.campaign_id,
-        *_scored(person, scorer),
+        *cells,
         scorer.definition_id if scorer else None,
         scorer.as_of.isoformat() if scorer else None,
         now.isoformat(),

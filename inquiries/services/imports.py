@@ -85,7 +85,12 @@ from inquiries.services.import_rows import (
     parse_chunk,
     resolve,
 )
-from inquiries.services.import_writing import Scorer, write_in_sql, write_with_orm
+from inquiries.services.import_writing import (
+    Scorer,
+    prepare_rows,
+    write_in_sql,
+    write_with_orm,
+)
 from inquiries.services.validation import (
     ACTIVITY_KINDS,
     CELL_FIELDS,
@@ -731,15 +736,16 @@ def run_import_job(
         plan = Plan.of(job)
         chunks = _chunks(job, chunk_size, skip=job.done_rows)
         width = len(job.headers)
-        definition = scoring_services.active_definition() if set_based() else None
+        sql_path = set_based()
+        definition = scoring_services.active_definition() if sql_path else None
         rules = scoring_services.rules_of(definition) if definition else None
 
         def parse_next() -> _Parsed:
             records = next(chunks, None) or []
             scorer = Scorer(definition.pk, rules, timezone.now()) if definition and rules else None
             parsed = _Parsed(len(records), *parse_chunk(plan, records, width), scorer=scorer)
-            if scorer:
-                scorer.prescore(parsed.rows)
+            if sql_path:
+                prepare_rows(parsed.rows, scorer)
             return parsed
 
         written = 0
@@ -816,7 +822,7 @@ class _Parsed:
     rows: list[Row]
     errors: list[CellError]
     invalid: int
-    # The active definition when the chunk was read, as of then; its rows are prescored by it.
+    # The active definition when the chunk was read, as of then; its rows are prepared by it.
     scorer: Scorer | None = None
 
 
@@ -907,7 +913,7 @@ def _write_people(
 ) -> None:
     """Write the chunk's people, scored and routed under the active definition.
 
-    ``read_with`` is the definition the reading thread prescored the rows by;
+    ``read_with`` is the definition the reading thread prepared the rows with;
     it is used (with its time) unless another version was activated since.
     """
     definition = scoring_services.active_definition()
