@@ -1,10 +1,11 @@
 """Writing one chunk of an import: set-based SQL on PostgreSQL, ORM bulk statements elsewhere.
 
 Both paths store the same result (a test holds them to it): new people are
-inserted, known ones merged (non-empty values win, custom values merged,
-consent only by an explicit statement, an external id only where none is
-set), the mapped activities added once, and a "merged" entry on the timeline
-when a merge changed something.
+inserted, known ones merged by ``merge_into``, the one merge rule of both
+(non-empty values win, custom values merged, consent only by an explicit
+statement, an external id only where none is set, the first campaign kept),
+the mapped activities added once, and a "merged" entry on the timeline when a
+merge changed something.
 """
 
 from __future__ import annotations

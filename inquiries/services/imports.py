@@ -19,12 +19,15 @@ same source, else the normalised phone (the oldest inquiry with it) — against
 the inquiries already stored and the rows before them in the file, in file
 order, exactly as capturing the rows one by one would.
 
-Each chunk is one transaction: on PostgreSQL the chunk's people are staged
-with ``COPY`` into temporary tables, inserted and merged with a few set-based
-statements, their activities added (an activity already on the timeline is not
-added twice, so re-importing a file changes nothing), scored with the
-rescoring job's compiled ``UPDATE`` and moved to the MQL queue or to nurture;
-the job's progress is saved in the same transaction. A killed worker leaves
+Each chunk is one transaction: on PostgreSQL every row is prepared in Python
+— a new person scored by ``scoring.score`` (mostly in the reading thread),
+a known one merged by ``merge_into`` into its stored row (read ``FOR
+UPDATE`` with its activities) and rescored — and in its stage (MQL queue or
+nurture, through the nurture seam); the rows are streamed with ``COPY`` into
+temporary tables and written once by one ``INSERT`` and one ``UPDATE``, their
+activities added (an activity already on the timeline is not added twice, so
+re-importing a file changes nothing); the job's progress is saved in the
+same transaction. A killed worker leaves
 whole chunks only, and the next run resumes after the last committed row. On
 SQLite the same bookkeeping runs with ORM bulk statements and Python scoring.
 
