@@ -358,19 +358,16 @@ class RescoreStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-class RescoreJob(TenantOwnedModel):
-    """Rescoring the whole tenant under a newly active definition, resumable by id."""
+class BackgroundJob(TenantOwnedModel):
+    """What every resumable job row has: its state and the times a run claimed and touched it.
 
-    definition = tenant_foreign_key(
-        "inquiries.LeadDefinition", on_delete=models.CASCADE, related_name="+"
-    )
+    ``leadflow.lib.jobs.claim`` takes a queued job, or a running one whose
+    heartbeat is stale; runs save their progress with a fresh heartbeat.
+    """
+
     status = models.CharField(
         max_length=10, choices=RescoreStatus.choices, default=RescoreStatus.QUEUED
     )
-    as_of = models.DateTimeField(default=now)
-    total = models.PositiveIntegerField(default=0)
-    done = models.PositiveIntegerField(default=0)
-    last_inquiry_id = models.BigIntegerField(default=0)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=now)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -378,7 +375,23 @@ class RescoreJob(TenantOwnedModel):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(TenantOwnedModel.Meta):
+        abstract = True
         ordering = ["-created_at", "-id"]
+
+
+class RescoreJob(BackgroundJob):
+    """Rescoring the whole tenant under a newly active definition, resumable by id."""
+
+    definition = tenant_foreign_key(
+        "inquiries.LeadDefinition", on_delete=models.CASCADE, related_name="+"
+    )
+    as_of = models.DateTimeField(default=now)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    last_inquiry_id = models.BigIntegerField(default=0)
+
+    class Meta(BackgroundJob.Meta):
+        pass
 
     def __str__(self) -> str:
         return f"rescore to v{self.definition_id}: {self.done}/{self.total}"
@@ -395,7 +408,7 @@ class BulkAction(models.TextChoices):
     ADD_TO_CAMPAIGN = "add_to_campaign", "Add to campaign"
 
 
-class BulkJob(TenantOwnedModel):
+class BulkJob(BackgroundJob):
     """A bulk action on all inquiries matching a filter, too many for one request.
 
     A worker applies it in batches of ids (ascending), committing each batch
@@ -410,21 +423,13 @@ class BulkJob(TenantOwnedModel):
     query = models.TextField(blank=True)
     # What the action needs, by id: {"assignee": id|None} / {"reason": id} / {"campaign": id}.
     values = models.JSONField(default=dict, blank=True)
-    status = models.CharField(
-        max_length=10, choices=RescoreStatus.choices, default=RescoreStatus.QUEUED
-    )
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     changed = models.PositiveIntegerField(default=0)
     last_inquiry_id = models.BigIntegerField(default=0)
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta(TenantOwnedModel.Meta):
-        ordering = ["-created_at", "-id"]
+    class Meta(BackgroundJob.Meta):
+        pass
 
     def __str__(self) -> str:
         return f"bulk {self.action}: {self.done}/{self.total}"

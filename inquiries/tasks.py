@@ -16,14 +16,19 @@ from leadflow.tenancy.tasks import TenantTask
 logger = logging.getLogger(__name__)
 
 
+def _job_or_none(model, job_id: int, tenant_id: int):
+    """The tenant's job, or None (logged) when it was deleted before its message arrived."""
+    job = model.objects.filter(pk=job_id).first()
+    if job is None:
+        logger.info("%s %s is gone", model.__name__, job_id, extra={"tenant_id": tenant_id})
+    return job
+
+
 @shared_task(base=TenantTask, autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=5)
 def run_rescore_job_task(*, job_id: int, tenant_id: int) -> str | None:
     """Rescore the tenant under its new definition; a second delivery resumes, never repeats."""
-    job = RescoreJob.objects.filter(pk=job_id).first()
-    if job is None:
-        logger.info("rescore job %s is gone", job_id, extra={"tenant_id": tenant_id})
-        return None
-    return rescoring.run_rescore_job(job=job).status
+    job = _job_or_none(RescoreJob, job_id, tenant_id)
+    return None if job is None else rescoring.run_rescore_job(job=job).status
 
 
 @shared_task(base=TenantTask, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
@@ -46,11 +51,8 @@ def run_import_job_task(*, job_id: int, tenant_id: int) -> str | None:
     from inquiries.models import ImportJob
     from inquiries.services.imports import run_import_job
 
-    job = ImportJob.objects.filter(pk=job_id).first()
-    if job is None:
-        logger.info("import job %s is gone", job_id, extra={"tenant_id": tenant_id})
-        return None
-    return run_import_job(job=job).status
+    job = _job_or_none(ImportJob, job_id, tenant_id)
+    return None if job is None else run_import_job(job=job).status
 
 
 @shared_task(base=TenantTask, autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=5)
@@ -59,11 +61,8 @@ def run_dry_run_task(*, job_id: int, tenant_id: int) -> str | None:
     from inquiries.models import ImportJob
     from inquiries.services.imports import run_dry_run
 
-    job = ImportJob.objects.filter(pk=job_id).first()
-    if job is None:
-        logger.info("import job %s is gone; no dry run", job_id, extra={"tenant_id": tenant_id})
-        return None
-    return (run_dry_run(job=job).dry_run or {}).get("state")
+    job = _job_or_none(ImportJob, job_id, tenant_id)
+    return None if job is None else (run_dry_run(job=job).dry_run or {}).get("state")
 
 
 @shared_task(base=TenantTask)
@@ -93,8 +92,5 @@ def run_bulk_job_task(*, job_id: int, tenant_id: int) -> str | None:
     from inquiries.models import BulkJob
     from inquiries.services.triage import run_bulk_job
 
-    job = BulkJob.objects.filter(pk=job_id).first()
-    if job is None:
-        logger.info("bulk job %s is gone", job_id, extra={"tenant_id": tenant_id})
-        return None
-    return run_bulk_job(job=job).status
+    job = _job_or_none(BulkJob, job_id, tenant_id)
+    return None if job is None else run_bulk_job(job=job).status

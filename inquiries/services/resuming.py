@@ -37,49 +37,25 @@ def resume_stalled_jobs(*, now: datetime | None = None) -> dict[str, list[int]]:
     from inquiries.tasks import run_bulk_job_task, run_import_job_task, run_rescore_job_task
 
     now = now or timezone.now()
-    stalled_imports = list(
-        ImportJob.objects.filter(
-            _stalled(
-                now,
-                queued=ImportStatus.QUEUED,
-                running=ImportStatus.RUNNING,
-                stale_after=imports.STALE_AFTER,
-            )
-        ).values_list("pk", "tenant_id")
-    )
-    stalled_rescores = list(
-        RescoreJob.objects.filter(
-            _stalled(
-                now,
-                queued=RescoreStatus.QUEUED,
-                running=RescoreStatus.RUNNING,
-                stale_after=rescoring.STALE_AFTER,
-            )
-        ).values_list("pk", "tenant_id")
-    )
-
-    stalled_bulk = list(
-        BulkJob.objects.filter(
-            _stalled(
-                now,
-                queued=RescoreStatus.QUEUED,
-                running=RescoreStatus.RUNNING,
-                stale_after=triage.JOB_STALE_AFTER,
-            )
-        ).values_list("pk", "tenant_id")
-    )
+    kinds = {
+        "imports": (ImportJob, ImportStatus, imports.STALE_AFTER, run_import_job_task),
+        "rescores": (RescoreJob, RescoreStatus, rescoring.STALE_AFTER, run_rescore_job_task),
+        "bulk": (BulkJob, RescoreStatus, triage.JOB_STALE_AFTER, run_bulk_job_task),
+    }
+    stalled = {
+        name: list(
+            model.objects.filter(
+                _stalled(now, queued=states.QUEUED, running=states.RUNNING, stale_after=stale)
+            ).values_list("pk", "tenant_id")
+        )
+        for name, (model, states, stale, _task) in kinds.items()
+    }
 
     def enqueue() -> None:
-        for job_id, tenant_id in stalled_imports:
-            run_import_job_task.delay(job_id=job_id, tenant_id=tenant_id)
-        for job_id, tenant_id in stalled_rescores:
-            run_rescore_job_task.delay(job_id=job_id, tenant_id=tenant_id)
-        for job_id, tenant_id in stalled_bulk:
-            run_bulk_job_task.delay(job_id=job_id, tenant_id=tenant_id)
+        for name, jobs_of_kind in stalled.items():
+            task = kinds[name][3]
+            for job_id, tenant_id in jobs_of_kind:
+                task.delay(job_id=job_id, tenant_id=tenant_id)
 
     transaction.on_commit(enqueue)
-    return {
-        "imports": [pk for pk, _ in stalled_imports],
-        "rescores": [pk for pk, _ in stalled_rescores],
-        "bulk": [pk for pk, _ in stalled_bulk],
-    }
+    return {name: [pk for pk, _ in found] for name, found in stalled.items()}
