@@ -408,6 +408,14 @@ class BulkAction(models.TextChoices):
     ADD_TO_CAMPAIGN = "add_to_campaign", "Add to campaign"
 
 
+class BulkStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
 class BulkJob(BackgroundJob):
     """A bulk action on all inquiries matching a filter, too many for one request.
 
@@ -423,6 +431,7 @@ class BulkJob(BackgroundJob):
     query = models.TextField(blank=True)
     # What the action needs, by id: {"assignee": id|None} / {"reason": id} / {"campaign": id}.
     values = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=BulkStatus.choices, default=BulkStatus.QUEUED)
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     changed = models.PositiveIntegerField(default=0)
@@ -436,7 +445,7 @@ class BulkJob(BackgroundJob):
 
     @property
     def percent(self) -> int:
-        if self.status == RescoreStatus.DONE:
+        if self.status == BulkStatus.DONE:
             return 100
         return 0 if not self.total else min(99, round(100 * self.done / self.total))
 

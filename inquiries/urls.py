@@ -8,6 +8,11 @@ urlpatterns = [
     path("inquiries/", inbox.inbox_page, name="inquiry-list"),
     path("inquiries/bulk/", inbox.inbox_bulk_page, name="inquiry-bulk"),
     path("inquiries/bulk-jobs/<int:pk>/", inbox.bulk_job_page, name="inquiry-bulk-job"),
+    path(
+        "inquiries/bulk-jobs/<int:pk>/cancel/",
+        inbox.bulk_job_cancel_page,
+        name="inquiry-bulk-job-cancel",
+    ),
     path("inquiries/views/", inbox.saved_view_save_page, name="inquiry-saved-view-save"),
     path(
         "inquiries/views/<int:pk>/delete/",

@@ -292,6 +292,7 @@ SPECTACULAR_SETTINGS = {
         "InquiryStageEnum": "inquiries.models.Stage",
         "LeadStageEnum": "leads.models.LeadStage",
         "JobStatusEnum": "inquiries.models.RescoreStatus",
+        "BulkJobStatusEnum": "inquiries.models.BulkStatus",
     },
 }
 IDEMPOTENCY_KEY_TTL = timedelta(hours=env.integer("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24))

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, mixins, serializers, status
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from inquiries.api.serializers import InquiryOutput, StrictSerializer
@@ -515,3 +516,10 @@ class BulkJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
 
     def scoped_queryset(self):
         return BulkJob.objects.order_by("-created_at", "-id")
+
+    @extend_schema(request=None, responses=BulkJobSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Stop the job after the batch being written; 409 when it has already ended."""
+        job = triage.cancel_bulk_job(job=self.get_object(), by=self.principal)
+        return Response(BulkJobSerializer(job, context={"request": request}).data)

@@ -48,6 +48,7 @@ class Migration(migrations.Migration):
                             ("running", "Running"),
                             ("done", "Done"),
                             ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
                         ],
                         default="queued",
                         max_length=10,

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from inquiries.models import BulkJob, ImportJob, ImportStatus, RescoreJob, RescoreStatus
+from inquiries.models import BulkJob, BulkStatus, ImportJob, ImportStatus, RescoreJob, RescoreStatus
 from inquiries.services import imports, rescoring, triage
 from leadflow.lib import jobs
 
@@ -40,7 +40,7 @@ def resume_stalled_jobs(*, now: datetime | None = None) -> dict[str, list[int]]:
     kinds = {
         "imports": (ImportJob, ImportStatus, imports.STALE_AFTER, run_import_job_task),
         "rescores": (RescoreJob, RescoreStatus, rescoring.STALE_AFTER, run_rescore_job_task),
-        "bulk": (BulkJob, RescoreStatus, triage.JOB_STALE_AFTER, run_bulk_job_task),
+        "bulk": (BulkJob, BulkStatus, triage.JOB_STALE_AFTER, run_bulk_job_task),
     }
     stalled = {
         name: list(

@@ -18,10 +18,10 @@ from django.utils import timezone
 
 from inquiries.models import (
     BulkJob,
+    BulkStatus,
     Campaign,
     DisqualifyReason,
     Inquiry,
-    RescoreStatus,
     SavedView,
     Stage,
 )
@@ -322,8 +322,8 @@ def run_bulk_job(
     """
     if not jobs.claim(
         BulkJob.objects.filter(pk=job.pk),
-        queued=RescoreStatus.QUEUED,
-        running=RescoreStatus.RUNNING,
+        queued=BulkStatus.QUEUED,
+        running=BulkStatus.RUNNING,
         stale_after=JOB_STALE_AFTER,
     ):
         job.refresh_from_db()
@@ -351,12 +351,12 @@ def run_bulk_job(
             batches += 1
     except RuleViolation as exc:
         BulkJob.objects.filter(pk=job.pk).update(
-            status=RescoreStatus.FAILED, error=exc.message, finished_at=timezone.now()
+            status=BulkStatus.FAILED, error=exc.message, finished_at=timezone.now()
         )
     except DatabaseError:
         # Hand the job back at once, so the task's retry resumes it.
-        BulkJob.objects.filter(pk=job.pk, status=RescoreStatus.RUNNING).update(
-            status=RescoreStatus.QUEUED, heartbeat_at=None
+        BulkJob.objects.filter(pk=job.pk, status=BulkStatus.RUNNING).update(
+            status=BulkStatus.QUEUED, heartbeat_at=None
         )
         raise
     job.refresh_from_db()
@@ -369,7 +369,7 @@ def _run_batch(
 ) -> bool:
     """One batch in one transaction; False when the job is finished (or taken over)."""
     locked = BulkJob.objects.select_for_update().get(pk=job.pk)
-    if locked.status != RescoreStatus.RUNNING or locked.done != job.done:
+    if locked.status != BulkStatus.RUNNING or locked.done != job.done:
         return False
     now = timezone.now()
     ids = list(
@@ -378,7 +378,7 @@ def _run_batch(
         .values_list("pk", flat=True)[:batch_size]
     )
     if not ids:
-        job.status = RescoreStatus.DONE
+        job.status = BulkStatus.DONE
         job.finished_at = job.heartbeat_at = now
         job.total = job.done  # what it found, which may differ from the count at the start
         job.save(update_fields=["status", "finished_at", "heartbeat_at", "total"])
@@ -392,6 +392,33 @@ def _run_batch(
     job.heartbeat_at = now
     job.save(update_fields=["done", "changed", "last_inquiry_id", "heartbeat_at"])
     return True
+
+
+@transaction.atomic
+def cancel_bulk_job(*, job: BulkJob, by: Principal) -> BulkJob:
+    """Stop a bulk job: at once if no batch is being written, else after that batch.
+
+    The worker locks the job at the start of each batch and stops when it is
+    no longer running, so what is done stays done and nothing more is touched.
+    """
+    job = BulkJob.objects.select_for_update().get(pk=job.pk)
+    if job.status not in (BulkStatus.QUEUED, BulkStatus.RUNNING):
+        raise RuleViolation(
+            field="status",
+            code="finished",
+            conflict=True,
+            message=f"This bulk action is already {job.get_status_display().lower()}.",
+        )
+    job.status = BulkStatus.CANCELLED
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "finished_at"])
+    record_audit(
+        action="inquiry.bulk_job_cancelled",
+        obj=job,
+        after={"done": job.done, "changed": job.changed},
+        by=by,
+    )
+    return job
 
 
 @transaction.atomic

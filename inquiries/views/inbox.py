@@ -252,6 +252,23 @@ def bulk_job_page(request, principal, pk: int):
     return render(request, template, context)
 
 
+@require_POST
+@member_page(*MARKETING)
+def bulk_job_cancel_page(request, principal, pk: int):
+    """Stop a bulk job; answer with its progress partial (htmx) or its page."""
+    job = get_object_or_404(BulkJob.objects.all(), pk=pk)
+    context = {"job": job, "verb": BULK_ACTIONS[job.action]}
+    try:
+        context["job"] = triage.cancel_bulk_job(job=job, by=principal)
+    except RuleViolation as exc:
+        context["job_error"] = exc.message
+    if not request.htmx:
+        if "job_error" in context:
+            messages.error(request, context["job_error"])
+        return redirect("inquiry-bulk-job", pk=pk)
+    return render(request, "inquiries/_bulk_job.html", context)
+
+
 # --- Saved views ---------------------------------------------------------------------
 
 

@@ -241,3 +241,55 @@ def test_another_tenants_job_page_is_404(client, actors, five, queued):
     job = start(actors.teammate)
     client.force_login(actors.outsider.user)
     assert client.get(f"/inquiries/bulk-jobs/{job.pk}/").status_code == 404
+
+
+# --- Stopping a job --------------------------------------------------------------------------
+
+
+def test_a_stopped_job_keeps_what_it_did_and_does_no_more(actors, five, queued):
+    job = run(actors.teammate, start(actors.teammate), batch_size=2, stop_after_batches=1)
+    with tenant_context(actors.tenant_a):
+        stopped = triage.cancel_bulk_job(job=job, by=actors.teammate.principal)
+    assert (stopped.status, stopped.done, stopped.changed) == ("cancelled", 2, 2)
+    with tenant_context(actors.tenant_a):
+        BulkJob.objects.filter(pk=job.pk).update(
+            heartbeat_at=timezone.now() - timedelta(minutes=10)
+        )
+    again = run(actors.teammate, job, batch_size=2)
+    assert (again.status, again.done) == ("cancelled", 2)
+    assert stages(actors.tenant_a) == {"nurture": 2, "inquiry": 3, "lead": 1}
+
+
+def test_stopping_a_finished_job_is_a_409(actors, five, queued):
+    job = run(actors.teammate, start(actors.teammate), batch_size=10)
+    response = actors.teammate.api().post(f"{JOBS}{job.pk}/cancel/")
+    assert response.status_code == 409
+    assert response.json()["code"] == "finished"
+
+
+def test_the_api_stops_a_queued_job(actors, five, queued):
+    job = start(actors.teammate)
+    response = actors.teammate.api().post(f"{JOBS}{job.pk}/cancel/")
+    assert response.status_code == 200
+    assert response.json()["status"] == "cancelled"
+    assert run(actors.teammate, job).status == "cancelled"
+    assert stages(actors.tenant_a) == {"inquiry": 5, "lead": 1}
+
+
+def test_another_tenant_cannot_stop_a_job(actors, five, queued, client):
+    job = start(actors.teammate)
+    assert actors.outsider.api().post(f"{JOBS}{job.pk}/cancel/").status_code == 404
+    client.force_login(actors.outsider.user)
+    assert client.post(f"/inquiries/bulk-jobs/{job.pk}/cancel/", **HTMX).status_code == 404
+    with tenant_context(actors.tenant_a):
+        assert BulkJob.objects.get(pk=job.pk).status == "queued"
+
+
+def test_the_stop_button_stops_the_job_and_says_so(client, actors, five, queued):
+    job = start(actors.teammate)
+    client.force_login(actors.teammate.user)
+    partial = client.get(f"/inquiries/bulk-jobs/{job.pk}/", **HTMX).content.decode()
+    assert f'hx-post="/inquiries/bulk-jobs/{job.pk}/cancel/"' in partial
+    content = client.post(f"/inquiries/bulk-jobs/{job.pk}/cancel/", **HTMX).content.decode()
+    assert "Stopped" in content
+    assert "hx-get" not in content
