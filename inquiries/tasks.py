@@ -69,7 +69,7 @@ def run_dry_run_task(*, job_id: int, tenant_id: int) -> str | None:
 def resume_stalled_jobs_of_tenant(*, tenant_id: int) -> dict[str, list[int]]:
     """Queue again this tenant's jobs that no worker runs; cancel uploads never started."""
     resumed = resuming.resume_stalled_jobs()
-    if resumed["imports"] or resumed["rescores"] or resumed["bulk"]:
+    if any(resumed.values()):
         logger.warning("resumed stalled jobs %s", resumed, extra={"tenant_id": tenant_id})
     expired = imports.expire_unstarted_uploads()
     if expired:

@@ -14,6 +14,7 @@ from inquiries.tasks import resume_stalled_jobs as resume_stalled_jobs_task
 from inquiries.tasks import (
     resume_stalled_jobs_of_tenant,
     run_bulk_job_task,
+    run_dry_run_task,
     run_import_job_task,
     run_rescore_job_task,
 )
@@ -31,7 +32,7 @@ NOW = timezone.now()
 def sent(monkeypatch):
     """The task messages the sweep sends, by task."""
     messages = []
-    for task in (run_import_job_task, run_rescore_job_task, run_bulk_job_task):
+    for task in (run_import_job_task, run_rescore_job_task, run_bulk_job_task, run_dry_run_task):
         monkeypatch.setattr(
             task, "delay", lambda task=task, **kwargs: messages.append((task.name, kwargs))
         )
@@ -85,6 +86,7 @@ def test_a_running_job_with_a_fresh_heartbeat_is_left_alone(
         "imports": [],
         "rescores": [],
         "bulk": [],
+        "dry_runs": [],
     }
     assert sent == []
 
@@ -127,6 +129,32 @@ def test_a_stalled_bulk_job_is_queued_again(actors, sent, django_capture_on_comm
     assert sent == [
         ("inquiries.tasks.run_bulk_job_task", {"job_id": dead.pk, "tenant_id": actors.tenant_a.pk})
     ]
+
+
+def dry_run_job(tenant, state, *, minutes_ago) -> ImportJob:
+    job = import_job(tenant, ImportStatus.ANALYSED)
+    with tenant_context(tenant):
+        job.dry_run = {
+            "state": state,
+            "updated_at": (timezone.now() - timedelta(minutes=minutes_ago)).isoformat(),
+        }
+        job.save(update_fields=["dry_run"])
+    return job
+
+
+def test_a_dry_run_whose_worker_died_or_whose_message_was_lost_is_sent_again(
+    actors, sent, django_capture_on_commit_callbacks
+):
+    dead = dry_run_job(actors.tenant_a, "running", minutes_ago=10)
+    lost = dry_run_job(actors.tenant_a, "queued", minutes_ago=20)
+    dry_run_job(actors.tenant_a, "running", minutes_ago=0)  # alive
+    dry_run_job(actors.tenant_a, "queued", minutes_ago=1)  # in its grace period
+    dry_run_job(actors.tenant_a, "done", minutes_ago=60)
+    found = sweep(actors.tenant_a, django_capture_on_commit_callbacks)["dry_runs"]
+    assert sorted(found) == sorted([dead.pk, lost.pk])
+    assert sorted(kwargs["job_id"] for name, kwargs in sent if "dry_run" in name) == sorted(
+        [dead.pk, lost.pk]
+    )
 
 
 def test_the_sweep_sees_only_the_current_tenants_jobs(
