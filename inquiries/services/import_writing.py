@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
+from django.db import IntegrityError, connection
 
 from inquiries import scoring
 from inquiries.models import (
@@ -317,6 +317,10 @@ def merge_stored(
         return []
     ids = [p.target_id for p in known]
     stored = Inquiry.objects.select_for_update().in_bulk(ids)
+    if len(stored) < len(set(ids)):
+        # Merged away or deleted since the chunk was matched: the chunk's
+        # transaction is retried and matches again (``imports._run_chunk``).
+        raise IntegrityError("an inquiry the chunk merges into is gone")
     activities: dict[int, list[tuple[str, datetime]]] = {pk: [] for pk in ids}
     if scorer is not None:
         for pk, kind, when in Activity.objects.filter(inquiry_id__in=ids).values_list(

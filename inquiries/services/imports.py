@@ -830,7 +830,11 @@ class _Parsed:
 
 
 def _run_chunk(job: ImportJob, parsed: _Parsed, by: Principal) -> str:
-    """One chunk in one transaction (retried once if a concurrent capture took an email)."""
+    """One chunk in one transaction, retried once if a concurrent write got in its way.
+
+    (A capture took an email the chunk inserts, or a merge removed an inquiry
+    the chunk merges into: the retry matches the chunk again.)
+    """
     for attempt in range(2):
         try:
             with transaction.atomic():

@@ -1049,3 +1049,28 @@ def test_job_list_query_count_does_not_grow_with_rows(actors, django_assert_num_
     api.get("/api/v1/me/")
     with django_assert_num_queries(5):
         assert api.get("/api/v1/inquiries/imports/").json()["count"] == jobs
+
+
+@pytest.mark.postgres
+def test_a_chunk_whose_stored_inquiry_vanished_is_matched_again(actors, monkeypatch):
+    InquiryFactory(tenant=actors.tenant_a, email="buyer1@company1.example")
+    real = imports.resolve
+    calls = []
+
+    def resolve_against_a_vanished_row(rows, matcher):
+        resolved = real(rows, matcher)
+        if not calls:  # as if a qualifier merged the inquiry away after matching
+            for found in resolved.people.values():
+                if found.target_id is not None:
+                    found.target_id = 10**12
+        calls.append(resolved)
+        return resolved
+
+    monkeypatch.setattr(imports, "resolve", resolve_against_a_vanished_row)
+    job = import_file(actors.owner, csv_bytes([person(1), person(2)]))
+    assert (job.status, job.new_count, job.merged_count) == ("done", 1, 1)
+    assert len(calls) == 2  # the chunk and its retry
+    assert [p[0] for p in people(actors.tenant_a)] == [
+        "buyer1@company1.example",
+        "buyer2@company2.example",
+    ]
