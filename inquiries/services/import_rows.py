@@ -274,9 +274,9 @@ def stored_matches(
 ) -> list[tuple[int, str, str, str, str]]:
     """(id, email, external source, external id, phone) of stored inquiries with any of the keys.
 
-    On PostgreSQL the keys go as three arrays (not thousands of parameters), and
-    ``<> ''`` lets the planner use the partial unique indexes on email and
-    external id.
+    On PostgreSQL the keys go as three arrays (not thousands of parameters),
+    one indexed probe each, and ``<> ''`` lets the planner use the partial
+    unique indexes on email and external id.
     """
     if not in_sql:
         condition = Q(pk__in=[])
@@ -290,13 +290,18 @@ def stored_matches(
         return list(
             found.values_list("pk", "email", "external_source", "external_id", "phone_normalized")
         )
+    columns = "id, email, external_source, external_id, phone_normalized"
     with connection.cursor() as cursor:
+        # Three probes, one per index, rather than one OR: in a large tenant the
+        # planner may answer the OR by reading the whole tenant (9 s instead of
+        # 1 s per 100,000 imported rows into a tenant of a million).
         cursor.execute(
-            "SELECT id, email, external_source, external_id, phone_normalized "
-            "FROM inquiries_inquiry WHERE tenant_id = %(tenant)s AND ("
-            "(email <> '' AND email = ANY(%(emails)s::text[])) "
-            "OR (external_id <> '' AND external_id = ANY(%(external_ids)s::text[])) "
-            "OR phone_normalized = ANY(%(phones)s::text[])) ORDER BY id",
+            f"SELECT {columns} FROM inquiries_inquiry WHERE tenant_id = %(tenant)s "
+            "AND email <> '' AND email = ANY(%(emails)s::text[]) "
+            f"UNION SELECT {columns} FROM inquiries_inquiry WHERE tenant_id = %(tenant)s "
+            "AND external_id <> '' AND external_id = ANY(%(external_ids)s::text[]) "
+            f"UNION SELECT {columns} FROM inquiries_inquiry WHERE tenant_id = %(tenant)s "
+            "AND phone_normalized = ANY(%(phones)s::text[]) ORDER BY id",
             {
                 "tenant": require_tenant_id(),
                 "emails": emails,
