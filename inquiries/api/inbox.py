@@ -28,6 +28,7 @@ from inquiries.selectors.inbox import (
     InboxFilter,
     Selection,
     assignable_members,
+    bulk_jobs,
     capped_counts,
     disqualify_reasons,
     keyset_page,
@@ -515,7 +516,7 @@ class BulkJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
     filter_backends: list = []
 
     def scoped_queryset(self):
-        return BulkJob.objects.order_by("-created_at", "-id")
+        return bulk_jobs()
 
     @extend_schema(request=None, responses=BulkJobSerializer)
     @action(detail=True, methods=["post"])

@@ -38,6 +38,7 @@ from django.utils import timezone
 
 from inquiries.models import (
     BehaviourLevel,
+    BulkJob,
     CustomField,
     CustomFieldKind,
     DisqualifyReason,
@@ -538,6 +539,11 @@ def missing_ids(ids: list[int] | tuple[int, ...]) -> set[int]:
     """The ids that are not inquiries of the current tenant (another tenant's included)."""
     wanted = set(ids)
     return wanted - set(Inquiry.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+
+
+def bulk_jobs() -> QuerySet[BulkJob]:
+    """The tenant's bulk jobs, newest first, with who queued them."""
+    return BulkJob.objects.select_related("created_by").order_by("-created_at", "-id")
 
 
 def saved_views(*, user_id: int) -> QuerySet[SavedView]:

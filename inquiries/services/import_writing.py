@@ -35,6 +35,7 @@ from inquiries.models import (
 )
 from inquiries.services.capture import company_domain
 from inquiries.services.import_rows import Person, Row
+from inquiries.services.scoring import SCORED_STAGES, profile_of
 
 TEXT_FIELDS = (
     "first_name",
@@ -83,8 +84,6 @@ STAGE_COLUMNS = [
     *WRITTEN,
 ]
 NULLABLE = ("company_size", "campaign_id", "definition_id", "scored_at", "last_activity_at")
-# Stages a score may move an inquiry between (as score_inquiry does).
-SCORED_STAGES = (Stage.INQUIRY, Stage.MQL, Stage.NURTURE)
 
 
 class _CsvStream:
@@ -112,9 +111,6 @@ class _CsvStream:
             size = len(self._pending)
         text, self._pending = self._pending[:size], self._pending[size:]
         return text
-
-    def readline(self, size: int = -1) -> str:  # the file protocol; COPY only calls read()
-        return self.read(size)
 
 
 def copy_rows(
@@ -169,10 +165,7 @@ class Scorer:
 
     def rescore(self, inquiry: Inquiry, activities: Iterable[tuple[str, datetime]]) -> bool:
         """Score a stored inquiry in memory as score_inquiry would; True if its stage moved."""
-        profile: dict[str, Any] = {name: getattr(inquiry, name) for name in scoring.STANDARD_FIELDS}
-        for key, value in (inquiry.custom or {}).items():
-            profile[f"custom.{key}"] = value
-        result = scoring.score(profile, activities, self.rules, as_of=self.as_of)
+        result = scoring.score(profile_of(inquiry), activities, self.rules, as_of=self.as_of)
         inquiry.fit_score = result.fit
         inquiry.engagement_score = result.engagement
         inquiry.score = result.total

@@ -25,6 +25,7 @@ from inquiries.selectors.inbox import (
     BadCursor,
     Selection,
     assignable_members,
+    bulk_jobs,
     disqualify_reasons,
     filter_inbox,
     inbox_base,
@@ -246,7 +247,7 @@ def inbox_bulk_page(request, principal):
 @member_page(*MARKETING)
 def bulk_job_page(request, principal, pk: int):
     """How far a bulk action on all matching has come: the partial for htmx, else a page."""
-    job = get_object_or_404(BulkJob.objects.select_related("created_by"), pk=pk)
+    job = get_object_or_404(bulk_jobs(), pk=pk)
     context = {"job": job, "verb": BULK_ACTIONS[job.action]}
     template = "inquiries/_bulk_job.html" if request.htmx else "inquiries/bulk_job.html"
     return render(request, template, context)
@@ -256,7 +257,7 @@ def bulk_job_page(request, principal, pk: int):
 @member_page(*MARKETING)
 def bulk_job_cancel_page(request, principal, pk: int):
     """Stop a bulk job; answer with its progress partial (htmx) or its page."""
-    job = get_object_or_404(BulkJob.objects.all(), pk=pk)
+    job = get_object_or_404(bulk_jobs(), pk=pk)
     context = {"job": job, "verb": BULK_ACTIONS[job.action]}
     try:
         context["job"] = triage.cancel_bulk_job(job=job, by=principal)
