@@ -293,3 +293,17 @@ def test_the_stop_button_stops_the_job_and_says_so(client, actors, five, queued)
     content = client.post(f"/inquiries/bulk-jobs/{job.pk}/cancel/", **HTMX).content.decode()
     assert "Stopped" in content
     assert "hx-get" not in content
+
+
+@pytest.mark.parametrize("count", [1, 6])
+def test_the_job_list_query_count_does_not_grow_with_jobs(
+    actors, queued, django_assert_num_queries, count
+):
+    InquiryFactory.create_batch(3, tenant=actors.tenant_a, stage="inquiry")
+    for _ in range(count):
+        start(actors.teammate)
+    api = actors.teammate.api()
+    api.get(JOBS)
+    # the caller (token, user, membership), the count, the page
+    with django_assert_num_queries(5):
+        assert len(api.get(JOBS).json()["results"]) == count

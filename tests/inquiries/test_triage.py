@@ -573,3 +573,16 @@ def test_deleting_a_view_forgets_it_and_is_audited(actors):
     with tenant_context(actors.tenant_a):
         assert not SavedView.objects.exists()
         assert AuditEvent.objects.filter(action="saved_view.deleted").count() == 1
+
+
+@pytest.mark.parametrize("count", [1, 6])
+def test_the_saved_view_list_query_count_does_not_grow_with_views(
+    actors, django_assert_num_queries, count
+):
+    for n in range(count):
+        saved_view(actors.teammate, name=f"View {n}")
+    api = actors.teammate.api()
+    api.get(VIEWS)
+    # the caller (token, user, membership), the count, the page
+    with django_assert_num_queries(5):
+        assert len(api.get(VIEWS).json()["results"]) == count
