@@ -17,7 +17,8 @@ Measured in the same run, median of ``--runs``:
   to staging, insert/merge, activities, scoring, MQL/nurture moves) into an
   empty tenant, called directly (no broker), as the runtime role under
   row-level security; each run in a child process, which also reports the
-  peak memory the job added (``ru_maxrss`` after minus RSS before);
+  peak memory the job added: the proportional set size (PSS) of that process
+  and the one it reads ahead in, sampled every 20 ms, minus PSS before;
 * COPY (the limit) — one ``COPY`` of the same rows, already in COPY text
   format, into a bare table with the same columns and indexes as
   ``inquiries_inquiry`` (the unique ones as plain indexes: a raw COPY cannot
@@ -163,13 +164,47 @@ def _setup_tenant(slug: str):
     return tenant, by
 
 
-def _memory_kb(field: str) -> int:
-    """VmRSS (now) or VmHWM (peak) of this process; unlike ru_maxrss, not inherited via exec."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1])
+def _pss_kb(pid: int | str) -> int:
+    """Proportional set size of one process: its private pages and its share of shared ones."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:  # the process has just ended
+        pass
     return 0
+
+
+def _family_pss_kb() -> int:
+    """PSS of this process and its children: the import reads ahead in a forked process,
+    which shares most of its pages with this one (RSS would count them twice)."""
+    pids: list[int | str] = ["self"]
+    for task in Path("/proc/self/task").iterdir():
+        with open(task / "children") as children:
+            pids += children.read().split()
+    return sum(_pss_kb(pid) for pid in pids)
+
+
+class _PeakSampler:
+    """The highest PSS of this process and its children, sampled every 20 ms."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak = _family_pss_kb()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, _family_pss_kb())
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return max(self.peak, _family_pss_kb())
 
 
 def child(csv_path: str, slug: str, chunk_size: int) -> None:
@@ -198,11 +233,12 @@ def child(csv_path: str, slug: str, chunk_size: int) -> None:
         job = imports.set_mapping(job=job, mapping=MAPPING, placeholders=["N/A", "-", "Select"],
                                   by=by)  # fmt: skip
         job = imports.start_import(job=job, by=by)
-        before = _memory_kb("VmRSS")
+        before = _family_pss_kb()
+        sampler = _PeakSampler()
         started = time.perf_counter()
         job = imports.run_import_job(job=job, chunk_size=chunk_size)
         elapsed = time.perf_counter() - started
-        peak = _memory_kb("VmHWM")
+        peak = sampler.stop()
     print(
         json.dumps(
             {

@@ -84,8 +84,9 @@ class Row:
     activities: list[tuple[str, datetime]]
     campaign_id: int | None = None
     # Set by the reading thread: the row's stage cells as a new person on its own
-    # (scored), and the scorer (or None) they were made with.
-    cells: tuple | None = None
+    # (scored), as CSV text; the stage they put it in; the scorer (or None) used.
+    cells: str | None = None
+    stage: str = ""
     scored_by: Any = None
 
 

@@ -49,7 +49,6 @@ import logging
 import re
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -99,6 +98,7 @@ from inquiries.services.validation import (
     CELL_FIELDS,
 )
 from leadflow.lib import jobs
+from leadflow.lib.ahead import ProducerFailed, ahead
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Role
 from leadflow.tenancy.principal import Principal
@@ -562,7 +562,7 @@ def run_dry_run(
         queued = {"state": "queued", "done_rows": 0, "total_rows": job.total_rows}
         _save_dry_run(job, run_id, queued)
         raise
-    except (RuleViolation, OSError, UnicodeDecodeError, csv.Error) as exc:
+    except (RuleViolation, OSError, UnicodeDecodeError, csv.Error, ProducerFailed) as exc:
         message = exc.message if isinstance(exc, RuleViolation) else str(exc)
         _save_dry_run(job, run_id, {"state": "failed", "error": message[:2000]})
         logger.warning(
@@ -752,15 +752,11 @@ def run_import_job(
             return parsed
 
         written = 0
-        # The next chunk is read and validated in a thread while the database
-        # writes this one (psycopg2 releases the GIL while it waits).
-        with ThreadPoolExecutor(max_workers=1) as reader:
-            upcoming = reader.submit(parse_next)
+        # The next chunk is read, checked and scored in a forked process (its
+        # own core and interpreter) while the database writes this one.
+        with ahead(parse_next, last=lambda parsed: not parsed.count) as take:
             while stop_after_chunks is None or written < stop_after_chunks:
-                parsed = upcoming.result()
-                if parsed.count and (stop_after_chunks is None or written + 1 < stop_after_chunks):
-                    upcoming = reader.submit(parse_next)
-                outcome = _run_chunk(job, parsed, by)
+                outcome = _run_chunk(job, take(), by)
                 if outcome != "written":
                     break
                 written += 1
@@ -771,7 +767,7 @@ def run_import_job(
             status=ImportStatus.QUEUED, heartbeat_at=None
         )
         raise
-    except (RuleViolation, OSError, UnicodeDecodeError, csv.Error) as exc:
+    except (RuleViolation, OSError, UnicodeDecodeError, csv.Error, ProducerFailed) as exc:
         message = exc.message if isinstance(exc, RuleViolation) else str(exc)
         return _fail(job, message)
     except Exception as exc:

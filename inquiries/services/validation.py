@@ -130,9 +130,10 @@ def clean_activity_time(text: str) -> datetime:
     if when is None:
         if day is None:
             raise ValueError("Give a date as YYYY-MM-DD, or a date and time as YYYY-MM-DD HH:MM.")
-        when = datetime(day.year, day.month, day.day, tzinfo=timezone.get_current_timezone())
+        when = datetime(day.year, day.month, day.day, tzinfo=timezone.get_default_timezone())
     if timezone.is_naive(when):
-        when = timezone.make_aware(when)
+        # The project's zone (cached), not the request's: an import runs on a worker.
+        when = timezone.make_aware(when, timezone.get_default_timezone())
     if when > timezone.now() + FUTURE_SLACK:
         raise ValueError("An activity cannot happen in the future.")
     return when

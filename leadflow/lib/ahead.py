@@ -1,0 +1,141 @@
+"""Make the next item while the caller uses this one: in a forked process, else a thread.
+
+A long job that reads and checks its input (an import reads, validates and
+scores a chunk of rows) and writes it (the database works on the previous
+chunk) can do both at once. In a thread the two share one interpreter lock:
+the Python work of both runs one at a time, and the writer waits for the
+lock each time the database answers. A forked process has its own
+interpreter and runs on the second core; what it makes is pickled to the
+caller through a pipe. At most one item waits in the pipe and one is being
+made, so memory stays flat however long the input.
+
+The producer must need nothing but memory and files: the child shares the
+parent's database connections and must never use them (it leaves with
+``os._exit``, closing nothing). Where fork is not available, or starting a
+process is refused, the same producer runs in a thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import pickle
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Generic, TypeVar
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class ProducerFailed(Exception):
+    """The producer raised something that cannot cross to the caller as it was."""
+
+
+class _Failure:
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException):
+        self.error = error
+
+
+def _portable(error: BaseException) -> BaseException:
+    try:
+        pickle.loads(pickle.dumps(error))
+    except Exception:
+        return ProducerFailed(repr(error))
+    return error
+
+
+def _produce_into(produce: Callable[[], T], last: Callable[[T], bool], sender) -> None:
+    """The child: make items and send them until the last one (or the caller stops reading)."""
+    try:
+        while True:
+            item = produce()
+            sender.send_bytes(pickle.dumps(item, pickle.HIGHEST_PROTOCOL))
+            if last(item):
+                return
+    except BrokenPipeError:
+        return  # the caller stopped reading
+    except BaseException as error:
+        sender.send_bytes(pickle.dumps(_Failure(_portable(error)), pickle.HIGHEST_PROTOCOL))
+    finally:
+        sender.close()
+
+
+class _InProcess(Generic[T]):
+    def __init__(self, produce: Callable[[], T], last: Callable[[T], bool]):
+        context = multiprocessing.get_context("fork")
+        self._receiver, sender = context.Pipe(duplex=False)
+        self._child = context.Process(
+            target=_produce_into, args=(produce, last, sender), daemon=True, name="read-ahead"
+        )
+        try:
+            self._child.start()
+        finally:
+            sender.close()
+
+    def take(self) -> T:
+        try:
+            payload = self._receiver.recv_bytes()
+        except EOFError:
+            self._child.join(5)
+            raise ProducerFailed(
+                f"the reading process ended without an answer (exit code {self._child.exitcode})"
+            ) from None
+        item = pickle.loads(payload)
+        if isinstance(item, _Failure):
+            raise item.error
+        return item
+
+    def close(self) -> None:
+        self._receiver.close()
+        if self._child.is_alive():
+            self._child.kill()  # it holds nothing but the input file
+        self._child.join()
+
+
+class _InThread(Generic[T]):
+    def __init__(self, produce: Callable[[], T], last: Callable[[T], bool]):
+        self._produce, self._last = produce, last
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead")
+        self._next: Future[T] | None = self._pool.submit(produce)
+
+    def take(self) -> T:
+        if self._next is None:
+            raise ProducerFailed("nothing comes after the last item")
+        item = self._next.result()
+        self._next = None if self._last(item) else self._pool.submit(self._produce)
+        return item
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextmanager
+def ahead(
+    produce: Callable[[], T], *, last: Callable[[T], bool], fork: bool = True
+) -> Iterator[Callable[[], T]]:
+    """``take()`` returns the next item of ``produce``; the one after is made meanwhile.
+
+    ``last(item)`` says an item is the final one: nothing is made after it.
+    The caller may stop taking at any point; leaving the block stops the
+    producer. An exception of the producer is raised by the ``take()`` that
+    would have returned its item.
+    """
+    worker: _InProcess[T] | _InThread[T]
+    if fork and "fork" in multiprocessing.get_all_start_methods():
+        try:
+            worker = _InProcess(produce, last)
+        except (AssertionError, OSError) as error:
+            # A daemonic process may not fork children; an exhausted system may refuse.
+            logger.warning("reading ahead in a thread: no process (%s)", error)
+            worker = _InThread(produce, last)
+    else:
+        worker = _InThread(produce, last)
+    try:
+        yield worker.take
+    finally:
+        worker.close()
