@@ -11,18 +11,22 @@ made, so memory stays flat however long the input.
 
 The producer must need nothing but memory and files: the child shares the
 parent's database connections and must never use them (it leaves with
-``os._exit``, closing nothing). Where fork is not available, or starting a
-process is refused, the same producer runs in a thread.
+``os._exit``, closing nothing). If the caller dies, the child's next write
+to the pipe fails and it ends too. Where fork is not available, or the
+system refuses a process, the same producer runs in a thread.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import multiprocessing
+import os
 import pickle
+import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from multiprocessing.connection import Connection
 from typing import Generic, TypeVar
 
 logger = logging.getLogger(__name__)
@@ -66,35 +70,53 @@ def _produce_into(produce: Callable[[], T], last: Callable[[T], bool], sender) -
 
 
 class _InProcess(Generic[T]):
+    """A child made with a plain ``os.fork``: ``multiprocessing`` refuses to start one from
+    a process it takes for a daemon, which a Celery prefork worker is."""
+
     def __init__(self, produce: Callable[[], T], last: Callable[[T], bool]):
-        context = multiprocessing.get_context("fork")
-        self._receiver, sender = context.Pipe(duplex=False)
-        self._child = context.Process(
-            target=_produce_into, args=(produce, last, sender), daemon=True, name="read-ahead"
-        )
+        readable, writable = os.pipe()
         try:
-            self._child.start()
-        finally:
-            sender.close()
+            self._pid = os.fork()
+        except OSError:
+            os.close(readable)
+            os.close(writable)
+            raise
+        if self._pid == 0:  # the child
+            code = 1
+            try:
+                os.close(readable)
+                _produce_into(produce, last, Connection(writable, readable=False))
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(writable)
+        self._receiver = Connection(readable, writable=False)
+        self._exit_code: int | None = None
 
     def take(self) -> T:
         try:
             payload = self._receiver.recv_bytes()
         except EOFError:
-            self._child.join(5)
             raise ProducerFailed(
-                f"the reading process ended without an answer (exit code {self._child.exitcode})"
+                f"the reading process ended without an answer (exit code {self._reap()})"
             ) from None
         item = pickle.loads(payload)
         if isinstance(item, _Failure):
             raise item.error
         return item
 
+    def _reap(self) -> int:
+        if self._exit_code is None:
+            _pid, status = os.waitpid(self._pid, 0)
+            self._exit_code = os.waitstatus_to_exitcode(status)
+        return self._exit_code
+
     def close(self) -> None:
         self._receiver.close()
-        if self._child.is_alive():
-            self._child.kill()  # it holds nothing but the input file
-        self._child.join()
+        if self._exit_code is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._pid, signal.SIGKILL)  # it holds nothing but the input file
+            self._reap()
 
 
 class _InThread(Generic[T]):
@@ -126,11 +148,10 @@ def ahead(
     would have returned its item.
     """
     worker: _InProcess[T] | _InThread[T]
-    if fork and "fork" in multiprocessing.get_all_start_methods():
+    if fork and hasattr(os, "fork"):
         try:
             worker = _InProcess(produce, last)
-        except (AssertionError, OSError) as error:
-            # A daemonic process may not fork children; an exhausted system may refuse.
+        except OSError as error:  # out of processes or memory
             logger.warning("reading ahead in a thread: no process (%s)", error)
             worker = _InThread(produce, last)
     else:

@@ -91,3 +91,14 @@ def test_leaving_early_stops_the_producer():
         take()
         assert len(children()) == len(before) + 1
     assert children() == before
+
+
+def test_a_celery_prefork_worker_still_reads_ahead_in_a_process(monkeypatch):
+    # Celery's pool children look like daemons to multiprocessing, which then
+    # refuses to start a process; a plain fork is not refused.
+    import multiprocessing
+
+    monkeypatch.setitem(multiprocessing.current_process()._config, "daemon", True)
+    produce, last = counter(1)
+    with ahead(produce, last=last) as take:
+        assert take()[1] != os.getpid()
