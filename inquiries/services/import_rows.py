@@ -83,7 +83,7 @@ class Row:
     outcome: str
     activities: list[tuple[str, datetime]]
     campaign_id: int | None = None
-    # Set by the reading thread: the row's stage cells as a new person on its own
+    # Set by the reader (a forked process): the row's stage cells as a new person on its own
     # (scored), as CSV text; the stage they put it in; the scorer (or None) used.
     cells: str | None = None
     stage: str = ""

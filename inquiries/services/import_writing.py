@@ -90,8 +90,8 @@ NULLABLE = ("company_size", "campaign_id", "definition_id", "scored_at", "last_a
 class CsvLines:
     """Formats one row as a line of CSV, as COPY reads it (the C csv writer, every value quoted).
 
-    One per thread: the reading thread formats the cells of new people with
-    its own, the writer the rest of each stage row.
+    The reader (``imports.run_import_job`` reads ahead in a forked process)
+    formats the cells of new people with its own, the writer the rest.
     """
 
     def __init__(self) -> None:
@@ -236,7 +236,7 @@ def new_cells(
 
 
 def prepare_rows(rows: Iterable[Row], scorer: Scorer | None) -> None:
-    """In the reading thread: each row's stage cells as if it were a new person on its own.
+    """In the reader: each row's stage cells as if it were a new person on its own.
 
     Most rows of an import are exactly that; the writer takes the cells —
     already formatted as CSV, the costly part of staging them — when the
@@ -270,7 +270,7 @@ def staged_new(person: Person, new_id: int, scorer: Scorer | None, tail: Tail) -
     """The stage row of a person met for the first time, as a CSV line, and its stage.
 
     The line is what the INSERT writes; the cells in its middle come from the
-    reading thread when the person is one row of the file.
+    reader when the person is one row of the file.
     """
     first = person.rows[0]
     if len(person.rows) == 1 and first.cells is not None and first.scored_by is scorer:

@@ -20,7 +20,8 @@ the inquiries already stored and the rows before them in the file, in file
 order, exactly as capturing the rows one by one would.
 
 Each chunk is one transaction: on PostgreSQL every row is prepared in Python
-— a new person scored by ``scoring.score`` (mostly in the reading thread),
+— a new person scored by ``scoring.score`` (by the reader, a forked process
+that reads, checks and scores the next chunk while this one is written),
 a known one merged by ``merge_into`` into its stored row (read ``FOR
 UPDATE`` with its activities) and rescored — and in its stage (MQL queue or
 nurture, through the nurture seam); the rows are streamed with ``COPY`` into
@@ -916,7 +917,7 @@ def _write_people(
 ) -> None:
     """Write the chunk's people, scored and routed under the active definition.
 
-    ``read_with`` is the definition the reading thread prepared the rows with;
+    ``read_with`` is the definition the reader prepared the rows with;
     it is used (with its time) unless another version was activated since.
     """
     definition = scoring_services.active_definition()

@@ -9,14 +9,16 @@ and a status line (or the error where it happened). The filters are
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import messages
-from django.http import Http404, QueryDict
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from inquiries.models import BehaviourLevel, BulkJob, Source, Stage
+from inquiries.models import BehaviourLevel, BulkJob, BulkStatus, Source, Stage
 from inquiries.selectors.inbox import (
     DEFAULT_SORT,
     MAX_SELECTED_IDS,
@@ -249,8 +251,20 @@ def bulk_job_page(request, principal, pk: int):
     """How far a bulk action on all matching has come: the partial for htmx, else a page."""
     job = get_object_or_404(bulk_jobs(), pk=pk)
     context = {"job": job, "verb": BULK_ACTIONS[job.action]}
-    template = "inquiries/_bulk_job.html" if request.htmx else "inquiries/bulk_job.html"
-    return render(request, template, context)
+    if request.htmx:
+        return _job_partial(request, context)
+    return render(request, "inquiries/bulk_job.html", context)
+
+
+# Sent with the partial that shows a job ended: the inbox below reloads its rows by itself.
+JOB_ENDED_EVENT = "bulk-job-ended"
+
+
+def _job_partial(request, context: dict[str, Any]) -> HttpResponse:
+    response = render(request, "inquiries/_bulk_job.html", context)
+    if context["job"].status not in (BulkStatus.QUEUED, BulkStatus.RUNNING):
+        response["HX-Trigger"] = JOB_ENDED_EVENT
+    return response
 
 
 @require_POST
@@ -267,7 +281,7 @@ def bulk_job_cancel_page(request, principal, pk: int):
         if "job_error" in context:
             messages.error(request, context["job_error"])
         return redirect("inquiry-bulk-job", pk=pk)
-    return render(request, "inquiries/_bulk_job.html", context)
+    return _job_partial(request, context)
 
 
 # --- Saved views ---------------------------------------------------------------------

@@ -130,6 +130,10 @@ def test_marketer_nurtures_all_matching_and_watches_the_background_job_finish(
     screenshot("queued")
     expect(job).to_have_attribute("data-status", "done", timeout=30_000)
     expect(job).to_contain_text("8 inquiries marked for nurture")
+    # The rows reload by themselves: none of the eight is an inquiry any more.
+    expect(page.get_by_test_id("inbox-row")).to_have_count(0)
+    expect(page.get_by_test_id("inbox-empty-filtered")).to_be_visible()
+    expect(job).to_be_visible()
     screenshot("done")
     assert {stage_of(tenant, p.pk) for p in people} == {"nurture"}
     assert csp_errors == [], csp_errors

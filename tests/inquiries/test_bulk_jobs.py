@@ -224,6 +224,38 @@ def test_the_progress_partial_stops_polling_when_done(client, actors, five, queu
     assert "hx-get" not in content
 
 
+def test_the_partial_of_an_ended_job_tells_the_inbox_to_reload_its_rows(
+    client, actors, five, queued
+):
+    job = run(actors.teammate, start(actors.teammate), batch_size=10)
+    client.force_login(actors.teammate.user)
+    response = client.get(f"/inquiries/bulk-jobs/{job.pk}/", **HTMX)
+    assert response["HX-Trigger"] == "bulk-job-ended"
+
+
+def test_the_partial_of_a_running_job_lets_the_inbox_be(client, actors, five, queued):
+    job = start(actors.teammate)
+    client.force_login(actors.teammate.user)
+    response = client.get(f"/inquiries/bulk-jobs/{job.pk}/", **HTMX)
+    assert "HX-Trigger" not in response
+
+
+def test_stopping_a_job_tells_the_inbox_to_reload_its_rows(client, actors, five, queued):
+    job = start(actors.teammate)
+    client.force_login(actors.teammate.user)
+    response = client.post(f"/inquiries/bulk-jobs/{job.pk}/cancel/", **HTMX)
+    assert response["HX-Trigger"] == "bulk-job-ended"
+
+
+def test_the_inbox_rows_reload_in_place_when_a_job_ends(client, actors, five):
+    client.force_login(actors.teammate.user)
+    content = client.get("/inquiries/?stage=inquiry").content.decode()
+    assert (
+        '<div id="inbox-list" hx-get="" hx-trigger="bulk-job-ended from:body" hx-target="this" '
+        'hx-select="#inbox-list"' in content
+    )
+
+
 def test_without_htmx_the_action_leads_to_the_jobs_page(client, actors, five, queued):
     client.force_login(actors.teammate.user)
     response = client.post(
