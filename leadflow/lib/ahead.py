@@ -19,6 +19,7 @@ system refuses a process, the same producer runs in a thread.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import pickle
@@ -75,12 +76,18 @@ class _InProcess(Generic[T]):
 
     def __init__(self, produce: Callable[[], T], last: Callable[[T], bool]):
         readable, writable = os.pipe()
+        # The collector would write to every object the child inherited,
+        # copying the parent's whole heap page by page; frozen, it leaves them.
+        gc.freeze()
         try:
             self._pid = os.fork()
         except OSError:
+            gc.unfreeze()
             os.close(readable)
             os.close(writable)
             raise
+        if self._pid != 0:
+            gc.unfreeze()
         if self._pid == 0:  # the child
             code = 1
             try:
