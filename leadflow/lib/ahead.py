@@ -9,11 +9,13 @@ interpreter and runs on the second core; what it makes is pickled to the
 caller through a pipe. At most one item waits in the pipe and one is being
 made, so memory stays flat however long the input.
 
-The producer must need nothing but memory and files: the child shares the
-parent's database connections and must never use them (it leaves with
-``os._exit``, closing nothing). If the caller dies, the child's next write
-to the pipe fails and it ends too. Where fork is not available, or the
-system refuses a process, the same producer runs in a thread.
+The producer should need nothing but memory and files. The child inherits
+the parent's database connections: it forgets them without closing them
+(a query from it would open a session of its own instead of writing into
+the parent's), and leaves with ``os._exit``, closing nothing. If the caller
+dies, the child's next write to the pipe fails and it ends too. Where fork
+is not available, or the system refuses a process, the same producer runs
+in a thread.
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ class _InProcess(Generic[T]):
             code = 1
             try:
                 os.close(readable)
+                _forget_database_connections()
                 _produce_into(produce, last, Connection(writable, readable=False))
                 code = 0
             finally:
@@ -124,6 +127,19 @@ class _InProcess(Generic[T]):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self._pid, signal.SIGKILL)  # it holds nothing but the input file
             self._reap()
+
+
+def _forget_database_connections() -> None:
+    """In the child: drop (never close) the parent's database connections.
+
+    Their sockets are the parent's sessions; a query written to one from
+    here would garble the parent's conversation with the server. Forgotten,
+    a query the producer should not make opens a session of its own.
+    """
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        connection.connection = None
 
 
 class _InThread(Generic[T]):

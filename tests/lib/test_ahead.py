@@ -102,3 +102,19 @@ def test_a_celery_prefork_worker_still_reads_ahead_in_a_process(monkeypatch):
     produce, last = counter(1)
     with ahead(produce, last=last) as take:
         assert take()[1] != os.getpid()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_reading_process_never_talks_on_the_callers_database_session():
+    from django.db import connection
+
+    def backend() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            return cursor.fetchone()[0]
+
+    ours = backend()
+    with ahead(backend, last=lambda _item: True) as take:
+        assert take() != ours
+    assert backend() == ours
