@@ -300,8 +300,6 @@ class Inquiry(TenantOwnedModel):
         indexes = [
             models.Index(fields=["tenant", "phone_normalized"], name="inquiries_inquiry_phone_idx"),
             models.Index(fields=["tenant", "company_domain"], name="inquiries_inquiry_domain_idx"),
-            models.Index(fields=["tenant", "stage", "-score"], name="inquiries_inquiry_queue_idx"),
-            models.Index(fields=["tenant", "-created_at"], name="inquiries_inquiry_recent_idx"),
             # Keyset pagination of the triage inbox: every sort ends with the id.
             models.Index(fields=["tenant", "-score", "-id"], name="inquiries_inquiry_score_idx"),
             models.Index(
@@ -309,6 +307,7 @@ class Inquiry(TenantOwnedModel):
             ),
             models.Index(fields=["tenant", "assigned_to"], name="inquiries_inquiry_assignee_idx"),
             # Migration 0006: keyset pages of the inbox by newest, and by score within a stage.
+            # (They made (tenant, stage, -score) and (tenant, -created_at) redundant: 0009.)
             models.Index(
                 fields=["tenant", "-created_at", "-id"], name="inquiries_inquiry_newest_idx"
             ),
