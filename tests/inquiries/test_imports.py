@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -771,6 +772,23 @@ def test_the_dry_run_task_runs_the_queued_dry_run(actors):
 
 
 # --- The job: chunks, resuming, cancelling ------------------------------------------------
+
+
+def test_chunks_are_read_and_checked_in_another_process(actors, monkeypatch, tmp_path):
+    """The writer's interpreter is left to the writer (``leadflow.lib.ahead``)."""
+    readers = tmp_path / "readers"
+    parse = imports.parse_chunk
+
+    def noting_the_reader(*args, **kwargs):
+        with open(readers, "a") as handle:
+            handle.write(f"{os.getpid()}\n")
+        return parse(*args, **kwargs)
+
+    monkeypatch.setattr(imports, "parse_chunk", noting_the_reader)
+    job = import_file(actors.owner, csv_bytes([person(n) for n in range(6)]), chunk_size=2)
+    assert (job.status, job.new_count) == ("done", 6)
+    pids = set(readers.read_text().split())
+    assert pids and str(os.getpid()) not in pids
 
 
 def test_progress_is_committed_chunk_by_chunk(actors, frozen, path):
