@@ -773,7 +773,13 @@ def run_import_job(
             status=ImportStatus.QUEUED, heartbeat_at=None
         )
         raise
-    except (RuleViolation, OSError, UnicodeDecodeError, csv.Error, ProducerFailed) as exc:
+    except ProducerFailed as exc:
+        return _fail(
+            job,
+            f"Reading the file stopped unexpectedly ({exc}). The rows written so far stay; "
+            "importing the same file again merges them instead of adding them twice.",
+        )
+    except (RuleViolation, OSError, UnicodeDecodeError, csv.Error) as exc:
         message = exc.message if isinstance(exc, RuleViolation) else str(exc)
         return _fail(job, message)
     except Exception as exc:

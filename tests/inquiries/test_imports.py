@@ -791,6 +791,22 @@ def test_chunks_are_read_and_checked_in_another_process(actors, monkeypatch, tmp
     assert pids and str(os.getpid()) not in pids
 
 
+def test_a_reader_that_dies_fails_the_job_with_what_to_do(actors, monkeypatch):
+    writer = os.getpid()
+    parse = imports.parse_chunk
+
+    def dying_in_the_second_chunk(plan, records, width):
+        if os.getpid() != writer and records[0][0] > 3:
+            os._exit(9)  # as the out-of-memory killer would end it
+        return parse(plan, records, width)
+
+    monkeypatch.setattr(imports, "parse_chunk", dying_in_the_second_chunk)
+    job = import_file(actors.owner, csv_bytes([person(n) for n in range(6)]), chunk_size=2)
+    assert (job.status, job.done_rows) == ("failed", 2)
+    assert "Reading the file stopped unexpectedly (" in job.error
+    assert "importing the same file again merges them" in job.error
+
+
 def test_progress_is_committed_chunk_by_chunk(actors, frozen, path):
     job = mapped(actors.owner, upload(actors.owner, csv_bytes([person(n) for n in range(25)])))
     job = run(actors.owner, job, chunk_size=10, stop_after_chunks=1)
