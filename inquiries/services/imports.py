@@ -763,6 +763,7 @@ def run_import_job(
                 if statistics is not None:
                     statistics.refresh_if_stale(job.new_count)
                 outcome = _run_chunk(job, parsed, by)
+                del parsed  # written: not kept alive while the next one arrives
                 if outcome != "written":
                     break
                 written += 1

