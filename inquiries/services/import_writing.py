@@ -380,14 +380,10 @@ def merge_stored(
         raise IntegrityError("an inquiry the chunk merges into is gone")
     activities: dict[int, list[tuple[str, datetime]]] = {pk: [] for pk in ids}
     if scorer is not None:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT inquiry_id, kind, occurred_at FROM inquiries_activity "
-                "WHERE tenant_id = %s AND inquiry_id = ANY(%s::bigint[])",
-                [require_tenant_id(), ids],
-            )
-            for pk, kind, when in cursor.fetchall():
-                activities[pk].append((kind, when))
+        for pk, kind, when in Activity.objects.filter(inquiry_id__in=ids).values_list(
+            "inquiry_id", "kind", "occurred_at"
+        ):
+            activities[pk].append((kind, when))
     rows = []
     for person in known:
         inquiry = stored[person.target_id]

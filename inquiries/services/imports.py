@@ -564,7 +564,7 @@ def run_dry_run(
         queued = {"state": "queued", "done_rows": 0, "total_rows": job.total_rows}
         _save_dry_run(job, run_id, queued)
         raise
-    except (RuleViolation, OSError, UnicodeDecodeError, csv.Error, ProducerFailed) as exc:
+    except (RuleViolation, OSError, UnicodeDecodeError, csv.Error) as exc:
         message = exc.message if isinstance(exc, RuleViolation) else str(exc)
         _save_dry_run(job, run_id, {"state": "failed", "error": message[:2000]})
         logger.warning(
