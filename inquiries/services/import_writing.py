@@ -362,16 +362,18 @@ class StoredInquiry:
 
 def merge_stored(
     people: list[Person], now: datetime, scorer: Scorer | None, written: Written
-) -> list[tuple]:
-    """Merge the known people into their stored inquiries in memory; their stage rows.
+) -> tuple[list[tuple], dict[int, set[tuple[str, datetime]]]]:
+    """Merge the known people into their stored inquiries in memory.
 
-    The stored rows are locked for the chunk's transaction, so a capture of
-    the same person at the same moment waits instead of being overwritten.
-    ``merge_into`` is the merge rule of both writing paths.
+    Returns their stage rows and the activities they have stored, which the
+    chunk does not add again. The stored rows are locked for the chunk's
+    transaction, so a capture of the same person at the same moment waits
+    instead of being overwritten. ``merge_into`` is the merge rule of both
+    writing paths.
     """
     known = [p for p in people if p.target_id is not None]
     if not known:
-        return []
+        return [], {}
     ids = [p.target_id for p in known]
     stored = StoredInquiry.locked(ids)
     if len(stored) < len(set(ids)):
@@ -379,11 +381,10 @@ def merge_stored(
         # transaction is retried and matches again (``imports._run_chunk``).
         raise IntegrityError("an inquiry the chunk merges into is gone")
     activities: dict[int, list[tuple[str, datetime]]] = {pk: [] for pk in ids}
-    if scorer is not None:
-        for pk, kind, when in Activity.objects.filter(inquiry_id__in=ids).values_list(
-            "inquiry_id", "kind", "occurred_at"
-        ):
-            activities[pk].append((kind, when))
+    for pk, kind, when in Activity.objects.filter(inquiry_id__in=ids).values_list(
+        "inquiry_id", "kind", "occurred_at"
+    ):
+        activities[pk].append((kind, when))
     rows = []
     for person in known:
         inquiry = stored[person.target_id]
@@ -400,7 +401,7 @@ def merge_stored(
                     written.nurtured.append(inquiry.pk)
             dirty = True
         rows.append(staged_merge(person, inquiry, changed, dirty))
-    return rows
+    return rows, {pk: set(had) for pk, had in activities.items()}
 
 
 @dataclass
@@ -422,15 +423,17 @@ def write_in_sql(
     details = json.dumps({"source": Source.IMPORT, "import_job": job.pk})
     written = Written()
     with connection.cursor() as cur:
-        # Ids for the new people up front, so the stage rows carry them.
+        # Ids for the new people up front, so the stage rows carry them. The
+        # sequence is looked up once (OFFSET 0 keeps the planner from inlining
+        # the lookup into every row, where it cost five times the nextval).
         new = [p for p in people if p.target_id is None]
         cur.execute(
-            "SELECT nextval(pg_get_serial_sequence('inquiries_inquiry', 'id')) "
-            "FROM generate_series(1, %s)",
+            "SELECT nextval(q.seq) FROM (SELECT pg_get_serial_sequence('inquiries_inquiry', "
+            "'id')::regclass AS seq OFFSET 0) q, generate_series(1, %s)",
             [len(new)],
         )
         ids = [pk for (pk,) in cur.fetchall()]
-        merged_rows = merge_stored(people, now, scorer, written)
+        merged_rows, stored_activities = merge_stored(people, now, scorer, written)
         tail = Tail(scorer, now)
 
         def new_rows() -> Iterator[str]:
@@ -446,7 +449,7 @@ def write_in_sql(
         cur.execute(f"CREATE TEMP TABLE import_stage ({columns}) ON COMMIT DROP")
         cur.execute(
             "CREATE TEMP TABLE import_stage_activity "
-            "(seq int, kind text, occurred_at timestamptz) ON COMMIT DROP"
+            "(inquiry_id bigint, kind text, occurred_at timestamptz) ON COMMIT DROP"
         )
         copy_rows(
             cur,
@@ -455,17 +458,25 @@ def write_in_sql(
             itertools.chain(new_rows(), merged_rows),
             nullable=NULLABLE,
         )
+        # A known person's activities already stored are not added again.
+        owners = itertools.chain(
+            zip(new, ids, strict=True), ((p, p.target_id) for p in people if p.target_id)
+        )
         copy_rows(
             cur,
             "import_stage_activity",
-            ["seq", "kind", "occurred_at"],
-            ((p.seq, kind, when.isoformat()) for p in people for kind, when in p.activities),
+            ["inquiry_id", "kind", "occurred_at"],
+            (
+                (pk, kind, when.isoformat())
+                for person, pk in owners
+                for kind, when in person.activities
+                if (kind, when) not in stored_activities.get(pk, ())
+            ),
         )
         # Temporary tables get no statistics of their own; with them the planner
         # probes the chunk's inquiries by id instead of scanning the tenant.
         # The join columns are enough (the whole rows take twice as long).
         cur.execute("ANALYZE import_stage (seq, target_id, is_new, dirty)")
-        cur.execute("ANALYZE import_stage_activity (seq)")
         names = ", ".join(WRITTEN_NAMES)
         cur.execute(
             f"INSERT INTO inquiries_inquiry (id, tenant_id, disqualified_reason, created_at, "
@@ -495,12 +506,8 @@ def write_in_sql(
             "%(details)s::jsonb || jsonb_build_object('updated_fields', to_jsonb(s.changed)), "
             "%(now)s FROM import_stage s WHERE NOT s.is_new AND cardinality(s.changed) > 0 "
             "UNION ALL "
-            "SELECT %(tenant)s, s.target_id, a.kind, a.occurred_at, "
-            "%(details)s::jsonb, %(now)s::timestamptz "
-            "FROM import_stage_activity a JOIN import_stage s ON s.seq = a.seq "
-            "WHERE s.is_new OR NOT EXISTS (SELECT 1 FROM inquiries_activity x "
-            "WHERE x.tenant_id = %(tenant)s AND x.inquiry_id = s.target_id "
-            "AND x.kind = a.kind AND x.occurred_at = a.occurred_at)",
+            "SELECT %(tenant)s, a.inquiry_id, a.kind, a.occurred_at, %(details)s::jsonb, "
+            "%(now)s::timestamptz FROM import_stage_activity a",
             {"tenant": tenant, "now": now, "merged": ActivityKind.MERGED, "details": details},
         )
     return written
