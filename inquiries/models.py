@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.timezone import now
 
-from leadflow.tenancy.models import TenantOwnedModel, User, tenant_foreign_key
+from leadflow.tenancy.models import Tenant, TenantOwnedModel, User, tenant_foreign_key
 
 
 class Source(models.TextChoices):
@@ -328,6 +328,18 @@ class Inquiry(TenantOwnedModel):
 class Activity(TenantOwnedModel):
     """One thing the person did; feeds engagement points and the timeline."""
 
+    # No foreign key of its own to the tenant: the composite key to the
+    # inquiry, ``(tenant_id, inquiry_id) → (tenant_id, id)``, already holds the
+    # tenant to one that exists, and its check at commit cost as much again
+    # (0.4 s per 76,000 imported activities).
+    tenant = models.ForeignKey(
+        Tenant,
+        on_delete=models.CASCADE,
+        related_name="+",
+        editable=False,
+        db_index=False,
+        db_constraint=False,
+    )
     inquiry = tenant_foreign_key("inquiries.Inquiry", on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=20, choices=ActivityKind.choices)
     occurred_at = models.DateTimeField(default=now)

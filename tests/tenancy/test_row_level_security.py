@@ -178,3 +178,52 @@ def test_every_django_relation_between_tenant_models_has_a_composite_key(db):
         present = set(cursor.fetchall())
     assert expected
     assert expected - present == set()
+
+
+def test_every_tenant_table_holds_its_tenant_to_one_that_exists(db):
+    # Either its own key to tenancy_tenant, or a composite key through a
+    # required column to a tenant table that has one (inquiries_activity).
+    with _catalog_cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT t.relname
+            FROM pg_class t
+            WHERE t.relname = ANY(%s) AND NOT EXISTS (
+                SELECT 1 FROM pg_constraint c
+                JOIN pg_attribute a0 ON a0.attrelid = t.oid AND a0.attnum = c.conkey[1]
+                LEFT JOIN pg_attribute a1 ON a1.attrelid = t.oid AND a1.attnum = c.conkey[2]
+                WHERE c.contype = 'f' AND c.conrelid = t.oid AND a0.attname = 'tenant_id'
+                  AND (c.confrelid = 'tenancy_tenant'::regclass
+                       OR (array_length(c.conkey, 1) = 2 AND a1.attnotnull))
+            )
+            """,
+            [tenant_tables()],
+        )
+        offenders = cursor.fetchall()
+    assert offenders == []
+
+
+def test_an_activity_for_a_tenant_that_does_not_exist_is_refused(actors):
+    from django.db import IntegrityError, transaction
+
+    from inquiries.models import Activity
+    from tests.factories import InquiryFactory
+
+    with tenant_context(actors.tenant_a):
+        inquiry = InquiryFactory(tenant=actors.tenant_a)
+    missing = actors.tenant_b.pk + 1000
+    with (
+        tenant_context(actors.tenant_a),
+        pytest.raises(IntegrityError),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        # The policy reads the tenant from the session; point it at the missing one.
+        cursor.execute("SELECT set_config('app.tenant_id', %s, true)", [str(missing)])
+        cursor.execute(
+            "INSERT INTO inquiries_activity (tenant_id, inquiry_id, kind, occurred_at, "
+            "details, created_at) VALUES (%s, %s, 'webinar', now(), '{}', now())",
+            [missing, inquiry.pk],
+        )
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    assert Activity.dangerously_all_tenants.filter(tenant_id=missing).count() == 0
