@@ -14,12 +14,14 @@ import csv
 import io
 import itertools
 import json
+import logging
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, connection
+from django.db import DatabaseError, IntegrityError, connection
 
 from inquiries import scoring
 from inquiries.models import (
@@ -37,6 +39,8 @@ from inquiries.services.capture import company_domain
 from inquiries.services.import_rows import Person, Row
 from inquiries.services.scoring import SCORED_STAGES, profile_of
 from leadflow.tenancy.context import require_tenant_id
+
+logger = logging.getLogger(__name__)
 
 TEXT_FIELDS = (
     "first_name",
@@ -526,6 +530,12 @@ class PlannerStatistics:
     and key columns — at most once per fourfold growth of the rows written (each
     call samples the whole table: 0.33 s at a million rows), since a tenant
     small beside the others may stay misjudged.
+
+    Outside a transaction (the import's chunks each commit) the refresh runs
+    in a thread on a connection of its own, so on another server process and
+    core while the import writes on; the chunk after it is planned with the
+    new figures. Inside one, a second connection would not see the rows this
+    transaction wrote, so it runs here. ``wait`` returns once it is done.
     """
 
     STALE_AFTER = 10_000
@@ -533,17 +543,46 @@ class PlannerStatistics:
 
     def __init__(self) -> None:
         self.refreshed_at = 0
+        self._beside: threading.Thread | None = None
 
     def refresh_if_stale(self, written: int) -> bool:
-        """Refresh the statistics if the planner misjudges the tenant; True if it did."""
+        """Start a refresh if the planner misjudges the tenant; True if one was started."""
+        if self._beside is not None and self._beside.is_alive():
+            return False
         if written < max(self.STALE_AFTER, self.GROWTH * self.refreshed_at):
             return False
         if 2 * estimated_tenant_rows() >= written:
             return False
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT inquiries_refresh_statistics()")
         self.refreshed_at = written
+        if connection.in_atomic_block:
+            _refresh_statistics()
+        else:
+            self._beside = threading.Thread(
+                target=_refresh_statistics_beside, name="import-statistics", daemon=True
+            )
+            self._beside.start()
         return True
+
+    def wait(self) -> None:
+        """Return once the refresh started last (if any) has ended."""
+        if self._beside is not None:
+            self._beside.join()
+
+
+def _refresh_statistics() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT inquiries_refresh_statistics()")
+
+
+def _refresh_statistics_beside() -> None:
+    """In its own thread, so on its own connection; closed at the end."""
+    try:
+        _refresh_statistics()
+    except DatabaseError:
+        # Only the planner's figures stay old: the import goes on, slower.
+        logger.exception("refreshing the inquiry statistics failed")
+    finally:
+        connection.close()
 
 
 def estimated_tenant_rows() -> int:

@@ -737,6 +737,7 @@ def run_import_job(
         return job
     job.refresh_from_db()
     by = Principal.system(job.tenant, f"import {job.pk}")
+    statistics = PlannerStatistics() if set_based() else None
     try:
         plan = Plan.of(job)
         chunks = _chunks(job, chunk_size, skip=job.done_rows)
@@ -756,7 +757,6 @@ def run_import_job(
         written = 0
         # The next chunk is read, checked and scored in a forked process (its
         # own core and interpreter) while the database writes this one.
-        statistics = PlannerStatistics() if sql_path else None
         with ahead(parse_next, last=lambda parsed: not parsed.count) as take:
             while stop_after_chunks is None or written < stop_after_chunks:
                 parsed = take()
@@ -787,6 +787,9 @@ def run_import_job(
         # Never left running in silence: the job says it failed, the worker logs why.
         _fail(job, f"unexpected error: {exc!r}")
         raise
+    finally:
+        if statistics is not None:
+            statistics.wait()
     job.refresh_from_db()
     logger.info(
         "import job %s: %s of %s rows, %s",

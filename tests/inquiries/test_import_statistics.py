@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
+from inquiries.services import import_writing
 from inquiries.services.import_writing import PlannerStatistics, estimated_tenant_rows
 from leadflow.tenancy.context import tenant_context
-from tests.factories import InquiryFactory
+from tests.conftest import transactional_databases
+from tests.factories import InquiryFactory, TenantFactory
 from tests.inquiries.test_imports import csv_bytes, import_file, person
 
 pytestmark = pytest.mark.postgres
@@ -75,3 +77,31 @@ def test_an_import_refreshes_them_between_chunks(actors, monkeypatch):
     job = import_file(actors.owner, csv_bytes([person(n) for n in range(20)]), chunk_size=5)
     assert (job.status, job.new_count) == ("done", 20)
     assert analysed_rows() >= before + 8
+
+
+def backend_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True, databases=transactional_databases())
+def test_outside_a_transaction_they_are_refreshed_on_a_connection_of_their_own(monkeypatch):
+    monkeypatch.setattr(PlannerStatistics, "STALE_AFTER", 10)
+    refreshed_by: list[int] = []
+    original = import_writing._refresh_statistics
+
+    def spied() -> None:
+        refreshed_by.append(backend_pid())
+        original()
+
+    monkeypatch.setattr(import_writing, "_refresh_statistics", spied)
+    tenant = TenantFactory(slug="beside")
+    with tenant_context(tenant):
+        refresh()  # taken while the tenant is empty
+        InquiryFactory.create_batch(40, tenant=tenant)
+        statistics = PlannerStatistics()
+        assert statistics.refresh_if_stale(40) is True
+        statistics.wait()
+        assert refreshed_by and refreshed_by[0] != backend_pid()
+        assert estimated_tenant_rows() >= 20
