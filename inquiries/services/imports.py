@@ -79,6 +79,7 @@ from inquiries.services.import_files import (
     store_upload,
     unreadable,
 )
+from inquiries.services.import_order import find_repeats, read_in_person_order
 from inquiries.services.import_rows import (
     CellError,
     Matcher,
@@ -428,21 +429,40 @@ def _clean_spec(
 # --- Rows: validation and matching ------------------------------------------------------
 
 
-def _chunks(job: ImportJob, size: int, skip: int = 0) -> Iterator[list[tuple[int, list[str]]]]:
-    """The file's rows in chunks of ``size``, after the first ``skip`` rows."""
+def _records_in_order(job: ImportJob) -> Iterator[tuple[int, list[str]]]:
+    """The file's records, the rows sharing an email after the first of them (``import_order``)."""
+    emails = [
+        index
+        for index, header in enumerate(job.headers)
+        if job.mapping.get(header, {}).get("to") == "field"
+        and job.mapping[header].get("field") == "email"
+    ]
+    if emails:
+        placeholders = frozenset(p.lower() for p in job.placeholders)
+        repeats = find_repeats(
+            stored_file(job), job.encoding, job.delimiter, emails[-1], placeholders, job.total_rows
+        )
+        if repeats is not None and repeats.positions:
+            yield from read_in_person_order(stored_file(job), job.encoding, job.delimiter, repeats)
+            return
     with _open(job) as handle:
-        chunk: list[tuple[int, list[str]]] = []
-        seen = 0
-        for record in read_records(handle, job.delimiter):
-            seen += 1
-            if seen <= skip:
-                continue
-            chunk.append(record)
-            if len(chunk) >= size:
-                yield chunk
-                chunk = []
-        if chunk:
+        yield from read_records(handle, job.delimiter)
+
+
+def _chunks(job: ImportJob, size: int, skip: int = 0) -> Iterator[list[tuple[int, list[str]]]]:
+    """The rows in chunks of ``size``, in a person's-rows-together order, after ``skip`` rows."""
+    chunk: list[tuple[int, list[str]]] = []
+    seen = 0
+    for record in _records_in_order(job):
+        seen += 1
+        if seen <= skip:
+            continue
+        chunk.append(record)
+        if len(chunk) >= size:
             yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 # --- Dry run ---------------------------------------------------------------------------
