@@ -29,6 +29,7 @@ as the byte offsets of its lines would not be those of its rows.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import zlib
 from array import array
@@ -39,6 +40,10 @@ from typing import BinaryIO
 Record = tuple[int, list[str]]
 
 
+class _InFileOrder(Exception):
+    """The file has a carriage return that does not end a line."""
+
+
 class _Lines:
     """A binary file's lines decoded one by one, with the byte offset after the last one."""
 
@@ -46,7 +51,6 @@ class _Lines:
         self._raw = raw
         self._encoding = encoding
         self.offset = raw.tell()
-        self.lone_carriage_return = False
 
     def __iter__(self) -> _Lines:
         return self
@@ -58,7 +62,7 @@ class _Lines:
         self.offset += len(line)
         body = line[:-2] if line.endswith(b"\r\n") else line.rstrip(b"\n")
         if b"\r" in body:
-            self.lone_carriage_return = True
+            raise _InFileOrder
         text = line.decode(self._encoding)
         # The byte order mark starts the file, not every line read after it.
         self._encoding = "utf-8" if self._encoding == "utf-8-sig" else self._encoding
@@ -114,7 +118,7 @@ def find_repeats(
     table = array("Q", bytes(8 * slots))  # crc << 32 | position + 1; 0 is a free slot
     used = 0
     repeats = _Repeats()
-    with open(path, "rb") as raw:
+    with open(path, "rb") as raw, contextlib.suppress(_InFileOrder):
         lines = _Lines(raw, encoding)
         for position, (number, offset, cells) in enumerate(_records(lines, delimiter)):
             key = _email_key(cells, email_index, placeholders)
@@ -136,10 +140,9 @@ def find_repeats(
                     repeats.add((held & 0xFFFFFFFF) - 1, position, number, offset)
                     break
                 slot = (slot + 1) & mask
-        if lines.lone_carriage_return:
-            return None
-    repeats.sort()
-    return repeats
+        repeats.sort()
+        return repeats
+    return None
 
 
 def read_in_person_order(

@@ -52,24 +52,10 @@ MAPPING = {
 }
 
 
-@pytest.fixture(autouse=True)
-def imports_root(settings, tmp_path):
-    settings.IMPORTS_ROOT = tmp_path / "imports"
-    return settings.IMPORTS_ROOT
-
-
 @pytest.fixture
 def frozen():
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
-
-
-@pytest.fixture(params=["database", "python"])
-def path(request, monkeypatch):
-    """The backend's own writing path, and the ORM path (SQLite's) everywhere."""
-    if request.param == "python":
-        monkeypatch.setattr(imports, "set_based", lambda: False)
-    return request.param
 
 
 def csv_bytes(rows, *, delimiter=",", encoding="utf-8", header=HEADER) -> bytes:
