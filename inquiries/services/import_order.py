@@ -37,6 +37,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from inquiries.services.import_files import read_records
+
 Record = tuple[int, list[str]]
 
 
@@ -44,29 +46,17 @@ class _InFileOrder(Exception):
     """The file has a carriage return that does not end a line."""
 
 
-class _Lines:
-    """A binary file's lines decoded one by one, with the byte offset after the last one."""
-
-    def __init__(self, raw: BinaryIO, encoding: str):
-        self._raw = raw
-        self._encoding = encoding
-        self.offset = raw.tell()
-
-    def __iter__(self) -> _Lines:
-        return self
-
-    def __next__(self) -> str:
-        line = self._raw.readline()
-        if not line:
-            raise StopIteration
-        self.offset += len(line)
-        body = line[:-2] if line.endswith(b"\r\n") else line.rstrip(b"\n")
-        if b"\r" in body:
+def _lines(raw: BinaryIO, encoding: str, at: list[int]) -> Iterator[str]:
+    """A binary file's lines, decoded; ``at[0]`` is the byte offset after the last one given."""
+    offset = raw.tell()
+    plain = "utf-8" if encoding == "utf-8-sig" else encoding  # the mark starts the file only
+    for line in raw:
+        offset += len(line)
+        at[0] = offset
+        if line.count(b"\r") > line.endswith(b"\r\n"):
             raise _InFileOrder
-        text = line.decode(self._encoding)
-        # The byte order mark starts the file, not every line read after it.
-        self._encoding = "utf-8" if self._encoding == "utf-8-sig" else self._encoding
-        return text
+        yield line.decode(encoding)
+        encoding = plain
 
 
 class _Repeats:
@@ -88,15 +78,16 @@ class _Repeats:
         self.after = array("Q", sorted(self.after))
 
 
-def _records(lines: _Lines, delimiter: str) -> Iterator[tuple[int, int, list[str]]]:
+def _records(raw: BinaryIO, encoding: str, delimiter: str) -> Iterator[tuple[int, int, list[str]]]:
     """(row number, byte offset, cells) of each record after the header, as ``read_records``."""
-    reader = csv.reader(lines, delimiter=delimiter, strict=True)
+    at = [raw.tell()]
+    reader = csv.reader(_lines(raw, encoding, at), delimiter=delimiter, strict=True)
     next(reader, None)
-    start = lines.offset
+    start = at[0]
     for number, cells in enumerate(reader, start=2):
         if cells:
             yield number, start, cells
-        start = lines.offset
+        start = at[0]
 
 
 def _email_key(cells: list[str], index: int, placeholders: frozenset[str]) -> str:
@@ -119,8 +110,7 @@ def find_repeats(
     used = 0
     repeats = _Repeats()
     with open(path, "rb") as raw, contextlib.suppress(_InFileOrder):
-        lines = _Lines(raw, encoding)
-        for position, (number, offset, cells) in enumerate(_records(lines, delimiter)):
+        for position, (number, offset, cells) in enumerate(_records(raw, encoding, delimiter)):
             key = _email_key(cells, email_index, placeholders)
             if not key:
                 continue
@@ -152,9 +142,9 @@ def read_in_person_order(
     plain = "utf-8" if encoding == "utf-8-sig" else encoding
     moved = 0  # the next repeat to skip where it stands
     following = 0  # the next repeat to take after its first row
-    with open(path, "rb") as raw, open(path, "rb") as seeker:
-        lines = _Lines(raw, encoding)
-        for position, (number, _offset, cells) in enumerate(_records(lines, delimiter)):
+    # The first pass found no lone carriage return: text mode reads the same records.
+    with open(path, encoding=encoding, newline="") as text, open(path, "rb") as seeker:
+        for position, (number, cells) in enumerate(read_records(text, delimiter)):
             if moved < len(repeats.positions) and repeats.positions[moved] == position:
                 moved += 1
                 continue
@@ -162,6 +152,6 @@ def read_in_person_order(
             while following < len(repeats.after) and repeats.after[following] >> 32 == position:
                 index = repeats.after[following] & 0xFFFFFFFF
                 seeker.seek(repeats.offsets[index])
-                reader = csv.reader(_Lines(seeker, plain), delimiter=delimiter, strict=True)
+                reader = csv.reader(_lines(seeker, plain, [0]), delimiter=delimiter, strict=True)
                 yield repeats.numbers[index], next(reader)
                 following += 1

