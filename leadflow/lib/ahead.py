@@ -6,11 +6,8 @@ chunk) can do both at once. In a thread the two share one interpreter lock:
 the Python work of both runs one at a time, and the writer waits for the
 lock each time the database answers. A forked process has its own
 interpreter and runs on the second core; what it makes is pickled to the
-caller through a pipe, and unpickled by a thread of the caller while the
-caller still works on the item before (unpickling holds the interpreter
-lock, the caller's waits for the database do not). At most one item is
-being made, one waits in the pipe or is unpickled, and one is in use, so
-memory stays flat however long the input.
+caller through a pipe. At most one item waits in the pipe and one is being
+made, so memory stays flat however long the input.
 
 The producer should need nothing but memory and files. The child inherits
 the parent's database connections: it forgets them without closing them
@@ -49,9 +46,6 @@ class _Failure:
 
     def __init__(self, error: BaseException):
         self.error = error
-
-
-_ENDED = object()  # the pipe closed without an item
 
 
 def _portable(error: BaseException) -> BaseException:
@@ -109,30 +103,17 @@ class _InProcess(Generic[T]):
         os.close(writable)
         self._receiver = Connection(readable, writable=False)
         self._exit_code: int | None = None
-        self._last = last
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="take-ahead")
-        self._next: Future | None = self._pool.submit(self._receive)
-
-    def _receive(self) -> object:
-        try:
-            payload = self._receiver.recv_bytes()
-        except (EOFError, OSError):
-            return _ENDED
-        return pickle.loads(payload)
 
     def take(self) -> T:
-        if self._next is None:
-            raise ProducerFailed("nothing comes after the last item")
-        item = self._next.result()
-        self._next = None
-        if item is _ENDED:
+        try:
+            payload = self._receiver.recv_bytes()
+        except EOFError:
             raise ProducerFailed(
                 f"the reading process ended without an answer (exit code {self._reap()})"
-            )
+            ) from None
+        item = pickle.loads(payload)
         if isinstance(item, _Failure):
             raise item.error
-        if not self._last(item):
-            self._next = self._pool.submit(self._receive)
         return item
 
     def _reap(self) -> int:
@@ -142,14 +123,11 @@ class _InProcess(Generic[T]):
         return self._exit_code
 
     def close(self) -> None:
-        # Only this thread reaps the child, so its pid cannot have been reused yet.
+        self._receiver.close()
         if self._exit_code is None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self._pid, signal.SIGKILL)  # it holds nothing but the input file
             self._reap()
-        # The child gone, a receive still waiting sees the pipe end.
-        self._pool.shutdown(wait=True)
-        self._receiver.close()
         gc.unfreeze()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import itertools
 import os
-import threading
 
 import pytest
 
@@ -46,35 +45,6 @@ def test_without_fork_the_producer_runs_in_this_process():
     produce, last = counter(1)
     with ahead(produce, last=last, fork=False) as take:
         assert take()[1] == os.getpid()
-
-
-UNPICKLED_IN: list[str] = []
-
-
-def _unpickled(number: int) -> int:
-    UNPICKLED_IN.append(threading.current_thread().name)
-    return number
-
-
-class Recorded:
-    """An item that notes which thread of the caller unpickles it."""
-
-    def __init__(self, number: int):
-        self.number = number
-
-    def __int__(self) -> int:
-        return self.number
-
-    def __reduce__(self):
-        return _unpickled, (self.number,)
-
-
-def test_the_next_item_is_unpickled_beside_the_caller():
-    numbers = itertools.count()
-    UNPICKLED_IN.clear()
-    with ahead(lambda: Recorded(next(numbers)), last=lambda item: int(item) >= 2) as take:
-        assert [take() for _ in range(3)] == [0, 1, 2]
-    assert UNPICKLED_IN and threading.current_thread().name not in UNPICKLED_IN
 
 
 @pytest.mark.parametrize("fork", [True, False])
