@@ -21,7 +21,7 @@ How: a first pass reads the file and notes, for each repeated email, the
 byte offset of each repeat; the second pass reads the file again, skips the
 repeats where they stand and reads each one from its offset after the first
 row of its person. The first pass keeps a table of 8 bytes per slot, two
-slots per row (a 32-bit CRC of the email and the row's position), and 16
+slots per row (a 32-bit CRC of the email and the row's position), and 32
 bytes per repeat; nothing of the rows themselves. A file with a carriage
 return that does not end a line (old Mac line ends) is read in file order,
 as the byte offsets of its lines would not be those of its rows.
