@@ -16,8 +16,10 @@ Every row is validated with the API's rules (``services/validation.py``,
 (``ImportRowError``) and never stored in part. Rows are matched to people by
 capture's rule — email (trimmed, lower-cased), else the external id from the
 same source, else the normalised phone (the oldest inquiry with it) — against
-the inquiries already stored and the rows before them in the file, in file
-order, exactly as capturing the rows one by one would.
+the inquiries already stored and the rows before them, in the order the
+import takes them (``import_order``: file order, but a row whose email came
+earlier right after the first row with it), exactly as capturing the rows
+one by one in that order would.
 
 Each chunk is one transaction: on PostgreSQL every row is prepared in Python
 — a new person scored by ``scoring.score`` (by the reader, a forked process
@@ -429,18 +431,21 @@ def _clean_spec(
 # --- Rows: validation and matching ------------------------------------------------------
 
 
-def _records_in_order(job: ImportJob) -> Iterator[tuple[int, list[str]]]:
+def _records_in_order(job: ImportJob, plan: Plan) -> Iterator[tuple[int, list[str]]]:
     """The file's records, the rows sharing an email after the first of them (``import_order``)."""
     emails = [
         index
-        for index, header in enumerate(job.headers)
-        if job.mapping.get(header, {}).get("to") == "field"
-        and job.mapping[header].get("field") == "email"
+        for index, _header, spec in plan.columns
+        if spec["to"] == "field" and spec["field"] == "email"
     ]
     if emails:
-        placeholders = frozenset(p.lower() for p in job.placeholders)
         repeats = find_repeats(
-            stored_file(job), job.encoding, job.delimiter, emails[-1], placeholders, job.total_rows
+            stored_file(job),
+            job.encoding,
+            job.delimiter,
+            emails[-1],
+            plan.placeholders,
+            job.total_rows,
         )
         if repeats is not None and repeats.positions:
             yield from read_in_person_order(stored_file(job), job.encoding, job.delimiter, repeats)
@@ -449,11 +454,13 @@ def _records_in_order(job: ImportJob) -> Iterator[tuple[int, list[str]]]:
         yield from read_records(handle, job.delimiter)
 
 
-def _chunks(job: ImportJob, size: int, skip: int = 0) -> Iterator[list[tuple[int, list[str]]]]:
+def _chunks(
+    job: ImportJob, plan: Plan, size: int, skip: int = 0
+) -> Iterator[list[tuple[int, list[str]]]]:
     """The rows in chunks of ``size``, in a person's-rows-together order, after ``skip`` rows."""
     chunk: list[tuple[int, list[str]]] = []
     seen = 0
-    for record in _records_in_order(job):
+    for record in _records_in_order(job, plan):
         seen += 1
         if seen <= skip:
             continue
@@ -555,7 +562,7 @@ def run_dry_run(
         matcher = Matcher(in_sql=set_based())
         result: dict[str, Any] = {"new": 0, "merged": 0, "invalid": 0, "errors": []}
         done = 0
-        for chunks, records in enumerate(_chunks(job, chunk_size), start=1):
+        for chunks, records in enumerate(_chunks(job, plan, chunk_size), start=1):
             rows, errors, invalid = parse_chunk(plan, records, len(job.headers))
             resolved = resolve(rows, matcher)
             result["new"] += resolved.new
@@ -760,7 +767,7 @@ def run_import_job(
     statistics = PlannerStatistics() if set_based() else None
     try:
         plan = Plan.of(job)
-        chunks = _chunks(job, chunk_size, skip=job.done_rows)
+        chunks = _chunks(job, plan, chunk_size, skip=job.done_rows)
         width = len(job.headers)
         sql_path = set_based()
         definition = scoring_services.active_definition() if sql_path else None

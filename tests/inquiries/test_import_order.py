@@ -25,11 +25,15 @@ from tests.inquiries.test_imports import (
 EMAIL = 0
 
 
-def numbers_in_order(tmp_path, content: bytes) -> list[int]:
+def in_person_order(tmp_path, content: bytes, encoding="utf-8") -> list[tuple[int, list[str]]]:
     path = tmp_path / "people.csv"
     path.write_bytes(content)
-    repeats = find_repeats(path, "utf-8", ",", EMAIL, frozenset(), 10)
-    return [number for number, _cells in read_in_person_order(path, "utf-8", ",", repeats)]
+    repeats = find_repeats(path, encoding, ",", EMAIL, frozenset(), 10)
+    return list(read_in_person_order(path, encoding, ",", repeats))
+
+
+def numbers_in_order(tmp_path, content: bytes) -> list[int]:
+    return [number for number, _cells in in_person_order(tmp_path, content)]
 
 
 def test_a_repeat_is_taken_right_after_the_first_row_of_its_email(tmp_path):
@@ -58,10 +62,7 @@ def test_a_repeat_with_a_line_break_in_a_quoted_cell_is_read_whole(tmp_path):
     content = csv_bytes(
         [person(1), person(2), person(1, Company="Two\r\nlines, and a comma"), person(3)]
     )
-    path = tmp_path / "people.csv"
-    path.write_bytes(content)
-    repeats = find_repeats(path, "utf-8", ",", EMAIL, frozenset(), 4)
-    rows = list(read_in_person_order(path, "utf-8", ",", repeats))
+    rows = in_person_order(tmp_path, content)
     assert [number for number, _cells in rows] == [2, 4, 3, 5]
     assert rows[1][1][4] == "Two\r\nlines, and a comma"
 
@@ -71,10 +72,7 @@ def test_a_repeat_is_read_in_the_file_s_encoding(tmp_path, encoding):
     content = csv_bytes(
         [person(1), person(2), person(1, **{"First Name": "Zoë €"})], encoding=encoding
     )
-    path = tmp_path / "people.csv"
-    path.write_bytes(content)
-    repeats = find_repeats(path, encoding, ",", EMAIL, frozenset(), 3)
-    rows = list(read_in_person_order(path, encoding, ",", repeats))
+    rows = in_person_order(tmp_path, content, encoding)
     assert [(n, cells[0], cells[1]) for n, cells in rows] == [
         (2, "buyer1@company1.example", "Pat"),
         (4, "buyer1@company1.example", "Zoë €"),
