@@ -92,7 +92,9 @@ def _let_search_use_its_index(psycopg2) -> None:
 def pytest_load_initial_conftests(early_config, parser, args):
     require = os.environ.get("REQUIRE_SERVICES") == "1"
     if not os.environ.get("DATABASE_URL") and _ensure_roles():
-        base = f"{PG_HOST}:{PG_PORT}/leadflow"
+        # LEADFLOW_TEST_DB lets two checkouts run their suites side by side.
+        name = os.environ.get("LEADFLOW_TEST_DB", "leadflow")
+        base = f"{PG_HOST}:{PG_PORT}/{name}"
         os.environ["DATABASE_URL"] = f"postgres://{APP_ROLE}@{base}"
         os.environ["DATABASE_OWNER_URL"] = f"postgres://{OWNER_ROLE}@{base}"
     _state["postgres"] = os.environ.get("DATABASE_URL", "").startswith("postgres")
