@@ -473,7 +473,10 @@ class Appointment(TenantOwnedModel):
     duration_minutes = models.PositiveIntegerField(default=30)
     rep = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     location = models.CharField(max_length=500, blank=True)
+    # Internal: stays in LeadFlow (inquiry page, lead, audit, the team's email); never sent
+    # to the buyer. What the buyer reads is ``message_to_buyer``.
     notes = models.TextField(blank=True)
+    message_to_buyer = models.TextField(blank=True)
     uid = models.CharField(max_length=100)
     sequence = models.PositiveIntegerField(default=0)
     booked_by = models.ForeignKey(

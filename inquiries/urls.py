@@ -69,6 +69,11 @@ urlpatterns = [
         pages.book_appointment_page,
         name="inquiry-book-appointment",
     ),
+    path(
+        "inquiries/<int:pk>/appointment.ics",
+        pages.appointment_invitation_page,
+        name="inquiry-appointment-ics",
+    ),
     path("definitions/", pages.definition_list_page, name="definition-list"),
     path("definitions/new/", pages.definition_new_page, name="definition-new"),
     path("definitions/suggest/", pages.definition_suggest_page, name="definition-suggest"),
