@@ -127,6 +127,9 @@ class CustomField(TenantOwnedModel):
     label = models.CharField(max_length=100)
     kind = models.CharField(max_length=10, choices=CustomFieldKind.choices)
     choices = models.JSONField(default=list, blank=True)
+    # Off until an admin or marketer puts the field on /f/<tenant>/: a field made
+    # for an import ("Import notes") is not a question for buyers.
+    on_public_form = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=now)
 
     class Meta(TenantOwnedModel.Meta):
