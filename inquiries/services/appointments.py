@@ -552,9 +552,14 @@ def _buyer_email(
     if appointment.message_to_buyer:
         lines += ["", f"A message from {tenant.name}:", appointment.message_to_buyer]
     lines += ["", "The attached invitation (invite.ics) adds the meeting to your calendar."]
-    reply_to = [p.email for p in people.team[:1]] or (
-        [people.organizer.email] if people.organizer else []
+    # The buyer's reply reaches the rep, else the qualifier they spoke to, else the team.
+    rep = appointment.rep
+    replier = (
+        rep.email
+        if rep is not None and rep.is_active
+        else (people.organizer or next(iter(people.team), None) or Person("", "", "")).email
     )
+    reply_to = [replier] if replier else []
     message = EmailMultiAlternatives(
         subject=f"Appointment with {tenant.name}: {dateformat.format(start, 'D j M Y, H:i')}",
         body="\n".join(lines) + "\n",

@@ -451,12 +451,15 @@ def test_the_team_gets_its_own_email_with_the_internal_notes(
     assert team.reply_to == ["pat@buyer.test"]
 
 
-def test_the_buyers_email_names_who_will_be_there_in_the_tenants_time(booked, inquiry, mailoutbox):
+def test_the_buyers_email_names_who_will_be_there_in_the_tenants_time(
+    booked, inquiry, rep_a, mailoutbox
+):
     confirm(booked)
     buyer = mail_to(mailoutbox, "pat@buyer.test")
     assert f"Who:      {inquiry.display_name} (Buyer Inc) and Riley Rep (Tenant A)" in buyer.body
     assert "to be confirmed" not in buyer.body.split("Who:")[1]
     assert "Booked by: Quinn Qualifier (Tenant A)" in buyer.body
+    assert buyer.reply_to == [rep_a.user.email]
     start = booked.starts_at.astimezone(ZoneInfo("Europe/Berlin"))
     assert f"{start:%H:%M}" in buyer.body
     assert "Europe/Berlin" in buyer.body
@@ -579,6 +582,7 @@ def test_without_a_rep_the_buyer_reads_who_will_be_there_not_to_be_confirmed(
     body = mail_to(mailoutbox, "pat@buyer.test").body
     assert "to be confirmed" not in body.split("Who:")[1]
     assert "and Dana Whitfield (Tenant A)" in body
+    assert mail_to(mailoutbox, "pat@buyer.test").reply_to == [qualifier_a.user.email]
 
 
 def test_with_nobody_named_the_buyer_reads_a_neutral_sentence(
