@@ -127,6 +127,9 @@ class CustomField(TenantOwnedModel):
     label = models.CharField(max_length=100)
     kind = models.CharField(max_length=10, choices=CustomFieldKind.choices)
     choices = models.JSONField(default=list, blank=True)
+    # Off until an admin or marketer puts the field on /f/<tenant>/: a field made
+    # for an import ("Import notes") is not a question for buyers.
+    on_public_form = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=now)
 
     class Meta(TenantOwnedModel.Meta):
@@ -473,7 +476,10 @@ class Appointment(TenantOwnedModel):
     duration_minutes = models.PositiveIntegerField(default=30)
     rep = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     location = models.CharField(max_length=500, blank=True)
+    # Internal: stays in LeadFlow (inquiry page, lead, audit, the team's email); never sent
+    # to the buyer. What the buyer reads is ``message_to_buyer``.
     notes = models.TextField(blank=True)
+    message_to_buyer = models.TextField(blank=True)
     uid = models.CharField(max_length=100)
     sequence = models.PositiveIntegerField(default=0)
     booked_by = models.ForeignKey(

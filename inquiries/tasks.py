@@ -33,8 +33,10 @@ def run_rescore_job_task(*, job_id: int, tenant_id: int) -> str | None:
 
 @shared_task(base=TenantTask, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
 def send_appointment_confirmation_task(*, appointment_id: int, tenant_id: int) -> bool:
-    """Email the buyer and the rep their appointment with its calendar invitation, once."""
-    appointment = Appointment.objects.select_related("rep").filter(pk=appointment_id).first()
+    """Email the buyer, and the team meeting them, the appointment with its invitation, once."""
+    appointment = (
+        Appointment.objects.select_related("rep", "booked_by").filter(pk=appointment_id).first()
+    )
     if appointment is None:
         logger.info(
             "appointment %s is gone; no confirmation sent",

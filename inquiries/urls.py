@@ -1,7 +1,7 @@
 from django.urls import path
 
+from inquiries.views import custom_fields, inbox, merging, pages, public_form
 from inquiries.views import imports as import_views
-from inquiries.views import inbox, merging, pages, public_form
 
 urlpatterns = [
     path("f/<slug:tenant_slug>/", public_form.inquiry_form, name="public-form"),
@@ -28,6 +28,14 @@ urlpatterns = [
         "inquiries/disqualify-reasons/<int:pk>/",
         inbox.disqualify_reason_change_page,
         name="inquiry-disqualify-reason-change",
+    ),
+    path(
+        "inquiries/custom-fields/", custom_fields.custom_field_list_page, name="custom-field-list"
+    ),
+    path(
+        "inquiries/custom-fields/<int:pk>/public-form/",
+        custom_fields.custom_field_public_form_page,
+        name="custom-field-public-form",
     ),
     path("inquiries/merge/", merging.merge_page, name="inquiry-merge"),
     path("inquiries/duplicates/", merging.duplicates_page, name="inquiry-duplicates"),
@@ -68,6 +76,11 @@ urlpatterns = [
         "inquiries/<int:pk>/appointment/",
         pages.book_appointment_page,
         name="inquiry-book-appointment",
+    ),
+    path(
+        "inquiries/<int:pk>/appointment.ics",
+        pages.appointment_invitation_page,
+        name="inquiry-appointment-ics",
     ),
     path("definitions/", pages.definition_list_page, name="definition-list"),
     path("definitions/new/", pages.definition_new_page, name="definition-new"),

@@ -23,7 +23,7 @@ class LeadPartnerOutput(serializers.ModelSerializer):
 class LeadAppointmentOutput(serializers.ModelSerializer):
     class Meta:
         model = Appointment
-        fields = ["starts_at", "duration_minutes", "location"]
+        fields = ["starts_at", "duration_minutes", "location", "notes", "message_to_buyer"]
 
 
 class LeadOutput(serializers.ModelSerializer):

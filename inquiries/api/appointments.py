@@ -17,6 +17,7 @@ from inquiries.selectors.inquiries import inquiry_list
 from inquiries.services.appointments import (
     MAX_DURATION_MINUTES,
     MAX_LOCATION_LENGTH,
+    MAX_MESSAGE_LENGTH,
     MAX_NOTES_LENGTH,
     MIN_DURATION_MINUTES,
     book_appointment,
@@ -45,7 +46,21 @@ class AppointmentInput(StrictSerializer):
         max_length=MAX_LOCATION_LENGTH, required=False, allow_blank=True, default=""
     )
     notes = serializers.CharField(
-        max_length=MAX_NOTES_LENGTH, required=False, allow_blank=True, default=""
+        max_length=MAX_NOTES_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=(
+            "Internal notes — never sent to the buyer. Shown in LeadFlow and in the email to "
+            "the people of your side who are invited."
+        ),
+    )
+    message_to_buyer = serializers.CharField(
+        max_length=MAX_MESSAGE_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Goes into the buyer's confirmation email and the invitation's description.",
     )
 
     def __init__(self, *args, tenant_timezone: str = "UTC", **kwargs):
@@ -67,7 +82,17 @@ class BookedAppointmentOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Appointment
-        fields = ["id", "starts_at", "ends_at", "duration_minutes", "rep", "location", "uid"]
+        fields = [
+            "id",
+            "starts_at",
+            "ends_at",
+            "duration_minutes",
+            "rep",
+            "location",
+            "notes",
+            "message_to_buyer",
+            "uid",
+        ]
 
     @extend_schema_field(OpenApiTypes.DATETIME)
     def get_ends_at(self, appointment: Appointment) -> str:
@@ -82,8 +107,11 @@ class BookAppointmentView(APIView):
     """Book the decision-maker's appointment; the inquiry becomes a lead (201).
 
     A disqualified inquiry or a time in the past is a 400, a second booking a
-    409; neither writes anything. Buyer and rep receive a confirmation email
-    with a calendar invitation.
+    409; neither writes anything. The buyer receives a confirmation email with
+    a calendar invitation and the ``message_to_buyer``; the qualifier who
+    booked (the organizer) and the people meeting the buyer (the rep, the
+    referring partner's contact, else the tenant's managers) receive theirs
+    with the internal ``notes``. The buyer never sees the notes.
     """
 
     permission_classes = [role_required(Role.ADMIN, Role.MANAGER, Role.QUALIFIER, Role.MARKETER)]

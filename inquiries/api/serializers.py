@@ -192,8 +192,22 @@ class CustomFieldSerializer(serializers.ModelSerializer):
     choices = serializers.ListField(
         child=serializers.CharField(max_length=100), required=False, max_length=100
     )
+    on_public_form = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=(
+            "Asked on the public form /f/<tenant>/. Off unless set; only admins and marketers "
+            "may set it."
+        ),
+    )
 
     class Meta:
         model = CustomField
-        fields = ["id", "key", "label", "kind", "choices"]
+        fields = ["id", "key", "label", "kind", "choices", "on_public_form"]
         read_only_fields = ["id"]
+
+
+class CustomFieldChange(StrictSerializer):
+    on_public_form = serializers.BooleanField(
+        help_text="Put the field on the public form (true) or take it off (false)."
+    )

@@ -27,6 +27,11 @@ def custom_field_list() -> QuerySet[CustomField]:
     return CustomField.objects.order_by("label", "id")
 
 
+def public_form_fields() -> QuerySet[CustomField]:
+    """The custom fields an admin or marketer put on the public form; no other is asked."""
+    return custom_field_list().filter(on_public_form=True)
+
+
 def definition_list() -> QuerySet[LeadDefinition]:
     """Definitions, newest version first, with their sign-offs and signers."""
     return LeadDefinition.objects.prefetch_related("sign_offs__user").order_by("-version")

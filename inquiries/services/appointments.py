@@ -1,8 +1,10 @@
 """Booking the decision-maker's appointment, which hands the inquiry to sales as a lead.
 
-Booking is the only way a lead is made. The buyer and the rep then receive one
-confirmation email with an RFC 5545 invitation (``METHOD:REQUEST``, a stable
-``UID``) that calendar programs add to the calendar.
+Booking is the only way a lead is made. The buyer, and everyone of the seller's
+side at the meeting, then receive a confirmation email with an RFC 5545
+invitation (``METHOD:REQUEST``, a stable ``UID``) that calendar programs add to
+the calendar. The appointment's internal ``notes`` never reach the buyer; what
+the buyer reads is its ``message_to_buyer``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from django.utils import dateformat, timezone
 from icalendar import Calendar, Event, vCalAddress
 
 from inquiries.models import Activity, ActivityKind, Appointment, Inquiry, Stage
+from inquiries.selectors.appointments import MeetingPeople, Person, meeting_people
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Membership, Role, Tenant, User
 from leadflow.tenancy.principal import Principal
@@ -33,6 +36,7 @@ MIN_DURATION_MINUTES = 5
 MAX_DURATION_MINUTES = 480
 MAX_LOCATION_LENGTH = 500
 MAX_NOTES_LENGTH = 5000
+MAX_MESSAGE_LENGTH = 5000
 # Who may be named as the rep of a booked appointment.
 REP_ROLES = (Role.REP, Role.MANAGER, Role.ADMIN)
 # How much of the person's timeline the lead carries for sales (newest first).
@@ -59,6 +63,7 @@ def book_appointment(
     rep: User | None = None,
     location: str = "",
     notes: str = "",
+    message_to_buyer: str = "",
     by: Principal,
 ) -> Lead:
     """Book the decision-maker's appointment and hand the inquiry to sales as a lead.
@@ -66,12 +71,15 @@ def book_appointment(
     The lead starts awaiting the rep's acceptance and carries the buyer
     profile, score and timeline as they are now. A disqualified inquiry, a
     time that is not in the future, or a second booking is refused and writes
-    nothing; the confirmation email goes out once the booking is committed.
+    nothing; the confirmation emails go out once the booking is committed.
+    ``notes`` are internal and never sent to the buyer; ``message_to_buyer``
+    is what the buyer's email and invitation say.
     """
     location = location.strip()
     notes = notes.strip()
+    message_to_buyer = message_to_buyer.strip()
     _check_time(starts_at, duration_minutes)
-    _check_text(location=location, notes=notes)
+    _check_text(location=location, notes=notes, message_to_buyer=message_to_buyer)
     inquiry = Inquiry.objects.select_for_update().get(pk=inquiry.pk)
     if inquiry.stage == Stage.DISQUALIFIED:
         raise RuleViolation(
@@ -86,7 +94,14 @@ def book_appointment(
         # A savepoint, so a booking that lost a race is reported as a 409, not a 500.
         with transaction.atomic():
             appointment, lead = _book(
-                inquiry, starts_at, duration_minutes, rep, location, notes, by
+                inquiry,
+                starts_at,
+                duration_minutes,
+                rep,
+                location,
+                notes,
+                message_to_buyer,
+                by,
             )
     except IntegrityError as exc:
         if _is_one_per_inquiry(exc):
@@ -120,10 +135,11 @@ def _check_time(starts_at: datetime, duration_minutes: int) -> None:
         )
 
 
-def _check_text(*, location: str, notes: str) -> None:
+def _check_text(*, location: str, notes: str, message_to_buyer: str) -> None:
     for field, value, limit in (
         ("location", location, MAX_LOCATION_LENGTH),
         ("notes", notes, MAX_NOTES_LENGTH),
+        ("message_to_buyer", message_to_buyer, MAX_MESSAGE_LENGTH),
     ):
         if len(value) > limit:
             raise RuleViolation(
@@ -185,6 +201,7 @@ def _book(
     rep: User | None,
     location: str,
     notes: str,
+    message_to_buyer: str,
     by: Principal,
 ) -> tuple[Appointment, Lead]:
     now = timezone.now()
@@ -196,6 +213,7 @@ def _book(
         rep=rep,
         location=location,
         notes=notes,
+        message_to_buyer=message_to_buyer,
         uid=f"{uuid4()}@leadflow",
         sequence=0,
         booked_by=by.user,
@@ -243,6 +261,8 @@ def _book(
             "duration_minutes": duration_minutes,
             "rep": rep.email if rep else None,
             "location": location,
+            "notes": notes,
+            "message_to_buyer": message_to_buyer,
         },
         by=by,
     )
@@ -310,7 +330,12 @@ def _enqueue_confirmation(appointment_id: int, tenant_id: int) -> None:
     send_appointment_confirmation_task.delay(appointment_id=appointment_id, tenant_id=tenant_id)
 
 
-# --- The invitation and the confirmation email --------------------------------------
+# --- The invitation and the confirmation emails -------------------------------------
+#
+# Two emails, so internal notes never reach the buyer: the buyer's (the message to
+# the buyer, nobody's notes) and the team's (the organizer and everyone meeting the
+# buyer; it carries the internal notes). Both attach the same invitation, which has
+# the message to the buyer as its DESCRIPTION and never the internal notes.
 
 
 def _display_name(name: str) -> str:
@@ -327,13 +352,23 @@ def _address(email: str, name: str, **params: str) -> vCalAddress:
     return address
 
 
+def _leadflow_address() -> str:
+    return parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or settings.DEFAULT_FROM_EMAIL
+
+
 def build_invitation(
-    *, appointment: Appointment, inquiry: Inquiry, rep_email: str | None, organizer_email: str
+    *,
+    appointment: Appointment,
+    inquiry: Inquiry,
+    attendees: list[Person],
+    organizer: Person | None,
+    organizer_fallback: Person,
 ) -> bytes:
     """The RFC 5545 invitation (``METHOD:REQUEST``) calendar programs add to the calendar.
 
     The ``UID`` is the appointment's, so a later update with a higher
-    ``SEQUENCE`` replaces the event instead of adding a second one.
+    ``SEQUENCE`` replaces the event instead of adding a second one. The
+    description is the message to the buyer; internal notes are never in it.
     """
     calendar = Calendar()
     calendar.add("prodid", PRODID)
@@ -351,23 +386,18 @@ def build_invitation(
     event.add("summary", f"Meeting with {inquiry.display_name}{company}")
     if appointment.location:
         event.add("location", appointment.location)
-    if appointment.notes:
-        event.add("description", appointment.notes)
+    if appointment.message_to_buyer:
+        event.add("description", appointment.message_to_buyer)
     event.add("status", "CONFIRMED")
     event.add("transp", "OPAQUE")
-    event.add("organizer", _address(organizer_email, "LeadFlow"), encode=False)
-    attendees = []
-    if inquiry.email:
-        attendees.append((inquiry.email, inquiry.display_name))
-    if rep_email and rep_email != inquiry.email:
-        rep_name = appointment.rep.full_name if appointment.rep else ""
-        attendees.append((rep_email, rep_name or rep_email))
-    for email, name in attendees:
+    chair = organizer or organizer_fallback
+    event.add("organizer", _address(chair.email, chair.name or chair.organisation), encode=False)
+    for person in attendees:
         event.add(
             "attendee",
             _address(
-                email,
-                name,
+                person.email,
+                person.name or person.organisation or person.email,
                 cutype="INDIVIDUAL",
                 role="REQ-PARTICIPANT",
                 partstat="NEEDS-ACTION",
@@ -379,17 +409,40 @@ def build_invitation(
     return calendar.to_ical()
 
 
-def send_appointment_confirmation(*, appointment: Appointment) -> bool:
-    """Email the buyer and the rep the appointment with its calendar invitation, once.
+def appointment_invitation(*, appointment: Appointment) -> bytes:
+    """The invitation the buyer receives, also downloadable from the inquiry page."""
+    inquiry = Inquiry.objects.get(pk=appointment.inquiry_id)
+    tenant = Tenant.objects.get(pk=appointment.tenant_id)
+    people = meeting_people(appointment=appointment, inquiry=inquiry, tenant=tenant)
+    return _invitation(appointment, inquiry, tenant, people)
 
-    Safe to run twice: the send is claimed on the appointment first, so a
-    second run finds it claimed and sends nothing. A failed send releases the
-    claim and raises, so the task retries. Returns whether an email went out.
+
+def _invitation(
+    appointment: Appointment, inquiry: Inquiry, tenant: Tenant, people: MeetingPeople
+) -> bytes:
+    return build_invitation(
+        appointment=appointment,
+        inquiry=inquiry,
+        attendees=people.attendees,
+        organizer=people.organizer,
+        organizer_fallback=Person(email=_leadflow_address(), name="", organisation=tenant.name),
+    )
+
+
+def send_appointment_confirmation(*, appointment: Appointment) -> bool:
+    """Email the buyer and everyone meeting them the appointment with its invitation, once.
+
+    The buyer gets their own email (no internal notes); the organizer and the
+    team get theirs (with the internal notes). Safe to run twice: the send is
+    claimed on the appointment first, so a second run finds it claimed and
+    sends nothing. A failed send releases the claim and raises, so the task
+    retries; each email keeps its ``Message-ID`` across retries. Returns
+    whether an email went out.
     """
     inquiry = Inquiry.objects.get(pk=appointment.inquiry_id)
-    rep = appointment.rep
-    recipients = list(dict.fromkeys(email for email in (inquiry.email, rep and rep.email) if email))
-    if not recipients:
+    tenant = Tenant.objects.get(pk=appointment.tenant_id)
+    people = meeting_people(appointment=appointment, inquiry=inquiry, tenant=tenant)
+    if people.buyer is None and not people.internal:
         logger.info(
             "appointment %s has nobody to confirm to", appointment.pk, extra=_log(appointment)
         )
@@ -400,8 +453,18 @@ def send_appointment_confirmation(*, appointment: Appointment) -> bool:
     if not claimed:
         logger.info("appointment %s was already confirmed", appointment.pk, extra=_log(appointment))
         return False
+    invitation = _invitation(appointment, inquiry, tenant, people).decode()
+    messages = []
+    # The team's first: should the buyer's then fail, the retry repeats only the team's.
+    if people.internal:
+        messages.append(_team_email(appointment, inquiry, tenant, people, invitation))
+    if people.buyer is not None:
+        messages.append(
+            _buyer_email(appointment, inquiry, tenant, people, people.buyer, invitation)
+        )
     try:
-        _confirmation_email(appointment, inquiry, rep, recipients).send()
+        for message in messages:
+            message.send()
     except Exception:
         Appointment.objects.filter(pk=appointment.pk).update(confirmation_sent_at=None)
         raise
@@ -413,46 +476,138 @@ def _log(appointment: Appointment) -> dict[str, Any]:
     return {"tenant_id": appointment.tenant_id, "appointment_id": appointment.pk}
 
 
-def _confirmation_email(
-    appointment: Appointment, inquiry: Inquiry, rep: User | None, recipients: list[str]
-) -> EmailMultiAlternatives:
-    tenant = Tenant.objects.get(pk=appointment.tenant_id)
+def _when(appointment: Appointment, tenant: Tenant) -> tuple[datetime, str]:
+    """The start in the tenant's time zone, and the meeting's time span with the zone named."""
     zone = ZoneInfo(tenant.timezone)
     start = appointment.starts_at.astimezone(zone)
     end = ends_at(appointment).astimezone(zone)
-    when = (
+    span = (
         f"{dateformat.format(start, 'l j F Y')}, "
         f"{dateformat.format(start, 'H:i')}–{dateformat.format(end, 'H:i')} ({tenant.timezone})"
     )
-    rep_line = (rep.full_name or rep.email) if rep else "to be confirmed"
+    return start, span
+
+
+def _buyer_name(inquiry: Inquiry) -> str:
+    return inquiry.display_name + (f" ({inquiry.company})" if inquiry.company else "")
+
+
+def _who(inquiry: Inquiry, people: MeetingPeople, tenant: Tenant) -> str:
+    """Who will be there, people by name; a neutral phrase for a side with nobody named.
+
+    ``Pat Buyer (Buyer Inc) and Dana Whitfield (Acme Robotics)``, or
+    ``Pat Buyer (Buyer Inc) and a member of the Acme Robotics team``.
+    """
+    named = [person.label for person in people.team if person.name]
+    sides_named = {person.organisation for person in people.team if person.name}
+    unnamed = dict.fromkeys(
+        person.organisation or tenant.name
+        for person in people.team
+        if not person.name and (person.organisation or tenant.name) not in sides_named
+    )
+    if not people.team:
+        unnamed = {tenant.name: None}
+    parts = [
+        _buyer_name(inquiry),
+        *named,
+        *(f"a member of the {organisation} team" for organisation in unnamed),
+    ]
+    return ", ".join(parts[:-1]) + f" and {parts[-1]}"
+
+
+def _message_id(appointment: Appointment, audience: str) -> str:
+    # Stable per appointment and audience: a repeat after a crash is recognisably the same.
+    local = appointment.uid.split("@", 1)[0]
+    domain = _leadflow_address().rpartition("@")[2] or "leadflow"
+    return f"<{local}.{audience}@{domain}>"
+
+
+def _with_invitation(message: EmailMultiAlternatives, invitation: str) -> EmailMultiAlternatives:
+    # Inline, so mail programs show accept/decline; attached, for everything else.
+    message.attach_alternative(invitation, ICS_MIMETYPE)
+    message.attach("invite.ics", invitation, ICS_MIMETYPE)
+    return message
+
+
+def _buyer_email(
+    appointment: Appointment,
+    inquiry: Inquiry,
+    tenant: Tenant,
+    people: MeetingPeople,
+    buyer: Person,
+    invitation: str,
+) -> EmailMultiAlternatives:
+    """The buyer's confirmation: when, where, whom they meet and the message to them only."""
+    start, when = _when(appointment, tenant)
     lines = [
         f"Your appointment with {tenant.name} is booked.",
         "",
         f"When:     {when}",
         f"Length:   {appointment.duration_minutes} minutes",
         f"Where:    {appointment.location or 'to be confirmed'}",
-        f"Who:      {inquiry.display_name}"
-        + (f", {inquiry.company}" if inquiry.company else "")
-        + f" and {rep_line}",
+        f"Who:      {_who(inquiry, people, tenant)}",
     ]
-    if appointment.notes:
-        lines += ["", "Notes:", appointment.notes]
+    if people.organizer is not None and people.organizer.name:
+        lines.append(f"Booked by: {people.organizer.label}")
+    if appointment.message_to_buyer:
+        lines += ["", f"A message from {tenant.name}:", appointment.message_to_buyer]
     lines += ["", "The attached invitation (invite.ics) adds the meeting to your calendar."]
-    organizer = parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or settings.DEFAULT_FROM_EMAIL
-    invitation = build_invitation(
-        appointment=appointment,
-        inquiry=inquiry,
-        rep_email=rep.email if rep else None,
-        organizer_email=organizer,
-    ).decode()
+    # The buyer's reply reaches the rep, else the qualifier they spoke to, else the team.
+    rep = appointment.rep
+    replier = (
+        rep.email
+        if rep is not None and rep.is_active
+        else (people.organizer or next(iter(people.team), None) or Person("", "", "")).email
+    )
+    reply_to = [replier] if replier else []
     message = EmailMultiAlternatives(
         subject=f"Appointment with {tenant.name}: {dateformat.format(start, 'D j M Y, H:i')}",
         body="\n".join(lines) + "\n",
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=recipients,
-        reply_to=[rep.email] if rep and rep.email else None,
+        to=[buyer.email],
+        reply_to=reply_to or None,
+        headers={"Message-ID": _message_id(appointment, "buyer")},
     )
-    # Inline, so mail programs show accept/decline; attached, for everything else.
-    message.attach_alternative(invitation, ICS_MIMETYPE)
-    message.attach("invite.ics", invitation, ICS_MIMETYPE)
-    return message
+    return _with_invitation(message, invitation)
+
+
+def _team_email(
+    appointment: Appointment,
+    inquiry: Inquiry,
+    tenant: Tenant,
+    people: MeetingPeople,
+    invitation: str,
+) -> EmailMultiAlternatives:
+    """The team's notice: the buyer, who is invited, the internal notes and what the buyer read."""
+    start, when = _when(appointment, tenant)
+    lead = Lead.objects.filter(appointment_id=appointment.pk).only("pk").first()
+    booked_by = people.organizer.label if people.organizer else "LeadFlow"
+    contact = " · ".join(filter(None, [inquiry.title, inquiry.email, inquiry.phone]))
+    lines = [
+        f"{booked_by} booked an appointment with {_buyer_name(inquiry)}"
+        + (f"; it is lead #{lead.pk} in LeadFlow." if lead else "."),
+        "",
+        f"When:     {when}",
+        f"Length:   {appointment.duration_minutes} minutes",
+        f"Where:    {appointment.location or 'to be confirmed'}",
+        f"Buyer:    {_buyer_name(inquiry)}" + (f" — {contact}" if contact else ""),
+        "Invited:  "
+        + (", ".join(f"{p.label} <{p.email}>" for p in people.team) or "nobody from the team"),
+        "",
+        "Internal notes (never sent to the buyer):",
+        appointment.notes or "—",
+        "",
+        "Message to the buyer (in their email and invitation):",
+        appointment.message_to_buyer or "—",
+    ]
+    return _with_invitation(
+        EmailMultiAlternatives(
+            subject=(f"Booked: {_buyer_name(inquiry)}, {dateformat.format(start, 'D j M Y, H:i')}"),
+            body="\n".join(lines) + "\n",
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[person.email for person in people.internal],
+            reply_to=[people.buyer.email] if people.buyer else None,
+            headers={"Message-ID": _message_id(appointment, "team")},
+        ),
+        invitation,
+    )

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from inquiries.models import CustomField, CustomFieldKind
 from leadflow.lib.rules import RuleViolation
+from leadflow.tenancy.models import Role
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.services import record_audit
 
@@ -17,13 +18,27 @@ KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 MAX_TEXT = 500
 MAX_CHOICES = 100
 MAX_FIELDS = 50
+# Who decides which of the tenant's questions buyers see on /f/<tenant>/.
+PUBLIC_FORM_EDITORS = (Role.ADMIN, Role.MARKETER)
 
 
 @transaction.atomic
 def define_custom_field(
-    *, key: str, label: str, kind: str, choices: list[str] | None = None, by: Principal
+    *,
+    key: str,
+    label: str,
+    kind: str,
+    choices: list[str] | None = None,
+    on_public_form: bool = False,
+    by: Principal,
 ) -> CustomField:
-    """Add a qualifier of the tenant's own (text, number, choice or yes/no)."""
+    """Add a qualifier of the tenant's own (text, number, choice or yes/no).
+
+    It is off the public form unless an admin or marketer asks for it there,
+    so a field made during an import never becomes a question for buyers.
+    """
+    if on_public_form:
+        _may_edit_public_form(by)
     key = key.strip().lower()
     if not KEY_RE.match(key):
         raise RuleViolation(
@@ -68,9 +83,53 @@ def define_custom_field(
             field="key", code="too_many", message=f"At most {MAX_FIELDS} custom fields."
         )
     field = CustomField.objects.create(
-        tenant=by.tenant, key=key, label=label, kind=kind, choices=cleaned
+        tenant=by.tenant,
+        key=key,
+        label=label,
+        kind=kind,
+        choices=cleaned,
+        on_public_form=on_public_form,
     )
-    record_audit(action="custom_field.defined", obj=field, after={"key": key, "kind": kind}, by=by)
+    record_audit(
+        action="custom_field.defined",
+        obj=field,
+        after={"key": key, "kind": kind, "on_public_form": on_public_form},
+        by=by,
+    )
+    return field
+
+
+def _may_edit_public_form(by: Principal) -> None:
+    if by.is_partner or not by.has_role(*PUBLIC_FORM_EDITORS):
+        raise RuleViolation(
+            field="on_public_form",
+            code="forbidden",
+            message="Only admins and marketers decide what the public form asks.",
+        )
+
+
+@transaction.atomic
+def set_custom_field_on_public_form(
+    *, field: CustomField, on_public_form: bool, by: Principal
+) -> CustomField:
+    """Put a custom field on the tenant's public form, or take it off.
+
+    Writes an audit row when the setting changes; setting it to what it is
+    already changes nothing.
+    """
+    _may_edit_public_form(by)
+    field = CustomField.objects.select_for_update().get(pk=field.pk)
+    if field.on_public_form == on_public_form:
+        return field
+    field.on_public_form = on_public_form
+    field.save(update_fields=["on_public_form"])
+    record_audit(
+        action="custom_field.public_form_changed",
+        obj=field,
+        before={"on_public_form": not on_public_form},
+        after={"on_public_form": on_public_form},
+        by=by,
+    )
     return field
 
 

@@ -16,12 +16,14 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from inquiries import scoring
 from inquiries.models import ActivityKind, DefinitionStatus, SignOffSide, Stage
+from inquiries.selectors.appointments import appointment_of, meeting_people
 from inquiries.selectors.inquiries import (
     custom_field_list,
     definition_list,
@@ -61,8 +63,19 @@ class AppointmentForm(forms.Form):
     location = forms.CharField(
         max_length=500, required=False, help_text="An address, or a video-call link."
     )
+    message_to_buyer = forms.CharField(
+        label="Message to the buyer",
+        max_length=5000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Goes into the buyer's email and calendar invitation.",
+    )
     notes = forms.CharField(
-        max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label="Internal notes — never sent to the buyer",
+        max_length=5000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Seen in LeadFlow and by the people of your side who are invited.",
     )
 
     def __init__(self, *args, reps, **kwargs):
@@ -110,8 +123,14 @@ def _custom_values(inquiry) -> list[tuple[str, str]]:
 
 def _render_detail(request, principal, inquiry, form, *, status=200):
     lead = lead_list(principal=principal).filter(inquiry=inquiry).first()
+    invited = None
+    if lead is not None:
+        invited = meeting_people(
+            appointment=lead.appointment, inquiry=inquiry, tenant=principal.tenant
+        )
     context = {
         "inquiry": inquiry,
+        "invited": invited,
         "custom_values": _custom_values(inquiry),
         "activities": timeline(inquiry=inquiry, limit=TIMELINE_LIMIT),
         "timeline_limit": TIMELINE_LIMIT,
@@ -153,6 +172,24 @@ def book_appointment_page(request, principal, pk: int):
         f"{inquiry.display_name} is now lead #{lead.pk}, handed to sales.",
     )
     return redirect("inquiry-detail", pk=inquiry.pk)
+
+
+@require_safe
+@member_page(*MARKETING)
+def appointment_invitation_page(request, principal, pk: int):
+    """The appointment's calendar invitation as a file: the same one the buyer received."""
+    from inquiries.services.appointments import appointment_invitation
+
+    inquiry = get_object_or_404(inquiry_list(), pk=pk)
+    appointment = appointment_of(inquiry=inquiry)
+    if appointment is None:
+        raise Http404("This inquiry has no appointment.")
+    response = HttpResponse(
+        appointment_invitation(appointment=appointment),
+        content_type="text/calendar; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="appointment-{inquiry.pk}.ics"'
+    return response
 
 
 # --- Lead definitions --------------------------------------------------------------

@@ -17,7 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from inquiries.forms import HONEYPOT, PublicInquiryForm
 from inquiries.models import Consent, Source
-from inquiries.selectors.inquiries import campaign_list, custom_field_list
+from inquiries.selectors.inquiries import campaign_list, public_form_fields
 from inquiries.services.capture import capture_inquiry
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.context import tenant_context
@@ -45,7 +45,7 @@ def inquiry_form(request, tenant_slug: str):
     """Show the form, or record the response and thank the buyer."""
     tenant = get_object_or_404(Tenant, slug=tenant_slug)
     with tenant_context(tenant):
-        fields = list(custom_field_list())
+        fields = list(public_form_fields())
         form = PublicInquiryForm(request.POST or None, custom_fields=fields)
         context = {"tenant": tenant, "form": form, "honeypot": HONEYPOT}
         if request.method != "POST":

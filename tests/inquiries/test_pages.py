@@ -133,6 +133,7 @@ PAGES = [
 ]
 ROWS = [
     ("get", "/inquiries/{inquiry}/"),
+    ("get", "/inquiries/{inquiry}/appointment.ics"),
     ("post", "/inquiries/{inquiry}/appointment/"),
     ("get", "/definitions/{draft}/"),
     ("post", "/definitions/{draft}/"),
@@ -297,6 +298,32 @@ def test_booking_through_the_form_creates_the_lead_in_the_tenants_time_zone(
     assert appointment.booked_by == actors.teammate.user
     assert lead.rep == rep_a.user
     assert "Book appointment" not in content
+
+
+def test_the_booking_form_labels_internal_notes_and_the_message_to_the_buyer(
+    marketer_client, inquiry
+):
+    content = marketer_client.get(f"/inquiries/{inquiry.pk}/").content.decode()
+    assert "Internal notes — never sent to the buyer" in content
+    assert "Message to the buyer" in content
+
+
+def test_booking_through_the_form_keeps_notes_and_message_apart(marketer_client, actors, inquiry):
+    marketer_client.post(
+        f"/inquiries/{inquiry.pk}/appointment/",
+        {
+            "starts_at": "2031-01-15T10:30",
+            "duration_minutes": "30",
+            "notes": "Decision-maker confirmed",
+            "message_to_buyer": "See you then",
+        },
+    )
+    with tenant_context(actors.tenant_a):
+        appointment = Appointment.objects.get(inquiry=inquiry)
+    assert (appointment.notes, appointment.message_to_buyer) == (
+        "Decision-maker confirmed",
+        "See you then",
+    )
 
 
 def test_a_booking_in_the_past_shows_the_message_and_writes_nothing(

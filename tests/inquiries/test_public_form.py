@@ -36,7 +36,9 @@ def test_form_is_served_and_may_be_framed_by_any_site(client, url):
 
 def test_form_shows_the_tenants_own_qualifiers(client, url, actors, system_a):
     with tenant_context(actors.tenant_a):
-        define_custom_field(key="fleet", label="Fleet size", kind="number", by=system_a)
+        define_custom_field(
+            key="fleet", label="Fleet size", kind="number", on_public_form=True, by=system_a
+        )
     assert b"Fleet size" in client.get(url).content
 
 

@@ -56,6 +56,7 @@ ROUTES = [
     ("get", "/api/v1/custom-fields/"),
     ("post", "/api/v1/custom-fields/"),
     ("get", "/api/v1/custom-fields/1/"),
+    ("patch", "/api/v1/custom-fields/1/"),
     ("get", "/api/v1/lead-definitions/"),
     ("post", "/api/v1/lead-definitions/"),
     ("get", "/api/v1/lead-definitions/1/"),

@@ -1,0 +1,119 @@
+"""Reads of appointments: the inquiry's appointment, and who is at the meeting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from inquiries.models import Appointment, Inquiry
+from leadflow.tenancy.models import Membership, Partner, PartnerStatus, Role, Tenant
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone at the meeting: their address, their name if known, and whom they speak for."""
+
+    email: str
+    name: str
+    organisation: str
+
+    @property
+    def label(self) -> str:
+        """How the buyer reads them: ``Dana Whitfield (Acme Robotics)``."""
+        who = self.name or self.email
+        return f"{who} ({self.organisation})" if self.organisation else who
+
+
+@dataclass(frozen=True)
+class MeetingPeople:
+    """Who is invited: the buyer, the qualifier who booked (organizer), the team meeting them.
+
+    ``team`` is the rep, else the referring partner's contact, else (until
+    leads are routed to owners) the tenant's managers. ``organizer`` is None
+    when an API key or the system booked: the invitation then comes from
+    LeadFlow's own address.
+    """
+
+    buyer: Person | None
+    organizer: Person | None
+    team: list[Person] = field(default_factory=list)
+
+    @property
+    def internal(self) -> list[Person]:
+        """Everyone of the seller's side who gets the team's email, once each."""
+        seen = {self.buyer.email.lower()} if self.buyer else set()
+        people = []
+        for person in [*([self.organizer] if self.organizer else []), *self.team]:
+            if person.email.lower() not in seen:
+                seen.add(person.email.lower())
+                people.append(person)
+        return people
+
+    @property
+    def attendees(self) -> list[Person]:
+        """The invitation's ATTENDEE list: the buyer and the team (the organizer is separate)."""
+        seen = {self.organizer.email.lower()} if self.organizer else set()
+        people = []
+        for person in [*([self.buyer] if self.buyer else []), *self.team]:
+            if person.email.lower() not in seen:
+                seen.add(person.email.lower())
+                people.append(person)
+        return people
+
+
+def appointment_of(*, inquiry: Inquiry) -> Appointment | None:
+    """The inquiry's booked appointment (at most one), with its rep and the qualifier."""
+    return Appointment.objects.select_related("rep", "booked_by").filter(inquiry=inquiry).first()
+
+
+def meeting_people(*, appointment: Appointment, inquiry: Inquiry, tenant: Tenant) -> MeetingPeople:
+    """Who the appointment's invitation goes to, read as they are now (names, partner contact)."""
+    buyer = (
+        Person(email=inquiry.email, name=inquiry.display_name, organisation=inquiry.company)
+        if inquiry.email
+        else None
+    )
+    booked_by = appointment.booked_by
+    organizer = (
+        Person(email=booked_by.email, name=booked_by.full_name, organisation=tenant.name)
+        if booked_by is not None and booked_by.is_active
+        else None
+    )
+    rep = appointment.rep
+    team: list[Person] = []
+    if rep is not None and rep.is_active:
+        team.append(Person(email=rep.email, name=rep.full_name, organisation=tenant.name))
+    if inquiry.partner_id is not None:
+        team += _partner_contacts(inquiry.partner_id)
+    if not team:
+        team = _managers(tenant)
+    return MeetingPeople(buyer=buyer, organizer=organizer, team=team)
+
+
+def _partner_contacts(partner_id: int) -> list[Person]:
+    """The partner's contact address, else its active users; nobody while it is suspended."""
+    partner = Partner.objects.filter(pk=partner_id, status=PartnerStatus.ACTIVE).first()
+    if partner is None:
+        return []
+    if partner.contact_email:
+        return [Person(email=partner.contact_email, name="", organisation=partner.name)]
+    members = (
+        Membership.objects.filter(partner_id=partner.pk, user__is_active=True)
+        .select_related("user")
+        .order_by("id")
+    )
+    return [
+        Person(email=m.user.email, name=m.user.full_name, organisation=partner.name)
+        for m in members
+    ]
+
+
+def _managers(tenant: Tenant) -> list[Person]:
+    """The tenant's own managers (never a partner's users)."""
+    members = (
+        Membership.objects.filter(role=Role.MANAGER, partner__isnull=True, user__is_active=True)
+        .select_related("user")
+        .order_by("id")
+    )
+    return [
+        Person(email=m.user.email, name=m.user.full_name, organisation=tenant.name) for m in members
+    ]
