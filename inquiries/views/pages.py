@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from inquiries import scoring
 from inquiries.models import ActivityKind, DefinitionStatus, SignOffSide, Stage
 from inquiries.selectors.inquiries import (
+    additional_emails,
     custom_field_list,
     definition_list,
     inquiry_list,
@@ -113,6 +114,7 @@ def _render_detail(request, principal, inquiry, form, *, status=200):
     context = {
         "inquiry": inquiry,
         "custom_values": _custom_values(inquiry),
+        "additional_emails": additional_emails(inquiry=inquiry),
         "activities": timeline(inquiry=inquiry, limit=TIMELINE_LIMIT),
         "timeline_limit": TIMELINE_LIMIT,
         "lead": lead,
