@@ -107,7 +107,7 @@ class AdditionalEmailMatch(Func):
     output_field = BooleanField()
 
     def __init__(self, matching: QuerySet):
-        super().__init__(F("id"), Subquery(matching.values("inquiry_id")))
+        super().__init__(F("id"), Subquery(matching.order_by().values("inquiry_id")))
 
     def as_sql(self, compiler, connection, **extra_context):
         column, subquery = (compiler.compile(e) for e in self.get_source_expressions())
@@ -220,7 +220,7 @@ def search(queryset: QuerySet[Inquiry], text: str) -> QuerySet[Inquiry]:
         return queryset
     if EMAIL_RE.match(text):
         email = text.lower()
-        additional = InquiryEmail.objects.filter(email=email).values("inquiry_id")[:1]
+        additional = InquiryEmail.objects.filter(email=email).order_by().values("inquiry_id")[:1]
         return queryset.filter(Q(email=email) | Q(pk=Subquery(additional)))
     words = search_terms(text)
     if not words:

@@ -135,7 +135,7 @@ def with_email(email: str) -> Q:
     One statement: the additional email is looked up once (an InitPlan), so
     both sides are index probes.
     """
-    additional = InquiryEmail.objects.filter(email=email).values("inquiry_id")[:1]
+    additional = InquiryEmail.objects.filter(email=email).order_by().values("inquiry_id")[:1]
     return Q(email=email) | Q(pk=Subquery(additional))
 
 
