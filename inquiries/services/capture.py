@@ -266,7 +266,7 @@ def _capture(
     for name, value in clean.items():
         if getattr(inquiry, name) != value:
             changed[name] = value
-    if "email" in changed and existing_by_email(clean, inquiry):
+    if "email" in changed and _is_additional_email(inquiry, changed["email"]):
         del changed["email"]  # one of the person's additional emails: the primary stays
     if "email" in changed:
         changed["company_domain"] = company_domain(changed["email"])
@@ -307,12 +307,8 @@ def _capture(
     return Captured(inquiry, False)
 
 
-def existing_by_email(clean: dict[str, Any], inquiry: Inquiry) -> bool:
-    """Whether the inquiry was found by the response's email (then one of its addresses)."""
-    email = clean.get("email")
-    if not email or inquiry.email == email:
-        return bool(email)
-    # Found by email first: an address found here is not the primary, so an additional one.
+def _is_additional_email(inquiry: Inquiry, email: str) -> bool:
+    """Whether the address is one of the inquiry's additional emails (asked only on a change)."""
     return InquiryEmail.objects.filter(inquiry=inquiry, email=email).exists()
 
 
