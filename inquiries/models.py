@@ -328,6 +328,33 @@ class Inquiry(TenantOwnedModel):
         return name or self.email or self.phone or self.external_id
 
 
+class InquiryEmail(TenantOwnedModel):
+    """Another address of the person, kept when inquiries are merged.
+
+    Shown on the inquiry, found by the inbox search and matched by every
+    door (capture, the public form, partner referrals, imports): a response
+    from this address merges into the inquiry. An address is one person's:
+    unique in the tenant here, and the services refuse it as another
+    inquiry's primary email (``capture.email_owner``).
+    """
+
+    inquiry = tenant_foreign_key(
+        "inquiries.Inquiry", on_delete=models.CASCADE, related_name="additional_emails"
+    )
+    email = models.EmailField(max_length=254)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["email", "id"]
+        constraints = [
+            *TenantOwnedModel.Meta.constraints,
+            models.UniqueConstraint(fields=["tenant", "email"], name="inquiries_inqemail_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+
 class Activity(TenantOwnedModel):
     """One thing the person did; feeds engagement points and the timeline."""
 

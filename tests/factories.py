@@ -101,6 +101,16 @@ class InquiryFactory(TenantOwnedFactory):
     timeline = "0-3m"
 
 
+class InquiryEmailFactory(TenantOwnedFactory):
+    """An additional email of an inquiry, as a merge keeps it."""
+
+    class Meta:
+        model = "inquiries.InquiryEmail"
+
+    inquiry = factory.SubFactory(InquiryFactory, tenant=factory.SelfAttribute("..tenant"))
+    email = factory.Sequence(lambda n: f"old{n}@company.example")
+
+
 class ActivityFactory(TenantOwnedFactory):
     class Meta:
         model = "inquiries.Activity"

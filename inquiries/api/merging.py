@@ -1,6 +1,7 @@
 """``/api/v1/inquiries/{id}/merge/`` and ``/api/v1/inquiries/duplicates/``: one person, one inquiry.
 
-``GET .../merge/?others=2,3`` previews the merge field by field, ``POST``
+``GET .../merge/?others=2,3`` previews the merge field by field (with the
+addresses kept as the survivor's additional emails), ``POST``
 merges (``{"others": [2, 3], "confirm": true}``) and answers with the
 survivor. An id that is not an inquiry of the caller's tenant — the survivor
 or any of the others — is a 404 and nothing is written.
@@ -101,9 +102,11 @@ def preview_body(preview: MergePreview) -> dict[str, Any]:
                 "email": inquiry.email,
                 "stage": inquiry.stage,
                 "activities": preview.activity_counts.get(inquiry.pk, 0),
+                "additional_emails": list(preview.additional_emails.get(inquiry.pk, ())),
             }
             for inquiry in preview.inquiries
         ],
+        "additional_emails": list(preview.kept_emails),
         "fields": [_choice(c) for c in preview.fields],
         "custom": [_choice(c) for c in preview.custom],
     }
@@ -135,6 +138,11 @@ _PREVIEW_SCHEMA = inline_serializer(
     {
         "survivor": serializers.IntegerField(),
         "inquiries": serializers.ListField(child=serializers.DictField()),
+        "additional_emails": serializers.ListField(
+            child=serializers.EmailField(),
+            help_text="The survivor's additional emails after the merge: every other "
+            "address of the inquiries, matched by later captures and imports.",
+        ),
         "fields": serializers.ListField(child=serializers.DictField()),
         "custom": serializers.ListField(child=serializers.DictField()),
     },

@@ -30,7 +30,16 @@ from typing import Any
 
 import django_filters
 from django.db import connections
-from django.db.models import BooleanField, ExpressionWrapper, F, Func, Q, QuerySet, Value
+from django.db.models import (
+    BooleanField,
+    ExpressionWrapper,
+    F,
+    Func,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.expressions import OrderBy
 from django.db.models.fields.json import KeyTransform
 from django.http import QueryDict
@@ -43,6 +52,7 @@ from inquiries.models import (
     CustomFieldKind,
     DisqualifyReason,
     Inquiry,
+    InquiryEmail,
     SavedView,
     Source,
     Stage,
@@ -83,6 +93,41 @@ class TextSearchMatch(Func):
             f"to_tsvector('simple'::regconfig, {vector}) @@ "
             f"to_tsquery('simple'::regconfig, {query_sql})",
             (*params, *query_params),
+        )
+
+
+class AdditionalEmailMatch(Func):
+    """``id = ANY(ARRAY(<ids of inquiries with a matching additional email>))``.
+
+    The ids are read once (an InitPlan), so the condition is an index probe on
+    the primary key that the planner ORs with the full-text index (a plain
+    ``IN (subquery)`` beside the OR would make it read the whole tenant).
+    """
+
+    output_field = BooleanField()
+
+    def __init__(self, matching: QuerySet):
+        super().__init__(F("id"), Subquery(matching.order_by().values("inquiry_id")))
+
+    def as_sql(self, compiler, connection, **extra_context):
+        column, subquery = (compiler.compile(e) for e in self.get_source_expressions())
+        return f"{column[0]} = ANY(ARRAY{subquery[0]})", (*column[1], *subquery[1])
+
+
+class EmailTextMatch(Func):
+    """An additional email that starts with every word: ``to_tsvector(email) @@ to_tsquery``."""
+
+    output_field = BooleanField()
+
+    def __init__(self, tsquery: str):
+        super().__init__(F("email"), Value(tsquery))
+
+    def as_sql(self, compiler, connection, **extra_context):
+        email, query = (compiler.compile(e) for e in self.get_source_expressions())
+        return (
+            f"to_tsvector('simple'::regconfig, {email[0]}) @@ "
+            f"to_tsquery('simple'::regconfig, {query[0]})",
+            (*email[1], *query[1]),
         )
 
 
@@ -166,27 +211,37 @@ def prefix_tsquery(text: str) -> str:
 def search(queryset: QuerySet[Inquiry], text: str) -> QuerySet[Inquiry]:
     """Inquiries whose name, email or company start with every word of ``text``.
 
-    A whole email address matches that address exactly (the unique index).
+    A whole email address matches that address exactly (the unique index),
+    as the primary email or an additional one; words also find the person by
+    an additional email that starts with every word.
     """
     text = text.strip()
     if not text:
         return queryset
     if EMAIL_RE.match(text):
-        return queryset.filter(email=text.lower())
+        email = text.lower()
+        additional = InquiryEmail.objects.filter(email=email).order_by().values("inquiry_id")[:1]
+        return queryset.filter(Q(email=email) | Q(pk=Subquery(additional)))
     words = search_terms(text)
     if not words:
         return queryset.none()
     if connections[queryset.db].vendor == "postgresql":
-        return queryset.filter(TextSearchMatch(prefix_tsquery(text)))
+        tsquery = prefix_tsquery(text)
+        others = InquiryEmail.objects.filter(EmailTextMatch(tsquery))
+        return queryset.filter(Q(TextSearchMatch(tsquery)) | Q(AdditionalEmailMatch(others)))
     # SQLite: no full-text index; the same fields, slower.
+    others = InquiryEmail.objects.all()
     for word in words:
-        queryset = queryset.filter(
+        others = others.filter(email__icontains=word)
+    matched = Q()
+    for word in words:
+        matched &= (
             Q(first_name__icontains=word)
             | Q(last_name__icontains=word)
             | Q(email__icontains=word)
             | Q(company__icontains=word)
         )
-    return queryset
+    return queryset.filter(matched | Q(pk__in=others.values("inquiry_id")))
 
 
 class InboxFilter(django_filters.FilterSet):

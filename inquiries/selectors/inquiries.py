@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from inquiries.models import Activity, Campaign, CustomField, Inquiry, LeadDefinition
+from inquiries.models import (
+    Activity,
+    Campaign,
+    CustomField,
+    Inquiry,
+    InquiryEmail,
+    LeadDefinition,
+)
 
 
 def inquiry_list() -> QuerySet[Inquiry]:
@@ -12,6 +19,12 @@ def inquiry_list() -> QuerySet[Inquiry]:
     return Inquiry.objects.select_related("definition", "campaign", "partner").order_by(
         "-created_at", "-id"
     )
+
+
+def additional_emails(*, inquiry: Inquiry) -> list[str]:
+    """The person's other addresses, kept by merges, alphabetically."""
+    found = InquiryEmail.objects.filter(inquiry=inquiry).order_by("email")
+    return list(found.values_list("email", flat=True))
 
 
 def timeline(*, inquiry: Inquiry, limit: int = 200) -> list[Activity]:

@@ -8,9 +8,23 @@ A pair is listed when one of these holds (text compared trimmed and lower-cased)
   domains, when it is personal — at least 3 characters, not a role address
   such as ``info`` or ``sales`` — and the last names do not contradict each
   other (one is missing, or they are equal);
-- **similar email**: at the same company domain (free-mail domains are left
-  out: there, close addresses are different people), local parts of at most
-  32 characters within an edit distance (Levenshtein) of 2.
+- **similar email at the same company**: the same email domain, and it is a
+  company's (free-mail domains never count: there, close addresses are
+  different people), and the local parts (before the ``@``) are a near match
+  — a shared domain alone is no evidence, since every colleague shares it:
+
+  * within an edit distance (Levenshtein) of 2, both of 5 to 32 characters
+    (``jsmith`` / ``j.smyth``; in a shorter one two edits change half of it), or
+  * the same but for a first name written out or as its initial
+    (``j.smith`` / ``john.smith`` / ``jsmith``: one side has an initial, and
+    the first letter plus the rest, separators ``. _ -`` dropped, are equal);
+
+  and nothing says they are different people: they do not differ only in
+  digits (``ref1`` / ``ref2``, ``user01`` / ``user02`` are numbered accounts),
+  neither is a role address, the last names do not differ (when both are
+  given), the first names do not start with different letters, and the
+  company names do not differ (when both are given, one must begin with the
+  other: ``Acme`` / ``Acme Inc``).
 
 Pairs in which both inquiries are leads are left out: sales has both, and a
 merge would refuse them. Disqualified inquiries are kept: a duplicate of a
@@ -39,6 +53,7 @@ in a table at capture time instead.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from itertools import combinations
@@ -78,8 +93,13 @@ ROLE_LOCAL_PARTS = (
     "team",
 )
 MIN_LOCAL_LENGTH = 3
+MIN_SIMILAR_LOCAL_LENGTH = 5
 MAX_SIMILAR_LOCAL_LENGTH = 32
 MAX_DISTANCE = 2
+MIN_INITIAL_KEY_LENGTH = 3
+DIGITS = "0123456789"
+# A local part's first name (or initial) and the rest: "john.smith", "j_smith".
+SEPARATED = re.compile(r"^([^._-]+)[._-](.*)$")
 
 
 @dataclass(frozen=True)
@@ -166,13 +186,17 @@ people AS (
 # in the same gap is one substitution), so it is at most 2 exactly when: at
 # most 2 deletions in all; or 3 with a shared gap; or 2 and 2 in the same gaps.
 _SIMILAR_SQL = """
-locals AS (
+company_locals AS (
     SELECT id, email_domain, local, lead FROM (
         SELECT id, email_domain, local, lead,
                count(*) OVER (PARTITION BY email_domain) AS at_domain
-        FROM people WHERE domain <> '' AND local <> ''
+        FROM people WHERE domain <> '' AND local <> '' AND local <> ALL(%(roles)s)
     ) counted
-    WHERE at_domain > 1 AND length(local) <= %(max_local)s
+    WHERE at_domain > 1
+),
+locals AS (
+    SELECT id, email_domain, local, lead FROM company_locals
+    WHERE length(local) BETWEEN %(min_similar)s AND %(max_local)s
 ),
 variants AS (
     SELECT id, email_domain, lead, local AS text, '{}'::int[] AS gaps FROM locals
@@ -195,6 +219,35 @@ close_emails AS (
     WHERE cardinality(va.gaps) + cardinality(vb.gaps) <= 2
        OR (cardinality(va.gaps) + cardinality(vb.gaps) = 3 AND va.gaps && vb.gaps)
        OR (cardinality(va.gaps) = 2 AND cardinality(vb.gaps) = 2 AND va.gaps = vb.gaps)
+),
+keyed AS (
+    SELECT id, email_domain, lead, ikey, initial FROM (
+        SELECT id, email_domain, lead,
+               CASE WHEN substring(local from '^[^._-]+[._-]') IS NULL THEN local
+                    ELSE left(local, 1) || regexp_replace(
+                        substring(local from '^[^._-]+[._-](.*)$'), '[._-]', '', 'g')
+               END AS ikey,
+               coalesce(length(substring(local from '^([^._-]+)[._-]')) = 1, true) AS initial
+        FROM company_locals
+    ) k
+    WHERE length(ikey) >= %(min_key)s
+),
+initials AS (
+    SELECT ka.id AS a, kb.id AS b, ka.lead AND kb.lead AS leads
+    FROM keyed ka
+    JOIN keyed kb ON kb.email_domain = ka.email_domain AND kb.ikey = ka.ikey AND ka.id < kb.id
+    WHERE ka.initial OR kb.initial
+),
+near_emails AS (
+    SELECT c.a, c.b, c.leads
+    FROM (SELECT a, b, leads FROM close_emails UNION SELECT a, b, leads FROM initials) c
+    JOIN people pa ON pa.id = c.a
+    JOIN people pb ON pb.id = c.b
+    WHERE translate(pa.local, %(digits)s, '') <> translate(pb.local, %(digits)s, '')
+      AND NOT (pa.last <> '' AND pb.last <> '' AND pa.last <> pb.last)
+      AND NOT (pa.first <> '' AND pb.first <> '' AND left(pa.first, 1) <> left(pb.first, 1))
+      AND (pa.company = '' OR pb.company = ''
+           OR starts_with(pa.company, pb.company) OR starts_with(pb.company, pa.company))
 )"""
 
 # Each rule adds its pairs with its own flag set; a pair's reasons are the
@@ -219,7 +272,7 @@ found AS (
       AND b.email_domain <> a.email_domain
       AND (a.last = '' OR b.last = '' OR a.last = b.last)
     UNION ALL
-    SELECT a, b, leads, false, false, false, true FROM close_emails
+    SELECT a, b, leads, false, false, false, true FROM near_emails
 )
 SELECT b, a, bool_or(name_company), bool_or(name_domain), bool_or(email_name),
        bool_or(close_email)
@@ -239,6 +292,9 @@ def _pairs_in_sql(limit: int, after: tuple[int, int] | None, window: int = WINDO
         "window": window,
         "tenant": require_tenant_id(),
         "max_local": MAX_SIMILAR_LOCAL_LENGTH,
+        "min_similar": MIN_SIMILAR_LOCAL_LENGTH,
+        "min_key": MIN_INITIAL_KEY_LENGTH,
+        "digits": DIGITS,
         "min_local": MIN_LOCAL_LENGTH,
         "roles": list(ROLE_LOCAL_PARTS),
         "lead": Stage.LEAD.value,
@@ -292,6 +348,9 @@ def _people(window: int) -> list[_Person]:
     return people
 
 
+_NO_DIGITS = str.maketrans("", "", DIGITS)
+
+
 def within_distance(a: str, b: str, limit: int = MAX_DISTANCE) -> bool:
     """Whether the Levenshtein distance of ``a`` and ``b`` is at most ``limit``."""
     if abs(len(a) - len(b)) > limit:
@@ -307,6 +366,45 @@ def within_distance(a: str, b: str, limit: int = MAX_DISTANCE) -> bool:
             return False
         previous = current
     return previous[-1] <= limit
+
+
+def _initial_key(local: str) -> tuple[str, bool]:
+    """The local part with its first name cut to the initial, and whether it was one already."""
+    separated = SEPARATED.match(local)
+    if separated is None:
+        return local, True
+    first, rest = separated.groups()
+    return first[0] + re.sub(r"[._-]", "", rest), len(first) == 1
+
+
+def similar_local_parts(a: str, b: str) -> bool:
+    """Whether two local parts at the same company domain are a near match (module docstring)."""
+    if a == b or a in ROLE_LOCAL_PARTS or b in ROLE_LOCAL_PARTS:
+        return False
+    if a.translate(_NO_DIGITS) == b.translate(_NO_DIGITS):
+        return False  # numbered accounts
+    if (
+        min(len(a), len(b)) >= MIN_SIMILAR_LOCAL_LENGTH
+        and max(len(a), len(b)) <= MAX_SIMILAR_LOCAL_LENGTH
+        and within_distance(a, b)
+    ):
+        return True
+    key_a, initial_a = _initial_key(a)
+    key_b, initial_b = _initial_key(b)
+    return key_a == key_b and len(key_a) >= MIN_INITIAL_KEY_LENGTH and (initial_a or initial_b)
+
+
+def _different_people(a: _Person, b: _Person) -> bool:
+    """Whether the names or companies say two people at one company domain are not the same."""
+    if a.last and b.last and a.last != b.last:
+        return True
+    if a.first and b.first and a.first[0] != b.first[0]:
+        return True
+    return bool(
+        a.company
+        and b.company
+        and not (a.company.startswith(b.company) or b.company.startswith(a.company))
+    )
 
 
 def _reasons(a: _Person, b: _Person) -> tuple[str, ...]:
@@ -330,8 +428,8 @@ def _reasons(a: _Person, b: _Person) -> tuple[str, ...]:
         and a.local
         and b.local
         and a.email_domain == b.email_domain
-        and max(len(a.local), len(b.local)) <= MAX_SIMILAR_LOCAL_LENGTH
-        and within_distance(a.local, b.local)
+        and similar_local_parts(a.local, b.local)
+        and not _different_people(a, b)
     ):
         reasons.append(SIMILAR_EMAIL)
     return tuple(reasons)

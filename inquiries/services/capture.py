@@ -1,9 +1,11 @@
 """Capture: every door (API, form, partner referral, import) records a response here.
 
 A response from a person already known in the tenant merges into their
-inquiry — email compared trimmed and case-insensitively, otherwise the same
+inquiry — email compared trimmed and case-insensitively (the primary email or
+one of the person's additional emails, kept by a merge), otherwise the same
 external id from the same source, otherwise the same normalised phone — and
-the merge shows on the timeline.
+the merge shows on the timeline. A response from an additional email leaves
+the primary email as it is.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q, Subquery
 from django.utils import timezone
 
 from inquiries.models import (
@@ -22,6 +25,7 @@ from inquiries.models import (
     Consent,
     CustomField,
     Inquiry,
+    InquiryEmail,
     Source,
     Stage,
 )
@@ -125,10 +129,25 @@ def _normalized(profile: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
+def with_email(email: str) -> Q:
+    """Inquiries with this address as their primary or one of their additional emails.
+
+    One statement: the additional email is looked up once (an InitPlan), so
+    both sides are index probes.
+    """
+    additional = InquiryEmail.objects.filter(email=email).order_by().values("inquiry_id")[:1]
+    return Q(email=email) | Q(pk=Subquery(additional))
+
+
+def email_owner(email: str, *, exclude_id: int | None = None) -> bool:
+    """Whether another inquiry has this address, as its primary or an additional email."""
+    return Inquiry.objects.filter(with_email(email)).exclude(pk=exclude_id).exists()
+
+
 def _find_existing(clean: dict[str, Any], external_source: str, external_id: str) -> Inquiry | None:
     people = Inquiry.objects.select_for_update()
     if clean.get("email"):
-        found = people.filter(email=clean["email"]).first()
+        found = people.filter(with_email(clean["email"])).first()
         if found:
             return found
     if external_id:
@@ -247,6 +266,8 @@ def _capture(
     for name, value in clean.items():
         if getattr(inquiry, name) != value:
             changed[name] = value
+    if "email" in changed and _is_additional_email(inquiry, changed["email"]):
+        del changed["email"]  # one of the person's additional emails: the primary stays
     if "email" in changed:
         changed["company_domain"] = company_domain(changed["email"])
     for key, value in custom_values.items():
@@ -284,6 +305,11 @@ def _capture(
     if inquiry.stage != Stage.DISQUALIFIED:
         scoring_services.score_inquiry(inquiry=inquiry)
     return Captured(inquiry, False)
+
+
+def _is_additional_email(inquiry: Inquiry, email: str) -> bool:
+    """Whether the address is one of the inquiry's additional emails (asked only on a change)."""
+    return InquiryEmail.objects.filter(inquiry=inquiry, email=email).exists()
 
 
 def _jsonable(value: Any) -> Any:
@@ -384,13 +410,18 @@ def update_profile(
             message="Keep at least one of email, phone or external_id.",
         )
     email = updates.get("email")
-    if email and Inquiry.objects.filter(email=email).exclude(pk=inquiry.pk).exists():
+    if email and email_owner(email, exclude_id=inquiry.pk):
         raise RuleViolation(
             field="email",
             code="duplicate",
             conflict=True,
             message="Another inquiry has this email; merge the two instead.",
         )
+    if email and email != inquiry.email:
+        # One of the person's additional emails becomes the primary: the two swap.
+        promoted = InquiryEmail.objects.filter(inquiry=inquiry, email=email).delete()[0]
+        if promoted and inquiry.email:
+            InquiryEmail.objects.create(tenant=by.tenant, inquiry=inquiry, email=inquiry.email)
     before = {name: _jsonable(getattr(inquiry, name)) for name in updates}
     for name, value in updates.items():
         setattr(inquiry, name, value)

@@ -1,7 +1,8 @@
 """The rows of an import: each cell checked by the API's rules, each row matched to a person.
 
-Rows are matched by capture's rule — email, else external id from the same
-source, else normalised phone (the oldest inquiry with it) — against the
+Rows are matched by capture's rule — email (primary or additional), else
+external id from the same source, else normalised phone (the oldest inquiry
+with it) — against the
 stored inquiries and the rows before them, in the order the import takes
 them (``import_order``: file order, but a row whose email came earlier right
 after the first row with it), as capturing them one by one in that order
@@ -23,6 +24,7 @@ from inquiries.models import (
     CustomField,
     ImportJob,
     Inquiry,
+    InquiryEmail,
 )
 from inquiries.services.capture import PROFILE_FIELDS, _normalized
 from inquiries.services.custom_fields import clean_custom_values
@@ -197,11 +199,13 @@ class Person:
     campaign_id: int | None = None
     activities: set[tuple[str, datetime]] = field(default_factory=set)
     rows: list[Row] = field(default_factory=list)
+    # The stored inquiry's additional emails met in the rows: they leave the primary as it is.
+    known_emails: set[str] = field(default_factory=set)
 
     def take(self, row: Row, ext_free: bool) -> None:
         """Merge a row in, as capture merges a response: its non-empty values win."""
         self.rows.append(row)
-        self.values.update(row.clean)
+        self.values.update(self.row_values(row))
         self.custom.update(row.custom)
         if row.consent and row.consent != Consent.UNKNOWN:
             self.consent = row.consent
@@ -216,6 +220,12 @@ class Person:
             self.external_source_new = row.external_source
         self.activities.update(row.activities)
 
+    def row_values(self, row: Row) -> dict[str, Any]:
+        """The profile values the row gives the person: all but an additional email."""
+        if row.clean.get("email") in self.known_emails:
+            return {k: v for k, v in row.clean.items() if k != "email"}
+        return row.clean
+
 
 @dataclass
 class Matcher:
@@ -225,6 +235,8 @@ class Matcher:
     externals: dict[tuple[str, str], Any] = field(default_factory=dict)
     phones: dict[str, Any] = field(default_factory=dict)
     stored_external: dict[int, str] = field(default_factory=dict)
+    # Additional emails (kept by a merge) of the stored inquiries found: email → inquiry id.
+    additional: dict[str, int] = field(default_factory=dict)
     # Look stored inquiries up with arrays in SQL (PostgreSQL), or with the ORM.
     in_sql: bool = True
 
@@ -240,9 +252,11 @@ class Matcher:
         found = stored_matches(
             emails, sorted({p[1] for p in pairs}), sorted(phones), in_sql=self.in_sql
         )
-        for pk, email, source, external_id, phone in found:
+        for pk, email, source, external_id, phone, additional in found:
             key = ("stored", pk)
             self.stored_external[pk] = external_id
+            if additional:
+                self.additional[email] = pk
             if email:
                 self.emails.setdefault(email, key)
             if external_id:
@@ -274,12 +288,15 @@ class Matcher:
 
 def stored_matches(
     emails: list[str], external_ids: list[str], phones: list[str], *, in_sql: bool
-) -> list[tuple[int, str, str, str, str]]:
-    """(id, email, external source, external id, phone) of stored inquiries with any of the keys.
+) -> list[tuple[int, str, str, str, str, bool]]:
+    """(id, email, external source, external id, phone, by an additional email) of matches.
 
-    On PostgreSQL the keys go as three arrays (not thousands of parameters),
-    one indexed probe each, and ``<> ''`` lets the planner use the partial
-    unique indexes on email and external id.
+    The stored inquiries with any of the keys; an inquiry found by one of its
+    additional emails comes with that address (and True). On PostgreSQL the
+    keys go as three arrays (not thousands of parameters), one indexed probe
+    each, and ``<> ''`` lets the planner use the partial unique indexes on
+    email and external id; the additional emails are a fourth probe in the
+    same statement.
     """
     if not in_sql:
         condition = Q(pk__in=[])
@@ -290,10 +307,25 @@ def stored_matches(
         if phones:
             condition |= Q(phone_normalized__in=phones)
         found = Inquiry.objects.filter(condition).order_by("pk")
-        return list(
-            found.values_list("pk", "email", "external_source", "external_id", "phone_normalized")
+        columns = ("external_source", "external_id", "phone_normalized")
+        additional = InquiryEmail.objects.filter(email__in=emails) if emails else None
+        return sorted(
+            [
+                (pk, email, *rest, False)
+                for pk, email, *rest in found.values_list("pk", "email", *columns)
+            ]
+            + [
+                (pk, email, *rest, True)
+                for pk, email, *rest in (
+                    additional.values_list(
+                        "inquiry_id", "email", *(f"inquiry__{c}" for c in columns)
+                    )
+                    if additional is not None
+                    else []
+                )
+            ]
         )
-    columns = "id, email, external_source, external_id, phone_normalized"
+    columns = "id, email, external_source, external_id, phone_normalized, false"
     with connection.cursor() as cursor:
         # Three probes, one per index, rather than one OR: in a large tenant the
         # planner may answer the OR by reading the whole tenant (9 s instead of
@@ -304,7 +336,11 @@ def stored_matches(
             f"UNION SELECT {columns} FROM inquiries_inquiry WHERE tenant_id = %(tenant)s "
             "AND external_id <> '' AND external_id = ANY(%(external_ids)s::text[]) "
             f"UNION SELECT {columns} FROM inquiries_inquiry WHERE tenant_id = %(tenant)s "
-            "AND phone_normalized = ANY(%(phones)s::text[]) ORDER BY id",
+            "AND phone_normalized = ANY(%(phones)s::text[]) "
+            "UNION SELECT i.id, e.email, i.external_source, i.external_id, i.phone_normalized, "
+            "true FROM inquiries_inquiryemail e JOIN inquiries_inquiry i "
+            "ON i.tenant_id = e.tenant_id AND i.id = e.inquiry_id "
+            "WHERE e.tenant_id = %(tenant)s AND e.email = ANY(%(emails)s::text[]) ORDER BY 1",
             {
                 "tenant": require_tenant_id(),
                 "emails": emails,
@@ -342,6 +378,9 @@ def resolve(rows: list[Row], matcher: Matcher) -> Resolved:
                     external_id=matcher.stored_external.get(target, "") if target else "",
                 )
         person = resolved.people[key]
+        email = row.clean.get("email")
+        if email and key[0] == "stored" and matcher.additional.get(email) == key[1]:
+            person.known_emails.add(email)
         person.take(row, matcher.external_free(row, key))
         matcher.remember(key, row, person)
     return resolved

@@ -6,6 +6,14 @@ inserted, known ones merged by ``merge_into``, the one merge rule of both
 statement, an external id only where none is set, the first campaign kept),
 the mapped activities added once, and a "merged" entry on the timeline when a
 merge changed something.
+
+The "merged" entry also says which value each row replaced (``changes``:
+field, old and new value, the row's number in the file), the file's name and
+the import's id: a person's rows are taken together (``import_order``), so a
+later row with the same email and another name renames the person in memory,
+before anything is written — on a new person as on a stored one. Only a
+value that replaces another is listed; one that fills an empty field is in
+``updated_fields`` as before.
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ from inquiries.models import (
     Stage,
     Timeline,
 )
-from inquiries.services.capture import company_domain
+from inquiries.services.capture import PROFILE_FIELDS, company_domain
 from inquiries.services.import_rows import Person, Row
 from inquiries.services.scoring import SCORED_STAGES, profile_of
 from leadflow.tenancy.context import require_tenant_id
@@ -378,6 +386,55 @@ class StoredInquiry:
             return found
 
 
+FIELD_LABELS = {name: str(Inquiry._meta.get_field(name).verbose_name) for name in PROFILE_FIELDS}
+
+
+def value_changes(person: Person, stored: Inquiry | StoredInquiry | None) -> list[dict[str, Any]]:
+    """Each value a row of the file replaced, in the order the rows are applied.
+
+    A new person starts from its first row; a stored one from what is stored.
+    """
+    rows = person.rows
+    if stored is None:
+        current = dict(person.row_values(rows[0]))
+        rows = rows[1:]
+    else:
+        current = {name: getattr(stored, name) for name in PROFILE_FIELDS}
+    changes = []
+    for row in rows:
+        for name, value in person.row_values(row).items():
+            if name not in FIELD_LABELS:
+                continue
+            old = current.get(name)
+            if old not in (None, "") and old != value:
+                changes.append(
+                    {
+                        "row": row.number,
+                        "field": name,
+                        "label": FIELD_LABELS[name],
+                        "old": old,
+                        "new": value,
+                    }
+                )
+            current[name] = value
+    return changes
+
+
+def merged_details(
+    job: ImportJob, changed: list[str], changes: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """What the "merged" entry of an import says: the import, the fields and the rows' changes."""
+    details: dict[str, Any] = {
+        "source": Source.IMPORT,
+        "import_job": job.pk,
+        "file": job.file_name,
+        "updated_fields": changed,
+    }
+    if changes:
+        details["changes"] = changes
+    return details
+
+
 def merge_stored(
     people: list[Person], now: datetime, scorer: Scorer | None, written: Written
 ) -> tuple[list[tuple], dict[int, set[tuple[str, datetime]]]]:
@@ -407,7 +464,9 @@ def merge_stored(
     for person in known:
         inquiry = stored[person.target_id]
         last_before = inquiry.last_activity_at
+        written.changes[inquiry.pk] = value_changes(person, inquiry)
         changed = merge_into(inquiry, person, now)
+        written.changed[inquiry.pk] = changed
         dirty = bool(changed) or inquiry.last_activity_at != last_before
         if scorer is not None and inquiry.stage != Stage.DISQUALIFIED:
             had = activities[inquiry.pk]
@@ -424,9 +483,15 @@ def merge_stored(
 
 @dataclass
 class Written:
-    """What a chunk wrote: the inquiries it put in the nurture stage (new or moved)."""
+    """What a chunk wrote: the inquiries it put in the nurture stage (new or moved).
+
+    And, per stored inquiry merged, the fields its merge changed and the
+    values the rows replaced.
+    """
 
     nurtured: list[int] = field(default_factory=list)
+    changed: dict[int, list[str]] = field(default_factory=dict)
+    changes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def write_in_sql(
@@ -439,6 +504,7 @@ def write_in_sql(
     """
     tenant = job.tenant_id
     details = json.dumps({"source": Source.IMPORT, "import_job": job.pk})
+    merged_kind = str(ActivityKind.MERGED)
     written = Written()
     with connection.cursor() as cur:
         # Ids for the new people up front, so the stage rows carry them. The
@@ -467,7 +533,7 @@ def write_in_sql(
         cur.execute(f"CREATE TEMP TABLE import_stage ({columns}) ON COMMIT DROP")
         cur.execute(
             "CREATE TEMP TABLE import_stage_activity "
-            "(inquiry_id bigint, kind text, occurred_at timestamptz) ON COMMIT DROP"
+            "(inquiry_id bigint, kind text, occurred_at timestamptz, details jsonb) ON COMMIT DROP"
         )
         copy_rows(
             cur,
@@ -480,16 +546,44 @@ def write_in_sql(
         owners = itertools.chain(
             zip(new, ids, strict=True), ((p, p.target_id) for p in people if p.target_id)
         )
+        # The "merged" entries: a stored person's merge that changed something, a
+        # new person's later row that replaced a value.
+        merges = itertools.chain(
+            (
+                (pk, changed, written.changes[pk])
+                for pk, changed in written.changed.items()
+                if changed or written.changes[pk]
+            ),
+            (
+                (pk, sorted({c["field"] for c in changes}), changes)
+                for person, pk in zip(new, ids, strict=True)
+                if len(person.rows) > 1
+                for changes in (value_changes(person, None),)
+                if changes
+            ),
+        )
         copy_rows(
             cur,
             "import_stage_activity",
-            ["inquiry_id", "kind", "occurred_at"],
-            (
-                (pk, kind, when.isoformat())
-                for person, pk in owners
-                for kind, when in person.activities
-                if (kind, when) not in stored_activities.get(pk, ())
+            ["inquiry_id", "kind", "occurred_at", "details"],
+            itertools.chain(
+                (
+                    (pk, kind, when.isoformat(), "")
+                    for person, pk in owners
+                    for kind, when in person.activities
+                    if (kind, when) not in stored_activities.get(pk, ())
+                ),
+                (
+                    (
+                        pk,
+                        merged_kind,
+                        now.isoformat(),
+                        json.dumps(merged_details(job, changed, changes)),
+                    )
+                    for pk, changed, changes in merges
+                ),
             ),
+            nullable=("details",),
         )
         # Temporary tables get no statistics of their own; with them the planner
         # probes the chunk's inquiries by id instead of scanning the tenant.
@@ -520,13 +614,10 @@ def write_in_sql(
         cur.execute(
             "INSERT INTO inquiries_activity (tenant_id, inquiry_id, kind, occurred_at, details, "
             "created_at) "
-            "SELECT %(tenant)s, s.target_id, %(merged)s, %(now)s, "
-            "%(details)s::jsonb || jsonb_build_object('updated_fields', to_jsonb(s.changed)), "
-            "%(now)s FROM import_stage s WHERE NOT s.is_new AND cardinality(s.changed) > 0 "
-            "UNION ALL "
-            "SELECT %(tenant)s, a.inquiry_id, a.kind, a.occurred_at, %(details)s::jsonb, "
-            "%(now)s::timestamptz FROM import_stage_activity a",
-            {"tenant": tenant, "now": now, "merged": ActivityKind.MERGED, "details": details},
+            "SELECT %(tenant)s, a.inquiry_id, a.kind, a.occurred_at, "
+            "COALESCE(a.details, %(details)s::jsonb), %(now)s::timestamptz "
+            "FROM import_stage_activity a",
+            {"tenant": tenant, "now": now, "details": details},
         )
     return written
 
@@ -639,25 +730,31 @@ def write_with_orm(job: ImportJob, people: list[Person], now: datetime) -> list[
             for p in fresh
         ]
     )
+    activities: list[Activity] = []
+
+    def merged(pk: int, changed: list[str], changes: list[dict[str, Any]]) -> Activity:
+        return Activity(
+            tenant_id=job.tenant_id,
+            inquiry_id=pk,
+            kind=ActivityKind.MERGED,
+            occurred_at=now,
+            details=merged_details(job, changed, changes),
+            created_at=now,
+        )
+
     for person, inquiry in zip(fresh, created, strict=True):
         person.target_id = inquiry.pk
+        changes = value_changes(person, None) if len(person.rows) > 1 else []
+        if changes:
+            activities.append(merged(inquiry.pk, sorted({c["field"] for c in changes}), changes))
     known = [p for p in people if p not in fresh]
     stored = Inquiry.objects.in_bulk([p.target_id for p in known])
-    activities: list[Activity] = []
     for person in known:
         inquiry = stored[person.target_id]
+        changes = value_changes(person, inquiry)
         changed = merge_into(inquiry, person, now)
-        if changed:
-            activities.append(
-                Activity(
-                    tenant_id=job.tenant_id,
-                    inquiry_id=inquiry.pk,
-                    kind=ActivityKind.MERGED,
-                    occurred_at=now,
-                    details={**details, "updated_fields": changed},
-                    created_at=now,
-                )
-            )
+        if changed or changes:
+            activities.append(merged(inquiry.pk, changed, changes))
     if stored:
         Inquiry.objects.bulk_update(list(stored.values()), MERGED_FIELDS, batch_size=500)
     existing = set(

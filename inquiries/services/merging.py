@@ -22,14 +22,20 @@ The rule, the same in the preview and in the merge:
   otherwise the recomputed score decides between MQL and nurture.
 - ``created_at`` is the earliest, ``last_activity_at`` the latest.
 
+**Every address is kept**: the merged email is the primary one; every other
+email of the inquiries (their primary emails and the additional emails they
+had) becomes an additional email of the survivor (``InquiryEmail``), shown on
+the inquiry, found by the inbox search and matched by every capture and
+import, so the person's next response from an old address merges into them.
+
 Every activity moves to the survivor in one set-based ``UPDATE``, a "merged"
 activity records the merge on the timeline, the other inquiries are deleted,
 and the survivor is rescored from scratch. The audit event on the survivor
 holds the complete rows of every merged inquiry as they were before (and the
 ids of the activities that moved), so nothing is lost by deleting them.
 
-What points at an inquiry today: activities (moved), and the appointment and
-lead (refused on every inquiry but the survivor). A new table with a foreign
+What points at an inquiry today: activities and additional emails (moved),
+and the appointment and lead (refused on every inquiry but the survivor). A new table with a foreign
 key to the inquiry must be handled here too — moved to the survivor or
 refused — or deleting the others would cascade to it or fail on it.
 """
@@ -50,6 +56,7 @@ from inquiries.models import (
     Consent,
     CustomField,
     Inquiry,
+    InquiryEmail,
     Stage,
     Timeline,
 )
@@ -137,6 +144,9 @@ class MergePreview:
     fields: tuple[FieldChoice, ...]
     custom: tuple[FieldChoice, ...]
     activity_counts: dict[int, int]
+    # Each inquiry's additional emails today, and the survivor's after the merge.
+    additional_emails: dict[int, tuple[str, ...]]
+    kept_emails: tuple[str, ...]
 
     @property
     def others(self) -> tuple[Inquiry, ...]:
@@ -212,7 +222,23 @@ def _stage(ranked: list[Inquiry]) -> tuple[str, str]:
     return "", ""
 
 
-def _plan(survivor: Inquiry, inquiries: list[Inquiry], activity_counts: dict[int, int]):
+def _kept_emails(
+    ranked: list[Inquiry], additional: dict[int, tuple[str, ...]], primary: str
+) -> tuple[str, ...]:
+    """Every address of the inquiries but the merged primary one, newest inquiry first."""
+    emails = []
+    for inquiry in ranked:
+        emails.append(inquiry.email)
+        emails.extend(additional.get(inquiry.pk, ()))
+    return tuple(e for e in dict.fromkeys(emails) if e and e != primary)
+
+
+def _plan(
+    survivor: Inquiry,
+    inquiries: list[Inquiry],
+    activity_counts: dict[int, int],
+    additional: dict[int, tuple[str, ...]],
+):
     ranked = sorted(inquiries, key=recency, reverse=True)
     fields: list[FieldChoice] = []
     for name, label in NEWEST_FIELDS:
@@ -274,6 +300,8 @@ def _plan(survivor: Inquiry, inquiries: list[Inquiry], activity_counts: dict[int
         fields=tuple(fields),
         custom=tuple(_custom_choices(ranked)),
         activity_counts=activity_counts,
+        additional_emails={i.pk: additional.get(i.pk, ()) for i in ranked},
+        kept_emails=_kept_emails(ranked, additional, email),
     )
 
 
@@ -359,6 +387,17 @@ def _activity_counts(ids: list[int]) -> dict[int, int]:
     return {pk: counts.get(pk, 0) for pk in ids}
 
 
+def _additional_emails(ids: list[int]) -> dict[int, tuple[str, ...]]:
+    found: dict[int, list[str]] = {}
+    for inquiry_id, email in (
+        InquiryEmail.objects.filter(inquiry_id__in=ids)
+        .order_by("inquiry_id", "email")
+        .values_list("inquiry_id", "email")
+    ):
+        found.setdefault(inquiry_id, []).append(email)
+    return {pk: tuple(emails) for pk, emails in found.items()}
+
+
 def preview_merge(*, survivor: Inquiry, others: list[Inquiry]) -> MergePreview:
     """What merging ``others`` into ``survivor`` would give, field by field; nothing is written.
 
@@ -367,7 +406,7 @@ def preview_merge(*, survivor: Inquiry, others: list[Inquiry]) -> MergePreview:
     ids = _check_ids(survivor.pk, [o.pk for o in others])
     inquiries = list({i.pk: i for i in [survivor, *others]}.values())
     _check_leads(survivor, inquiries)
-    return _plan(survivor, inquiries, _activity_counts(ids))
+    return _plan(survivor, inquiries, _activity_counts(ids), _additional_emails(ids))
 
 
 # --- The merge ---------------------------------------------------------------------
@@ -406,7 +445,7 @@ def merge_inquiries(*, survivor: Inquiry, others: list[Inquiry], by: Principal) 
     survivor = next(i for i in locked if i.pk == survivor.pk)
     _check_leads(survivor, locked)
     loser_ids = [i.pk for i in locked if i.pk != survivor.pk]
-    plan = _plan(survivor, locked, _activity_counts(ids))
+    plan = _plan(survivor, locked, _activity_counts(ids), _additional_emails(ids))
     moved: dict[str, list[int]] = {str(pk): [] for pk in loser_ids}
     for inquiry_id, activity_id in (
         Activity.objects.filter(inquiry_id__in=loser_ids)
@@ -417,6 +456,8 @@ def merge_inquiries(*, survivor: Inquiry, others: list[Inquiry], by: Principal) 
     before = {str(i.pk): snapshot(i) for i in plan.inquiries}
 
     Activity.objects.filter(inquiry_id__in=loser_ids).update(inquiry_id=survivor.pk)
+    # The addresses kept are stored again below, the merged primary one not at all.
+    InquiryEmail.objects.filter(inquiry_id__in=ids).delete()
     # Deleting first frees the others' email and external id for the survivor.
     Inquiry.objects.filter(pk__in=loser_ids).delete()
 
@@ -426,6 +467,12 @@ def merge_inquiries(*, survivor: Inquiry, others: list[Inquiry], by: Principal) 
         setattr(survivor, name, value)
     survivor.updated_at = now
     survivor.save(update_fields=[*values, "updated_at"])
+    InquiryEmail.objects.bulk_create(
+        [
+            InquiryEmail(tenant=by.tenant, inquiry=survivor, email=email, created_at=now)
+            for email in plan.kept_emails
+        ]
+    )
     Activity.objects.create(
         tenant=by.tenant,
         inquiry=survivor,
@@ -439,6 +486,7 @@ def merge_inquiries(*, survivor: Inquiry, others: list[Inquiry], by: Principal) 
                 for i in plan.others
             ),
             "by": by.label,
+            **({"kept_emails": list(plan.kept_emails)} if plan.kept_emails else {}),
         },
     )
     scoring_services.score_inquiry(inquiry=survivor)
@@ -449,11 +497,15 @@ def merge_inquiries(*, survivor: Inquiry, others: list[Inquiry], by: Principal) 
         score=survivor.score,
         stage=survivor.stage,
         activities_moved=moved,
+        additional_emails=list(plan.kept_emails),
     )
     record_audit(
         action="inquiry.duplicates_merged",
         obj=survivor,
-        before={"inquiries": before},
+        before={
+            "inquiries": before,
+            "additional_emails": {str(pk): list(e) for pk, e in plan.additional_emails.items()},
+        },
         after=after,
         by=by,
     )

@@ -120,6 +120,7 @@ def _render(request, inquiries: list[Inquiry], survivor: Inquiry, *, error=None,
             rows=_rows(preview, preview.fields, names),
             custom_rows=_rows(preview, preview.custom, names),
             activity_cells=[preview.activity_counts.get(i.pk, 0) for i in preview.inquiries],
+            email_cells=[preview.additional_emails.get(i.pk, ()) for i in preview.inquiries],
         )
     return render(request, "inquiries/merge.html", context, status=status)
 

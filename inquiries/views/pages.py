@@ -25,6 +25,7 @@ from inquiries import scoring
 from inquiries.models import ActivityKind, DefinitionStatus, SignOffSide, Stage
 from inquiries.selectors.appointments import appointment_of, meeting_people
 from inquiries.selectors.inquiries import (
+    additional_emails,
     custom_field_list,
     definition_list,
     inquiry_list,
@@ -132,6 +133,7 @@ def _render_detail(request, principal, inquiry, form, *, status=200):
         "inquiry": inquiry,
         "invited": invited,
         "custom_values": _custom_values(inquiry),
+        "additional_emails": additional_emails(inquiry=inquiry),
         "activities": timeline(inquiry=inquiry, limit=TIMELINE_LIMIT),
         "timeline_limit": TIMELINE_LIMIT,
         "lead": lead,

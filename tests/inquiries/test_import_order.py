@@ -103,8 +103,12 @@ def test_a_person_repeated_chunks_apart_is_written_once_with_the_later_values(ac
     with tenant_context(actors.tenant_a):
         inquiry = Inquiry.objects.get(email="buyer1@company1.example")
         assert inquiry.country == "DE"
-        # Merged in memory with the first row, not merged into a stored inquiry.
-        assert not Activity.objects.filter(inquiry=inquiry, kind=ActivityKind.MERGED).exists()
+        # Merged in memory with the first row and inserted once; the one "merged"
+        # entry is the repeat's change, with its row.
+        [merged] = Activity.objects.filter(inquiry=inquiry, kind=ActivityKind.MERGED)
+    assert merged.details["changes"] == [
+        {"row": 6, "field": "country", "label": "country", "old": "US", "new": "DE"}
+    ]
 
 
 def test_an_invalid_repeat_is_reported_under_its_own_row_number(actors, path):
