@@ -131,6 +131,9 @@ def test_the_list_of_imports_shows_each_outcome(client, actors):
     assert 'data-outcome="done">Done</span>' in page
     assert 'data-outcome="done_with_skipped">Done, 10 rows skipped</span>' in page
     assert 'data-outcome="nothing_imported">Nothing imported</span>' in page
+    assert page.count('data-testid="import-imported">30 of 30 imported</span>') == 1
+    assert '<span data-testid="import-imported">20 of 30 imported</span>' in page
+    assert '<span data-testid="import-imported">0 of 30 imported</span>' in page
 
 
 # --- A dry run that found no valid row ---------------------------------------------------
