@@ -33,6 +33,7 @@ COMPANY_SIZE_MIN = 0
 COMPANY_SIZE_MAX = 10_000_000
 
 _PLAIN = re.compile(r"\d{1,9}")
+_COMMAS = re.compile(r"\d{1,3}(?:,\d{3}){1,2}")
 _SPACES = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2009": " ", "\u2019": "'"})
 _WORDS = re.compile(r"\s*(?:employees?|staff|people|persons|heads|ftes?)\.?\s*$")
 _ESTIMATE = re.compile(r"^(?:approx(?:imately|\.)?|about|around|roughly|circa|ca\.?|c\.|~|≈)\s*")
@@ -52,6 +53,8 @@ def parse_company_size(text: str) -> int:
     text = text.strip()
     if _PLAIN.fullmatch(text):  # what most cells hold, answered at once
         return _bounded(int(text))
+    if _COMMAS.fullmatch(text):
+        return _bounded(int(text.replace(",", "")))
     if "\x00" in text:
         raise ValueError("Null characters are not allowed.")
     shown = text[:40]
