@@ -13,8 +13,8 @@ HONEYPOT = "website"
 class CompanySizeFormField(forms.CharField):
     """Employees as people write them ("250", "51-200", "1000+"); cleaned to a whole number."""
 
-    def to_python(self, value):
-        text = super().to_python(value)
+    def clean(self, value):
+        text = super().clean(value)  # a text of at most ``max_length`` first
         if text in self.empty_values:
             return None
         try:
@@ -33,7 +33,10 @@ class PublicInquiryForm(forms.Form):
     company = forms.CharField(max_length=200, required=False)
     title = forms.CharField(max_length=200, required=False, label="Job title")
     company_size = CompanySizeFormField(
-        max_length=60, required=False, label="Employees", help_text="e.g. 250 or 51-200"
+        max_length=60,
+        required=False,
+        label="Employees",
+        widget=forms.TextInput(attrs={"placeholder": "e.g. 250 or 51-200"}),
     )
     industry = forms.CharField(max_length=100, required=False)
     country = forms.RegexField(
