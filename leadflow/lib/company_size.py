@@ -31,6 +31,7 @@ from decimal import Decimal, InvalidOperation
 
 COMPANY_SIZE_MIN = 0
 COMPANY_SIZE_MAX = 10_000_000
+MAX_TEXT = 60
 
 _PLAIN = re.compile(r"\d{1,9}")
 _COMMAS = re.compile(r"\d{1,3}(?:,\d{3}){1,2}")
@@ -58,6 +59,8 @@ def parse_company_size(text: str) -> int:
     if "\x00" in text:
         raise ValueError("Null characters are not allowed.")
     shown = text[:40]
+    if len(text) > MAX_TEXT:  # no size is written longer; the patterns never see a long text
+        raise ValueError(f'"{shown}…" is not a company size: give a number of employees.')
     body = text.lower().translate(_SPACES)
     body = _WORDS.sub("", body)
     body = _ESTIMATE.sub("", body)

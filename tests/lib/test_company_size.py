@@ -71,3 +71,8 @@ def test_what_is_not_a_size_is_refused_with_what_to_write(text, message):
     with pytest.raises(ValueError) as refused:
         parse_company_size(text)
     assert str(refused.value).startswith(message)
+
+
+def test_a_long_text_is_refused_before_any_pattern_reads_it():
+    with pytest.raises(ValueError, match="is not a company size"):
+        parse_company_size("1" + " " * 100_000 + "x")
