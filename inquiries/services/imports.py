@@ -579,8 +579,9 @@ def run_dry_run(
             "merged": 0,
             "invalid": 0,
             "warnings": 0,
-            "errors": [],
         }
+        # The first problems of each kind: warnings in every row must not hide the errors.
+        first: dict[bool, list[CellError]] = {False: [], True: []}
         done = 0
         for chunks, records in enumerate(_chunks(job, plan, chunk_size), start=1):
             rows, errors, invalid = parse_chunk(plan, records, len(job.headers))
@@ -589,14 +590,17 @@ def run_dry_run(
             result["merged"] += resolved.merged
             result["invalid"] += invalid
             result["warnings"] += sum(1 for e in errors if e.is_warning)
-            room = DRY_RUN_ERRORS - len(result["errors"])
-            result["errors"].extend(e.as_dict() for e in errors[: max(room, 0)])
+            for e in errors:
+                if len(first[e.is_warning]) < DRY_RUN_ERRORS:
+                    first[e.is_warning].append(e)
             done += len(records)
             running = {"state": "running", "done_rows": done, "total_rows": job.total_rows}
             if not _save_dry_run(job, run_id, running):
                 return job
             if stop_after_chunks is not None and chunks >= stop_after_chunks:
                 return job
+        shown = first[False] + first[True][: DRY_RUN_ERRORS - len(first[False])]
+        result["errors"] = [e.as_dict() for e in sorted(shown, key=lambda e: e.row)]
         finished = {"state": "done", "done_rows": done, "total_rows": job.total_rows, **result}
         with transaction.atomic():
             if not _save_dry_run(job, run_id, finished):

@@ -80,6 +80,15 @@ def test_the_dry_run_counts_the_warnings_apart_from_the_invalid_rows(actors):
     ]
 
 
+def test_the_dry_run_shows_the_first_errors_even_behind_many_warnings(actors):
+    rows = [person(n, Webinar="31/13/2026") for n in range(25)] + [person(99, Email="bad")]
+    job = dry_run(actors.owner, mapped(actors.owner, upload(actors.owner, csv_bytes(rows))))
+    shown = [(e["row"], e["severity"]) for e in job.dry_run["errors"]]
+    assert len(shown) == 20
+    assert shown[-1] == (27, "error")
+    assert shown[:19] == [(n, "warning") for n in range(2, 21)]
+
+
 def test_the_report_csv_lists_the_warning_with_its_row_column_and_reason(actors):
     job = import_file(actors.owner, csv_bytes([person(1, Webinar="31/13/2026")]))
     response = actors.owner.api().get(f"/api/v1/inquiries/imports/{job.pk}/report/")
