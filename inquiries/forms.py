@@ -5,8 +5,22 @@ from __future__ import annotations
 from django import forms
 
 from inquiries.models import CustomField, CustomFieldKind, Timeline
+from leadflow.lib.company_size import parse_company_size
 
 HONEYPOT = "website"
+
+
+class CompanySizeFormField(forms.CharField):
+    """Employees as people write them ("250", "51-200", "1000+"); cleaned to a whole number."""
+
+    def clean(self, value):
+        text = super().clean(value)  # a text of at most ``max_length`` first
+        if text in self.empty_values:
+            return None
+        try:
+            return parse_company_size(text)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc), code="invalid") from None
 
 
 class PublicInquiryForm(forms.Form):
@@ -18,8 +32,11 @@ class PublicInquiryForm(forms.Form):
     phone = forms.CharField(max_length=40, required=False)
     company = forms.CharField(max_length=200, required=False)
     title = forms.CharField(max_length=200, required=False, label="Job title")
-    company_size = forms.IntegerField(
-        min_value=1, max_value=10_000_000, required=False, label="Employees"
+    company_size = CompanySizeFormField(
+        max_length=60,
+        required=False,
+        label="Employees",
+        widget=forms.TextInput(attrs={"placeholder": "e.g. 250 or 51-200"}),
     )
     industry = forms.CharField(max_length=100, required=False)
     country = forms.RegexField(

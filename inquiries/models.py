@@ -540,6 +540,21 @@ class ImportStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+class ImportOutcome(models.TextChoices):
+    """How a finished import ended, told apart by what it imported."""
+
+    DONE = "done", "Done"
+    DONE_WITH_SKIPPED = "done_with_skipped", "Done, rows skipped"
+    NOTHING_IMPORTED = "nothing_imported", "Nothing imported"
+
+
+class RowProblem(models.TextChoices):
+    """An error skips its row; a warning leaves one cell out and imports the row."""
+
+    ERROR = "error", "Error"
+    WARNING = "warning", "Warning"
+
+
 class ImportJob(TenantOwnedModel):
     """One uploaded CSV file: its detected format, its mapping, the dry run and the real run."""
 
@@ -565,6 +580,8 @@ class ImportJob(TenantOwnedModel):
     new_count = models.PositiveIntegerField(default=0)
     merged_count = models.PositiveIntegerField(default=0)
     invalid_count = models.PositiveIntegerField(default=0)
+    # Cells left out of rows that were imported (a bad optional value); see the report.
+    warning_count = models.PositiveIntegerField(default=0)
     cancel_requested = models.BooleanField(default=False)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=now)
@@ -583,9 +600,37 @@ class ImportJob(TenantOwnedModel):
 
     @property
     def percent(self) -> int:
+        """How much of the file has been read (not how much of it was imported)."""
         if not self.total_rows:
             return 100 if self.status == ImportStatus.DONE else 0
         return min(100, round(100 * self.done_rows / self.total_rows))
+
+    @property
+    def imported_rows(self) -> int:
+        """Rows read and written: new people plus rows merged into a known one."""
+        return self.new_count + self.merged_count
+
+    @property
+    def imported_percent(self) -> int:
+        """The share of the rows read that were imported, rounded down: 100 only when all were."""
+        if not self.done_rows:
+            return 0
+        return 100 * self.imported_rows // self.done_rows
+
+    @property
+    def outcome(self) -> str | None:
+        """How the finished import ended (``ImportOutcome``); None until it is done.
+
+        The one place the pages, the API and the list of imports read it from:
+        every row imported, some skipped as invalid, or none imported.
+        """
+        if self.status != ImportStatus.DONE:
+            return None
+        if not self.imported_rows:
+            return ImportOutcome.NOTHING_IMPORTED
+        if self.invalid_count:
+            return ImportOutcome.DONE_WITH_SKIPPED
+        return ImportOutcome.DONE
 
 
 class ImportRowError(TenantOwnedModel):
@@ -596,6 +641,7 @@ class ImportRowError(TenantOwnedModel):
     column = models.CharField(max_length=200, blank=True)
     value = models.TextField(blank=True)
     message = models.CharField(max_length=500)
+    severity = models.CharField(max_length=7, choices=RowProblem.choices, default=RowProblem.ERROR)
 
     class Meta(TenantOwnedModel.Meta):
         ordering = ["row_number", "id"]

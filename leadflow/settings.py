@@ -293,6 +293,8 @@ SPECTACULAR_SETTINGS = {
         "LeadStageEnum": "leads.models.LeadStage",
         "JobStatusEnum": "inquiries.models.RescoreStatus",
         "BulkJobStatusEnum": "inquiries.models.BulkStatus",
+        "ImportOutcomeEnum": "inquiries.models.ImportOutcome",
+        "RowProblemSeverityEnum": "inquiries.models.RowProblem",
     },
 }
 IDEMPOTENCY_KEY_TTL = timedelta(hours=env.integer("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24))

@@ -13,7 +13,7 @@ from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from inquiries.api.serializers import StrictSerializer
-from inquiries.models import ImportJob, ImportMapping, ImportRowError
+from inquiries.models import ImportJob, ImportMapping, ImportOutcome, ImportRowError
 from inquiries.selectors.imports import (
     import_errors,
     import_job_list,
@@ -30,7 +30,22 @@ MARKETING = (Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.QUALIFIER)
 
 
 class ImportJobOutput(serializers.ModelSerializer):
-    percent = serializers.IntegerField(read_only=True)
+    percent = serializers.IntegerField(
+        read_only=True, help_text="How much of the file has been read, 0–100."
+    )
+    outcome = serializers.ChoiceField(
+        choices=ImportOutcome.choices,
+        read_only=True,
+        allow_null=True,
+        help_text="How a done import ended; null until it is done. imported_rows + "
+        "invalid_count = done_rows.",
+    )
+    imported_rows = serializers.IntegerField(
+        read_only=True, help_text="new_count + merged_count: rows read and written."
+    )
+    imported_percent = serializers.IntegerField(
+        read_only=True, help_text="imported_rows of done_rows, rounded down."
+    )
     rows_per_second = serializers.SerializerMethodField()
     seconds_left = serializers.SerializerMethodField()
 
@@ -52,9 +67,13 @@ class ImportJobOutput(serializers.ModelSerializer):
             "percent",
             "rows_per_second",
             "seconds_left",
+            "outcome",
+            "imported_rows",
+            "imported_percent",
             "new_count",
             "merged_count",
             "invalid_count",
+            "warning_count",
             "cancel_requested",
             "error",
             "created_by",
@@ -105,7 +124,7 @@ class RowErrorOutput(serializers.ModelSerializer):
 
     class Meta:
         model = ImportRowError
-        fields = ["row", "column", "value", "message"]
+        fields = ["row", "column", "value", "message", "severity"]
 
 
 class ImportMappingOutput(serializers.ModelSerializer):
@@ -190,7 +209,10 @@ class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantV
     @extend_schema(responses=RowErrorOutput(many=True))
     @action(detail=True, methods=["get"])
     def errors(self, request, pk=None):
-        """The per-row report: row number, column, value and message, in file order."""
+        """The per-row report: row, column, value, message and severity, in file order.
+
+        An ``error`` skipped its row; a ``warning`` left one cell out of a row that was imported.
+        """
         job = self.get_object()
         page = self.paginate_queryset(import_errors(job))
         return self.get_paginated_response(RowErrorOutput(page, many=True).data)

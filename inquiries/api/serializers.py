@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from inquiries.models import (
@@ -18,12 +19,11 @@ from inquiries.models import (
 from inquiries.selectors.inquiries import campaign_list, custom_field_list
 from inquiries.services.custom_fields import clean_custom_values
 from inquiries.services.validation import (
-    COMPANY_SIZE_MAX,
-    COMPANY_SIZE_MIN,
     COUNTRY_MESSAGE,
     COUNTRY_PATTERN,
     MAX_LENGTHS,
 )
+from leadflow.lib.company_size import COMPANY_SIZE_MAX, COMPANY_SIZE_MIN, parse_company_size
 
 
 class StrictSerializer(serializers.Serializer):
@@ -36,6 +36,38 @@ class StrictSerializer(serializers.Serializer):
                 {name: ["Unknown field."] for name in sorted(unknown)}
             )
         return attrs
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "integer", "minimum": COMPANY_SIZE_MIN, "maximum": COMPANY_SIZE_MAX},
+            {"type": "string", "example": "51-200"},
+        ],
+        "nullable": True,
+        "description": 'A head count (250, "1,000") or a band ("51-200", "1000+"); '
+        "a band is stored as its lower bound.",
+    }
+)
+class CompanySizeField(serializers.Field):
+    """A company size as a number or as spreadsheets write it; read as a whole number."""
+
+    default_error_messages = {"invalid": "Give a number of employees or a range such as 51-200."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float | str):
+            self.fail("invalid")
+        if isinstance(data, float):
+            if not data.is_integer():
+                raise serializers.ValidationError(f"{data} is not a whole number of employees.")
+            data = int(data)
+        try:
+            return parse_company_size(str(data))
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def to_representation(self, value):
+        return value
 
 
 class InquiryInput(StrictSerializer):
@@ -53,9 +85,7 @@ class InquiryInput(StrictSerializer):
     company = serializers.CharField(
         max_length=MAX_LENGTHS["company"], required=False, allow_blank=True
     )
-    company_size = serializers.IntegerField(
-        min_value=COMPANY_SIZE_MIN, max_value=COMPANY_SIZE_MAX, required=False, allow_null=True
-    )
+    company_size = CompanySizeField(required=False, allow_null=True)
     industry = serializers.CharField(
         max_length=MAX_LENGTHS["industry"], required=False, allow_blank=True
     )

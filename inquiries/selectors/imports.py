@@ -12,7 +12,7 @@ from inquiries.models import ImportJob, ImportMapping, ImportRowError, ImportSta
 from leadflow.lib.spreadsheet import safe_cell
 from leadflow.tenancy.context import tenant_context
 
-REPORT_HEADER = ["row", "column", "value", "message"]
+REPORT_HEADER = ["row", "column", "value", "message", "severity"]
 
 
 def import_job_list() -> QuerySet[ImportJob]:
@@ -26,7 +26,7 @@ def import_mapping_list() -> QuerySet[ImportMapping]:
 
 
 def import_errors(job: ImportJob) -> QuerySet[ImportRowError]:
-    """The per-row report of one import, in file order."""
+    """The per-row report of one import, in file order: errors (row skipped) and warnings."""
     return ImportRowError.objects.filter(job_id=job.pk).order_by("row_number", "id")
 
 
@@ -43,10 +43,12 @@ def report_csv_rows(job: ImportJob, batch_size: int = 2000) -> Iterator[list]:
             batch = list(
                 import_errors(job)
                 .filter(Q(row_number__gt=after[0]) | Q(row_number=after[0], pk__gt=after[1]))
-                .values_list("row_number", "pk", "column", "value", "message")[:batch_size]
+                .values_list("row_number", "pk", "column", "value", "message", "severity")[
+                    :batch_size
+                ]
             )
-        for row_number, _pk, column, value, message in batch:
-            yield [row_number, safe_cell(column), safe_cell(value), safe_cell(message)]
+        for row_number, _pk, column, value, message, severity in batch:
+            yield [row_number, safe_cell(column), safe_cell(value), safe_cell(message), severity]
         if len(batch) < batch_size:
             return
         after = batch[-1][:2]

@@ -32,6 +32,7 @@ from inquiries.models import (
 from inquiries.services import scoring as scoring_services
 from inquiries.services.custom_fields import clean_custom_values
 from leadflow.lib import phone as phone_lib
+from leadflow.lib.company_size import parse_company_size
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.services import record_audit
@@ -117,6 +118,12 @@ def _normalized(profile: dict[str, Any]) -> dict[str, Any]:
         clean["email"] = clean["email"].lower()
     if "country" in clean:
         clean["country"] = clean["country"].upper()
+    if isinstance(clean.get("company_size"), str):
+        # Every door reads a size as the import does: "51-200" is 51, "lots" is refused.
+        try:
+            clean["company_size"] = parse_company_size(clean["company_size"])
+        except ValueError as exc:
+            raise RuleViolation(field="company_size", code="invalid", message=str(exc)) from None
     if "phone" in clean:
         normalized = phone_lib.normalize(clean["phone"])
         if not normalized:

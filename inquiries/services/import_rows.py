@@ -11,7 +11,7 @@ would.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +25,7 @@ from inquiries.models import (
     ImportJob,
     Inquiry,
     InquiryEmail,
+    RowProblem,
 )
 from inquiries.services.capture import PROFILE_FIELDS, _normalized
 from inquiries.services.custom_fields import clean_custom_values
@@ -94,12 +95,25 @@ class Row:
     scored_by: Any = None
 
 
+# The cells that say who the person is: a bad one skips the row, since leaving it
+# out could make or merge the wrong person. A bad cell of any other column is
+# left out of its row with a warning, and the person is imported.
+IDENTITY_FIELDS = frozenset({"email", "phone", "external_id", "external_source"})
+
+
 @dataclass(frozen=True, slots=True)
 class CellError:
+    """One problem of the per-row report: an error skips its row, a warning only its cell."""
+
     row: int
     column: str
     value: str
     message: str
+    severity: str = RowProblem.ERROR
+
+    @property
+    def is_warning(self) -> bool:
+        return self.severity == RowProblem.WARNING
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -107,12 +121,22 @@ class CellError:
             "column": self.column,
             "value": self.value,
             "message": self.message,
+            "severity": self.severity,
         }
 
 
 def parse_row(plan: Plan, number: int, cells: list[str]) -> tuple[Row | None, list[CellError]]:
-    """The row's clean values, or the errors of each of its cells (and of the row)."""
+    """The row's clean values and the warnings of the cells left out, or the row's errors.
+
+    A bad cell of an identity column (email, phone, external id and its
+    source), or no identity at all, skips the row: every problem of the row is
+    then an error. A bad cell of any other column (a name too long, a size
+    that is no size, an activity date like 31/13/2026, an unknown campaign or
+    choice, a custom value of the wrong type) is left out, the row imported
+    without it, and the problem reported as a warning.
+    """
     errors: list[CellError] = []
+    skip_row = False
     profile: dict[str, Any] = {}
     extra: dict[str, str] = {}
     custom_raw: dict[str, str] = {}
@@ -147,24 +171,35 @@ def parse_row(plan: Plan, number: int, cells: list[str]) -> tuple[Row | None, li
                 outcome = clean_choice("outcome", text)
         except ValueError as exc:
             errors.append(CellError(number, header, text, str(exc)))
+            skip_row = skip_row or (to == "field" and spec["field"] in IDENTITY_FIELDS)
     custom, custom_errors = clean_custom_values(custom_raw, plan.fields)
     for path, messages in custom_errors.items():
         key = path.removeprefix("custom.")
         header = plan.custom_headers.get(key, path)
         errors.append(CellError(number, header, custom_raw.get(key, ""), messages[0]))
-    try:
-        clean = _normalized(profile)
-    except RuleViolation as exc:
-        header, text = columns_of.get(exc.field, (exc.field, ""))
-        errors.append(CellError(number, header, text, exc.message))
-        clean = {}
+    clean: dict[str, Any] = {}
+    while True:
+        try:
+            clean = _normalized(profile)
+            break
+        except RuleViolation as exc:
+            header, text = columns_of.get(exc.field, (exc.field, ""))
+            errors.append(CellError(number, header, text, exc.message))
+            if exc.field in IDENTITY_FIELDS or exc.field not in profile:
+                skip_row = True
+                break
+            del profile[exc.field]  # left out; the rest of the profile is normalised again
     external_id = extra.get("external_id", "")
-    if not errors and not (clean.get("email") or clean.get("phone_normalized") or external_id):
-        errors.append(
-            CellError(number, "", "", "Give at least one of email, phone or external_id.")
-        )
-    if errors:
+    if not skip_row and not (clean.get("email") or clean.get("phone_normalized") or external_id):
+        skip_row = True
+        if not errors:
+            errors.append(
+                CellError(number, "", "", "Give at least one of email, phone or external_id.")
+            )
+    if skip_row:
         return None, errors
+    if errors:
+        errors = [replace(e, severity=RowProblem.WARNING) for e in errors]
     return (
         Row(
             number=number,
@@ -178,7 +213,7 @@ def parse_row(plan: Plan, number: int, cells: list[str]) -> tuple[Row | None, li
             activities=activities,
             campaign_id=campaign_id,
         ),
-        [],
+        errors,
     )
 
 
@@ -389,7 +424,7 @@ def resolve(rows: list[Row], matcher: Matcher) -> Resolved:
 def parse_chunk(
     plan: Plan, records: list[tuple[int, list[str]]], width: int
 ) -> tuple[list[Row], list[CellError], int]:
-    """(valid rows, errors, number of invalid rows)."""
+    """(valid rows, the report's errors and warnings, number of invalid rows)."""
     rows: list[Row] = []
     errors: list[CellError] = []
     invalid = 0
@@ -401,8 +436,8 @@ def parse_chunk(
             invalid += 1
             continue
         row, row_errors = parse_row(plan, number, cells)
+        errors.extend(row_errors)
         if row is None:
-            errors.extend(row_errors)
             invalid += 1
         else:
             rows.append(row)

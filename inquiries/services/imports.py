@@ -12,8 +12,10 @@ works through the file in chunks.
 
 Every row is validated with the API's rules (``services/validation.py``,
 ``custom_fields.clean_custom_values``) and normalised by capture's own
-``_normalized``; a row with any error is reported cell by cell
-(``ImportRowError``) and never stored in part. Rows are matched to people by
+``_normalized``. A row whose identity (email, phone, external id) is bad or
+missing is skipped and its problems reported cell by cell
+(``ImportRowError``, errors); any other bad cell is left out of a row that
+is imported, and reported as a warning. Rows are matched to people by
 capture's rule — email (trimmed, lower-cased), else the external id from the
 same source, else the normalised phone (the oldest inquiry with it) — against
 the inquiries already stored and the rows before them, in the order the
@@ -498,6 +500,18 @@ def dry_run_busy(job: ImportJob) -> bool:
     return updated is not None and updated >= timezone.now() - STALE_AFTER
 
 
+def dry_run_found_nothing(job: ImportJob) -> bool:
+    """Whether the finished dry run found rows but not one that can be imported.
+
+    The file and the mapping are those of the dry run (a new mapping clears
+    it), and whether a row can be imported depends on them only.
+    """
+    state = job.dry_run or {}
+    if state.get("state", "done" if state else "") != "done":
+        return False
+    return not (state.get("new", 0) + state.get("merged", 0)) and bool(state.get("invalid"))
+
+
 @transaction.atomic
 def request_dry_run(*, job: ImportJob, by: Principal) -> ImportJob:
     """Queue the dry run: a worker counts new, merged and invalid rows, writing nothing.
@@ -560,7 +574,14 @@ def run_dry_run(
     try:
         plan = Plan.of(job)
         matcher = Matcher(in_sql=set_based())
-        result: dict[str, Any] = {"new": 0, "merged": 0, "invalid": 0, "errors": []}
+        result: dict[str, Any] = {
+            "new": 0,
+            "merged": 0,
+            "invalid": 0,
+            "warnings": 0,
+        }
+        # The first problems of each kind: warnings in every row must not hide the errors.
+        first: dict[bool, list[CellError]] = {False: [], True: []}
         done = 0
         for chunks, records in enumerate(_chunks(job, plan, chunk_size), start=1):
             rows, errors, invalid = parse_chunk(plan, records, len(job.headers))
@@ -568,14 +589,18 @@ def run_dry_run(
             result["new"] += resolved.new
             result["merged"] += resolved.merged
             result["invalid"] += invalid
-            room = DRY_RUN_ERRORS - len(result["errors"])
-            result["errors"].extend(e.as_dict() for e in errors[: max(room, 0)])
+            result["warnings"] += sum(1 for e in errors if e.is_warning)
+            for e in errors:
+                if len(first[e.is_warning]) < DRY_RUN_ERRORS:
+                    first[e.is_warning].append(e)
             done += len(records)
             running = {"state": "running", "done_rows": done, "total_rows": job.total_rows}
             if not _save_dry_run(job, run_id, running):
                 return job
             if stop_after_chunks is not None and chunks >= stop_after_chunks:
                 return job
+        shown = first[False] + first[True][: DRY_RUN_ERRORS - len(first[False])]
+        result["errors"] = [e.as_dict() for e in sorted(shown, key=lambda e: e.row)]
         finished = {"state": "done", "done_rows": done, "total_rows": job.total_rows, **result}
         with transaction.atomic():
             if not _save_dry_run(job, run_id, finished):
@@ -583,7 +608,7 @@ def run_dry_run(
             record_audit(
                 action="import.dry_run",
                 obj=job,
-                after={k: result[k] for k in ("new", "merged", "invalid")},
+                after={k: result[k] for k in ("new", "merged", "invalid", "warnings")},
                 by=Principal.system(job.tenant, f"import {job.pk}"),
             )
     except DatabaseError:
@@ -665,6 +690,13 @@ def start_import(*, job: ImportJob, by: Principal) -> ImportJob:
             code="dry_run_running",
             conflict=True,
             message="The dry run is still checking the rows; start the import when it is done.",
+        )
+    if dry_run_found_nothing(job):
+        raise RuleViolation(
+            field="dry_run",
+            code="nothing_to_import",
+            message="The dry run found no row that can be imported: every row has a problem. "
+            "Fix the mapping (or the file) and run the dry run again.",
         )
     job.status = ImportStatus.QUEUED
     job.save(update_fields=["status"])
@@ -858,7 +890,7 @@ def _fail(job: ImportJob, error: str) -> ImportJob:
 
 @dataclass(frozen=True)
 class _Parsed:
-    """One chunk read and validated: how many rows, the valid ones, the errors."""
+    """One chunk read and validated: how many rows, the valid ones, the errors and warnings."""
 
     count: int
     rows: list[Row]
@@ -918,6 +950,8 @@ def _write_chunk(job: ImportJob, parsed: _Parsed, by: Principal) -> str:
                 "new": job.new_count,
                 "merged": job.merged_count,
                 "invalid": job.invalid_count,
+                "warnings": job.warning_count,
+                "outcome": job.outcome,
             },
             by=by,
         )
@@ -936,6 +970,7 @@ def _write_chunk(job: ImportJob, parsed: _Parsed, by: Principal) -> str:
                 column=e.column[:200],
                 value=e.value[:1000].replace("\x00", NUL_SHOWN),
                 message=e.message[:500],
+                severity=e.severity,
             )
             for e in errors
         ],
@@ -945,9 +980,17 @@ def _write_chunk(job: ImportJob, parsed: _Parsed, by: Principal) -> str:
     job.new_count += resolved.new
     job.merged_count += resolved.merged
     job.invalid_count += invalid
+    job.warning_count += sum(1 for e in errors if e.is_warning)
     job.heartbeat_at = now
     job.save(
-        update_fields=["done_rows", "new_count", "merged_count", "invalid_count", "heartbeat_at"]
+        update_fields=[
+            "done_rows",
+            "new_count",
+            "merged_count",
+            "invalid_count",
+            "warning_count",
+            "heartbeat_at",
+        ]
     )
     return "written"
 

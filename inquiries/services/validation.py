@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from inquiries.models import RECORDABLE_ACTIVITY_KINDS, Consent, Outcome, Source, Timeline
+from leadflow.lib.company_size import parse_company_size
 
 MAX_LENGTHS = {
     "first_name": 100,
@@ -33,8 +34,6 @@ MAX_LENGTHS = {
     "external_source": 50,
     "external_id": 100,
 }
-COMPANY_SIZE_MIN = 0
-COMPANY_SIZE_MAX = 10_000_000
 COUNTRY_PATTERN = r"^[A-Za-z]{2}$"
 COUNTRY_MESSAGE = "Use a two-letter ISO 3166 country code, e.g. DE."
 NULL_MESSAGE = "Null characters are not allowed."
@@ -57,7 +56,6 @@ _PLAIN_EMAIL_RE = re.compile(
     r"@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}",
     re.IGNORECASE,
 )
-_INTEGER_RE = re.compile(r"^[+-]?\d{1,3}(?:[ ,]\d{3})*(?:\.0*)?$|^[+-]?\d+(?:\.0*)?$")
 
 # The standard fields a cell of an imported file may fill.
 CELL_FIELDS = (
@@ -107,15 +105,8 @@ def clean_cell(field: str, text: str) -> Any:
 
 
 def clean_company_size(text: str) -> int:
-    """A head count written as a whole number, thousands separators allowed ("1,200")."""
-    if not _INTEGER_RE.match(text):
-        raise ValueError("A valid integer is required.")
-    number = int(text.split(".")[0].replace(",", "").replace(" ", ""))
-    if number < COMPANY_SIZE_MIN:
-        raise ValueError(f"Ensure this value is greater than or equal to {COMPANY_SIZE_MIN}.")
-    if number > COMPANY_SIZE_MAX:
-        raise ValueError(f"Ensure this value is less than or equal to {COMPANY_SIZE_MAX}.")
-    return number
+    """A head count or a size band as spreadsheets write them (``leadflow.lib.company_size``)."""
+    return parse_company_size(text)
 
 
 def clean_choice(field: str, text: str) -> str:

@@ -333,7 +333,11 @@ def _dry_run(job: ImportJob) -> dict:
     state = job.dry_run or {}
     # A result stored before dry runs became a background job has counts but no state.
     shown = state.get("state", "done" if state else "")
-    return {"dry_run_state": shown, "dry_run_busy": import_services.dry_run_busy(job)}
+    return {
+        "dry_run_state": shown,
+        "dry_run_busy": import_services.dry_run_busy(job),
+        "dry_run_nothing": import_services.dry_run_found_nothing(job),
+    }
 
 
 @require_safe

@@ -284,7 +284,7 @@ def test_the_dry_run_button_queues_it_and_the_page_polls_its_progress(marketer_c
 def test_the_dry_run_shows_new_merged_and_invalid_counts_and_the_first_errors(
     marketer_client, actors
 ):
-    rows = [person(1), person(2), person(1, Company="Renamed"), person(3, Employees="lots")]
+    rows = [person(1), person(2), person(1, Company="Renamed"), person(3, Email="lots")]
     job = mapped(actors.teammate, uploaded(actors.teammate, rows))
     marketer_client.post(f"/inquiries/imports/{job.pk}/dry-run/")
     with tenant_context(actors.tenant_a):
@@ -295,8 +295,8 @@ def test_the_dry_run_shows_new_merged_and_invalid_counts_and_the_first_errors(
     assert '<strong data-testid="dry-run-new">2</strong>' in partial
     assert '<strong data-testid="dry-run-merged">1</strong>' in partial
     assert '<strong data-testid="dry-run-invalid">1</strong>' in partial
-    assert "A valid integer is required." in partial
-    assert "Start import of 4 rows" in partial
+    assert "Enter a valid email address." in partial
+    assert "Import 3 valid rows, skip 1" in partial
     assert "Run the dry run again" in partial
     with tenant_context(actors.tenant_a):
         assert not Inquiry.objects.exists()
@@ -406,7 +406,7 @@ def test_a_finished_import_stops_polling(marketer_client, actors):
     ).content.decode()
     assert 'data-status="done"' in partial
     assert "hx-trigger" not in partial
-    assert "2 new, 0 merged, 0 invalid" in partial
+    assert "2 rows read = 2 new + 0 merged + 0 skipped (invalid)" in partial
     assert "See the per-row report" in partial
 
 
@@ -437,7 +437,7 @@ def test_cancelling_a_finished_import_is_refused_with_a_message(marketer_client,
 def finished_with_errors(actors):
     rows = [
         person(1),
-        person(2, Employees="=HYPERLINK(1)"),
+        person(2, Email="=HYPERLINK(1)"),
         person(3, Webinar="@SUM(A1)"),
         person(4),
     ]
@@ -450,11 +450,19 @@ def finished_with_errors(actors):
 def test_the_report_lists_each_bad_row_where_it_happened(marketer_client, finished_with_errors):
     page = marketer_client.get(f"/inquiries/imports/{finished_with_errors.pk}/").content.decode()
     report = page.split('data-testid="report-table"')[1]
-    assert '<td class="num">3</td><td>Employees</td><td class="cell-value">=HYPERLINK(1)</td>' in (
-        report
+    assert (
+        '<td class="num">3</td><td>Error<span class="wide-only">: row skipped</span></td>'
+        "<td>Email</td>"
+        '<td class="cell-value">=HYPERLINK(1)</td>'
+    ) in report
+    assert (
+        '<td class="num">4</td><td>Warning<span class="wide-only">: cell left out</span></td>'
+        "<td>Webinar</td>"
+    ) in report
+    assert (
+        "2 problems: 1 row skipped (errors), 1 cell left out of rows that were imported "
+        "(warnings)" in report
     )
-    assert '<td class="num">4</td><td>Webinar</td>' in report
-    assert "2 problems in 2 rows" in report
     assert 'data-testid="report-download"' in page
 
 
@@ -480,9 +488,10 @@ def test_the_report_downloads_as_csv_with_formulas_neutralised(
         == f'attachment; filename="spring-fair-report-{finished_with_errors.pk}.csv"'
     )
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert rows[0] == ["row", "column", "value", "message"]
-    assert rows[1][:3] == ["3", "Employees", "'=HYPERLINK(1)"]
+    assert rows[0] == ["row", "column", "value", "message", "severity"]
+    assert rows[1][:3] == ["3", "Email", "'=HYPERLINK(1)"]
     assert rows[2][:3] == ["4", "Webinar", "'@SUM(A1)"]
+    assert [rows[1][4], rows[2][4]] == ["error", "warning"]
     assert len(rows) == 3
 
 

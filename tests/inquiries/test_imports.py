@@ -128,6 +128,16 @@ def people(tenant) -> list[tuple]:
         )
 
 
+def problems(actor, job) -> list[tuple]:
+    """The per-row report with each problem's severity."""
+    with tenant_context(actor.tenant):
+        return list(
+            ImportRowError.objects.filter(job=job)
+            .order_by("row_number", "id")
+            .values_list("row_number", "column", "value", "message", "severity")
+        )
+
+
 def row_errors(actor, job) -> list[tuple]:
     with tenant_context(actor.tenant):
         return list(
@@ -216,7 +226,7 @@ def test_a_file_over_the_size_limit_is_refused(actors, settings):
 # --- Validation and the per-row report ----------------------------------------------------
 
 
-def test_mixed_rows_store_exactly_the_valid_ones_with_per_row_errors(actors, frozen, path):
+def test_mixed_rows_skip_bad_identities_and_leave_out_bad_optional_cells(actors, frozen, path):
     rows = [
         person(1),
         person(2, Email="not-an-email", Employees="-5"),
@@ -231,27 +241,34 @@ def test_mixed_rows_store_exactly_the_valid_ones_with_per_row_errors(actors, fro
     ]
     job = import_file(actors.owner, csv_bytes(rows))
     assert (job.status, job.total_rows, job.done_rows) == ("done", 10, 10)
-    assert (job.new_count, job.merged_count, job.invalid_count) == (2, 0, 8)
-    assert row_errors(actors.owner, job) == [
-        (3, "Email", "not-an-email", "Enter a valid email address."),
-        (3, "Employees", "-5", "Ensure this value is greater than or equal to 0."),
-        (4, "Country", "Germany", "Use a two-letter ISO 3166 country code, e.g. DE."),
-        (5, "Phone", "12", "Give a phone number of 7–15 digits, e.g. +1 555 010 2000."),
-        (6, "First Name", "x" * 101, "Ensure this field has no more than 100 characters."),
-        (7, "Last Name", "nul\u2400byte", "Null characters are not allowed."),
-        (8, "", "", "Give at least one of email, phone or external_id."),
-        (9, "Webinar", "2031-01-01", "An activity cannot happen in the future."),
+    assert (job.new_count, job.merged_count, job.invalid_count, job.warning_count) == (7, 0, 3, 5)
+    assert problems(actors.owner, job) == [
+        (3, "Email", "not-an-email", "Enter a valid email address.", "error"),
+        (3, "Employees", "-5", "Ensure this value is greater than or equal to 0.", "error"),
+        (4, "Country", "Germany", "Use a two-letter ISO 3166 country code, e.g. DE.", "warning"),
+        (5, "Phone", "12", "Give a phone number of 7–15 digits, e.g. +1 555 010 2000.", "error"),
+        (
+            6,
+            "First Name",
+            "x" * 101,
+            "Ensure this field has no more than 100 characters.",
+            "warning",
+        ),
+        (7, "Last Name", "nul\u2400byte", "Null characters are not allowed.", "warning"),
+        (8, "", "", "Give at least one of email, phone or external_id.", "error"),
+        (9, "Webinar", "2031-01-01", "An activity cannot happen in the future.", "warning"),
         (
             10,
             "Webinar",
             "yesterday",
             "Give a date as YYYY-MM-DD, or a date and time as YYYY-MM-DD HH:MM.",
+            "warning",
         ),
     ]
-    assert [p[0] for p in people(actors.tenant_a)] == [
-        "buyer10@company10.example",
-        "buyer1@company1.example",
-    ]
+    stored = {p[0]: p for p in people(actors.tenant_a)}
+    assert sorted(stored) == sorted(f"buyer{n}@company{n}.example" for n in (1, 3, 5, 6, 8, 9, 10))
+    assert stored["buyer3@company3.example"][6] == ""  # the bad country left out, the rest kept
+    assert stored["buyer5@company5.example"][1:3] == ("", "Buyer5")
     with tenant_context(actors.tenant_a):
         size = Inquiry.objects.get(email="buyer10@company10.example").company_size
         webinar = Activity.objects.get(kind="webinar")
@@ -290,7 +307,7 @@ def test_placeholders_count_as_empty(actors, path):
 def test_formula_cells_are_stored_verbatim_and_neutralised_in_the_report(actors):
     rows = [
         person(1, Company='=HYPERLINK("http://evil.example","x")'),
-        person(2, Company="@SUM(A1)", Employees="=1+1"),
+        person(2, Company="@SUM(A1)", Email="=1+1"),
     ]
     job = import_file(actors.owner, csv_bytes(rows))
     stored = {p[0]: p[4] for p in people(actors.tenant_a)}
@@ -300,8 +317,8 @@ def test_formula_cells_are_stored_verbatim_and_neutralised_in_the_report(actors)
     assert response["Content-Type"].startswith("text/csv")
     report = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert report == [
-        ["row", "column", "value", "message"],
-        ["3", "Employees", "'=1+1", "A valid integer is required."],
+        ["row", "column", "value", "message", "severity"],
+        ["3", "Email", "'=1+1", "Enter a valid email address.", "error"],
     ]
 
 
@@ -502,18 +519,19 @@ def test_a_campaign_column_names_the_campaign_case_insensitively(actors):
     assert campaigns_by_email(actors.tenant_a) == {"a@x.example": "Trade Show 2026"}
 
 
-def test_an_unknown_campaign_is_an_error_on_its_row_and_the_row_is_not_stored(actors):
+def test_an_unknown_campaign_is_left_out_with_a_warning_and_the_row_is_stored(actors):
     CampaignFactory(tenant=actors.tenant_b, name="Elsewhere")  # another tenant's campaign
     rows = [["a@x.example", ""], ["b@x.example", "Elsewhere"]]
     job = import_file(actors.owner, csv_bytes(rows, header=["Email", "Campaign"]), CAMPAIGN_MAPPING)
-    assert (job.new_count, job.invalid_count) == (1, 1)
-    assert campaigns_by_email(actors.tenant_a) == {"a@x.example": None}
-    assert row_errors(actors.owner, job) == [
+    assert (job.new_count, job.invalid_count, job.warning_count) == (2, 0, 1)
+    assert campaigns_by_email(actors.tenant_a) == {"a@x.example": None, "b@x.example": None}
+    assert problems(actors.owner, job) == [
         (
             3,
             "Campaign",
             "Elsewhere",
             "No campaign named 'Elsewhere'; add it under Campaigns or ignore this column.",
+            "warning",
         )
     ]
 
@@ -628,7 +646,13 @@ def test_dry_run_counts_and_writes_nothing(actors, path):
         "done_rows": 4,
     }
     assert stored["errors"] == [
-        {"row": 5, "column": "Email", "value": "bad", "message": "Enter a valid email address."}
+        {
+            "row": 5,
+            "column": "Email",
+            "value": "bad",
+            "message": "Enter a valid email address.",
+            "severity": "error",
+        }
     ]
     assert job.dry_run == stored
 
@@ -947,7 +971,13 @@ def test_upload_map_dry_run_start_and_follow_through_the_api(
     assert job["seconds_left"] is None
     errors = api.get(f"{url}errors/").json()
     assert errors["results"] == [
-        {"row": 4, "column": "Email", "value": "bad", "message": "Enter a valid email address."}
+        {
+            "row": 4,
+            "column": "Email",
+            "value": "bad",
+            "message": "Enter a valid email address.",
+            "severity": "error",
+        }
     ]
     assert api.post(f"{url}start/").status_code == 409
 
