@@ -97,6 +97,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "leadflow.tenancy.context_processors.tenancy",
             ],
+            # |when, |day and |person: one way to show a moment and a person everywhere.
+            "builtins": ["leadflow.tenancy.templatetags.display"],
         },
     },
 ]
@@ -329,7 +331,9 @@ IDEMPOTENCY_LOCK_TIMEOUT = timedelta(seconds=env.integer("IDEMPOTENCY_LOCK_SECON
 
 # --- I18N, static ------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
+# The server's zone; a page runs in its viewer's (leadflow.tenancy.middleware).
 TIME_ZONE = "UTC"
+FORMAT_MODULE_PATH = ["leadflow.formats"]
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"

@@ -4,7 +4,7 @@ Every view is thin: a form, one service call, a redirect with a message. A
 business rule that says no (``RuleViolation``) comes back as a form error or
 a message and nothing is written. Rows are looked up within the tenant, so
 another tenant's inquiry or definition is a 404, never a 403. Dates are shown
-and read in the tenant's time zone.
+and read in the viewer's time zone (their own, else the tenant's).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from inquiries.selectors.rescoring import rescore_job_list
 from inquiries.services import definitions as definition_services
 from inquiries.services.scoring import active_definition
 from inquiries.views.common import EDITORS, MARKETING, member_page
+from leadflow.lib import times
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Role
 from leadflow.tenancy.selectors import member_list
@@ -146,10 +147,9 @@ def book_appointment_page(request, principal, pk: int):
         _show_violation(request, form, exc, field=exc.field)
         status = 409 if exc.conflict else 400
         return _render_detail(request, principal, inquiry, form, status=status)
-    starts = timezone.localtime(form.cleaned_data["starts_at"])
     messages.success(
         request,
-        f"Appointment booked for {starts:%a %d %b %Y, %H:%M}: "
+        f"Appointment booked for {times.shown(form.cleaned_data['starts_at'])}: "
         f"{inquiry.display_name} is now lead #{lead.pk}, handed to sales.",
     )
     return redirect("inquiry-detail", pk=inquiry.pk)

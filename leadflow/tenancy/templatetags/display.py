@@ -1,0 +1,48 @@
+"""How every page shows a moment and a person (a builtin: no ``{% load %}`` needed).
+
+``{{ moment|when }}``  → ``<time datetime="2026-12-05T19:41:00+01:00"
+title="Europe/Berlin">5 Dec 2026 19:41 CET</time>``, in the viewer's zone.
+``{{ moment|day }}``   → ``5 Dec 2026``, the day in the viewer's zone.
+``{{ user|person }}``  → ``<span title="dana@acme.example">Dana Whitfield</span>``,
+or the email when the person gave no name.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from django import template
+from django.utils.html import format_html
+
+from leadflow.lib import times
+
+register = template.Library()
+
+
+@register.filter
+def when(moment: datetime | date | None) -> str:
+    if not moment:
+        return ""
+    if not isinstance(moment, datetime):
+        return times.shown_day(moment)
+    local = times.in_zone(moment)
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>',
+        times.iso(local),
+        times.zone_name(local.tzinfo),
+        times.shown(local),
+    )
+
+
+@register.filter
+def day(moment: datetime | date | None) -> str:
+    return times.shown_day(moment)
+
+
+@register.filter
+def person(user) -> str:
+    if user is None:
+        return ""
+    if user.full_name.strip():
+        return format_html('<span title="{}">{}</span>', user.email, user.display_name)
+    return user.email
