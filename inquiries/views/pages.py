@@ -35,7 +35,7 @@ from inquiries.views.common import EDITORS, MARKETING, member_page
 from leadflow.lib import times
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Role
-from leadflow.tenancy.selectors import member_list
+from leadflow.tenancy.selectors import member_list, names_by_email
 from leads.selectors import lead_list
 
 SIGNERS = definition_services.SIGNING_ROLES
@@ -109,12 +109,25 @@ def _custom_values(inquiry) -> list[tuple[str, str]]:
     return shown
 
 
+def _people_in(activities) -> dict[str, str]:
+    """Members named in the timeline's details (by email), so the page shows their names."""
+    emails = {
+        value
+        for activity in activities
+        for value in (activity.details or {}).values()
+        if isinstance(value, str) and "@" in value
+    }
+    return names_by_email(emails)
+
+
 def _render_detail(request, principal, inquiry, form, *, status=200):
     lead = lead_list(principal=principal).filter(inquiry=inquiry).first()
+    activities = list(timeline(inquiry=inquiry, limit=TIMELINE_LIMIT))
     context = {
         "inquiry": inquiry,
         "custom_values": _custom_values(inquiry),
-        "activities": timeline(inquiry=inquiry, limit=TIMELINE_LIMIT),
+        "activities": activities,
+        "people": _people_in(activities),
         "timeline_limit": TIMELINE_LIMIT,
         "lead": lead,
         "can_book": lead is None and inquiry.stage not in (Stage.LEAD, Stage.DISQUALIFIED),

@@ -68,6 +68,12 @@ class User(AbstractBaseUser, PermissionsMixin):
         """How the person is shown: their name, or their email when they gave none."""
         return self.full_name.strip() or self.email
 
+    def get_full_name(self) -> str:
+        return self.display_name
+
+    def get_short_name(self) -> str:
+        return self.display_name
+
 
 class Tenant(models.Model):
     """One customer organisation; every business row belongs to exactly one."""
