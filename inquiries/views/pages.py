@@ -48,7 +48,7 @@ TIMELINE_LIMIT = 200
 
 
 class AppointmentForm(forms.Form):
-    """The decision-maker's appointment, in the tenant's local time."""
+    """The decision-maker's appointment, in the viewer's local time (shown beside the field)."""
 
     starts_at = forms.DateTimeField(
         label="Starts",
