@@ -51,7 +51,12 @@ class PublicInquiryForm(forms.Form):
         choices=Timeline.choices, initial=Timeline.UNKNOWN, label="When do you plan to buy?"
     )
     consent = forms.BooleanField(required=False, label="Send me occasional useful emails")
-    website = forms.CharField(required=False, label="Leave this empty")
+    # Hidden from people (and from screen readers, so kept out of the tab order too).
+    website = forms.CharField(
+        required=False,
+        label="Leave this empty",
+        widget=forms.TextInput(attrs={"tabindex": "-1", "autocomplete": "off"}),
+    )
 
     def __init__(self, *args, custom_fields: list[CustomField], **kwargs):
         super().__init__(*args, **kwargs)

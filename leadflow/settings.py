@@ -97,6 +97,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "leadflow.tenancy.context_processors.tenancy",
             ],
+            # |when, |day and |person: one way to show a moment and a person everywhere.
+            "builtins": ["leadflow.tenancy.templatetags.display"],
         },
     },
 ]
@@ -219,9 +221,37 @@ AUTHENTICATION_BACKENDS = [
 ]
 AXES_FAILURE_LIMIT = env.integer("AXES_FAILURE_LIMIT", 10, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env.integer("AXES_COOLOFF_MINUTES", 15, minimum=1))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# One list inside the list: failures are counted per username *and* address
+# together. Two separate entries would lock every account from an address
+# after one account's failures, and behind the proxy every client at once.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_ENABLED = env.boolean("AXES_ENABLED", True)
+BEHIND_TLS_PROXY = env.boolean("BEHIND_TLS_PROXY", False)
+
+
+def axes_client_address(*, behind_tls_proxy: bool) -> dict:
+    """django-axes' (and django-ipware's) settings for the address a failure is counted on.
+
+    Directly exposed, ``REMOTE_ADDR`` is the client and ``X-Forwarded-For`` is
+    whatever the client wrote, so it is ignored. Behind the TLS proxy
+    ``REMOTE_ADDR`` is the proxy, which appends the address it received the
+    request from to ``X-Forwarded-For``: the right-most entry is the client.
+    django-ipware counts the proxies *inside* the header, so that is a count of
+    0, and non-strict so a client's own (forged) entries to the left are
+    skipped instead of making the whole header fall back to the proxy address.
+    """
+    if not behind_tls_proxy:
+        return {"AXES_IPWARE_META_PRECEDENCE_ORDER": ("REMOTE_ADDR",)}
+    return {
+        "AXES_IPWARE_META_PRECEDENCE_ORDER": ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"),
+        "AXES_IPWARE_PROXY_ORDER": "left-most",
+        "AXES_IPWARE_PROXY_COUNT": 0,
+        "IPWARE_STRICT": False,
+    }
+
+
+globals().update(axes_client_address(behind_tls_proxy=BEHIND_TLS_PROXY))
 
 SECURE_COOKIES = env.boolean("SECURE_COOKIES", False)
 SESSION_COOKIE_SECURE = SECURE_COOKIES
@@ -231,7 +261,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_SSL_REDIRECT = env.boolean("SECURE_SSL_REDIRECT", False)
 SECURE_HSTS_SECONDS = env.integer("SECURE_HSTS_SECONDS", 0)
-if env.boolean("BEHIND_TLS_PROXY", False):
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 X_FRAME_OPTIONS = "DENY"
 CONTENT_SECURITY_POLICY = {
@@ -303,7 +333,9 @@ IDEMPOTENCY_LOCK_TIMEOUT = timedelta(seconds=env.integer("IDEMPOTENCY_LOCK_SECON
 
 # --- I18N, static ------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
+# The server's zone; a page runs in its viewer's (leadflow.tenancy.middleware).
 TIME_ZONE = "UTC"
+FORMAT_MODULE_PATH = ["leadflow.formats"]
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"

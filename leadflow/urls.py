@@ -69,6 +69,7 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("tenant/switch/", tenancy_views.switch_tenant, name="switch-tenant"),
+    path("settings/", tenancy_views.my_settings, name="my-settings"),
     path("partners/", tenancy_views.partner_list, name="partner-list"),
     path("partners/<int:pk>/", tenancy_views.partner_detail, name="partner-detail"),
     path("partners/<int:pk>/<str:change>/", tenancy_views.partner_status, name="partner-status"),

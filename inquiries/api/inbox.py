@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from datetime import tzinfo
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -39,6 +40,7 @@ from inquiries.selectors.inbox import (
 )
 from inquiries.selectors.inquiries import campaign_list
 from inquiries.services import triage
+from leadflow.lib import times
 from leadflow.lib.spreadsheet import safe_cell
 from leadflow.tenancy.api_base import TenantViewSet
 from leadflow.tenancy.context import tenant_context
@@ -322,11 +324,14 @@ class _Echo:
         return value
 
 
-def export_rows(queryset, *, tenant_id: int, searching: bool = False) -> Iterator[str]:
+def export_rows(
+    queryset, *, tenant_id: int, zone: tzinfo, searching: bool = False
+) -> Iterator[str]:
     """CSV lines of ``queryset``, newest first, read in keyset batches while streaming.
 
     The response body is produced after the view returned (and the request's
-    tenant scope was reset), so the scope is set again here.
+    tenant scope and time zone were reset), so the scope is set again here and
+    times are written in ``zone``, the caller's, as ISO 8601 with its offset.
     """
     writer = csv.writer(_Echo())
     yield writer.writerow(EXPORT_COLUMNS)
@@ -358,10 +363,8 @@ def export_rows(queryset, *, tenant_id: int, searching: bool = False) -> Iterato
                             inquiry.score,
                             inquiry.assigned_to.email if inquiry.assigned_to else "",
                             inquiry.disqualified_reason,
-                            inquiry.created_at.isoformat(),
-                            inquiry.last_activity_at.isoformat()
-                            if inquiry.last_activity_at
-                            else "",
+                            times.iso(inquiry.created_at, zone),
+                            times.iso(inquiry.last_activity_at, zone),
                         )
                     ]
                 )
@@ -370,9 +373,11 @@ def export_rows(queryset, *, tenant_id: int, searching: bool = False) -> Iterato
             cursor = page.next_cursor
 
 
-def export_response(queryset, *, tenant_id: int, searching: bool) -> StreamingHttpResponse:
+def export_response(
+    queryset, *, tenant_id: int, zone: tzinfo, searching: bool
+) -> StreamingHttpResponse:
     response = StreamingHttpResponse(
-        export_rows(queryset, tenant_id=tenant_id, searching=searching),
+        export_rows(queryset, tenant_id=tenant_id, zone=zone, searching=searching),
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = 'attachment; filename="inquiries.csv"'
@@ -404,7 +409,12 @@ def inbox_export(view, request) -> StreamingHttpResponse:
     selection = Selection(ids=ids) if raw_ids else Selection(query=query)
     triage.record_inbox_export(selection=selection, by=view.principal)
     searching = bool(request.query_params.get("q")) and not raw_ids
-    return export_response(queryset, tenant_id=view.principal.tenant.pk, searching=searching)
+    return export_response(
+        queryset,
+        tenant_id=view.principal.tenant.pk,
+        zone=view.principal.timezone,
+        searching=searching,
+    )
 
 
 # --- The tenant's list of disqualify reasons ----------------------------------------

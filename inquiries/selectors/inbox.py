@@ -42,6 +42,7 @@ from django.db.models import (
 )
 from django.db.models.expressions import OrderBy
 from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import Coalesce, Lower, NullIf
 from django.http import QueryDict
 from django.utils import timezone
 
@@ -613,7 +614,11 @@ def disqualify_reasons(*, active_only: bool = False) -> QuerySet[DisqualifyReaso
 
 
 def assignable_members() -> QuerySet[Membership]:
-    """Members who may work the inbox (qualifiers and the other marketing roles)."""
+    """Members who may work the inbox (qualifiers and the other marketing roles), by name.
+
+    Sorted as they are shown: by name, or by email for someone without one.
+    """
+    shown_as = Lower(Coalesce(NullIf("user__full_name", Value("")), "user__email"))
     return (
         Membership.objects.filter(
             role__in=(Role.QUALIFIER, Role.MARKETER, Role.MANAGER, Role.ADMIN),
@@ -621,5 +626,5 @@ def assignable_members() -> QuerySet[Membership]:
             user__is_active=True,
         )
         .select_related("user")
-        .order_by("user__email")
+        .order_by(shown_as, "user__email")
     )

@@ -18,8 +18,9 @@ EDITORS = (Role.ADMIN, Role.MANAGER, Role.MARKETER)
 def member_page(*roles: str):
     """Logged-in members of the tenant with one of ``roles`` (never partner users).
 
-    The view gets the principal after the request, and runs in the tenant's
-    time zone, so forms read and pages show local times.
+    The view gets the principal after the request, and runs in the viewer's
+    time zone (their own, else the tenant's), so forms read and pages show
+    the times the person reads everywhere else.
     """
 
     def decorate(view):
@@ -31,7 +32,7 @@ def member_page(*roles: str):
                 raise Http404("You are not a member of any tenant.")
             if principal.is_partner or not principal.has_role(*roles):
                 raise PermissionDenied
-            with timezone.override(principal.tenant.timezone):
+            with timezone.override(principal.timezone):
                 return view(request, principal, *args, **kwargs)
 
         return wrapper

@@ -14,7 +14,6 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_safe
 
 from inquiries.models import Consent, Inquiry, Outcome, Source, Stage, Timeline
@@ -30,6 +29,7 @@ from inquiries.services.merging import (
     preview_merge,
 )
 from inquiries.views.common import MARKETING, member_page
+from leadflow.lib import times
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import User
 
@@ -60,7 +60,9 @@ def _names(preview: MergePreview) -> dict[str, dict[Any, str]]:
     return {
         "campaign": {i.campaign_id: i.campaign.name for i in people if i.campaign_id},
         "partner": {i.partner_id: i.partner.name for i in people if i.partner_id},
-        "assigned_to": dict(User.objects.filter(pk__in=users - {None}).values_list("pk", "email")),
+        "assigned_to": {
+            user.pk: user.display_name for user in User.objects.filter(pk__in=users - {None})
+        },
     }
 
 
@@ -74,7 +76,7 @@ def _shown(name: str, value: Any, names: dict[str, dict[Any, str]]) -> str:
     if isinstance(value, bool):
         return "Yes" if value else "No"
     if isinstance(value, datetime):
-        return timezone.localtime(value).strftime("%d %b %Y %H:%M")
+        return times.shown(value)
     return str(value)
 
 

@@ -4,7 +4,7 @@ Every view is thin: a form, one service call, a redirect with a message. A
 business rule that says no (``RuleViolation``) comes back as a form error or
 a message and nothing is written. Rows are looked up within the tenant, so
 another tenant's inquiry or definition is a 404, never a 403. Dates are shown
-and read in the tenant's time zone.
+and read in the viewer's time zone (their own, else the tenant's).
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ from inquiries.selectors.rescoring import rescore_job_list
 from inquiries.services import definitions as definition_services
 from inquiries.services.scoring import active_definition
 from inquiries.views.common import EDITORS, MARKETING, member_page
+from leadflow.lib import times
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Role
-from leadflow.tenancy.selectors import member_list
+from leadflow.tenancy.selectors import member_list, names_by_email
 from leads.selectors import lead_list
 
 SIGNERS = definition_services.SIGNING_ROLES
@@ -50,7 +51,7 @@ TIMELINE_LIMIT = 200
 
 
 class AppointmentForm(forms.Form):
-    """The decision-maker's appointment, in the tenant's local time."""
+    """The decision-maker's appointment, in the viewer's local time (shown beside the field)."""
 
     starts_at = forms.DateTimeField(
         label="Starts",
@@ -122,6 +123,17 @@ def _custom_values(inquiry) -> list[tuple[str, str]]:
     return shown
 
 
+def _people_in(activities) -> dict[str, str]:
+    """Members named in the timeline's details (by email), so the page shows their names."""
+    emails = {
+        value
+        for activity in activities
+        for value in (activity.details or {}).values()
+        if isinstance(value, str) and "@" in value
+    }
+    return names_by_email(emails)
+
+
 def _render_detail(request, principal, inquiry, form, *, status=200):
     lead = lead_list(principal=principal).filter(inquiry=inquiry).first()
     invited = None
@@ -129,12 +141,14 @@ def _render_detail(request, principal, inquiry, form, *, status=200):
         invited = meeting_people(
             appointment=lead.appointment, inquiry=inquiry, tenant=principal.tenant
         )
+    activities = list(timeline(inquiry=inquiry, limit=TIMELINE_LIMIT))
     context = {
         "inquiry": inquiry,
         "invited": invited,
         "custom_values": _custom_values(inquiry),
         "additional_emails": additional_emails(inquiry=inquiry),
-        "activities": timeline(inquiry=inquiry, limit=TIMELINE_LIMIT),
+        "activities": activities,
+        "people": _people_in(activities),
         "timeline_limit": TIMELINE_LIMIT,
         "lead": lead,
         "can_book": lead is None and inquiry.stage not in (Stage.LEAD, Stage.DISQUALIFIED),
@@ -167,10 +181,9 @@ def book_appointment_page(request, principal, pk: int):
         _show_violation(request, form, exc, field=exc.field)
         status = 409 if exc.conflict else 400
         return _render_detail(request, principal, inquiry, form, status=status)
-    starts = timezone.localtime(form.cleaned_data["starts_at"])
     messages.success(
         request,
-        f"Appointment booked for {starts:%a %d %b %Y, %H:%M}: "
+        f"Appointment booked for {times.shown(form.cleaned_data['starts_at'])}: "
         f"{inquiry.display_name} is now lead #{lead.pk}, handed to sales.",
     )
     return redirect("inquiry-detail", pk=inquiry.pk)

@@ -81,9 +81,21 @@ class PartnerAdmin(TenantModelAdmin):
 
 @admin.register(Membership, site=admin_site)
 class MembershipAdmin(TenantModelAdmin):
-    list_display = ["user", "role", "partner", "created_at"]
+    list_display = ["person", "email", "role_shown", "created_at"]
     list_filter = ["role"]
     list_select_related = ["user", "partner"]
+
+    @admin.display(description="Person", ordering="user__full_name")
+    def person(self, membership: Membership) -> str:
+        return membership.user.display_name
+
+    @admin.display(description="Email", ordering="user__email")
+    def email(self, membership: Membership) -> str:
+        return membership.user.email
+
+    @admin.display(description="Role", ordering="role")
+    def role_shown(self, membership: Membership) -> str:
+        return membership.role_label
 
 
 @admin.register(ApiKey, site=admin_site)
@@ -111,6 +123,12 @@ class ApiKeyAdmin(TenantModelAdmin):
 
 @admin.register(AuditEvent, site=admin_site)
 class AuditEventAdmin(TenantModelAdmin):
-    list_display = ["created_at", "actor_label", "action", "object_type", "object_repr"]
+    list_display = ["created_at", "who", "action", "object_type", "object_repr"]
     list_filter = ["action", "object_type"]
-    search_fields = ["object_repr", "actor_label"]
+    list_select_related = ["actor"]
+    search_fields = ["object_repr", "actor_label", "actor__full_name"]
+
+    @admin.display(description="By", ordering="actor_label")
+    def who(self, event: AuditEvent) -> str:
+        """The person by name (the label recorded at the time when there is no person)."""
+        return event.actor.display_name if event.actor is not None else event.actor_label

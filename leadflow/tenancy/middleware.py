@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
+from django.utils import timezone
+
+from leadflow.lib import times
 from leadflow.tenancy import selectors, services
 from leadflow.tenancy.context import tenant_context, user_context
 
 SESSION_TENANT_KEY = "leadflow_tenant_id"
+# The API answers in UTC (docs/api.md); pages in the viewer's zone.
+API_PREFIX = "/api/"
+
+
+def viewer_zone(request):
+    """The zone the person reads this page in; ``None`` (UTC) for the API and anonymous."""
+    if request.path_info.startswith(API_PREFIX):
+        return None
+    if request.principal is not None and request.principal.user is not None:
+        return request.principal.timezone
+    if request.user.is_authenticated and request.user.timezone:
+        try:
+            return times.zone(request.user.timezone)
+        except KeyError:
+            return None
+    return None
 
 
 class TenantMiddleware:
-    """Sets ``request.principal`` and the tenant scope, reset when the response leaves.
+    """Sets ``request.principal``, the tenant scope and the viewer's time zone for the request.
 
     A ``Bearer`` header wins over the session cookie. An unusable bearer
     credential leaves ``request.bearer_error`` for the API authentication to
@@ -42,10 +63,12 @@ class TenantMiddleware:
 
         principal = request.principal
         if principal is not None:
-            with tenant_context(principal.tenant, user=principal.user):
+            scope = tenant_context(principal.tenant, user=principal.user)
+        elif request.user.is_authenticated and not header:
+            scope = user_context(request.user)
+        else:
+            scope = nullcontext()
+        with scope, timezone.override(viewer_zone(request)):
+            if principal is not None:
                 services.mark_credential_used(principal=principal)
-                return self.get_response(request)
-        if request.user.is_authenticated and not header:
-            with user_context(request.user):
-                return self.get_response(request)
-        return self.get_response(request)
+            return self.get_response(request)

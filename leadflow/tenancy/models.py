@@ -35,11 +35,18 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known IANA time zone (e.g. Europe/Berlin).")
+
+
 class User(AbstractBaseUser, PermissionsMixin):
     """A person who logs in with an email address; belongs to tenants through memberships."""
 
     email = models.EmailField(unique=True, max_length=254)
     full_name = models.CharField(max_length=150, blank=True)
+    # Blank: times are shown in the zone of the tenant the person works in.
+    timezone = models.CharField(max_length=64, blank=True, validators=[validate_timezone])
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=now)
@@ -56,10 +63,16 @@ class User(AbstractBaseUser, PermissionsMixin):
     def __str__(self) -> str:
         return self.email
 
+    @property
+    def display_name(self) -> str:
+        """How the person is shown: their name, or their email when they gave none."""
+        return self.full_name.strip() or self.email
 
-def validate_timezone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
-        raise ValidationError(f"{value!r} is not a known IANA time zone (e.g. Europe/Berlin).")
+    def get_full_name(self) -> str:
+        return self.display_name
+
+    def get_short_name(self) -> str:
+        return self.display_name
 
 
 class Tenant(models.Model):
@@ -216,6 +229,16 @@ class Membership(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.user_id} as {self.role}"
+
+    @property
+    def role_label(self) -> str:
+        """The role as people read it: ``Partner — Northwind`` for a partner's user.
+
+        Reads ``partner``: select it with the membership where many are shown.
+        """
+        if self.partner_id is not None:
+            return f"Partner — {self.partner.name}"
+        return self.get_role_display()
 
 
 class ApiKey(TenantOwnedModel):

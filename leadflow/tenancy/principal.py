@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
+from leadflow.lib import times
 from leadflow.tenancy.models import ApiKey, Membership, Partner, Role, Tenant, User, UserToken
 
 
@@ -45,6 +47,27 @@ class Principal:
         if self.user is not None:
             return self.user.email
         return self.system_label
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        """The zone this caller reads times in: the person's own, else the tenant's."""
+        own = self.user.timezone if self.user is not None else ""
+        for name in (own, self.tenant.timezone):
+            if name:
+                try:
+                    return times.zone(name)
+                except KeyError:
+                    continue
+        return times.zone("UTC")
+
+    @property
+    def role_label(self) -> str:
+        """The role as the top bar reads it: ``Manager``, or ``Partner — Northwind``."""
+        if self.partner is not None:
+            return f"Partner — {self.partner.name}"
+        if self.membership is not None:
+            return self.membership.get_role_display()
+        return Role(self.role).label if self.role else ""
 
     def has_role(self, *roles: str) -> bool:
         return self.role in roles

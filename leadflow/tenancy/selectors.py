@@ -130,3 +130,11 @@ def audit_event_list() -> QuerySet[AuditEvent]:
 def member_list() -> QuerySet[Membership]:
     """Members of the current tenant with their user and partner."""
     return Membership.objects.select_related("user", "partner").order_by("user__email")
+
+
+def names_by_email(emails: set[str]) -> dict[str, str]:
+    """The current tenant's members among ``emails``, by name (for stored details)."""
+    if not emails:
+        return {}
+    members = Membership.objects.filter(user__email__in=emails).select_related("user")
+    return {m.user.email: m.user.display_name for m in members if m.user.full_name.strip()}

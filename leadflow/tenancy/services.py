@@ -215,6 +215,40 @@ def _clean_name(name: str) -> str:
     return name
 
 
+@transaction.atomic
+def update_my_settings(*, full_name: str, timezone_name: str, by: Principal) -> User:
+    """Change the acting person's own name and the time zone they read times in.
+
+    A blank zone means the tenant's. Only the person themselves changes these,
+    so the user is the principal's, never one named by the caller.
+    """
+    user = by.user
+    if user is None:
+        raise RuleViolation(
+            field="user", code="no_person", message="Only a person has their own settings."
+        )
+    full_name = " ".join(full_name.split())
+    if len(full_name) > 150:
+        raise RuleViolation(
+            field="full_name", code="too_long", message="Give a name of at most 150 characters."
+        )
+    timezone_name = timezone_name.strip()
+    if timezone_name:
+        try:
+            validate_timezone(timezone_name)
+        except ValidationError as exc:
+            raise RuleViolation(field="timezone", code="invalid", message=exc.messages[0]) from None
+    before = {"full_name": user.full_name, "timezone": user.timezone}
+    after = {"full_name": full_name, "timezone": timezone_name}
+    if before == after:
+        return user
+    user.full_name = full_name
+    user.timezone = timezone_name
+    user.save(update_fields=["full_name", "timezone"])
+    record_audit(action="user.settings_changed", obj=user, before=before, after=after, by=by)
+    return user
+
+
 # --- Partners and API keys ---------------------------------------------------------
 
 

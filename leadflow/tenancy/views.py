@@ -8,10 +8,12 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
 
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy import selectors, services
+from leadflow.tenancy.forms import MySettingsForm
 from leadflow.tenancy.middleware import SESSION_TENANT_KEY
 from leadflow.tenancy.models import Role
 
@@ -79,3 +81,31 @@ def partner_status(request, pk: int, change: str):
     except RuleViolation as exc:
         messages.error(request, exc.message)
     return redirect("partner-detail", pk=partner.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def my_settings(request):
+    """The person's own name and time zone ("Your settings")."""
+    principal = _principal(request)
+    initial = {"full_name": request.user.full_name, "timezone": request.user.timezone}
+    form = MySettingsForm(
+        request.POST if request.method == "POST" else None,
+        initial=initial,
+        tenant_timezone=principal.tenant.timezone,
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_my_settings(
+                full_name=form.cleaned_data["full_name"],
+                timezone_name=form.cleaned_data["timezone"],
+                by=principal,
+            )
+        except RuleViolation as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, "Your settings are saved.")
+            return redirect("my-settings")
+    status = 400 if form.is_bound else 200
+    context = {"form": form, "now": timezone.now()}
+    return render(request, "tenancy/my_settings.html", context, status=status)

@@ -182,7 +182,7 @@ def test_qualifier_books_an_appointment_from_the_inquiry_page(
     page.wait_for_load_state()
 
     expect(page.get_by_role("status")).to_contain_text(
-        "Appointment booked for Tue 04 Mar 2031, 14:30: Dana Okafor is now lead"
+        "Appointment booked for 4 Mar 2031 14:30 EST: Dana Okafor is now lead"
     )
     expect(page.get_by_test_id("inquiry-stage")).to_have_text("Lead")
     expect(page.get_by_test_id("lead-card")).to_contain_text("Riley Rep")

@@ -286,7 +286,7 @@ def test_booking_through_the_form_creates_the_lead_in_the_tenants_time_zone(
     )
     assert response.redirect_chain == [(f"/inquiries/{inquiry.pk}/", 302)]
     content = response.content.decode()
-    assert "Appointment booked for Wed 15 Jan 2031, 10:30" in content
+    assert "Appointment booked for 15 Jan 2031 10:30 CET" in content
     assert "Handed to sales" in content
     with tenant_context(actors.tenant_a):
         appointment = Appointment.objects.get(inquiry=inquiry)

@@ -193,3 +193,10 @@ def test_users_create_refuses_a_password_for_an_existing_user(acme):
         )
     assert Tenant.objects.get(slug="globex").pk
     assert User.objects.get(email="ann@acme.test").has_usable_password() is False
+
+
+def test_seed_demo_gives_every_demo_login_a_name(db):
+    run("seed_demo")
+    assert User.objects.get(email="admin@acme.example").full_name == "Dana Whitfield"
+    assert User.objects.get(email="partner@northwind.example").full_name == "Nora Lindqvist"
+    assert not User.objects.filter(email__endswith=".example", full_name="").exists()

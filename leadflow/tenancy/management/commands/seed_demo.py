@@ -15,6 +15,22 @@ DEMO_TENANTS = [
 ]
 
 
+# People are shown by name; each demo login has one (first and last name).
+DEMO_NAMES = {
+    "admin@acme.example": "Dana Whitfield",
+    "marketer@acme.example": "Marco Reyes",
+    "qualifier@acme.example": "Quinn Albright",
+    "rep@acme.example": "Riley Chen",
+    "manager@acme.example": "Morgan Ellis",
+    "admin@globex.example": "Greta Vogel",
+    "marketer@globex.example": "Jonas Keller",
+    "qualifier@globex.example": "Lena Brandt",
+    "rep@globex.example": "Felix Wagner",
+    "manager@globex.example": "Sofia Hartmann",
+    "partner@northwind.example": "Nora Lindqvist",
+}
+
+
 class Command(BaseCommand):
     help = "Create (or refresh) the demo tenants, users and partner; prints logins and a key."
 
@@ -29,7 +45,13 @@ class Command(BaseCommand):
                 for role in Role.values:
                     email = f"{role}@{slug}.example"
                     if not Membership.objects.filter(user__email=email).exists():
-                        services.add_member(email=email, role=role, password=DEMO_PASSWORD, by=by)
+                        services.add_member(
+                            email=email,
+                            role=role,
+                            password=DEMO_PASSWORD,
+                            full_name=DEMO_NAMES.get(email, ""),
+                            by=by,
+                        )
                     lines.append(f"  {tenant.name:<18} {role:<10} {email:<26} {DEMO_PASSWORD}")
                 both = "manager@acme.example"
                 if slug != "acme" and not Membership.objects.filter(user__email=both).exists():
@@ -51,10 +73,14 @@ class Command(BaseCommand):
                     email=partner_user,
                     role=Role.REP,
                     password=DEMO_PASSWORD,
+                    full_name=DEMO_NAMES[partner_user],
                     partner=partner,
                     by=by,
                 )
             issued = services.issue_api_key(name="demo key", partner=partner, by=by)
+        # Demo users seeded before they had names get theirs; a name someone set stays.
+        for email, full_name in DEMO_NAMES.items():
+            User.objects.filter(email=email, full_name="").update(full_name=full_name)
         self.stdout.write("Demo logins (tenant, role, email, password):")
         self.stdout.write("\n".join(lines))
         self.stdout.write(

@@ -1,0 +1,507 @@
+"""Every HTML page of the app, at phone and desktop width, with realistic data.
+
+For each page (as the role that can see it): at 390 px nothing scrolls
+sideways, at 1,280 px the top bar is one row, axe-core finds no serious or
+critical accessibility violation, and a screenshot of both widths is saved
+under ``test-output/screenshots/`` for a person to look at.
+
+Not visited, because they are not pages: the htmx fragments a page polls
+(``…/progress/``, ``…/dry-run/progress/``, ``…/rescore-progress/``), the CSV
+downloads, and the POST-only actions (their result pages are visited).
+
+``EVERY_PAGE_ONLY=inbox,inquiry`` visits only the pages named, while working on them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import urlsplit
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from inquiries.models import Activity, DisqualifyReason, Inquiry, SavedView
+from inquiries.selectors.inbox import Selection
+from inquiries.services import appointments as appointment_services
+from inquiries.services import definitions as definition_services
+from inquiries.services import imports as import_services
+from inquiries.services import triage
+from leadflow.tenancy import services as tenancy_services
+from leadflow.tenancy.context import tenant_context
+from leadflow.tenancy.models import PartnerKind, Role
+from leadflow.tenancy.principal import Principal
+from tests.browser.conftest import DESKTOP, PHONE
+from tests.browser.test_session import log_in
+from tests.conftest import Actor, make_actor, transactional_databases
+from tests.factories import (
+    ActivityFactory,
+    CampaignFactory,
+    InquiryFactory,
+    LeadDefinitionFactory,
+    MembershipFactory,
+    PartnerFactory,
+    TenantFactory,
+    UserFactory,
+)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.redis,
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True, databases=transactional_databases()),
+]
+
+AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+BLOCKING_IMPACTS = {"serious", "critical"}
+
+PEOPLE = [
+    ("Amelia", "Okonkwo-Richardson", "VP Operations", "Northbridge Precision Manufacturing"),
+    ("Ben", "Hartley", "Director of Operations", "Hartley Fabrication"),
+    ("Carmen", "Villanueva", "Plant Manager", "Villanueva Metalworks S.A."),
+    ("Dmitri", "Sokolov", "Head of Engineering", "Volga Robotics"),
+    ("Eun-ji", "Park", "Procurement Lead", "Seoul Automation Co."),
+    ("Fatima", "Al-Sayed", "COO", "Gulf Industrial Systems"),
+    ("Gregor", "Lindqvist", "Production Engineer", "Nordic Welding AB"),
+    ("Hannah", "Schmidt", "Maintenance Supervisor", "Schmidt & Söhne GmbH"),
+]
+
+
+@dataclass
+class App:
+    """The tenant, its people and one row of everything a page shows."""
+
+    tenant: object
+    admin: Actor
+    marketer: Actor
+    qualifier: Actor
+    manager: Actor
+    rep: Actor
+    partner_user: Actor
+    outsider_email: str
+    ids: dict[str, int] = field(default_factory=dict)
+
+
+def person(tenant, role: str, name: str, email: str, **kwargs) -> Actor:
+    return make_actor(tenant, role, user__full_name=name, user__email=email, **kwargs)
+
+
+def build_app(imports_root: Path) -> App:
+    tenant = TenantFactory(slug="acme-pages", name="Acme Robotics", timezone="Europe/Berlin")
+    northwind = PartnerFactory(
+        tenant=tenant,
+        name="Northwind Dealers",
+        kind=PartnerKind.DEALER,
+        contact_email="sales@northwind.example",
+    )
+    PartnerFactory(tenant=tenant, name="Contoso Value-Added Resellers", kind=PartnerKind.VAR)
+    app = App(
+        tenant=tenant,
+        admin=person(tenant, Role.ADMIN, "Dana Whitfield", "dana.whitfield@acme.example"),
+        marketer=person(tenant, Role.MARKETER, "Marco Reyes", "marco.reyes@acme.example"),
+        qualifier=person(tenant, Role.QUALIFIER, "Quinn Albright", "quinn@acme.example"),
+        manager=person(tenant, Role.MANAGER, "Morgan Ellis", "morgan.ellis@acme.example"),
+        rep=person(tenant, Role.REP, "Riley Chen", "riley.chen@acme.example"),
+        partner_user=person(
+            tenant,
+            Role.REP,
+            "Nora Lindqvist",
+            "nora@northwind.example",
+            partner=northwind,
+        ),
+        outsider_email=UserFactory(
+            email="no.tenant@elsewhere.example", full_name="Olive Outsider"
+        ).email,
+    )
+    second_manager = person(tenant, Role.MANAGER, "Sam Okafor", "sam.okafor@acme.example")
+    # The admin also works for a second tenant: the widest top bar has the switcher.
+    MembershipFactory(
+        tenant=TenantFactory(slug="globex-pages", name="Globex Industrial"),
+        user=app.admin.user,
+        role=Role.MANAGER,
+    )
+    system = Principal.system(tenant, "tests")
+    now = timezone.now()
+    campaign = CampaignFactory(tenant=tenant, name="Spring trade show 2026 — Hanover")
+    active = LeadDefinitionFactory(
+        tenant=tenant, version=1, name="Agreed Q1 2026", activated_at=now - timedelta(days=40)
+    )
+
+    inquiries = []
+    for n in range(24):
+        first, last, title, company = PEOPLE[n % len(PEOPLE)]
+        created = now - timedelta(days=n * 3, hours=n)
+        inquiry = InquiryFactory(
+            tenant=tenant,
+            first_name=first,
+            last_name=f"{last}{'' if n < len(PEOPLE) else f' {n}'}",
+            email=f"{first.lower()}.{last.lower()}{n}@{company.split()[0].lower()}.example",
+            title=title,
+            company=company,
+            phone="+49 30 1234567" if n == 0 else "",
+            score=90 - n * 3,
+            fit_score=50,
+            engagement_score=max(0, 40 - n * 3),
+            created_at=created,
+            campaign=campaign if n % 2 else None,
+            definition=active,
+            scored_at=created,
+            score_breakdown=[
+                {
+                    "rule": "Title is VP Operations or Director of Operations",
+                    "kind": "fit",
+                    "points": 30,
+                },
+                {"rule": "Company size 200–999 employees", "kind": "fit", "points": 20},
+                {
+                    "rule": "Attended a webinar (decays 10%/week)",
+                    "kind": "engagement",
+                    "points": 15,
+                },
+            ],
+        )
+        inquiries.append(inquiry)
+        ActivityFactory(tenant=tenant, inquiry=inquiry, kind="webinar", occurred_at=created)
+    detailed = inquiries[0]
+    with tenant_context(tenant):
+        Activity.objects.create(
+            tenant=tenant,
+            inquiry=detailed,
+            kind="page_visit",
+            occurred_at=now - timedelta(hours=2),
+            details={
+                "url": "https://www.acme-robotics.example/products/robotic-welding-cells/"
+                "xl-2000-dual-station?utm_source=newsletter&utm_medium=email&utm_campaign=spring",
+                "referrer": "https://www.searchengine.example/search?q=robotic+welding+cell",
+            },
+        )
+        Inquiry.objects.filter(pk=inquiries[1].pk).update(assigned_to=app.qualifier.user)
+        Inquiry.objects.filter(pk=inquiries[2].pk).update(assigned_to=app.marketer.user)
+        reason = DisqualifyReason.objects.create(tenant=tenant, label="Student or job seeker")
+        triage.disqualify_inquiries(
+            selection=Selection(ids=(inquiries[5].pk,)), reason=reason, by=system
+        )
+        SavedView.objects.create(
+            tenant=tenant, user=app.qualifier.user, name="Hot this week", query="sort=score"
+        )
+        lead = appointment_services.book_appointment(
+            inquiry=inquiries[3],
+            starts_at=now + timedelta(days=3, hours=2),
+            duration_minutes=45,
+            rep=app.rep.user,
+            location="https://meet.example/acme/volga-robotics-demo",
+            by=app.qualifier.principal,
+        )
+        # The same person twice (a possible duplicate): same name and company.
+        twin = InquiryFactory(
+            tenant=tenant,
+            first_name=detailed.first_name,
+            last_name=detailed.last_name,
+            email="a.okonkwo@gmail.example",
+            company=detailed.company,
+            title="Vice President, Operations",
+            created_at=now - timedelta(days=1),
+        )
+        draft = definition_services.create_draft(
+            values={"name": "Spring review — stricter fit for the welding line"},
+            by=app.marketer.principal,
+        )
+        definition_services.sign_definition(
+            definition=draft, side="marketing", by=app.manager.principal
+        )
+        job = triage.start_bulk_job(
+            action="assign",
+            selection=Selection(query="stage=inquiry"),
+            values={"assignee": app.qualifier.user},
+            by=app.manager.principal,
+        )
+        triage.run_bulk_job(job=job)
+        tenancy_services.suspend_partner(
+            partner=PartnerFactory(tenant=tenant, name="Initech Agents", kind=PartnerKind.AGENT),
+            by=system,
+        )
+        done_import = _import(app, imports_root, "trade-show-hanover-2026.csv", run=True)
+        mapping_import = _import(app, imports_root, "webinar-attendees-march.csv", run=False)
+    app.ids.update(
+        detailed=detailed.pk,
+        assigned=inquiries[1].pk,
+        lead_inquiry=inquiries[3].pk,
+        lead=lead.pk,
+        disqualified=inquiries[5].pk,
+        twin=twin.pk,
+        active=active.pk,
+        draft=draft.pk,
+        bulk_job=job.pk,
+        partner=northwind.pk,
+        done_import=done_import.pk,
+        mapping_import=mapping_import.pk,
+        second_manager=second_manager.user.pk,
+    )
+    return app
+
+
+IMPORT_HEADER = "Email,First Name,Last Name,Company,Employees,Webinar\r\n"
+
+
+def _import(app: App, imports_root: Path, name: str, *, run: bool):
+    rows = "".join(
+        f"visitor{n}@fleet{n}.example,Sam,Visitor {n},Fleet {n} Logistics,{50 + n},2026-03-02\r\n"
+        for n in range(12)
+    )
+    rows += "broken@fleet.example,Bo,Broken,Broken Ltd,many,\r\n"
+    upload = SimpleUploadedFile(name, (IMPORT_HEADER + rows).encode())
+    by = app.marketer.principal
+    job = import_services.analyse_upload(file=upload, file_name=name, by=by)
+    if not run:
+        return job
+    job = import_services.set_mapping(
+        job=job, mapping=import_services.suggest_mapping(job.headers), placeholders=[], by=by
+    )
+    job = import_services.start_import(job=job, by=by)
+    return import_services.run_import_job(job=job)
+
+
+@dataclass(frozen=True)
+class Page:
+    name: str
+    path: str
+    who: str  # an App attribute, "anonymous" or "outsider"
+    status: int = 200
+    # Parts of a page that are not LeadFlow's markup, left out of the axe check (say why).
+    axe_exclude: tuple[str, ...] = ()
+
+
+def pages(app: App) -> list[Page]:
+    ids = app.ids
+    return [
+        Page("login", "/login/", "anonymous"),
+        Page("public-form", f"/f/{app.tenant.slug}/", "anonymous"),
+        Page("not-found", "/no-such-page/", "anonymous", 404),
+        Page("no-tenant", "/", "outsider", 403),
+        Page("home-partner", "/", "partner_user"),
+        Page("settings-partner", "/settings/", "partner_user"),
+        Page("forbidden", "/partners/", "qualifier", 403),
+        Page("home", "/", "admin"),
+        Page("settings", "/settings/", "admin"),
+        Page("partners", "/partners/", "admin"),
+        Page("partner", f"/partners/{ids['partner']}/", "admin"),
+        Page("inbox", "/inquiries/", "qualifier"),
+        Page("inbox-filtered", "/inquiries/?assigned=me&sort=score", "qualifier"),
+        Page("inquiry", f"/inquiries/{ids['detailed']}/", "qualifier"),
+        Page("inquiry-lead", f"/inquiries/{ids['lead_inquiry']}/", "qualifier"),
+        Page("inquiry-disqualified", f"/inquiries/{ids['disqualified']}/", "qualifier"),
+        Page("bulk-job", f"/inquiries/bulk-jobs/{ids['bulk_job']}/", "manager"),
+        Page("disqualify-reasons", "/inquiries/disqualify-reasons/", "manager"),
+        Page("duplicates", "/inquiries/duplicates/", "qualifier"),
+        Page("merge", f"/inquiries/merge/?ids={ids['detailed']},{ids['twin']}", "qualifier"),
+        Page("imports", "/inquiries/imports/", "marketer"),
+        Page("import-new", "/inquiries/imports/new/", "marketer"),
+        Page("import-done", f"/inquiries/imports/{ids['done_import']}/", "marketer"),
+        Page("import-mapping", f"/inquiries/imports/{ids['mapping_import']}/mapping/", "marketer"),
+        Page("definitions", "/definitions/", "marketer"),
+        Page("definition-active", f"/definitions/{ids['active']}/", "marketer"),
+        Page("definition-draft", f"/definitions/{ids['draft']}/", "manager"),
+        Page("what-if", f"/definitions/{ids['draft']}/what-if/", "marketer"),
+        Page("admin", "/admin/", "admin"),
+        Page("admin-partners", "/admin/tenancy/partner/", "admin"),
+        Page("admin-partner", f"/admin/tenancy/partner/{ids['partner']}/change/", "admin"),
+        Page("admin-members", "/admin/tenancy/membership/", "admin"),
+        Page("admin-api-keys", "/admin/tenancy/apikey/", "admin"),
+        Page("admin-audit", "/admin/tenancy/auditevent/", "admin"),
+        # Swagger UI (drf-spectacular-sidecar) renders the operations itself: its colours
+        # and nested buttons are upstream's; the page around it is checked.
+        Page("api-docs", "/api/docs/", "admin", axe_exclude=("#swagger-ui",)),
+    ]
+
+
+def email_of(app: App, who: str) -> str | None:
+    if who == "anonymous":
+        return None
+    if who == "outsider":
+        return app.outsider_email
+    return getattr(app, who).user.email
+
+
+def sideways_overflow(page) -> int:
+    return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+
+
+def top_bar_rows(page) -> int:
+    """How many rows the visible items of the top bar take (1 when it fits)."""
+    return page.evaluate(
+        """() => {
+          const bar = document.querySelector("header.topbar nav");
+          if (!bar) return 0;
+          const tops = new Set();
+          for (const item of bar.querySelectorAll(":scope > * , :scope > ul > li")) {
+            const box = item.getBoundingClientRect();
+            if (box.width && box.height) tops.add(Math.round(box.top + box.height / 2));
+          }
+          const rows = [...tops].sort((a, b) => a - b);
+          let count = 0, last = -100;
+          for (const middle of rows) { if (middle - last > 12) count += 1; last = middle; }
+          return count;
+        }"""
+    )
+
+
+def serious_violations(page, exclude: tuple[str, ...] = ()) -> list[str]:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        """async (exclude) => await axe.run(
+             exclude.length ? {exclude: exclude.map((selector) => [selector])} : document
+           )""",
+        list(exclude),
+    )
+    found = []
+    for violation in result["violations"]:
+        if violation["impact"] in BLOCKING_IMPACTS:
+            targets = [" ".join(node["target"]) for node in violation["nodes"][:5]]
+            found.append(f"{violation['id']} ({violation['impact']}): {targets}")
+    return found
+
+
+# Pages on which the phone menu is opened, checked and photographed too.
+MENU_OPENED_ON = {"home", "home-partner"}
+
+
+def menu_problems(page, name: str, screenshot_dir: Path) -> list[str]:
+    """Open the phone's Menu: every link of the bar is in it, and it fits the screen."""
+    page.get_by_test_id("nav-menu").locator("summary").click()
+    menu = page.get_by_test_id("nav-menu").locator("summary + ul")
+    # Pico fades the menu in; wait until it is fully shown before measuring and photographing.
+    menu.evaluate("(ul) => Promise.all(ul.getAnimations().map((a) => a.finished))")
+    problems = []
+    if not menu.get_by_role("link", name="Home").is_visible():
+        problems.append(f"{name}: the opened menu does not show the links")
+    for item in menu.locator("li, li *").all():
+        box = item.bounding_box()
+        if box and (box["x"] < 0 or box["x"] + box["width"] > PHONE["width"]):
+            problems.append(f"{name}: a menu item does not fit the phone: {item.inner_text()!r}")
+    page.screenshot(path=str(screenshot_dir / f"page-{name}-390-menu.png"), full_page=True)
+    page.get_by_test_id("nav-menu").locator("summary").click()
+    return problems
+
+
+def settle(page) -> None:
+    page.wait_for_load_state("networkidle")
+
+
+def test_every_page_fits_a_phone_keeps_one_top_bar_row_and_passes_axe(
+    live_server, browser, screenshot_dir, imports_root, settings
+):
+    app = build_app(imports_root)
+    problems: list[str] = []
+    contexts: dict[str, object] = {}
+    try:
+        only = set(filter(None, os.environ.get("EVERY_PAGE_ONLY", "").split(",")))
+        for entry in pages(app):
+            if only and entry.name not in only:
+                continue
+            if entry.who not in contexts:
+                # axe is injected as an inline script, which the app's CSP refuses, rightly.
+                context = browser.new_context(viewport=DESKTOP, bypass_csp=True)
+                context.set_default_timeout(15_000)
+                tab = context.new_page()
+                email = email_of(app, entry.who)
+                if email:
+                    log_in(tab, live_server, email)
+                contexts[entry.who] = tab
+            tab = contexts[entry.who]
+            tab.set_viewport_size(DESKTOP)
+            response = tab.goto(live_server.url + entry.path)
+            settle(tab)
+            if response.status != entry.status:
+                problems.append(f"{entry.name}: HTTP {response.status}, not {entry.status}")
+            if tab.query_selector("header.topbar") and top_bar_rows(tab) != 1:
+                problems.append(f"{entry.name}: the top bar takes {top_bar_rows(tab)} rows")
+            tab.screenshot(path=str(screenshot_dir / f"page-{entry.name}-1280.png"), full_page=True)
+            for violation in serious_violations(tab, entry.axe_exclude):
+                problems.append(f"{entry.name} at 1280 px: {violation}")
+
+            tab.set_viewport_size(PHONE)
+            tab.reload()
+            settle(tab)
+            overflow = sideways_overflow(tab)
+            if overflow > 0:
+                problems.append(f"{entry.name}: scrolls sideways by {overflow} px at 390 px")
+            tab.screenshot(path=str(screenshot_dir / f"page-{entry.name}-390.png"), full_page=True)
+            if entry.name in MENU_OPENED_ON:
+                problems += menu_problems(tab, entry.name, screenshot_dir)
+            for violation in serious_violations(tab, entry.axe_exclude):
+                problems.append(f"{entry.name} at 390 px: {violation}")
+    finally:
+        for tab in contexts.values():
+            tab.context.close()
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+def imports_root(settings, tmp_path):
+    settings.IMPORTS_ROOT = tmp_path / "imports"
+    return settings.IMPORTS_ROOT
+
+
+def test_the_page_list_names_every_html_route():
+    """A new page must be added to the list above (or to the not-a-page list)."""
+    from django.urls import Resolver404, URLPattern, URLResolver, get_resolver, resolve
+
+    def walk(patterns, prefix="", namespace=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from walk(
+                    pattern.url_patterns,
+                    prefix + str(pattern.pattern),
+                    pattern.namespace or namespace,
+                )
+            elif isinstance(pattern, URLPattern):
+                yield prefix + str(pattern.pattern), namespace, pattern.name
+
+    # The API is JSON (schemathesis checks it); the admin is Django's own pages, of
+    # which the index, a change list of each model and a change form are visited.
+    routes = {
+        name
+        for path, namespace, name in walk(get_resolver().url_patterns)
+        if name and namespace not in {"admin", "v1"}
+    }
+    not_pages = {
+        # POST-only actions (their answer is a redirect to a page in the list).
+        "logout",
+        "switch-tenant",
+        "partner-status",
+        "inquiry-bulk",
+        "inquiry-bulk-job-cancel",
+        "inquiry-saved-view-save",
+        "inquiry-saved-view-delete",
+        "inquiry-disqualify-reason-change",
+        "import-dry-run",
+        "import-start",
+        "import-cancel",
+        "inquiry-book-appointment",
+        "definition-new",
+        "definition-suggest",
+        "definition-copy",
+        "definition-sign",
+        "definition-activate",
+        # htmx fragments polled by a page, and downloads.
+        "import-progress",
+        "import-dry-run-progress",
+        "definition-rescore-progress",
+        "import-report-csv",
+    }
+    stand_in = SimpleNamespace(ids=defaultdict(lambda: 1), tenant=SimpleNamespace(slug="acme"))
+    visited = set()
+    for entry in pages(stand_in):
+        try:
+            match = resolve(urlsplit(entry.path).path)
+        except Resolver404:
+            continue  # the not-found page
+        if match.namespace not in {"admin"}:
+            visited.add(match.url_name)
+    assert routes - not_pages - visited == set()
+    assert visited & not_pages == set()
