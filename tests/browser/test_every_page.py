@@ -298,6 +298,7 @@ def pages(app: App) -> list[Page]:
         Page("bulk-job", f"/inquiries/bulk-jobs/{ids['bulk_job']}/", "manager"),
         Page("disqualify-reasons", "/inquiries/disqualify-reasons/", "manager"),
         Page("duplicates", "/inquiries/duplicates/", "qualifier"),
+        Page("custom-fields", "/inquiries/custom-fields/", "marketer"),
         Page("merge", f"/inquiries/merge/?ids={ids['detailed']},{ids['twin']}", "qualifier"),
         Page("imports", "/inquiries/imports/", "marketer"),
         Page("import-new", "/inquiries/imports/new/", "marketer"),
@@ -483,6 +484,7 @@ def test_the_page_list_names_every_html_route():
         "import-start",
         "import-cancel",
         "inquiry-book-appointment",
+        "custom-field-public-form",
         "definition-new",
         "definition-suggest",
         "definition-copy",
@@ -493,6 +495,7 @@ def test_the_page_list_names_every_html_route():
         "import-dry-run-progress",
         "definition-rescore-progress",
         "import-report-csv",
+        "inquiry-appointment-ics",
     }
     stand_in = SimpleNamespace(ids=defaultdict(lambda: 1), tenant=SimpleNamespace(slug="acme"))
     visited = set()
