@@ -45,6 +45,7 @@ from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Role
 from leadflow.tenancy.permissions import role_required
 
+MAX_OFFSET = 2**63 - 1
 MARKETING = (Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.QUALIFIER)
 EXPORT_BATCH = 2000
 EXPORT_COLUMNS = [
@@ -157,6 +158,9 @@ def inbox_list(view, request) -> Response:
         if number < 1:
             raise exceptions.ValidationError({"page": ["Pages start at 1."]})
         start = (number - 1) * size
+        if start + size + 1 > MAX_OFFSET:
+            # Past any table PostgreSQL can hold (OFFSET is a bigint): a page past the end.
+            raise exceptions.NotFound("Invalid page.")
         rows = list(
             keyset_queryset(
                 queryset,

@@ -24,17 +24,22 @@ import base64
 import binascii
 import datetime as dt
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
 import django_filters
+from django import forms
+from django.core import validators
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import BooleanField, ExpressionWrapper, F, Func, Q, QuerySet, Value
 from django.db.models.expressions import OrderBy
 from django.db.models.fields.json import KeyTransform
 from django.http import QueryDict
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 
 from inquiries.models import (
     BehaviourLevel,
@@ -189,6 +194,55 @@ def search(queryset: QuerySet[Inquiry], text: str) -> QuerySet[Inquiry]:
     return queryset
 
 
+# The bounds of the columns the filters compare with: a value past them is a field
+# error, not a query PostgreSQL refuses ("integer out of range") or Django drops.
+SCORE_MIN, SCORE_MAX = -(2**31), 2**31 - 1
+ID_MAX = 2**63 - 1
+# Day bounds are turned into the tenant's midnight and the next day's: the outermost
+# days would leave the calendar in zones east or west of UTC.
+DAY_MIN, DAY_MAX = dt.date(1900, 1, 1), dt.date(9999, 12, 30)
+SCORE_SCHEMA = {"type": "integer", "minimum": SCORE_MIN, "maximum": SCORE_MAX}
+ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": ID_MAX}
+
+
+def _is_id(text: str) -> bool:
+    return text.isascii() and text.isdigit() and 1 <= int(text) <= ID_MAX
+
+
+class ScoreFilter(django_filters.Filter):
+    """A whole-number score within the score column's range."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", SCORE_MIN)
+        kwargs.setdefault("max_value", SCORE_MAX)
+        super().__init__(*args, **kwargs)
+
+
+class IdFilter(django_filters.Filter):
+    """A row id: a whole number from 1 up to the id column's largest value."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", ID_MAX)
+        super().__init__(*args, **kwargs)
+
+
+class DayField(forms.DateField):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        message = f"Give a date from {DAY_MIN.isoformat()} to {DAY_MAX.isoformat()}."
+        self.validators.append(validators.MinValueValidator(DAY_MIN, message=message))
+        self.validators.append(validators.MaxValueValidator(DAY_MAX, message=message))
+
+
+class DayFilter(django_filters.DateFilter):
+    field_class = DayField
+
+
 class InboxFilter(django_filters.FilterSet):
     """The inbox's filters; also the ``filter`` of a bulk action and of the CSV export.
 
@@ -204,16 +258,20 @@ class InboxFilter(django_filters.FilterSet):
         field_name="behaviour_level", choices=BehaviourLevel.choices, label="Level", distinct=False
     )
     source = django_filters.MultipleChoiceFilter(choices=Source.choices, distinct=False)
-    campaign = django_filters.NumberFilter(field_name="campaign_id", label="Campaign")
+    campaign = extend_schema_field(ID_SCHEMA)(IdFilter(field_name="campaign_id", label="Campaign"))
     assigned = django_filters.CharFilter(
         method="filter_assigned", label="Assigned to", help_text='"me", "none" or a user id'
     )
-    score_min = django_filters.NumberFilter(field_name="score", lookup_expr="gte")
-    score_max = django_filters.NumberFilter(field_name="score", lookup_expr="lte")
-    created_from = django_filters.DateFilter(method="filter_created_from")
-    created_to = django_filters.DateFilter(method="filter_created_to")
-    activity_from = django_filters.DateFilter(method="filter_activity_from")
-    activity_to = django_filters.DateFilter(method="filter_activity_to")
+    score_min = extend_schema_field(SCORE_SCHEMA)(
+        ScoreFilter(field_name="score", lookup_expr="gte")
+    )
+    score_max = extend_schema_field(SCORE_SCHEMA)(
+        ScoreFilter(field_name="score", lookup_expr="lte")
+    )
+    created_from = DayFilter(method="filter_created_from")
+    created_to = DayFilter(method="filter_created_to")
+    activity_from = DayFilter(method="filter_activity_from")
+    activity_to = DayFilter(method="filter_activity_to")
 
     class Meta:
         model = Inquiry
@@ -233,7 +291,7 @@ class InboxFilter(django_filters.FilterSet):
             return queryset.filter(assigned_to__isnull=True)
         if value == "me":
             return queryset.filter(assigned_to_id=self.user_id)
-        if value.isdigit():
+        if _is_id(value):
             return queryset.filter(assigned_to_id=int(value))
         return queryset
 
@@ -252,7 +310,7 @@ class InboxFilter(django_filters.FilterSet):
     def is_valid(self) -> bool:
         valid = super().is_valid()
         assigned = (self.data.get("assigned") or "").strip().lower()
-        if assigned and assigned not in ("me", "none") and not assigned.isdigit():
+        if assigned and assigned not in ("me", "none") and not _is_id(assigned):
             self.form.add_error("assigned", 'Use "me", "none" or a user id.')
             valid = False
         self._custom = self._custom_filters()
@@ -317,6 +375,8 @@ def _custom_value(field: CustomField, raw: str) -> Any:
             number = float(raw)
         except ValueError:
             return None
+        if not math.isfinite(number):  # JSON has no NaN or infinity to compare with
+            return None
         return int(number) if number.is_integer() else number
     if field.kind == CustomFieldKind.BOOLEAN:
         return {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(
@@ -360,11 +420,19 @@ def decode_cursor(sort: Sort, cursor: str) -> tuple[Any, int]:
             raise BadCursor("The cursor belongs to another sort.")
         if sort.field != "score" and value is not None:
             value = dt.datetime.fromisoformat(value)
-        elif sort.field == "score" and not isinstance(value, int):
+            # Compared in UTC: a zone-less or off-calendar time was not made here.
+            if timezone.is_naive(value):
+                raise BadCursor("Malformed cursor.")
+            value = value.astimezone(dt.UTC)
+        elif sort.field == "score" and (
+            not isinstance(value, int) or not SCORE_MIN <= value <= SCORE_MAX
+        ):
             raise BadCursor("Malformed cursor.")
         if value is None and not sort.nullable:
             raise BadCursor("Malformed cursor.")
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+        if isinstance(pk, bool) or not 1 <= pk <= ID_MAX:
+            raise BadCursor("Malformed cursor.")
+    except (ValueError, TypeError, OverflowError, binascii.Error, json.JSONDecodeError) as exc:
         raise BadCursor("Malformed cursor.") from exc
     return value, pk
 
@@ -451,8 +519,18 @@ class CappedCount:
 
 
 def _limited_sql(queryset: QuerySet) -> tuple[str, tuple]:
+    """The capped count of ``queryset`` as a subquery; ``SELECT 0`` when it can match nothing.
+
+    Django refuses to compile a query it knows is empty (``.none()``, a search
+    of symbols only, an integer bound past the column's range) and raises
+    ``EmptyResultSet``, which evaluating the queryset would have turned into
+    no rows: here it is the same zero.
+    """
     limited = queryset.order_by().values("pk")[: COUNT_CAP + 1]
-    sql, params = limited.query.get_compiler(using=limited.db).as_sql()
+    try:
+        sql, params = limited.query.get_compiler(using=limited.db).as_sql()
+    except EmptyResultSet:
+        return "SELECT 0", ()
     return f"SELECT count(*) FROM ({sql}) AS capped", params
 
 
