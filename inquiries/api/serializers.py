@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from inquiries.models import (
@@ -20,9 +21,9 @@ from inquiries.services.custom_fields import clean_custom_values
 from inquiries.services.validation import (
     COMPANY_SIZE_MAX,
     COMPANY_SIZE_MIN,
-    COUNTRY_MESSAGE,
-    COUNTRY_PATTERN,
     MAX_LENGTHS,
+    clean_country,
+    country_codes,
 )
 
 
@@ -36,6 +37,27 @@ class StrictSerializer(serializers.Serializer):
                 {name: ["Unknown field."] for name in sorted(unknown)}
             )
         return attrs
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "enum": ["", *sorted(country_codes())],
+        "description": "ISO 3166-1 alpha-2 country code; lower case is accepted and stored "
+        "in capitals, an empty string clears it.",
+    }
+)
+class CountryField(serializers.CharField):
+    """An ISO 3166-1 alpha-2 country code (any case), checked against the maintained list."""
+
+    def to_internal_value(self, data):
+        text = super().to_internal_value(data)
+        if text == "":
+            return text
+        try:
+            return clean_country(text)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc), code="invalid") from None
 
 
 class InquiryInput(StrictSerializer):
@@ -59,12 +81,7 @@ class InquiryInput(StrictSerializer):
     industry = serializers.CharField(
         max_length=MAX_LENGTHS["industry"], required=False, allow_blank=True
     )
-    country = serializers.RegexField(
-        COUNTRY_PATTERN,
-        required=False,
-        allow_blank=True,
-        error_messages={"invalid": COUNTRY_MESSAGE},
-    )
+    country = CountryField(required=False, allow_blank=True)
     region = serializers.CharField(
         max_length=MAX_LENGTHS["region"], required=False, allow_blank=True
     )

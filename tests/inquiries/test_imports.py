@@ -235,7 +235,13 @@ def test_mixed_rows_store_exactly_the_valid_ones_with_per_row_errors(actors, fro
     assert row_errors(actors.owner, job) == [
         (3, "Email", "not-an-email", "Enter a valid email address."),
         (3, "Employees", "-5", "Ensure this value is greater than or equal to 0."),
-        (4, "Country", "Germany", "Use a two-letter ISO 3166 country code, e.g. DE."),
+        (
+            4,
+            "Country",
+            "Germany",
+            '"Germany" is not a country code. '
+            "Use a two-letter ISO 3166-1 country code, e.g. DE, US or GB.",
+        ),
         (5, "Phone", "12", "Give a phone number of 7–15 digits, e.g. +1 555 010 2000."),
         (6, "First Name", "x" * 101, "Ensure this field has no more than 100 characters."),
         (7, "Last Name", "nul\u2400byte", "Null characters are not allowed."),
