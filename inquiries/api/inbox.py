@@ -39,6 +39,7 @@ from inquiries.selectors.inbox import (
 )
 from inquiries.selectors.inquiries import campaign_list
 from inquiries.services import triage
+from leadflow.lib.pagination import page_size_from
 from leadflow.lib.spreadsheet import safe_cell
 from leadflow.tenancy.api_base import TenantViewSet
 from leadflow.tenancy.context import tenant_context
@@ -75,9 +76,21 @@ LIST_PARAMETERS = [
         enum=list(SORTS),
         description="With a sort the list is paged by cursor (keyset): follow `next`.",
     ),
-    OpenApiParameter("cursor", str, description="From the previous page's `next`."),
-    OpenApiParameter("page", int, description="Page number, without `sort` only."),
-    OpenApiParameter("page_size", int, description=f"1–{MAX_PAGE_SIZE}, default {PAGE_SIZE}."),
+    OpenApiParameter(
+        "cursor",
+        str,
+        description="From the previous page's `next`; one this list did not make is a 404.",
+    ),
+    OpenApiParameter(
+        "page",
+        {"type": "integer", "minimum": 1},
+        description="Page number, without `sort` only; a page past the end is a 404.",
+    ),
+    OpenApiParameter(
+        "page_size",
+        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+        description=f"1–{MAX_PAGE_SIZE}, default {PAGE_SIZE}.",
+    ),
 ]
 
 
@@ -106,14 +119,8 @@ def _rows(view):
 
 
 def _page_size(request) -> int:
-    raw = request.query_params.get("page_size") or PAGE_SIZE
-    try:
-        size = int(raw)
-    except (TypeError, ValueError):
-        raise exceptions.ValidationError({"page_size": ["Give a whole number."]}) from None
-    if not 1 <= size <= MAX_PAGE_SIZE:
-        raise exceptions.ValidationError({"page_size": [f"Give 1–{MAX_PAGE_SIZE}."]})
-    return size
+    raw = request.query_params.get("page_size")
+    return PAGE_SIZE if raw in (None, "") else page_size_from(raw, maximum=MAX_PAGE_SIZE)
 
 
 def _url(request, **changes) -> str:
@@ -146,8 +153,11 @@ def inbox_list(view, request) -> Response:
                 rows_from=_rows(view),
                 unindexed=unindexed,
             )
-        except BadCursor as exc:
-            raise exceptions.ValidationError({"cursor": [str(exc)]}) from exc
+        except BadCursor:
+            # A cursor names a page: one this list did not make is no page, like ?page=abc.
+            raise exceptions.NotFound(
+                "No such page: follow the `next` link of the previous page."
+            ) from None
         rows = page.rows
         following = _url(request, cursor=page.next_cursor) if page.next_cursor else None
     else:

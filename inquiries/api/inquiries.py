@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from inquiries.api import inbox
 from inquiries.api.serializers import ActivityInput, ActivityOutput, InquiryInput, InquiryOutput
 from inquiries.models import Inquiry
-from inquiries.selectors.inquiries import inquiry_list, timeline
+from inquiries.selectors.inquiries import activity_list, inquiry_list
 from inquiries.services.capture import capture_inquiry, record_activity, update_profile
 from leadflow.tenancy.api_base import TenantViewSet
 from leadflow.tenancy.models import Role
@@ -120,15 +120,16 @@ class InquiryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
         )
         return Response(InquiryOutput(self.get_queryset().get(pk=inquiry.pk)).data)
 
-    @extend_schema(
-        request=ActivityInput, responses={201: ActivityOutput, 200: ActivityOutput(many=True)}
-    )
-    @action(detail=True, methods=["get", "post"])
+    @extend_schema(methods=["GET"], responses=ActivityOutput(many=True), filters=False)
+    @extend_schema(methods=["POST"], request=ActivityInput, responses={201: ActivityOutput})
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
     def activities(self, request, pk=None):
-        """The person's timeline (GET), or one more thing they did (POST), which rescores them."""
+        """The person's timeline, newest first, paginated (GET); or one more thing they did
+        (POST), which rescores them."""
         inquiry = self.get_object()  # another tenant's inquiry is 404 before any 400
         if request.method == "GET":
-            return Response(ActivityOutput(timeline(inquiry=inquiry), many=True).data)
+            page = self.paginate_queryset(activity_list(inquiry=inquiry))
+            return self.get_paginated_response(ActivityOutput(page, many=True).data)
         data = ActivityInput(data=request.data)
         data.is_valid(raise_exception=True)
         activity = record_activity(inquiry=inquiry, **data.validated_data, by=self.principal)

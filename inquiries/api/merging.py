@@ -14,7 +14,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -66,13 +66,11 @@ class PreviewQuery(serializers.Serializer):
 
 class DuplicatesQuery(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=50)
-    after = serializers.CharField(required=False, allow_blank=True)
-
-    def validate_after(self, value: str):
-        try:
-            return parse_cursor(value)
-        except ValueError:
-            raise serializers.ValidationError("Use the next_after of the previous page.") from None
+    after = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="The previous page's `next_after`; one this list did not make is a 404.",
+    )
 
 
 def _value(value: Any) -> Any:
@@ -195,9 +193,14 @@ class DuplicatesView(APIView):
     def get(self, request):
         query = DuplicatesQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        page = possible_duplicates(
-            limit=query.validated_data["limit"], after=query.validated_data.get("after")
-        )
+        try:
+            after = parse_cursor(query.validated_data.get("after"))
+        except ValueError:
+            # A keyset position names a page: one this list never made is no page.
+            raise exceptions.NotFound(
+                "No such page: use the next_after of the previous page."
+            ) from None
+        page = possible_duplicates(limit=query.validated_data["limit"], after=after)
         return Response(
             {"results": [pair_body(p) for p in page.pairs], "next_after": page.next_after}
         )

@@ -30,6 +30,9 @@ from inquiries.services.validation import (
 class StrictSerializer(serializers.Serializer):
     """Rejects fields it does not know instead of silently dropping them."""
 
+    # The OpenAPI schema closes its body (additionalProperties: false).
+    rejects_unknown_fields = True
+
     def validate(self, attrs):
         unknown = set(getattr(self, "initial_data", {}) or {}) - set(self.fields)
         if unknown:
@@ -151,9 +154,9 @@ class InquiryOutput(serializers.ModelSerializer):
     definition_version = serializers.IntegerField(
         source="definition.version", allow_null=True, default=None
     )
-    campaign = serializers.PrimaryKeyRelatedField(read_only=True)
-    partner = serializers.PrimaryKeyRelatedField(read_only=True)
-    assigned_to = serializers.PrimaryKeyRelatedField(read_only=True)
+    campaign = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    partner = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    assigned_to = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = Inquiry

@@ -31,7 +31,6 @@ from typing import Any
 
 import django_filters
 from django import forms
-from django.core import validators
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import BooleanField, ExpressionWrapper, F, Func, Q, QuerySet, Value
@@ -152,11 +151,34 @@ SORTS = {
 DEFAULT_SORT = "recent"
 
 
-def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """The start of ``day`` and of the next day in the current (tenant's) time zone."""
-    zone = timezone.get_current_timezone()
-    start = dt.datetime.combine(day, dt.time.min, tzinfo=zone)
-    return start, dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
+def _day_start(day: dt.date) -> dt.datetime | None:
+    """Midnight starting ``day`` in the current (tenant's) time zone; None off the calendar.
+
+    The first and last days of the calendar have no midnight that is also a
+    UTC time in some zones (year 0, year 10000): a bound there means no bound.
+    """
+    if not dt.date.min < day < dt.date.max:
+        return None
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=timezone.get_current_timezone())
+    try:
+        start.astimezone(dt.UTC)
+    except OverflowError:
+        return None
+    return start
+
+
+def _on_or_after(queryset: QuerySet, field: str, day: dt.date) -> QuerySet:
+    start = _day_start(day)
+    if start is None:
+        return queryset if day < dt.date(2000, 1, 1) else queryset.none()
+    return queryset.filter(**{f"{field}__gte": start})
+
+
+def _on_or_before(queryset: QuerySet, field: str, day: dt.date) -> QuerySet:
+    end = _day_start(day + dt.timedelta(days=1)) if day < dt.date.max else None
+    if end is None:
+        return queryset.none() if day < dt.date(2000, 1, 1) else queryset
+    return queryset.filter(**{f"{field}__lt": end})
 
 
 def search_terms(text: str) -> list[str]:
@@ -198,9 +220,6 @@ def search(queryset: QuerySet[Inquiry], text: str) -> QuerySet[Inquiry]:
 # error, not a query PostgreSQL refuses ("integer out of range") or Django drops.
 SCORE_MIN, SCORE_MAX = -(2**31), 2**31 - 1
 ID_MAX = 2**63 - 1
-# Day bounds are turned into the tenant's midnight and the next day's: the outermost
-# days would leave the calendar in zones east or west of UTC.
-DAY_MIN, DAY_MAX = dt.date(1900, 1, 1), dt.date(9999, 12, 30)
 SCORE_SCHEMA = {"type": "integer", "minimum": SCORE_MIN, "maximum": SCORE_MAX}
 ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": ID_MAX}
 
@@ -231,18 +250,6 @@ class IdFilter(django_filters.Filter):
         super().__init__(*args, **kwargs)
 
 
-class DayField(forms.DateField):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        message = f"Give a date from {DAY_MIN.isoformat()} to {DAY_MAX.isoformat()}."
-        self.validators.append(validators.MinValueValidator(DAY_MIN, message=message))
-        self.validators.append(validators.MaxValueValidator(DAY_MAX, message=message))
-
-
-class DayFilter(django_filters.DateFilter):
-    field_class = DayField
-
-
 class InboxFilter(django_filters.FilterSet):
     """The inbox's filters; also the ``filter`` of a bulk action and of the CSV export.
 
@@ -268,10 +275,10 @@ class InboxFilter(django_filters.FilterSet):
     score_max = extend_schema_field(SCORE_SCHEMA)(
         ScoreFilter(field_name="score", lookup_expr="lte")
     )
-    created_from = DayFilter(method="filter_created_from")
-    created_to = DayFilter(method="filter_created_to")
-    activity_from = DayFilter(method="filter_activity_from")
-    activity_to = DayFilter(method="filter_activity_to")
+    created_from = django_filters.DateFilter(method="filter_created_from")
+    created_to = django_filters.DateFilter(method="filter_created_to")
+    activity_from = django_filters.DateFilter(method="filter_activity_from")
+    activity_to = django_filters.DateFilter(method="filter_activity_to")
 
     class Meta:
         model = Inquiry
@@ -296,16 +303,16 @@ class InboxFilter(django_filters.FilterSet):
         return queryset
 
     def filter_created_from(self, queryset, name, value):
-        return queryset.filter(created_at__gte=_day_bounds(value)[0])
+        return _on_or_after(queryset, "created_at", value)
 
     def filter_created_to(self, queryset, name, value):
-        return queryset.filter(created_at__lt=_day_bounds(value)[1])
+        return _on_or_before(queryset, "created_at", value)
 
     def filter_activity_from(self, queryset, name, value):
-        return queryset.filter(last_activity_at__gte=_day_bounds(value)[0])
+        return _on_or_after(queryset, "last_activity_at", value)
 
     def filter_activity_to(self, queryset, name, value):
-        return queryset.filter(last_activity_at__lt=_day_bounds(value)[1])
+        return _on_or_before(queryset, "last_activity_at", value)
 
     def is_valid(self) -> bool:
         valid = super().is_valid()

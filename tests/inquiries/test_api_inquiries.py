@@ -110,7 +110,7 @@ def test_posting_an_activity_adds_it_to_the_timeline_and_rescores(actors):
         f"/api/v1/inquiries/{created['id']}/activities/", {"kind": "webinar"}, format="json"
     )
     assert response.status_code == 201
-    timeline = api.get(f"/api/v1/inquiries/{created['id']}/activities/").json()
+    timeline = api.get(f"/api/v1/inquiries/{created['id']}/activities/").json()["results"]
     assert [a["kind"] for a in timeline][:1] == ["webinar"]
     assert api.get(f"/api/v1/inquiries/{created['id']}/").json()["score"] > created["score"]
 

@@ -116,8 +116,6 @@ def test_the_export_refuses_a_score_bound_out_of_range(actors, someone):
 @pytest.mark.parametrize(
     ("name", "value"),
     [
-        ("created_from", "9999-12-31"),
-        ("created_to", "0001-01-01"),
         ("campaign", "99999999999999999999"),
         ("assigned", "99999999999999999999"),
     ],
@@ -126,6 +124,28 @@ def test_other_bounds_out_of_range_are_field_errors(actors, someone, name, value
     response = actors.teammate.api().get("/api/v1/inquiries/", {name: value})
     assert response.status_code == 400
     assert name in response.json()["errors"]
+
+
+@pytest.mark.parametrize(
+    ("params", "matches"),
+    [
+        ({"created_from": "9999-12-31"}, 0),
+        ({"created_to": "0001-01-01"}, 0),
+        ({"activity_from": "0001-01-01"}, 1),
+        ({"created_from": "0001-01-01", "created_to": "9999-12-31"}, 1),
+    ],
+)
+def test_dates_at_the_ends_of_the_calendar_are_bounds_like_any_other(
+    actors, someone, settings, params, matches
+):
+    with tenant_context(actors.tenant_a):
+        someone.last_activity_at = someone.created_at
+        someone.save(update_fields=["last_activity_at"])
+    actors.tenant_a.timezone = "Asia/Tokyo"
+    actors.tenant_a.save(update_fields=["timezone"])
+    response = actors.teammate.api().get("/api/v1/inquiries/", params)
+    assert response.status_code == 200
+    assert response.json()["count"] == matches
 
 
 def test_a_custom_number_filter_that_is_not_finite_is_an_error(actors, someone):
@@ -163,11 +183,11 @@ def test_a_page_past_any_possible_row_is_404_on_other_lists(actors):
         "WyJyZWNlbnQiLCIwMDAxLTAxLTAxVDAwOjAwKzA1OjAwIiwxXQ",
     ],
 )
-def test_a_cursor_out_of_range_is_a_field_error(actors, someone, cursor):
+def test_a_cursor_out_of_range_is_404(actors, someone, cursor):
     sort = "score" if cursor.startswith("WyJzY29y") else "recent"
     response = actors.teammate.api().get("/api/v1/inquiries/", {"sort": sort, "cursor": cursor})
-    assert response.status_code == 400
-    assert "cursor" in response.json()["errors"]
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
 
 
 def test_the_page_with_a_cursor_out_of_range_starts_over(marketer_client, someone):
