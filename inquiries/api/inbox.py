@@ -11,7 +11,7 @@ import csv
 from collections.abc import Iterator
 
 from django.http import StreamingHttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import exceptions, mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -39,6 +39,7 @@ from inquiries.selectors.inbox import (
 )
 from inquiries.selectors.inquiries import campaign_list
 from inquiries.services import triage
+from leadflow.lib.ids import ids_pattern, parse_ids
 from leadflow.lib.pagination import page_size_from
 from leadflow.lib.spreadsheet import safe_cell
 from leadflow.tenancy.api_base import TenantViewSet
@@ -94,6 +95,7 @@ LIST_PARAMETERS = [
 ]
 
 
+@extend_schema_serializer(many=False)  # the page itself, not a list to paginate again
 class InboxPageOutput(serializers.Serializer):
     count = serializers.IntegerField(help_text="Capped at 10,000 (see `count_capped`).")
     count_capped = serializers.BooleanField(help_text="True when more than `count` match.")
@@ -394,20 +396,24 @@ def export_response(queryset, *, tenant_id: int, searching: bool) -> StreamingHt
 
 
 EXPORT_PARAMETERS = [
-    OpenApiParameter("ids", str, description="Comma-separated ids: only these inquiries."),
+    OpenApiParameter(
+        "ids",
+        {"type": "string", "pattern": ids_pattern(at_most=MAX_SELECTED_IDS)},
+        description=f"Comma-separated ids (at most {MAX_SELECTED_IDS}): only these inquiries.",
+    ),
 ]
 
 
 def inbox_export(view, request) -> StreamingHttpResponse:
     """The filtered inquiries (or the chosen ``ids``) as CSV, streamed."""
-    raw_ids = request.query_params.get("ids", "").strip()
+    raw_ids = request.query_params.get("ids", "")
     if raw_ids:
-        try:
-            ids = tuple(dict.fromkeys(int(part) for part in raw_ids.split(",") if part.strip()))
-        except ValueError:
-            raise exceptions.ValidationError({"ids": ["Give comma-separated ids."]}) from None
-        if len(ids) > MAX_SELECTED_IDS:
+        if len(raw_ids.split(",")) > MAX_SELECTED_IDS:
             raise exceptions.ValidationError({"ids": [f"At most {MAX_SELECTED_IDS} ids."]})
+        parsed = parse_ids(raw_ids, at_most=MAX_SELECTED_IDS)
+        if parsed is None:
+            raise exceptions.ValidationError({"ids": ["Give comma-separated ids, e.g. 1,2,3."]})
+        ids = tuple(dict.fromkeys(parsed))
         if missing_ids(ids):
             raise exceptions.NotFound()
         queryset = view.get_queryset().filter(pk__in=ids)

@@ -9,7 +9,13 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from inquiries.api import inbox
-from inquiries.api.serializers import ActivityInput, ActivityOutput, InquiryInput, InquiryOutput
+from inquiries.api.serializers import (
+    ActivityInput,
+    ActivityOutput,
+    InquiryChange,
+    InquiryInput,
+    InquiryOutput,
+)
 from inquiries.models import Inquiry
 from inquiries.selectors.inquiries import activity_list, inquiry_list
 from inquiries.services.capture import capture_inquiry, record_activity, update_profile
@@ -95,25 +101,13 @@ class InquiryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
         code = status.HTTP_201_CREATED if captured.created else status.HTTP_200_OK
         return Response(InquiryOutput(captured.inquiry).data, status=code)
 
-    @extend_schema(request=InquiryInput, responses=InquiryOutput)
+    @extend_schema(request=InquiryChange, responses=InquiryOutput)
     def partial_update(self, request, pk=None):
         """Correct the person's profile; the score is recomputed at once."""
         inquiry = self.get_object()
-        data = InquiryInput(data=request.data, partial=True)
+        data = InquiryChange(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        not_editable = set(values) - _PROFILE - {"custom"}
-        if not_editable:
-            name = sorted(not_editable)[0]
-            return Response(
-                {
-                    "status": 400,
-                    "code": "not_editable",
-                    "detail": f"{name} cannot be edited here.",
-                    "errors": {name: ["Not editable here."]},
-                },
-                status=status.HTTP_400_BAD_REQUEST,
-            )
         custom = values.pop("custom", None)
         inquiry = update_profile(
             inquiry=inquiry, changes=values, custom=custom or None, by=self.principal

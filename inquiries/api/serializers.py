@@ -25,9 +25,11 @@ from inquiries.services.validation import (
     clean_country,
     country_codes,
 )
+from leadflow.lib.json_input import JsonTypedInput
+from leadflow.lib.openapi import documented
 
 
-class StrictSerializer(serializers.Serializer):
+class StrictSerializer(JsonTypedInput, serializers.Serializer):
     """Rejects fields it does not know instead of silently dropping them."""
 
     # The OpenAPI schema closes its body (additionalProperties: false).
@@ -133,6 +135,17 @@ class InquiryInput(StrictSerializer):
         return attrs
 
 
+class InquiryChange(InquiryInput):
+    """A correction of the person's profile (PATCH): the profile fields and ``custom`` only."""
+
+    source = None
+    campaign = None
+    consent = None
+    external_source = None
+    external_id = None
+    activity_details = None
+
+
 class ActivityInput(StrictSerializer):
     kind = serializers.ChoiceField(choices=RECORDABLE_ACTIVITY_KINDS)
     occurred_at = serializers.DateTimeField(required=False)
@@ -198,7 +211,7 @@ class InquiryOutput(serializers.ModelSerializer):
         ]
 
 
-class CampaignSerializer(serializers.ModelSerializer):
+class CampaignSerializer(JsonTypedInput, serializers.ModelSerializer):
     spend = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False)
 
     class Meta:
@@ -207,7 +220,12 @@ class CampaignSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_at"]
 
 
-class CustomFieldSerializer(serializers.ModelSerializer):
+class CustomFieldSerializer(JsonTypedInput, serializers.ModelSerializer):
+    # What define_custom_field takes: trimmed and lower-cased, then ^[a-z][a-z0-9_]{0,49}$.
+    key = documented(
+        serializers.CharField,
+        {"type": "string", "pattern": r"^\s*[A-Za-z][A-Za-z0-9_]{0,49}\s*$"},
+    )(max_length=100)
     kind = serializers.ChoiceField(choices=CustomFieldKind.choices)
     choices = serializers.ListField(
         child=serializers.CharField(max_length=100), required=False, max_length=100

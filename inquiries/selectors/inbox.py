@@ -266,8 +266,10 @@ class InboxFilter(django_filters.FilterSet):
     )
     source = django_filters.MultipleChoiceFilter(choices=Source.choices, distinct=False)
     campaign = extend_schema_field(ID_SCHEMA)(IdFilter(field_name="campaign_id", label="Campaign"))
-    assigned = django_filters.CharFilter(
-        method="filter_assigned", label="Assigned to", help_text='"me", "none" or a user id'
+    assigned = extend_schema_field({"type": "string", "pattern": "^(me|none|[1-9][0-9]{0,17})$"})(
+        django_filters.CharFilter(
+            method="filter_assigned", label="Assigned to", help_text='"me", "none" or a user id'
+        )
     )
     score_min = extend_schema_field(SCORE_SCHEMA)(
         ScoreFilter(field_name="score", lookup_expr="gte")

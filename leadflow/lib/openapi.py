@@ -26,6 +26,8 @@ This module adds what it cannot see:
 from __future__ import annotations
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
 
 UNSAFE = {"post", "put", "patch", "delete"}
 METHODS = UNSAFE | {"get", "head", "options"}
@@ -64,7 +66,36 @@ ERROR_DESCRIPTIONS = {
 }
 
 
+def documented(field_class: type, schema: dict) -> type:
+    """``field_class`` documented as ``schema`` in the OpenAPI schema.
+
+    A subclass, since DRF copies declared field instances per serializer and an
+    annotation on the instance is lost.
+    """
+    return extend_schema_field(schema)(type(field_class.__name__, (field_class,), {}))
+
+
 class AutoSchema(SpectacularAutoSchema):
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if direction == "request" and isinstance(field, serializers.DecimalField):
+            # Taken as a string or a whole JSON number (leadflow/lib/json_input.py).
+            whole = {"type": "integer"}
+            string = {key: value for key, value in schema.items() if key != "description"}
+            if field.min_value is not None:
+                whole["minimum"] = int(field.min_value)
+            if field.max_digits is not None:
+                places = field.decimal_places or 0
+                sign = "" if field.min_value is not None and field.min_value >= 0 else "-?"
+                fraction = f"(\\.[0-9]{{0,{places}}})?" if places else ""
+                string["pattern"] = f"^{sign}[0-9]{{1,{field.max_digits - places}}}{fraction}$"
+                whole["maximum"] = 10 ** (field.max_digits - (field.decimal_places or 0)) - 1
+            schema = {
+                "oneOf": [string, whole],
+                **({"description": schema["description"]} if "description" in schema else {}),
+            }
+        return schema
+
     def _map_basic_serializer(self, serializer, direction):
         schema = super()._map_basic_serializer(serializer, direction)
         if direction == "request" and getattr(serializer, "rejects_unknown_fields", False):
