@@ -122,7 +122,7 @@ def _rows(view):
 
 def _page_size(request) -> int:
     raw = request.query_params.get("page_size")
-    return PAGE_SIZE if raw in (None, "") else page_size_from(raw, maximum=MAX_PAGE_SIZE)
+    return PAGE_SIZE if raw is None else page_size_from(raw, maximum=MAX_PAGE_SIZE)
 
 
 def _url(request, **changes) -> str:
@@ -164,7 +164,7 @@ def inbox_list(view, request) -> Response:
         following = _url(request, cursor=page.next_cursor) if page.next_cursor else None
     else:
         try:
-            number = int(request.query_params.get("page") or 1)
+            number = int(request.query_params.get("page", 1))
         except ValueError:
             raise exceptions.ValidationError({"page": ["Give a page number."]}) from None
         if number < 1:
@@ -398,7 +398,8 @@ def export_response(queryset, *, tenant_id: int, searching: bool) -> StreamingHt
 EXPORT_PARAMETERS = [
     OpenApiParameter(
         "ids",
-        {"type": "string", "pattern": ids_pattern(at_most=MAX_SELECTED_IDS)},
+        # Empty is the same as leaving it out: the filters decide.
+        {"type": "string", "pattern": f"^$|{ids_pattern(at_most=MAX_SELECTED_IDS)}"},
         description=f"Comma-separated ids (at most {MAX_SELECTED_IDS}): only these inquiries.",
     ),
 ]

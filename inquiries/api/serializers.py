@@ -225,7 +225,7 @@ class CustomFieldSerializer(JsonTypedInput, serializers.ModelSerializer):
     key = documented(
         serializers.CharField,
         {"type": "string", "pattern": r"^\s*[A-Za-z][A-Za-z0-9_]{0,49}\s*$"},
-    )(max_length=100)
+    )(max_length=100, trim_whitespace=False)  # the service trims; the length counts as sent
     kind = serializers.ChoiceField(choices=CustomFieldKind.choices)
     choices = serializers.ListField(
         child=serializers.CharField(max_length=100), required=False, max_length=100

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import django_filters
-from django import forms
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import BooleanField, ExpressionWrapper, F, Func, Q, QuerySet, Value
@@ -51,6 +50,7 @@ from inquiries.models import (
     Source,
     Stage,
 )
+from leadflow.lib.query_fields import ID_MAX, IdFilter, WholeNumberFilter
 from leadflow.tenancy.models import Membership, Role
 
 COUNT_CAP = 10_000
@@ -219,34 +219,19 @@ def search(queryset: QuerySet[Inquiry], text: str) -> QuerySet[Inquiry]:
 # The bounds of the columns the filters compare with: a value past them is a field
 # error, not a query PostgreSQL refuses ("integer out of range") or Django drops.
 SCORE_MIN, SCORE_MAX = -(2**31), 2**31 - 1
-ID_MAX = 2**63 - 1
 SCORE_SCHEMA = {"type": "integer", "minimum": SCORE_MIN, "maximum": SCORE_MAX}
-ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": ID_MAX}
 
 
 def _is_id(text: str) -> bool:
     return text.isascii() and text.isdigit() and 1 <= int(text) <= ID_MAX
 
 
-class ScoreFilter(django_filters.Filter):
+class ScoreFilter(WholeNumberFilter):
     """A whole-number score within the score column's range."""
-
-    field_class = forms.IntegerField
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("min_value", SCORE_MIN)
         kwargs.setdefault("max_value", SCORE_MAX)
-        super().__init__(*args, **kwargs)
-
-
-class IdFilter(django_filters.Filter):
-    """A row id: a whole number from 1 up to the id column's largest value."""
-
-    field_class = forms.IntegerField
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", ID_MAX)
         super().__init__(*args, **kwargs)
 
 
@@ -265,7 +250,7 @@ class InboxFilter(django_filters.FilterSet):
         field_name="behaviour_level", choices=BehaviourLevel.choices, label="Level", distinct=False
     )
     source = django_filters.MultipleChoiceFilter(choices=Source.choices, distinct=False)
-    campaign = extend_schema_field(ID_SCHEMA)(IdFilter(field_name="campaign_id", label="Campaign"))
+    campaign = IdFilter(field_name="campaign_id", label="Campaign")
     assigned = extend_schema_field({"type": "string", "pattern": "^(me|none|[1-9][0-9]{0,17})$"})(
         django_filters.CharFilter(
             method="filter_assigned", label="Assigned to", help_text='"me", "none" or a user id'

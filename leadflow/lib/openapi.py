@@ -19,6 +19,7 @@ This module adds what it cannot see:
   409   unsafe operations: a business conflict, an ``Idempotency-Key`` in use
   415   operations with a body: a body that is not of the documented type
   422   unsafe operations: an ``Idempotency-Key`` reused for another request
+  414   every operation: a URL longer than the HTTP server takes (no body)
   429   every operation: throttled
   ====  =====================================================================
 """
@@ -64,6 +65,9 @@ ERROR_DESCRIPTIONS = {
     "422": "An `Idempotency-Key` reused with a different request.",
     "429": "Throttled; retry after `Retry-After` seconds.",
 }
+# Answered by the HTTP server in front of Django (gunicorn: a request line over 4,094
+# bytes), in its own format: documented without a body.
+URI_TOO_LONG = {"description": "The URL is longer than the server accepts."}
 
 
 def documented(field_class: type, schema: dict) -> type:
@@ -124,6 +128,7 @@ def add_error_responses(result, generator, request, public):
             if method not in METHODS:
                 continue
             responses = operation.setdefault("responses", {})
+            responses.setdefault("414", URI_TOO_LONG)
             for status in _error_statuses(method, operation):
                 responses.setdefault(
                     status,

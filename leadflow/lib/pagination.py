@@ -1,8 +1,9 @@
 """Page-number pagination with ``count`` and a bounded page size.
 
-A ``page_size`` that is not a whole number from 1 to :data:`MAX_PAGE_SIZE` is
-a 400 naming it (it used to be ignored, or cut to the maximum); a page past
-the end, or a ``page`` that is not a page number, is DRF's 404.
+A ``page_size`` that is not a whole number from 1 to :data:`MAX_PAGE_SIZE`
+(empty included) is a 400 naming it (it used to be ignored, or cut to the
+maximum); a page past the end, or a ``page`` that is not a page number (empty
+included), is DRF's 404.
 """
 
 from rest_framework import exceptions, pagination
@@ -16,9 +17,16 @@ class PageNumberPagination(pagination.PageNumberPagination):
 
     def get_page_size(self, request):
         raw = request.query_params.get(self.page_size_query_param)
-        if raw is None or raw == "":
+        if raw is None:
             return self.page_size
         return page_size_from(raw, maximum=self.max_page_size)
+
+    def get_page_number(self, request, paginator):
+        raw = request.query_params.get(self.page_query_param)
+        if raw == "":
+            # Not a page number: the same 404 as ?page=abc (DRF would read it as page 1).
+            raise exceptions.NotFound("Invalid page.")
+        return super().get_page_number(request, paginator)
 
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)
