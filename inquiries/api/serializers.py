@@ -212,6 +212,7 @@ class InquiryOutput(serializers.ModelSerializer):
 
 
 class CampaignSerializer(JsonTypedInput, serializers.ModelSerializer):
+    rejects_unknown_fields = True
     spend = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False)
 
     class Meta:
@@ -221,6 +222,7 @@ class CampaignSerializer(JsonTypedInput, serializers.ModelSerializer):
 
 
 class CustomFieldSerializer(JsonTypedInput, serializers.ModelSerializer):
+    rejects_unknown_fields = True
     # What define_custom_field takes: trimmed and lower-cased, then ^[a-z][a-z0-9_]{0,49}$.
     key = documented(
         serializers.CharField,

@@ -6,7 +6,8 @@ schema's word, so a JSON body whose value has another JSON type than the
 field's is a 400 naming the field. Form and multipart data (all strings) is
 left to the fields, and so are ``null`` values (``allow_null`` decides).
 A decimal is taken as a string or a whole JSON number, and documented so
-(``leadflow/lib/openapi.py``).
+(``leadflow/lib/openapi.py``). With ``rejects_unknown_fields = True`` an unknown
+field is a 400 on it too (the schema closes the body).
 """
 
 from __future__ import annotations
@@ -70,7 +71,10 @@ class JsonTypedInput:
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping) and not isinstance(data, QueryDict):
-            errors = {}
+            errors: dict[str, list[str]] = {}
+            if getattr(self, "rejects_unknown_fields", False):
+                for name in sorted(set(data) - set(self.fields)):
+                    errors[name] = ["Unknown field."]
             for name, field in self.fields.items():
                 value = data.get(name)
                 if field.read_only or value is None:

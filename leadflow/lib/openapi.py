@@ -6,7 +6,9 @@ This module adds what it cannot see:
 * :class:`AutoSchema` closes the request body of a serializer that refuses
   unknown fields (``rejects_unknown_fields = True``, as ``StrictSerializer``
   does) with ``additionalProperties: false``;
-* :func:`add_error_responses`, a postprocessing hook, documents on every
+* :func:`add_error_responses`, a postprocessing hook, marks the optional query
+  parameters that take an empty value as "any" (``allowEmptyValue``) and
+  documents on every
   operation the errors it can answer, all in the one shape of
   ``leadflow/lib/api_errors.py`` (component ``Error``):
 
@@ -119,14 +121,27 @@ def _error_statuses(method: str, operation: dict) -> list[str]:
     return sorted(statuses)
 
 
+# Query parameters whose empty value is refused: a page number (404) and a size (400).
+EMPTY_REFUSED = {"page", "page_size"}
+
+
 def add_error_responses(result, generator, request, public):
-    """Postprocessing hook: the ``Error`` component and each operation's error responses."""
+    """Postprocessing hook: the ``Error`` component, each operation's error responses, and
+    ``allowEmptyValue`` on the query parameters an empty value leaves out."""
     result.setdefault("components", {}).setdefault("schemas", {})[ERROR_COMPONENT] = ERROR_SCHEMA
     reference = {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}
     for path_item in result.get("paths", {}).values():
         for method, operation in path_item.items():
             if method not in METHODS:
                 continue
+            for parameter in operation.get("parameters", []):
+                # A filter left empty (a form's untouched <select>) means "any": say so.
+                if (
+                    parameter.get("in") == "query"
+                    and not parameter.get("required")
+                    and parameter["name"] not in EMPTY_REFUSED
+                ):
+                    parameter["allowEmptyValue"] = True
             responses = operation.setdefault("responses", {})
             responses.setdefault("414", URI_TOO_LONG)
             for status in _error_statuses(method, operation):

@@ -57,6 +57,7 @@ class MeView(APIView):
 
 
 class PartnerInput(JsonTypedInput, serializers.Serializer):
+    rejects_unknown_fields = True
     name = serializers.CharField(max_length=200)
     kind = serializers.ChoiceField(choices=PartnerKind.choices)
     contact_email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
@@ -117,6 +118,7 @@ class IssuedApiKeyOutput(ApiKeyOutput):
 
 
 class ApiKeyInput(JsonTypedInput, serializers.Serializer):
+    rejects_unknown_fields = True
     name = serializers.CharField(max_length=100)
     partner = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     role = serializers.ChoiceField(choices=Role.choices, required=False, allow_blank=True)
