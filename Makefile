@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 MIGRATE_DB := $(if $(DATABASE_OWNER_URL),owner,default)
 
-.PHONY: install migrate run test lint format bench clean
+.PHONY: install migrate run test schemathesis lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ run: install
 
 test: install
 	$(PY) -m pytest -n 2
+
+# The running API fuzzed against its OpenAPI schema (PostgreSQL needed; about 3 minutes).
+schemathesis: install
+	$(PY) scripts/schemathesis_ci.py
 
 # Benchmarks (PostgreSQL needed; not part of `make test`): each prints its
 # figures as ratios against a baseline measured in the same run and appends

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from inquiries.models import CustomField, CustomFieldKind, Timeline
+from inquiries.services.validation import clean_country
 from leadflow.lib.company_size import parse_company_size
 
 HONEYPOT = "website"
@@ -39,13 +40,7 @@ class PublicInquiryForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "e.g. 250 or 51-200"}),
     )
     industry = forms.CharField(max_length=100, required=False)
-    country = forms.RegexField(
-        r"^[A-Za-z]{2}$",
-        required=False,
-        max_length=2,
-        error_messages={"invalid": "Use a two-letter country code, e.g. DE."},
-        label="Country (2 letters)",
-    )
+    country = forms.CharField(required=False, max_length=2, label="Country (2 letters)")
     interest = forms.CharField(max_length=200, required=False, label="What are you interested in?")
     timeline = forms.ChoiceField(
         choices=Timeline.choices, initial=Timeline.UNKNOWN, label="When do you plan to buy?"
@@ -63,6 +58,15 @@ class PublicInquiryForm(forms.Form):
         self.custom_fields = custom_fields
         for field in custom_fields:
             self.fields[f"custom__{field.key}"] = _form_field(field)
+
+    def clean_country(self) -> str:
+        text = self.cleaned_data["country"]
+        if not text:
+            return text
+        try:
+            return clean_country(text)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
 
     def custom_values(self) -> dict:
         return {

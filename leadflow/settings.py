@@ -295,13 +295,13 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["leadflow.tenancy.permissions.IsTenantCaller"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["leadflow.lib.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "leadflow.lib.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": ["leadflow.tenancy.throttling.CallerRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"caller": env.string("API_THROTTLE_RATE", "1200/min")},
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "leadflow.lib.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "leadflow.lib.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -315,6 +315,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation's error answers, in the one error shape (leadflow/lib/openapi.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "leadflow.lib.openapi.add_error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "PartnerKindEnum": "leadflow.tenancy.models.PartnerKind",
         "CustomFieldKindEnum": "inquiries.models.CustomFieldKind",

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import django_filters
-from django import forms
 from rest_framework import mixins, serializers
 
 from inquiries.models import Appointment
+from leadflow.lib.query_fields import IdFilter
 from leadflow.tenancy.api_base import TenantViewSet
 from leadflow.tenancy.models import Partner
 from leadflow.tenancy.permissions import IsTenantCaller
@@ -47,12 +47,6 @@ class LeadOutput(serializers.ModelSerializer):
             "appointment",
             "created_at",
         ]
-
-
-class IdFilter(django_filters.Filter):
-    """A whole-number id (``NumberFilter`` would accept and truncate ``1.5``)."""
-
-    field_class = forms.IntegerField
 
 
 class LeadFilter(django_filters.FilterSet):

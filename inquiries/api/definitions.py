@@ -12,6 +12,7 @@ from inquiries.models import LeadDefinition, SignOffSide
 from inquiries.selectors.inquiries import definition_list
 from inquiries.services import definitions as services
 from inquiries.services.scoring import active_definition
+from leadflow.lib.json_input import JsonTypedInput
 from leadflow.tenancy.api_base import TenantViewSet
 from leadflow.tenancy.models import Role
 from leadflow.tenancy.permissions import role_required
@@ -51,7 +52,10 @@ class DefinitionOutput(serializers.ModelSerializer):
         ]
 
 
-class DefinitionInput(serializers.Serializer):
+class DefinitionInput(JsonTypedInput, serializers.Serializer):
+    # validate() refuses unknown fields: the schema closes the body.
+    rejects_unknown_fields = True
+
     name = serializers.CharField(max_length=200, required=False)
     fit_rules = serializers.ListField(child=serializers.DictField(), required=False, max_length=100)
     engagement_rules = serializers.ListField(
@@ -74,7 +78,7 @@ class DefinitionInput(serializers.Serializer):
         return attrs
 
 
-class SignInput(serializers.Serializer):
+class SignInput(JsonTypedInput, serializers.Serializer):
     side = serializers.ChoiceField(choices=SignOffSide.choices)
 
 

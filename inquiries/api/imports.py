@@ -9,7 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from inquiries.api.serializers import StrictSerializer
@@ -22,6 +22,7 @@ from inquiries.selectors.imports import (
     report_csv_rows,
 )
 from inquiries.services import imports as import_services
+from leadflow.lib.parsers import JSONParser
 from leadflow.tenancy.api_base import TenantViewSet
 from leadflow.tenancy.models import Role
 from leadflow.tenancy.permissions import role_required

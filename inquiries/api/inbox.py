@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import tzinfo
 
 from django.http import StreamingHttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import exceptions, mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -41,12 +41,15 @@ from inquiries.selectors.inbox import (
 from inquiries.selectors.inquiries import campaign_list
 from inquiries.services import triage
 from leadflow.lib import times
+from leadflow.lib.ids import ids_pattern, parse_ids
+from leadflow.lib.pagination import page_size_from
 from leadflow.lib.spreadsheet import safe_cell
 from leadflow.tenancy.api_base import TenantViewSet
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Role
 from leadflow.tenancy.permissions import role_required
 
+MAX_OFFSET = 2**63 - 1
 MARKETING = (Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.QUALIFIER)
 EXPORT_BATCH = 2000
 EXPORT_COLUMNS = [
@@ -76,12 +79,25 @@ LIST_PARAMETERS = [
         enum=list(SORTS),
         description="With a sort the list is paged by cursor (keyset): follow `next`.",
     ),
-    OpenApiParameter("cursor", str, description="From the previous page's `next`."),
-    OpenApiParameter("page", int, description="Page number, without `sort` only."),
-    OpenApiParameter("page_size", int, description=f"1–{MAX_PAGE_SIZE}, default {PAGE_SIZE}."),
+    OpenApiParameter(
+        "cursor",
+        str,
+        description="From the previous page's `next`; one this list did not make is a 404.",
+    ),
+    OpenApiParameter(
+        "page",
+        {"type": "integer", "minimum": 1},
+        description="Page number, without `sort` only; a page past the end is a 404.",
+    ),
+    OpenApiParameter(
+        "page_size",
+        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+        description=f"1–{MAX_PAGE_SIZE}, default {PAGE_SIZE}.",
+    ),
 ]
 
 
+@extend_schema_serializer(many=False)  # the page itself, not a list to paginate again
 class InboxPageOutput(serializers.Serializer):
     count = serializers.IntegerField(help_text="Capped at 10,000 (see `count_capped`).")
     count_capped = serializers.BooleanField(help_text="True when more than `count` match.")
@@ -107,14 +123,8 @@ def _rows(view):
 
 
 def _page_size(request) -> int:
-    raw = request.query_params.get("page_size") or PAGE_SIZE
-    try:
-        size = int(raw)
-    except (TypeError, ValueError):
-        raise exceptions.ValidationError({"page_size": ["Give a whole number."]}) from None
-    if not 1 <= size <= MAX_PAGE_SIZE:
-        raise exceptions.ValidationError({"page_size": [f"Give 1–{MAX_PAGE_SIZE}."]})
-    return size
+    raw = request.query_params.get("page_size")
+    return PAGE_SIZE if raw is None else page_size_from(raw, maximum=MAX_PAGE_SIZE)
 
 
 def _url(request, **changes) -> str:
@@ -147,18 +157,24 @@ def inbox_list(view, request) -> Response:
                 rows_from=_rows(view),
                 unindexed=unindexed,
             )
-        except BadCursor as exc:
-            raise exceptions.ValidationError({"cursor": [str(exc)]}) from exc
+        except BadCursor:
+            # A cursor names a page: one this list did not make is no page, like ?page=abc.
+            raise exceptions.NotFound(
+                "No such page: follow the `next` link of the previous page."
+            ) from None
         rows = page.rows
         following = _url(request, cursor=page.next_cursor) if page.next_cursor else None
     else:
         try:
-            number = int(request.query_params.get("page") or 1)
+            number = int(request.query_params.get("page", 1))
         except ValueError:
             raise exceptions.ValidationError({"page": ["Give a page number."]}) from None
         if number < 1:
             raise exceptions.ValidationError({"page": ["Pages start at 1."]})
         start = (number - 1) * size
+        if start + size + 1 > MAX_OFFSET:
+            # Past any table PostgreSQL can hold (OFFSET is a bigint): a page past the end.
+            raise exceptions.NotFound("Invalid page.")
         rows = list(
             keyset_queryset(
                 queryset,
@@ -385,20 +401,25 @@ def export_response(
 
 
 EXPORT_PARAMETERS = [
-    OpenApiParameter("ids", str, description="Comma-separated ids: only these inquiries."),
+    OpenApiParameter(
+        "ids",
+        # Empty is the same as leaving it out: the filters decide.
+        {"type": "string", "pattern": f"^$|{ids_pattern(at_most=MAX_SELECTED_IDS)}"},
+        description=f"Comma-separated ids (at most {MAX_SELECTED_IDS}): only these inquiries.",
+    ),
 ]
 
 
 def inbox_export(view, request) -> StreamingHttpResponse:
     """The filtered inquiries (or the chosen ``ids``) as CSV, streamed."""
-    raw_ids = request.query_params.get("ids", "").strip()
+    raw_ids = request.query_params.get("ids", "")
     if raw_ids:
-        try:
-            ids = tuple(dict.fromkeys(int(part) for part in raw_ids.split(",") if part.strip()))
-        except ValueError:
-            raise exceptions.ValidationError({"ids": ["Give comma-separated ids."]}) from None
-        if len(ids) > MAX_SELECTED_IDS:
+        if len(raw_ids.split(",")) > MAX_SELECTED_IDS:
             raise exceptions.ValidationError({"ids": [f"At most {MAX_SELECTED_IDS} ids."]})
+        parsed = parse_ids(raw_ids, at_most=MAX_SELECTED_IDS)
+        if parsed is None:
+            raise exceptions.ValidationError({"ids": ["Give comma-separated ids, e.g. 1,2,3."]})
+        ids = tuple(dict.fromkeys(parsed))
         if missing_ids(ids):
             raise exceptions.NotFound()
         queryset = view.get_queryset().filter(pk__in=ids)

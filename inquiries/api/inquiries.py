@@ -9,9 +9,15 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from inquiries.api import inbox
-from inquiries.api.serializers import ActivityInput, ActivityOutput, InquiryInput, InquiryOutput
+from inquiries.api.serializers import (
+    ActivityInput,
+    ActivityOutput,
+    InquiryChange,
+    InquiryInput,
+    InquiryOutput,
+)
 from inquiries.models import Inquiry
-from inquiries.selectors.inquiries import inquiry_list, timeline
+from inquiries.selectors.inquiries import activity_list, inquiry_list
 from inquiries.services.capture import capture_inquiry, record_activity, update_profile
 from leadflow.tenancy.api_base import TenantViewSet
 from leadflow.tenancy.models import Role
@@ -95,40 +101,29 @@ class InquiryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
         code = status.HTTP_201_CREATED if captured.created else status.HTTP_200_OK
         return Response(InquiryOutput(captured.inquiry).data, status=code)
 
-    @extend_schema(request=InquiryInput, responses=InquiryOutput)
+    @extend_schema(request=InquiryChange, responses=InquiryOutput)
     def partial_update(self, request, pk=None):
         """Correct the person's profile; the score is recomputed at once."""
         inquiry = self.get_object()
-        data = InquiryInput(data=request.data, partial=True)
+        data = InquiryChange(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        not_editable = set(values) - _PROFILE - {"custom"}
-        if not_editable:
-            name = sorted(not_editable)[0]
-            return Response(
-                {
-                    "status": 400,
-                    "code": "not_editable",
-                    "detail": f"{name} cannot be edited here.",
-                    "errors": {name: ["Not editable here."]},
-                },
-                status=status.HTTP_400_BAD_REQUEST,
-            )
         custom = values.pop("custom", None)
         inquiry = update_profile(
             inquiry=inquiry, changes=values, custom=custom or None, by=self.principal
         )
         return Response(InquiryOutput(self.get_queryset().get(pk=inquiry.pk)).data)
 
-    @extend_schema(
-        request=ActivityInput, responses={201: ActivityOutput, 200: ActivityOutput(many=True)}
-    )
-    @action(detail=True, methods=["get", "post"])
+    @extend_schema(methods=["GET"], responses=ActivityOutput(many=True), filters=False)
+    @extend_schema(methods=["POST"], request=ActivityInput, responses={201: ActivityOutput})
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
     def activities(self, request, pk=None):
-        """The person's timeline (GET), or one more thing they did (POST), which rescores them."""
+        """The person's timeline, newest first, paginated (GET); or one more thing they did
+        (POST), which rescores them."""
         inquiry = self.get_object()  # another tenant's inquiry is 404 before any 400
         if request.method == "GET":
-            return Response(ActivityOutput(timeline(inquiry=inquiry), many=True).data)
+            page = self.paginate_queryset(activity_list(inquiry=inquiry))
+            return self.get_paginated_response(ActivityOutput(page, many=True).data)
         data = ActivityInput(data=request.data)
         data.is_valid(raise_exception=True)
         activity = record_activity(inquiry=inquiry, **data.validated_data, by=self.principal)

@@ -13,9 +13,12 @@ from typing import Any
 
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -26,11 +29,16 @@ from inquiries.selectors.merging import DuplicatePair, parse_cursor, possible_du
 from inquiries.services.merging import MAX_MERGE, FieldChoice, MergePreview
 from inquiries.services.merging import merge_inquiries as merge_service
 from inquiries.services.merging import preview_merge as preview_service
+from leadflow.lib.ids import ids_pattern, parse_ids
+from leadflow.lib.openapi import documented
 from leadflow.tenancy.models import Role
 from leadflow.tenancy.permissions import role_required
 
 MARKETING = (Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.QUALIFIER)
 MAX_PAGE_SIZE = 200
+
+
+IDS_PATTERN = ids_pattern(at_most=MAX_MERGE - 1)
 
 
 class MergeInput(StrictSerializer):
@@ -40,7 +48,7 @@ class MergeInput(StrictSerializer):
         max_length=MAX_MERGE - 1,
         help_text="Ids of the inquiries to merge into this one; they are removed.",
     )
-    confirm = serializers.BooleanField(
+    confirm = documented(serializers.BooleanField, {"type": "boolean", "enum": [True]})(
         help_text="Must be true: a merge cannot be undone (the audit keeps the old rows)."
     )
 
@@ -51,29 +59,26 @@ class MergeInput(StrictSerializer):
 
 
 class PreviewQuery(serializers.Serializer):
-    others = serializers.CharField(help_text="Comma-separated ids, e.g. 2,3.")
+    others = documented(serializers.CharField, {"type": "string", "pattern": IDS_PATTERN})(
+        help_text="Comma-separated ids, e.g. 2,3."
+    )
 
     def validate_others(self, value: str) -> list[int]:
-        try:
-            ids = [int(part) for part in value.split(",") if part.strip()]
-        except ValueError:
-            raise serializers.ValidationError("Give comma-separated inquiry ids.") from None
-        if not ids or min(ids) < 1:
-            raise serializers.ValidationError("Give comma-separated inquiry ids.")
-        if len(ids) >= MAX_MERGE:
+        if len(value.split(",")) >= MAX_MERGE:
             raise serializers.ValidationError(f"Merge at most {MAX_MERGE} inquiries at once.")
+        ids = parse_ids(value, at_most=MAX_MERGE - 1)
+        if ids is None:
+            raise serializers.ValidationError("Give comma-separated inquiry ids, e.g. 2,3.")
         return ids
 
 
 class DuplicatesQuery(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=50)
-    after = serializers.CharField(required=False, allow_blank=True)
-
-    def validate_after(self, value: str):
-        try:
-            return parse_cursor(value)
-        except ValueError:
-            raise serializers.ValidationError("Use the next_after of the previous page.") from None
+    after = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="The previous page's `next_after`; one this list did not make is a 404.",
+    )
 
 
 def _value(value: Any) -> Any:
@@ -160,7 +165,14 @@ class MergeView(APIView):
     permission_classes = [role_required(*MARKETING)]
 
     @extend_schema(
-        parameters=[OpenApiParameter("others", OpenApiTypes.STR, required=True)],
+        parameters=[
+            OpenApiParameter(
+                "others",
+                {"type": "string", "pattern": IDS_PATTERN},
+                required=True,
+                description="Comma-separated ids of the other inquiries, e.g. 2,3.",
+            )
+        ],
         responses={200: _PREVIEW_SCHEMA},
     )
     def get(self, request, pk: int):
@@ -203,9 +215,14 @@ class DuplicatesView(APIView):
     def get(self, request):
         query = DuplicatesQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        page = possible_duplicates(
-            limit=query.validated_data["limit"], after=query.validated_data.get("after")
-        )
+        try:
+            after = parse_cursor(query.validated_data.get("after"))
+        except ValueError:
+            # A keyset position names a page: one this list never made is no page.
+            raise exceptions.NotFound(
+                "No such page: use the next_after of the previous page."
+            ) from None
+        page = possible_duplicates(limit=query.validated_data["limit"], after=after)
         return Response(
             {"results": [pair_body(p) for p in page.pairs], "next_after": page.next_after}
         )

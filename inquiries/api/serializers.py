@@ -19,15 +19,20 @@ from inquiries.models import (
 from inquiries.selectors.inquiries import campaign_list, custom_field_list
 from inquiries.services.custom_fields import clean_custom_values
 from inquiries.services.validation import (
-    COUNTRY_MESSAGE,
-    COUNTRY_PATTERN,
     MAX_LENGTHS,
+    clean_country,
+    country_codes,
 )
 from leadflow.lib.company_size import COMPANY_SIZE_MAX, COMPANY_SIZE_MIN, parse_company_size
+from leadflow.lib.json_input import JsonTypedInput
+from leadflow.lib.openapi import documented
 
 
-class StrictSerializer(serializers.Serializer):
+class StrictSerializer(JsonTypedInput, serializers.Serializer):
     """Rejects fields it does not know instead of silently dropping them."""
+
+    # The OpenAPI schema closes its body (additionalProperties: false).
+    rejects_unknown_fields = True
 
     def validate(self, attrs):
         unknown = set(getattr(self, "initial_data", {}) or {}) - set(self.fields)
@@ -70,6 +75,27 @@ class CompanySizeField(serializers.Field):
         return value
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "enum": ["", *sorted(country_codes())],
+        "description": "ISO 3166-1 alpha-2 country code; lower case is accepted and stored "
+        "in capitals, an empty string clears it.",
+    }
+)
+class CountryField(serializers.CharField):
+    """An ISO 3166-1 alpha-2 country code (any case), checked against the maintained list."""
+
+    def to_internal_value(self, data):
+        text = super().to_internal_value(data)
+        if text == "":
+            return text
+        try:
+            return clean_country(text)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc), code="invalid") from None
+
+
 class InquiryInput(StrictSerializer):
     first_name = serializers.CharField(
         max_length=MAX_LENGTHS["first_name"], required=False, allow_blank=True
@@ -89,12 +115,7 @@ class InquiryInput(StrictSerializer):
     industry = serializers.CharField(
         max_length=MAX_LENGTHS["industry"], required=False, allow_blank=True
     )
-    country = serializers.RegexField(
-        COUNTRY_PATTERN,
-        required=False,
-        allow_blank=True,
-        error_messages={"invalid": COUNTRY_MESSAGE},
-    )
+    country = CountryField(required=False, allow_blank=True)
     region = serializers.CharField(
         max_length=MAX_LENGTHS["region"], required=False, allow_blank=True
     )
@@ -143,6 +164,17 @@ class InquiryInput(StrictSerializer):
         return attrs
 
 
+class InquiryChange(InquiryInput):
+    """A correction of the person's profile (PATCH): the profile fields and ``custom`` only."""
+
+    source = None
+    campaign = None
+    consent = None
+    external_source = None
+    external_id = None
+    activity_details = None
+
+
 class ActivityInput(StrictSerializer):
     kind = serializers.ChoiceField(choices=RECORDABLE_ACTIVITY_KINDS)
     occurred_at = serializers.DateTimeField(required=False)
@@ -164,9 +196,9 @@ class InquiryOutput(serializers.ModelSerializer):
     definition_version = serializers.IntegerField(
         source="definition.version", allow_null=True, default=None
     )
-    campaign = serializers.PrimaryKeyRelatedField(read_only=True)
-    partner = serializers.PrimaryKeyRelatedField(read_only=True)
-    assigned_to = serializers.PrimaryKeyRelatedField(read_only=True)
+    campaign = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    partner = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    assigned_to = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = Inquiry
@@ -208,7 +240,8 @@ class InquiryOutput(serializers.ModelSerializer):
         ]
 
 
-class CampaignSerializer(serializers.ModelSerializer):
+class CampaignSerializer(JsonTypedInput, serializers.ModelSerializer):
+    rejects_unknown_fields = True
     spend = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False)
 
     class Meta:
@@ -217,7 +250,13 @@ class CampaignSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_at"]
 
 
-class CustomFieldSerializer(serializers.ModelSerializer):
+class CustomFieldSerializer(JsonTypedInput, serializers.ModelSerializer):
+    rejects_unknown_fields = True
+    # What define_custom_field takes: trimmed and lower-cased, then ^[a-z][a-z0-9_]{0,49}$.
+    key = documented(
+        serializers.CharField,
+        {"type": "string", "pattern": r"^\s*[A-Za-z][A-Za-z0-9_]{0,49}\s*$"},
+    )(max_length=100, trim_whitespace=False)  # the service trims; the length counts as sent
     kind = serializers.ChoiceField(choices=CustomFieldKind.choices)
     choices = serializers.ListField(
         child=serializers.CharField(max_length=100), required=False, max_length=100

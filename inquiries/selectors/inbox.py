@@ -24,11 +24,13 @@ import base64
 import binascii
 import datetime as dt
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
 import django_filters
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import (
     BooleanField,
@@ -45,6 +47,7 @@ from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Coalesce, Lower, NullIf
 from django.http import QueryDict
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 
 from inquiries.models import (
     BehaviourLevel,
@@ -58,6 +61,7 @@ from inquiries.models import (
     Source,
     Stage,
 )
+from leadflow.lib.query_fields import ID_MAX, IdFilter, WholeNumberFilter
 from leadflow.tenancy.models import Membership, Role
 
 COUNT_CAP = 10_000
@@ -193,11 +197,34 @@ SORTS = {
 DEFAULT_SORT = "recent"
 
 
-def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """The start of ``day`` and of the next day in the current (tenant's) time zone."""
-    zone = timezone.get_current_timezone()
-    start = dt.datetime.combine(day, dt.time.min, tzinfo=zone)
-    return start, dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
+def _day_start(day: dt.date) -> dt.datetime | None:
+    """Midnight starting ``day`` in the current (tenant's) time zone; None off the calendar.
+
+    The first and last days of the calendar have no midnight that is also a
+    UTC time in some zones (year 0, year 10000): a bound there means no bound.
+    """
+    if not dt.date.min < day < dt.date.max:
+        return None
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=timezone.get_current_timezone())
+    try:
+        start.astimezone(dt.UTC)
+    except OverflowError:
+        return None
+    return start
+
+
+def _on_or_after(queryset: QuerySet, field: str, day: dt.date) -> QuerySet:
+    start = _day_start(day)
+    if start is None:
+        return queryset if day < dt.date(2000, 1, 1) else queryset.none()
+    return queryset.filter(**{f"{field}__gte": start})
+
+
+def _on_or_before(queryset: QuerySet, field: str, day: dt.date) -> QuerySet:
+    end = _day_start(day + dt.timedelta(days=1)) if day < dt.date.max else None
+    if end is None:
+        return queryset.none() if day < dt.date(2000, 1, 1) else queryset
+    return queryset.filter(**{f"{field}__lt": end})
 
 
 def search_terms(text: str) -> list[str]:
@@ -245,6 +272,25 @@ def search(queryset: QuerySet[Inquiry], text: str) -> QuerySet[Inquiry]:
     return queryset.filter(matched | Q(pk__in=others.values("inquiry_id")))
 
 
+# The bounds of the columns the filters compare with: a value past them is a field
+# error, not a query PostgreSQL refuses ("integer out of range") or Django drops.
+SCORE_MIN, SCORE_MAX = -(2**31), 2**31 - 1
+SCORE_SCHEMA = {"type": "integer", "minimum": SCORE_MIN, "maximum": SCORE_MAX}
+
+
+def _is_id(text: str) -> bool:
+    return text.isascii() and text.isdigit() and 1 <= int(text) <= ID_MAX
+
+
+class ScoreFilter(WholeNumberFilter):
+    """A whole-number score within the score column's range."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", SCORE_MIN)
+        kwargs.setdefault("max_value", SCORE_MAX)
+        super().__init__(*args, **kwargs)
+
+
 class InboxFilter(django_filters.FilterSet):
     """The inbox's filters; also the ``filter`` of a bulk action and of the CSV export.
 
@@ -260,12 +306,18 @@ class InboxFilter(django_filters.FilterSet):
         field_name="behaviour_level", choices=BehaviourLevel.choices, label="Level", distinct=False
     )
     source = django_filters.MultipleChoiceFilter(choices=Source.choices, distinct=False)
-    campaign = django_filters.NumberFilter(field_name="campaign_id", label="Campaign")
-    assigned = django_filters.CharFilter(
-        method="filter_assigned", label="Assigned to", help_text='"me", "none" or a user id'
+    campaign = IdFilter(field_name="campaign_id", label="Campaign")
+    assigned = extend_schema_field({"type": "string", "pattern": "^(me|none|[1-9][0-9]{0,17})$"})(
+        django_filters.CharFilter(
+            method="filter_assigned", label="Assigned to", help_text='"me", "none" or a user id'
+        )
     )
-    score_min = django_filters.NumberFilter(field_name="score", lookup_expr="gte")
-    score_max = django_filters.NumberFilter(field_name="score", lookup_expr="lte")
+    score_min = extend_schema_field(SCORE_SCHEMA)(
+        ScoreFilter(field_name="score", lookup_expr="gte")
+    )
+    score_max = extend_schema_field(SCORE_SCHEMA)(
+        ScoreFilter(field_name="score", lookup_expr="lte")
+    )
     created_from = django_filters.DateFilter(method="filter_created_from")
     created_to = django_filters.DateFilter(method="filter_created_to")
     activity_from = django_filters.DateFilter(method="filter_activity_from")
@@ -289,26 +341,26 @@ class InboxFilter(django_filters.FilterSet):
             return queryset.filter(assigned_to__isnull=True)
         if value == "me":
             return queryset.filter(assigned_to_id=self.user_id)
-        if value.isdigit():
+        if _is_id(value):
             return queryset.filter(assigned_to_id=int(value))
         return queryset
 
     def filter_created_from(self, queryset, name, value):
-        return queryset.filter(created_at__gte=_day_bounds(value)[0])
+        return _on_or_after(queryset, "created_at", value)
 
     def filter_created_to(self, queryset, name, value):
-        return queryset.filter(created_at__lt=_day_bounds(value)[1])
+        return _on_or_before(queryset, "created_at", value)
 
     def filter_activity_from(self, queryset, name, value):
-        return queryset.filter(last_activity_at__gte=_day_bounds(value)[0])
+        return _on_or_after(queryset, "last_activity_at", value)
 
     def filter_activity_to(self, queryset, name, value):
-        return queryset.filter(last_activity_at__lt=_day_bounds(value)[1])
+        return _on_or_before(queryset, "last_activity_at", value)
 
     def is_valid(self) -> bool:
         valid = super().is_valid()
         assigned = (self.data.get("assigned") or "").strip().lower()
-        if assigned and assigned not in ("me", "none") and not assigned.isdigit():
+        if assigned and assigned not in ("me", "none") and not _is_id(assigned):
             self.form.add_error("assigned", 'Use "me", "none" or a user id.')
             valid = False
         self._custom = self._custom_filters()
@@ -373,6 +425,8 @@ def _custom_value(field: CustomField, raw: str) -> Any:
             number = float(raw)
         except ValueError:
             return None
+        if not math.isfinite(number):  # JSON has no NaN or infinity to compare with
+            return None
         return int(number) if number.is_integer() else number
     if field.kind == CustomFieldKind.BOOLEAN:
         return {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(
@@ -416,11 +470,19 @@ def decode_cursor(sort: Sort, cursor: str) -> tuple[Any, int]:
             raise BadCursor("The cursor belongs to another sort.")
         if sort.field != "score" and value is not None:
             value = dt.datetime.fromisoformat(value)
-        elif sort.field == "score" and not isinstance(value, int):
+            # Compared in UTC: a zone-less or off-calendar time was not made here.
+            if timezone.is_naive(value):
+                raise BadCursor("Malformed cursor.")
+            value = value.astimezone(dt.UTC)
+        elif sort.field == "score" and (
+            not isinstance(value, int) or not SCORE_MIN <= value <= SCORE_MAX
+        ):
             raise BadCursor("Malformed cursor.")
         if value is None and not sort.nullable:
             raise BadCursor("Malformed cursor.")
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+        if isinstance(pk, bool) or not 1 <= pk <= ID_MAX:
+            raise BadCursor("Malformed cursor.")
+    except (ValueError, TypeError, OverflowError, binascii.Error, json.JSONDecodeError) as exc:
         raise BadCursor("Malformed cursor.") from exc
     return value, pk
 
@@ -507,8 +569,18 @@ class CappedCount:
 
 
 def _limited_sql(queryset: QuerySet) -> tuple[str, tuple]:
+    """The capped count of ``queryset`` as a subquery; ``SELECT 0`` when it can match nothing.
+
+    Django refuses to compile a query it knows is empty (``.none()``, a search
+    of symbols only, an integer bound past the column's range) and raises
+    ``EmptyResultSet``, which evaluating the queryset would have turned into
+    no rows: here it is the same zero.
+    """
     limited = queryset.order_by().values("pk")[: COUNT_CAP + 1]
-    sql, params = limited.query.get_compiler(using=limited.db).as_sql()
+    try:
+        sql, params = limited.query.get_compiler(using=limited.db).as_sql()
+    except EmptyResultSet:
+        return "SELECT 0", ()
     return f"SELECT count(*) FROM ({sql}) AS capped", params
 
 

@@ -32,6 +32,11 @@ def timeline(*, inquiry: Inquiry, limit: int = 200) -> list[Activity]:
     return list(Activity.objects.filter(inquiry=inquiry).order_by("-occurred_at", "-id")[:limit])
 
 
+def activity_list(*, inquiry: Inquiry) -> QuerySet[Activity]:
+    """The person's activities, newest first, for a paginated timeline."""
+    return Activity.objects.filter(inquiry=inquiry).order_by("-occurred_at", "-id")
+
+
 def campaign_list() -> QuerySet[Campaign]:
     return Campaign.objects.order_by("-created_at", "-id")
 

@@ -130,8 +130,10 @@ def parse_cursor(text: str | None) -> tuple[int, int] | None:
     if not text:
         return None
     newer, _, older = text.partition("-")
+    if not (newer.isascii() and older.isascii()):
+        raise ValueError("not a position")
     position = (int(newer), int(older))
-    if min(position) < 1:
+    if min(position) < 1 or max(position) > 2**63 - 1:
         raise ValueError("not a position")
     return position
 

@@ -9,10 +9,12 @@ custom-field values with ``custom_fields.clean_custom_values``.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime, timedelta
 from typing import Any
 
+import pycountry
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils import timezone
@@ -34,8 +36,7 @@ MAX_LENGTHS = {
     "external_source": 50,
     "external_id": 100,
 }
-COUNTRY_PATTERN = r"^[A-Za-z]{2}$"
-COUNTRY_MESSAGE = "Use a two-letter ISO 3166 country code, e.g. DE."
+COUNTRY_MESSAGE = "Use a two-letter ISO 3166-1 country code, e.g. DE, US or GB."
 NULL_MESSAGE = "Null characters are not allowed."
 CHOICES: dict[str, list[tuple[str, str]]] = {
     "timeline": list(Timeline.choices),
@@ -46,7 +47,6 @@ CHOICES: dict[str, list[tuple[str, str]]] = {
 # An activity may be recorded up to this far ahead (clock skew), never later.
 FUTURE_SLACK = timedelta(minutes=5)
 ACTIVITY_KINDS = frozenset(kind for kind, _label in RECORDABLE_ACTIVITY_KINDS)
-_COUNTRY_RE = re.compile(COUNTRY_PATTERN)
 # Plain addresses (ASCII dot-atom at a dotted host name), a subset of what Django's
 # validate_email accepts: they pass at once; anything else is asked of Django. One
 # regular expression instead of Django's two with their Unicode ranges (0.6 s per
@@ -79,6 +79,26 @@ def is_valid_email(text: str) -> bool:
     return True
 
 
+@functools.cache
+def country_codes() -> frozenset[str]:
+    """The ISO 3166-1 alpha-2 codes of pycountry's maintained list (read once)."""
+    return frozenset(country.alpha_2 for country in pycountry.countries)
+
+
+def clean_country(text: str) -> str:
+    """An assigned ISO 3166-1 alpha-2 code, in capitals; ValueError with the message.
+
+    Every door that takes a country (the API, the public form, the import)
+    asks this, so "XX" or "UK" is refused the same way everywhere.
+    """
+    code = text.strip().upper()
+    if code not in country_codes():
+        shown = text.strip()[:20]
+        hint = " The United Kingdom is GB." if code == "UK" else ""
+        raise ValueError(f'"{shown}" is not a country code. {COUNTRY_MESSAGE}{hint}')
+    return code
+
+
 def clean_cell(field: str, text: str) -> Any:
     """The typed value of one non-empty cell for a standard field; ValueError with the message.
 
@@ -96,9 +116,7 @@ def clean_cell(field: str, text: str) -> Any:
     if field == "company_size":
         return clean_company_size(text)
     if field == "country":
-        if not _COUNTRY_RE.match(text):
-            raise ValueError(COUNTRY_MESSAGE)
-        return text
+        return clean_country(text)
     if field in CHOICES:
         return clean_choice(field, text)
     raise ValueError(f"Unknown field {field!r}.")

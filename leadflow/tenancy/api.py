@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from leadflow.lib.json_input import JsonTypedInput
 from leadflow.tenancy import selectors, services
 from leadflow.tenancy.api_base import TenantViewSet
 from leadflow.tenancy.models import ApiKey, AuditEvent, Partner, PartnerKind, Role
@@ -55,7 +56,8 @@ class MeView(APIView):
         )
 
 
-class PartnerInput(serializers.Serializer):
+class PartnerInput(JsonTypedInput, serializers.Serializer):
+    rejects_unknown_fields = True
     name = serializers.CharField(max_length=200)
     kind = serializers.ChoiceField(choices=PartnerKind.choices)
     contact_email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
@@ -92,7 +94,7 @@ class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
 
 
 class ApiKeyOutput(serializers.ModelSerializer):
-    partner = serializers.PrimaryKeyRelatedField(read_only=True)
+    partner = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = ApiKey
@@ -115,7 +117,8 @@ class IssuedApiKeyOutput(ApiKeyOutput):
         fields = [*ApiKeyOutput.Meta.fields, "key"]
 
 
-class ApiKeyInput(serializers.Serializer):
+class ApiKeyInput(JsonTypedInput, serializers.Serializer):
+    rejects_unknown_fields = True
     name = serializers.CharField(max_length=100)
     partner = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     role = serializers.ChoiceField(choices=Role.choices, required=False, allow_blank=True)

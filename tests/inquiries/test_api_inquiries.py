@@ -58,6 +58,8 @@ def test_response_carries_score_breakdown_and_definition_version(actors):
         ({"email": "a@b.test", "favourite_colour": "red"}, "favourite_colour"),
         ({"first_name": "No identity"}, "email"),
         ({"email": "a@b.test", "country": "Germany"}, "country"),
+        ({"email": "a@b.test", "country": "XX"}, "country"),
+        ({"email": "a@b.test", "country": "UK"}, "country"),
     ],
 )
 def test_bad_input_is_400_with_field_errors_and_writes_nothing(actors, body, field):
@@ -108,7 +110,7 @@ def test_posting_an_activity_adds_it_to_the_timeline_and_rescores(actors):
         f"/api/v1/inquiries/{created['id']}/activities/", {"kind": "webinar"}, format="json"
     )
     assert response.status_code == 201
-    timeline = api.get(f"/api/v1/inquiries/{created['id']}/activities/").json()
+    timeline = api.get(f"/api/v1/inquiries/{created['id']}/activities/").json()["results"]
     assert [a["kind"] for a in timeline][:1] == ["webinar"]
     assert api.get(f"/api/v1/inquiries/{created['id']}/").json()["score"] > created["score"]
 
@@ -179,3 +181,31 @@ def test_editing_an_inquiry_of_another_tenant_is_404(actors):
         f"/api/v1/inquiries/{inquiry.pk}/", {"title": "x"}, format="json"
     )
     assert response.status_code == 404
+
+
+def test_an_unassigned_country_code_is_refused_with_a_clear_message(actors):
+    response = actors.teammate.api().post(
+        "/api/v1/inquiries/", {"email": "a@b.test", "country": "XX"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"]["country"] == [
+        '"XX" is not a country code. Use a two-letter ISO 3166-1 country code, e.g. DE, US or GB.'
+    ]
+
+
+def test_a_country_code_in_lower_case_is_stored_in_capitals(actors):
+    response = actors.teammate.api().post(
+        "/api/v1/inquiries/", {"email": "a@b.test", "country": "de"}, format="json"
+    )
+    assert response.status_code == 201
+    assert response.json()["country"] == "DE"
+
+
+def test_editing_the_country_to_an_unassigned_code_is_refused(actors):
+    api = actors.teammate.api()
+    created = api.post("/api/v1/inquiries/", {"email": "a@b.test", "country": "DE"}, format="json")
+    response = api.patch(
+        f"/api/v1/inquiries/{created.json()['id']}/", {"country": "ZZ"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "country" in response.json()["errors"]

@@ -245,7 +245,14 @@ def test_mixed_rows_skip_bad_identities_and_leave_out_bad_optional_cells(actors,
     assert problems(actors.owner, job) == [
         (3, "Email", "not-an-email", "Enter a valid email address.", "error"),
         (3, "Employees", "-5", "Ensure this value is greater than or equal to 0.", "error"),
-        (4, "Country", "Germany", "Use a two-letter ISO 3166 country code, e.g. DE.", "warning"),
+        (
+            4,
+            "Country",
+            "Germany",
+            '"Germany" is not a country code. '
+            "Use a two-letter ISO 3166-1 country code, e.g. DE, US or GB.",
+            "warning",
+        ),
         (5, "Phone", "12", "Give a phone number of 7–15 digits, e.g. +1 555 010 2000.", "error"),
         (
             6,

@@ -66,6 +66,21 @@ def test_invalid_email_is_shown_and_nothing_written(client, url, actors, fresh_a
     assert inquiries(actors.tenant_a) == []
 
 
+def test_an_unassigned_country_code_is_shown_and_nothing_written(
+    client, url, actors, fresh_address
+):
+    response = client.post(url, {**GOOD, "country": "XX"}, **fresh_address)
+    assert response.status_code == 400
+    assert b"is not a country code" in response.content
+    assert inquiries(actors.tenant_a) == []
+
+
+def test_a_country_code_in_lower_case_is_stored_in_capitals(client, url, actors, fresh_address):
+    client.post(url, {**GOOD, "country": "gb"}, **fresh_address)
+    [inquiry] = inquiries(actors.tenant_a)
+    assert inquiry.country == "GB"
+
+
 @pytest.mark.redis
 def test_too_many_submissions_from_one_address_are_refused(client, url, actors, fresh_address):
     for n in range(10):

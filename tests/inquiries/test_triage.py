@@ -174,10 +174,10 @@ def test_keyset_pages_cover_every_row_once_in_order(actors, sort):
     assert seen == expected
 
 
-def test_a_forged_cursor_is_400(actors, trio):
+def test_a_forged_cursor_is_404_like_a_page_that_does_not_exist(actors, trio):
     response = actors.teammate.api().get("/api/v1/inquiries/?sort=score&cursor=bm9wZQ")
-    assert response.status_code == 400
-    assert "cursor" in response.json()["errors"]
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
 
 
 def test_a_bad_filter_is_400_with_the_field(actors):

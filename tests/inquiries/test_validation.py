@@ -6,7 +6,12 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from inquiries.services.validation import _PLAIN_EMAIL_RE, is_valid_email
+from inquiries.services.validation import (
+    _PLAIN_EMAIL_RE,
+    clean_cell,
+    clean_country,
+    is_valid_email,
+)
 
 SAMPLES = [
     "buyer1.r0@company1.example",
@@ -56,3 +61,19 @@ def test_an_address_is_valid_exactly_when_django_says_so(text):
 @pytest.mark.parametrize("text", [t for t in SAMPLES if _PLAIN_EMAIL_RE.fullmatch(t)])
 def test_every_address_the_shortcut_takes_is_one_django_takes(text):
     assert django_says(text)
+
+
+@pytest.mark.parametrize(("text", "code"), [("DE", "DE"), ("us", "US"), ("Gb", "GB"), ("AX", "AX")])
+def test_an_assigned_country_code_is_taken_in_capitals(text, code):
+    assert clean_country(text) == code
+
+
+@pytest.mark.parametrize("text", ["XX", "UK", "EU", "ZZ", "D", "DEU", "Germany", "1A", ""])
+def test_a_code_not_on_the_iso_3166_list_is_refused(text):
+    with pytest.raises(ValueError, match="is not a country code"):
+        clean_country(text)
+
+
+def test_the_import_refuses_an_unassigned_country_code():
+    with pytest.raises(ValueError, match="is not a country code"):
+        clean_cell("country", "XX")

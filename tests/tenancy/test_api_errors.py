@@ -82,3 +82,73 @@ def test_wrong_method_is_405(actors):
 @pytest.mark.parametrize("page", ["999", "abc"])
 def test_page_out_of_range_is_404(actors, page):
     assert_error_shape(actors.owner.api().get(f"/api/v1/partners/?page={page}"), 404)
+
+
+# --- Bodies the JSON reader accepts but nothing can store ------------------------------
+
+DEEP = b"[" * 1000
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/api/v1/partners/"),
+        ("POST", "/api/v1/inquiries/"),
+        ("POST", "/api/v1/inquiries/bulk/"),
+        ("POST", "/api/v1/lead-definitions/"),
+        ("POST", "/api/v1/inquiries/saved-views/"),
+        ("POST", "/api/v1/api-keys/"),
+    ],
+)
+def test_a_deeply_nested_body_is_400_on_every_json_endpoint(actors, method, path):
+    response = actors.owner.api().generic(method, path, DEEP, content_type="application/json")
+    assert_error_shape(response, 400)
+    assert response.json()["code"] == "parse_error"
+
+
+def test_a_nested_body_closed_properly_but_too_deep_is_400(actors):
+    body = b'{"email": "a@b.test", "activity_details": {"x": ' + b"[" * 100 + b"]" * 100 + b"}}"
+    response = actors.owner.api().generic(
+        "POST", "/api/v1/inquiries/", body, content_type="application/json"
+    )
+    assert_error_shape(response, 400)
+
+
+def test_a_nul_inside_activity_details_is_400_naming_the_field(actors):
+    body = b'{"email": "a@b.test", "activity_details": {"note": "bad\\u0000note"}}'
+    response = actors.owner.api().generic(
+        "POST", "/api/v1/inquiries/", body, content_type="application/json"
+    )
+    assert_error_shape(response, 400)
+    assert "activity_details.note" in response.json()["errors"]
+
+
+def test_a_nul_inside_activity_details_of_an_activity_is_400(actors):
+    created = actors.owner.api().post("/api/v1/inquiries/", {"email": "a@b.test"}, format="json")
+    body = b'{"kind": "webinar", "details": {"tags": ["ok", "\\u0000"]}}'
+    response = actors.owner.api().generic(
+        "POST",
+        f"/api/v1/inquiries/{created.json()['id']}/activities/",
+        body,
+        content_type="application/json",
+    )
+    assert_error_shape(response, 400)
+    assert "details.tags[1]" in response.json()["errors"]
+
+
+def test_a_nul_in_a_custom_value_is_400(actors):
+    body = b'{"email": "a@b.test", "custom": {"bad\\u0000key": 1}}'
+    response = actors.owner.api().generic(
+        "POST", "/api/v1/inquiries/", body, content_type="application/json"
+    )
+    assert_error_shape(response, 400)
+    assert "custom" in response.json()["errors"]
+
+
+def test_a_lone_surrogate_inside_activity_details_is_400_naming_the_field(actors):
+    body = b'{"email": "a@b.test", "activity_details": {"note": "bad\\ud800note"}}'
+    response = actors.owner.api().generic(
+        "POST", "/api/v1/inquiries/", body, content_type="application/json"
+    )
+    assert_error_shape(response, 400)
+    assert "activity_details.note" in response.json()["errors"]
