@@ -483,7 +483,7 @@ def _when(appointment: Appointment, tenant: Tenant) -> tuple[datetime, str]:
     end = ends_at(appointment).astimezone(zone)
     span = (
         f"{dateformat.format(start, 'l j F Y')}, "
-        f"{dateformat.format(start, 'H:i')}–{dateformat.format(end, 'H:i')} ({tenant.timezone})"
+        f"{dateformat.format(start, 'H:i')}–{dateformat.format(end, 'H:i T')} ({tenant.timezone})"
     )
     return start, span
 
@@ -561,7 +561,7 @@ def _buyer_email(
     )
     reply_to = [replier] if replier else []
     message = EmailMultiAlternatives(
-        subject=f"Appointment with {tenant.name}: {dateformat.format(start, 'D j M Y, H:i')}",
+        subject=f"Appointment with {tenant.name}: {dateformat.format(start, 'D j M Y, H:i T')}",
         body="\n".join(lines) + "\n",
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[buyer.email],
@@ -602,7 +602,9 @@ def _team_email(
     ]
     return _with_invitation(
         EmailMultiAlternatives(
-            subject=(f"Booked: {_buyer_name(inquiry)}, {dateformat.format(start, 'D j M Y, H:i')}"),
+            subject=(
+                f"Booked: {_buyer_name(inquiry)}, {dateformat.format(start, 'D j M Y, H:i T')}"
+            ),
             body="\n".join(lines) + "\n",
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[person.email for person in people.internal],

@@ -466,6 +466,17 @@ def test_the_buyers_email_names_who_will_be_there_in_the_tenants_time(
     assert "Buyer Inc, Room 4" in buyer.body
 
 
+def test_the_email_names_the_zone_as_the_pages_do(booked, mailoutbox):
+    """The time line and the subject carry the zone's abbreviation (CET or CEST), like a page."""
+    confirm(booked)
+    buyer = mail_to(mailoutbox, "pat@buyer.test")
+    start = booked.starts_at.astimezone(ZoneInfo("Europe/Berlin"))
+    end = start + timedelta(minutes=booked.duration_minutes)
+    abbreviation = start.tzname()
+    assert f"{start:%H:%M}–{end:%H:%M} {abbreviation} (Europe/Berlin)" in buyer.body
+    assert buyer.subject.endswith(f"{start:%H:%M} {abbreviation}")
+
+
 def test_the_invitation_parses_back_with_its_start_end_and_attendees(
     booked, rep_a, qualifier_a, mailoutbox
 ):
