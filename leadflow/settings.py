@@ -1,6 +1,6 @@
 """LeadFlow settings: every value comes from the environment (README, "Configuration").
 
-With no variables set this is the embedded default of DESIGN.md §5: SQLite and
+With no variables set this is the embedded default of docs/architecture.md, "Runtime": SQLite and
 the Celery filesystem broker under ``var/``, mail written to ``var/mail/``.
 """
 
