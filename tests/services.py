@@ -175,7 +175,7 @@ def _drop_stale_run_databases(cur, *, now: float) -> None:
     import psycopg2
     from psycopg2 import sql
 
-    cur.execute("SELECT datname FROM pg_database WHERE datname LIKE 'test\\_leadflow\\_r%%'")
+    cur.execute("SELECT datname FROM pg_database WHERE datname LIKE 'test\\_leadflow\\_r%'")
     for (name,) in cur.fetchall():
         if is_stale_run_database(name, now=now):
             # Without FORCE: a database someone is connected to stays.
