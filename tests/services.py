@@ -49,6 +49,7 @@ RUN_DATABASE = re.compile(r"^test_leadflow_r(?P<started>[0-9a-f]{8})[0-9a-f]{4}(
 NOT_ANSWERING = "did not answer"
 LOGIN_REFUSED = "refused the login"
 OTHER_FAILURE = "failed"
+NOT_USED = "is not used"
 
 _LOGIN_REFUSALS = (
     "password authentication failed",
@@ -91,6 +92,8 @@ def classify_postgres_error(message: str) -> Problem:
 
 def describe(service: str, problem: Problem) -> str:
     """One line for the report header and the REQUIRE_SERVICES error."""
+    if problem.kind == NOT_USED:
+        return f"{service.upper()} {problem.kind.upper()}: {problem.message}"
     where = f"{PG_HOST}:{PG_PORT}" if service == "postgres" else "its URL"
     who = f" as {superuser()!r}" if service == "postgres" and problem.kind == LOGIN_REFUSED else ""
     return f"{service.upper()} {problem.kind.upper()}{who} on {where}: {problem.message}"
@@ -234,6 +237,8 @@ def pytest_load_initial_conftests(early_config, parser, args):
         else:
             _problems["postgres"] = problem
     _state["postgres"] = os.environ.get("DATABASE_URL", "").startswith("postgres")
+    if not _state["postgres"] and "postgres" not in _problems:
+        _problems["postgres"] = Problem(NOT_USED, "DATABASE_URL names another database")
     redis_url = os.environ.get("REDIS_URL") or REDIS_DEFAULT
     problem = _redis_problem(redis_url)
     if problem is None:
@@ -249,10 +254,7 @@ def pytest_load_initial_conftests(early_config, parser, args):
     os.makedirs(os.path.join(os.environ["VAR_DIR"], "static"), exist_ok=True)
     missing = [name for name, up in _state.items() if not up]
     if missing and require:
-        reasons = "; ".join(
-            describe(name, _problems[name]) if name in _problems else f"{name} is not configured"
-            for name in missing
-        )
+        reasons = "; ".join(describe(name, _problems[name]) for name in missing)
         raise pytest.UsageError(
             f"REQUIRE_SERVICES=1 but {reasons}. Start or fix them (see README, 'Tests') "
             "and run again."
@@ -265,7 +267,7 @@ def pytest_report_header(config):
         if up:
             lines.append(f"leadflow: {name} answered; the suite uses it")
             continue
-        problem = _problems.get(name, Problem(OTHER_FAILURE, "not configured"))
+        problem = _problems[name]
         lines.append("!" * 72)
         lines.append(f"leadflow: {describe(name, problem)}")
         lines.append(
