@@ -29,7 +29,10 @@ RUN pip install . && rm -rf build ./*.egg-info
 # lets the settings load during the build; it is not in the running containers.
 RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput
 
+# The imports folder exists in the image so that the named volume mounted
+# there (docker-compose.yml) starts out owned by the leadflow user.
 RUN useradd --system --no-create-home --uid 10001 leadflow \
+    && mkdir -p /app/var/imports \
     && chown -R leadflow /app/var
 USER leadflow
 

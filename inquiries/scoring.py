@@ -312,7 +312,9 @@ def behaviour_level(
     profile: Mapping[str, Any],
     qualifies: bool,
 ) -> str:
-    """Where the person stands on the seed ladder (DESIGN.md §2), from their score and deeds.
+    """Where the person stands on the seed ladder, from their score and deeds.
+
+    The ladder is described in docs/architecture.md, "Words".
 
     * mql — the definition is met;
     * visitor — nothing but page visits (or nothing at all);

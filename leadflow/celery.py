@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.signals import beat_init, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadflow.settings")
 
@@ -10,3 +11,22 @@ app = Celery("leadflow")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.autodiscover_tasks(["leadflow.tenancy"])
+
+
+@worker_init.connect
+@beat_init.connect
+def refuse_an_unsafe_database_role(**kwargs) -> None:
+    """Stop the worker or beat before it runs anything as a role RLS does not bind."""
+    import django
+    from django.apps import apps
+    from django.core.management.base import SystemCheckError
+
+    if not apps.ready:
+        django.setup()
+    from leadflow.tenancy.checks import require_safe_database_role
+
+    try:
+        require_safe_database_role()
+    except SystemCheckError as error:
+        # Celery logs and swallows an exception a signal receiver raises; SystemExit stops it.
+        raise SystemExit(str(error)) from None

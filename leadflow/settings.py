@@ -1,6 +1,6 @@
 """LeadFlow settings: every value comes from the environment (README, "Configuration").
 
-With no variables set this is the embedded default of DESIGN.md §5: SQLite and
+With no variables set this is the embedded default of docs/architecture.md, "Runtime": SQLite and
 the Celery filesystem broker under ``var/``, mail written to ``var/mail/``.
 """
 
@@ -108,6 +108,13 @@ TEMPLATES = [
 # superuser, table owner nor BYPASSRLS, so row-level security applies to it.
 # DATABASE_OWNER_URL (optional) is the role that owns the tables; `migrate`
 # runs as that role (alias "owner") and grants the runtime role its rights.
+# DATABASE_POOLER names what sits between the processes and PostgreSQL: a
+# pooler in transaction mode hands each transaction any server connection, so
+# a cursor that outlives its transaction (Django's server-side cursors of
+# .iterator()) must not be used (docs/scaling.md, "PgBouncer").
+DATABASE_POOLER = env.choice(
+    "DATABASE_POOLER", "none", ("none", "pgbouncer-session", "pgbouncer-transaction")
+)
 
 
 def _database(name: str, default: str) -> dict:
@@ -119,7 +126,12 @@ def _database(name: str, default: str) -> dict:
         config["ENGINE"] = "leadflow.tenancy.backends.postgresql"
         config["CONN_MAX_AGE"] = env.integer("DATABASE_CONN_MAX_AGE", 60)
         config["CONN_HEALTH_CHECKS"] = True
-    elif config["ENGINE"] == "django.db.backends.sqlite3":
+        config["DISABLE_SERVER_SIDE_CURSORS"] = DATABASE_POOLER == "pgbouncer-transaction"
+    elif DATABASE_POOLER != "none":
+        raise env.ConfigurationError(
+            f"DATABASE_POOLER={DATABASE_POOLER} needs a postgres:// {name}"
+        )
+    if config["ENGINE"] == "django.db.backends.sqlite3":
         # Web, worker and beat share one file: WAL and IMMEDIATE transactions
         # turn "database is locked" errors into short waits.
         config["OPTIONS"] = {

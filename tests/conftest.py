@@ -18,23 +18,45 @@ from tests.factories import MembershipFactory, TenantFactory
 
 @pytest.fixture(scope="session")
 def django_db_setup(
-    request, django_test_environment, django_db_blocker, django_db_modify_db_settings
+    request,
+    django_test_environment,
+    django_db_blocker,
+    django_db_modify_db_settings,
+    django_db_keepdb,
 ):
     """Create and migrate the test database as the owner; tests then run as the app role.
 
     pytest-django would only set up the aliases tests ask for; the runtime
     alias ``default`` is a mirror of ``owner``, so ``owner`` must be included.
+    On the plugin's PostgreSQL (``tests/services.py``) each test database is
+    copied from ``template0``, so nothing another suite left in ``template1``
+    reaches it, and gets the search's superuser step before any test runs.
+    ``--reuse-db`` keeps the databases (named per checkout then) for the next run.
     """
     from django.test.utils import setup_databases, teardown_databases
 
+    from tests import services
+
     aliases = {alias for alias in ("default", "owner") if alias in connections}
+    managed = [
+        connections[alias]
+        for alias in aliases
+        if services.manages_postgres() and connections[alias].vendor == "postgresql"
+    ]
+    for connection in managed:
+        connection.settings_dict["TEST"]["TEMPLATE"] = "template0"
     with django_db_blocker.unblock():
-        config = setup_databases(verbosity=0, interactive=False, aliases=aliases)
+        config = setup_databases(
+            verbosity=0, interactive=False, keepdb=django_db_keepdb, aliases=aliases
+        )
+    for name in sorted({connection.settings_dict["NAME"] for connection in managed}):
+        services.apply_search_leakproof(name)
     yield
     with django_db_blocker.unblock():
         for connection in connections.all():
             connection.close()
-        teardown_databases(config, verbosity=0)
+        if not django_db_keepdb:
+            teardown_databases(config, verbosity=0)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -53,6 +53,13 @@ def integer(name: str, default: int, *, minimum: int = 0) -> int:
     return value
 
 
+def choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = string(name, default)
+    if value not in choices:
+        raise ConfigurationError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def string_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":

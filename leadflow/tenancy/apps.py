@@ -8,7 +8,9 @@ class TenancyConfig(AppConfig):
     verbose_name = "Tenancy"
 
     def ready(self) -> None:
-        from leadflow.tenancy import grants
+        from leadflow.tenancy import checks, grants
+
+        checks.register_runtime_role_check()
 
         # Not a business signal: after every `migrate` run as the owner role,
         # the runtime role must get its rights on whatever tables now exist.

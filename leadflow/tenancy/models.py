@@ -111,7 +111,7 @@ class TenantScopedManager(models.Manager):
 
 
 class TenantOwnedModel(models.Model):
-    """Base of every tenant-owned table (DESIGN.md §4).
+    """Base of every tenant-owned table (docs/architecture.md, "Tenancy, enforced twice").
 
     ``objects`` is scoped to the current tenant. ``dangerously_all_tenants`` is
     the one unscoped manager, for migrations, admin of the platform and

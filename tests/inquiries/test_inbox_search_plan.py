@@ -38,8 +38,8 @@ def test_the_search_functions_are_leakproof_in_the_test_database(db):
         leakproof = {row[0] for row in cursor.fetchall()}
     expected = {name.removeprefix("pg_catalog.").replace(", ", ",") for name in SEARCH_FUNCTIONS}
     assert leakproof == expected, (
-        "run scripts/postgres_search_leakproof.sql as a superuser on template1 "
-        "(make test does it when it creates the roles)"
+        "run scripts/postgres_search_leakproof.sql as a superuser on the test database "
+        "(tests/conftest.py does it after creating it when the plugin manages PostgreSQL)"
     )
 
 
