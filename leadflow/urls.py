@@ -20,6 +20,7 @@ from leads import api as leads_api
 router = SimpleRouter()
 router.register("partners", tenancy_api.PartnerViewSet, basename="partner")
 router.register("api-keys", tenancy_api.ApiKeyViewSet, basename="api-key")
+router.register("tokens", tenancy_api.UserTokenViewSet, basename="user-token")
 router.register("audit-events", tenancy_api.AuditEventViewSet, basename="audit-event")
 router.register("inquiries/imports", imports_api.ImportJobViewSet, basename="import-job")
 router.register(
@@ -70,6 +71,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("tenant/switch/", tenancy_views.switch_tenant, name="switch-tenant"),
     path("settings/", tenancy_views.my_settings, name="my-settings"),
+    path("settings/tokens/", tenancy_views.my_tokens, name="my-tokens"),
+    path("settings/tokens/<int:pk>/revoke/", tenancy_views.token_revoke, name="token-revoke"),
     path("partners/", tenancy_views.partner_list, name="partner-list"),
     path("partners/<int:pk>/", tenancy_views.partner_detail, name="partner-detail"),
     path("partners/<int:pk>/<str:change>/", tenancy_views.partner_status, name="partner-status"),

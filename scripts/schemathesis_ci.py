@@ -9,15 +9,21 @@ What it does, in a few seconds plus the fuzzing budget:
    plugin uses (``tests/services.py``), and migrates it as the owner;
 2. seeds the demo tenants (``seed_demo``), an admin user token (an admin may
    call every operation but ``/me/``-only partner paths, so every operation is
-   reached) and a few rows through the API itself;
+   reached) and a few rows through the API itself. The fuzzing revokes
+   whatever tokens its ids hit (``POST /api/v1/tokens/{id}/revoke/``) except
+   its own: a request cannot revoke the token it authenticated with (409
+   ``current_token``), so the run keeps its credential to the end;
 3. starts gunicorn on a free loopback port, as the runtime role, with a
    private ``VAR_DIR`` (file cache, filesystem broker, mail files);
 4. runs ``schemathesis run`` on ``/api/v1/schema/``: every operation,
    ``--checks all``, a fixed seed, at most 25 examples per operation, at most
    :data:`BUDGET_SECONDS` in all; any 5xx or schema violation fails it;
-5. stops the server and drops the database.
+5. checks that the run's token still works (a 401 is an accepted answer to
+   every check, so a run that lost its credential would pass untested);
+6. stops the server and drops the database.
 
-The exit status is schemathesis' own (0 only when every check passed).
+The exit status is schemathesis' own (0 only when every check passed), or 1
+when the run's token no longer works afterwards.
 Settings: ``PGHOST_FOR_TESTS``/``PGPORT_FOR_TESTS``/``PGSUPERUSER`` as for
 the tests, ``SCHEMATHESIS_SEED`` (default 20261206), ``SCHEMATHESIS_MAX_EXAMPLES``
 (default 25), ``SCHEMATHESIS_BUDGET`` seconds (default 180: schemathesis stops
@@ -189,6 +195,17 @@ def seed_rows(base: str, token: str) -> None:
         )
 
 
+def token_still_works(base: str, token: str) -> bool:
+    """Whether the run kept its credential: a 401 counts as an expected answer to every
+    check, so a run that lost it would pass while testing nothing but 401s."""
+    try:
+        call(base, token, "GET", "/api/v1/me/")
+    except urllib.error.HTTPError as error:
+        log(f"the run's own token answers {error.code} after fuzzing: the results are void")
+        return False
+    return True
+
+
 def wait_for(url: str, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -277,6 +294,8 @@ def main() -> int:
             )
         except subprocess.TimeoutExpired:
             log(f"schemathesis did not finish in {BUDGET_SECONDS} s: failing")
+            return 1
+        if not token_still_works(base, token):
             return 1
         return result.returncode
     finally:

@@ -37,8 +37,15 @@ def digest(secret: str) -> str:
 
 
 def display_prefix(secret: str) -> str:
-    """The first characters, enough for a person to recognise a key in a list."""
-    return secret.rsplit("_", 1)[0][:8] + "_" + secret.split("_", 2)[2][:4]
+    """The first characters, enough for a person to recognise a key in a list.
+
+    Literally the start of the secret, ``lfu_12_AbCd``: the random part may
+    hold ``_`` itself, so it is split off from the left. At most 16
+    characters (the column): a tenant id past 7 digits is cut, the 4 random
+    characters never are.
+    """
+    kind, tenant_id, random_part = secret.split("_", 2)
+    return f"{kind}_{tenant_id}"[:11] + "_" + random_part[:4]
 
 
 def parse(secret: str) -> ParsedSecret | None:

@@ -1,18 +1,20 @@
-"""API: the caller (``/me/``), partners, API keys and the audit trail."""
+"""API: the caller (``/me/``), partners, API keys, people's API tokens and the audit trail."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, status
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, mixins, serializers, status
 from rest_framework.decorators import action
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from leadflow.lib.json_input import JsonTypedInput
+from leadflow.lib.openapi import documented
 from leadflow.tenancy import selectors, services
 from leadflow.tenancy.api_base import TenantViewSet
-from leadflow.tenancy.models import ApiKey, AuditEvent, Partner, PartnerKind, Role
-from leadflow.tenancy.permissions import role_required
+from leadflow.tenancy.models import ApiKey, AuditEvent, Partner, PartnerKind, Role, UserToken
+from leadflow.tenancy.permissions import IsPerson, role_required
 
 
 class TenantOutput(serializers.Serializer):
@@ -161,6 +163,137 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
     def revoke(self, request, pk=None):
         key = services.revoke_api_key(api_key=self.get_object(), by=self.principal)
         return Response(ApiKeyOutput(key).data)
+
+
+class TokenOwnerOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    name = serializers.CharField(source="display_name", help_text="Their name, else their email.")
+
+
+class UserTokenOutput(serializers.ModelSerializer):
+    user = TokenOwnerOutput(help_text="The person the token acts as.")
+    current = serializers.SerializerMethodField(
+        help_text="Whether this request is authenticated with this token."
+    )
+
+    class Meta:
+        model = UserToken
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "user",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+            "current",
+        ]
+
+    def get_current(self, token: UserToken) -> bool:
+        principal = self.context.get("principal")
+        used = principal.user_token if principal is not None else None
+        return used is not None and used.pk == token.pk
+
+
+class IssuedUserTokenOutput(UserTokenOutput):
+    token = serializers.CharField(
+        allow_null=True,
+        help_text="The secret, shown this once only. `null` when an `Idempotency-Key` replays "
+        "the answer: the secret is never stored, only its SHA-256 digest.",
+    )
+
+    class Meta(UserTokenOutput.Meta):
+        fields = [*UserTokenOutput.Meta.fields, "token"]
+
+
+# A name with something to read in it: one that is only spaces is refused (400).
+TokenName = documented(
+    serializers.CharField, {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"\S"}
+)
+
+
+class UserTokenInput(JsonTypedInput, serializers.Serializer):
+    rejects_unknown_fields = True
+    name = TokenName(max_length=100, help_text="What the token is for, e.g. `laptop` or `CI`.")
+
+
+class UserTokenListQuery(serializers.Serializer):
+    scope = serializers.ChoiceField(
+        choices=["mine", "tenant"], required=False, allow_blank=True, default="mine"
+    )
+
+
+class UserTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    """People's API tokens: each person lists, creates and revokes their own; admins any member's.
+
+    Tokens belong to the tenant they were created in. A person's list is their
+    own; ``?scope=tenant`` lists every member's (admins only). By id, a person
+    reaches their own tokens and an admin every member's; anyone else's is 404.
+    """
+
+    permission_classes = [IsPerson]
+    serializer_class = UserTokenOutput
+    model = UserToken
+
+    def scoped_queryset(self):
+        if self.action == "list" and self._list_scope() == "tenant":
+            return selectors.user_token_list()
+        if self.action == "list":
+            return selectors.my_token_list(principal=self.principal)
+        return selectors.reachable_tokens(principal=self.principal)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "principal": self.principal}
+
+    def _list_scope(self) -> str:
+        query = UserTokenListQuery(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        scope = query.validated_data.get("scope") or "mine"
+        if scope == "tenant" and not (
+            self.principal.has_role(Role.ADMIN) and not self.principal.is_partner
+        ):
+            raise exceptions.PermissionDenied("Only admins list every member's tokens.")
+        return scope
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "scope",
+                str,
+                enum=["mine", "tenant"],
+                description="`mine` (default): your own tokens. `tenant`: every member's "
+                "(admins only).",
+            )
+        ]
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=UserTokenInput, responses={201: IssuedUserTokenOutput})
+    def create(self, request):
+        data = UserTokenInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        issued = services.create_my_token(name=data.validated_data["name"], by=self.principal)
+        token = issued.credential
+        context = self.get_serializer_context()
+        token.token = issued.secret
+        response = Response(
+            IssuedUserTokenOutput(token, context=context).data, status=status.HTTP_201_CREATED
+        )
+        # What an Idempotency-Key replay answers: the same token without its secret,
+        # which must not be stored (leadflow/tenancy/idempotency.py).
+        token.token = None
+        response.idempotent_replay_body = JSONRenderer().render(
+            IssuedUserTokenOutput(token, context=context).data
+        )
+        return response
+
+    @extend_schema(request=None, responses=UserTokenOutput)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, pk=None):
+        token = services.revoke_user_token(token=self.get_object(), by=self.principal)
+        return Response(UserTokenOutput(token, context=self.get_serializer_context()).data)
 
 
 class AuditEventOutput(serializers.ModelSerializer):

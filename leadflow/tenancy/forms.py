@@ -31,3 +31,14 @@ class MySettingsForm(forms.Form):
         self.fields[
             "timezone"
         ].help_text = "Every time in LeadFlow is shown in this zone, with the zone named."
+
+
+class NewTokenForm(forms.Form):
+    """The name of a new API token; the secret is made by the service."""
+
+    name = forms.CharField(
+        label="Token name",
+        max_length=100,
+        help_text="What it is for, so you recognise it later: “laptop”, “CI”, “Zapier”.",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )

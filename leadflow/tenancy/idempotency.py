@@ -6,7 +6,8 @@ stored answer commit together or not at all. Later requests with the key get
 that answer replayed with its status; with another body, 422; while the first
 still runs, 409. An answer that did not come from running the request — 401,
 403, 429 or any 5xx — is not stored, and neither is a streamed one: the retry
-runs afresh.
+runs afresh. A response that shows a secret once (a new user token) stores a
+replay without it: the secret exists only in the first answer.
 """
 
 from __future__ import annotations
@@ -112,11 +113,13 @@ class IdempotencyMiddleware:
             if response.status_code >= 500:
                 transaction.set_rollback(True)
             elif response.status_code not in NOT_STORED and not response.streaming:
+                # A response that carries a secret names what its replay says instead,
+                # so the secret is never stored (a new user token's).
                 services.complete_idempotency_key(
                     record=claim.record,
                     status_code=response.status_code,
                     content_type=response.get("Content-Type", ""),
-                    body=response.content,
+                    body=getattr(response, "idempotent_replay_body", response.content),
                 )
                 return response
         services.release_idempotency_key(record=claim.record)

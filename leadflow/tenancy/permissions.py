@@ -16,6 +16,15 @@ class IsTenantCaller(permissions.BasePermission):
         return isinstance(request.auth, Principal)
 
 
+class IsPerson(IsTenantCaller):
+    """A person (through a user token or the session), whatever their role; not an API key."""
+
+    message = "Only a person has API tokens; an API key cannot manage them."
+
+    def has_permission(self, request, view) -> bool:
+        return super().has_permission(request, view) and request.auth.user is not None
+
+
 def role_required(
     *roles: str, read_roles: tuple[str, ...] = ()
 ) -> type[permissions.BasePermission]:

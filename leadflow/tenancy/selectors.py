@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from leadflow.lib import tokens
 from leadflow.tenancy.context import tenant_context, user_context
@@ -12,6 +12,7 @@ from leadflow.tenancy.models import (
     Membership,
     Partner,
     PartnerStatus,
+    Role,
     Tenant,
     User,
     UserToken,
@@ -120,6 +121,48 @@ def partner_list() -> QuerySet[Partner]:
 def api_key_list() -> QuerySet[ApiKey]:
     """API keys of the current tenant with their partner, newest first."""
     return ApiKey.objects.select_related("partner", "created_by").order_by("-created_at", "-id")
+
+
+def my_token_list(*, principal: Principal) -> QuerySet[UserToken]:
+    """The acting person's API tokens in this tenant: active first, then revoked, newest first.
+
+    Tokens belong to one tenant (the id is in the secret), so the same person's
+    tokens for another tenant are listed there, not here.
+    """
+    return (
+        UserToken.objects.filter(user_id=principal.user.pk if principal.user else None)
+        .select_related("user")
+        .order_by(F("revoked_at").desc(nulls_first=True), "-created_at", "-id")
+    )
+
+
+def member_token_list(*, principal: Principal) -> QuerySet[UserToken]:
+    """Every member's active API tokens but the acting admin's own, by person then newest.
+
+    For the admin's section of the tokens page, where any member's token can be
+    revoked; the admin's own tokens are in their own list above it.
+    """
+    return (
+        UserToken.objects.filter(revoked_at__isnull=True)
+        .exclude(user_id=principal.user.pk if principal.user else None)
+        .select_related("user")
+        .order_by("user__full_name", "user__email", "-created_at", "-id")
+    )
+
+
+def user_token_list() -> QuerySet[UserToken]:
+    """All API tokens of the current tenant with their person, newest first (admins)."""
+    return UserToken.objects.select_related("user").order_by("-created_at", "-id")
+
+
+def reachable_tokens(*, principal: Principal) -> QuerySet[UserToken]:
+    """The tokens ``principal`` may look up by id: their own, or every member's for an admin.
+
+    Anything else, another person's token or another tenant's, is a miss and so a 404.
+    """
+    if principal.has_role(Role.ADMIN) and not principal.is_partner:
+        return user_token_list()
+    return my_token_list(principal=principal)
 
 
 def audit_event_list() -> QuerySet[AuditEvent]:

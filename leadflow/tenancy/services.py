@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Model
+from django.db.models import Model, Q
 from django.utils import timezone
 
 from leadflow.lib import tokens
@@ -192,18 +192,88 @@ def issue_user_token(
     *, membership: Membership, name: str = "default", by: Principal
 ) -> IssuedSecret:
     """Give a member an API token for this tenant."""
+    name = _clean_name(name)
     secret = tokens.generate(tokens.USER_TOKEN_KIND, by.tenant.pk)
     token = UserToken.objects.create(
         tenant=by.tenant,
         user=membership.user,
-        name=_clean_name(name),
+        name=name,
         prefix=tokens.display_prefix(secret),
         token_hash=tokens.digest(secret),
     )
     record_audit(
-        action="user_token.issued", obj=token, after={"user": membership.user.email}, by=by
+        action="user_token.issued",
+        obj=token,
+        after={"user": membership.user.email, "name": name},
+        by=by,
     )
     return IssuedSecret(credential=token, secret=secret)
+
+
+def create_my_token(*, name: str, by: Principal) -> IssuedSecret:
+    """Give the acting person a new API token of their own, in the acting tenant.
+
+    The token is always the principal's own: nobody creates a token that acts
+    as someone else (an admin gives an integration an API key instead).
+    """
+    if by.user is None or by.membership is None:
+        raise RuleViolation(
+            field="user", code="no_person", message="Only a person has API tokens of their own."
+        )
+    return issue_user_token(membership=by.membership, name=name, by=by)
+
+
+@transaction.atomic
+def revoke_user_token(*, token: UserToken, by: Principal) -> UserToken:
+    """Revoke a person's API token at once; requests with it get 401 from then on.
+
+    A person revokes their own tokens; an admin revokes any member's (the
+    callers look the token up among those the principal may reach, so another
+    person's token is a 404 before this runs). The token a request
+    authenticated with cannot revoke itself: the caller would lock itself out
+    mid-request, and an API run (the CI's fuzzing among them) would lose its
+    credential to a guessed id. Revoke it from the tokens page or with another
+    token.
+    """
+    if by.user_token is not None and by.user_token.pk == token.pk:
+        raise RuleViolation(
+            field="token",
+            code="current_token",
+            message="This request is authenticated with this token, so it cannot revoke it; "
+            "revoke it on the API tokens page (/settings/tokens/) or with another token.",
+            conflict=True,
+        )
+    own = by.user is not None and by.user.pk == token.user_id
+    if not own and not _is_admin(by):
+        raise RuleViolation(
+            field="token", code="not_yours", message="Only its owner or an admin may revoke it."
+        )
+    updated = UserToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    if not updated:
+        raise RuleViolation(
+            field="revoked_at",
+            code="already_revoked",
+            message="The token is already revoked.",
+            conflict=True,
+        )
+    token.refresh_from_db(fields=["revoked_at"])
+    record_audit(
+        action="user_token.revoked",
+        obj=token,
+        after={
+            "user": token.user.email,
+            "name": token.name,
+            "revoked_at": token.revoked_at.isoformat(),
+        },
+        by=by,
+    )
+    return token
+
+
+def _is_admin(by: Principal) -> bool:
+    return by.has_role(Role.ADMIN) and not by.is_partner
 
 
 def _clean_name(name: str) -> str:
@@ -377,14 +447,24 @@ def revoke_api_key(*, api_key: ApiKey, by: Principal) -> ApiKey:
 
 
 def mark_credential_used(*, principal: Principal) -> None:
-    """Refresh a key's or token's last-used time, at most every few minutes."""
+    """Refresh a key's or token's last-used time, at most once per ``LAST_USED_RESOLUTION``.
+
+    The row was just read to authenticate the request, so a recent stamp costs
+    no query at all. An older one is refreshed with a conditional ``UPDATE``
+    whose ``WHERE`` repeats the age test: of concurrent requests only the
+    first writes, the others match no row. A busy integration writes about
+    once per interval, not once per request.
+    """
     credential = principal.api_key or principal.user_token
     if credential is None:
         return
     now = timezone.now()
-    if credential.last_used_at and now - credential.last_used_at < LAST_USED_RESOLUTION:
+    stale = now - LAST_USED_RESOLUTION
+    if credential.last_used_at and credential.last_used_at > stale:
         return
-    type(credential).objects.filter(pk=credential.pk).update(last_used_at=now)
+    type(credential).objects.filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale), pk=credential.pk
+    ).update(last_used_at=now)
 
 
 # --- Idempotency ---------------------------------------------------------------------

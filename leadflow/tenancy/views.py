@@ -1,4 +1,4 @@
-"""Browser pages of tenancy: home, tenant switcher, partners."""
+"""Browser pages of tenancy: home, tenant switcher, partners, your settings and tokens."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy import selectors, services
-from leadflow.tenancy.forms import MySettingsForm
+from leadflow.tenancy.forms import MySettingsForm, NewTokenForm
 from leadflow.tenancy.middleware import SESSION_TENANT_KEY
 from leadflow.tenancy.models import Role
 
@@ -109,3 +109,57 @@ def my_settings(request):
     status = 400 if form.is_bound else 200
     context = {"form": form, "now": timezone.now()}
     return render(request, "tenancy/my_settings.html", context, status=status)
+
+
+def _token_page(request, principal, form: NewTokenForm, *, status: int = 200):
+    mine = selectors.my_token_list(principal=principal)
+    context = {"form": form, "page": Paginator(mine, 50).get_page(request.GET.get("page"))}
+    if principal.has_role(Role.ADMIN) and not principal.is_partner:
+        members = selectors.member_token_list(principal=principal)
+        context["member_page"] = Paginator(members, 50).get_page(request.GET.get("members_page"))
+    return render(request, "tenancy/tokens.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def my_tokens(request):
+    """The person's API tokens (and, for an admin, every member's); a new one is shown once."""
+    principal = _principal(request)
+    form = NewTokenForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            issued = services.create_my_token(name=form.cleaned_data["name"], by=principal)
+        except RuleViolation as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            # Rendered, not redirected: the secret lives in this answer only, never in
+            # the session or a message. Not cached, and a reload asks before resending.
+            response = render(
+                request,
+                "tenancy/token_created.html",
+                {"token": issued.credential, "secret": issued.secret},
+            )
+            response["Cache-Control"] = "no-store"
+            return response
+    return _token_page(request, principal, form, status=400 if form.is_bound else 200)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def token_revoke(request, pk: int):
+    """Confirm, then revoke one token: the person's own, or any member's for an admin."""
+    principal = _principal(request)
+    token = get_object_or_404(selectors.reachable_tokens(principal=principal), pk=pk)
+    if request.method == "POST":
+        try:
+            services.revoke_user_token(token=token, by=principal)
+        except RuleViolation as exc:
+            messages.error(request, exc.message)
+        else:
+            owner = "" if token.user_id == principal.user.pk else f" of {token.user.display_name}"
+            messages.success(
+                request,
+                f"Token “{token.name}”{owner} is revoked: requests with it now get 401.",
+            )
+        return redirect("my-tokens")
+    return render(request, "tenancy/token_revoke.html", {"token": token})

@@ -34,7 +34,7 @@ from inquiries.services import imports as import_services
 from inquiries.services import triage
 from leadflow.tenancy import services as tenancy_services
 from leadflow.tenancy.context import tenant_context
-from leadflow.tenancy.models import PartnerKind, Role
+from leadflow.tenancy.models import PartnerKind, Role, UserToken
 from leadflow.tenancy.principal import Principal
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.browser.test_session import log_in
@@ -225,6 +225,7 @@ def build_app(imports_root: Path) -> App:
             partner=PartnerFactory(tenant=tenant, name="Initech Agents", kind=PartnerKind.AGENT),
             by=system,
         )
+        member_token = _tokens(app, now)
         done_import = _import(app, imports_root, "trade-show-hanover-2026.csv", run=True)
         mapping_import = _import(app, imports_root, "webinar-attendees-march.csv", run=False)
     app.ids.update(
@@ -241,8 +242,29 @@ def build_app(imports_root: Path) -> App:
         done_import=done_import.pk,
         mapping_import=mapping_import.pk,
         second_manager=second_manager.user.pk,
+        member_token=member_token.pk,
     )
     return app
+
+
+def _tokens(app: App, now):
+    """Named API tokens, used and unused, one revoked; returns a member's to revoke."""
+    system = Principal.system(app.tenant, "tests")
+    named = {}
+    for actor, name, used in (
+        (app.admin, "Laptop — curl scripts", timedelta(minutes=12)),
+        (app.admin, "Old CI runner", None),
+        (app.marketer, "Zapier — weekly campaign export", timedelta(days=2)),
+        (app.qualifier, "Calendar sync", None),
+    ):
+        token = tenancy_services.issue_user_token(
+            membership=actor.membership, name=name, by=system
+        ).credential
+        if used:
+            UserToken.objects.filter(pk=token.pk).update(last_used_at=now - used)
+        named[name] = token
+    tenancy_services.revoke_user_token(token=named["Old CI runner"], by=system)
+    return named["Zapier — weekly campaign export"]
 
 
 IMPORT_HEADER = "Email,First Name,Last Name,Company,Employees,Webinar\r\n"
@@ -288,6 +310,9 @@ def pages(app: App) -> list[Page]:
         Page("forbidden", "/partners/", "qualifier", 403),
         Page("home", "/", "admin"),
         Page("settings", "/settings/", "admin"),
+        Page("tokens", "/settings/tokens/", "admin"),
+        Page("tokens-marketer", "/settings/tokens/", "marketer"),
+        Page("token-revoke", f"/settings/tokens/{ids['member_token']}/revoke/", "admin"),
         Page("partners", "/partners/", "admin"),
         Page("partner", f"/partners/{ids['partner']}/", "admin"),
         Page("inbox", "/inquiries/", "qualifier"),
