@@ -113,7 +113,10 @@ class ApiKeyOutput(serializers.ModelSerializer):
 
 
 class IssuedApiKeyOutput(ApiKeyOutput):
-    key = serializers.CharField(help_text="The secret, shown this once only.")
+    key = serializers.CharField(
+        allow_null=True,
+        help_text="The secret, shown this once only; null in an Idempotency-Key replay.",
+    )
 
     class Meta(ApiKeyOutput.Meta):
         fields = [*ApiKeyOutput.Meta.fields, "key"]
@@ -156,7 +159,11 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
         )
         key = issued.credential
         key.key = issued.secret
-        return Response(IssuedApiKeyOutput(key).data, status=status.HTTP_201_CREATED)
+        response = Response(IssuedApiKeyOutput(key).data, status=status.HTTP_201_CREATED)
+        # A replay answers the same key without its secret, which must not be stored.
+        key.key = None
+        response.idempotent_replay_body = JSONRenderer().render(IssuedApiKeyOutput(key).data)
+        return response
 
     @extend_schema(request=None, responses=ApiKeyOutput)
     @action(detail=True, methods=["post"])

@@ -2,7 +2,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from leadflow.tenancy.context import tenant_context
-from leadflow.tenancy.models import ApiKey, AuditEvent
+from leadflow.tenancy.models import ApiKey, AuditEvent, IdempotencyRecord
 from tests.factories import PartnerFactory
 
 
@@ -82,3 +82,23 @@ def test_key_list_query_count_does_not_grow_with_rows(actors, django_assert_num_
     api.get("/api/v1/me/")  # stamps last-used once
     with django_assert_num_queries(5):
         assert api.get("/api/v1/api-keys/").json()["count"] == rows
+
+
+def test_a_replayed_key_creation_shows_no_secret_and_none_is_stored(actors):
+    """The Idempotency-Key record keeps the answer for a day: never with the key's secret."""
+    headers = {"HTTP_IDEMPOTENCY_KEY": "key-1"}
+    first = actors.owner.api().post(
+        "/api/v1/api-keys/", {"name": "erp", "role": "marketer"}, format="json", **headers
+    )
+    replay = actors.owner.api().post(
+        "/api/v1/api-keys/", {"name": "erp", "role": "marketer"}, format="json", **headers
+    )
+
+    secret = first.json()["key"]
+    assert replay["Idempotent-Replayed"] == "true"
+    assert replay.json()["id"] == first.json()["id"]
+    assert replay.json()["key"] is None
+    with tenant_context(actors.tenant_a):
+        stored = bytes(IdempotencyRecord.objects.get(key="key-1").response_body)
+        assert ApiKey.objects.filter(name="erp").count() == 1
+    assert secret.encode() not in stored
