@@ -462,7 +462,8 @@ def _seed_inquiries(tenant: Tenant) -> tuple[int, int]:
     )
     tz = ZoneInfo(tenant.timezone)
     booked = 0
-    for day, inquiry in enumerate(mqls[:DEMO_LEADS], start=1):
+    # At most half the queue is booked: the rest waits for the qualifier.
+    for day, inquiry in enumerate(mqls[: min(DEMO_LEADS, len(mqls) // 2)], start=1):
         appointments.book_appointment(
             inquiry=inquiry,
             starts_at=_working_hour(now, day, tz, rng),
