@@ -55,5 +55,4 @@ def leads_to_do(*, principal: Principal, stages: tuple[str, ...], limit: int = 5
     """
     leads = lead_list(principal=principal).filter(stage__in=stages)
     first = list(leads.order_by("appointment__starts_at", "id")[:limit])
-    count = len(first) if len(first) < limit else leads.count()
-    return LeadsToDo(count=count, first=first)
+    return LeadsToDo(count=leads.count(), first=first)
