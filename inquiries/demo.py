@@ -53,7 +53,7 @@ from leadflow.tenancy.principal import Principal
 DEMO_RANDOM_SEED = 20261206
 DEMO_DAYS = 90
 # Per tenant: a few hundred people, small enough to seed in seconds on SQLite.
-DEMO_PEOPLE = {"acme": 240, "globex": 180}
+DEMO_PEOPLE = {"acme": 200, "globex": 150}
 DEMO_LEADS = 6  # booked by the qualifier for the tenant's rep
 DEMO_PARTNER_LEADS = 2  # Northwind's referrals booked for the partner (Acme only)
 
@@ -431,7 +431,7 @@ def _seed_inquiries(tenant: Tenant) -> tuple[int, int]:
         captured.append(inquiry)
         # Engaged people come back: page visits, email clicks, a webinar, up to now.
         moments = sorted(
-            first_seen + (now - first_seen) * rng.random() for _ in range(rng.choice((0, 1, 2, 4)))
+            first_seen + (now - first_seen) * rng.random() for _ in range(rng.choice((0, 1, 1, 3)))
         )
         for moment in moments:
             capture.record_activity(

@@ -67,7 +67,7 @@ def test_every_demo_tenant_has_mqls_nurture_disqualified_and_leads(db, small_dem
 def test_full_demo_has_a_few_hundred_inquiries_per_tenant(db):
     seed()
     for tenant in Tenant.objects.all():
-        assert 150 <= totals(tenant)["inquiries"] <= 400
+        assert 120 <= totals(tenant)["inquiries"] <= 400
 
 
 def test_disqualified_demo_inquiries_carry_a_reason_from_the_tenants_list(db, small_demo):
