@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection
 from django.db.models import Count, Exists, Max, OuterRef, Q
 
 from inquiries.models import (
@@ -22,7 +21,9 @@ from inquiries.models import (
     LeadDefinition,
     SignOffSide,
 )
-from inquiries.selectors import merging
+from inquiries.selectors.merging import duplicate_pair_count
+
+__all__ = ["definition_state", "duplicate_pair_count", "import_counts", "triage_counts"]
 
 
 @dataclass(frozen=True)
@@ -43,17 +44,6 @@ def triage_counts(*, since: datetime, user_id: int | None) -> TriageCounts:
         mqls_mine=Count("id", filter=mql & Q(assigned_to_id=user_id)),
     )
     return TriageCounts(**found)
-
-
-def duplicate_pair_count(*, cap: int) -> int:
-    """Likely duplicate pairs among the newest inquiries, counted up to ``cap + 1``.
-
-    The pairs of ``/inquiries/duplicates/`` (one statement on PostgreSQL),
-    without loading the people.
-    """
-    if connection.vendor == "postgresql":
-        return len(merging._pairs_in_sql(cap + 1, None))
-    return len(merging._pairs_in_python(cap + 1, None))
 
 
 @dataclass(frozen=True)
