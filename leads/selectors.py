@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import QuerySet
 
 from leadflow.tenancy.models import Role
 from leadflow.tenancy.principal import Principal
-from leads.models import Lead
+from leads.models import Lead, LeadStage
 
 # Roles that see every lead of the tenant.
 ALL_LEADS_ROLES = (Role.ADMIN, Role.MANAGER, Role.QUALIFIER, Role.MARKETER)
@@ -31,3 +33,26 @@ def lead_list(*, principal: Principal) -> QuerySet[Lead]:
     if principal.has_role(Role.REP) and principal.user is not None:
         return leads.filter(rep_id=principal.user.pk)
     return leads.none()
+
+
+# Stages of a lead still open for sales (not won, lost or postponed).
+OPEN_STAGES = (LeadStage.AWAITING_ACCEPTANCE, LeadStage.ACCEPTED, LeadStage.SQL)
+
+
+@dataclass(frozen=True)
+class LeadsToDo:
+    """How many leads wait for the viewer, and the first few of them (soonest meeting first)."""
+
+    count: int
+    first: list[Lead]
+
+
+def leads_to_do(*, principal: Principal, stages: tuple[str, ...], limit: int = 5) -> LeadsToDo:
+    """The leads in ``stages`` the caller may see: a count and the ``limit`` soonest.
+
+    Two queries whatever the number of leads; the appointment is joined
+    because each row shows when it is.
+    """
+    leads = lead_list(principal=principal).filter(stage__in=stages)
+    first = list(leads.order_by("appointment__starts_at", "id")[:limit])
+    return LeadsToDo(count=leads.count(), first=first)

@@ -143,3 +143,13 @@ class LeadFactory(TenantOwnedFactory):
         inquiry=factory.SelfAttribute("..inquiry"),
     )
     stage = "awaiting_acceptance"
+
+
+class ImportJobFactory(TenantOwnedFactory):
+    """An uploaded CSV file's import, in the state given (mapping awaited by default)."""
+
+    class Meta:
+        model = "inquiries.ImportJob"
+
+    file_name = factory.Sequence(lambda n: f"contacts-{n}.csv")
+    stored_path = factory.Sequence(lambda n: f"test/contacts-{n}.csv")

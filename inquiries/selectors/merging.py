@@ -163,6 +163,16 @@ def possible_duplicates(
     return DuplicatePage(pairs=pairs, next_after=next_after)
 
 
+def duplicate_pair_count(*, cap: int) -> int:
+    """How many pairs ``possible_duplicates`` lists, counted up to ``cap + 1`` (one query).
+
+    For the start page: the pairs only, without loading the people.
+    """
+    if connection.vendor == "postgresql":
+        return len(_pairs_in_sql(cap + 1, None))
+    return len(_pairs_in_python(cap + 1, None))
+
+
 # --- PostgreSQL: one statement -------------------------------------------------------
 
 _PEOPLE_SQL = """

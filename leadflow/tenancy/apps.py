@@ -8,10 +8,11 @@ class TenancyConfig(AppConfig):
     verbose_name = "Tenancy"
 
     def ready(self) -> None:
-        from leadflow.tenancy import checks, grants
+        from leadflow.tenancy import checks, grants, start_page
 
         checks.register_runtime_role_check()
 
         # Not a business signal: after every `migrate` run as the owner role,
         # the runtime role must get its rights on whatever tables now exist.
         post_migrate.connect(grants.grant_runtime_role, dispatch_uid="leadflow-grant-runtime")
+        start_page.register()

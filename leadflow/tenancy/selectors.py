@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import F, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 
 from leadflow.lib import tokens
 from leadflow.tenancy.context import tenant_context, user_context
@@ -181,3 +181,11 @@ def names_by_email(emails: set[str]) -> dict[str, str]:
         return {}
     members = Membership.objects.filter(user__email__in=emails).select_related("user")
     return {m.user.email: m.user.display_name for m in members if m.user.full_name.strip()}
+
+
+def partner_counts() -> dict[str, int]:
+    """The tenant's partners, active and suspended, in one query."""
+    return Partner.objects.aggregate(
+        active=Count("id", filter=Q(status=PartnerStatus.ACTIVE)),
+        suspended=Count("id", filter=Q(status=PartnerStatus.SUSPENDED)),
+    )

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from leadflow.lib import start_page
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy import selectors, services
 from leadflow.tenancy.forms import MySettingsForm, NewTokenForm
@@ -29,10 +30,12 @@ def _principal(request, *roles: str):
 
 @login_required
 def home(request):
+    """The start page: what needs doing now, as tiles the apps register for the viewer's role."""
     principal = request.principal
     if principal is None:
         return render(request, "tenancy/no_tenant.html", status=403)
-    return render(request, "tenancy/home.html")
+    with timezone.override(principal.timezone):
+        return render(request, "tenancy/home.html", {"tiles": start_page.tiles_for(principal)})
 
 
 @login_required

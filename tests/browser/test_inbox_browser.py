@@ -50,7 +50,7 @@ def test_qualifier_triages_the_inbox_with_the_keyboard(live_server, page, screen
         DisqualifyReason.objects.create(tenant=tenant, label="Student")
 
     log_in(page, live_server, qualifier.user.email)
-    page.get_by_role("link", name="Inquiries").click()
+    page.get_by_role("link", name="Inquiries", exact=True).click()
     expect(page.get_by_test_id("inbox-row")).to_have_count(5)
     screenshot("inbox")
 
