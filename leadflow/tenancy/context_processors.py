@@ -13,6 +13,7 @@ def tenancy(request):
         "nav": {
             "partners": role in {Role.ADMIN, Role.MANAGER},
             "admin": role == Role.ADMIN,
+            "members": member and role == Role.ADMIN,
             "inquiries": marketing,
             "definitions": marketing,
         },
