@@ -3,7 +3,7 @@
 A token looks like ``lfi_<tenant id>_<43 characters>``. The tenant id in clear
 lets the accept page select the tenant before it looks the invitation up, so
 the lookup runs under row-level security. The random part is an HMAC of the
-invitation's id and nonce under the secret key: the database holds only the
+invitation's tenant and nonce under the secret key: the database holds only the
 nonce and the token's SHA-256 digest, and the sending task derives the token
 again from ids alone, so no token travels through the broker or sits in a row.
 """
@@ -31,7 +31,8 @@ def new_nonce() -> str:
 
 
 def token(invitation) -> str:
-    mac = salted_hmac(_SALT, f"{invitation.pk}:{invitation.token_nonce}", algorithm="sha256")
+    # The tenant and the nonce, not the id: the token is made before the row is saved.
+    mac = salted_hmac(_SALT, f"{invitation.tenant_id}:{invitation.token_nonce}", algorithm="sha256")
     random_part = base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
     return f"{PREFIX}_{invitation.tenant_id}_{random_part}"
 
