@@ -130,7 +130,7 @@ def _inbox_context(request, principal, data: QueryDict, *, notice: str = "") -> 
         ],
         "reasons": reasons,
         # Who to ask, named only when someone who cannot add reasons finds none.
-        "reason_editors": [] if reasons or may_edit_reasons else reason_editors(),
+        "reason_editors": [] if reasons or may_edit_reasons or not rows else reason_editors(),
         "members": list(assignable_members()),
         "saved_views": list(saved_views(user_id=user_id)),
         "values": data,
