@@ -73,6 +73,8 @@ class InviteForm(forms.Form):
             partners=partners,
             help_text="A partner's user works the leads of that partner only.",
         )
+        # No role is preselected: an invitation as admin must be a choice, not a default.
+        self.fields["role"].choices = [("", "Choose a role…"), *self.fields["role"].choices]
 
 
 class RoleForm(forms.Form):
