@@ -21,6 +21,8 @@ router = SimpleRouter()
 router.register("partners", tenancy_api.PartnerViewSet, basename="partner")
 router.register("api-keys", tenancy_api.ApiKeyViewSet, basename="api-key")
 router.register("audit-events", tenancy_api.AuditEventViewSet, basename="audit-event")
+router.register("members", tenancy_api.MemberViewSet, basename="member")
+router.register("invitations", tenancy_api.InvitationViewSet, basename="invitation")
 router.register("inquiries/imports", imports_api.ImportJobViewSet, basename="import-job")
 router.register(
     "inquiries/import-mappings", imports_api.ImportMappingViewSet, basename="import-mapping"
