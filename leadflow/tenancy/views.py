@@ -198,6 +198,8 @@ def member_detail(request, pk: int):
             messages.success(
                 request, f"{membership.user.display_name} is now {membership.role_label}."
             )
+            if membership.user_id == request.user.pk and role != Role.ADMIN:
+                return redirect("home")  # no longer an admin: the members pages are closed
             return redirect("member-detail", pk=membership.pk)
     context = {"member": membership, "form": form, "is_me": membership.user_id == request.user.pk}
     return render(
@@ -221,6 +223,8 @@ def member_status(request, pk: int, change: str):
         name = membership.user.display_name
         if change == "deactivate":
             messages.success(request, f"{name} is deactivated: they can no longer act here.")
+            if membership.user_id == request.user.pk:
+                return redirect("home")
         else:
             messages.success(request, f"{name} is active again.")
     return redirect("member-detail", pk=membership.pk)

@@ -121,6 +121,21 @@ def test_an_admin_may_step_down_while_another_admin_is_active(actors):
     assert reloaded(actors.owner.membership).role == Role.MANAGER
 
 
+def test_an_admin_who_steps_down_lands_on_home(admin_client, actors):
+    make_actor(actors.tenant_a, Role.ADMIN)
+    response = admin_client.post(f"/members/{actors.owner.membership.pk}/", {"role": Role.MANAGER})
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+    assert admin_client.get(response["Location"]).status_code == 200
+
+
+def test_an_admin_who_deactivates_themselves_lands_on_home(admin_client, actors):
+    make_actor(actors.tenant_a, Role.ADMIN)
+    response = admin_client.post(f"/members/{actors.owner.membership.pk}/deactivate/")
+    assert response["Location"] == "/"
+    assert not reloaded(actors.owner.membership).is_active
+
+
 def test_a_deactivated_admin_does_not_count_as_another_admin(actors):
     other = make_actor(actors.tenant_a, Role.ADMIN)
     with tenant_context(actors.tenant_a):
