@@ -215,6 +215,12 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", "LeadFlow <leadflow@localhost>")
+# Where people reach LeadFlow (e.g. https://leads.example.com): links in emails
+# start with it. Unset, a link is built from the address the inviting request used.
+SITE_URL = env.string("SITE_URL", "").rstrip("/")
+if SITE_URL and not SITE_URL.startswith(("http://", "https://")):
+    raise env.ConfigurationError(f"SITE_URL must start with http:// or https://, got {SITE_URL!r}")
+INVITATION_TTL = timedelta(days=env.integer("INVITATION_TTL_DAYS", 7, minimum=1))
 
 # --- Auth and security -------------------------------------------------------
 PASSWORD_HASHERS = [

@@ -22,6 +22,8 @@ router.register("partners", tenancy_api.PartnerViewSet, basename="partner")
 router.register("api-keys", tenancy_api.ApiKeyViewSet, basename="api-key")
 router.register("tokens", tenancy_api.UserTokenViewSet, basename="user-token")
 router.register("audit-events", tenancy_api.AuditEventViewSet, basename="audit-event")
+router.register("members", tenancy_api.MemberViewSet, basename="member")
+router.register("invitations", tenancy_api.InvitationViewSet, basename="invitation")
 router.register("inquiries/imports", imports_api.ImportJobViewSet, basename="import-job")
 router.register(
     "inquiries/import-mappings", imports_api.ImportMappingViewSet, basename="import-mapping"
@@ -76,6 +78,15 @@ urlpatterns = [
     path("partners/", tenancy_views.partner_list, name="partner-list"),
     path("partners/<int:pk>/", tenancy_views.partner_detail, name="partner-detail"),
     path("partners/<int:pk>/<str:change>/", tenancy_views.partner_status, name="partner-status"),
+    path("members/", tenancy_views.member_list, name="member-list"),
+    path("members/<int:pk>/", tenancy_views.member_detail, name="member-detail"),
+    path("members/<int:pk>/<str:change>/", tenancy_views.member_status, name="member-status"),
+    path(
+        "members/invitations/<int:pk>/<str:change>/",
+        tenancy_views.invitation_change,
+        name="invitation-change",
+    ),
+    path("invitations/<str:token>/", tenancy_views.invitation_accept, name="invitation-accept"),
     path("", include("inquiries.urls")),
     path("admin/", admin_site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),

@@ -153,3 +153,27 @@ class ImportJobFactory(TenantOwnedFactory):
 
     file_name = factory.Sequence(lambda n: f"contacts-{n}.csv")
     stored_path = factory.Sequence(lambda n: f"test/contacts-{n}.csv")
+
+
+class InvitationFactory(TenantOwnedFactory):
+    """A pending invitation; its link's token is ``invitation_links.token(invitation)``."""
+
+    class Meta:
+        model = "tenancy.Invitation"
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"invitee{n}@example.test")
+    role = Role.MARKETER
+    token_nonce = factory.Sequence(lambda n: f"{n:032x}")
+    token_hash = factory.Sequence(lambda n: f"{n:064x}")
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))
+
+    @factory.post_generation
+    def usable_link(invitation, create, extracted, **kwargs):
+        """Store the digest of the token the link would carry, so the link opens it."""
+        from leadflow.tenancy import invitation_links
+
+        if create:
+            with tenant_context(invitation.tenant):
+                invitation.token_hash = invitation_links.digest(invitation_links.token(invitation))
+                invitation.save(update_fields=["token_hash"])

@@ -97,7 +97,7 @@ def _partner_contacts(partner_id: int) -> list[Person]:
     if partner.contact_email:
         return [Person(email=partner.contact_email, name="", organisation=partner.name)]
     members = (
-        Membership.objects.filter(partner_id=partner.pk, user__is_active=True)
+        Membership.objects.filter(partner_id=partner.pk, is_active=True, user__is_active=True)
         .select_related("user")
         .order_by("id")
     )
@@ -110,7 +110,9 @@ def _partner_contacts(partner_id: int) -> list[Person]:
 def _managers(tenant: Tenant) -> list[Person]:
     """The tenant's own managers (never a partner's users)."""
     members = (
-        Membership.objects.filter(role=Role.MANAGER, partner__isnull=True, user__is_active=True)
+        Membership.objects.filter(
+            role=Role.MANAGER, partner__isnull=True, is_active=True, user__is_active=True
+        )
         .select_related("user")
         .order_by("id")
     )

@@ -695,6 +695,7 @@ def assignable_members() -> QuerySet[Membership]:
         Membership.objects.filter(
             role__in=(Role.QUALIFIER, Role.MARKETER, Role.MANAGER, Role.ADMIN),
             partner__isnull=True,
+            is_active=True,
             user__is_active=True,
         )
         .select_related("user")

@@ -154,7 +154,7 @@ def _check_text(*, location: str, notes: str, message_to_buyer: str) -> None:
 def _check_rep(rep: User | None) -> None:
     if rep is None:
         return
-    membership = Membership.objects.filter(user_id=rep.pk).first()
+    membership = Membership.objects.filter(user_id=rep.pk, is_active=True).first()
     if membership is None or not rep.is_active:
         raise RuleViolation(
             field="rep", code="not_a_member", message="The rep must be a member of this tenant."

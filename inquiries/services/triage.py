@@ -90,7 +90,11 @@ def _check_assignee(assignee: User | None) -> None:
     if (
         assignee is not None
         and not Membership.objects.filter(
-            user=assignee, role__in=ASSIGNABLE_ROLES, partner__isnull=True, user__is_active=True
+            user=assignee,
+            role__in=ASSIGNABLE_ROLES,
+            partner__isnull=True,
+            is_active=True,
+            user__is_active=True,
         ).exists()
     ):
         raise RuleViolation(

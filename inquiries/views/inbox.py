@@ -43,6 +43,7 @@ from inquiries.services import triage
 from inquiries.views.common import MARKETING, member_page
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Role
+from leadflow.tenancy.selectors import reason_editors
 
 # Parameters that are not filters: kept out of saved views and facet links.
 NOT_FILTERS = ("cursor", "sort")
@@ -93,6 +94,8 @@ def _inbox_context(request, principal, data: QueryDict, *, notice: str = "") -> 
         rows, next_cursor = page.rows, page.next_cursor
     filtered = any(data.get(key) for key in data if key not in NOT_FILTERS)
     query = _query(data, cursor=None)
+    reasons = list(disqualify_reasons(active_only=True))
+    may_edit_reasons = principal.has_role(*triage.REASON_EDITORS)
     return {
         "principal": principal,
         "filter": bound,
@@ -125,11 +128,13 @@ def _inbox_context(request, principal, data: QueryDict, *, notice: str = "") -> 
         "custom_fields": [
             (field, data.get(f"cf_{field.key}", "")) for field in custom_field_list()
         ],
-        "reasons": list(disqualify_reasons(active_only=True)),
+        "reasons": reasons,
+        # Who to ask, named only when someone who cannot add reasons finds none.
+        "reason_editors": [] if reasons or may_edit_reasons or not rows else reason_editors(),
         "members": list(assignable_members()),
         "saved_views": list(saved_views(user_id=user_id)),
         "values": data,
-        "may_edit_reasons": principal.has_role(*triage.REASON_EDITORS),
+        "may_edit_reasons": may_edit_reasons,
         "max_selected": MAX_SELECTED_IDS,
     }
 
@@ -329,7 +334,8 @@ def disqualify_reasons_page(request, principal):
             return redirect("inquiry-disqualify-reasons")
     context = {
         "reasons": list(disqualify_reasons()),
-        "may_edit": principal.has_role(Role.ADMIN, Role.MANAGER),
+        "may_edit": principal.has_role(*triage.REASON_EDITORS),
+        "editors": reason_editors(),
         "error": error,
         "label": request.POST.get("label", ""),
     }

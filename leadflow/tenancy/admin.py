@@ -81,8 +81,8 @@ class PartnerAdmin(TenantModelAdmin):
 
 @admin.register(Membership, site=admin_site)
 class MembershipAdmin(TenantModelAdmin):
-    list_display = ["person", "email", "role_shown", "created_at"]
-    list_filter = ["role"]
+    list_display = ["person", "email", "role_shown", "is_active", "created_at"]
+    list_filter = ["role", "is_active"]
     list_select_related = ["user", "partner"]
 
     @admin.display(description="Person", ordering="user__full_name")

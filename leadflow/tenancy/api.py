@@ -1,4 +1,4 @@
-"""API: the caller (``/me/``), partners, API keys, people's API tokens and the audit trail."""
+"""API: the caller (``/me/``), partners, API keys, people's tokens, audit trail, members."""
 
 from __future__ import annotations
 
@@ -13,7 +13,17 @@ from leadflow.lib.json_input import JsonTypedInput
 from leadflow.lib.openapi import documented
 from leadflow.tenancy import selectors, services
 from leadflow.tenancy.api_base import TenantViewSet
-from leadflow.tenancy.models import ApiKey, AuditEvent, Partner, PartnerKind, Role, UserToken
+from leadflow.tenancy.models import (
+    ApiKey,
+    AuditEvent,
+    Invitation,
+    InvitationStatus,
+    Membership,
+    Partner,
+    PartnerKind,
+    Role,
+    UserToken,
+)
 from leadflow.tenancy.permissions import IsPerson, role_required
 
 
@@ -331,3 +341,138 @@ class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tenant
 
     def scoped_queryset(self):
         return selectors.audit_event_list()
+
+
+class PartnerRef(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class MemberOutput(serializers.ModelSerializer):
+    email = serializers.EmailField(source="user.email")
+    full_name = serializers.CharField(source="user.full_name")
+    display_name = serializers.CharField(source="user.display_name")
+    partner = PartnerRef(allow_null=True)
+    role_label = serializers.CharField()
+    last_login = serializers.DateTimeField(source="user.last_login", allow_null=True)
+
+    class Meta:
+        model = Membership
+        fields = [
+            "id",
+            "email",
+            "full_name",
+            "display_name",
+            "role",
+            "partner",
+            "role_label",
+            "is_active",
+            "deactivated_at",
+            "last_login",
+            "created_at",
+        ]
+
+
+class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    """The tenant's members with role and status (admins); invite people with /invitations/."""
+
+    permission_classes = [role_required(Role.ADMIN)]
+    serializer_class = MemberOutput
+    model = Membership
+
+    def scoped_queryset(self):
+        return selectors.member_list()
+
+
+class InvitationOutput(serializers.ModelSerializer):
+    partner = PartnerRef(allow_null=True)
+    role_label = serializers.CharField()
+    status = serializers.ChoiceField(
+        source="state",
+        choices=InvitationStatus.choices,
+        help_text="`expired`: pending past `expires_at` (resend it for a new link).",
+    )
+    invited_by = serializers.EmailField(source="invited_by.email", allow_null=True, default=None)
+
+    class Meta:
+        model = Invitation
+        fields = [
+            "id",
+            "email",
+            "role",
+            "partner",
+            "role_label",
+            "status",
+            "invited_by",
+            "created_at",
+            "expires_at",
+            "sent_at",
+            "accepted_at",
+            "revoked_at",
+        ]
+
+
+class InvitationInput(JsonTypedInput, serializers.Serializer):
+    rejects_unknown_fields = True
+    email = serializers.EmailField(max_length=254)
+    role = serializers.ChoiceField(
+        choices=Role.choices, help_text="With `partner`, the role must be `rep`."
+    )
+    partner = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text="An active partner of the tenant: the person will act for it.",
+    )
+
+    def validate_partner(self, value):
+        if value is None:
+            return None
+        partner = selectors.partner_list().filter(pk=value).first()
+        if partner is None:
+            raise serializers.ValidationError("No such partner.")
+        return partner
+
+
+class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    """Invitations by email (admins): invite, resend (a new link) and revoke.
+
+    The link goes to the invited person by email only; it is never in a response.
+    """
+
+    permission_classes = [role_required(Role.ADMIN)]
+    serializer_class = InvitationOutput
+    model = Invitation
+
+    def scoped_queryset(self):
+        return selectors.invitation_list().order_by("-created_at", "-id")
+
+    def _base_url(self) -> str:
+        return self.request.build_absolute_uri("/")
+
+    @extend_schema(request=InvitationInput, responses={201: InvitationOutput})
+    def create(self, request):
+        data = InvitationInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        issued = services.invite_member(
+            email=data.validated_data["email"],
+            role=data.validated_data["role"],
+            partner=data.validated_data.get("partner"),
+            base_url=self._base_url(),
+            by=self.principal,
+        )
+        return Response(InvitationOutput(issued.invitation).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=InvitationOutput)
+    @action(detail=True, methods=["post"])
+    def resend(self, request, pk=None):
+        issued = services.resend_invitation(
+            invitation=self.get_object(), base_url=self._base_url(), by=self.principal
+        )
+        return Response(InvitationOutput(issued.invitation).data)
+
+    @extend_schema(request=None, responses=InvitationOutput)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, pk=None):
+        invitation = services.revoke_invitation(invitation=self.get_object(), by=self.principal)
+        return Response(InvitationOutput(invitation).data)

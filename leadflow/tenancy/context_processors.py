@@ -12,7 +12,7 @@ def tenancy(request):
         "memberships": getattr(request, "memberships", []),
         "nav": {
             "partners": role in {Role.ADMIN, Role.MANAGER},
-            "admin": role == Role.ADMIN,
+            "members": member and role == Role.ADMIN,
             "inquiries": marketing,
             "definitions": marketing,
         },

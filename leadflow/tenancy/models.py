@@ -214,6 +214,10 @@ class Membership(TenantOwnedModel):
         "tenancy.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(default=now)
+    # A deactivated member keeps their row (history names them) but cannot act
+    # in this tenant; the user may still belong to other tenants.
+    is_active = models.BooleanField(default=True)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(TenantOwnedModel.Meta):
         ordering = ["id"]
@@ -236,6 +240,88 @@ class Membership(TenantOwnedModel):
 
         Reads ``partner``: select it with the membership where many are shown.
         """
+        if self.partner_id is not None:
+            return f"Partner — {self.partner.name}"
+        return self.get_role_display()
+
+
+class InvitationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACCEPTED = "accepted", "Accepted"
+    REVOKED = "revoked", "Revoked"
+    # Never stored: a pending invitation past its expiry reads as expired.
+    EXPIRED = "expired", "Expired"
+
+
+class Invitation(TenantOwnedModel):
+    """An invitation by email to become a member with a role (or a partner's user).
+
+    The link's token is never stored: only its SHA-256 digest (to find the
+    invitation) and a nonce from which the sender derives the token again with
+    the secret key, so a copy of the database alone opens no invitation.
+    Resending replaces the nonce, which voids the previous link.
+    """
+
+    email = models.EmailField(max_length=254)
+    role = models.CharField(max_length=10, choices=Role.choices)
+    partner = tenant_foreign_key(
+        "tenancy.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(
+        max_length=10,
+        choices=InvitationStatus.choices[:3],
+        default=InvitationStatus.PENDING,
+    )
+    token_hash = models.CharField(max_length=64)
+    token_nonce = models.CharField(max_length=32)
+    invited_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+    expires_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            *TenantOwnedModel.Meta.constraints,
+            models.UniqueConstraint(
+                fields=["tenant", "token_hash"], name="tenancy_invitation_hash_uniq"
+            ),
+            # One open invitation per address: a second one would be a second valid link.
+            models.UniqueConstraint(
+                fields=["tenant", "email"],
+                condition=models.Q(status="pending"),
+                name="tenancy_invitation_pending_email_uniq",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(partner__isnull=True) | models.Q(role="rep"),
+                name="tenancy_invitation_partner_user_is_rep",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} as {self.role}"
+
+    @property
+    def state(self) -> str:
+        """Pending, accepted, revoked, or expired (pending past its expiry)."""
+        if self.status == InvitationStatus.PENDING and self.expires_at <= now():
+            return InvitationStatus.EXPIRED
+        return self.status
+
+    @property
+    def state_label(self) -> str:
+        return InvitationStatus(self.state).label
+
+    @property
+    def role_label(self) -> str:
+        """The role as people read it; reads ``partner`` (select it with the invitation)."""
         if self.partner_id is not None:
             return f"Partner — {self.partner.name}"
         return self.get_role_display()

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Value
+from django.db.models.functions import Coalesce, Lower, NullIf
 
 from leadflow.lib import tokens
+from leadflow.tenancy import invitation_links
 from leadflow.tenancy.context import tenant_context, user_context
 from leadflow.tenancy.models import (
     ApiKey,
     AuditEvent,
+    Invitation,
+    InvitationStatus,
     Membership,
     Partner,
     PartnerStatus,
@@ -25,12 +29,12 @@ def memberships_of(*, user: User) -> list[Membership]:
 
     Crosses tenants on purpose: the row-level security policy ``own_rows``
     lets the acting user read their own memberships and nothing else. A
-    membership for a suspended partner is left out: it lost access with the
-    partner's keys.
+    deactivated membership is left out, and so is one for a suspended partner:
+    it lost access with the partner's keys.
     """
     with user_context(user):
         memberships = list(
-            Membership.dangerously_all_tenants.filter(user=user)
+            Membership.dangerously_all_tenants.filter(user=user, is_active=True)
             .select_related("tenant", "user")
             .order_by("tenant__name", "tenant_id")
         )
@@ -96,7 +100,9 @@ def principal_for_secret(secret: str) -> Principal | None:
         if token is None:
             return None
         membership = (
-            Membership.objects.select_related("partner").filter(user_id=token.user_id).first()
+            Membership.objects.select_related("partner")
+            .filter(user_id=token.user_id, is_active=True)
+            .first()
         )
         if membership is None or (
             membership.partner and membership.partner.status != PartnerStatus.ACTIVE
@@ -171,8 +177,66 @@ def audit_event_list() -> QuerySet[AuditEvent]:
 
 
 def member_list() -> QuerySet[Membership]:
-    """Members of the current tenant with their user and partner."""
-    return Membership.objects.select_related("user", "partner").order_by("user__email")
+    """Members of the current tenant with their user and partner, by name as shown.
+
+    Active members first; the partner is selected because ``role_label`` reads it.
+    """
+    shown_as = Lower(Coalesce(NullIf("user__full_name", Value("")), "user__email"))
+    return Membership.objects.select_related("user", "partner").order_by(
+        "-is_active", shown_as, "user__email", "id"
+    )
+
+
+def open_invitation_list() -> QuerySet[Invitation]:
+    """The current tenant's pending invitations (expired ones too), newest first.
+
+    With the partner (``role_label`` reads it) and the inviting person.
+    """
+    return (
+        Invitation.objects.filter(status=InvitationStatus.PENDING)
+        .select_related("partner", "invited_by")
+        .order_by("-created_at", "-id")
+    )
+
+
+def invitation_list() -> QuerySet[Invitation]:
+    """Every invitation of the current tenant (for lookups by id)."""
+    return Invitation.objects.select_related("partner", "invited_by")
+
+
+def invitation_for_token(token: str) -> Invitation | None:
+    """The invitation a link's token opens, in whatever state; ``None`` for an unknown token.
+
+    Selects the tenant the token names for the lookup (row-level security);
+    the caller acts on the invitation inside ``tenant_context(invitation.tenant)``.
+    """
+    tenant_id = invitation_links.tenant_of(token)
+    if tenant_id is None:
+        return None
+    with tenant_context(tenant_id):
+        return (
+            Invitation.objects.select_related("tenant", "partner", "invited_by")
+            .filter(token_hash=invitation_links.digest(token))
+            .first()
+        )
+
+
+def reason_editors() -> list[User]:
+    """The active admins and managers of the current tenant, who keep the disqualify reasons.
+
+    Named to a marketer or qualifier who needs a reason added (who to ask).
+    """
+    members = (
+        Membership.objects.filter(
+            Q(role=Role.ADMIN) | Q(role=Role.MANAGER),
+            is_active=True,
+            partner__isnull=True,
+            user__is_active=True,
+        )
+        .select_related("user")
+        .order_by("role", Lower(Coalesce(NullIf("user__full_name", Value("")), "user__email")))
+    )
+    return [m.user for m in members]
 
 
 def names_by_email(emails: set[str]) -> dict[str, str]:
@@ -189,3 +253,8 @@ def partner_counts() -> dict[str, int]:
         active=Count("id", filter=Q(status=PartnerStatus.ACTIVE)),
         suspended=Count("id", filter=Q(status=PartnerStatus.SUSPENDED)),
     )
+
+
+def user_exists(*, email: str) -> bool:
+    """Whether someone already logs in with ``email`` (they accept an invitation as themselves)."""
+    return User.objects.filter(email=email).exists()

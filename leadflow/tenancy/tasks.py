@@ -8,7 +8,7 @@ from celery import Task, shared_task
 
 from leadflow.tenancy import services
 from leadflow.tenancy.context import NoTenantSelected, tenant_context
-from leadflow.tenancy.models import Tenant
+from leadflow.tenancy.models import Invitation, Tenant
 
 logger = logging.getLogger(__name__)
 
@@ -58,3 +58,21 @@ def purge_expired_idempotency_keys() -> int:
     for tenant_id in tenant_ids:
         purge_expired_idempotency_keys_of_tenant.delay(tenant_id=tenant_id)
     return len(tenant_ids)
+
+
+@shared_task(base=TenantTask, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def send_invitation_task(*, invitation_id: int, tenant_id: int, base_url: str) -> bool:
+    """Email an invitation's link, once per link; quiet when the invitation is gone."""
+    invitation = (
+        Invitation.objects.select_related("tenant", "partner", "invited_by")
+        .filter(pk=invitation_id)
+        .first()
+    )
+    if invitation is None:
+        logger.info(
+            "invitation %s is gone; not sent",
+            invitation_id,
+            extra={"tenant_id": tenant_id, "invitation_id": invitation_id},
+        )
+        return False
+    return services.send_invitation(invitation=invitation, base_url=base_url)

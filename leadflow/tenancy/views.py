@@ -1,8 +1,9 @@
-"""Browser pages of tenancy: home, tenant switcher, partners, your settings and tokens."""
+"""Browser pages of tenancy: home, switcher, partners, settings, tokens, members, invitations."""
 
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -14,9 +15,17 @@ from django.views.decorators.http import require_http_methods, require_POST
 from leadflow.lib import start_page
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy import selectors, services
-from leadflow.tenancy.forms import MySettingsForm, NewTokenForm
+from leadflow.tenancy.context import tenant_context
+from leadflow.tenancy.forms import (
+    AcceptInvitationForm,
+    InviteForm,
+    MySettingsForm,
+    NewTokenForm,
+    RoleForm,
+    role_value,
+)
 from leadflow.tenancy.middleware import SESSION_TENANT_KEY
-from leadflow.tenancy.models import Role
+from leadflow.tenancy.models import InvitationStatus, PartnerStatus, Role
 
 
 def _principal(request, *roles: str):
@@ -65,7 +74,8 @@ def partner_list(request):
 def partner_detail(request, pk: int):
     _principal(request, Role.ADMIN, Role.MANAGER)
     partner = get_object_or_404(selectors.partner_list(), pk=pk)
-    return render(request, "tenancy/partner_detail.html", {"partner": partner})
+    users = selectors.member_list().filter(partner=partner)
+    return render(request, "tenancy/partner_detail.html", {"partner": partner, "users": users})
 
 
 @login_required
@@ -123,6 +133,17 @@ def _token_page(request, principal, form: NewTokenForm, *, status: int = 200):
     return render(request, "tenancy/tokens.html", context, status=status)
 
 
+# --- Members and invitations (admins) -----------------------------------------------
+
+
+def _active_partners():
+    return list(selectors.partner_list().filter(status=PartnerStatus.ACTIVE))
+
+
+def _base_url(request) -> str:
+    return request.build_absolute_uri("/")
+
+
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def my_tokens(request):
@@ -149,6 +170,47 @@ def my_tokens(request):
 
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
+def member_list(request):
+    """The tenant's members and open invitations; admins invite people here."""
+    principal = _principal(request, Role.ADMIN)
+    partners = _active_partners()
+    initial = {}
+    if request.GET.get("partner", "").isdigit():
+        initial["role"] = f"partner:{request.GET['partner']}"
+    form = InviteForm(
+        request.POST if request.method == "POST" else None, partners=partners, initial=initial
+    )
+    if request.method == "POST" and form.is_valid():
+        role, partner = form.cleaned_data["role"]
+        try:
+            issued = services.invite_member(
+                email=form.cleaned_data["email"],
+                role=role,
+                partner=partner,
+                base_url=_base_url(request),
+                by=principal,
+            )
+        except RuleViolation as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            invitation = issued.invitation
+            messages.success(
+                request,
+                f"Invited {invitation.email} as {invitation.role_label}; the link is on its way "
+                "by email.",
+            )
+            return redirect("member-list")
+    page = Paginator(selectors.member_list(), 100).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "invitations": list(selectors.open_invitation_list()[:200]),
+        "form": form,
+    }
+    return render(request, "tenancy/member_list.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
 def token_revoke(request, pk: int):
     """Confirm, then revoke one token: the person's own, or any member's for an admin."""
     principal = _principal(request)
@@ -166,3 +228,147 @@ def token_revoke(request, pk: int):
             )
         return redirect("my-tokens")
     return render(request, "tenancy/token_revoke.html", {"token": token})
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def member_detail(request, pk: int):
+    """One member: change their role (or partner), deactivate or reactivate them."""
+    principal = _principal(request, Role.ADMIN)
+    membership = get_object_or_404(selectors.member_list(), pk=pk)
+    partners = _active_partners()
+    if membership.partner is not None and membership.partner not in partners:
+        partners.append(membership.partner)
+    form = RoleForm(
+        request.POST if request.method == "POST" else None,
+        partners=partners,
+        initial={"role": role_value(membership.role, membership.partner)},
+    )
+    if request.method == "POST" and form.is_valid():
+        role, partner = form.cleaned_data["role"]
+        try:
+            membership = services.change_member_role(
+                membership=membership, role=role, partner=partner, by=principal
+            )
+        except RuleViolation as exc:
+            form.add_error("role", exc.message)
+        else:
+            messages.success(
+                request, f"{membership.user.display_name} is now {membership.role_label}."
+            )
+            if membership.user_id == request.user.pk and role != Role.ADMIN:
+                return redirect("home")  # no longer an admin: the members pages are closed
+            return redirect("member-detail", pk=membership.pk)
+    context = {"member": membership, "form": form, "is_me": membership.user_id == request.user.pk}
+    return render(
+        request, "tenancy/member_detail.html", context, status=400 if form.errors else 200
+    )
+
+
+@login_required
+@require_POST
+def member_status(request, pk: int, change: str):
+    principal = _principal(request, Role.ADMIN)
+    membership = get_object_or_404(selectors.member_list(), pk=pk)
+    service = {"deactivate": services.deactivate_member, "reactivate": services.reactivate_member}
+    if change not in service:
+        raise Http404
+    try:
+        service[change](membership=membership, by=principal)
+    except RuleViolation as exc:
+        messages.error(request, exc.message)
+    else:
+        name = membership.user.display_name
+        if change == "deactivate":
+            messages.success(request, f"{name} is deactivated: they can no longer act here.")
+            if membership.user_id == request.user.pk:
+                return redirect("home")
+        else:
+            messages.success(request, f"{name} is active again.")
+    return redirect("member-detail", pk=membership.pk)
+
+
+@login_required
+@require_POST
+def invitation_change(request, pk: int, change: str):
+    principal = _principal(request, Role.ADMIN)
+    invitation = get_object_or_404(selectors.invitation_list(), pk=pk)
+    if change not in {"resend", "revoke"}:
+        raise Http404
+    try:
+        if change == "resend":
+            services.resend_invitation(
+                invitation=invitation, base_url=_base_url(request), by=principal
+            )
+            messages.success(
+                request, f"Sent {invitation.email} a new link; the previous one no longer works."
+            )
+        else:
+            services.revoke_invitation(invitation=invitation, by=principal)
+            messages.success(request, f"Revoked the invitation of {invitation.email}.")
+    except RuleViolation as exc:
+        messages.error(request, exc.message)
+    return redirect("member-list")
+
+
+INVITATION_GONE = {
+    InvitationStatus.ACCEPTED: "This invitation was already used",
+    InvitationStatus.REVOKED: "This invitation was revoked",
+    InvitationStatus.EXPIRED: "This invitation has expired",
+}
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def invitation_accept(request, token: str):
+    """The link in an invitation email: set a name and password, or accept as yourself."""
+    invitation = selectors.invitation_for_token(token)
+    if invitation is None:
+        return render(request, "tenancy/invitation_gone.html", {"title": None}, status=404)
+    with tenant_context(invitation.tenant_id), timezone.override(invitation.tenant.timezone):
+        state = invitation.state
+        if state != InvitationStatus.PENDING:
+            context = {"title": INVITATION_GONE[state], "invitation": invitation}
+            return render(request, "tenancy/invitation_gone.html", context, status=410)
+        return _accept(request, invitation)
+
+
+def _accept(request, invitation):
+    user = request.user if request.user.is_authenticated else None
+    has_login = user is not None or selectors.user_exists(email=invitation.email)
+    form = None
+    error = ""
+    if user is None and not has_login:
+        form = AcceptInvitationForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        try:
+            if user is not None:
+                membership = services.accept_invitation(invitation=invitation, user=user)
+            elif form is not None and form.is_valid():
+                membership = services.accept_invitation_as_new_user(
+                    invitation=invitation,
+                    full_name=form.cleaned_data["full_name"],
+                    password=form.cleaned_data["password1"],
+                )
+                user = membership.user
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            else:
+                membership = None
+        except RuleViolation as exc:
+            membership = None
+            if form is not None and exc.field in {"full_name", "password"}:
+                form.add_error("password1" if exc.field == "password" else "full_name", exc.message)
+            else:
+                error = exc.message
+        if membership is not None:
+            request.session[SESSION_TENANT_KEY] = membership.tenant_id
+            messages.success(request, f"Welcome to {invitation.tenant.name}, {user.display_name}.")
+            return redirect("home")
+    context = {
+        "invitation": invitation,
+        "form": form,
+        "error": error,
+        "has_login": has_login,
+        "other_person": user is not None and user.email != invitation.email,
+    }
+    failed = request.method == "POST"
+    return render(request, "tenancy/invitation_accept.html", context, status=400 if failed else 200)

@@ -32,6 +32,7 @@ from inquiries.services import appointments as appointment_services
 from inquiries.services import definitions as definition_services
 from inquiries.services import imports as import_services
 from inquiries.services import triage
+from leadflow.tenancy import invitation_links
 from leadflow.tenancy import services as tenancy_services
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import PartnerKind, Role, UserToken
@@ -43,6 +44,7 @@ from tests.factories import (
     ActivityFactory,
     CampaignFactory,
     InquiryFactory,
+    InvitationFactory,
     LeadDefinitionFactory,
     MembershipFactory,
     PartnerFactory,
@@ -85,6 +87,7 @@ class App:
     partner_user: Actor
     outsider_email: str
     ids: dict[str, int] = field(default_factory=dict)
+    invitation_token: str = ""
 
 
 def person(tenant, role: str, name: str, email: str, **kwargs) -> Actor:
@@ -226,6 +229,23 @@ def build_app(imports_root: Path) -> App:
             by=system,
         )
         member_token = _tokens(app, now)
+        invitation = InvitationFactory(
+            tenant=tenant,
+            email="harper.nguyen@northwind.example",
+            role=Role.REP,
+            partner=northwind,
+            invited_by=app.admin.user,
+        )
+        InvitationFactory(
+            tenant=tenant,
+            email="jordan.blake@acme.example",
+            role=Role.QUALIFIER,
+            invited_by=app.admin.user,
+            expires_at=now - timedelta(days=2),
+        )
+        tenancy_services.deactivate_member(
+            membership=second_manager.membership, by=app.admin.principal
+        )
         done_import = _import(app, imports_root, "trade-show-hanover-2026.csv", run=True)
         mapping_import = _import(app, imports_root, "webinar-attendees-march.csv", run=False)
     app.ids.update(
@@ -243,7 +263,9 @@ def build_app(imports_root: Path) -> App:
         mapping_import=mapping_import.pk,
         second_manager=second_manager.user.pk,
         member_token=member_token.pk,
+        member=app.partner_user.membership.pk,
     )
+    app.invitation_token = invitation_links.token(invitation)
     return app
 
 
@@ -315,6 +337,10 @@ def pages(app: App) -> list[Page]:
         Page("token-revoke", f"/settings/tokens/{ids['member_token']}/revoke/", "admin"),
         Page("partners", "/partners/", "admin"),
         Page("partner", f"/partners/{ids['partner']}/", "admin"),
+        Page("members", "/members/", "admin"),
+        Page("member", f"/members/{ids['member']}/", "admin"),
+        Page("invitation", f"/invitations/{app.invitation_token}/", "anonymous"),
+        Page("invitation-unknown", "/invitations/lfi_1_no-such-invitation-link/", "anonymous", 404),
         Page("inbox", "/inquiries/", "qualifier"),
         Page("inbox-filtered", "/inquiries/?assigned=me&sort=score", "qualifier"),
         Page("inquiry", f"/inquiries/{ids['detailed']}/", "qualifier"),
@@ -500,6 +526,8 @@ def test_the_page_list_names_every_html_route():
         "logout",
         "switch-tenant",
         "partner-status",
+        "member-status",
+        "invitation-change",
         "inquiry-bulk",
         "inquiry-bulk-job-cancel",
         "inquiry-saved-view-save",
@@ -522,7 +550,11 @@ def test_the_page_list_names_every_html_route():
         "import-report-csv",
         "inquiry-appointment-ics",
     }
-    stand_in = SimpleNamespace(ids=defaultdict(lambda: 1), tenant=SimpleNamespace(slug="acme"))
+    stand_in = SimpleNamespace(
+        ids=defaultdict(lambda: 1),
+        tenant=SimpleNamespace(slug="acme"),
+        invitation_token="lfi_1_token",
+    )
     visited = set()
     for entry in pages(stand_in):
         try:
