@@ -38,7 +38,7 @@ from inquiries.selectors.inbox import (
     stage_facets,
     without_blanks,
 )
-from inquiries.selectors.inquiries import campaign_list, custom_field_list
+from inquiries.selectors.inquiries import campaign_choices, campaign_list, custom_field_list
 from inquiries.services import triage
 from inquiries.views.common import MARKETING, member_page
 from leadflow.lib.rules import RuleViolation
@@ -121,7 +121,10 @@ def _inbox_context(request, principal, data: QueryDict, *, notice: str = "") -> 
         "stages": Stage.choices,
         "levels": BehaviourLevel.choices,
         "sources": Source.choices,
+        # The filter offers archived campaigns too (their inquiries remain); the bulk
+        # "add to campaign" picker only the current ones.
         "campaigns": list(campaign_list()),
+        "campaign_choices": list(campaign_choices()),
         "custom_fields": [
             (field, data.get(f"cf_{field.key}", "")) for field in custom_field_list()
         ],
@@ -199,7 +202,7 @@ def inbox_bulk_page(request, principal):
         request.POST,
         members=assignable_members(),
         reasons=disqualify_reasons(active_only=True),
-        campaigns=campaign_list(),
+        campaigns=campaign_choices(),
     )
     if not form.is_valid():
         errors = [e for field_errors in form.errors.values() for e in field_errors]
