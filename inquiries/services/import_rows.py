@@ -187,8 +187,8 @@ def parse_row(plan: Plan, number: int, cells: list[str]) -> tuple[Row | None, li
                     )
                 if campaign_id is None:
                     raise ValueError(
-                        f"No campaign named {text!r}; create it (the dry run lists the "
-                        "missing campaigns), add it under Campaigns or ignore this column."
+                        f"No campaign named {text!r}; create it from the dry run or under "
+                        "Campaigns, or ignore this column."
                     )
             else:
                 outcome = clean_choice("outcome", text)

@@ -523,6 +523,8 @@ def test_the_page_list_names_every_html_route():
         "import-cancel",
         "inquiry-book-appointment",
         "custom-field-public-form",
+        "campaign-archive",
+        "import-create-campaigns",
         "definition-new",
         "definition-suggest",
         "definition-copy",
