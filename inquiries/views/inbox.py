@@ -93,6 +93,7 @@ def _inbox_context(request, principal, data: QueryDict, *, notice: str = "") -> 
         rows, next_cursor = page.rows, page.next_cursor
     filtered = any(data.get(key) for key in data if key not in NOT_FILTERS)
     query = _query(data, cursor=None)
+    campaigns = list(campaign_list())
     return {
         "principal": principal,
         "filter": bound,
@@ -122,9 +123,9 @@ def _inbox_context(request, principal, data: QueryDict, *, notice: str = "") -> 
         "levels": BehaviourLevel.choices,
         "sources": Source.choices,
         # The filter offers archived campaigns too (their inquiries remain); the bulk
-        # "add to campaign" picker only the current ones.
-        "campaigns": list(campaign_list()),
-        "campaign_choices": list(campaign_choices()),
+        # "add to campaign" picker only the current ones (the same rows: no second query).
+        "campaigns": campaigns,
+        "campaign_choices": [c for c in campaigns if c.archived_at is None],
         "custom_fields": [
             (field, data.get(f"cf_{field.key}", "")) for field in custom_field_list()
         ],
