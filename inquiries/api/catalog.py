@@ -29,7 +29,9 @@ MARKETING = (Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.QUALIFIER)
 
 
 class CampaignFilter(django_filters.FilterSet):
-    archived = django_filters.BooleanFilter(
+    # A choice, not BooleanFilter: that one reads any other word as "left out" instead of a 400.
+    archived = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")],
         method="filter_archived",
         help_text="true: only archived campaigns; false or left out: only current ones.",
     )
@@ -43,7 +45,7 @@ class CampaignFilter(django_filters.FilterSet):
 
     def filter_queryset(self, queryset):
         queryset = super().filter_queryset(queryset)
-        archived = bool(self.form.cleaned_data.get("archived"))
+        archived = self.form.cleaned_data.get("archived") == "true"
         return queryset.filter(archived_at__isnull=not archived)
 
 

@@ -340,6 +340,12 @@ def test_patch_archives_and_the_list_leaves_it_out_unless_asked(actors, webinar)
     assert restored.json()["archived_at"] is None
 
 
+def test_the_list_refuses_an_archived_filter_that_is_not_true_or_false(actors, webinar):
+    response = actors.teammate.api().get("/api/v1/campaigns/?archived=-58800")
+    assert response.status_code == 400
+    assert "archived" in response.json()["errors"]
+
+
 def test_patch_to_a_taken_name_is_a_400_on_the_name(actors, webinar):
     CampaignFactory(tenant=actors.tenant_a, name="Trade show")
     response = actors.teammate.api().patch(
