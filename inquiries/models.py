@@ -96,6 +96,9 @@ class Campaign(TenantOwnedModel):
     starts_on = models.DateField(null=True, blank=True)
     ends_on = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(default=now)
+    # Archived campaigns leave the pickers (bulk "add to campaign", import names, the API's
+    # default list) but keep their inquiries and their place in reports.
+    archived_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(TenantOwnedModel.Meta):
         ordering = ["-created_at", "-id"]

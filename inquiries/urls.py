@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inquiries.views import custom_fields, inbox, merging, pages, public_form
+from inquiries.views import campaigns, custom_fields, inbox, merging, pages, public_form
 from inquiries.views import imports as import_views
 
 urlpatterns = [
@@ -37,6 +37,14 @@ urlpatterns = [
         custom_fields.custom_field_public_form_page,
         name="custom-field-public-form",
     ),
+    path("inquiries/campaigns/", campaigns.campaign_list_page, name="campaign-list"),
+    path("inquiries/campaigns/new/", campaigns.campaign_new_page, name="campaign-new"),
+    path("inquiries/campaigns/<int:pk>/", campaigns.campaign_edit_page, name="campaign-edit"),
+    path(
+        "inquiries/campaigns/<int:pk>/archive/",
+        campaigns.campaign_archive_page,
+        name="campaign-archive",
+    ),
     path("inquiries/merge/", merging.merge_page, name="inquiry-merge"),
     path("inquiries/duplicates/", merging.duplicates_page, name="inquiry-duplicates"),
     path("inquiries/imports/", import_views.import_list_page, name="import-list"),
@@ -51,6 +59,11 @@ urlpatterns = [
         "inquiries/imports/<int:pk>/dry-run/",
         import_views.import_dry_run_page,
         name="import-dry-run",
+    ),
+    path(
+        "inquiries/imports/<int:pk>/campaigns/",
+        import_views.import_create_campaigns_page,
+        name="import-create-campaigns",
     ),
     path(
         "inquiries/imports/<int:pk>/dry-run/progress/",

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.response import Response
 
 from inquiries.api.serializers import (
+    CampaignChange,
     CampaignSerializer,
     CustomFieldChange,
     CustomFieldSerializer,
 )
 from inquiries.models import Campaign, CustomField
 from inquiries.selectors.inquiries import campaign_list, custom_field_list
-from inquiries.services.campaigns import create_campaign
+from inquiries.services.campaigns import CAMPAIGN_EDITORS, change_campaign, create_campaign
 from inquiries.services.custom_fields import (
     PUBLIC_FORM_EDITORS,
     define_custom_field,
@@ -26,17 +28,47 @@ from leadflow.tenancy.permissions import role_required
 MARKETING = (Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.QUALIFIER)
 
 
+class CampaignFilter(django_filters.FilterSet):
+    # A choice, not BooleanFilter: that one reads any other word as "left out" instead of a 400.
+    archived = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")],
+        method="filter_archived",
+        help_text="true: only archived campaigns; false or left out: only current ones.",
+    )
+
+    class Meta:
+        model = Campaign
+        fields = ["archived"]
+
+    def filter_archived(self, queryset, name, value):
+        return queryset  # applied in filter_queryset, which also covers "left out"
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        archived = self.form.cleaned_data.get("archived") == "true"
+        return queryset.filter(archived_at__isnull=not archived)
+
+
 class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
-    """Campaigns with their spend (marketing roles)."""
+    """Campaigns with their spend (marketing roles read; admins, managers, marketers change).
+
+    The list leaves archived campaigns out unless ``archived=true``; one campaign
+    is found by id whether archived or not.
+    """
 
     model = Campaign
     serializer_class = CampaignSerializer
-    permission_classes = [
-        role_required(Role.ADMIN, Role.MANAGER, Role.MARKETER, read_roles=MARKETING)
-    ]
+    permission_classes = [role_required(*CAMPAIGN_EDITORS, read_roles=MARKETING)]
+    filterset_class = CampaignFilter
 
     def scoped_queryset(self):
         return campaign_list()
+
+    def filter_queryset(self, queryset):
+        # The archived filter chooses the list's rows; a campaign by id is found either way.
+        if self.action != "list":
+            return queryset
+        return super().filter_queryset(queryset)
 
     @extend_schema(request=CampaignSerializer, responses={201: CampaignSerializer})
     def create(self, request):
@@ -44,6 +76,16 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVi
         data.is_valid(raise_exception=True)
         campaign = create_campaign(**data.validated_data, by=self.principal)
         return Response(CampaignSerializer(campaign).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=CampaignChange, responses=CampaignSerializer)
+    def partial_update(self, request, pk=None):
+        campaign = self.get_object()
+        data = CampaignChange(data=request.data)
+        data.is_valid(raise_exception=True)
+        campaign = change_campaign(
+            campaign=campaign, changes=data.validated_data, by=self.principal
+        )
+        return Response(CampaignSerializer(campaign).data)
 
 
 class CustomFieldViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):

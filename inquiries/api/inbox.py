@@ -38,7 +38,7 @@ from inquiries.selectors.inbox import (
     saved_views,
     search_is_selective,
 )
-from inquiries.selectors.inquiries import campaign_list
+from inquiries.selectors.inquiries import campaign_choices
 from inquiries.services import triage
 from leadflow.lib import times
 from leadflow.lib.ids import ids_pattern, parse_ids
@@ -254,7 +254,7 @@ class BulkInput(StrictSerializer):
                 raise serializers.ValidationError({"reason": ["Choose a reason of the list."]})
             attrs["reason"] = reason
         if action == "add_to_campaign":
-            campaign = campaign_list().filter(pk=attrs.get("campaign") or 0).first()
+            campaign = campaign_choices().filter(pk=attrs.get("campaign") or 0).first()
             if campaign is None:
                 raise serializers.ValidationError({"campaign": ["Choose a campaign."]})
             attrs["campaign"] = campaign

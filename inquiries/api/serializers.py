@@ -243,11 +243,41 @@ class InquiryOutput(serializers.ModelSerializer):
 class CampaignSerializer(JsonTypedInput, serializers.ModelSerializer):
     rejects_unknown_fields = True
     spend = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False)
+    archived_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="When the campaign was archived (out of the pickers, kept in reports); "
+        "null while current.",
+    )
 
     class Meta:
         model = Campaign
-        fields = ["id", "name", "source", "spend", "starts_on", "ends_on", "created_at"]
-        read_only_fields = ["id", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "source",
+            "spend",
+            "starts_on",
+            "ends_on",
+            "created_at",
+            "archived_at",
+        ]
+        read_only_fields = ["id", "created_at", "archived_at"]
+
+
+class CampaignChange(StrictSerializer):
+    """``PATCH /api/v1/campaigns/{id}/``: only the fields sent change."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    source = serializers.ChoiceField(choices=Source.choices, required=False)
+    spend = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False)
+    starts_on = serializers.DateField(required=False, allow_null=True)
+    ends_on = serializers.DateField(required=False, allow_null=True)
+    archived = serializers.BooleanField(
+        required=False,
+        help_text="true archives the campaign (hidden from pickers and the default list, "
+        "kept in reports); false restores it.",
+    )
 
 
 class CustomFieldSerializer(JsonTypedInput, serializers.ModelSerializer):

@@ -38,7 +38,13 @@ def activity_list(*, inquiry: Inquiry) -> QuerySet[Activity]:
 
 
 def campaign_list() -> QuerySet[Campaign]:
+    """Every campaign of the tenant, archived ones too: lookups by id, reports, attribution."""
     return Campaign.objects.order_by("-created_at", "-id")
+
+
+def campaign_choices() -> QuerySet[Campaign]:
+    """The campaigns a person may pick (bulk "add to campaign", the API's default list)."""
+    return campaign_list().filter(archived_at__isnull=True)
 
 
 def custom_field_list() -> QuerySet[CustomField]:

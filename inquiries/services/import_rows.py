@@ -37,6 +37,8 @@ from inquiries.services.validation import (
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.context import require_tenant_id
 
+CAMPAIGN_NAME_MAX = Campaign._meta.get_field("name").max_length
+
 
 @dataclass
 class Plan:
@@ -46,8 +48,10 @@ class Plan:
     fields: dict[str, CustomField]
     placeholders: frozenset[str]
     custom_headers: dict[str, str]
-    # The tenant's campaigns by lower-case name, when a column names them.
+    # The tenant's current campaigns by lower-case name, when a column names them.
     campaigns: dict[str, int] = field(default_factory=dict)
+    # Archived campaigns' lower-case names: they exist, but take no new inquiries.
+    archived_campaigns: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, job: ImportJob) -> Plan:
@@ -69,11 +73,24 @@ class Plan:
             columns.append((index, header, spec))
         placeholders = frozenset(p.lower() for p in job.placeholders)
         campaigns = {}
+        archived = set()
         if any(spec["to"] == "campaign" for _i, _h, spec in columns):
-            campaigns = {
-                name.lower(): pk for pk, name in Campaign.objects.values_list("pk", "name")
-            }
-        return cls(columns, fields, placeholders, custom_headers, campaigns)
+            for pk, name, archived_at in Campaign.objects.values_list("pk", "name", "archived_at"):
+                if archived_at is None:
+                    campaigns[name.lower()] = pk
+                else:
+                    archived.add(name.lower())
+        return cls(columns, fields, placeholders, custom_headers, campaigns, frozenset(archived))
+
+    def is_missing_campaign(self, header: str, text: str) -> bool:
+        """Whether ``text`` in ``header`` names a campaign that does not exist (not archived)."""
+        key = text.strip().lower()
+        return (
+            0 < len(key) <= CAMPAIGN_NAME_MAX
+            and any(h == header and spec["to"] == "campaign" for _i, h, spec in self.columns)
+            and key not in self.campaigns
+            and key not in self.archived_campaigns
+        )
 
 
 @dataclass(slots=True)
@@ -163,9 +180,15 @@ def parse_row(plan: Plan, number: int, cells: list[str]) -> tuple[Row | None, li
                 activities.append((spec["kind"], clean_activity_time(text)))
             elif to == "campaign":
                 campaign_id = plan.campaigns.get(text.lower())
+                if campaign_id is None and text.lower() in plan.archived_campaigns:
+                    raise ValueError(
+                        f"The campaign {text!r} is archived; restore it under Campaigns "
+                        "or ignore this column."
+                    )
                 if campaign_id is None:
                     raise ValueError(
-                        f"No campaign named {text!r}; add it under Campaigns or ignore this column."
+                        f"No campaign named {text!r}; create it from the dry run or under "
+                        "Campaigns, or ignore this column."
                     )
             else:
                 outcome = clean_choice("outcome", text)

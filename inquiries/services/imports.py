@@ -121,6 +121,8 @@ STALE_AFTER = timedelta(minutes=2)
 # PostgreSQL text cannot hold NUL; the report shows where it was.
 NUL_SHOWN = "\u2400"
 DRY_RUN_ERRORS = 20
+# The missing campaigns a dry run lists (and the page offers to create) at most.
+MISSING_CAMPAIGNS_SHOWN = 100
 # States of ``ImportJob.dry_run`` in which a worker is (or should be) at it.
 DRY_RUN_BUSY = ("queued", "running")
 MAX_PLACEHOLDERS = 50
@@ -582,6 +584,8 @@ def run_dry_run(
         }
         # The first problems of each kind: warnings in every row must not hide the errors.
         first: dict[bool, list[CellError]] = {False: [], True: []}
+        # Campaigns the file names that do not exist yet, first spelling kept, in file order.
+        missing: dict[str, str] = {}
         done = 0
         for chunks, records in enumerate(_chunks(job, plan, chunk_size), start=1):
             rows, errors, invalid = parse_chunk(plan, records, len(job.headers))
@@ -593,6 +597,10 @@ def run_dry_run(
             for e in errors:
                 if len(first[e.is_warning]) < DRY_RUN_ERRORS:
                     first[e.is_warning].append(e)
+                if len(missing) < MISSING_CAMPAIGNS_SHOWN and plan.is_missing_campaign(
+                    e.column, e.value
+                ):
+                    missing.setdefault(e.value.strip().lower(), e.value.strip())
             done += len(records)
             running = {"state": "running", "done_rows": done, "total_rows": job.total_rows}
             if not _save_dry_run(job, run_id, running):
@@ -601,6 +609,7 @@ def run_dry_run(
                 return job
         shown = first[False] + first[True][: DRY_RUN_ERRORS - len(first[False])]
         result["errors"] = [e.as_dict() for e in sorted(shown, key=lambda e: e.row)]
+        result["missing_campaigns"] = list(missing.values())
         finished = {"state": "done", "done_rows": done, "total_rows": job.total_rows, **result}
         with transaction.atomic():
             if not _save_dry_run(job, run_id, finished):

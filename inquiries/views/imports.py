@@ -32,6 +32,7 @@ from inquiries.selectors import imports as import_selectors
 from inquiries.selectors.import_preview import column_samples
 from inquiries.selectors.inquiries import custom_field_list
 from inquiries.services import imports as import_services
+from inquiries.services.campaigns import CAMPAIGN_EDITORS, create_missing_campaigns
 from inquiries.services.validation import CELL_FIELDS
 from inquiries.views.common import MARKETING, member_page
 from leadflow.lib.rules import RuleViolation
@@ -328,12 +329,14 @@ def _progress(job: ImportJob) -> dict:
     return {"rate": progress.rows_per_second, "left": shown}
 
 
-def _dry_run(job: ImportJob) -> dict:
+def _dry_run(job: ImportJob, principal) -> dict:
     """Where the dry run stands ("" for none yet), and whether a worker is still at it."""
     state = job.dry_run or {}
     # A result stored before dry runs became a background job has counts but no state.
     shown = state.get("state", "done" if state else "")
     return {
+        "missing_campaigns": (state.get("missing_campaigns") or []) if shown == "done" else [],
+        "may_create_campaigns": principal.has_role(*CAMPAIGN_EDITORS),
         "dry_run_state": shown,
         "dry_run_busy": import_services.dry_run_busy(job),
         "dry_run_nothing": import_services.dry_run_found_nothing(job),
@@ -356,7 +359,7 @@ def import_detail_page(request, principal, pk: int):
         "mapped": _mapped_columns(job, labels),
         "delimiter": DELIMITER_NAMES.get(job.delimiter, job.delimiter),
         "progress": _progress(job),
-        **_dry_run(job),
+        **_dry_run(job, principal),
         "errors": errors,
         "page": errors,
     }
@@ -403,12 +406,35 @@ def import_dry_run_page(request, principal, pk: int):
     return redirect("import-detail", pk=job.pk)
 
 
+@require_POST
+@member_page(*CAMPAIGN_EDITORS)
+def import_create_campaigns_page(request, principal, pk: int):
+    """Create the campaigns the dry run found missing, then run the dry run again."""
+    job = _job(pk)
+    names = (job.dry_run or {}).get("missing_campaigns") or []
+    try:
+        made = create_missing_campaigns(names=names, by=principal)
+        if job.status == ImportStatus.ANALYSED:
+            job = import_services.request_dry_run(job=job, by=principal)
+    except RuleViolation as exc:
+        messages.error(request, exc.message)
+    else:
+        shown = ", ".join(f"“{c.name}”" for c in made) or "none (they exist already)"
+        messages.success(
+            request,
+            f"Campaigns created: {shown}. The dry run runs again with them.",
+        )
+    return redirect("import-detail", pk=job.pk)
+
+
 @require_safe
 @member_page(*MARKETING)
 def import_dry_run_progress_page(request, principal, pk: int):
     """The dry run's state: how far it has read, then its counts; the job page polls it."""
     job = _job(pk)
-    return render(request, "inquiries/_import_dry_run.html", {"job": job, **_dry_run(job)})
+    return render(
+        request, "inquiries/_import_dry_run.html", {"job": job, **_dry_run(job, principal)}
+    )
 
 
 @require_POST

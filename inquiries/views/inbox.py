@@ -38,7 +38,7 @@ from inquiries.selectors.inbox import (
     stage_facets,
     without_blanks,
 )
-from inquiries.selectors.inquiries import campaign_list, custom_field_list
+from inquiries.selectors.inquiries import campaign_choices, campaign_list, custom_field_list
 from inquiries.services import triage
 from inquiries.views.common import MARKETING, member_page
 from leadflow.lib.rules import RuleViolation
@@ -96,6 +96,7 @@ def _inbox_context(request, principal, data: QueryDict, *, notice: str = "") -> 
     query = _query(data, cursor=None)
     reasons = list(disqualify_reasons(active_only=True))
     may_edit_reasons = principal.has_role(*triage.REASON_EDITORS)
+    campaigns = list(campaign_list())
     return {
         "principal": principal,
         "filter": bound,
@@ -124,7 +125,10 @@ def _inbox_context(request, principal, data: QueryDict, *, notice: str = "") -> 
         "stages": Stage.choices,
         "levels": BehaviourLevel.choices,
         "sources": Source.choices,
-        "campaigns": list(campaign_list()),
+        # The filter offers archived campaigns too (their inquiries remain); the bulk
+        # "add to campaign" picker only the current ones (the same rows: no second query).
+        "campaigns": campaigns,
+        "campaign_choices": [c for c in campaigns if c.archived_at is None],
         "custom_fields": [
             (field, data.get(f"cf_{field.key}", "")) for field in custom_field_list()
         ],
@@ -204,7 +208,7 @@ def inbox_bulk_page(request, principal):
         request.POST,
         members=assignable_members(),
         reasons=disqualify_reasons(active_only=True),
-        campaigns=campaign_list(),
+        campaigns=campaign_choices(),
     )
     if not form.is_valid():
         errors = [e for field_errors in form.errors.values() for e in field_errors]

@@ -15,5 +15,7 @@ def tenancy(request):
             "members": member and role == Role.ADMIN,
             "inquiries": marketing,
             "definitions": marketing,
+            # Qualifiers read campaigns (as in the API); admins, managers, marketers change them.
+            "campaigns": marketing,
         },
     }

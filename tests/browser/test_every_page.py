@@ -18,6 +18,7 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlsplit
@@ -130,7 +131,13 @@ def build_app(imports_root: Path) -> App:
     )
     system = Principal.system(tenant, "tests")
     now = timezone.now()
-    campaign = CampaignFactory(tenant=tenant, name="Spring trade show 2026 — Hanover")
+    campaign = CampaignFactory(
+        tenant=tenant, name="Spring trade show 2026 — Hanover", spend=Decimal("18500")
+    )
+    CampaignFactory(tenant=tenant, name="Predictive maintenance webinar series", spend=0)
+    CampaignFactory(
+        tenant=tenant, name="Autumn print ads", spend=Decimal("6200.5"), archived_at=now
+    )
     active = LeadDefinitionFactory(
         tenant=tenant, version=1, name="Agreed Q1 2026", activated_at=now - timedelta(days=40)
     )
@@ -248,6 +255,7 @@ def build_app(imports_root: Path) -> App:
         )
         done_import = _import(app, imports_root, "trade-show-hanover-2026.csv", run=True)
         mapping_import = _import(app, imports_root, "webinar-attendees-march.csv", run=False)
+        campaign_import = _campaign_import(app, imports_root)
     app.ids.update(
         detailed=detailed.pk,
         assigned=inquiries[1].pk,
@@ -261,6 +269,8 @@ def build_app(imports_root: Path) -> App:
         partner=northwind.pk,
         done_import=done_import.pk,
         mapping_import=mapping_import.pk,
+        campaign_import=campaign_import.pk,
+        campaign=campaign.pk,
         second_manager=second_manager.user.pk,
         member_token=member_token.pk,
         member=app.partner_user.membership.pk,
@@ -310,6 +320,24 @@ def _import(app: App, imports_root: Path, name: str, *, run: bool):
     return import_services.run_import_job(job=job)
 
 
+def _campaign_import(app: App, imports_root: Path):
+    """An import whose dry run found campaigns that do not exist yet."""
+    rows = "".join(
+        f"buyer{n}@expo{n}.example,{name}\r\n"
+        for n, name in enumerate(
+            ["Hanover Messe 2026 — hall 17 booth", "LinkedIn retargeting Q2", "Spring trade show"]
+        )
+    )
+    upload = SimpleUploadedFile("expo-leads.csv", ("Email,Campaign\r\n" + rows).encode())
+    by = app.marketer.principal
+    job = import_services.analyse_upload(file=upload, file_name="expo-leads.csv", by=by)
+    job = import_services.set_mapping(
+        job=job, mapping=import_services.suggest_mapping(job.headers), placeholders=[], by=by
+    )
+    job = import_services.request_dry_run(job=job, by=by)
+    return import_services.run_dry_run(job=job)
+
+
 @dataclass(frozen=True)
 class Page:
     name: str
@@ -355,6 +383,16 @@ def pages(app: App) -> list[Page]:
         Page("import-new", "/inquiries/imports/new/", "marketer"),
         Page("import-done", f"/inquiries/imports/{ids['done_import']}/", "marketer"),
         Page("import-mapping", f"/inquiries/imports/{ids['mapping_import']}/mapping/", "marketer"),
+        Page(
+            "import-missing-campaigns",
+            f"/inquiries/imports/{ids['campaign_import']}/",
+            "marketer",
+        ),
+        Page("campaigns", "/inquiries/campaigns/", "marketer"),
+        Page("campaigns-qualifier", "/inquiries/campaigns/", "qualifier"),
+        Page("campaigns-archived", "/inquiries/campaigns/?archived=1", "marketer"),
+        Page("campaign-new", "/inquiries/campaigns/new/", "marketer"),
+        Page("campaign-edit", f"/inquiries/campaigns/{ids['campaign']}/", "marketer"),
         Page("definitions", "/definitions/", "marketer"),
         Page("definition-active", f"/definitions/{ids['active']}/", "marketer"),
         Page("definition-draft", f"/definitions/{ids['draft']}/", "manager"),
@@ -538,6 +576,8 @@ def test_the_page_list_names_every_html_route():
         "import-cancel",
         "inquiry-book-appointment",
         "custom-field-public-form",
+        "campaign-archive",
+        "import-create-campaigns",
         "definition-new",
         "definition-suggest",
         "definition-copy",

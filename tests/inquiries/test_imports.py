@@ -537,7 +537,8 @@ def test_an_unknown_campaign_is_left_out_with_a_warning_and_the_row_is_stored(ac
             3,
             "Campaign",
             "Elsewhere",
-            "No campaign named 'Elsewhere'; add it under Campaigns or ignore this column.",
+            "No campaign named 'Elsewhere'; create it from the dry run or under Campaigns, "
+            "or ignore this column.",
             "warning",
         )
     ]

@@ -64,6 +64,7 @@ ROUTES = [
     ("get", "/api/v1/campaigns/"),
     ("post", "/api/v1/campaigns/"),
     ("get", "/api/v1/campaigns/1/"),
+    ("patch", "/api/v1/campaigns/1/"),
     ("get", "/api/v1/custom-fields/"),
     ("post", "/api/v1/custom-fields/"),
     ("get", "/api/v1/custom-fields/1/"),

@@ -5,6 +5,7 @@ title="Europe/Berlin">5 Dec 2026 19:41 CET</time>``, in the viewer's zone.
 ``{{ moment|day }}``   → ``5 Dec 2026``, the day in the viewer's zone.
 ``{{ user|person }}``  → ``<span title="dana@acme.example">Dana Whitfield</span>``,
 or the email when the person gave no name.
+``{{ amount|money:"EUR" }}`` → ``EUR 1,234.50`` (the tenant's currency; none: ``1,234.50``).
 ``{{ value|detail:people }}`` → a stored detail (of an activity) for a person to read:
 an ISO 8601 moment as ``|when`` shows it, a member's email as their name.
 """
@@ -12,6 +13,7 @@ an ISO 8601 moment as ``|when`` shows it, a member's email as their name.
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
 from django import template
 from django.utils.dateparse import parse_datetime
@@ -49,6 +51,15 @@ def person(user) -> str:
     if user.full_name.strip():
         return format_html('<span title="{}">{}</span>', user.email, user.display_name)
     return user.email
+
+
+@register.filter
+def money(amount: Decimal | int | None, currency: str = "") -> str:
+    if amount is None or amount == "":
+        return "—"
+    shown = f"{Decimal(amount):,.2f}"
+    # A no-break space keeps the code and the figure on one line in a narrow column.
+    return f"{currency}\u00a0{shown}" if currency else shown
 
 
 @register.filter
