@@ -23,6 +23,8 @@ are seeded only into a tenant that has none.
 from __future__ import annotations
 
 import random
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -303,7 +305,7 @@ def _seed_inquiries(tenant: Tenant) -> tuple[int, int]:
         company, domain, size, industry, country = rng.choice(companies)
         title = _weighted(rng, TITLES)
         free_mail = rng.random() < 0.12
-        email = f"{first}.{last}@{rng.choice(FREE_MAIL) if free_mail else domain}".lower()
+        email = f"{_mailbox(first, last)}@{rng.choice(FREE_MAIL) if free_mail else domain}"
         if email in used_emails:
             email = email.replace("@", f"{number}@")
         used_emails.add(email)
@@ -416,11 +418,27 @@ def _reason_for(rng, title, company, free_mail, industry, country) -> str | None
     return None
 
 
+def _mailbox(first: str, last: str, dot: str = ".") -> str:
+    """``tomas.walsh`` for Tomás Walsh: the ASCII local part a mail provider would give them.
+
+    The demo captures through the service, which trusts its callers' validation,
+    so an address like ``tomás.walsh@`` would be stored though every door refuses it.
+    """
+    parts = []
+    for name in (first, last):
+        folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+        parts.append(re.sub(r"[^a-z0-9-]+", "", folded.lower()))
+    return dot.join(parts)
+
+
 def _seed_duplicates(rng: random.Random, companies, marketer: Principal, now: datetime) -> None:
     """Three people who wrote in twice under another address: pairs for /inquiries/duplicates/."""
     for first, last in (("Jordan", "Blake"), ("Katrin", "Vossberg"), ("Samuel", "Okoro")):
         company, domain, size, industry, country = rng.choice(companies)
-        for email in (f"{first}.{last}@{domain}", f"{first[0]}{last}@{domain}"):
+        for email in (
+            f"{_mailbox(first, last)}@{domain}",
+            f"{_mailbox(first[0], last, '')}@{domain}",
+        ):
             capture.capture_inquiry(
                 profile={
                     "first_name": first,
