@@ -633,17 +633,7 @@ def revoke_user_token(*, token: UserToken, by: Principal) -> UserToken:
         raise RuleViolation(
             field="token", code="not_yours", message="Only its owner or an admin may revoke it."
         )
-    updated = UserToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
-    if not updated:
-        raise RuleViolation(
-            field="revoked_at",
-            code="already_revoked",
-            message="The token is already revoked.",
-            conflict=True,
-        )
-    token.refresh_from_db(fields=["revoked_at"])
+    _revoke_once(token, noun="token")
     record_audit(
         action="user_token.revoked",
         obj=token,
@@ -811,17 +801,7 @@ def issue_api_key(
 @transaction.atomic
 def revoke_api_key(*, api_key: ApiKey, by: Principal) -> ApiKey:
     """Revoke a key at once; requests with it get 401 from then on."""
-    updated = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
-    if not updated:
-        raise RuleViolation(
-            field="revoked_at",
-            code="already_revoked",
-            message="The key is already revoked.",
-            conflict=True,
-        )
-    api_key.refresh_from_db(fields=["revoked_at"])
+    _revoke_once(api_key, noun="key")
     record_audit(
         action="api_key.revoked",
         obj=api_key,
@@ -942,3 +922,20 @@ def purge_expired_idempotency_keys(*, older_than: timedelta | None = None) -> in
     cutoff = timezone.now() - (older_than or settings.IDEMPOTENCY_KEY_TTL)
     deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
     return deleted
+
+
+def _revoke_once(credential: ApiKey | UserToken, *, noun: str) -> None:
+    """Stamp ``revoked_at`` with a conditional UPDATE, so two revocations cannot both win."""
+    updated = (
+        type(credential)
+        .objects.filter(pk=credential.pk, revoked_at__isnull=True)
+        .update(revoked_at=timezone.now())
+    )
+    if not updated:
+        raise RuleViolation(
+            field="revoked_at",
+            code="already_revoked",
+            message=f"The {noun} is already revoked.",
+            conflict=True,
+        )
+    credential.refresh_from_db(fields=["revoked_at"])
