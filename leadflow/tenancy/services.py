@@ -135,16 +135,7 @@ def add_member(
 ) -> Membership:
     """Give a person (new or already known by email) a role in the acting tenant."""
     email = _clean_email(email)
-    if role not in Role.values:
-        raise RuleViolation(
-            field="role",
-            code="invalid_choice",
-            message=f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.",
-        )
-    if partner is not None and role != Role.REP:
-        raise RuleViolation(
-            field="role", code="invalid", message="A partner user acts as a rep for the partner."
-        )
+    _check_role_choice(role, partner)
     user = User.objects.filter(email=email).first()
     if user is not None and Membership.objects.filter(user=user).exists():
         raise RuleViolation(
@@ -186,7 +177,8 @@ class IssuedInvitation:
     link: str
 
 
-def _check_role(role: str, partner: Partner | None) -> None:
+def _check_role_choice(role: str, partner: Partner | None) -> None:
+    """A known role, and a partner's user only as the partner's rep."""
     if role not in Role.values:
         raise RuleViolation(
             field="role",
@@ -197,6 +189,10 @@ def _check_role(role: str, partner: Partner | None) -> None:
         raise RuleViolation(
             field="role", code="invalid", message="A partner user acts as a rep for the partner."
         )
+
+
+def _check_role(role: str, partner: Partner | None) -> None:
+    _check_role_choice(role, partner)
     if partner is not None and partner.status != PartnerStatus.ACTIVE:
         raise RuleViolation(
             field="partner",
