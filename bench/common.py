@@ -14,7 +14,10 @@ import os
 import platform
 import statistics
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -34,8 +37,19 @@ def admin_sql(sql: str) -> None:
     conn.close()
 
 
+def ensure_roles() -> None:
+    """The owner and runtime roles, created as the local superuser on a fresh server
+    (the same step the test setup takes, so a benchmark runs first on a new machine)."""
+    from tests.services import _ensure_roles
+
+    problem = _ensure_roles()
+    if problem is not None:
+        raise SystemExit(f"cannot create the database roles: {problem}")
+
+
 def fresh_database(name: str, **environment: str) -> None:
     """Create ``name`` anew and set Django up on it; call before ``django.setup()``."""
+    ensure_roles()
     admin_sql(f"DROP DATABASE IF EXISTS {name}")
     admin_sql(f"CREATE DATABASE {name}")
     os.environ["DATABASE_URL"] = f"postgres://leadflow_app@{HOST}/{name}"
@@ -65,6 +79,64 @@ def median(samples: list[float]) -> float:
 
 def p95(samples: list[float]) -> float:
     return statistics.quantiles(samples, n=20)[-1] if len(samples) > 1 else samples[0]
+
+
+def alternate(steps: dict[str, Callable[[int], Any]], runs: int) -> dict[str, list[Any]]:
+    """Run each step once per run, in the given order on even runs and reversed on odd ones.
+
+    A figure and its baseline are thus measured in pairs, each pair beside each
+    other and in ABBA order over the runs, so that a machine getting faster or
+    slower during the run (seen here: ±30% within minutes) weighs on both sides
+    alike instead of on whichever runs second. Each step gets the run's number.
+    """
+    results: dict[str, list[Any]] = {name: [] for name in steps}
+    for run in range(runs):
+        order = list(steps.items())
+        if run % 2:
+            order.reverse()
+        for name, step in order:
+            results[name].append(step(run))
+    return results
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """Per-pair ratios of a figure to its baseline: their median and their range."""
+
+    values: tuple[float, ...]
+
+    @classmethod
+    def of(cls, figures: list[float], baselines: list[float]) -> Ratio:
+        if len(figures) != len(baselines) or not figures:
+            raise ValueError("a ratio needs as many baselines as figures, at least one")
+        return cls(tuple(f / b for f, b in zip(figures, baselines, strict=True)))
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    @property
+    def low(self) -> float:
+        return min(self.values)
+
+    @property
+    def high(self) -> float:
+        return max(self.values)
+
+    def holds(self, *, at_most: float | None = None, at_least: float | None = None) -> bool:
+        """Whether the goal holds for the median (the range is reported beside it)."""
+        if at_most is not None:
+            return self.median <= at_most
+        if at_least is not None:
+            return self.median >= at_least
+        raise ValueError("a goal needs at_most or at_least")
+
+    def __str__(self) -> str:
+        return f"{self.median:.2f}× ({self.low:.2f}–{self.high:.2f} over {len(self.values)} pairs)"
+
+
+def goal(ratio: Ratio, **bound: float) -> str:
+    return "met" if ratio.holds(**bound) else "NOT met"
 
 
 def machine() -> str:

@@ -11,7 +11,9 @@ email in other casing, some values changed), as an export from another tool
 does. The tenant has the articles' template definition active, so every
 imported inquiry is scored and routed.
 
-Measured in the same run, median of ``--runs``:
+Measured in the same run, ``--runs`` times (4) in ABBA order — the steps in one
+order on even runs and reversed on odd ones (``common.alternate``) — and each
+ratio reported as the median of the per-run pairs with its range:
 
 * import — ``run_import_job`` (chunks of 5,000: parse, validate, match, COPY
   to staging, insert/merge, activities, scoring, MQL/nurture moves) into an
@@ -55,9 +57,12 @@ from pathlib import Path
 
 from common import (
     ROOT,
+    Ratio,
+    alternate,
     drop_database,
     fresh_database,
     generate_tenant,
+    goal,
     machine,
     migrate,
     record,
@@ -72,7 +77,8 @@ INTRO = (
     "imported by the job (`inquiries/services/imports.py`: validation, matching, COPY "
     "into staging, set-based insert/merge, scoring) as the runtime role under row-level "
     "security, against a plain `COPY` of the same rows into a bare table with the same "
-    "indexes (the limit) and Django `bulk_create(batch_size=1000)`, median of 3 in one run. "
+    "indexes (the limit) and Django `bulk_create(batch_size=1000)`, 4 runs in ABBA order, "
+    "each ratio the median of the per-run pairs with its range. "
     "Goals: ≥ 1/3 of COPY's rows/s, never slower than bulk_create; 100k vs 10k rows time "
     "≤ 11× and peak memory ≤ 1.5×; into a tenant of 1,000,000 inquiries ≥ 0.8× the rate "
     "into an empty one."
@@ -406,7 +412,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--small", type=int, default=10_000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=4, help="an even number keeps ABBA balanced")
     parser.add_argument("--chunk-size", type=int, default=5_000)
     parser.add_argument("--million", type=int, default=1_000_000)
     parser.add_argument("--skip-million", action="store_true")
@@ -432,65 +438,81 @@ def main() -> None:
             generate_tenant("million", args.million)
             _setup_tenant_budget("million")
             print(f"generated {args.million:,} inquiries in {time.perf_counter() - started:.0f} s")
-        imports_, copies, bulks, smalls, fulls = [], [], [], [], []
-        for run in range(args.runs):
-            _vacuum()
-            imports_.append(_import(big, f"empty-{run}", args.chunk_size))
-            _vacuum()
-            copies.append(_copy_baseline(payload))
-            _vacuum()
-            bulks.append(_bulk_create_baseline(rows, f"bulk-{run}"))
-            _vacuum()
-            smalls.append(_import(small, f"small-{run}", args.chunk_size))
-            into = ""
-            if not args.skip_million:
+        steps = {
+            "copy": lambda run: (_vacuum(), _copy_baseline(payload))[1],
+            "bulk": lambda run: (_vacuum(), _bulk_create_baseline(rows, f"bulk-{run}"))[1],
+            "import": lambda run: (_vacuum(), _import(big, f"empty-{run}", args.chunk_size))[1],
+            "small": lambda run: (_vacuum(), _import(small, f"small-{run}", args.chunk_size))[1],
+        }
+        if not args.skip_million:
+
+            def into_million(run: int) -> dict:
                 csv_path = workdir / f"million-{run}.csv"
                 generate_csv(csv_path, args.rows, f"m{run}")
                 _vacuum()
-                full = _import(csv_path, "million", args.chunk_size)
-                fulls.append(full["seconds"])
+                return _import(csv_path, "million", args.chunk_size)
+
+            # Beside the empty-tenant import, so that each pair is taken minutes apart at most.
+            steps = {"copy": steps["copy"], "bulk": steps["bulk"], "import": steps["import"],
+                     "million": into_million, "small": steps["small"]}  # fmt: skip
+        results = alternate(steps, args.runs)
+        for run in range(args.runs):
+            i, sm = results["import"][run], results["small"][run]
+            into = ""
+            if "million" in results:
+                full = results["million"][run]
                 into = (
                     f", into the {args.million:,} tenant {full['seconds']:.2f} s "
                     f"(new {full['new']:,}, merged {full['merged']:,})"
                 )
-            i = imports_[-1]
             print(
-                f"run {run + 1}: import {i['seconds']:.2f} s (new {i['new']:,}, merged "
-                f"{i['merged']:,}, invalid {i['invalid']:,}, +{i['peak_kb'] / 1024:.0f} MB), "
-                f"COPY {copies[-1]:.2f} s, bulk_create {bulks[-1]:.2f} s, "
-                f"{args.small:,} rows {smalls[-1]['seconds']:.2f} s "
-                f"(+{smalls[-1]['peak_kb'] / 1024:.0f} MB){into}"
+                f"run {run + 1}{' (reversed)' if run % 2 else ''}: import {i['seconds']:.2f} s "
+                f"(new {i['new']:,}, merged {i['merged']:,}, invalid {i['invalid']:,}, "
+                f"+{i['peak_kb'] / 1024:.0f} MB), COPY {results['copy'][run]:.2f} s, "
+                f"bulk_create {results['bulk'][run]:.2f} s, {args.small:,} rows "
+                f"{sm['seconds']:.2f} s (+{sm['peak_kb'] / 1024:.0f} MB){into}"
             )
         n = args.rows
-        job = statistics.median(i["seconds"] for i in imports_)
-        analyse = statistics.median(i["analyse_seconds"] for i in imports_)
-        copy, bulk = statistics.median(copies), statistics.median(bulks)
-        small_time = statistics.median(s["seconds"] for s in smalls)
-        memory = statistics.median(i["peak_kb"] for i in imports_)
-        small_memory = statistics.median(s["peak_kb"] for s in smalls)
+        job_times = [i["seconds"] for i in results["import"]]
+        job = statistics.median(job_times)
+        analyse = statistics.median(i["analyse_seconds"] for i in results["import"])
+        copy, bulk = statistics.median(results["copy"]), statistics.median(results["bulk"])
+        small_times = [s["seconds"] for s in results["small"]]
+        memories = [i["peak_kb"] for i in results["import"]]
+        small_memories = [s["peak_kb"] for s in results["small"]]
+        # Rates: the import's rows/s over the baseline's is the baseline's time over the job's.
+        vs_copy = Ratio.of(results["copy"], job_times)
+        vs_bulk = Ratio.of(results["bulk"], job_times)
+        growth = Ratio.of(job_times, small_times)
+        memory = Ratio.of(memories, small_memories)
+        time_goal = 11 * n / args.small / 10
         lines = [
-            f"importing {n:,} CSV rows (20% repeated people), median of {args.runs}",
-            f"  COPY (the limit):     {copy:8.2f} s  {n / copy:10,.0f} rows/s",
-            f"  bulk_create(1000):    {bulk:8.2f} s  {n / bulk:10,.0f} rows/s",
-            f"  import job:           {job:8.2f} s  {n / job:10,.0f} rows/s "
-            f"(analysing the upload before it: {analyse:.2f} s)",
-            f"  import/COPY rate: {copy / job:.2f} (goal ≥ 0.33); "
-            f"import/bulk_create rate: {bulk / job:.2f} (goal ≥ 1)",
-            f"  {n:,} vs {args.small:,} rows: time {job / small_time:.1f}× (goal ≤ "
-            f"{11 * n / args.small / 10:.0f}×), peak memory {memory / 1024:.0f} MB vs "
-            f"{small_memory / 1024:.0f} MB = {memory / small_memory:.2f}× (goal ≤ 1.5×)",
+            f"importing {n:,} CSV rows (20% repeated people), {args.runs} runs in ABBA order; "
+            "ratios are the median of the per-run pairs (range)",
+            f"  COPY (the limit):     {copy:8.2f} s  {n / copy:10,.0f} rows/s (median)",
+            f"  bulk_create(1000):    {bulk:8.2f} s  {n / bulk:10,.0f} rows/s (median)",
+            f"  import job:           {job:8.2f} s  {n / job:10,.0f} rows/s (median; "
+            f"analysing the upload before it: {analyse:.2f} s)",
+            f"  import/COPY rate: {vs_copy} — goal ≥ 0.33, {goal(vs_copy, at_least=1 / 3)}",
+            f"  import/bulk_create rate: {vs_bulk} — goal ≥ 1, {goal(vs_bulk, at_least=1)}",
+            f"  {n:,} vs {args.small:,} rows: time {growth} — goal ≤ {time_goal:.0f}×, "
+            f"{goal(growth, at_most=time_goal)}; peak memory "
+            f"{statistics.median(memories) / 1024:.0f} vs "
+            f"{statistics.median(small_memories) / 1024:.0f} MB, {memory} — goal ≤ 1.5×, "
+            f"{goal(memory, at_most=1.5)}",
         ]
         million = ""
-        if fulls:
-            full = statistics.median(fulls)
+        if "million" in results:
+            full_times = [f["seconds"] for f in results["million"]]
+            full = statistics.median(full_times)
+            vs_empty = Ratio.of(job_times, full_times)
             lines.append(
                 f"  into a tenant of {args.million:,}: {full:.2f} s ({n / full:,.0f} rows/s), "
-                f"rate vs empty tenant {job / full:.2f} (goal ≥ 0.8)"
+                f"rate vs empty tenant {vs_empty} — goal ≥ 0.8, {goal(vs_empty, at_least=0.8)}"
             )
             million = (
                 f"; into a tenant of {args.million:,} inquiries {full:.2f} s, "
-                f"**{job / full:.2f}× the empty-tenant rate** (measured in each run beside "
-                f"the empty tenant, the million built first)"
+                f"**{vs_empty} the empty-tenant rate** ({goal(vs_empty, at_least=0.8)})"
             )
         print("\n".join(lines))
         if not args.no_record:
@@ -498,14 +520,17 @@ def main() -> None:
                 HEADING,
                 INTRO,
                 f"- {today()}, {machine()}: {n:,} rows, chunks of {args.chunk_size:,}, "
-                f"median of {args.runs} — COPY {copy:.2f} s ({n / copy:,.0f} rows/s), "
-                f"bulk_create {bulk:.2f} s ({n / bulk:,.0f} rows/s), import job {job:.2f} s "
-                f"({n / job:,.0f} rows/s): **{copy / job:.2f} of COPY's rate, "
-                f"{bulk / job:.2f}× bulk_create's**; {args.small:,} rows {small_time:.2f} s "
-                f"(**{job / small_time:.1f}×** the time for {n / args.small:.0f}× the rows), "
-                f"peak memory added {memory / 1024:.0f} MB vs {small_memory / 1024:.0f} MB "
-                f"(**{memory / small_memory:.2f}×**){million}. Analysing the upload "
-                f"(encoding, delimiter, structure) before the job: {analyse:.2f} s.",
+                f"{args.runs} runs in ABBA order, ratios as the median of the per-run pairs "
+                f"(range) — COPY {copy:.2f} s, bulk_create {bulk:.2f} s, import job "
+                f"{job:.2f} s (medians): **{vs_copy} of COPY's rate** "
+                f"({goal(vs_copy, at_least=1 / 3)}), **{vs_bulk} bulk_create's** "
+                f"({goal(vs_bulk, at_least=1)}); {args.small:,} rows "
+                f"{statistics.median(small_times):.2f} s, **{growth}** the time for "
+                f"{n / args.small:.0f}× the rows ({goal(growth, at_most=time_goal)}), peak "
+                f"memory added {statistics.median(memories) / 1024:.0f} MB vs "
+                f"{statistics.median(small_memories) / 1024:.0f} MB (**{memory}**, "
+                f"{goal(memory, at_most=1.5)}){million}. Analysing the upload (encoding, "
+                f"delimiter, structure) before the job: {analyse:.2f} s.",
             )
     finally:
         drop_database(DB)

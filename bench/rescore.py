@@ -1,6 +1,6 @@
 """Benchmark: rescoring a whole tenant after a definition is activated vs a plain UPDATE.
 
-    python bench/rescore.py [--rows 1000000] [--runs 3] [--explain]
+    python bench/rescore.py [--rows 1000000] [--runs 4] [--explain]
 
 Creates its own PostgreSQL database ``leadflow_bench`` (dropped first if it
 exists, and dropped again at the end) as the owner role ``leadflow_owner``,
@@ -9,7 +9,7 @@ three activities each (1–5, aged 0–200 days, stored in random order) with
 set-based SQL. The inquiries start as a previous definition left them: scored,
 mostly in nurture, some MQLs.
 
-Two scenarios, each timed ``--runs`` times (median reported), alternately:
+Two scenarios, timed in ``--runs`` pairs in ABBA order (``common.alternate``):
 
 * floor — one plain ``UPDATE inquiries_inquiry SET score = fit_score + 1,
   scored_at = now() WHERE tenant_id = X``: every row rewritten once, nothing
@@ -20,9 +20,9 @@ Two scenarios, each timed ``--runs`` times (median reported), alternately:
   to the end, as the runtime role under row-level security.
 
 Both run as ``leadflow_app`` inside the tenant's scope; the table is vacuumed
-before each timed run. Prints seconds, rows/s and the ratio of the medians
-(goal: within 2× of the floor), and appends the figures with the date and the
-machine to ``docs/performance.md``. Not part of ``make test``.
+before each timed run. Prints seconds, rows/s and the median of the per-pair
+ratios with their range (goal: within 2× of the floor), and appends the
+figures with the date and the machine to ``docs/performance.md``. Not part of ``make test``.
 """
 
 from __future__ import annotations
@@ -34,7 +34,18 @@ import statistics
 import time
 from unittest.mock import patch
 
-from common import drop_database, fresh_database, generate_tenant, machine, migrate, record, today
+from common import (
+    Ratio,
+    alternate,
+    drop_database,
+    fresh_database,
+    generate_tenant,
+    goal,
+    machine,
+    migrate,
+    record,
+    today,
+)
 
 DB = "leadflow_bench"
 HEADING = "## Rescoring after activating a definition"
@@ -140,7 +151,7 @@ def _explain(tenant) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=4, help="pairs; even keeps ABBA balanced")
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
     parser.add_argument("--explain", action="store_true", help="print one batch's plan")
     parser.add_argument("--no-record", action="store_true", help="leave docs/performance.md")
@@ -156,28 +167,33 @@ def main() -> None:
             f"generated {args.rows:,} inquiries and {activities:,} activities "
             f"in {time.perf_counter() - started:.1f} s"
         )
-        floors, jobs = [], []
-        for run in range(args.runs):
+
+        def floor_step(run: int) -> float:
             _vacuum()
-            floors.append(_floor(tenant))
+            return _floor(tenant)
+
+        def job_step(run: int) -> float:
             _vacuum()
             elapsed, done, moved = _rescoring(
                 tenant, by, threshold=60 if run % 2 else 50, batch_size=args.batch_size
             )
-            jobs.append(elapsed)
-            print(
-                f"run {run + 1}: floor {floors[-1]:.2f} s, rescoring {elapsed:.2f} s "
-                f"({done:,} inquiries; stage changes {moved})"
-            )
+            print(f"run {run + 1}: rescoring {elapsed:.2f} s ({done:,} inquiries; moved {moved})")
+            return elapsed
+
+        timed = alternate({"floor": floor_step, "job": job_step}, args.runs)
+        floors, jobs = timed["floor"], timed["job"]
+        ratio = Ratio.of(jobs, floors)
         if args.explain:
             _explain(tenant)
         floor, job = statistics.median(floors), statistics.median(jobs)
         rows = args.rows
         lines = [
-            f"rescoring {rows:,} inquiries ({activities:,} activities), median of {args.runs}",
-            f"  floor (plain UPDATE):   {floor:8.2f} s  {rows / floor:12,.0f} rows/s",
-            f"  rescoring job:          {job:8.2f} s  {rows / job:12,.0f} rows/s",
-            f"  ratio job/floor: {job / floor:.2f}×  (goal ≤ 2×)",
+            f"rescoring {rows:,} inquiries ({activities:,} activities), {args.runs} pairs in "
+            "ABBA order",
+            f"  floor (plain UPDATE):   {floor:8.2f} s  {rows / floor:12,.0f} rows/s (median)",
+            f"  rescoring job:          {job:8.2f} s  {rows / job:12,.0f} rows/s (median)",
+            f"  job/floor, median of the per-pair ratios: {ratio} — goal ≤ 2×, "
+            f"{goal(ratio, at_most=2)}",
         ]
         print("\n".join(lines))
         if not args.no_record:
@@ -185,9 +201,10 @@ def main() -> None:
                 HEADING,
                 INTRO,
                 f"- {today()}, {machine()}: {rows:,} inquiries, "
-                f"{activities:,} activities, median of {args.runs} — floor {floor:.2f} s "
-                f"({rows / floor:,.0f} rows/s), rescoring job {job:.2f} s "
-                f"({rows / job:,.0f} rows/s), **ratio {job / floor:.2f}×** "
+                f"{activities:,} activities, {args.runs} pairs in ABBA order — floor "
+                f"{floor:.2f} s ({rows / floor:,.0f} rows/s), rescoring job {job:.2f} s "
+                f"({rows / job:,.0f} rows/s) (medians), **ratio {ratio}** "
+                f"({goal(ratio, at_most=2)}) "
                 f"(runs: floor {', '.join(f'{s:.2f}' for s in floors)} s; "
                 f"job {', '.join(f'{s:.2f}' for s in jobs)} s).",
             )
