@@ -6,7 +6,8 @@ class InquiriesConfig(AppConfig):
     verbose_name = "Inquiries"
 
     def ready(self) -> None:
-        from inquiries import start_page
+        from inquiries import stages, start_page
 
+        stages.declare()
         # The start page (leadflow/) may not import this app: the app registers its tiles.
         start_page.register()

@@ -419,6 +419,42 @@ class AuditEvent(TenantOwnedModel):
         return f"{self.action} {self.object_type}:{self.object_id}"
 
 
+class StageChange(TenantOwnedModel):
+    """One stage move of one record: the audit row written by ``leadflow/lib/stages.py``.
+
+    ``machine`` names the kind of record (``inquiry``, ``lead``) and
+    ``object_id`` the record; the rows of one record in time order are its
+    stages with their start times, what time-in-stage reports read.
+    """
+
+    machine = models.CharField(max_length=30)
+    object_id = models.BigIntegerField()
+    from_stage = models.CharField(max_length=30)
+    to_stage = models.CharField(max_length=30)
+    reason = models.CharField(max_length=200, blank=True)
+    actor = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["tenant", "machine", "object_id", "created_at"],
+                name="tenancy_stagechange_obj_idx",
+            ),
+            models.Index(
+                fields=["tenant", "machine", "to_stage", "created_at"],
+                name="tenancy_stagechange_to_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.machine}:{self.object_id} {self.from_stage} → {self.to_stage}"
+
+
 class IdempotencyState(models.TextChoices):
     IN_PROGRESS = "in_progress", "In progress"
     COMPLETED = "completed", "Completed"
