@@ -135,9 +135,7 @@ def move(
     The record in memory is updated when it moved.
     """
     chosen = _machine_of(record, machine_name)
-    moved = move_many(
-        chosen.name, [record.pk], to, by=by, reason=reason, also=also, _single=True
-    )
+    moved = move_many(chosen.name, [record.pk], to, by=by, reason=reason, also=also, _single=True)
     if moved:
         setattr(record, chosen.field_name, to)
         for name, value in (also or {}).items():
@@ -271,8 +269,20 @@ def _move_in_sql(
     with connection.cursor() as cursor:
         cursor.execute(
             sql,
-            [tenant_id, ids, sorted(sources), *params, tenant_id, tenant_id, chosen.name, to,
-             reason[:200], actor_id, actor_label, now],  # fmt: skip
+            [
+                tenant_id,
+                ids,
+                sorted(sources),
+                *params,
+                tenant_id,
+                tenant_id,
+                chosen.name,
+                to,
+                reason[:200],
+                actor_id,
+                actor_label,
+                now,
+            ],  # fmt: skip
         )
         return dict(cursor.fetchall())
 
