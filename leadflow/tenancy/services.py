@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -355,9 +355,9 @@ def _check_open(invitation: Invitation) -> None:
             field="token",
             code=state,
             message={
-                InvitationStatus.ACCEPTED: "This invitation was already used.",
-                InvitationStatus.REVOKED: "This invitation was revoked.",
-                InvitationStatus.EXPIRED: "This invitation has expired.",
+                InvitationStatus.ACCEPTED.value: "This invitation was already used.",
+                InvitationStatus.REVOKED.value: "This invitation was revoked.",
+                InvitationStatus.EXPIRED.value: "This invitation has expired.",
             }[state],
             conflict=True,
         )
@@ -636,7 +636,7 @@ def revoke_user_token(*, token: UserToken, by: Principal) -> UserToken:
         after={
             "user": token.user.email,
             "name": token.name,
-            "revoked_at": token.revoked_at.isoformat(),
+            "revoked_at": _when(token.revoked_at),
         },
         by=by,
     )
@@ -801,7 +801,7 @@ def revoke_api_key(*, api_key: ApiKey, by: Principal) -> ApiKey:
     record_audit(
         action="api_key.revoked",
         obj=api_key,
-        after={"revoked_at": api_key.revoked_at.isoformat()},
+        after={"revoked_at": _when(api_key.revoked_at)},
         by=by,
     )
     return api_key
@@ -877,7 +877,9 @@ def claim_idempotency_key(*, key: str, request_fingerprint: str, by: Principal) 
         return Claim("in_progress", record)
 
 
-def _take_over(record: IdempotencyRecord, request_fingerprint: str, now, *, fresh: bool) -> Claim:
+def _take_over(
+    record: IdempotencyRecord, request_fingerprint: str, now: datetime, *, fresh: bool
+) -> Claim:
     """Reuse an expired key, or resume one whose first request died mid-way."""
     updated = IdempotencyRecord.objects.filter(
         pk=record.pk, locked_at=record.locked_at, state=record.state
@@ -918,6 +920,10 @@ def purge_expired_idempotency_keys(*, older_than: timedelta | None = None) -> in
     cutoff = timezone.now() - (older_than or settings.IDEMPOTENCY_KEY_TTL)
     deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
     return deleted
+
+
+def _when(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 def _revoke_once(credential: ApiKey | UserToken, *, noun: str) -> None:
