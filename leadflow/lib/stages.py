@@ -218,7 +218,7 @@ def arrived(
         )
 
 
-def _history_model():
+def _history_model() -> type[models.Model]:
     from leadflow.tenancy.models import StageChange
 
     return StageChange
@@ -226,6 +226,14 @@ def _history_model():
 
 def _actor(by: Principal) -> tuple[int | None, str]:
     return (by.user.pk if by.user is not None else None), by.label[:200]
+
+
+def _concrete(meta: Any, name: str) -> models.Field[Any, Any]:
+    """A concrete column of the model (the stage, or a field set with it)."""
+    model_field = meta.get_field(name)
+    if not isinstance(model_field, models.Field) or not model_field.concrete:
+        raise ValueError(f"{name!r} is not a column of {meta.label}")
+    return model_field
 
 
 def _move_in_sql(
@@ -242,7 +250,7 @@ def _move_in_sql(
     model = chosen.model
     meta = model._meta
     table = connection.ops.quote_name(meta.db_table)
-    stage_column = connection.ops.quote_name(meta.get_field(chosen.field_name).column)
+    stage_column = connection.ops.quote_name(_concrete(meta, chosen.field_name).column)
     now = timezone.now()
     sets = [f"{stage_column} = %s"]
     params: list[Any] = [to]
@@ -250,7 +258,7 @@ def _move_in_sql(
     if "updated_at" in {f.name for f in meta.concrete_fields} and "updated_at" not in values:
         values["updated_at"] = now
     for name, value in values.items():
-        model_field = meta.get_field(name)
+        model_field = _concrete(meta, name)
         sets.append(f"{connection.ops.quote_name(model_field.column)} = %s")
         params.append(model_field.get_db_prep_save(value, connection))
     actor_id, actor_label = _actor(by)
@@ -300,7 +308,7 @@ def _move_with_orm(
     """SQLite (the embedded default): lock-free but in one transaction, the same rows."""
     model = chosen.model
     now = timezone.now()
-    taken = model._default_manager.filter(  # type: ignore[attr-defined]
+    taken = model._default_manager.filter(
         pk__in=ids, **{f"{chosen.field_name}__in": sorted(sources)}
     )
     moved = dict(taken.values_list("pk", chosen.field_name))
@@ -309,10 +317,10 @@ def _move_with_orm(
     values = {chosen.field_name: to, **also}
     if "updated_at" in {f.name for f in model._meta.concrete_fields}:
         values.setdefault("updated_at", now)
-    model._default_manager.filter(pk__in=list(moved)).update(**values)  # type: ignore[attr-defined]
+    model._default_manager.filter(pk__in=list(moved)).update(**values)
     actor_id, actor_label = _actor(by)
     history = _history_model()
-    history.objects.bulk_create(
+    history._default_manager.bulk_create(
         [
             history(
                 tenant_id=tenant_id,
