@@ -32,6 +32,7 @@ from typing import Any
 from django.db import DatabaseError, IntegrityError, connection
 
 from inquiries import scoring
+from inquiries import stages as inquiry_stages
 from inquiries.models import (
     Activity,
     ActivityKind,
@@ -46,7 +47,9 @@ from inquiries.models import (
 from inquiries.services.capture import PROFILE_FIELDS, company_domain
 from inquiries.services.import_rows import Person, Row
 from inquiries.services.scoring import SCORED_STAGES, profile_of
+from leadflow.lib import stages
 from leadflow.tenancy.context import require_tenant_id
+from leadflow.tenancy.principal import Principal
 
 logger = logging.getLogger(__name__)
 
@@ -212,8 +215,12 @@ class Scorer:
 
     def rescore(
         self, inquiry: Inquiry | StoredInquiry, activities: Iterable[tuple[str, datetime]]
-    ) -> bool:
-        """Score a stored inquiry in memory as score_inquiry would; True if its stage moved."""
+    ) -> str | None:
+        """Score a stored inquiry in memory as score_inquiry would; the stage it should move to.
+
+        None when it stays where it is. The stage itself is not touched here:
+        the chunk moves the inquiry through the stage mover after writing it.
+        """
         result = scoring.score(profile_of(inquiry), activities, self.rules, as_of=self.as_of)
         inquiry.fit_score = result.fit
         inquiry.engagement_score = result.engagement
@@ -223,12 +230,9 @@ class Scorer:
         inquiry.definition_id = self.definition_id
         inquiry.scored_at = self.as_of
         if inquiry.stage not in SCORED_STAGES:
-            return False
+            return None
         stage = Stage.MQL if result.qualifies else Stage.NURTURE
-        if stage == inquiry.stage:
-            return False
-        inquiry.stage = stage
-        return True
+        return None if stage == inquiry.stage else stage
 
 
 UNSCORED = (Stage.INQUIRY, 0, 0, 0, "[]", BehaviourLevel.VISITOR)
@@ -472,10 +476,9 @@ def merge_stored(
             had = activities[inquiry.pk]
             seen = set(had)
             everything = had + [a for a in sorted(person.activities) if a not in seen]
-            if scorer.rescore(inquiry, everything):
-                inquiry.updated_at = now
-                if inquiry.stage == Stage.NURTURE:
-                    written.nurtured.append(inquiry.pk)
+            target = scorer.rescore(inquiry, everything)
+            if target is not None:
+                written.moves.setdefault(target, []).append(inquiry.pk)
             dirty = True
         rows.append(staged_merge(person, inquiry, changed, dirty))
     return rows, {pk: set(had) for pk, had in activities.items()}
@@ -483,15 +486,39 @@ def merge_stored(
 
 @dataclass
 class Written:
-    """What a chunk wrote: the inquiries it put in the nurture stage (new or moved).
+    """What a chunk wrote: the new inquiries per stage they were created in, and the stage
+    moves its rescoring calls for (target stage → ids of stored inquiries), made by the
+    caller through the stage mover once the rows are written.
 
     And, per stored inquiry merged, the fields its merge changed and the
     values the rows replaced.
     """
 
-    nurtured: list[int] = field(default_factory=list)
+    arrived: dict[str, list[int]] = field(default_factory=dict)
+    moves: dict[str, list[int]] = field(default_factory=dict)
     changed: dict[int, list[str]] = field(default_factory=dict)
     changes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def route_written(written: Written, *, by: Principal) -> None:
+    """Move the stored inquiries the chunk rescored; hand its new ones to their stage's hooks.
+
+    A stored person whose score crosses the threshold moves through the
+    stage mover (one call per target stage, one history row each). A new
+    person was created already in its stage: not a move, no history, but the
+    stage's hooks (nurture's enrolment) see it all the same.
+    """
+    for target, ids in sorted(written.moves.items()):
+        stages.move_many(
+            inquiry_stages.MACHINE,
+            ids,
+            target,
+            by=by,
+            reason="import rescore",
+            only_from=inquiry_stages.SCORED,
+        )
+    for stage, ids in sorted(written.arrived.items()):
+        stages.arrived(inquiry_stages.MACHINE, ids, stage, by=by)
 
 
 def write_in_sql(
@@ -523,8 +550,7 @@ def write_in_sql(
         def new_rows() -> Iterator[str]:
             for person, pk in zip(new, ids, strict=True):
                 line, stage = staged_new(person, pk, scorer, tail)
-                if stage == Stage.NURTURE:
-                    written.nurtured.append(pk)
+                written.arrived.setdefault(stage, []).append(pk)
                 yield line
 
         # Dropped at commit; dropped here too for a chunk inside an outer transaction.
@@ -598,7 +624,8 @@ def write_in_sql(
             {"tenant": tenant, "now": now},
         )
         if merged_rows:
-            assignments = ", ".join(f"{n} = s.{n}" for n in WRITTEN_NAMES)
+            # A stored inquiry's stage is not written here: a move goes through the mover.
+            assignments = ", ".join(f"{n} = s.{n}" for n in WRITTEN_NAMES if n != "stage")
             # The table's statistics (the runtime role may not ANALYZE) may
             # predate this tenant's rows: estimating it at one row, the planner
             # nests a scan of the stage table inside each of them, quadratic
