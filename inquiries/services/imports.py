@@ -1023,7 +1023,7 @@ def _write_people(
         touched = write_with_orm(job, people, now)
         if definition is not None:
             for inquiry in Inquiry.objects.filter(pk__in=touched):
-                scoring_services.score_inquiry(inquiry=inquiry, as_of=now)
+                scoring_services.score_inquiry(inquiry=inquiry, by=by, as_of=now)
         return
     if definition is None:
         write_in_sql(job, people, now, None)

@@ -489,7 +489,7 @@ def merge_inquiries(*, survivor: Inquiry, others: list[Inquiry], by: Principal) 
             **({"kept_emails": list(plan.kept_emails)} if plan.kept_emails else {}),
         },
     )
-    scoring_services.score_inquiry(inquiry=survivor)
+    scoring_services.score_inquiry(inquiry=survivor, by=by)
     after = {name: _jsonable(value) for name, value in values.items()}
     after.update(
         survivor=survivor.pk,
