@@ -292,7 +292,7 @@ def prepare_rows(rows: Iterable[Row], scorer: Scorer | None) -> None:
             scored,
         )
         row.cells = lines.line(cells)[:-1]
-        row.stage = scored[0]
+        row.new_stage = scored[0]
         row.scored_by = scorer
 
 
@@ -304,7 +304,7 @@ def staged_new(person: Person, new_id: int, scorer: Scorer | None, tail: Tail) -
     """
     first = person.rows[0]
     if len(person.rows) == 1 and first.cells is not None and first.scored_by is scorer:
-        cells, stage = first.cells, first.stage
+        cells, stage = first.cells, first.new_stage
     else:
         scored = (
             scorer.score(person.values, person.custom, person.source, person.activities)

@@ -507,14 +507,14 @@ def merge_inquiries(*, survivor: Inquiry, others: list[Inquiry], by: Principal) 
     )
     scoring_services.score_inquiry(inquiry=survivor, by=by)
     after = {name: _jsonable(value) for name, value in values.items()}
-    after.update(
-        survivor=survivor.pk,
-        merged=loser_ids,
-        score=survivor.score,
-        stage=survivor.stage,
-        activities_moved=moved,
-        additional_emails=list(plan.kept_emails),
-    )
+    after |= {
+        "survivor": survivor.pk,
+        "merged": loser_ids,
+        "score": survivor.score,
+        "stage": survivor.stage,
+        "activities_moved": moved,
+        "additional_emails": list(plan.kept_emails),
+    }
     record_audit(
         action="inquiry.duplicates_merged",
         obj=survivor,
