@@ -733,8 +733,35 @@ def estimated_tenant_rows() -> int:
 # --- Writing a chunk: the ORM (SQLite) ----------------------------------------------------
 
 
-def write_with_orm(job: ImportJob, people: list[Person], now: datetime) -> list[int]:
-    """The same chunk with bulk ORM statements: slower, the same outcome."""
+def _scored_columns(person: Person, scorer: Scorer | None) -> dict[str, Any]:
+    """A new person's stage and score columns as the set-based path writes them."""
+    if scorer is None:
+        return {}
+    stage, fit, engagement, total, breakdown, level = scorer.score(
+        person.values, person.custom, person.source, person.activities
+    )
+    return {
+        "stage": stage,
+        "fit_score": fit,
+        "engagement_score": engagement,
+        "score": total,
+        "score_breakdown": json.loads(breakdown),
+        "behaviour_level": level,
+        "definition_id": scorer.definition_id,
+        "scored_at": scorer.as_of,
+    }
+
+
+def write_with_orm(
+    job: ImportJob, people: list[Person], now: datetime, scorer: Scorer | None = None
+) -> tuple[list[int], dict[str, list[int]]]:
+    """The same chunk with bulk ORM statements: slower, the same outcome.
+
+    New people are created scored and in their stage, as on the set-based
+    path. Returns the stored inquiries merged (not disqualified), for the
+    caller to rescore (and move), and the new ones by the stage they were
+    created in.
+    """
     details = {"source": Source.IMPORT, "import_job": job.pk}
     fresh = [p for p in people if p.target_id is None]
     created = Inquiry.objects.bulk_create(
@@ -753,10 +780,14 @@ def write_with_orm(job: ImportJob, people: list[Person], now: datetime) -> list[
                 created_at=now,
                 updated_at=now,
                 last_activity_at=max((w for _k, w in p.activities), default=now),
+                **_scored_columns(p, scorer),
             )
             for p in fresh
         ]
     )
+    arrived: dict[str, list[int]] = {}
+    for inquiry in created:
+        arrived.setdefault(inquiry.stage, []).append(inquiry.pk)
     activities: list[Activity] = []
 
     def merged(pk: int, changed: list[str], changes: list[dict[str, Any]]) -> Activity:
@@ -803,11 +834,12 @@ def write_with_orm(job: ImportJob, people: list[Person], now: datetime) -> list[
                     )
                 )
     Activity.objects.bulk_create(activities, batch_size=1000)
-    return sorted(
-        Inquiry.objects.filter(pk__in=[p.target_id for p in people])
+    merged_into = sorted(
+        Inquiry.objects.filter(pk__in=[p.target_id for p in known])
         .exclude(stage=Stage.DISQUALIFIED)
         .values_list("pk", flat=True)
     )
+    return merged_into, arrived
 
 
 MERGED_FIELDS = [

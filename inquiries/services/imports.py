@@ -97,6 +97,7 @@ from inquiries.services.import_rows import (
 from inquiries.services.import_writing import (
     PlannerStatistics,
     Scorer,
+    Written,
     prepare_rows,
     route_written,
     write_in_sql,
@@ -1020,13 +1021,19 @@ def _write_people(
     """
     definition = scoring_services.active_definition()
     if not set_based():
-        touched = write_with_orm(job, people, now)
+        scorer = (
+            Scorer(definition.pk, scoring_services.rules_of(definition), now)
+            if definition is not None
+            else None
+        )
+        merged_into, arrived = write_with_orm(job, people, now, scorer)
         if definition is not None:
-            for inquiry in Inquiry.objects.filter(pk__in=touched):
+            for inquiry in Inquiry.objects.filter(pk__in=merged_into):
                 scoring_services.score_inquiry(inquiry=inquiry, by=by, as_of=now)
+        route_written(Written(arrived=arrived), by=by)
         return
     if definition is None:
-        write_in_sql(job, people, now, None)
+        route_written(write_in_sql(job, people, now, None), by=by)
         return
     if read_with is not None and read_with.definition_id == definition.pk:
         scorer = read_with
