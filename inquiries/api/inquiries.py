@@ -20,10 +20,8 @@ from inquiries.models import Inquiry
 from inquiries.selectors.inquiries import activity_list, inquiry_list
 from inquiries.services.capture import capture_inquiry, record_activity, update_profile
 from leadflow.tenancy.api_base import TenantViewSet
-from leadflow.tenancy.models import Role
 from leadflow.tenancy.permissions import IsTenantCaller, role_required
-
-MARKETING = (Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.QUALIFIER)
+from leadflow.tenancy.roles import MARKETING
 
 
 class CanCapture(IsTenantCaller):

@@ -107,8 +107,8 @@ from inquiries.services.validation import (
 from leadflow.lib import jobs
 from leadflow.lib.ahead import ProducerFailed, ahead
 from leadflow.lib.rules import RuleViolation
-from leadflow.tenancy.models import Role
 from leadflow.tenancy.principal import Principal
+from leadflow.tenancy.roles import EDITORS
 from leadflow.tenancy.services import record_audit
 from nurture import services as nurture_services
 
@@ -150,7 +150,6 @@ CAMPAIGN_HEADERS = ("campaign", "campaign_name", "utm_campaign")
 KIND_ALIASES = {"yes_no": CustomFieldKind.BOOLEAN, "boolean": CustomFieldKind.BOOLEAN}
 FINISHED = (ImportStatus.DONE, ImportStatus.FAILED, ImportStatus.CANCELLED)
 # Who may define a custom field from the mapping screen: those running imports, not qualifiers.
-FIELD_DEFINERS = (Role.ADMIN, Role.MANAGER, Role.MARKETER)
 
 
 # --- Reading the file ------------------------------------------------------------------
@@ -400,7 +399,7 @@ def _clean_spec(
                 raise _mapping_error(
                     header, "unknown_custom_field", f"No custom field {key!r}; ask to create it."
                 )
-            if not by.has_role(*FIELD_DEFINERS):
+            if not by.has_role(*EDITORS):
                 raise _mapping_error(
                     header,
                     "not_allowed",

@@ -37,11 +37,11 @@ from leadflow.lib import jobs
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Membership, Role, User
 from leadflow.tenancy.principal import Principal
+from leadflow.tenancy.roles import MANAGERS
 from leadflow.tenancy.services import record_audit
 from nurture.services import flag_for_nurture
 
 ASSIGNABLE_ROLES = (Role.QUALIFIER, Role.MARKETER, Role.MANAGER, Role.ADMIN)
-REASON_EDITORS = (Role.ADMIN, Role.MANAGER)
 NURTURE_BATCH = 5000
 # "All matching" more than this many inquiries runs as a BulkJob, not in the request.
 INLINE_LIMIT = 5000
@@ -435,7 +435,7 @@ def record_inbox_export(*, selection: Selection, by: Principal) -> None:
 
 
 def _may_edit_reasons(by: Principal) -> None:
-    if not by.has_role(*REASON_EDITORS):
+    if not by.has_role(*MANAGERS):
         raise RuleViolation(
             field="role", code="forbidden", message="Only admins and managers edit the reasons."
         )

@@ -34,10 +34,11 @@ from inquiries.selectors.inquiries import (
 from inquiries.selectors.rescoring import rescore_job_list
 from inquiries.services import definitions as definition_services
 from inquiries.services.scoring import active_definition
-from inquiries.views.common import EDITORS, MARKETING, member_page
 from leadflow.lib import times
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Role
+from leadflow.tenancy.pages import member_page
+from leadflow.tenancy.roles import EDITORS, MARKETING
 from leadflow.tenancy.selectors import member_list, names_by_email
 from leads.selectors import lead_list
 
