@@ -8,9 +8,8 @@ from celery import shared_task
 from django.db import DatabaseError
 
 from inquiries.models import Appointment, RescoreJob
-from inquiries.services import imports, rescoring, resuming
+from inquiries.services import rescoring
 from inquiries.services.appointments import send_appointment_confirmation
-from leadflow.tenancy.models import Tenant
 from leadflow.tenancy.tasks import TenantTask
 
 logger = logging.getLogger(__name__)
@@ -65,27 +64,6 @@ def run_dry_run_task(*, job_id: int, tenant_id: int) -> str | None:
 
     job = _job_or_none(ImportJob, job_id, tenant_id)
     return None if job is None else (run_dry_run(job=job).dry_run or {}).get("state")
-
-
-@shared_task(base=TenantTask)
-def resume_stalled_jobs_of_tenant(*, tenant_id: int) -> dict[str, list[int]]:
-    """Queue again this tenant's jobs that no worker runs; cancel uploads never started."""
-    resumed = resuming.resume_stalled_jobs()
-    if any(resumed.values()):
-        logger.warning("resumed stalled jobs %s", resumed, extra={"tenant_id": tenant_id})
-    expired = imports.expire_unstarted_uploads()
-    if expired:
-        logger.info("cancelled unstarted uploads %s", expired, extra={"tenant_id": tenant_id})
-    return {**resumed, "expired_uploads": expired}
-
-
-@shared_task
-def resume_stalled_jobs() -> int:
-    """Every few minutes: fan the sweep out, one task per tenant (row-level security)."""
-    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
-    for tenant_id in tenant_ids:
-        resume_stalled_jobs_of_tenant.delay(tenant_id=tenant_id)
-    return len(tenant_ids)
 
 
 @shared_task(base=TenantTask, autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=5)
