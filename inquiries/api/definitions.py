@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from inquiries.models import LeadDefinition, SignOffSide
+from inquiries.selectors.analysis import what_if
 from inquiries.selectors.inquiries import definition_list
 from inquiries.services import definitions as services
 from inquiries.services.scoring import active_definition
@@ -149,8 +150,6 @@ class LeadDefinitionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Te
     @action(detail=True, methods=["get"], url_path="what-if")
     def what_if(self, request, pk=None):
         """Last 90 days: MQLs per week under this version vs the active one, and outcomes."""
-        from inquiries.selectors.analysis import what_if
-
         definition = self.get_object()
         result = what_if(draft=definition, active=active_definition(), as_of=timezone.now())
         return Response(_plain(result))

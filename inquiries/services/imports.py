@@ -519,8 +519,6 @@ def request_dry_run(*, job: ImportJob, by: Principal) -> ImportJob:
 
     Its state and progress are kept on the job (``dry_run``) for the pages and the API.
     """
-    from inquiries.tasks import run_dry_run_task
-
     job = ImportJob.objects.select_for_update().get(pk=job.pk)
     if job.status != ImportStatus.ANALYSED:
         raise RuleViolation(
@@ -545,8 +543,7 @@ def request_dry_run(*, job: ImportJob, by: Principal) -> ImportJob:
     }
     job.save(update_fields=["dry_run"])
     record_audit(action="import.dry_run_requested", obj=job, after={"rows": job.total_rows}, by=by)
-    job_id, tenant_id = job.pk, job.tenant_id
-    transaction.on_commit(lambda: run_dry_run_task.delay(job_id=job_id, tenant_id=tenant_id))
+    jobs.enqueue("dry_runs", job_id=job.pk, tenant_id=job.tenant_id)
     return job
 
 
@@ -681,8 +678,6 @@ def _save_dry_run(job: ImportJob, run_id: str, state: dict[str, Any]) -> bool:
 @transaction.atomic
 def start_import(*, job: ImportJob, by: Principal) -> ImportJob:
     """Queue the real run; the worker writes the rows chunk by chunk."""
-    from inquiries.tasks import run_import_job_task
-
     job = ImportJob.objects.select_for_update().get(pk=job.pk)
     if job.status != ImportStatus.ANALYSED:
         raise RuleViolation(
@@ -709,8 +704,7 @@ def start_import(*, job: ImportJob, by: Principal) -> ImportJob:
     job.status = ImportStatus.QUEUED
     job.save(update_fields=["status"])
     record_audit(action="import.started", obj=job, after={"rows": job.total_rows}, by=by)
-    job_id, tenant_id = job.pk, job.tenant_id
-    transaction.on_commit(lambda: run_import_job_task.delay(job_id=job_id, tenant_id=tenant_id))
+    jobs.enqueue("imports", job_id=job.pk, tenant_id=job.tenant_id)
     return job
 
 

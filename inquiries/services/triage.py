@@ -270,8 +270,6 @@ def _stored_values(action: str, values: dict) -> dict:
 @transaction.atomic
 def start_bulk_job(*, action: str, selection: Selection, values: dict, by: Principal) -> BulkJob:
     """Queue "all matching" for a worker; nothing changes until it runs."""
-    from inquiries.tasks import run_bulk_job_task
-
     if not selection.is_all_matching:
         raise RuleViolation(field="filter", code="invalid", message="A job takes a filter.")
     _selected(selection, by)  # a bad filter is refused now, not in the worker
@@ -288,7 +286,7 @@ def start_bulk_job(*, action: str, selection: Selection, values: dict, by: Princ
         after={"action": action, **selection.describe(), **job.values},
         by=by,
     )
-    transaction.on_commit(lambda: run_bulk_job_task.delay(job_id=job.pk, tenant_id=job.tenant_id))
+    jobs.enqueue("bulk", job_id=job.pk, tenant_id=job.tenant_id)
     return job
 
 
