@@ -27,7 +27,8 @@ from inquiries.models import (
     InquiryEmail,
     RowProblem,
 )
-from inquiries.services.capture import PROFILE_FIELDS, _normalized
+from inquiries.profile import PROFILE_FIELDS
+from inquiries.services.capture import _normalized
 from inquiries.services.custom_fields import clean_custom_values
 from inquiries.services.validation import (
     clean_activity_time,

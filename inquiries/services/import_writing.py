@@ -43,26 +43,20 @@ from inquiries.models import (
     Stage,
     Timeline,
 )
-from inquiries.services.capture import PROFILE_FIELDS, company_domain
+from inquiries.profile import CONTACT_FIELDS, PROFILE_FIELDS, TEXT_PROFILE_FIELDS
+from inquiries.services.capture import company_domain
 from inquiries.services.import_rows import Person, Row
 from inquiries.services.scoring import SCORED_STAGES, profile_of
 from leadflow.tenancy.context import require_tenant_id
 
 logger = logging.getLogger(__name__)
 
+# The text columns a chunk writes, in the order of the stage table's cells: the
+# normalized phone right after the phone, and ``timeline``, ``outcome`` last.
 TEXT_FIELDS = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
+    *CONTACT_FIELDS,
     "phone_normalized",
-    "title",
-    "company",
-    "industry",
-    "country",
-    "region",
-    "interest",
-    "timeline",
+    *(name for name in TEXT_PROFILE_FIELDS if name not in CONTACT_FIELDS),
     "outcome",
 )
 # Every column a chunk writes to ``inquiries_inquiry``, with its type in the stage table.
