@@ -11,8 +11,8 @@ from rest_framework.response import Response
 from inquiries.models import LeadDefinition, SignOffSide
 from inquiries.selectors.analysis import what_if
 from inquiries.selectors.inquiries import definition_list
+from inquiries.selectors.scoring import active_definition
 from inquiries.services import definitions as services
-from inquiries.services.scoring import active_definition
 from leadflow.lib.json_input import JsonTypedInput
 from leadflow.tenancy.api_base import TenantViewSet
 from leadflow.tenancy.permissions import role_required

@@ -18,8 +18,8 @@ from inquiries.models import (
     SignOffSide,
 )
 from inquiries.selectors.analysis import suggest_from_outcomes
+from inquiries.selectors.scoring import rules_of
 from inquiries.services.rescoring import start_rescore
-from inquiries.services.scoring import rules_of
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Role
 from leadflow.tenancy.principal import Principal

@@ -44,9 +44,10 @@ from inquiries.models import (
     Timeline,
 )
 from inquiries.profile import CONTACT_FIELDS, PROFILE_FIELDS, TEXT_PROFILE_FIELDS
+from inquiries.selectors.scoring import profile_of
 from inquiries.services.capture import company_domain
 from inquiries.services.import_rows import Person, Row
-from inquiries.services.scoring import SCORED_STAGES, profile_of
+from inquiries.services.scoring import SCORED_STAGES
 from leadflow.tenancy.context import require_tenant_id
 
 logger = logging.getLogger(__name__)

@@ -73,6 +73,7 @@ from inquiries.models import (
     ImportStatus,
     Inquiry,
 )
+from inquiries.selectors.scoring import active_definition, rules_of
 from inquiries.services import scoring as scoring_services
 from inquiries.services.custom_fields import define_custom_field
 from inquiries.services.import_files import (
@@ -804,8 +805,8 @@ def run_import_job(
         chunks = _chunks(job, plan, chunk_size, skip=job.done_rows)
         width = len(job.headers)
         sql_path = set_based()
-        definition = scoring_services.active_definition() if sql_path else None
-        rules = scoring_services.rules_of(definition) if definition else None
+        definition = active_definition() if sql_path else None
+        rules = rules_of(definition) if definition else None
 
         def parse_next() -> _Parsed:
             records = next(chunks, None) or []
@@ -1010,7 +1011,7 @@ def _write_people(
     ``read_with`` is the definition the reader prepared the rows with;
     it is used (with its time) unless another version was activated since.
     """
-    definition = scoring_services.active_definition()
+    definition = active_definition()
     if not set_based():
         touched = write_with_orm(job, people, now)
         if definition is not None:
@@ -1023,7 +1024,7 @@ def _write_people(
     if read_with is not None and read_with.definition_id == definition.pk:
         scorer = read_with
     else:
-        scorer = Scorer(definition.pk, scoring_services.rules_of(definition), now)
+        scorer = Scorer(definition.pk, rules_of(definition), now)
     written = write_in_sql(job, people, now, scorer)
     if written.nurtured:
         # Written scored and in the nurture stage; still handed over to nurture.

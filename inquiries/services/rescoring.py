@@ -49,7 +49,8 @@ from inquiries.models import (
     RescoreJob,
     RescoreStatus,
 )
-from inquiries.services.scoring import SCORED_STAGES, profile_of, route_by_score, rules_of
+from inquiries.selectors.scoring import profile_of, rules_of
+from inquiries.services.scoring import SCORED_STAGES, route_by_score
 from leadflow.lib import jobs
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.principal import Principal

@@ -33,8 +33,8 @@ from inquiries.selectors.inquiries import (
     timeline,
 )
 from inquiries.selectors.rescoring import rescore_job_list
+from inquiries.selectors.scoring import active_definition
 from inquiries.services import definitions as definition_services
-from inquiries.services.scoring import active_definition
 from leadflow.lib import times
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Role

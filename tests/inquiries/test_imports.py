@@ -21,9 +21,9 @@ from inquiries.models import (
     ImportRowError,
     Inquiry,
 )
+from inquiries.selectors.scoring import compute_score
 from inquiries.services import imports
 from inquiries.services.custom_fields import define_custom_field
-from inquiries.services.scoring import compute_score
 from inquiries.tasks import run_dry_run_task, run_import_job_task
 from leadflow.celery import app
 from leadflow.lib.rules import RuleViolation
