@@ -1,27 +1,38 @@
-"""Nurture: keeping not-ready inquiries warm instead of dropping them."""
+"""Nurture: keeping not-ready inquiries warm instead of dropping them.
+
+Nurture learns who reaches the nurture stage from the stage mover
+(``leadflow/lib/stages.py``): ``NurtureConfig.ready()`` registers
+:func:`inquiries_reached_nurture` for the inquiry machine's ``nurture``
+stage, so ``inquiries`` moves people there without importing this app.
+"""
 
 from __future__ import annotations
 
-from django.utils import timezone
+import logging
 
-from inquiries.models import Inquiry, Stage
+from leadflow.lib import stages
+
+logger = logging.getLogger(__name__)
+
+INQUIRY_MACHINE = "inquiry"
+NURTURE_STAGE = "nurture"
 
 
-def flag_for_nurture(*, inquiry_ids: list[int], already_in_stage: bool = False) -> int:
-    """Hand inquiries below the MQL threshold to nurture; returns how many moved.
+def inquiries_reached_nurture(moves: stages.Moves) -> None:
+    """Called after commit with the inquiries moved to nurture, or created there by an import.
 
-    The one entry point for "not ready yet": today it moves the inquiries to
-    the nurture stage, where they stay visible and are rescored on every
-    activity. Enrolment in nurture programs (scheduled emails, tasks) is built
-    behind this function by the nurture feature; nothing is sent from here.
-
-    ``already_in_stage``: a bulk writer (the CSV import) wrote these
-    inquiries directly in the nurture stage, scored, rather than writing every
-    row twice; there is nothing to move, but they are handed over all the same,
-    so whatever follows the move applies to them too.
+    The seam where enrolment in nurture programs (scheduled emails, tasks)
+    is built by the nurture feature; today there is no program to enrol in,
+    nothing is sent, and the hand-over is logged.
     """
-    if already_in_stage:
-        return 0
-    return Inquiry.objects.filter(pk__in=inquiry_ids, stage__in=(Stage.INQUIRY, Stage.MQL)).update(
-        stage=Stage.NURTURE, updated_at=timezone.now()
+    logger.info(
+        "%s inquiries reached nurture (%s)",
+        len(moves.ids),
+        "created there" if moves.arrived else "moved",
+        extra={"tenant_id": moves.tenant_id, "inquiry_ids": list(moves.ids)},
     )
+
+
+def register() -> None:
+    """Hook nurture to the inquiry's nurture stage (from ``NurtureConfig.ready()``)."""
+    stages.on_move(INQUIRY_MACHINE, NURTURE_STAGE, inquiries_reached_nurture)

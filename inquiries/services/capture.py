@@ -252,7 +252,7 @@ def _capture(
         )
         _add_activity(inquiry, kind, when, {**details, "source": source}, by)
         record_audit(action="inquiry.captured", obj=inquiry, after={"source": source}, by=by)
-        scoring_services.score_inquiry(inquiry=inquiry)
+        scoring_services.score_inquiry(inquiry=inquiry, by=by)
         return Captured(inquiry, True)
 
     inquiry = existing
@@ -297,7 +297,7 @@ def _capture(
         by=by,
     )
     if inquiry.stage != Stage.DISQUALIFIED:
-        scoring_services.score_inquiry(inquiry=inquiry)
+        scoring_services.score_inquiry(inquiry=inquiry, by=by)
     return Captured(inquiry, False)
 
 
@@ -346,7 +346,7 @@ def record_activity(
         inquiry.last_activity_at = when
         inquiry.save(update_fields=["last_activity_at"])
     if inquiry.stage != Stage.DISQUALIFIED:
-        scoring_services.score_inquiry(inquiry=inquiry)
+        scoring_services.score_inquiry(inquiry=inquiry, by=by)
     return activity
 
 
@@ -423,5 +423,5 @@ def update_profile(
     inquiry.save(update_fields=[*updates, "updated_at"])
     record_audit(action="inquiry.edited", obj=inquiry, before=before, after=updates, by=by)
     if inquiry.stage != Stage.DISQUALIFIED:
-        scoring_services.score_inquiry(inquiry=inquiry)
+        scoring_services.score_inquiry(inquiry=inquiry, by=by)
     return inquiry

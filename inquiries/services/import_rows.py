@@ -109,7 +109,7 @@ class Row:
     # Set by the reader (a forked process): the row's stage cells as a new person on its own
     # (scored), as CSV text; the stage they put it in; the scorer (or None) used.
     cells: str | None = None
-    stage: str = ""
+    new_stage: str = ""
     scored_by: Any = None
 
 

@@ -32,6 +32,7 @@ from typing import Any
 from django.db import DatabaseError, IntegrityError, connection
 
 from inquiries import scoring
+from inquiries import stages as inquiry_stages
 from inquiries.models import (
     Activity,
     ActivityKind,
@@ -48,7 +49,9 @@ from inquiries.selectors.scoring import profile_of
 from inquiries.services.capture import company_domain
 from inquiries.services.import_rows import Person, Row
 from inquiries.services.scoring import SCORED_STAGES
+from leadflow.lib import stages
 from leadflow.tenancy.context import require_tenant_id
+from leadflow.tenancy.principal import Principal
 
 logger = logging.getLogger(__name__)
 
@@ -207,8 +210,12 @@ class Scorer:
 
     def rescore(
         self, inquiry: Inquiry | StoredInquiry, activities: Iterable[tuple[str, datetime]]
-    ) -> bool:
-        """Score a stored inquiry in memory as score_inquiry would; True if its stage moved."""
+    ) -> str | None:
+        """Score a stored inquiry in memory as score_inquiry would; the stage it should move to.
+
+        None when it stays where it is. The stage itself is not touched here:
+        the chunk moves the inquiry through the stage mover after writing it.
+        """
         result = scoring.score(profile_of(inquiry), activities, self.rules, as_of=self.as_of)
         inquiry.fit_score = result.fit
         inquiry.engagement_score = result.engagement
@@ -218,12 +225,9 @@ class Scorer:
         inquiry.definition_id = self.definition_id
         inquiry.scored_at = self.as_of
         if inquiry.stage not in SCORED_STAGES:
-            return False
+            return None
         stage = Stage.MQL if result.qualifies else Stage.NURTURE
-        if stage == inquiry.stage:
-            return False
-        inquiry.stage = stage
-        return True
+        return None if stage == inquiry.stage else stage
 
 
 UNSCORED = (Stage.INQUIRY, 0, 0, 0, "[]", BehaviourLevel.VISITOR)
@@ -283,7 +287,7 @@ def prepare_rows(rows: Iterable[Row], scorer: Scorer | None) -> None:
             scored,
         )
         row.cells = lines.line(cells)[:-1]
-        row.stage = scored[0]
+        row.new_stage = scored[0]
         row.scored_by = scorer
 
 
@@ -295,7 +299,7 @@ def staged_new(person: Person, new_id: int, scorer: Scorer | None, tail: Tail) -
     """
     first = person.rows[0]
     if len(person.rows) == 1 and first.cells is not None and first.scored_by is scorer:
-        cells, stage = first.cells, first.stage
+        cells, stage = first.cells, first.new_stage
     else:
         scored = (
             scorer.score(person.values, person.custom, person.source, person.activities)
@@ -467,10 +471,9 @@ def merge_stored(
             had = activities[inquiry.pk]
             seen = set(had)
             everything = had + [a for a in sorted(person.activities) if a not in seen]
-            if scorer.rescore(inquiry, everything):
-                inquiry.updated_at = now
-                if inquiry.stage == Stage.NURTURE:
-                    written.nurtured.append(inquiry.pk)
+            target = scorer.rescore(inquiry, everything)
+            if target is not None:
+                written.moves.setdefault(target, []).append(inquiry.pk)
             dirty = True
         rows.append(staged_merge(person, inquiry, changed, dirty))
     return rows, {pk: set(had) for pk, had in activities.items()}
@@ -478,15 +481,39 @@ def merge_stored(
 
 @dataclass
 class Written:
-    """What a chunk wrote: the inquiries it put in the nurture stage (new or moved).
+    """What a chunk wrote: the new inquiries per stage they were created in, and the stage
+    moves its rescoring calls for (target stage → ids of stored inquiries), made by the
+    caller through the stage mover once the rows are written.
 
     And, per stored inquiry merged, the fields its merge changed and the
     values the rows replaced.
     """
 
-    nurtured: list[int] = field(default_factory=list)
+    arrived: dict[str, list[int]] = field(default_factory=dict)
+    moves: dict[str, list[int]] = field(default_factory=dict)
     changed: dict[int, list[str]] = field(default_factory=dict)
     changes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def route_written(written: Written, *, by: Principal) -> None:
+    """Move the stored inquiries the chunk rescored; hand its new ones to their stage's hooks.
+
+    A stored person whose score crosses the threshold moves through the
+    stage mover (one call per target stage, one history row each). A new
+    person was created already in its stage: not a move, no history, but the
+    stage's hooks (nurture's enrolment) see it all the same.
+    """
+    for target, ids in sorted(written.moves.items()):
+        stages.move_many(
+            inquiry_stages.MACHINE,
+            ids,
+            target,
+            by=by,
+            reason="import rescore",
+            only_from=inquiry_stages.SCORED,
+        )
+    for stage, ids in sorted(written.arrived.items()):
+        stages.arrived(inquiry_stages.MACHINE, ids, stage, by=by)
 
 
 def write_in_sql(
@@ -518,8 +545,7 @@ def write_in_sql(
         def new_rows() -> Iterator[str]:
             for person, pk in zip(new, ids, strict=True):
                 line, stage = staged_new(person, pk, scorer, tail)
-                if stage == Stage.NURTURE:
-                    written.nurtured.append(pk)
+                written.arrived.setdefault(stage, []).append(pk)
                 yield line
 
         # Dropped at commit; dropped here too for a chunk inside an outer transaction.
@@ -593,7 +619,8 @@ def write_in_sql(
             {"tenant": tenant, "now": now},
         )
         if merged_rows:
-            assignments = ", ".join(f"{n} = s.{n}" for n in WRITTEN_NAMES)
+            # A stored inquiry's stage is not written here: a move goes through the mover.
+            assignments = ", ".join(f"{n} = s.{n}" for n in WRITTEN_NAMES if n != "stage")
             # The table's statistics (the runtime role may not ANALYZE) may
             # predate this tenant's rows: estimating it at one row, the planner
             # nests a scan of the stage table inside each of them, quadratic
@@ -701,8 +728,35 @@ def estimated_tenant_rows() -> int:
 # --- Writing a chunk: the ORM (SQLite) ----------------------------------------------------
 
 
-def write_with_orm(job: ImportJob, people: list[Person], now: datetime) -> list[int]:
-    """The same chunk with bulk ORM statements: slower, the same outcome."""
+def _scored_columns(person: Person, scorer: Scorer | None) -> dict[str, Any]:
+    """A new person's stage and score columns as the set-based path writes them."""
+    if scorer is None:
+        return {}
+    stage, fit, engagement, total, breakdown, level = scorer.score(
+        person.values, person.custom, person.source, person.activities
+    )
+    return {
+        "stage": stage,
+        "fit_score": fit,
+        "engagement_score": engagement,
+        "score": total,
+        "score_breakdown": json.loads(breakdown),
+        "behaviour_level": level,
+        "definition_id": scorer.definition_id,
+        "scored_at": scorer.as_of,
+    }
+
+
+def write_with_orm(
+    job: ImportJob, people: list[Person], now: datetime, scorer: Scorer | None = None
+) -> tuple[list[int], dict[str, list[int]]]:
+    """The same chunk with bulk ORM statements: slower, the same outcome.
+
+    New people are created scored and in their stage, as on the set-based
+    path. Returns the stored inquiries merged (not disqualified), for the
+    caller to rescore (and move), and the new ones by the stage they were
+    created in.
+    """
     details = {"source": Source.IMPORT, "import_job": job.pk}
     fresh = [p for p in people if p.target_id is None]
     created = Inquiry.objects.bulk_create(
@@ -721,10 +775,14 @@ def write_with_orm(job: ImportJob, people: list[Person], now: datetime) -> list[
                 created_at=now,
                 updated_at=now,
                 last_activity_at=max((w for _k, w in p.activities), default=now),
+                **_scored_columns(p, scorer),
             )
             for p in fresh
         ]
     )
+    arrived: dict[str, list[int]] = {}
+    for inquiry in created:
+        arrived.setdefault(inquiry.stage, []).append(inquiry.pk)
     activities: list[Activity] = []
 
     def merged(pk: int, changed: list[str], changes: list[dict[str, Any]]) -> Activity:
@@ -771,11 +829,12 @@ def write_with_orm(job: ImportJob, people: list[Person], now: datetime) -> list[
                     )
                 )
     Activity.objects.bulk_create(activities, batch_size=1000)
-    return sorted(
-        Inquiry.objects.filter(pk__in=[p.target_id for p in people])
+    merged_into = sorted(
+        Inquiry.objects.filter(pk__in=[p.target_id for p in known])
         .exclude(stage=Stage.DISQUALIFIED)
         .values_list("pk", flat=True)
     )
+    return merged_into, arrived
 
 
 MERGED_FIELDS = [

@@ -28,7 +28,8 @@ Each chunk is one transaction: on PostgreSQL every row is prepared in Python
 that reads, checks and scores the next chunk while this one is written),
 a known one merged by ``merge_into`` into its stored row (read ``FOR
 UPDATE`` with its activities) and rescored — and in its stage (MQL queue or
-nurture, through the nurture seam); the rows are streamed with ``COPY`` into
+nurture, moved through the stage mover; a new person is created in its
+stage, which is not a move); the rows are streamed with ``COPY`` into
 temporary tables and written once by one ``INSERT`` and one ``UPDATE``, their
 activities added (an activity already on the timeline is not added twice, so
 re-importing a file changes nothing); the job's progress is saved in the
@@ -97,7 +98,9 @@ from inquiries.services.import_rows import (
 from inquiries.services.import_writing import (
     PlannerStatistics,
     Scorer,
+    Written,
     prepare_rows,
+    route_written,
     write_in_sql,
     write_with_orm,
 )
@@ -111,7 +114,6 @@ from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.roles import EDITORS
 from leadflow.tenancy.services import record_audit
-from nurture import services as nurture_services
 
 logger = logging.getLogger(__name__)
 
@@ -963,7 +965,7 @@ def _write_chunk(job: ImportJob, parsed: _Parsed, by: Principal) -> str:
     resolved = resolve(rows, Matcher(in_sql=set_based()))
     people = list(resolved.people.values())
     if people:
-        _write_people(job, people, now, parsed.scorer)
+        _write_people(job, people, now, parsed.scorer, by)
     ImportRowError.objects.bulk_create(
         [
             ImportRowError(
@@ -1004,7 +1006,7 @@ def set_based() -> bool:
 
 
 def _write_people(
-    job: ImportJob, people: list[Person], now: datetime, read_with: Scorer | None
+    job: ImportJob, people: list[Person], now: datetime, read_with: Scorer | None, by: Principal
 ) -> None:
     """Write the chunk's people, scored and routed under the active definition.
 
@@ -1013,19 +1015,21 @@ def _write_people(
     """
     definition = active_definition()
     if not set_based():
-        touched = write_with_orm(job, people, now)
+        scorer = (
+            Scorer(definition.pk, rules_of(definition), now) if definition is not None else None
+        )
+        merged_into, arrived = write_with_orm(job, people, now, scorer)
         if definition is not None:
-            for inquiry in Inquiry.objects.filter(pk__in=touched):
-                scoring_services.score_inquiry(inquiry=inquiry, as_of=now)
+            for inquiry in Inquiry.objects.filter(pk__in=merged_into):
+                scoring_services.score_inquiry(inquiry=inquiry, by=by, as_of=now)
+        route_written(Written(arrived=arrived), by=by)
         return
     if definition is None:
-        write_in_sql(job, people, now, None)
+        route_written(write_in_sql(job, people, now, None), by=by)
         return
     if read_with is not None and read_with.definition_id == definition.pk:
         scorer = read_with
     else:
         scorer = Scorer(definition.pk, rules_of(definition), now)
     written = write_in_sql(job, people, now, scorer)
-    if written.nurtured:
-        # Written scored and in the nurture stage; still handed over to nurture.
-        nurture_services.flag_for_nurture(inquiry_ids=written.nurtured, already_in_stage=True)
+    route_written(written, by=by)

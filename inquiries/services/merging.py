@@ -49,6 +49,7 @@ from typing import Any
 from django.db import models, transaction
 from django.utils import timezone
 
+from inquiries import stages as inquiry_stages
 from inquiries.models import (
     Activity,
     ActivityKind,
@@ -63,6 +64,7 @@ from inquiries.models import (
 from inquiries.profile import ABOUT_FIELDS, CONTACT_FIELDS, PROFILE_LABELS
 from inquiries.services import scoring as scoring_services
 from inquiries.services.capture import company_domain
+from leadflow.lib import stages
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.services import record_audit
@@ -205,8 +207,7 @@ def _first_touch(name: str, label: str, ranked: list[Inquiry]) -> FieldChoice:
 
 
 def _stage(ranked: list[Inquiry]) -> tuple[str, str]:
-    stages = [i.stage for i in ranked]
-    if Stage.LEAD in stages:
+    if any(i.stage == Stage.LEAD for i in ranked):
         return Stage.LEAD, ""
     disqualified = [i for i in ranked if i.stage == Stage.DISQUALIFIED]
     if disqualified:
@@ -252,8 +253,8 @@ def _plan(
     strictest = next(c for c in CONSENT_STRICTNESS if c in consents)
     fields.append(FieldChoice("consent", "Email consent", consents, strictest, None, STRICTEST))
     stage, reason = _stage(ranked)
-    stages = tuple(i.stage for i in ranked)
-    fields.append(FieldChoice("stage", "Stage", stages, stage or survivor.stage, None, STAGE_RULE))
+    found = tuple(i.stage for i in ranked)
+    fields.append(FieldChoice("stage", "Stage", found, stage or survivor.stage, None, STAGE_RULE))
     if stage == Stage.DISQUALIFIED:
         fields.append(
             FieldChoice(
@@ -455,10 +456,25 @@ def merge_inquiries(*, survivor: Inquiry, others: list[Inquiry], by: Principal) 
 
     now = timezone.now()
     values = plan.merged_values()
-    for name, value in values.items():
+    # The survivor's stage changes only through the stage mover, after the other values.
+    written = {name: value for name, value in values.items() if name != "stage"}
+    target = values.get("stage", survivor.stage)
+    also: dict[str, Any] = {}
+    if target != survivor.stage and "disqualified_reason" in written:
+        also["disqualified_reason"] = written.pop("disqualified_reason")
+    for name, value in written.items():
         setattr(survivor, name, value)
     survivor.updated_at = now
-    survivor.save(update_fields=[*values, "updated_at"])
+    survivor.save(update_fields=[*written, "updated_at"])
+    if target != survivor.stage:
+        stages.move(
+            survivor,
+            target,
+            by=by,
+            reason=f"merged with #{', #'.join(str(pk) for pk in loser_ids)}",
+            also=also,
+            machine_name=inquiry_stages.MACHINE,
+        )
     InquiryEmail.objects.bulk_create(
         [
             InquiryEmail(tenant=by.tenant, inquiry=survivor, email=email, created_at=now)
@@ -481,16 +497,16 @@ def merge_inquiries(*, survivor: Inquiry, others: list[Inquiry], by: Principal) 
             **({"kept_emails": list(plan.kept_emails)} if plan.kept_emails else {}),
         },
     )
-    scoring_services.score_inquiry(inquiry=survivor)
+    scoring_services.score_inquiry(inquiry=survivor, by=by)
     after = {name: _jsonable(value) for name, value in values.items()}
-    after.update(
-        survivor=survivor.pk,
-        merged=loser_ids,
-        score=survivor.score,
-        stage=survivor.stage,
-        activities_moved=moved,
-        additional_emails=list(plan.kept_emails),
-    )
+    after |= {
+        "survivor": survivor.pk,
+        "merged": loser_ids,
+        "score": survivor.score,
+        "stage": survivor.stage,
+        "activities_moved": moved,
+        "additional_emails": list(plan.kept_emails),
+    }
     record_audit(
         action="inquiry.duplicates_merged",
         obj=survivor,

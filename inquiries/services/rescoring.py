@@ -255,7 +255,11 @@ def _rescore(
         rows = _score_in_sql(job, definition, rules, batch)
     else:
         rows = _score_in_python(job, definition, rules, batch)
-    route_by_score(rows)
+    route_by_score(
+        rows,
+        by=Principal.system(job.tenant, f"rescore {job.pk}"),
+        reason=f"rescore under version {definition.version}",
+    )
 
 
 def set_based() -> bool:

@@ -2,8 +2,11 @@
 
 A bulk action is one set-based ``UPDATE`` over the selection (chosen ids, or
 every inquiry matching the inbox filter) and one audit event with the count,
-in one transaction. Rows another tenant owns are never in a selection: the
-selection is read through the tenant-scoped manager (and row-level security).
+in one transaction; disqualify and nurture change the stage, so theirs is
+the stage mover's set-based move (``leadflow/lib/stages.py``), which writes
+one history row per inquiry moved in the same statement. Rows another
+tenant owns are never in a selection: the selection is read through the
+tenant-scoped manager (and row-level security).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from django.db.models import QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 
+from inquiries import stages as inquiry_stages
 from inquiries.models import (
     BulkJob,
     BulkStatus,
@@ -33,16 +37,17 @@ from inquiries.selectors.inbox import (
     selection_queryset,
     without_blanks,
 )
-from leadflow.lib import jobs
+from leadflow.lib import jobs, stages
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Membership, Role, User
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.roles import MANAGERS
 from leadflow.tenancy.services import record_audit
-from nurture.services import flag_for_nurture
 
 ASSIGNABLE_ROLES = (Role.QUALIFIER, Role.MARKETER, Role.MANAGER, Role.ADMIN)
 NURTURE_BATCH = 5000
+# Marking for nurture moves only these: a lead, the disqualified and nurture itself stay.
+NURTURED_FROM = (Stage.INQUIRY, Stage.MQL)
 # "All matching" more than this many inquiries runs as a BulkJob, not in the request.
 INLINE_LIMIT = 5000
 JOB_BATCH = 5000
@@ -121,23 +126,36 @@ def _assign(inquiries: QuerySet[Inquiry], assignee: User | None) -> tuple[int, i
     return changed, changed
 
 
-def _disqualify(inquiries: QuerySet[Inquiry], reason: DisqualifyReason) -> tuple[int, int]:
-    """Leads belong to sales and are left alone (counted as matched, not changed)."""
-    leads = inquiries.filter(stage=Stage.LEAD).count()
-    changed = (
-        Inquiry.objects.filter(pk__in=inquiries.values("pk"))
-        .exclude(stage=Stage.LEAD)
-        .update(
-            stage=Stage.DISQUALIFIED,
-            disqualified_reason=reason.label,
-            updated_at=timezone.now(),
+def _disqualify(
+    inquiries: QuerySet[Inquiry], reason: DisqualifyReason, by: Principal
+) -> tuple[int, int]:
+    """Leads belong to sales and are left alone (counted as matched, not changed).
+
+    The others move to disqualified through the stage mover, with the reason
+    in the same write; one already disqualified only takes the new reason
+    (changed, but not a move: its stage stays).
+    """
+    rows = list(inquiries.order_by().values_list("pk", "stage"))
+    leads = sum(1 for _pk, stage in rows if stage == Stage.LEAD)
+    again = [pk for pk, stage in rows if stage == Stage.DISQUALIFIED]
+    changed = 0
+    if again:
+        changed += Inquiry.objects.filter(pk__in=again, stage=Stage.DISQUALIFIED).update(
+            disqualified_reason=reason.label, updated_at=timezone.now()
         )
+    changed += stages.move_many(
+        inquiry_stages.MACHINE,
+        [pk for pk, stage in rows if stage not in (Stage.LEAD, Stage.DISQUALIFIED)],
+        Stage.DISQUALIFIED,
+        by=by,
+        reason=reason.label,
+        also={"disqualified_reason": reason.label},
     )
     return changed + leads, changed
 
 
-def _nurture(inquiries: QuerySet[Inquiry]) -> tuple[int, int]:
-    """Through the nurture seam, in batches of ids."""
+def _nurture(inquiries: QuerySet[Inquiry], by: Principal) -> tuple[int, int]:
+    """To nurture through the stage mover, in batches of ids; only new inquiries and MQLs move."""
     inquiries = inquiries.order_by("pk")
     matched = changed = last = 0
     while True:
@@ -145,7 +163,14 @@ def _nurture(inquiries: QuerySet[Inquiry]) -> tuple[int, int]:
         if not batch:
             return matched, changed
         matched += len(batch)
-        changed += flag_for_nurture(inquiry_ids=batch)
+        changed += stages.move_many(
+            inquiry_stages.MACHINE,
+            batch,
+            Stage.NURTURE,
+            by=by,
+            reason="marked for nurture",
+            only_from=NURTURED_FROM,
+        )
         last = batch[-1]
 
 
@@ -156,14 +181,16 @@ def _add_to_campaign(inquiries: QuerySet[Inquiry], campaign: Campaign) -> tuple[
     return changed, changed
 
 
-def _apply(action: str, inquiries: QuerySet[Inquiry], values: dict) -> tuple[int, int]:
+def _apply(
+    action: str, inquiries: QuerySet[Inquiry], values: dict, by: Principal
+) -> tuple[int, int]:
     """(matched, changed) of one bulk action on ``inquiries``."""
     if action == "assign":
         return _assign(inquiries, values["assignee"])
     if action == "disqualify":
-        return _disqualify(inquiries, values["reason"])
+        return _disqualify(inquiries, values["reason"], by)
     if action == "nurture":
-        return _nurture(inquiries)
+        return _nurture(inquiries, by)
     return _add_to_campaign(inquiries, values["campaign"])
 
 
@@ -195,7 +222,7 @@ def disqualify_inquiries(
     every selected inquiry is a lead, the action is refused.
     """
     _check_reason(reason)
-    matched, changed = _disqualify(_selected(selection, by), reason)
+    matched, changed = _disqualify(_selected(selection, by), reason, by)
     if matched and not changed:
         raise RuleViolation(
             field="ids",
@@ -210,8 +237,8 @@ def disqualify_inquiries(
 
 @transaction.atomic
 def nurture_inquiries(*, selection: Selection, by: Principal) -> BulkResult:
-    """Mark the selected inquiries for nurture, through the nurture seam, in batches of ids."""
-    matched, changed = _nurture(_selected(selection, by))
+    """Mark the selected inquiries for nurture (new inquiries and MQLs move), in batches of ids."""
+    matched, changed = _nurture(_selected(selection, by), by)
     result = BulkResult("nurtured", matched, changed)
     _audit(result, selection, by)
     return result
@@ -387,7 +414,7 @@ def _run_batch(
         result = BulkResult(PAST_TENSE[job.action], job.done, job.changed)
         _audit(result, Selection(query=job.query), by, job=job.pk, **job.values)
         return False
-    matched, changed = _apply(job.action, Inquiry.objects.filter(pk__in=ids), values)
+    matched, changed = _apply(job.action, Inquiry.objects.filter(pk__in=ids), values, by)
     job.done += len(ids)
     job.changed += changed
     job.last_inquiry_id = ids[-1]

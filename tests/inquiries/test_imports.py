@@ -26,9 +26,10 @@ from inquiries.services import imports
 from inquiries.services.custom_fields import define_custom_field
 from inquiries.tasks import run_dry_run_task, run_import_job_task
 from leadflow.celery import app
+from leadflow.lib import stages
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.context import NoTenantSelected, tenant_context
-from leadflow.tenancy.models import AuditEvent
+from leadflow.tenancy.models import AuditEvent, StageChange
 from tests.conftest import make_actor, transactional_databases, wait_until
 from tests.factories import (
     ActivityFactory,
@@ -468,25 +469,53 @@ def test_the_set_based_and_the_orm_path_score_and_route_the_same(actors, frozen,
     assert {row[2] for row in sql} == {"mql", "nurture"}
 
 
+@pytest.fixture
+def nurture_heard():
+    """What reached the nurture stage's hooks (moved or arrived); the hook is removed after."""
+    calls: list[stages.Moves] = []
+    stages.on_move("inquiry", "nurture", calls.append)
+    yield calls
+    stages._hooks[("inquiry", "nurture")].remove(calls.append)
+
+
 @pytest.mark.postgres
-def test_new_inquiries_below_the_threshold_are_handed_to_nurture(actors, frozen, monkeypatch):
-    from nurture import services as nurture_services
-
+def test_new_inquiries_below_the_threshold_arrive_in_nurture_without_a_move(
+    actors, frozen, nurture_heard, django_capture_on_commit_callbacks, path
+):
     LeadDefinitionFactory(tenant=actors.tenant_a, qualifiers=[], mql_threshold=1000)
-    calls = []
-    real = nurture_services.flag_for_nurture
-
-    def spy(*, inquiry_ids, already_in_stage=False):
-        calls.append((sorted(inquiry_ids), already_in_stage))
-        return real(inquiry_ids=inquiry_ids, already_in_stage=already_in_stage)
-
-    monkeypatch.setattr(nurture_services, "flag_for_nurture", spy)
-    import_file(actors.owner, csv_bytes([person(n) for n in range(3)]))
+    with django_capture_on_commit_callbacks(execute=True):
+        import_file(actors.owner, csv_bytes([person(n) for n in range(3)]))
     with tenant_context(actors.tenant_a):
-        ids = sorted(Inquiry.objects.values_list("pk", flat=True))
-        stages = set(Inquiry.objects.values_list("stage", flat=True))
-    assert calls == [(ids, True)]
-    assert stages == {"nurture"}
+        ids = tuple(sorted(Inquiry.objects.values_list("pk", flat=True)))
+        assert set(Inquiry.objects.values_list("stage", flat=True)) == {"nurture"}
+        assert not StageChange.objects.exists()
+    assert [(m.ids, m.arrived) for m in nurture_heard] == [(ids, True)]
+
+
+@pytest.mark.postgres
+def test_a_known_inquiry_the_import_rescores_below_the_threshold_moves_with_one_history_row(
+    actors, frozen, nurture_heard, django_capture_on_commit_callbacks, path
+):
+    LeadDefinitionFactory(tenant=actors.tenant_a, qualifiers=[], mql_threshold=1000)
+    known = [
+        InquiryFactory(tenant=actors.tenant_a, email=f"buyer{n}@company{n}.example", stage="mql")
+        for n in range(2)
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        import_file(actors.owner, csv_bytes([person(n) for n in range(3)]))
+    with tenant_context(actors.tenant_a):
+        history = sorted(
+            StageChange.objects.values_list("object_id", "from_stage", "to_stage", "actor_label")
+        )
+        new = Inquiry.objects.exclude(pk__in=[k.pk for k in known]).get()
+    label = history[0][3] if history else ""
+    assert history == sorted((k.pk, "mql", "nurture", label) for k in known)
+    assert label.startswith("import ")
+    moved = [m for m in nurture_heard if not m.arrived]
+    arrived = [m for m in nurture_heard if m.arrived]
+    # One call on the set-based path, one per inquiry on the ORM path (score_inquiry).
+    assert sorted(pk for m in moved for pk in m.ids) == sorted(k.pk for k in known)
+    assert [m.ids for m in arrived] == [(new.pk,)]
 
 
 def test_imported_inquiries_are_scored_and_routed(actors, frozen, path):

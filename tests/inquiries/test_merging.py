@@ -179,7 +179,7 @@ def test_the_score_is_recomputed_as_for_the_combined_person(actors, pair):
     older, newer = pair
     definition = LeadDefinitionFactory(tenant=actors.tenant_a)
     with tenant_context(actors.tenant_a):
-        scoring_services.score_inquiry(inquiry=older)
+        scoring_services.score_inquiry(inquiry=older, by=actors.owner.principal)
         score_before = Inquiry.objects.get(pk=older.pk).score
     survivor = reload(actors.tenant_a, run_merge(actors, older, newer))
     with tenant_context(actors.tenant_a):

@@ -24,7 +24,7 @@ from inquiries.services import rescoring
 from inquiries.tasks import run_rescore_job_task
 from leadflow.celery import app
 from leadflow.tenancy.context import NoTenantSelected, tenant_context
-from leadflow.tenancy.models import AuditEvent
+from leadflow.tenancy.models import AuditEvent, StageChange
 from leadflow.tenancy.principal import Principal
 from tests.conftest import make_actor, transactional_databases, wait_until
 from tests.factories import ActivityFactory, InquiryFactory, LeadDefinitionFactory, TenantFactory
@@ -384,6 +384,32 @@ def test_scores_move_inquiries_to_mql_or_nurture_but_not_leads(tenant, frozen, p
     run(start(definition_for(tenant)))
     rows = stored(tenant)
     assert {key: rows[made[key].pk].stage for key in cases} == cases
+
+
+def test_rescoring_writes_one_history_row_per_inquiry_it_moves(tenant, frozen, path):
+    strong = {"title": "VP Sales", "company_size": 250, "country": "US", "interest": "demo"}
+    weak = {"title": "Student", "company_size": None, "country": "US", "industry": ""}
+    moved = [
+        InquiryFactory(tenant=tenant, stage="inquiry", **strong),
+        InquiryFactory(tenant=tenant, stage="mql", **weak),
+        InquiryFactory(tenant=tenant, stage="nurture", **strong),
+    ]
+    InquiryFactory(tenant=tenant, stage="mql", **strong)  # stays: no move, no row
+    InquiryFactory(tenant=tenant, stage="lead", **weak)  # a lead is not scored away
+    definition = definition_for(tenant)
+    job = run(start(definition))
+    with tenant_context(tenant):
+        history = sorted(
+            StageChange.objects.values_list(
+                "object_id", "from_stage", "to_stage", "reason", "actor_label"
+            )
+        )
+    because = (f"rescore under version {definition.version}", f"rescore {job.pk}")
+    assert history == [
+        (moved[0].pk, "inquiry", "mql", *because),
+        (moved[1].pk, "mql", "nurture", *because),
+        (moved[2].pk, "nurture", "mql", *because),
+    ]
 
 
 def test_other_tenants_inquiries_are_untouched(tenant, frozen, path):

@@ -12,7 +12,7 @@ from inquiries.selectors.inbox import COUNT_CAP, Selection, capped_counts
 from inquiries.services import triage
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.context import tenant_context
-from leadflow.tenancy.models import AuditEvent, Role
+from leadflow.tenancy.models import AuditEvent, Role, StageChange
 from tests.conftest import make_actor
 from tests.factories import CampaignFactory, InquiryFactory, PartnerFactory
 
@@ -284,25 +284,20 @@ def test_disqualify_needs_a_reason_of_the_tenants_list(actors, trio):
     assert reload(actors.tenant_a, trio[0].pk).stage == "mql"
 
 
-def test_bulk_nurture_goes_through_the_nurture_seam(actors, trio, monkeypatch):
-    calls = []
-    from nurture import services as nurture_services
-
-    real = nurture_services.flag_for_nurture
-
-    def spy(*, inquiry_ids):
-        calls.append(sorted(inquiry_ids))
-        return real(inquiry_ids=inquiry_ids)
-
-    monkeypatch.setattr("inquiries.services.triage.flag_for_nurture", spy)
+def test_bulk_nurture_moves_through_the_stage_mover(actors, trio):
     response = actors.teammate.api().post(
         "/api/v1/inquiries/bulk/",
         {"action": "nurture", "ids": [t.pk for t in trio]},
         format="json",
     )
     assert response.json() == {"action": "nurture", "matched": 3, "changed": 2, "skipped": 1}
-    assert calls == [sorted(t.pk for t in trio)]
     assert reload(actors.tenant_a, trio[1].pk).stage == "nurture"
+    with tenant_context(actors.tenant_a):
+        history = StageChange.objects.values_list("object_id", "to_stage", "actor_label")
+        assert sorted(history) == [
+            (trio[0].pk, "nurture", actors.teammate.user.email),
+            (trio[1].pk, "nurture", actors.teammate.user.email),
+        ]
 
 
 def test_bulk_add_to_campaign_on_all_matching_a_filter(actors, trio):
