@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from inquiries.services import import_writing
-from inquiries.services.import_writing import PlannerStatistics, estimated_tenant_rows
+from inquiries.services.imports import writing as import_writing
+from inquiries.services.imports.writing import PlannerStatistics, estimated_tenant_rows
 from leadflow.tenancy.context import tenant_context
 from tests.conftest import transactional_databases
 from tests.factories import InquiryFactory, TenantFactory

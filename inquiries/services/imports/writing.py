@@ -9,7 +9,7 @@ merge changed something.
 
 The "merged" entry also says which value each row replaced (``changes``:
 field, old and new value, the row's number in the file), the file's name and
-the import's id: a person's rows are taken together (``import_order``), so a
+the import's id: a person's rows are taken together (``order.py``), so a
 later row with the same email and another name renames the person in memory,
 before anything is written — on a new person as on a stored one. Only a
 value that replaces another is listed; one that fills an empty field is in
@@ -47,7 +47,7 @@ from inquiries.models import (
 from inquiries.profile import CONTACT_FIELDS, PROFILE_FIELDS, TEXT_PROFILE_FIELDS
 from inquiries.selectors.scoring import profile_of
 from inquiries.services.capture import company_domain
-from inquiries.services.import_rows import Person, Row
+from inquiries.services.imports.rows import Person, Row
 from inquiries.services.scoring import SCORED_STAGES
 from leadflow.lib import stages
 from leadflow.tenancy.context import require_tenant_id

@@ -19,7 +19,7 @@ is imported, and reported as a warning. Rows are matched to people by
 capture's rule — email (trimmed, lower-cased), else the external id from the
 same source, else the normalised phone (the oldest inquiry with it) — against
 the inquiries already stored and the rows before them, in the order the
-import takes them (``import_order``: file order, but a row whose email came
+import takes them (``order.py``: file order, but a row whose email came
 earlier right after the first row with it), exactly as capturing the rows
 one by one in that order would.
 
@@ -42,8 +42,8 @@ a row adds no generic "response" activity (only the activity columns mapped),
 a merge adds a "merged" timeline entry only when it changed something, and the
 audit log gets one event per job rather than one per row.
 
-The reading helpers live in ``import_files.py``, row validation and matching
-in ``import_rows.py``, and the two writing paths in ``import_writing.py``.
+The reading helpers live in ``files.py``, row validation and matching
+in ``rows.py``, and the two writing paths in ``writing.py``.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ from inquiries.models import (
 from inquiries.selectors.scoring import active_definition, rules_of
 from inquiries.services import scoring as scoring_services
 from inquiries.services.custom_fields import define_custom_field
-from inquiries.services.import_files import (
+from inquiries.services.imports.files import (
     check_structure,
     looks_binary,
     read_records,
@@ -85,8 +85,8 @@ from inquiries.services.import_files import (
     store_upload,
     unreadable,
 )
-from inquiries.services.import_order import find_repeats, read_in_person_order
-from inquiries.services.import_rows import (
+from inquiries.services.imports.order import find_repeats, read_in_person_order
+from inquiries.services.imports.rows import (
     CellError,
     Matcher,
     Person,
@@ -95,7 +95,7 @@ from inquiries.services.import_rows import (
     parse_chunk,
     resolve,
 )
-from inquiries.services.import_writing import (
+from inquiries.services.imports.writing import (
     PlannerStatistics,
     Scorer,
     Written,
@@ -438,7 +438,7 @@ def _clean_spec(
 
 
 def _records_in_order(job: ImportJob, plan: Plan) -> Iterator[tuple[int, list[str]]]:
-    """The file's records, the rows sharing an email after the first of them (``import_order``)."""
+    """The file's records, the rows sharing an email after the first of them (``order.py``)."""
     emails = [
         index
         for index, _header, spec in plan.columns

@@ -4,7 +4,7 @@ Rows are matched by capture's rule — email (primary or additional), else
 external id from the same source, else normalised phone (the oldest inquiry
 with it) — against the
 stored inquiries and the rows before them, in the order the import takes
-them (``import_order``: file order, but a row whose email came earlier right
+them (``order.py``: file order, but a row whose email came earlier right
 after the first row with it), as capturing them one by one in that order
 would.
 """
