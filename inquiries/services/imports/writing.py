@@ -452,7 +452,7 @@ def merge_stored(
     stored = StoredInquiry.locked(ids)
     if len(stored) < len(set(ids)):
         # Merged away or deleted since the chunk was matched: the chunk's
-        # transaction is retried and matches again (``imports._run_chunk``).
+        # transaction is retried and matches again (``run._run_chunk``).
         raise IntegrityError("an inquiry the chunk merges into is gone")
     activities: dict[int, list[tuple[str, datetime]]] = {pk: [] for pk in ids}
     for pk, kind, when in Activity.objects.filter(inquiry_id__in=ids).values_list(
@@ -882,3 +882,12 @@ def merge_into(inquiry: Inquiry | StoredInquiry, person: Person, now: datetime) 
     if changed:
         inquiry.updated_at = now
     return sorted(changed)
+
+
+def set_based() -> bool:
+    """Whether chunks are written with COPY and SQL (PostgreSQL) or the ORM (elsewhere).
+
+    Callers ask ``writing.set_based()`` (not a copy of the name), so a test can
+    take the ORM path on PostgreSQL.
+    """
+    return connection.vendor == "postgresql"
