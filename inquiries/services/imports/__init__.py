@@ -48,7 +48,9 @@ reading the upload, ``files.py`` its CSV helpers), ``mapping.py``,
 record a job and enqueue it), ``run.py`` (what the worker runs), with
 ``chunks.py`` and ``order.py`` (the rows in chunks, a person's rows together),
 ``rows.py`` (validation and matching) and ``writing.py`` (the two writing
-paths). Callers use the names below; the modules are the package's own.
+paths, with ``staging.py``, ``scorer.py``, ``merge.py`` and
+``statistics.py``). Callers use the names below; the modules are the
+package's own.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from inquiries.selectors.scoring import active_definition, rules_of
 from inquiries.services import scoring as scoring_services
 from inquiries.services.imports import writing
 from inquiries.services.imports.chunks import DEFAULT_CHUNK_SIZE, STALE_AFTER, chunked
+from inquiries.services.imports.merge import Written, route_written
 from inquiries.services.imports.rows import (
     CellError,
     Matcher,
@@ -24,16 +25,11 @@ from inquiries.services.imports.rows import (
     parse_chunk,
     resolve,
 )
+from inquiries.services.imports.scorer import Scorer
+from inquiries.services.imports.staging import prepare_rows
+from inquiries.services.imports.statistics import PlannerStatistics
 from inquiries.services.imports.upload import remove_file_on_commit
-from inquiries.services.imports.writing import (
-    PlannerStatistics,
-    Scorer,
-    Written,
-    prepare_rows,
-    route_written,
-    write_in_sql,
-    write_with_orm,
-)
+from inquiries.services.imports.writing import write_in_sql, write_with_orm
 from leadflow.lib import jobs
 from leadflow.lib.ahead import ProducerFailed, ahead
 from leadflow.lib.rules import RuleViolation
