@@ -47,7 +47,7 @@ reading the upload, ``files.py`` its CSV helpers), ``mapping.py``,
 ``dry_run.py``, ``starting.py`` (start, cancel, expire: the services that
 record a job and enqueue it), ``run.py`` (what the worker runs), with
 ``chunks.py`` and ``order.py`` (the rows in chunks, a person's rows together),
-``rows.py`` (validation and matching) and ``writing.py`` (the two writing
+``rows.py`` (checking cells), ``matching.py`` and ``writing.py`` (the two writing
 paths, with ``staging.py``, ``scorer.py``, ``merge.py`` and
 ``statistics.py``). Callers use the names below; the modules are the
 package's own.

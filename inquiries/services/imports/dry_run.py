@@ -15,7 +15,8 @@ from inquiries.models import ImportJob, ImportStatus
 from inquiries.services.imports import writing
 from inquiries.services.imports.chunks import DEFAULT_CHUNK_SIZE, STALE_AFTER, chunked
 from inquiries.services.imports.mapping import require_mapping
-from inquiries.services.imports.rows import CellError, Matcher, Plan, parse_chunk, resolve
+from inquiries.services.imports.matching import Matcher, resolve
+from inquiries.services.imports.rows import CellError, Plan, parse_chunk
 from leadflow.lib import jobs
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.principal import Principal

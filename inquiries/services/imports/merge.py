@@ -12,7 +12,7 @@ from inquiries import stages as inquiry_stages
 from inquiries.models import Activity, Consent, ImportJob, Inquiry, Source, Stage
 from inquiries.profile import PROFILE_FIELDS
 from inquiries.services.capture import company_domain
-from inquiries.services.imports.rows import Person
+from inquiries.services.imports.matching import Person
 from inquiries.services.imports.scorer import Scorer
 from inquiries.services.imports.staging import TEXT_FIELDS, StoredInquiry, staged_merge
 from leadflow.lib import stages

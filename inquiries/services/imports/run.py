@@ -15,16 +15,9 @@ from inquiries.selectors.scoring import active_definition, rules_of
 from inquiries.services import scoring as scoring_services
 from inquiries.services.imports import writing
 from inquiries.services.imports.chunks import DEFAULT_CHUNK_SIZE, STALE_AFTER, chunked
+from inquiries.services.imports.matching import Matcher, Person, resolve
 from inquiries.services.imports.merge import Written, route_written
-from inquiries.services.imports.rows import (
-    CellError,
-    Matcher,
-    Person,
-    Plan,
-    Row,
-    parse_chunk,
-    resolve,
-)
+from inquiries.services.imports.rows import CellError, Plan, Row, parse_chunk
 from inquiries.services.imports.scorer import Scorer
 from inquiries.services.imports.staging import prepare_rows
 from inquiries.services.imports.statistics import PlannerStatistics

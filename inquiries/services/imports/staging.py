@@ -15,7 +15,8 @@ from django.db import connection
 from inquiries.models import BehaviourLevel, Consent, Source, Stage, Timeline
 from inquiries.profile import CONTACT_FIELDS, TEXT_PROFILE_FIELDS
 from inquiries.services.capture import company_domain
-from inquiries.services.imports.rows import Person, Row
+from inquiries.services.imports.matching import Person
+from inquiries.services.imports.rows import Row
 from inquiries.services.imports.scorer import Scorer
 from leadflow.tenancy.context import require_tenant_id
 

@@ -32,6 +32,7 @@ from django.db import connection
 
 from inquiries.models import Activity, ActivityKind, Consent, ImportJob, Inquiry, Source, Stage
 from inquiries.services.capture import company_domain
+from inquiries.services.imports.matching import Person
 from inquiries.services.imports.merge import (
     MERGED_FIELDS,
     Written,
@@ -40,7 +41,6 @@ from inquiries.services.imports.merge import (
     merged_details,
     value_changes,
 )
-from inquiries.services.imports.rows import Person
 from inquiries.services.imports.scorer import Scorer
 from inquiries.services.imports.staging import (
     NULLABLE,
