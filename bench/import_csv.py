@@ -74,7 +74,7 @@ HEADING = "## CSV import"
 INTRO = (
     "`python bench/import_csv.py` (see `bench/README.md`): a generated 100,000-row CSV "
     "(20% repeated people, realistic columns, a custom field and an activity column) "
-    "imported by the job (`inquiries/services/imports.py`: validation, matching, COPY "
+    "imported by the job (`inquiries/services/imports/`: validation, matching, COPY "
     "into staging, set-based insert/merge, scoring) as the runtime role under row-level "
     "security, against a plain `COPY` of the same rows into a bare table with the same "
     "indexes (the limit) and Django `bulk_create(batch_size=1000)`, 4 runs in ABBA order, "

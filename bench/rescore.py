@@ -127,8 +127,8 @@ def _explain(tenant) -> None:
     from django.db import connection, transaction
 
     from inquiries.models import Inquiry
+    from inquiries.selectors.scoring import active_definition, rules_of
     from inquiries.services.rescoring import compile_rescore_sql
-    from inquiries.services.scoring import active_definition, rules_of
     from leadflow.tenancy.context import tenant_context
 
     with tenant_context(tenant):

@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.timezone import now
 
+from leadflow.lib.jobs import BackgroundJob, JobStatus
 from leadflow.tenancy.models import Tenant, TenantOwnedModel, User, tenant_foreign_key
 
 
@@ -395,32 +396,8 @@ class Activity(TenantOwnedModel):
         return f"{self.kind} at {self.occurred_at:%Y-%m-%d %H:%M}"
 
 
-class RescoreStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    DONE = "done", "Done"
-    FAILED = "failed", "Failed"
-
-
-class BackgroundJob(TenantOwnedModel):
-    """What every resumable job row has: its state and the times a run claimed and touched it.
-
-    ``leadflow.lib.jobs.claim`` takes a queued job, or a running one whose
-    heartbeat is stale; runs save their progress with a fresh heartbeat.
-    """
-
-    status = models.CharField(
-        max_length=10, choices=RescoreStatus.choices, default=RescoreStatus.QUEUED
-    )
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta(TenantOwnedModel.Meta):
-        abstract = True
-        ordering = ["-created_at", "-id"]
+# Rescoring has exactly the states every background job shares.
+RescoreStatus = JobStatus
 
 
 class RescoreJob(BackgroundJob):

@@ -9,6 +9,7 @@ can be requalified.
 
 from __future__ import annotations
 
+from inquiries.models import Inquiry, Stage
 from leadflow.lib import stages
 
 MACHINE = "inquiry"
@@ -24,7 +25,5 @@ TRANSITIONS = {
 
 
 def declare() -> stages.Machine:
-    from inquiries.models import Inquiry, Stage
-
     assert set(TRANSITIONS) == set(Stage.values), "every stage has its row in the table"
     return stages.declare(MACHINE, Inquiry, TRANSITIONS)

@@ -17,6 +17,7 @@ from leadflow.lib import start_page, times
 from leadflow.lib.start_page import Tile
 from leadflow.tenancy.models import Role
 from leadflow.tenancy.principal import Principal
+from leadflow.tenancy.roles import EDITORS, MARKETING
 
 NEW_DAYS = 7
 IMPORT_PROBLEM_DAYS = 30
@@ -120,11 +121,8 @@ def definition_tiles(principal: Principal) -> list[Tile]:
     ]
 
 
-MARKETING_TEAM = (Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.QUALIFIER)
-
-
 def register() -> None:
-    start_page.register("inquiries.triage", triage_tiles, audiences=MARKETING_TEAM, order=10)
+    start_page.register("inquiries.triage", triage_tiles, audiences=MARKETING, order=10)
     start_page.register(
         "inquiries.duplicates", duplicate_tiles, audiences=(Role.QUALIFIER, Role.MARKETER), order=20
     )
@@ -137,6 +135,6 @@ def register() -> None:
     start_page.register(
         "inquiries.definition",
         definition_tiles,
-        audiences=(Role.ADMIN, Role.MANAGER, Role.MARKETER),
+        audiences=EDITORS,
         order=40,
     )

@@ -7,10 +7,9 @@ import logging
 from celery import shared_task
 from django.db import DatabaseError
 
-from inquiries.models import Appointment, RescoreJob
-from inquiries.services import imports, rescoring, resuming
+from inquiries.models import Appointment, BulkJob, ImportJob, RescoreJob
+from inquiries.services import imports, rescoring, triage
 from inquiries.services.appointments import send_appointment_confirmation
-from leadflow.tenancy.models import Tenant
 from leadflow.tenancy.tasks import TenantTask
 
 logger = logging.getLogger(__name__)
@@ -50,49 +49,19 @@ def send_appointment_confirmation_task(*, appointment_id: int, tenant_id: int) -
 @shared_task(base=TenantTask, autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=5)
 def run_import_job_task(*, job_id: int, tenant_id: int) -> str | None:
     """Write an imported file chunk by chunk; a second delivery resumes, never repeats."""
-    from inquiries.models import ImportJob
-    from inquiries.services.imports import run_import_job
-
     job = _job_or_none(ImportJob, job_id, tenant_id)
-    return None if job is None else run_import_job(job=job).status
+    return None if job is None else imports.run_import_job(job=job).status
 
 
 @shared_task(base=TenantTask, autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=5)
 def run_dry_run_task(*, job_id: int, tenant_id: int) -> str | None:
     """Count what an import would do, saving progress on the job; writes no inquiry."""
-    from inquiries.models import ImportJob
-    from inquiries.services.imports import run_dry_run
-
     job = _job_or_none(ImportJob, job_id, tenant_id)
-    return None if job is None else (run_dry_run(job=job).dry_run or {}).get("state")
-
-
-@shared_task(base=TenantTask)
-def resume_stalled_jobs_of_tenant(*, tenant_id: int) -> dict[str, list[int]]:
-    """Queue again this tenant's jobs that no worker runs; cancel uploads never started."""
-    resumed = resuming.resume_stalled_jobs()
-    if any(resumed.values()):
-        logger.warning("resumed stalled jobs %s", resumed, extra={"tenant_id": tenant_id})
-    expired = imports.expire_unstarted_uploads()
-    if expired:
-        logger.info("cancelled unstarted uploads %s", expired, extra={"tenant_id": tenant_id})
-    return {**resumed, "expired_uploads": expired}
-
-
-@shared_task
-def resume_stalled_jobs() -> int:
-    """Every few minutes: fan the sweep out, one task per tenant (row-level security)."""
-    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
-    for tenant_id in tenant_ids:
-        resume_stalled_jobs_of_tenant.delay(tenant_id=tenant_id)
-    return len(tenant_ids)
+    return None if job is None else (imports.run_dry_run(job=job).dry_run or {}).get("state")
 
 
 @shared_task(base=TenantTask, autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=5)
 def run_bulk_job_task(*, job_id: int, tenant_id: int) -> str | None:
     """Apply a bulk action to all inquiries matching a filter, batch by batch; resumable."""
-    from inquiries.models import BulkJob
-    from inquiries.services.triage import run_bulk_job
-
     job = _job_or_none(BulkJob, job_id, tenant_id)
-    return None if job is None else run_bulk_job(job=job).status
+    return None if job is None else triage.run_bulk_job(job=job).status

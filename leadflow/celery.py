@@ -11,6 +11,7 @@ app = Celery("leadflow")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.autodiscover_tasks(["leadflow.tenancy"])
+app.autodiscover_tasks(["leadflow.lib"], related_name="job_tasks")
 
 
 @worker_init.connect

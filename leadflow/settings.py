@@ -199,9 +199,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "leadflow.tenancy.tasks.purge_expired_idempotency_keys",
         "schedule": timedelta(hours=1),
     },
-    # Import and rescoring jobs whose worker died or whose message was lost.
+    # Background jobs (the kinds apps register) whose worker died or whose message was lost.
     "resume-stalled-jobs": {
-        "task": "inquiries.tasks.resume_stalled_jobs",
+        "task": "leadflow.lib.job_tasks.resume_stalled_jobs",
         "schedule": timedelta(minutes=5),
     },
 }

@@ -15,17 +15,15 @@ from inquiries.api.serializers import (
 )
 from inquiries.models import Campaign, CustomField
 from inquiries.selectors.inquiries import campaign_list, custom_field_list
-from inquiries.services.campaigns import CAMPAIGN_EDITORS, change_campaign, create_campaign
+from inquiries.services.campaigns import change_campaign, create_campaign
 from inquiries.services.custom_fields import (
     PUBLIC_FORM_EDITORS,
     define_custom_field,
     set_custom_field_on_public_form,
 )
 from leadflow.tenancy.api_base import TenantViewSet
-from leadflow.tenancy.models import Role
 from leadflow.tenancy.permissions import role_required
-
-MARKETING = (Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.QUALIFIER)
+from leadflow.tenancy.roles import EDITORS, MANAGERS, MARKETING
 
 
 class CampaignFilter(django_filters.FilterSet):
@@ -58,7 +56,7 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVi
 
     model = Campaign
     serializer_class = CampaignSerializer
-    permission_classes = [role_required(*CAMPAIGN_EDITORS, read_roles=MARKETING)]
+    permission_classes = [role_required(*EDITORS, read_roles=MARKETING)]
     filterset_class = CampaignFilter
 
     def scoped_queryset(self):
@@ -97,7 +95,7 @@ class CustomFieldViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tenan
 
     model = CustomField
     serializer_class = CustomFieldSerializer
-    permission_classes = [role_required(Role.ADMIN, Role.MANAGER, read_roles=MARKETING)]
+    permission_classes = [role_required(*MANAGERS, read_roles=MARKETING)]
 
     def get_permissions(self):
         if self.action == "partial_update":

@@ -9,16 +9,14 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from inquiries.models import LeadDefinition, SignOffSide
+from inquiries.selectors.analysis import what_if
 from inquiries.selectors.inquiries import definition_list
+from inquiries.selectors.scoring import active_definition
 from inquiries.services import definitions as services
-from inquiries.services.scoring import active_definition
 from leadflow.lib.json_input import JsonTypedInput
 from leadflow.tenancy.api_base import TenantViewSet
-from leadflow.tenancy.models import Role
 from leadflow.tenancy.permissions import role_required
-
-READERS = (Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.QUALIFIER)
-EDITORS = (Role.ADMIN, Role.MANAGER, Role.MARKETER)
+from leadflow.tenancy.roles import EDITORS, MANAGERS, MARKETING
 
 
 class SignOffOutput(serializers.Serializer):
@@ -87,7 +85,7 @@ class LeadDefinitionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Te
 
     model = LeadDefinition
     serializer_class = DefinitionOutput
-    permission_classes = [role_required(*EDITORS, read_roles=READERS)]
+    permission_classes = [role_required(*EDITORS, read_roles=MARKETING)]
 
     def scoped_queryset(self):
         return definition_list()
@@ -119,9 +117,7 @@ class LeadDefinitionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Te
         return Response(DefinitionOutput(definition).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=SignInput, responses=DefinitionOutput)
-    @action(
-        detail=True, methods=["post"], permission_classes=[role_required(Role.ADMIN, Role.MANAGER)]
-    )
+    @action(detail=True, methods=["post"], permission_classes=[role_required(*MANAGERS)])
     def sign(self, request, pk=None):
         """Sign a draft for marketing or for sales (managers; one side per person)."""
         definition = self.get_object()
@@ -133,9 +129,7 @@ class LeadDefinitionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Te
         return Response(DefinitionOutput(self._reload(definition)).data)
 
     @extend_schema(request=None, responses={202: OpenApiResponse(description="The rescoring job")})
-    @action(
-        detail=True, methods=["post"], permission_classes=[role_required(Role.ADMIN, Role.MANAGER)]
-    )
+    @action(detail=True, methods=["post"], permission_classes=[role_required(*MANAGERS)])
     def activate(self, request, pk=None):
         """Make a signed draft active; rescoring the tenant starts in the background."""
         job = services.activate_definition(definition=self.get_object(), by=self.principal)
@@ -156,8 +150,6 @@ class LeadDefinitionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Te
     @action(detail=True, methods=["get"], url_path="what-if")
     def what_if(self, request, pk=None):
         """Last 90 days: MQLs per week under this version vs the active one, and outcomes."""
-        from inquiries.selectors.analysis import what_if
-
         definition = self.get_object()
         result = what_if(draft=definition, active=active_definition(), as_of=timezone.now())
         return Response(_plain(result))

@@ -24,10 +24,8 @@ from inquiries.selectors.imports import (
 from inquiries.services import imports as import_services
 from leadflow.lib.parsers import JSONParser
 from leadflow.tenancy.api_base import TenantViewSet
-from leadflow.tenancy.models import Role
 from leadflow.tenancy.permissions import role_required
-
-MARKETING = (Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.QUALIFIER)
+from leadflow.tenancy.roles import MARKETING
 
 
 class ImportJobOutput(serializers.ModelSerializer):

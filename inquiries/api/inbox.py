@@ -46,11 +46,10 @@ from leadflow.lib.pagination import page_size_from
 from leadflow.lib.spreadsheet import safe_cell
 from leadflow.tenancy.api_base import TenantViewSet
 from leadflow.tenancy.context import tenant_context
-from leadflow.tenancy.models import Role
 from leadflow.tenancy.permissions import role_required
+from leadflow.tenancy.roles import MANAGERS, MARKETING
 
 MAX_OFFSET = 2**63 - 1
-MARKETING = (Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.QUALIFIER)
 EXPORT_BATCH = 2000
 EXPORT_COLUMNS = [
     "id",
@@ -458,7 +457,7 @@ class DisqualifyReasonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
 
     model = DisqualifyReason
     serializer_class = DisqualifyReasonSerializer
-    permission_classes = [role_required(Role.ADMIN, Role.MANAGER, read_roles=MARKETING)]
+    permission_classes = [role_required(*MANAGERS, read_roles=MARKETING)]
     filter_backends: list = []
 
     def scoped_queryset(self):

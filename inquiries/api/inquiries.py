@@ -17,13 +17,12 @@ from inquiries.api.serializers import (
     InquiryOutput,
 )
 from inquiries.models import Inquiry
+from inquiries.profile import PROFILE_FIELDS
 from inquiries.selectors.inquiries import activity_list, inquiry_list
 from inquiries.services.capture import capture_inquiry, record_activity, update_profile
 from leadflow.tenancy.api_base import TenantViewSet
-from leadflow.tenancy.models import Role
 from leadflow.tenancy.permissions import IsTenantCaller, role_required
-
-MARKETING = (Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.QUALIFIER)
+from leadflow.tenancy.roles import MARKETING
 
 
 class CanCapture(IsTenantCaller):
@@ -86,7 +85,7 @@ class InquiryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
         data = InquiryInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        profile = {k: values.pop(k) for k in list(values) if k in _PROFILE}
+        profile = {k: values.pop(k) for k in list(values) if k in PROFILE_FIELDS}
         captured = capture_inquiry(
             profile=profile,
             custom=values.get("custom"),
@@ -128,19 +127,3 @@ class InquiryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
         data.is_valid(raise_exception=True)
         activity = record_activity(inquiry=inquiry, **data.validated_data, by=self.principal)
         return Response(ActivityOutput(activity).data, status=status.HTTP_201_CREATED)
-
-
-_PROFILE = {
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "title",
-    "company",
-    "company_size",
-    "industry",
-    "country",
-    "region",
-    "interest",
-    "timeline",
-}

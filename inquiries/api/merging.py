@@ -31,10 +31,9 @@ from inquiries.services.merging import merge_inquiries as merge_service
 from inquiries.services.merging import preview_merge as preview_service
 from leadflow.lib.ids import ids_pattern, parse_ids
 from leadflow.lib.openapi import documented
-from leadflow.tenancy.models import Role
 from leadflow.tenancy.permissions import role_required
+from leadflow.tenancy.roles import MARKETING
 
-MARKETING = (Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.QUALIFIER)
 MAX_PAGE_SIZE = 200
 
 

@@ -7,8 +7,8 @@ from rest_framework import mixins, serializers
 from inquiries.models import RescoreJob
 from inquiries.selectors.rescoring import rescore_job_list
 from leadflow.tenancy.api_base import TenantViewSet
-from leadflow.tenancy.models import Role
 from leadflow.tenancy.permissions import role_required
+from leadflow.tenancy.roles import EDITORS
 
 
 class RescoreJobOutput(serializers.ModelSerializer):
@@ -38,7 +38,7 @@ class RescoreJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tenant
 
     model = RescoreJob
     serializer_class = RescoreJobOutput
-    permission_classes = [role_required(Role.ADMIN, Role.MANAGER, Role.MARKETER)]
+    permission_classes = [role_required(*EDITORS)]
 
     def scoped_queryset(self):
         return rescore_job_list()

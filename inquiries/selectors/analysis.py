@@ -22,8 +22,8 @@ from django.db.models import Q, QuerySet
 from inquiries import scoring
 from inquiries.definition_template import TEMPLATE_ENGAGEMENT_RULES
 from inquiries.models import Activity, ActivityKind, Inquiry, LeadDefinition, Outcome
-from inquiries.services.scoring import (
-    PROFILE_FIELDS,
+from inquiries.selectors.scoring import (
+    SCORED_FIELDS,
     compute_score,
     custom_field_kinds,
     profile_of,
@@ -96,7 +96,7 @@ def _chunks(
     queryset: QuerySet[Inquiry], *, as_of: datetime
 ) -> Iterator[tuple[list[Inquiry], Activities, dict[int, str]]]:
     """Inquiries by id in chunks, each with its activities up to ``as_of`` and its lead's stage."""
-    queryset = queryset.only("id", "created_at", "outcome", "custom", *PROFILE_FIELDS)
+    queryset = queryset.only("id", "created_at", "outcome", "custom", *SCORED_FIELDS)
     last_id = 0
     while True:
         chunk = list(queryset.filter(pk__gt=last_id).order_by("pk")[:CHUNK])

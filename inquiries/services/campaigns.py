@@ -17,12 +17,10 @@ from django.utils import timezone
 
 from inquiries.models import Campaign, Source
 from leadflow.lib.rules import RuleViolation
-from leadflow.tenancy.models import Role
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.services import record_audit
 
 # Who may create, change and archive campaigns (the API's write roles); qualifiers read.
-CAMPAIGN_EDITORS = (Role.ADMIN, Role.MANAGER, Role.MARKETER)
 EDITABLE = ("name", "source", "spend", "starts_on", "ends_on")
 
 

@@ -29,6 +29,7 @@ from inquiries.models import (
     Source,
     Stage,
 )
+from inquiries.profile import PROFILE_FIELDS
 from inquiries.services import scoring as scoring_services
 from inquiries.services.custom_fields import clean_custom_values
 from leadflow.lib import phone as phone_lib
@@ -37,20 +38,6 @@ from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.services import record_audit
 
-PROFILE_FIELDS = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "title",
-    "company",
-    "company_size",
-    "industry",
-    "country",
-    "region",
-    "interest",
-    "timeline",
-)
 # Company grouping by email domain ignores free-mail providers.
 FREE_MAIL_DOMAINS = frozenset(
     {

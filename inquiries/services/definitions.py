@@ -17,7 +17,9 @@ from inquiries.models import (
     RescoreJob,
     SignOffSide,
 )
-from inquiries.services.scoring import rules_of
+from inquiries.selectors.analysis import suggest_from_outcomes
+from inquiries.selectors.scoring import rules_of
+from inquiries.services.rescoring import start_rescore
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Role
 from leadflow.tenancy.principal import Principal
@@ -184,8 +186,6 @@ def sign_definition(*, definition: LeadDefinition, side: str, by: Principal) -> 
 @transaction.atomic
 def activate_definition(*, definition: LeadDefinition, by: Principal) -> RescoreJob:
     """Make a signed draft the one active version and rescore the tenant in the background."""
-    from inquiries.services.rescoring import start_rescore
-
     definition = LeadDefinition.objects.select_for_update().get(pk=definition.pk)
     if definition.status != DefinitionStatus.DRAFT:
         raise RuleViolation(
@@ -229,8 +229,6 @@ def create_suggested_draft(*, by: Principal) -> LeadDefinition:
     It is an ordinary draft: readable points anyone may edit, and it still
     needs both sign-offs before it can be activated.
     """
-    from inquiries.selectors.analysis import suggest_from_outcomes
-
     suggestion = suggest_from_outcomes(as_of=timezone.now())
     notes = (
         f"Suggested from outcomes: trained on {suggestion.train_won} won / "

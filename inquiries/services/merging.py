@@ -61,6 +61,7 @@ from inquiries.models import (
     Stage,
     Timeline,
 )
+from inquiries.profile import ABOUT_FIELDS, CONTACT_FIELDS, PROFILE_LABELS
 from inquiries.services import scoring as scoring_services
 from inquiries.services.capture import company_domain
 from leadflow.lib import stages
@@ -92,20 +93,11 @@ RULE_TEXT = {
 }
 
 # (field, label) merged by the newest non-empty value; phone and external id move as pairs.
+# The external id sits with the contact fields: all of them say who the person is.
 NEWEST_FIELDS = (
-    ("first_name", "First name"),
-    ("last_name", "Last name"),
-    ("email", "Email"),
-    ("phone", "Phone"),
+    *((name, PROFILE_LABELS[name]) for name in CONTACT_FIELDS),
     ("external_id", "External id"),
-    ("title", "Title"),
-    ("company", "Company"),
-    ("company_size", "Company size"),
-    ("industry", "Industry"),
-    ("country", "Country"),
-    ("region", "Region"),
-    ("interest", "Interest"),
-    ("timeline", "Buying timeline"),
+    *((name, PROFILE_LABELS[name]) for name in ABOUT_FIELDS),
     ("outcome", "Outcome"),
     ("assigned_to", "Assigned to"),
 )

@@ -49,7 +49,8 @@ from inquiries.models import (
     RescoreJob,
     RescoreStatus,
 )
-from inquiries.services.scoring import SCORED_STAGES, profile_of, route_by_score, rules_of
+from inquiries.selectors.scoring import profile_of, rules_of
+from inquiries.services.scoring import SCORED_STAGES, route_by_score
 from leadflow.lib import jobs
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.principal import Principal
@@ -88,8 +89,6 @@ SCORE_FIELDS = [
 @transaction.atomic
 def start_rescore(*, definition: LeadDefinition, by: Principal) -> RescoreJob:
     """Queue the rescoring of every inquiry of the tenant under its newly active definition."""
-    from inquiries.tasks import run_rescore_job_task
-
     if definition.status != DefinitionStatus.ACTIVE:
         raise RuleViolation(
             field="definition",
@@ -109,8 +108,7 @@ def start_rescore(*, definition: LeadDefinition, by: Principal) -> RescoreJob:
         after={"definition": definition.pk, "version": definition.version, "total": job.total},
         by=by,
     )
-    job_id, tenant_id = job.pk, job.tenant_id
-    transaction.on_commit(lambda: run_rescore_job_task.delay(job_id=job_id, tenant_id=tenant_id))
+    jobs.enqueue("rescores", job_id=job.pk, tenant_id=job.tenant_id)
     return job
 
 

@@ -41,10 +41,10 @@ from leadflow.lib import jobs, stages
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Membership, Role, User
 from leadflow.tenancy.principal import Principal
+from leadflow.tenancy.roles import MANAGERS
 from leadflow.tenancy.services import record_audit
 
 ASSIGNABLE_ROLES = (Role.QUALIFIER, Role.MARKETER, Role.MANAGER, Role.ADMIN)
-REASON_EDITORS = (Role.ADMIN, Role.MANAGER)
 NURTURE_BATCH = 5000
 # Marking for nurture moves only these: a lead, the disqualified and nurture itself stay.
 NURTURED_FROM = (Stage.INQUIRY, Stage.MQL)
@@ -297,8 +297,6 @@ def _stored_values(action: str, values: dict) -> dict:
 @transaction.atomic
 def start_bulk_job(*, action: str, selection: Selection, values: dict, by: Principal) -> BulkJob:
     """Queue "all matching" for a worker; nothing changes until it runs."""
-    from inquiries.tasks import run_bulk_job_task
-
     if not selection.is_all_matching:
         raise RuleViolation(field="filter", code="invalid", message="A job takes a filter.")
     _selected(selection, by)  # a bad filter is refused now, not in the worker
@@ -315,7 +313,7 @@ def start_bulk_job(*, action: str, selection: Selection, values: dict, by: Princ
         after={"action": action, **selection.describe(), **job.values},
         by=by,
     )
-    transaction.on_commit(lambda: run_bulk_job_task.delay(job_id=job.pk, tenant_id=job.tenant_id))
+    jobs.enqueue("bulk", job_id=job.pk, tenant_id=job.tenant_id)
     return job
 
 
@@ -462,7 +460,7 @@ def record_inbox_export(*, selection: Selection, by: Principal) -> None:
 
 
 def _may_edit_reasons(by: Principal) -> None:
-    if not by.has_role(*REASON_EDITORS):
+    if not by.has_role(*MANAGERS):
         raise RuleViolation(
             field="role", code="forbidden", message="Only admins and managers edit the reasons."
         )

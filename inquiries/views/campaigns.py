@@ -17,13 +17,13 @@ from inquiries.models import Campaign, Source
 from inquiries.selectors.campaigns import campaign_page_list, campaign_results
 from inquiries.selectors.inquiries import campaign_list
 from inquiries.services.campaigns import (
-    CAMPAIGN_EDITORS,
     archive_campaign,
     change_campaign,
     create_campaign,
 )
-from inquiries.views.common import MARKETING, member_page
 from leadflow.lib.rules import RuleViolation
+from leadflow.tenancy.pages import member_page
+from leadflow.tenancy.roles import EDITORS, MARKETING
 
 PAGE_SIZE = 25
 
@@ -70,14 +70,14 @@ def campaign_list_page(request, principal):
         "page": page,
         "rows": campaign_results(list(page.object_list)),
         "archived": archived,
-        "may_edit": principal.has_role(*CAMPAIGN_EDITORS),
+        "may_edit": principal.has_role(*EDITORS),
         "currency": principal.tenant.currency,
     }
     return render(request, "inquiries/campaign_list.html", context)
 
 
 @require_http_methods(["GET", "POST"])
-@member_page(*CAMPAIGN_EDITORS)
+@member_page(*EDITORS)
 def campaign_new_page(request, principal):
     """Register a campaign and what it cost."""
     form = CampaignForm(request.POST or None)
@@ -96,7 +96,7 @@ def campaign_new_page(request, principal):
 
 
 @require_http_methods(["GET", "POST"])
-@member_page(*CAMPAIGN_EDITORS)
+@member_page(*EDITORS)
 def campaign_edit_page(request, principal, pk: int):
     """Change a campaign's name, channel, spend or dates."""
     campaign = _campaign(pk)
@@ -120,7 +120,7 @@ def campaign_edit_page(request, principal, pk: int):
 
 
 @require_POST
-@member_page(*CAMPAIGN_EDITORS)
+@member_page(*EDITORS)
 def campaign_archive_page(request, principal, pk: int):
     """Archive a campaign (out of the pickers, kept in reports) or restore it."""
     campaign = _campaign(pk)

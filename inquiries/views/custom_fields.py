@@ -8,8 +8,8 @@ from django.views.decorators.http import require_POST, require_safe
 
 from inquiries.selectors.inquiries import custom_field_list
 from inquiries.services.custom_fields import PUBLIC_FORM_EDITORS, set_custom_field_on_public_form
-from inquiries.views.common import member_page
 from leadflow.lib.rules import RuleViolation
+from leadflow.tenancy.pages import member_page
 
 
 @require_safe

@@ -32,10 +32,11 @@ from inquiries.selectors import imports as import_selectors
 from inquiries.selectors.import_preview import column_samples
 from inquiries.selectors.inquiries import custom_field_list
 from inquiries.services import imports as import_services
-from inquiries.services.campaigns import CAMPAIGN_EDITORS, create_missing_campaigns
+from inquiries.services.campaigns import create_missing_campaigns
 from inquiries.services.validation import CELL_FIELDS
-from inquiries.views.common import MARKETING, member_page
 from leadflow.lib.rules import RuleViolation
+from leadflow.tenancy.pages import member_page
+from leadflow.tenancy.roles import EDITORS, MARKETING
 
 PAGE_SIZE = 50
 REPORT_PAGE_SIZE = 50
@@ -336,7 +337,7 @@ def _dry_run(job: ImportJob, principal) -> dict:
     shown = state.get("state", "done" if state else "")
     return {
         "missing_campaigns": (state.get("missing_campaigns") or []) if shown == "done" else [],
-        "may_create_campaigns": principal.has_role(*CAMPAIGN_EDITORS),
+        "may_create_campaigns": principal.has_role(*EDITORS),
         "dry_run_state": shown,
         "dry_run_busy": import_services.dry_run_busy(job),
         "dry_run_nothing": import_services.dry_run_found_nothing(job),
@@ -407,7 +408,7 @@ def import_dry_run_page(request, principal, pk: int):
 
 
 @require_POST
-@member_page(*CAMPAIGN_EDITORS)
+@member_page(*EDITORS)
 def import_create_campaigns_page(request, principal, pk: int):
     """Create the campaigns the dry run found missing, then run the dry run again."""
     job = _job(pk)

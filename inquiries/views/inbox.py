@@ -40,9 +40,9 @@ from inquiries.selectors.inbox import (
 )
 from inquiries.selectors.inquiries import campaign_choices, campaign_list, custom_field_list
 from inquiries.services import triage
-from inquiries.views.common import MARKETING, member_page
 from leadflow.lib.rules import RuleViolation
-from leadflow.tenancy.models import Role
+from leadflow.tenancy.pages import member_page
+from leadflow.tenancy.roles import MANAGERS, MARKETING
 from leadflow.tenancy.selectors import reason_editors
 
 # Parameters that are not filters: kept out of saved views and facet links.
@@ -95,7 +95,7 @@ def _inbox_context(request, principal, data: QueryDict, *, notice: str = "") -> 
     filtered = any(data.get(key) for key in data if key not in NOT_FILTERS)
     query = _query(data, cursor=None)
     reasons = list(disqualify_reasons(active_only=True))
-    may_edit_reasons = principal.has_role(*triage.REASON_EDITORS)
+    may_edit_reasons = principal.has_role(*MANAGERS)
     campaigns = list(campaign_list())
     return {
         "principal": principal,
@@ -338,7 +338,7 @@ def disqualify_reasons_page(request, principal):
             return redirect("inquiry-disqualify-reasons")
     context = {
         "reasons": list(disqualify_reasons()),
-        "may_edit": principal.has_role(*triage.REASON_EDITORS),
+        "may_edit": principal.has_role(*MANAGERS),
         "editors": reason_editors(),
         "error": error,
         "label": request.POST.get("label", ""),
@@ -347,7 +347,7 @@ def disqualify_reasons_page(request, principal):
 
 
 @require_POST
-@member_page(Role.ADMIN, Role.MANAGER)
+@member_page(*MANAGERS)
 def disqualify_reason_change_page(request, principal, pk: int):
     """Rename a reason, or retire / bring back one."""
     reason = get_object_or_404(disqualify_reasons(), pk=pk)

@@ -28,10 +28,11 @@ from inquiries.services.merging import (
     merge_inquiries,
     preview_merge,
 )
-from inquiries.views.common import MARKETING, member_page
 from leadflow.lib import times
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import User
+from leadflow.tenancy.pages import member_page
+from leadflow.tenancy.roles import MARKETING
 
 PAGE_SIZE = 50
 CHOICE_LABELS: dict[str, dict[str, str]] = {

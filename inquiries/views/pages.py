@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from inquiries import scoring
 from inquiries.models import ActivityKind, DefinitionStatus, SignOffSide, Stage
+from inquiries.selectors.analysis import what_if
 from inquiries.selectors.appointments import appointment_of, meeting_people
 from inquiries.selectors.inquiries import (
     additional_emails,
@@ -32,12 +33,13 @@ from inquiries.selectors.inquiries import (
     timeline,
 )
 from inquiries.selectors.rescoring import rescore_job_list
+from inquiries.selectors.scoring import active_definition
 from inquiries.services import definitions as definition_services
-from inquiries.services.scoring import active_definition
-from inquiries.views.common import EDITORS, MARKETING, member_page
 from leadflow.lib import times
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Role
+from leadflow.tenancy.pages import member_page
+from leadflow.tenancy.roles import EDITORS, MARKETING
 from leadflow.tenancy.selectors import member_list, names_by_email
 from leads.selectors import lead_list
 
@@ -458,8 +460,6 @@ def definition_activate_page(request, principal, pk: int):
 @member_page(*MARKETING)
 def definition_what_if_page(request, principal, pk: int):
     """The last 90 days: MQLs a week under this version against the active one and capacity."""
-    from inquiries.selectors.analysis import what_if
-
     definition = get_object_or_404(definition_list(), pk=pk)
     active = active_definition()
     if active is not None and active.pk == definition.pk:

@@ -25,6 +25,7 @@ from leadflow.tenancy.models import (
     UserToken,
 )
 from leadflow.tenancy.permissions import IsPerson, role_required
+from leadflow.tenancy.roles import MANAGERS
 
 
 class TenantOutput(serializers.Serializer):
@@ -335,7 +336,7 @@ class AuditEventOutput(serializers.ModelSerializer):
 class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
     """The tenant's audit trail, newest first (admins and managers)."""
 
-    permission_classes = [role_required(Role.ADMIN, Role.MANAGER)]
+    permission_classes = [role_required(*MANAGERS)]
     serializer_class = AuditEventOutput
     model = AuditEvent
 

@@ -1,4 +1,5 @@
 from leadflow.tenancy.models import Role
+from leadflow.tenancy.roles import MANAGERS, MARKETING
 
 
 def tenancy(request):
@@ -6,12 +7,12 @@ def tenancy(request):
     principal = getattr(request, "principal", None)
     role = principal.role if principal else None
     member = principal is not None and not principal.is_partner
-    marketing = member and role in {Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.QUALIFIER}
+    marketing = member and role in MARKETING
     return {
         "principal": principal,
         "memberships": getattr(request, "memberships", []),
         "nav": {
-            "partners": role in {Role.ADMIN, Role.MANAGER},
+            "partners": role in MANAGERS,
             "members": member and role == Role.ADMIN,
             "inquiries": marketing,
             "definitions": marketing,

@@ -7,8 +7,8 @@ from django.urls import reverse
 from leadflow.lib import start_page
 from leadflow.lib.start_page import Tile
 from leadflow.tenancy import selectors
-from leadflow.tenancy.models import Role
 from leadflow.tenancy.principal import Principal
+from leadflow.tenancy.roles import MANAGERS
 
 
 def partner_tiles(principal: Principal) -> list[Tile]:
@@ -25,6 +25,4 @@ def partner_tiles(principal: Principal) -> list[Tile]:
 
 
 def register() -> None:
-    start_page.register(
-        "tenancy.partners", partner_tiles, audiences=(Role.ADMIN, Role.MANAGER), order=60
-    )
+    start_page.register("tenancy.partners", partner_tiles, audiences=MANAGERS, order=60)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -26,15 +25,8 @@ from leadflow.tenancy.forms import (
 )
 from leadflow.tenancy.middleware import SESSION_TENANT_KEY
 from leadflow.tenancy.models import InvitationStatus, PartnerStatus, Role
-
-
-def _principal(request, *roles: str):
-    principal = request.principal
-    if principal is None:
-        raise Http404("You are not a member of any tenant.")
-    if roles and not principal.has_role(*roles):
-        raise PermissionDenied
-    return principal
+from leadflow.tenancy.pages import page_principal
+from leadflow.tenancy.roles import MANAGERS
 
 
 @login_required
@@ -65,14 +57,14 @@ def switch_tenant(request):
 
 @login_required
 def partner_list(request):
-    _principal(request, Role.ADMIN, Role.MANAGER)
+    page_principal(request, *MANAGERS)
     page = Paginator(selectors.partner_list(), 50).get_page(request.GET.get("page"))
     return render(request, "tenancy/partner_list.html", {"page": page})
 
 
 @login_required
 def partner_detail(request, pk: int):
-    _principal(request, Role.ADMIN, Role.MANAGER)
+    page_principal(request, *MANAGERS)
     partner = get_object_or_404(selectors.partner_list(), pk=pk)
     users = selectors.member_list().filter(partner=partner)
     return render(request, "tenancy/partner_detail.html", {"partner": partner, "users": users})
@@ -81,7 +73,7 @@ def partner_detail(request, pk: int):
 @login_required
 @require_POST
 def partner_status(request, pk: int, change: str):
-    principal = _principal(request, Role.ADMIN)
+    principal = page_principal(request, Role.ADMIN)
     partner = get_object_or_404(selectors.partner_list(), pk=pk)
     service = {"suspend": services.suspend_partner, "reactivate": services.reactivate_partner}
     if change not in service:
@@ -100,7 +92,7 @@ def partner_status(request, pk: int, change: str):
 @require_http_methods(["GET", "POST"])
 def my_settings(request):
     """The person's own name and time zone ("Your settings")."""
-    principal = _principal(request)
+    principal = page_principal(request)
     initial = {"full_name": request.user.full_name, "timezone": request.user.timezone}
     form = MySettingsForm(
         request.POST if request.method == "POST" else None,
@@ -148,7 +140,7 @@ def _base_url(request) -> str:
 @require_http_methods(["GET", "HEAD", "POST"])
 def my_tokens(request):
     """The person's API tokens (and, for an admin, every member's); a new one is shown once."""
-    principal = _principal(request)
+    principal = page_principal(request)
     form = NewTokenForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -172,7 +164,7 @@ def my_tokens(request):
 @require_http_methods(["GET", "HEAD", "POST"])
 def member_list(request):
     """The tenant's members and open invitations; admins invite people here."""
-    principal = _principal(request, Role.ADMIN)
+    principal = page_principal(request, Role.ADMIN)
     partners = _active_partners()
     initial = {}
     if request.GET.get("partner", "").isdigit():
@@ -213,7 +205,7 @@ def member_list(request):
 @require_http_methods(["GET", "HEAD", "POST"])
 def token_revoke(request, pk: int):
     """Confirm, then revoke one token: the person's own, or any member's for an admin."""
-    principal = _principal(request)
+    principal = page_principal(request)
     token = get_object_or_404(selectors.reachable_tokens(principal=principal), pk=pk)
     if request.method == "POST":
         try:
@@ -234,7 +226,7 @@ def token_revoke(request, pk: int):
 @require_http_methods(["GET", "HEAD", "POST"])
 def member_detail(request, pk: int):
     """One member: change their role (or partner), deactivate or reactivate them."""
-    principal = _principal(request, Role.ADMIN)
+    principal = page_principal(request, Role.ADMIN)
     membership = get_object_or_404(selectors.member_list(), pk=pk)
     partners = _active_partners()
     if membership.partner is not None and membership.partner not in partners:
@@ -268,7 +260,7 @@ def member_detail(request, pk: int):
 @login_required
 @require_POST
 def member_status(request, pk: int, change: str):
-    principal = _principal(request, Role.ADMIN)
+    principal = page_principal(request, Role.ADMIN)
     membership = get_object_or_404(selectors.member_list(), pk=pk)
     service = {"deactivate": services.deactivate_member, "reactivate": services.reactivate_member}
     if change not in service:
@@ -291,7 +283,7 @@ def member_status(request, pk: int, change: str):
 @login_required
 @require_POST
 def invitation_change(request, pk: int, change: str):
-    principal = _principal(request, Role.ADMIN)
+    principal = page_principal(request, Role.ADMIN)
     invitation = get_object_or_404(selectors.invitation_list(), pk=pk)
     if change not in {"resend", "revoke"}:
         raise Http404

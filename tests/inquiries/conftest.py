@@ -2,7 +2,7 @@
 
 import pytest
 
-from inquiries.services import imports
+from inquiries.services.imports import writing
 
 
 @pytest.fixture(autouse=True)
@@ -15,5 +15,5 @@ def imports_root(settings, tmp_path):
 def path(request, monkeypatch):
     """The backend's own writing path, and the ORM path (SQLite's) everywhere."""
     if request.param == "python":
-        monkeypatch.setattr(imports, "set_based", lambda: False)
+        monkeypatch.setattr(writing, "set_based", lambda: False)
     return request.param

@@ -13,8 +13,8 @@ from inquiries import scoring
 from inquiries.models import ActivityKind, Inquiry, Timeline
 from inquiries.selectors import analysis
 from inquiries.selectors.analysis import PassedOutcomes, suggest_from_outcomes, what_if
+from inquiries.selectors.scoring import custom_field_kinds, profile_of
 from inquiries.services.custom_fields import define_custom_field
-from inquiries.services.scoring import custom_field_kinds, profile_of
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.context import tenant_context
 from tests.factories import (

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from inquiries.models import Activity, ActivityKind, ImportJob, Inquiry
 from inquiries.services import imports
-from inquiries.services.import_order import find_repeats, read_in_person_order
+from inquiries.services.imports.order import find_repeats, read_in_person_order
 from leadflow.tenancy.context import tenant_context
 from tests.inquiries.test_imports import (
     csv_bytes,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from inquiries.services import import_writing
-from inquiries.services.import_writing import PlannerStatistics, estimated_tenant_rows
+from inquiries.services.imports import statistics as statistics_module
+from inquiries.services.imports.statistics import PlannerStatistics, estimated_tenant_rows
 from leadflow.tenancy.context import tenant_context
 from tests.conftest import transactional_databases
 from tests.factories import InquiryFactory, TenantFactory
@@ -89,13 +89,13 @@ def backend_pid() -> int:
 def test_outside_a_transaction_they_are_refreshed_on_a_connection_of_their_own(monkeypatch):
     monkeypatch.setattr(PlannerStatistics, "STALE_AFTER", 10)
     refreshed_by: list[int] = []
-    original = import_writing._refresh_statistics
+    original = statistics_module._refresh_statistics
 
     def spied() -> None:
         refreshed_by.append(backend_pid())
         original()
 
-    monkeypatch.setattr(import_writing, "_refresh_statistics", spied)
+    monkeypatch.setattr(statistics_module, "_refresh_statistics", spied)
     tenant = TenantFactory(slug="beside")
     with tenant_context(tenant):
         refresh()  # taken while the tenant is empty

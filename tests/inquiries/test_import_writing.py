@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from inquiries.services.import_writing import Scorer
+from inquiries.services.imports.scorer import Scorer
 
 
 def test_a_breakdown_is_written_as_json_dumps_writes_it_the_second_time_too():

@@ -21,9 +21,12 @@ from inquiries.models import (
     ImportRowError,
     Inquiry,
 )
+from inquiries.selectors.scoring import compute_score
 from inquiries.services import imports
 from inquiries.services.custom_fields import define_custom_field
-from inquiries.services.scoring import compute_score
+from inquiries.services.imports import dry_run as dry_run_module
+from inquiries.services.imports import run as run_module
+from inquiries.services.imports import writing
 from inquiries.tasks import run_dry_run_task, run_import_job_task
 from leadflow.celery import app
 from leadflow.lib import stages
@@ -414,7 +417,7 @@ def test_the_set_based_and_the_orm_path_store_the_same(actors, frozen, monkeypat
     content = csv_bytes(rows)
     other = make_actor(actors.tenant_b, "admin")
     sql = import_file(actors.owner, content, chunk_size=8)
-    monkeypatch.setattr(imports, "set_based", lambda: False)
+    monkeypatch.setattr(writing, "set_based", lambda: False)
     orm = import_file(other, content, chunk_size=8)
     counts = ("new_count", "merged_count", "invalid_count")
     assert [getattr(sql, c) for c in counts] == [getattr(orm, c) for c in counts]
@@ -462,7 +465,7 @@ def test_the_set_based_and_the_orm_path_score_and_route_the_same(actors, frozen,
     content = csv_bytes(rows)
     other = make_actor(actors.tenant_b, "admin")
     import_file(actors.owner, content, chunk_size=8)
-    monkeypatch.setattr(imports, "set_based", lambda: False)
+    monkeypatch.setattr(writing, "set_based", lambda: False)
     import_file(other, content, chunk_size=8)
     sql, orm = scores(actors.tenant_a), scores(actors.tenant_b)
     assert sql == orm
@@ -576,7 +579,7 @@ def test_an_unknown_campaign_is_left_out_with_a_warning_and_the_row_is_stored(ac
 @pytest.mark.parametrize("path", ["sql", "orm"])
 def test_a_known_inquiry_keeps_the_first_campaign_that_reached_it(actors, monkeypatch, path):
     if path == "orm":
-        monkeypatch.setattr(imports, "set_based", lambda: False)
+        monkeypatch.setattr(writing, "set_based", lambda: False)
     first = CampaignFactory(tenant=actors.tenant_a, name="Webinar")
     CampaignFactory(tenant=actors.tenant_a, name="Trade show")
     InquiryFactory(tenant=actors.tenant_a, email="known@x.example", campaign=first)
@@ -768,16 +771,16 @@ def test_a_new_mapping_clears_the_dry_run(actors):
 
 def test_a_mapping_changed_during_the_dry_run_discards_it(actors, monkeypatch):
     job = mapped(actors.owner, upload(actors.owner, csv_bytes([person(n) for n in range(4)])))
-    resolve = imports.resolve
+    resolve = dry_run_module.resolve
 
     def remap_after_the_first_chunk(rows, matcher):
-        monkeypatch.setattr(imports, "resolve", resolve)
+        monkeypatch.setattr(dry_run_module, "resolve", resolve)
         imports.set_mapping(
             job=job, mapping=MAPPING, placeholders=["N/A"], by=actors.owner.principal
         )
         return resolve(rows, matcher)
 
-    monkeypatch.setattr(imports, "resolve", remap_after_the_first_chunk)
+    monkeypatch.setattr(dry_run_module, "resolve", remap_after_the_first_chunk)
     dry_run(actors.owner, job, chunk_size=2)
     with tenant_context(actors.tenant_a):
         job = ImportJob.objects.get(pk=job.pk)
@@ -824,14 +827,14 @@ def test_the_dry_run_task_runs_the_queued_dry_run(actors):
 def test_chunks_are_read_and_checked_in_another_process(actors, monkeypatch, tmp_path):
     """The writer's interpreter is left to the writer (``leadflow.lib.ahead``)."""
     readers = tmp_path / "readers"
-    parse = imports.parse_chunk
+    parse = run_module.parse_chunk
 
     def noting_the_reader(*args, **kwargs):
         with open(readers, "a") as handle:
             handle.write(f"{os.getpid()}\n")
         return parse(*args, **kwargs)
 
-    monkeypatch.setattr(imports, "parse_chunk", noting_the_reader)
+    monkeypatch.setattr(run_module, "parse_chunk", noting_the_reader)
     job = import_file(actors.owner, csv_bytes([person(n) for n in range(6)]), chunk_size=2)
     assert (job.status, job.new_count) == ("done", 6)
     pids = set(readers.read_text().split())
@@ -840,14 +843,14 @@ def test_chunks_are_read_and_checked_in_another_process(actors, monkeypatch, tmp
 
 def test_a_reader_that_dies_fails_the_job_with_what_to_do(actors, monkeypatch):
     writer = os.getpid()
-    parse = imports.parse_chunk
+    parse = run_module.parse_chunk
 
     def dying_in_the_second_chunk(plan, records, width):
         if os.getpid() != writer and records[0][0] > 3:
             os._exit(9)  # as the out-of-memory killer would end it
         return parse(plan, records, width)
 
-    monkeypatch.setattr(imports, "parse_chunk", dying_in_the_second_chunk)
+    monkeypatch.setattr(run_module, "parse_chunk", dying_in_the_second_chunk)
     job = import_file(actors.owner, csv_bytes([person(n) for n in range(6)]), chunk_size=2)
     assert (job.status, job.done_rows) == ("failed", 2)
     assert "Reading the file stopped unexpectedly (" in job.error
@@ -1141,7 +1144,7 @@ def test_job_list_query_count_does_not_grow_with_rows(actors, django_assert_num_
 @pytest.mark.postgres
 def test_a_chunk_whose_stored_inquiry_vanished_is_matched_again(actors, monkeypatch):
     InquiryFactory(tenant=actors.tenant_a, email="buyer1@company1.example")
-    real = imports.resolve
+    real = run_module.resolve
     calls = []
 
     def resolve_against_a_vanished_row(rows, matcher):
@@ -1153,7 +1156,7 @@ def test_a_chunk_whose_stored_inquiry_vanished_is_matched_again(actors, monkeypa
         calls.append(resolved)
         return resolved
 
-    monkeypatch.setattr(imports, "resolve", resolve_against_a_vanished_row)
+    monkeypatch.setattr(run_module, "resolve", resolve_against_a_vanished_row)
     job = import_file(actors.owner, csv_bytes([person(1), person(2)]))
     assert (job.status, job.new_count, job.merged_count) == ("done", 1, 1)
     assert len(calls) == 2  # the chunk and its retry

@@ -9,6 +9,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from inquiries.models import Activity, Appointment, CustomField, Inquiry
+from inquiries.selectors import scoring as scoring_selectors
 from inquiries.services import scoring as scoring_services
 from inquiries.services.merging import merge_inquiries, preview_merge
 from leadflow.lib.rules import RuleViolation
@@ -182,7 +183,7 @@ def test_the_score_is_recomputed_as_for_the_combined_person(actors, pair):
         score_before = Inquiry.objects.get(pk=older.pk).score
     survivor = reload(actors.tenant_a, run_merge(actors, older, newer))
     with tenant_context(actors.tenant_a):
-        fresh = scoring_services.compute_score(
+        fresh = scoring_selectors.compute_score(
             inquiry=survivor, definition=definition, as_of=survivor.scored_at
         )
     assert survivor.score == fresh.total

@@ -19,8 +19,8 @@ from inquiries.models import (
     Source,
     Timeline,
 )
+from inquiries.selectors.scoring import compute_score, rules_of
 from inquiries.services import rescoring
-from inquiries.services.scoring import compute_score, rules_of
 from inquiries.tasks import run_rescore_job_task
 from leadflow.celery import app
 from leadflow.tenancy.context import NoTenantSelected, tenant_context

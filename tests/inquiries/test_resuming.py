@@ -9,16 +9,16 @@ from django.utils import timezone
 
 from inquiries.models import BulkJob, ImportJob, ImportStatus, Inquiry, RescoreJob, RescoreStatus
 from inquiries.services import imports
-from inquiries.services.resuming import resume_stalled_jobs
-from inquiries.tasks import resume_stalled_jobs as resume_stalled_jobs_task
 from inquiries.tasks import (
-    resume_stalled_jobs_of_tenant,
     run_bulk_job_task,
     run_dry_run_task,
     run_import_job_task,
     run_rescore_job_task,
 )
 from leadflow.celery import app
+from leadflow.lib.job_tasks import resume_stalled_jobs as resume_stalled_jobs_task
+from leadflow.lib.job_tasks import resume_stalled_jobs_of_tenant
+from leadflow.lib.jobs import resume_stalled_jobs
 from leadflow.tenancy.context import NoTenantSelected, tenant_context
 from leadflow.tenancy.models import AuditEvent
 from tests.conftest import make_actor, transactional_databases, wait_until

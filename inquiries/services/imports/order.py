@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from inquiries.services.import_files import read_records
+from inquiries.services.imports.files import read_records
 
 Record = tuple[int, list[str]]
 
