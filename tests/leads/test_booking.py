@@ -10,14 +10,15 @@ from django.db import connections
 from django.utils import timezone
 from icalendar import Calendar
 
-from inquiries.models import Activity, Appointment, Inquiry
-from inquiries.services import appointments as appointment_services
-from inquiries.services.appointments import appointment_invitation, book_appointment
-from inquiries.tasks import send_appointment_confirmation_task
+from inquiries.models import Activity, Inquiry
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import AuditEvent, Role
-from leads.models import Lead
+from leads.models import Appointment, Lead
+from leads.services import booking as appointment_services
+from leads.services.booking import book_appointment
+from leads.services.confirmations import appointment_invitation
+from leads.tasks import send_appointment_confirmation_task
 from tests.conftest import make_actor, transactional_databases
 from tests.factories import (
     ActivityFactory,
@@ -217,7 +218,7 @@ def test_a_booking_that_loses_the_race_at_the_constraint_is_a_409(actors, inquir
     with tenant_context(actors.tenant_a):
         book_appointment(inquiry=inquiry, starts_at=future(), by=actors.teammate.principal)
         # As if the other booking committed between the check and the insert.
-        monkeypatch.setattr(appointment_services, "_already_booked", lambda inquiry: False)
+        monkeypatch.setattr(appointment_services, "_has_open_booking", lambda inquiry: False)
         with pytest.raises(RuleViolation) as refused:
             book_appointment(inquiry=inquiry, starts_at=future(), by=actors.teammate.principal)
     assert (refused.value.code, refused.value.conflict) == ("already_booked", True)
