@@ -95,10 +95,15 @@ def return_to_nurture(*, inquiry: Inquiry, reason: str, by: Principal) -> bool:
 
     Returns whether the inquiry moved (False when it was no longer a lead).
     """
-    return stages.move(
-        inquiry,
+    # Only from ``lead``: the table also lets a disqualified person be requalified to nurture.
+    moved = stages.move_many(
+        inquiry_stages.MACHINE,
+        [inquiry.pk],
         Stage.NURTURE,
         by=by,
         reason=reason or "lead closed",
-        machine_name=inquiry_stages.MACHINE,
+        only_from=[Stage.LEAD],
     )
+    if moved:
+        inquiry.stage = Stage.NURTURE
+    return bool(moved)

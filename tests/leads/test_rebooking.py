@@ -129,3 +129,29 @@ def test_the_database_allows_a_new_lead_beside_a_closed_one(actors, inquiry, clo
     LeadFactory(tenant=actors.tenant_a, inquiry=inquiry)
     with tenant_context(actors.tenant_a):
         assert Lead.objects.filter(inquiry_id=inquiry.pk).count() == 2
+
+
+def test_the_api_books_a_person_again_once_their_lead_is_postponed(actors, inquiry):
+    first = book(actors, inquiry)
+    payload = {"starts_at": (timezone.now() + timedelta(days=30)).isoformat()}
+    url = f"/api/v1/inquiries/{inquiry.pk}/appointment/"
+    refused = actors.teammate.api().post(url, payload, format="json")
+    assert (refused.status_code, refused.json()["code"]) == (409, "already_booked")
+    with tenant_context(actors.tenant_a):
+        close_lead(lead=first, stage="postponed", by=actors.owner.principal)
+    response = actors.teammate.api().post(url, payload, format="json")
+    assert response.status_code == 201
+    assert response.json()["id"] != first.pk
+
+
+def test_the_api_answers_409_for_a_person_whose_lead_was_won(actors, inquiry):
+    lead = book(actors, inquiry)
+    with tenant_context(actors.tenant_a):
+        stages.move(lead, "accepted", by=actors.owner.principal)
+        close_lead(lead=lead, stage="won", by=actors.owner.principal)
+    response = actors.teammate.api().post(
+        f"/api/v1/inquiries/{inquiry.pk}/appointment/",
+        {"starts_at": (timezone.now() + timedelta(days=30)).isoformat()},
+        format="json",
+    )
+    assert (response.status_code, response.json()["code"]) == (409, "already_a_lead")
