@@ -12,7 +12,6 @@ the new booking makes a new lead beside the closed one.
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -30,8 +29,6 @@ from leadflow.tenancy.services import record_audit
 from leads import stages as lead_stages
 from leads.models import CLOSED_STAGES, Appointment, Lead, LeadStage
 from leads.tasks import send_appointment_confirmation_task
-
-logger = logging.getLogger(__name__)
 
 MIN_DURATION_MINUTES = 5
 MAX_DURATION_MINUTES = 480
