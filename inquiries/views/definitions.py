@@ -21,10 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from inquiries import scoring
 from inquiries.models import ActivityKind, DefinitionStatus, SignOffSide
-from inquiries.selectors.inquiries import (
-    custom_field_list,
-    definition_list,
-)
+from inquiries.selectors.inquiries import custom_field_list, definition_list
 from inquiries.selectors.rescoring import rescore_job_list
 from inquiries.services import definitions as definition_services
 from inquiries.services.scoring import active_definition

@@ -227,3 +227,34 @@ def test_a_lead_shows_its_appointment_instead_of_the_form(marketer_client, actor
     content = marketer_client.get(f"/inquiries/{inquiry.pk}/").content.decode()
     assert f"Lead #{lead.pk}" in content
     assert "Book appointment" not in content
+
+
+def test_a_person_whose_lead_was_won_shows_the_lead_closed_and_no_form(
+    marketer_client, actors, inquiry
+):
+    lead = LeadFactory(
+        tenant=actors.tenant_a, inquiry=inquiry, stage="won", appointment__closed_at=timezone.now()
+    )
+    with tenant_context(actors.tenant_a):
+        Inquiry.objects.filter(pk=inquiry.pk).update(stage="lead", outcome="won")
+    content = marketer_client.get(f"/inquiries/{inquiry.pk}/").content.decode()
+    assert 'data-testid="lead-closed"' in content
+    assert 'data-testid="closed-leads"' in content and f"Lead #{lead.pk}" in content
+    assert "Book appointment" not in content
+
+
+def test_a_person_back_in_nurture_shows_the_earlier_lead_and_the_form_again(
+    marketer_client, actors, inquiry
+):
+    lead = LeadFactory(
+        tenant=actors.tenant_a,
+        inquiry=inquiry,
+        stage="postponed",
+        appointment__closed_at=timezone.now(),
+    )
+    with tenant_context(actors.tenant_a):
+        Inquiry.objects.filter(pk=inquiry.pk).update(stage="nurture")
+    content = marketer_client.get(f"/inquiries/{inquiry.pk}/").content.decode()
+    assert f"Lead #{lead.pk}" in content and "Postponed" in content
+    assert "Book a new appointment" in content
+    assert 'data-testid="lead-card"' not in content
