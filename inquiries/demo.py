@@ -5,9 +5,10 @@ template definition drafted, signed by a manager for marketing and an admin
 for sales, and activated; campaigns with their spend; the tenant's
 disqualify reasons; responses captured (scored at once by the active
 definition, so each lands in the MQL queue or in nurture), later activities
-recorded, some inquiries assigned, disqualified with a reason, and a few
-appointments booked, which makes them leads. The random choices come from a
-fixed seed, so every fresh database gets the same people.
+recorded, some inquiries assigned and some disqualified with a reason (the
+appointments that make a few of them leads are booked by ``leads/demo.py``).
+The random choices come from a fixed seed, so every fresh database gets the
+same people.
 
 One thing a service cannot do is turn the clock back: a capture is received
 *now*. The responses are captured with the time they happened (spread over
@@ -47,7 +48,7 @@ from inquiries.models import (
     Stage,
 )
 from inquiries.selectors.inbox import Selection
-from inquiries.services import appointments, campaigns, capture, definitions, rescoring, triage
+from inquiries.services import campaigns, capture, definitions, rescoring, triage
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Membership, Tenant
 from leadflow.tenancy.principal import Principal
@@ -56,8 +57,6 @@ DEMO_RANDOM_SEED = 20261206
 DEMO_DAYS = 90
 # Per tenant: a few hundred people, small enough to seed in seconds on SQLite.
 DEMO_PEOPLE = {"acme": 200, "globex": 150}
-DEMO_LEADS = 6  # booked by the qualifier for the tenant's rep
-DEMO_PARTNER_LEADS = 2  # Northwind's referrals booked for the partner (Acme only)
 
 DISQUALIFY_REASONS = [
     "Student or job seeker",
@@ -196,7 +195,6 @@ class DemoMarketing:
     reasons: int = 0
     definition_version: int | None = None
     inquiries: int = 0
-    leads: int = 0
 
 
 def _weighted(rng: random.Random, choices):
@@ -204,7 +202,7 @@ def _weighted(rng: random.Random, choices):
     return rng.choices(values, weights=weights)[0]
 
 
-def _member(tenant: Tenant, email: str) -> Principal:
+def acting_member(tenant: Tenant, email: str) -> Principal:
     """The demo person as the pages would see them acting."""
     membership = Membership.objects.select_related("user", "partner").get(user__email=email)
     return Principal(
@@ -222,14 +220,14 @@ def seed_demo_marketing(*, tenant: Tenant) -> DemoMarketing:
     seeded = DemoMarketing(tenant=tenant)
     with tenant_context(tenant):
         slug = tenant.slug
-        manager = _member(tenant, f"manager@{slug}.example")
-        admin = _member(tenant, f"admin@{slug}.example")
+        manager = acting_member(tenant, f"manager@{slug}.example")
+        admin = acting_member(tenant, f"admin@{slug}.example")
         seeded.reasons = _seed_reasons(admin)
-        seeded.campaigns = _seed_campaigns(slug, _member(tenant, f"marketer@{slug}.example"))
+        seeded.campaigns = _seed_campaigns(slug, acting_member(tenant, f"marketer@{slug}.example"))
         seeded.definition_version = _seed_definition(manager=manager, admin=admin)
         if not Inquiry.objects.exists():
             with transaction.atomic():
-                seeded.inquiries, seeded.leads = _seed_inquiries(tenant)
+                seeded.inquiries = _seed_inquiries(tenant)
     return seeded
 
 
@@ -281,17 +279,16 @@ def _seed_definition(*, manager: Principal, admin: Principal) -> int | None:
     return draft.version
 
 
-def _seed_inquiries(tenant: Tenant) -> tuple[int, int]:
+def _seed_inquiries(tenant: Tenant) -> int:
     slug = tenant.slug
     rng = random.Random(f"{DEMO_RANDOM_SEED}-{slug}")
     now = timezone.now()
-    marketer = _member(tenant, f"marketer@{slug}.example")
-    qualifier = _member(tenant, f"qualifier@{slug}.example")
-    rep = _member(tenant, f"rep@{slug}.example")
+    marketer = acting_member(tenant, f"marketer@{slug}.example")
+    qualifier = acting_member(tenant, f"qualifier@{slug}.example")
     partner_user = Membership.objects.filter(partner__isnull=False).values_list(
         "user__email", flat=True
     )
-    referrer = _member(tenant, partner_user[0]) if partner_user else None
+    referrer = acting_member(tenant, partner_user[0]) if partner_user else None
     tenant_campaigns = list(Campaign.objects.order_by("id"))
     reasons = {r.label: r for r in DisqualifyReason.objects.filter(active=True)}
     companies = COMPANIES.get(slug, COMPANIES["acme"])
@@ -371,33 +368,8 @@ def _seed_inquiries(tenant: Tenant) -> tuple[int, int]:
             assignee=qualifier.user,
             by=qualifier,
         )
-    tz = ZoneInfo(tenant.timezone)
-    booked = 0
-    # At most half the queue is booked: the rest waits for the qualifier.
-    for day, inquiry in enumerate(mqls[: min(DEMO_LEADS, len(mqls) // 2)], start=1):
-        appointments.book_appointment(
-            inquiry=inquiry,
-            starts_at=_working_hour(now, day, tz, rng),
-            rep=rep.user,
-            location="Video call",
-            notes="Decision-maker confirmed; wants to see the ROI figures.",
-            message_to_buyer="Looking forward to our call.",
-            by=qualifier,
-        )
-        booked += 1
-    partner_mqls = Inquiry.objects.filter(pk__in=referrals, stage=Stage.MQL).order_by(
-        "-score", "id"
-    )
-    for day, inquiry in enumerate(partner_mqls[:DEMO_PARTNER_LEADS], start=2):
-        appointments.book_appointment(
-            inquiry=inquiry,
-            starts_at=_working_hour(now, day, tz, rng),
-            location="On site",
-            by=qualifier,
-        )
-        booked += 1
     _backdate_arrival()
-    return Inquiry.objects.count(), booked
+    return Inquiry.objects.count()
 
 
 def _reason_for(rng, title, company, free_mail, industry, country) -> str | None:
@@ -454,13 +426,6 @@ def _seed_duplicates(rng: random.Random, companies, marketer: Principal, now: da
                 occurred_at=now - timedelta(days=rng.uniform(1, 20)),
                 by=marketer,
             )
-
-
-def _working_hour(now: datetime, days_ahead: int, tz: ZoneInfo, rng: random.Random) -> datetime:
-    local = (now + timedelta(days=days_ahead)).astimezone(tz)
-    while local.weekday() >= 5:
-        local += timedelta(days=1)
-    return local.replace(hour=rng.choice((9, 10, 11, 14, 15)), minute=0, second=0, microsecond=0)
 
 
 def _backdate_arrival() -> None:

@@ -475,39 +475,6 @@ class BulkJob(BackgroundJob):
         return self.done - self.changed
 
 
-class Appointment(TenantOwnedModel):
-    """The calendared meeting the decision-maker agreed to; booking it makes the lead."""
-
-    inquiry = tenant_foreign_key("inquiries.Inquiry", on_delete=models.PROTECT, related_name="+")
-    starts_at = models.DateTimeField()
-    duration_minutes = models.PositiveIntegerField(default=30)
-    rep = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    location = models.CharField(max_length=500, blank=True)
-    # Internal: stays in LeadFlow (inquiry page, lead, audit, the team's email); never sent
-    # to the buyer. What the buyer reads is ``message_to_buyer``.
-    notes = models.TextField(blank=True)
-    message_to_buyer = models.TextField(blank=True)
-    uid = models.CharField(max_length=100)
-    sequence = models.PositiveIntegerField(default=0)
-    booked_by = models.ForeignKey(
-        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    created_at = models.DateTimeField(default=now)
-    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta(TenantOwnedModel.Meta):
-        ordering = ["-starts_at", "-id"]
-        constraints = [
-            *TenantOwnedModel.Meta.constraints,
-            models.UniqueConstraint(
-                fields=["tenant", "inquiry"], name="inquiries_appointment_one_per_inquiry"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"appointment {self.starts_at:%Y-%m-%d %H:%M}"
-
-
 # --- Imports and triage ------------------------------------------------------------------
 
 

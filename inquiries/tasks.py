@@ -7,9 +7,8 @@ import logging
 from celery import shared_task
 from django.db import DatabaseError
 
-from inquiries.models import Appointment, BulkJob, ImportJob, RescoreJob
+from inquiries.models import BulkJob, ImportJob, RescoreJob
 from inquiries.services import imports, rescoring, triage
-from inquiries.services.appointments import send_appointment_confirmation
 from leadflow.tenancy.tasks import TenantTask
 
 logger = logging.getLogger(__name__)
@@ -28,22 +27,6 @@ def run_rescore_job_task(*, job_id: int, tenant_id: int) -> str | None:
     """Rescore the tenant under its new definition; a second delivery resumes, never repeats."""
     job = _job_or_none(RescoreJob, job_id, tenant_id)
     return None if job is None else rescoring.run_rescore_job(job=job).status
-
-
-@shared_task(base=TenantTask, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
-def send_appointment_confirmation_task(*, appointment_id: int, tenant_id: int) -> bool:
-    """Email the buyer, and the team meeting them, the appointment with its invitation, once."""
-    appointment = (
-        Appointment.objects.select_related("rep", "booked_by").filter(pk=appointment_id).first()
-    )
-    if appointment is None:
-        logger.info(
-            "appointment %s is gone; no confirmation sent",
-            appointment_id,
-            extra={"tenant_id": tenant_id, "appointment_id": appointment_id},
-        )
-        return False
-    return send_appointment_confirmation(appointment=appointment)
 
 
 @shared_task(base=TenantTask, autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=5)

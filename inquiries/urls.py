@@ -1,7 +1,15 @@
 from django.urls import path
 
-from inquiries.views import campaigns, custom_fields, inbox, merging, pages, public_form
+from inquiries.views import (
+    campaigns,
+    custom_fields,
+    definitions,
+    inbox,
+    merging,
+    public_form,
+)
 from inquiries.views import imports as import_views
+from inquiries.views import inquiries as inquiry_views
 
 urlpatterns = [
     path("f/<slug:tenant_slug>/", public_form.inquiry_form, name="public-form"),
@@ -84,32 +92,26 @@ urlpatterns = [
         import_views.import_report_csv,
         name="import-report-csv",
     ),
-    path("inquiries/<int:pk>/", pages.inquiry_detail_page, name="inquiry-detail"),
-    path(
-        "inquiries/<int:pk>/appointment/",
-        pages.book_appointment_page,
-        name="inquiry-book-appointment",
-    ),
-    path(
-        "inquiries/<int:pk>/appointment.ics",
-        pages.appointment_invitation_page,
-        name="inquiry-appointment-ics",
-    ),
-    path("definitions/", pages.definition_list_page, name="definition-list"),
-    path("definitions/new/", pages.definition_new_page, name="definition-new"),
-    path("definitions/suggest/", pages.definition_suggest_page, name="definition-suggest"),
-    path("definitions/<int:pk>/", pages.definition_detail_page, name="definition-detail"),
-    path("definitions/<int:pk>/copy/", pages.definition_copy_page, name="definition-copy"),
-    path("definitions/<int:pk>/sign/", pages.definition_sign_page, name="definition-sign"),
+    path("inquiries/<int:pk>/", inquiry_views.inquiry_detail_page, name="inquiry-detail"),
+    path("definitions/", definitions.definition_list_page, name="definition-list"),
+    path("definitions/new/", definitions.definition_new_page, name="definition-new"),
+    path("definitions/suggest/", definitions.definition_suggest_page, name="definition-suggest"),
+    path("definitions/<int:pk>/", definitions.definition_detail_page, name="definition-detail"),
+    path("definitions/<int:pk>/copy/", definitions.definition_copy_page, name="definition-copy"),
+    path("definitions/<int:pk>/sign/", definitions.definition_sign_page, name="definition-sign"),
     path(
         "definitions/<int:pk>/activate/",
-        pages.definition_activate_page,
+        definitions.definition_activate_page,
         name="definition-activate",
     ),
-    path("definitions/<int:pk>/what-if/", pages.definition_what_if_page, name="definition-what-if"),
+    path(
+        "definitions/<int:pk>/what-if/",
+        definitions.definition_what_if_page,
+        name="definition-what-if",
+    ),
     path(
         "definitions/<int:pk>/rescore-progress/",
-        pages.rescore_progress_page,
+        definitions.rescore_progress_page,
         name="definition-rescore-progress",
     ),
 ]

@@ -9,13 +9,13 @@ from inquiries.api import imports as imports_api
 from inquiries.api import inbox as inbox_api
 from inquiries.api import inquiries as inquiries_api
 from inquiries.api import rescoring as rescoring_api
-from inquiries.api.appointments import BookAppointmentView
 from inquiries.api.merging import DuplicatesView, MergeView
 from leadflow.tenancy import api as tenancy_api
 from leadflow.tenancy import views as tenancy_views
 from leadflow.tenancy.admin import admin_site
 from leadflow.tenancy.forms import LoginForm
-from leads import api as leads_api
+from leads.api import leads as leads_api
+from leads.api.appointments import BookAppointmentView
 
 router = SimpleRouter()
 router.register("partners", tenancy_api.PartnerViewSet, basename="partner")
@@ -88,6 +88,7 @@ urlpatterns = [
     ),
     path("invitations/<str:token>/", tenancy_views.invitation_accept, name="invitation-accept"),
     path("", include("inquiries.urls")),
+    path("", include("leads.urls")),
     path("admin/", admin_site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),
     path(

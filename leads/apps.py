@@ -6,7 +6,11 @@ class LeadsConfig(AppConfig):
     verbose_name = "Leads"
 
     def ready(self) -> None:
-        from leads import start_page
+        from leads import stages, start_page
+        from leads.views import panels
 
-        # The start page (leadflow/) may not import this app: the app registers its tiles.
+        stages.declare()
+        # The start page (leadflow/) and the inquiry page (inquiries/) may not import this
+        # app: the app registers its tiles and its panel.
         start_page.register()
+        panels.register()

@@ -17,7 +17,7 @@ from leadflow.lib.start_page import PARTNER, Tile, TileItem
 from leadflow.tenancy.models import Role
 from leadflow.tenancy.principal import Principal
 from leads.models import Lead, LeadStage
-from leads.selectors import OPEN_STAGES, leads_to_do
+from leads.selectors.leads import OPEN_STAGES, leads_to_do
 
 AWAITING = (LeadStage.AWAITING_ACCEPTANCE,)
 

@@ -123,7 +123,7 @@ class AppointmentFactory(TenantOwnedFactory):
     """A booked meeting a week from now, for the inquiry given (or a new one)."""
 
     class Meta:
-        model = "inquiries.Appointment"
+        model = "leads.Appointment"
 
     inquiry = factory.SubFactory(InquiryFactory, tenant=factory.SelfAttribute("..tenant"))
     starts_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))

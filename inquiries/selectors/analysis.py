@@ -2,8 +2,11 @@
 
 Reads only; nothing here saves a row. Both functions look at the current
 tenant's inquiries in chunks of ``CHUNK`` ids, loading each chunk's
-activities and leads in one query each, so the query count does not grow
-with the number of inquiries.
+activities in one query, so the query count does not grow with the number of
+inquiries. What became of a person is read from the inquiry alone: its
+"appointment booked" activities and its ``outcome`` (the last known one,
+written when sales closes the lead or imported with a history) — never from
+``leads``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from inquiries import scoring
 from inquiries.definition_template import TEMPLATE_ENGAGEMENT_RULES
@@ -31,7 +34,6 @@ from inquiries.selectors.scoring import (
 )
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Tenant
-from leads.models import Lead, LeadStage
 
 CHUNK = 2000
 WON, LOST = Outcome.WON.value, Outcome.LOST.value
@@ -94,8 +96,8 @@ Activities = dict[int, list[tuple[str, datetime]]]
 
 def _chunks(
     queryset: QuerySet[Inquiry], *, as_of: datetime
-) -> Iterator[tuple[list[Inquiry], Activities, dict[int, str]]]:
-    """Inquiries by id in chunks, each with its activities up to ``as_of`` and its lead's stage."""
+) -> Iterator[tuple[list[Inquiry], Activities]]:
+    """Inquiries by id in chunks, each with its activities up to ``as_of``."""
     queryset = queryset.only("id", "created_at", "outcome", "custom", *SCORED_FIELDS)
     last_id = 0
     while True:
@@ -107,18 +109,20 @@ def _chunks(
         rows = Activity.objects.filter(inquiry_id__in=ids, occurred_at__lte=as_of).order_by()
         for inquiry_id, kind, when in rows.values_list("inquiry_id", "kind", "occurred_at"):
             activities[inquiry_id].append((kind, when))
-        leads = Lead.objects.filter(inquiry_id__in=ids).order_by()
-        yield chunk, activities, dict(leads.values_list("inquiry_id", "stage"))
+        yield chunk, activities
         if len(chunk) < CHUNK:
             return
         last_id = ids[-1]
 
 
-def _outcome(lead_stage: str | None, imported: str) -> str | None:
-    """Won or lost: the lead's stage says it first, else the imported outcome field."""
-    if lead_stage in (LeadStage.WON, LeadStage.LOST):
-        return str(lead_stage)
-    return imported if imported in (WON, LOST) else None
+def _outcome(outcome: str) -> str | None:
+    """Won or lost: the person's last known outcome (a closed lead's, or an imported one)."""
+    return outcome if outcome in (WON, LOST) else None
+
+
+def _was_booked(activities: list[tuple[str, datetime]]) -> bool:
+    """An appointment was booked (by ``as_of``): the person became a lead."""
+    return any(kind == ActivityKind.APPOINTMENT_BOOKED for kind, _ in activities)
 
 
 def _monday(moment: datetime, tz: zoneinfo.ZoneInfo) -> date:
@@ -140,9 +144,10 @@ def what_if(
       ones too; the first and last may be partial.
     * ``capacity_per_week`` is the draft's leads per rep per week × reps;
       ``weeks_over_capacity`` counts weeks with more draft MQLs than that.
-    * Of the inquiries a version passes: ``became_leads`` have a lead;
-      ``won``/``lost`` follow the lead's stage, or else the inquiry's imported
-      ``outcome``, so an imported outcome counts even without a lead.
+    * Of the inquiries a version passes: ``became_leads`` had an appointment
+      booked by ``as_of``; ``won``/``lost`` follow the inquiry's ``outcome``
+      (written when sales closes the lead, or imported with a history), so an
+      imported outcome counts even without a lead.
     * Without an active version, ``active_mqls`` and ``active_outcomes`` are
       ``None`` (not zeros: nothing is compared, rather than "nothing passed").
     """
@@ -159,10 +164,11 @@ def what_if(
     mqls = [[0] * len(weeks) for _ in versions]
     tallies = [[0, 0, 0, 0] for _ in versions]  # passed, became_leads, won, lost
     window = Inquiry.objects.filter(created_at__gte=start, created_at__lt=as_of)
-    for chunk, activities, stages in _chunks(window, as_of=as_of):
+    for chunk, activities in _chunks(window, as_of=as_of):
         for inquiry in chunk:
             week = week_index[_monday(inquiry.created_at, tz)]
-            outcome = _outcome(stages.get(inquiry.pk), inquiry.outcome)
+            outcome = _outcome(inquiry.outcome)
+            booked = _was_booked(activities[inquiry.pk])
             for n, (definition, rules) in enumerate(versions):
                 result = compute_score(
                     inquiry=inquiry,
@@ -175,7 +181,7 @@ def what_if(
                     mqls[n][week] += 1
                     tally = tallies[n]
                     tally[0] += 1
-                    tally[1] += inquiry.pk in stages
+                    tally[1] += booked
                     tally[2] += outcome == WON
                     tally[3] += outcome == LOST
     capacity = draft.weekly_capacity
@@ -375,8 +381,8 @@ def suggest_from_outcomes(
 ) -> Suggestion:
     """Propose a draft whose fit points come from who was won and who was lost.
 
-    * Outcomes: inquiries created before ``as_of`` whose lead was won or lost,
-      or else whose imported ``outcome`` field says so.
+    * Outcomes: inquiries created before ``as_of`` whose ``outcome`` is won
+      or lost (their closed lead's, else an imported one).
     * A fixed part is held back to check the proposal: inquiry ``id`` with
       ``(id * 2654435761) % 1000 < holdout_fraction * 1000`` (the same split
       on every run; no randomness).
@@ -401,15 +407,12 @@ def suggest_from_outcomes(
             field="holdout_fraction", code="invalid", message="Hold back between 0 and 1, e.g. 0.3."
         )
     custom_kinds = custom_field_kinds()
-    decided = Lead.objects.filter(stage__in=[LeadStage.WON, LeadStage.LOST]).values("inquiry_id")
-    labelled = Inquiry.objects.filter(created_at__lt=as_of).filter(
-        Q(outcome__in=[WON, LOST]) | Q(pk__in=decided)
-    )
+    labelled = Inquiry.objects.filter(created_at__lt=as_of, outcome__in=[WON, LOST])
     examples: list[_Example] = []
-    for chunk, activities, stages in _chunks(labelled, as_of=as_of):
+    for chunk, activities in _chunks(labelled, as_of=as_of):
         for inquiry in chunk:
-            outcome = _outcome(stages.get(inquiry.pk), inquiry.outcome)
-            if outcome is None:  # the lead was reopened between the two reads
+            outcome = _outcome(inquiry.outcome)
+            if outcome is None:  # the outcome was cleared between the two reads
                 continue
             held = (inquiry.pk * SPLIT_MULTIPLIER) % 1000 < holdout_fraction * 1000
             profile = profile_of(inquiry)
@@ -421,7 +424,8 @@ def suggest_from_outcomes(
             field="outcomes",
             code="not_enough_outcomes",
             message=f"A suggestion needs at least {min_each} won and {min_each} lost outcomes "
-            f"(from leads or an imported outcome field); you have {won} won and {lost} lost.",
+            f"(from closed leads or an imported outcome field); "
+            f"you have {won} won and {lost} lost.",
         )
     train = [e for e in examples if not e.held_back]
     test = [e for e in examples if e.held_back]

@@ -35,7 +35,9 @@ holds the complete rows of every merged inquiry as they were before (and the
 ids of the activities that moved), so nothing is lost by deleting them.
 
 What points at an inquiry today: activities and additional emails (moved),
-and the appointment and lead (refused on every inquiry but the survivor). A new table with a foreign
+and the appointments and leads of ``leads`` (refused on every inquiry but the
+survivor: every booking leaves an "appointment booked" activity, which is how
+this app, importing nothing of ``leads``, knows). A new table with a foreign
 key to the inquiry must be handled here too — moved to the survivor or
 refused — or deleting the others would cascade to it or fail on it.
 """
@@ -53,7 +55,6 @@ from inquiries import stages as inquiry_stages
 from inquiries.models import (
     Activity,
     ActivityKind,
-    Appointment,
     Consent,
     CustomField,
     Inquiry,
@@ -68,7 +69,6 @@ from leadflow.lib import stages
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.services import record_audit
-from leads.models import Lead
 
 # One merge takes at most this many inquiries (the survivor included).
 MAX_MERGE = 20
@@ -349,8 +349,9 @@ def _check_leads(survivor: Inquiry, inquiries: list[Inquiry]) -> None:
     losers = [i.pk for i in inquiries if i.pk != survivor.pk]
     booked = (
         any(i.stage == Stage.LEAD for i in inquiries if i.pk != survivor.pk)
-        or Appointment.objects.filter(inquiry_id__in=losers).exists()
-        or Lead.objects.filter(inquiry_id__in=losers).exists()
+        or Activity.objects.filter(
+            inquiry_id__in=losers, kind=ActivityKind.APPOINTMENT_BOOKED
+        ).exists()
     )
     if not booked:
         return

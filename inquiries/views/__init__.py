@@ -1,1 +1,1 @@
-"""Browser pages of inquiries: the public form, and the marketing pages in ``pages``."""
+"""Browser pages of inquiries, one module per family: ``inquiries``, ``definitions``, ``inbox``…"""

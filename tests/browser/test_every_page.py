@@ -29,7 +29,6 @@ from django.utils import timezone
 
 from inquiries.models import Activity, DisqualifyReason, Inquiry, SavedView
 from inquiries.selectors.inbox import Selection
-from inquiries.services import appointments as appointment_services
 from inquiries.services import definitions as definition_services
 from inquiries.services import imports as import_services
 from inquiries.services import triage
@@ -38,6 +37,7 @@ from leadflow.tenancy import services as tenancy_services
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import PartnerKind, Role, UserToken
 from leadflow.tenancy.principal import Principal
+from leads.services import booking as appointment_services
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.browser.test_session import log_in
 from tests.conftest import Actor, make_actor, transactional_databases

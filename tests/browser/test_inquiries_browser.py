@@ -8,12 +8,12 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from inquiries.models import Appointment, Inquiry, LeadDefinition
-from inquiries.services import appointments as appointment_services
+from inquiries.models import Inquiry, LeadDefinition
 from inquiries.services import definitions as definition_services
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Role
-from leads.models import Lead
+from leads.models import Appointment, Lead
+from leads.services import booking as appointment_services
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.browser.test_session import log_in
 from tests.conftest import make_actor, transactional_databases

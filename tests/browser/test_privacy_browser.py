@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from inquiries.models import Appointment, CustomField
-from inquiries.services import appointments as appointment_services
+from inquiries.models import CustomField
 from inquiries.services.custom_fields import define_custom_field
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import AuditEvent, Role
+from leads.models import Appointment
+from leads.services import booking as appointment_services
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.browser.test_session import log_in
 from tests.conftest import make_actor, transactional_databases

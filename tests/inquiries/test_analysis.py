@@ -21,7 +21,6 @@ from tests.factories import (
     ActivityFactory,
     InquiryFactory,
     LeadDefinitionFactory,
-    LeadFactory,
     TenantFactory,
 )
 
@@ -65,22 +64,27 @@ def at(day: int, month: int = 5, hour: int = 10) -> datetime:
     return datetime(2026, month, day, hour, tzinfo=UTC)
 
 
+def booked(made, when: datetime) -> None:
+    """The inquiry's appointment was booked at ``when``: it became a lead then."""
+    ActivityFactory(tenant=made.tenant, inquiry=made, kind="appointment_booked", occurred_at=when)
+
+
 @pytest.fixture
 def window(actors):
     """Inquiries around a 21-day window ending AS_OF; the figures are counted in the tests."""
     tenant = actors.tenant_a
     # Before the window (2026-05-13 12:00) although in its first week: not counted.
     inquiry(tenant, at(12), title="VP", industry="healthcare", webinar_at=at(12))
-    # Week of 05-18: both pass; the lead was won although the import said lost.
+    # Week of 05-18: both pass; the lead was won (its close wrote the outcome over the import's).
     won = inquiry(
-        tenant, at(21), title="VP Sales", industry="healthcare", webinar_at=at(21), outcome="lost"
+        tenant, at(21), title="VP Sales", industry="healthcare", webinar_at=at(21), outcome="won"
     )
-    LeadFactory(tenant=tenant, inquiry=won, stage="won")
+    booked(won, at(22))
     # Week of 05-25: the active version passes one (a lost lead), the draft three.
-    lost = inquiry(tenant, at(26), title="Engineer", industry="healthcare")
-    LeadFactory(tenant=tenant, inquiry=lost, stage="lost")
+    lost = inquiry(tenant, at(26), title="Engineer", industry="healthcare", outcome="lost")
+    booked(lost, at(26, hour=11))
     open_lead = inquiry(tenant, at(27), title="VP Ops", industry="retail", webinar_at=at(27))
-    LeadFactory(tenant=tenant, inquiry=open_lead, stage="sql")
+    booked(open_lead, at(28))
     # Its webinar is after AS_OF, so not yet known: 40 points, no MQL.
     inquiry(tenant, at(28), title="VP", industry="retail", webinar_at=at(10, 6))
     inquiry(tenant, at(29), title="VP", industry="retail", webinar_at=at(29), outcome="won")
@@ -113,7 +117,7 @@ def test_what_if_compares_the_draft_with_sales_capacity(window):
 
 
 def test_what_if_follows_what_became_of_the_inquiries_each_version_passed(window):
-    """Leads count as leads; won/lost from the lead first, else the imported outcome."""
+    """Booked inquiries count as leads; won/lost from the inquiry's last known outcome."""
     draft, active = definitions(window)
     with tenant_context(window):
         result = what_if(draft=draft, active=active, as_of=AS_OF, days=21)
@@ -166,8 +170,10 @@ def test_what_if_query_count_does_not_grow_with_inquiries(actors):
     inquiry(tenant, at(21), title="VP", industry="healthcare", webinar_at=at(21))
     one = queries()
     for day in range(22, 30):
-        made = inquiry(tenant, at(day), title="VP", industry="retail", webinar_at=at(day))
-        LeadFactory(tenant=tenant, inquiry=made, stage="won")
+        made = inquiry(
+            tenant, at(day), title="VP", industry="retail", webinar_at=at(day), outcome="won"
+        )
+        booked(made, at(day))
     assert queries() == one
 
 
@@ -190,7 +196,7 @@ def win_probability(industry: str, size: int, has_erp: bool) -> float:
 
 
 def generate_history(tenant, *, count: int = 600, seed: int = 20260601) -> None:
-    """Inquiries with imported outcomes, and every tenth one's outcome on a lead instead."""
+    """Inquiries with imported outcomes, and every tenth one's from a closed lead instead."""
     rng = random.Random(seed)
     rows = []
     for n in range(count):
@@ -215,20 +221,14 @@ def generate_history(tenant, *, count: int = 600, seed: int = 20260601) -> None:
     with tenant_context(tenant):
         made = Inquiry.objects.bulk_create(rows)
     for row in made[::10]:
-        # The lead says it; the stale import says the opposite.
-        stage, row.outcome = row.outcome, "lost" if row.outcome == "won" else "won"
-        with tenant_context(tenant):
-            row.save(update_fields=["outcome"])
-        LeadFactory(tenant=tenant, inquiry=row, stage=stage)
+        # Closed as a lead: booked once, and the close wrote the outcome.
+        ActivityFactory(tenant=tenant, inquiry=row, kind="appointment_booked")
 
 
 def known_outcomes(tenant) -> list[tuple[Inquiry, bool]]:
-    """Every labelled inquiry with "won?", the lead's stage first (as the suggestion reads it)."""
-    from leads.models import Lead
-
+    """Every labelled inquiry with "won?", from its outcome (as the suggestion reads it)."""
     with tenant_context(tenant):
-        stages = dict(Lead.objects.values_list("inquiry_id", "stage"))
-        return [(i, stages.get(i.pk, i.outcome) == "won") for i in Inquiry.objects.order_by("pk")]
+        return [(i, i.outcome == "won") for i in Inquiry.objects.order_by("pk")]
 
 
 def pairwise_auc(scores: list[float], won: list[bool]) -> float:
@@ -320,7 +320,7 @@ def test_suggested_threshold_favours_precision_over_passing_everyone(history):
 
 
 def test_suggestion_splits_every_known_outcome_once(history):
-    """Lead stage beats the imported outcome; the held-back part is the fixed id rule."""
+    """Every inquiry with an outcome is an example once; the held-back part is the fixed id rule."""
     tenant, suggestion = history
     labelled = known_outcomes(tenant)
     test = [w for i, w in labelled if (i.pk * 2654435761) % 1000 < HOLDOUT]

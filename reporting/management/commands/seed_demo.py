@@ -3,7 +3,7 @@
 The command lives in ``reporting``, the app at the top of the dependency graph
 (reporting → leads → inquiries → leadflow): it may import every app, while
 each app seeds only its own part (``leadflow/tenancy/demo.py``,
-``inquiries/demo.py``). A later feature adds its demo data as a function of
+``inquiries/demo.py``, ``leads/demo.py``). A later feature adds its demo data as a function of
 its own app and one call here.
 """
 
@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand
 
 from inquiries.demo import seed_demo_marketing
 from leadflow.tenancy.demo import BOTH_TENANTS_MANAGER, DEMO_PARTNER, seed_demo_people
+from leads.demo import seed_demo_leads
 
 
 class Command(BaseCommand):
@@ -22,18 +23,20 @@ class Command(BaseCommand):
         started = monotonic()
         people = seed_demo_people()
         seeded = [seed_demo_marketing(tenant=tenant) for tenant in people.tenants]
+        # Leads only where the marketing demo just seeded the inquiries they are booked for.
+        leads = [seed_demo_leads(tenant=each.tenant) if each.inquiries else 0 for each in seeded]
         self.stdout.write("Demo logins (tenant, role, email, password):")
         self.stdout.write("\n".join(people.logins))
         self.stdout.write(f"  {BOTH_TENANTS_MANAGER} is in both tenants: use the tenant switcher.")
         self.stdout.write(
             f"Partner API key ({DEMO_PARTNER}, new on every run): {people.partner_key}"
         )
-        for each in seeded:
+        for each, booked in zip(seeded, leads, strict=True):
             if each.inquiries:
                 self.stdout.write(
                     f"Seeded {each.tenant.name}: lead definition v{each.definition_version} "
                     f"(signed, active), {each.campaigns} campaigns, {each.reasons} disqualify "
-                    f"reasons, {each.inquiries} inquiries, {each.leads} leads."
+                    f"reasons, {each.inquiries} inquiries, {booked} leads."
                 )
             else:
                 self.stdout.write(f"{each.tenant.name} already has its demo data; kept as it is.")

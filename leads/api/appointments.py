@@ -12,21 +12,21 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inquiries.api.serializers import StrictSerializer
-from inquiries.models import Appointment
 from inquiries.selectors.inquiries import inquiry_list
-from inquiries.services.appointments import (
+from leadflow.tenancy.permissions import role_required
+from leadflow.tenancy.roles import MARKETING
+from leadflow.tenancy.selectors import member_list
+from leads.api.leads import LeadOutput
+from leads.models import Appointment
+from leads.services.booking import (
     MAX_DURATION_MINUTES,
     MAX_LOCATION_LENGTH,
     MAX_MESSAGE_LENGTH,
     MAX_NOTES_LENGTH,
     MIN_DURATION_MINUTES,
     book_appointment,
-    ends_at,
 )
-from leadflow.tenancy.models import Role
-from leadflow.tenancy.permissions import role_required
-from leadflow.tenancy.selectors import member_list
-from leads.api import LeadOutput
+from leads.services.confirmations import ends_at
 
 
 class AppointmentInput(StrictSerializer):
@@ -106,15 +106,18 @@ class BookedLeadOutput(LeadOutput):
 class BookAppointmentView(APIView):
     """Book the decision-maker's appointment; the inquiry becomes a lead (201).
 
-    A disqualified inquiry or a time in the past is a 400, a second booking a
-    409; neither writes anything. The buyer receives a confirmation email with
+    A disqualified inquiry or a time in the past is a 400; a booking while the
+    inquiry has an open appointment or lead is a 409 (``already_booked``), as
+    is one whose lead was closed as won or lost (``lead_closed``); none writes
+    anything. Once its lead is postponed or lost "not now", the inquiry may be
+    booked again: a new appointment makes a new lead. The buyer receives a confirmation email with
     a calendar invitation and the ``message_to_buyer``; the qualifier who
     booked (the organizer) and the people meeting the buyer (the rep, the
     referring partner's contact, else the tenant's managers) receive theirs
     with the internal ``notes``. The buyer never sees the notes.
     """
 
-    permission_classes = [role_required(Role.ADMIN, Role.MANAGER, Role.QUALIFIER, Role.MARKETER)]
+    permission_classes = [role_required(*MARKETING)]
 
     @extend_schema(request=AppointmentInput, responses={201: BookedLeadOutput})
     def post(self, request, pk: int):

@@ -1,10 +1,9 @@
-"""Browser pages of marketing: recent inquiries, an inquiry's detail and booking, the definition.
+"""Browser pages of the lead definition: its versions, editing, sign-off, activation, what-if.
 
 Every view is thin: a form, one service call, a redirect with a message. A
 business rule that says no (``RuleViolation``) comes back as a form error or
 a message and nothing is written. Rows are looked up within the tenant, so
-another tenant's inquiry or definition is a 404, never a 403. Dates are shown
-and read in the viewer's time zone (their own, else the tenant's).
+another tenant's definition is a 404, never a 403.
 """
 
 from __future__ import annotations
@@ -16,200 +15,23 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from inquiries import scoring
-from inquiries.models import ActivityKind, DefinitionStatus, SignOffSide, Stage
+from inquiries.models import ActivityKind, DefinitionStatus, SignOffSide
 from inquiries.selectors.analysis import what_if
-from inquiries.selectors.appointments import appointment_of, meeting_people
-from inquiries.selectors.inquiries import (
-    additional_emails,
-    custom_field_list,
-    definition_list,
-    inquiry_list,
-    timeline,
-)
+from inquiries.selectors.inquiries import custom_field_list, definition_list
 from inquiries.selectors.rescoring import rescore_job_list
 from inquiries.selectors.scoring import active_definition
 from inquiries.services import definitions as definition_services
-from leadflow.lib import times
 from leadflow.lib.rules import RuleViolation
-from leadflow.tenancy.models import Role
 from leadflow.tenancy.pages import member_page
 from leadflow.tenancy.roles import EDITORS, MARKETING
-from leadflow.tenancy.selectors import member_list, names_by_email
-from leads.selectors import lead_list
 
 SIGNERS = definition_services.SIGNING_ROLES
-BOOKABLE_REP_ROLES = (Role.REP, Role.MANAGER, Role.ADMIN)
 PAGE_SIZE = 50
-TIMELINE_LIMIT = 200
-
-
-# --- Inquiries -----------------------------------------------------------------
-
-
-class AppointmentForm(forms.Form):
-    """The decision-maker's appointment, in the viewer's local time (shown beside the field)."""
-
-    starts_at = forms.DateTimeField(
-        label="Starts",
-        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-    )
-    duration_minutes = forms.IntegerField(
-        label="Duration (minutes)", min_value=5, max_value=480, initial=30
-    )
-    rep = forms.TypedChoiceField(label="Sales rep", coerce=int, required=False, empty_value=None)
-    location = forms.CharField(
-        max_length=500, required=False, help_text="An address, or a video-call link."
-    )
-    message_to_buyer = forms.CharField(
-        label="Message to the buyer",
-        max_length=5000,
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Goes into the buyer's email and calendar invitation.",
-    )
-    notes = forms.CharField(
-        label="Internal notes — never sent to the buyer",
-        max_length=5000,
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Seen in LeadFlow and by the people of your side who are invited.",
-    )
-
-    def __init__(self, *args, reps, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.reps = {m.user_id: m.user for m in reps}
-        self.fields["rep"].choices = [("", "— assign later —")] + [
-            (m.user_id, f"{m.user.full_name or m.user.email} ({m.get_role_display()})")
-            for m in reps
-        ]
-
-    def clean_rep(self):
-        user_id = self.cleaned_data.get("rep")
-        return None if user_id is None else self.reps[user_id]
-
-
-def _bookable_reps():
-    return [
-        m
-        for m in member_list().filter(role__in=BOOKABLE_REP_ROLES, partner__isnull=True)
-        if m.user.is_active
-    ]
-
-
-def _show_violation(request, form, exc: RuleViolation, *, field: str) -> None:
-    """A service's refusal on the form field it names, else as a message above the page."""
-    if field in form.fields:
-        form.add_error(field, exc.message if exc.field == field else f"{exc.field}: {exc.message}")
-    else:
-        messages.error(request, exc.message)
-
-
-def _custom_values(inquiry) -> list[tuple[str, str]]:
-    """The inquiry's custom-field values under their labels, in the tenant's field order."""
-    labels = {field.key: field.label for field in custom_field_list()}
-    known = [key for key in labels if key in inquiry.custom]
-    unknown = sorted(set(inquiry.custom) - set(labels))  # a field since removed
-    shown = []
-    for key in [*known, *unknown]:
-        value = inquiry.custom[key]
-        if isinstance(value, bool):
-            value = "Yes" if value else "No"
-        shown.append((labels.get(key, key), value))
-    return shown
-
-
-def _people_in(activities) -> dict[str, str]:
-    """Members named in the timeline's details (by email), so the page shows their names."""
-    emails = {
-        value
-        for activity in activities
-        for value in (activity.details or {}).values()
-        if isinstance(value, str) and "@" in value
-    }
-    return names_by_email(emails)
-
-
-def _render_detail(request, principal, inquiry, form, *, status=200):
-    lead = lead_list(principal=principal).filter(inquiry=inquiry).first()
-    invited = None
-    if lead is not None:
-        invited = meeting_people(
-            appointment=lead.appointment, inquiry=inquiry, tenant=principal.tenant
-        )
-    activities = list(timeline(inquiry=inquiry, limit=TIMELINE_LIMIT))
-    context = {
-        "inquiry": inquiry,
-        "invited": invited,
-        "custom_values": _custom_values(inquiry),
-        "additional_emails": additional_emails(inquiry=inquiry),
-        "activities": activities,
-        "people": _people_in(activities),
-        "timeline_limit": TIMELINE_LIMIT,
-        "lead": lead,
-        "can_book": lead is None and inquiry.stage not in (Stage.LEAD, Stage.DISQUALIFIED),
-        "form": form,
-    }
-    return render(request, "inquiries/inquiry_detail.html", context, status=status)
-
-
-@require_safe
-@member_page(*MARKETING)
-def inquiry_detail_page(request, principal, pk: int):
-    """Who the person is, their score and why, what they did, and booking their appointment."""
-    inquiry = get_object_or_404(inquiry_list(), pk=pk)
-    return _render_detail(request, principal, inquiry, AppointmentForm(reps=_bookable_reps()))
-
-
-@require_POST
-@member_page(*MARKETING)
-def book_appointment_page(request, principal, pk: int):
-    """Book the decision-maker's appointment; the inquiry becomes a lead for sales."""
-    from inquiries.services.appointments import book_appointment
-
-    inquiry = get_object_or_404(inquiry_list(), pk=pk)
-    form = AppointmentForm(request.POST, reps=_bookable_reps())
-    if not form.is_valid():
-        return _render_detail(request, principal, inquiry, form, status=400)
-    try:
-        lead = book_appointment(inquiry=inquiry, **form.cleaned_data, by=principal)
-    except RuleViolation as exc:
-        _show_violation(request, form, exc, field=exc.field)
-        status = 409 if exc.conflict else 400
-        return _render_detail(request, principal, inquiry, form, status=status)
-    messages.success(
-        request,
-        f"Appointment booked for {times.shown(form.cleaned_data['starts_at'])}: "
-        f"{inquiry.display_name} is now lead #{lead.pk}, handed to sales.",
-    )
-    return redirect("inquiry-detail", pk=inquiry.pk)
-
-
-@require_safe
-@member_page(*MARKETING)
-def appointment_invitation_page(request, principal, pk: int):
-    """The appointment's calendar invitation as a file: the same one the buyer received."""
-    from inquiries.services.appointments import appointment_invitation
-
-    inquiry = get_object_or_404(inquiry_list(), pk=pk)
-    appointment = appointment_of(inquiry=inquiry)
-    if appointment is None:
-        raise Http404("This inquiry has no appointment.")
-    response = HttpResponse(
-        appointment_invitation(appointment=appointment),
-        content_type="text/calendar; charset=utf-8",
-    )
-    response["Content-Disposition"] = f'attachment; filename="appointment-{inquiry.pk}.ics"'
-    return response
-
-
-# --- Lead definitions --------------------------------------------------------------
 
 
 @require_safe
@@ -276,6 +98,14 @@ class RulesField(forms.JSONField):
         if isinstance(value, list):
             value = [_in_reading_order(rule) for rule in value]
         return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def _show_violation(request, form, exc: RuleViolation, *, field: str) -> None:
+    """A service's refusal on the form field it names, else as a message above the page."""
+    if field in form.fields:
+        form.add_error(field, exc.message if exc.field == field else f"{exc.field}: {exc.message}")
+    else:
+        messages.error(request, exc.message)
 
 
 # The database keeps JSON keys in its own order; people read a rule in this one.

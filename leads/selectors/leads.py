@@ -6,12 +6,14 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
+from inquiries.models import Inquiry
 from leadflow.tenancy.models import Role
 from leadflow.tenancy.principal import Principal
+from leadflow.tenancy.roles import MARKETING
 from leads.models import Lead, LeadStage
 
 # Roles that see every lead of the tenant.
-ALL_LEADS_ROLES = (Role.ADMIN, Role.MANAGER, Role.QUALIFIER, Role.MARKETER)
+ALL_LEADS_ROLES = MARKETING
 
 
 def lead_list(*, principal: Principal) -> QuerySet[Lead]:
@@ -37,6 +39,15 @@ def lead_list(*, principal: Principal) -> QuerySet[Lead]:
 
 # Stages of a lead still open for sales (not won, lost or postponed).
 OPEN_STAGES = (LeadStage.AWAITING_ACCEPTANCE, LeadStage.ACCEPTED, LeadStage.SQL)
+
+
+def leads_of_inquiry(*, principal: Principal, inquiry: Inquiry) -> list[Lead]:
+    """The person's leads the caller may see, newest first: the open one and the closed history.
+
+    One query, whatever the number of leads: rep, partner and appointment are
+    joined because the inquiry page shows them.
+    """
+    return list(lead_list(principal=principal).filter(inquiry_id=inquiry.pk))
 
 
 @dataclass(frozen=True)

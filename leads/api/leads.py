@@ -5,13 +5,12 @@ from __future__ import annotations
 import django_filters
 from rest_framework import mixins, serializers
 
-from inquiries.models import Appointment
 from leadflow.lib.query_fields import IdFilter
 from leadflow.tenancy.api_base import TenantViewSet
 from leadflow.tenancy.models import Partner
 from leadflow.tenancy.permissions import IsTenantCaller
-from leads.models import Lead, LeadStage
-from leads.selectors import lead_list
+from leads.models import Appointment, Lead, LeadStage
+from leads.selectors.leads import lead_list
 
 
 class LeadPartnerOutput(serializers.ModelSerializer):

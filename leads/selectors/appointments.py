@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from inquiries.models import Appointment, Inquiry
+from django.db.models import F
+
+from inquiries.models import Inquiry
 from leadflow.tenancy.models import Membership, Partner, PartnerStatus, Role, Tenant
+from leads.models import Appointment
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,13 @@ class MeetingPeople:
 
 
 def appointment_of(*, inquiry: Inquiry) -> Appointment | None:
-    """The inquiry's booked appointment (at most one), with its rep and the qualifier."""
-    return Appointment.objects.select_related("rep", "booked_by").filter(inquiry=inquiry).first()
+    """The inquiry's open appointment, else its latest closed one; with rep and qualifier."""
+    return (
+        Appointment.objects.select_related("rep", "booked_by")
+        .filter(inquiry_id=inquiry.pk)
+        .order_by(F("closed_at").desc(nulls_first=True), "-created_at", "-id")
+        .first()
+    )
 
 
 def meeting_people(*, appointment: Appointment, inquiry: Inquiry, tenant: Tenant) -> MeetingPeople:

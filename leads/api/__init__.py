@@ -1,0 +1,1 @@
+"""The leads API, one module per resource."""

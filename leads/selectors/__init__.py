@@ -1,0 +1,1 @@
+"""Reads about leads and appointments."""

@@ -1,0 +1,1 @@
+"""Every write about leads and appointments, one module per use case."""

@@ -1,0 +1,315 @@
+"""Booking the decision-maker's appointment, which hands the inquiry to sales as a lead.
+
+Booking is the only way a lead is made. The inquiry moves to ``lead`` through
+the one service ``inquiries`` offers for it (``inquiries.services.handover``);
+this module never writes an inquiry's field itself. The confirmation emails
+(``leads.services.confirmations``) go out once the booking is committed.
+
+An inquiry has at most one *open* appointment and one *open* lead; once its
+lead is closed (``leads.services.closing``) the person may be booked again, and
+the new booking makes a new lead beside the closed one.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from inquiries.models import Activity, ActivityKind, Inquiry, Stage
+from inquiries.services import handover
+from leadflow.lib import stages
+from leadflow.lib.rules import RuleViolation
+from leadflow.tenancy.models import Membership, Role, User
+from leadflow.tenancy.principal import Principal
+from leadflow.tenancy.services import record_audit
+from leads import stages as lead_stages
+from leads.models import CLOSED_STAGES, Appointment, Lead, LeadStage
+from leads.tasks import send_appointment_confirmation_task
+
+MIN_DURATION_MINUTES = 5
+MAX_DURATION_MINUTES = 480
+MAX_LOCATION_LENGTH = 500
+MAX_NOTES_LENGTH = 5000
+MAX_MESSAGE_LENGTH = 5000
+# Who may be named as the rep of a booked appointment.
+REP_ROLES = (Role.REP, Role.MANAGER, Role.ADMIN)
+# How much of the person's timeline the lead carries for sales (newest first).
+TIMELINE_SNAPSHOT_LIMIT = 50
+ONE_OPEN_PER_INQUIRY = (
+    "leads_appointment_one_open_per_inquiry",
+    "leads_lead_one_open_per_inquiry",
+)
+
+
+# --- Booking -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def book_appointment(
+    *,
+    inquiry: Inquiry,
+    starts_at: datetime,
+    duration_minutes: int = 30,
+    rep: User | None = None,
+    location: str = "",
+    notes: str = "",
+    message_to_buyer: str = "",
+    by: Principal,
+) -> Lead:
+    """Book the decision-maker's appointment and hand the inquiry to sales as a lead.
+
+    The lead starts awaiting the rep's acceptance and carries the buyer
+    profile, score and timeline as they are now. A disqualified inquiry, a
+    time that is not in the future, or a booking while the inquiry has an
+    open appointment or lead is refused and writes nothing; the confirmation
+    emails go out once the booking is committed.
+    ``notes`` are internal and never sent to the buyer; ``message_to_buyer``
+    is what the buyer's email and invitation say.
+    """
+    location = location.strip()
+    notes = notes.strip()
+    message_to_buyer = message_to_buyer.strip()
+    _check_time(starts_at, duration_minutes)
+    _check_text(location=location, notes=notes, message_to_buyer=message_to_buyer)
+    inquiry = Inquiry.objects.select_for_update().get(pk=inquiry.pk)
+    if inquiry.stage == Stage.DISQUALIFIED:
+        raise RuleViolation(
+            field="inquiry",
+            code="disqualified",
+            message="This inquiry is disqualified; requalify it before booking an appointment.",
+        )
+    if _has_open_booking(inquiry):
+        raise _already_booked_error()
+    _check_rep(rep)
+    try:
+        # A savepoint, so a booking that lost a race is reported as a 409, not a 500.
+        with transaction.atomic():
+            appointment, lead = _book(
+                inquiry,
+                starts_at,
+                duration_minutes,
+                rep,
+                location,
+                notes,
+                message_to_buyer,
+                by,
+            )
+    except IntegrityError as exc:
+        if _is_one_open_per_inquiry(exc):
+            raise _already_booked_error() from None
+        raise
+    appointment_id, tenant_id = appointment.pk, inquiry.tenant_id
+    transaction.on_commit(lambda: _enqueue_confirmation(appointment_id, tenant_id))
+    return lead
+
+
+def _check_time(starts_at: datetime, duration_minutes: int) -> None:
+    if timezone.is_naive(starts_at):
+        raise RuleViolation(
+            field="starts_at",
+            code="naive",
+            message="Give the start time with its time zone offset, e.g. 2025-03-04T10:00+01:00.",
+        )
+    if starts_at <= timezone.now():
+        raise RuleViolation(
+            field="starts_at", code="past", message="The appointment must be in the future."
+        )
+    if (
+        not isinstance(duration_minutes, int)
+        or isinstance(duration_minutes, bool)
+        or not MIN_DURATION_MINUTES <= duration_minutes <= MAX_DURATION_MINUTES
+    ):
+        raise RuleViolation(
+            field="duration_minutes",
+            code="out_of_range",
+            message=f"The duration must be {MIN_DURATION_MINUTES}–{MAX_DURATION_MINUTES} minutes.",
+        )
+
+
+def _check_text(*, location: str, notes: str, message_to_buyer: str) -> None:
+    for field, value, limit in (
+        ("location", location, MAX_LOCATION_LENGTH),
+        ("notes", notes, MAX_NOTES_LENGTH),
+        ("message_to_buyer", message_to_buyer, MAX_MESSAGE_LENGTH),
+    ):
+        if len(value) > limit:
+            raise RuleViolation(
+                field=field, code="too_long", message=f"At most {limit} characters."
+            )
+        if "\x00" in value:
+            raise RuleViolation(
+                field=field, code="invalid", message="Null characters are not allowed."
+            )
+
+
+def _check_rep(rep: User | None) -> None:
+    if rep is None:
+        return
+    membership = Membership.objects.filter(user_id=rep.pk, is_active=True).first()
+    if membership is None or not rep.is_active:
+        raise RuleViolation(
+            field="rep", code="not_a_member", message="The rep must be a member of this tenant."
+        )
+    if membership.partner_id is not None or membership.role not in REP_ROLES:
+        raise RuleViolation(
+            field="rep",
+            code="not_a_rep",
+            message="The rep must be one of the tenant's own reps, managers or admins.",
+        )
+
+
+def _has_open_booking(inquiry: Inquiry) -> bool:
+    """An open appointment or an open lead: closed ones are history and allow a new booking."""
+    return (
+        Appointment.objects.filter(inquiry_id=inquiry.pk, closed_at__isnull=True).exists()
+        or Lead.objects.filter(inquiry_id=inquiry.pk)
+        .exclude(stage__in=[str(stage) for stage in CLOSED_STAGES])
+        .exists()
+    )
+
+
+def _already_booked_error() -> RuleViolation:
+    return RuleViolation(
+        field="inquiry",
+        code="already_booked",
+        conflict=True,
+        message="An appointment is already booked for this inquiry and its lead is open.",
+    )
+
+
+def _is_one_open_per_inquiry(exc: IntegrityError) -> bool:
+    diag = getattr(exc.__cause__, "diag", None)
+    constraint = getattr(diag, "constraint_name", None)
+    if constraint:
+        return constraint in ONE_OPEN_PER_INQUIRY
+    # SQLite names the columns, not the constraint.
+    message = str(exc)
+    return "UNIQUE" in message and (".inquiry_id" in message)
+
+
+def _book(
+    inquiry: Inquiry,
+    starts_at: datetime,
+    duration_minutes: int,
+    rep: User | None,
+    location: str,
+    notes: str,
+    message_to_buyer: str,
+    by: Principal,
+) -> tuple[Appointment, Lead]:
+    now = timezone.now()
+    appointment = Appointment.objects.create(
+        tenant_id=inquiry.tenant_id,
+        inquiry=inquiry,
+        starts_at=starts_at,
+        duration_minutes=duration_minutes,
+        rep=rep,
+        location=location,
+        notes=notes,
+        message_to_buyer=message_to_buyer,
+        uid=f"{uuid4()}@leadflow",
+        sequence=0,
+        booked_by=by.user,
+        created_at=now,
+    )
+    Activity.objects.create(
+        tenant_id=inquiry.tenant_id,
+        inquiry=inquiry,
+        kind=ActivityKind.APPOINTMENT_BOOKED,
+        occurred_at=now,
+        details={
+            "appointment_id": appointment.pk,
+            "starts_at": starts_at.astimezone(UTC).isoformat(),
+            "duration_minutes": duration_minutes,
+            "rep": rep.email if rep else None,
+            "booked_by": by.label,
+        },
+        created_at=now,
+    )
+    lead = Lead.objects.create(
+        tenant_id=inquiry.tenant_id,
+        inquiry=inquiry,
+        appointment=appointment,
+        stage=LeadStage.AWAITING_ACCEPTANCE,
+        rep=rep,
+        partner_id=inquiry.partner_id,
+        profile=buyer_profile(inquiry),
+        score=inquiry.score,
+        score_breakdown=inquiry.score_breakdown,
+        definition_version=inquiry.definition.version if inquiry.definition_id else None,
+        created_at=now,
+    )
+    # A lead is created in its first stage: not a move, but the stage's hooks run.
+    stages.arrived(lead_stages.MACHINE, [lead.pk], lead.stage, by=by)
+    handover.hand_over(inquiry=inquiry, lead_id=lead.pk, by=by)
+
+    record_audit(
+        action="appointment.booked",
+        obj=appointment,
+        after={
+            "inquiry": inquiry.pk,
+            "starts_at": starts_at.astimezone(UTC).isoformat(),
+            "duration_minutes": duration_minutes,
+            "rep": rep.email if rep else None,
+            "location": location,
+            "notes": notes,
+            "message_to_buyer": message_to_buyer,
+        },
+        by=by,
+    )
+    record_audit(
+        action="lead.created",
+        obj=lead,
+        after={
+            "inquiry": inquiry.pk,
+            "appointment": appointment.pk,
+            "stage": lead.stage,
+            "rep": rep.email if rep else None,
+            "partner": lead.partner_id,
+            "score": lead.score,
+        },
+        by=by,
+    )
+    return appointment, lead
+
+
+def buyer_profile(inquiry: Inquiry) -> dict[str, Any]:
+    """What sales receives about the buyer: profile, custom fields, behaviour and timeline."""
+    timeline = Activity.objects.filter(inquiry_id=inquiry.pk).order_by("-occurred_at", "-id")[
+        :TIMELINE_SNAPSHOT_LIMIT
+    ]
+    return {
+        "first_name": inquiry.first_name,
+        "last_name": inquiry.last_name,
+        "email": inquiry.email,
+        "phone": inquiry.phone,
+        "title": inquiry.title,
+        "company": inquiry.company,
+        "company_domain": inquiry.company_domain,
+        "company_size": inquiry.company_size,
+        "industry": inquiry.industry,
+        "country": inquiry.country,
+        "region": inquiry.region,
+        "interest": inquiry.interest,
+        "timeline": inquiry.timeline,
+        "source": inquiry.source,
+        "campaign": inquiry.campaign_id,
+        "consent": inquiry.consent,
+        "custom": dict(inquiry.custom or {}),
+        "behaviour_level": inquiry.behaviour_level,
+        "fit_score": inquiry.fit_score,
+        "engagement_score": inquiry.engagement_score,
+        "created_at": inquiry.created_at.isoformat(),
+        "activities": [
+            {"kind": kind, "occurred_at": occurred_at.isoformat()}
+            for kind, occurred_at in timeline.values_list("kind", "occurred_at")
+        ],
+    }
+
+
+def _enqueue_confirmation(appointment_id: int, tenant_id: int) -> None:
+    send_appointment_confirmation_task.delay(appointment_id=appointment_id, tenant_id=tenant_id)
