@@ -31,11 +31,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SCANNED = ("inquiries", "leads", "nurture", "reporting", "leadflow")
 FIELD = "stage"
-# TEMPORARY: the hand-over (booking an appointment makes the inquiry a lead)
-# still sets ``inquiry.stage`` on this branch; it moves to ``leads/`` and
-# through the mover on the hand-over branch. Remove this entry once both
-# branches are merged (test_the_pending_allowance_is_still_needed fails then).
-PENDING_HANDOVER = frozenset({"inquiries/services/appointments.py"})
 
 _SET_LIST = re.compile(
     r"\bUPDATE\b.*?\bSET\b(?P<sets>.*?)(?:\bWHERE\b|\bFROM\b|\bRETURNING\b|$)",
@@ -142,21 +137,14 @@ def violations() -> dict[str, list[tuple[int, str]]]:
 
 
 def test_no_module_writes_a_stage_outside_the_stage_modules():
-    offending = {
-        path: writes for path, writes in violations().items() if path not in PENDING_HANDOVER
-    }
-    assert offending == {}, "move stages with leadflow.lib.stages.move / move_many"
-
-
-def test_the_pending_allowance_is_still_needed():
-    """Once the hand-over moves through the mover, its allowance must go."""
-    assert set(violations()) >= PENDING_HANDOVER
+    assert violations() == {}, "move stages with leadflow.lib.stages.move / move_many"
 
 
 def test_the_scan_sees_the_apps():
     scanned = {relative for relative, _path in scanned_modules()}
     assert "inquiries/services/scoring.py" in scanned
     assert "nurture/services.py" in scanned
+    assert "leads/services/closing.py" in scanned
     assert "inquiries/stages.py" not in scanned
     assert "leadflow/lib/stages.py" not in scanned
 
