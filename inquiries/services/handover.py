@@ -96,14 +96,11 @@ def return_to_nurture(*, inquiry: Inquiry, reason: str, by: Principal) -> bool:
     Returns whether the inquiry moved (False when it was no longer a lead).
     """
     # Only from ``lead``: the table also lets a disqualified person be requalified to nurture.
-    moved = stages.move_many(
-        inquiry_stages.MACHINE,
-        [inquiry.pk],
+    return stages.move(
+        inquiry,
         Stage.NURTURE,
         by=by,
         reason=reason or "lead closed",
         only_from=[Stage.LEAD],
+        machine_name=inquiry_stages.MACHINE,
     )
-    if moved:
-        inquiry.stage = Stage.NURTURE
-    return bool(moved)

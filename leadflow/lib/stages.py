@@ -127,15 +127,26 @@ def move(
     by: Principal,
     reason: str = "",
     also: Mapping[str, Any] | None = None,
+    only_from: Iterable[str] | None = None,
     machine_name: str | None = None,
 ) -> bool:
     """Move one record to ``to``; False (nothing written) if its stage does not allow it.
 
-    ``also`` sets other fields in the same write (e.g. the disqualify reason).
+    ``also`` sets other fields in the same write (e.g. the disqualify reason);
+    ``only_from`` narrows the stages taken from, as in :func:`move_many`.
     The record in memory is updated when it moved.
     """
     chosen = _machine_of(record, machine_name)
-    moved = move_many(chosen.name, [record.pk], to, by=by, reason=reason, also=also, _single=True)
+    moved = move_many(
+        chosen.name,
+        [record.pk],
+        to,
+        by=by,
+        reason=reason,
+        also=also,
+        only_from=only_from,
+        _single=True,
+    )
     if moved:
         setattr(record, chosen.field_name, to)
         for name, value in (also or {}).items():
