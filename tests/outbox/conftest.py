@@ -56,7 +56,7 @@ def receiver() -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802 — the name http.server calls
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            state.requests.append((dict(self.headers.items()), body))
+            state.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
             self.send_response(state.status)
             self.send_header("Content-Length", "0")
             self.end_headers()
