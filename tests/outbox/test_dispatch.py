@@ -210,3 +210,17 @@ def test_the_dispatcher_sees_only_its_tenants_messages(actors):
     with tenant_context(actors.tenant_a):
         assert services.dispatch_due().claimed == 0
     assert reload(theirs).state == OutboxState.PENDING
+
+
+@pytest.mark.postgres
+def test_a_mark_commits_without_waiting_for_the_disk(in_tenant_a):
+    from django.db import connection
+
+    enqueue_email()
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+        services.dispatch_due()
+        # Set for the transaction the mark ran in (here: the test's own).
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "off"
