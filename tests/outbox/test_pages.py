@@ -84,3 +84,16 @@ def test_page_query_count_does_not_grow_with_rows(client, actors, django_assert_
     # session, user, memberships; count, page
     with django_assert_num_queries(5):
         client.get("/outbox/failed/")
+
+
+def test_the_admins_start_page_counts_failed_messages(client, actors):
+    failed_message(actors.tenant_a)
+    content = login(client, actors.owner).get("/").content.decode()
+    assert "Failed messages" in content
+    assert 'href="/outbox/failed/"' in content
+
+
+def test_a_marketers_start_page_has_no_outbox_tile(client, actors):
+    failed_message(actors.tenant_a)
+    content = login(client, actors.teammate).get("/").content.decode()
+    assert "Failed messages" not in content
