@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 @shared_task(base=TenantTask)
 def dispatch_outbox_of_tenant(*, tenant_id: int) -> int:
     """Send the tenant's due messages; safe to run twice or at once (claims skip locked rows)."""
-    result = services.dispatch_due()
+    result = services.dispatch_due(limit=services.RUN_LIMIT)
     if result.claimed:
         logger.info("outbox dispatch %s", result, extra={"tenant_id": tenant_id})
     if result.claimed >= services.RUN_LIMIT:
