@@ -192,7 +192,7 @@ def test_a_worker_killed_between_send_and_mark_sends_at_most_twice_with_one_mess
     )
     try:
         tasks.dispatch_outbox_of_tenant.apply_async(kwargs={"tenant_id": tenant.pk}, queue=queue)
-        assert wait_until(lambda: any(marks.iterdir()), seconds=20), "the worker never sent"
+        assert wait_until(lambda: any(marks.iterdir()), seconds=45), "the worker never sent"
     finally:
         crashing.send_signal(signal.SIGKILL)
         crashing.wait(timeout=10)
