@@ -10,7 +10,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadflow.settings")
 app = Celery("leadflow")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-app.autodiscover_tasks(["leadflow.tenancy"])
+app.autodiscover_tasks(["leadflow.tenancy", "leadflow.outbox"])
 app.autodiscover_tasks(["leadflow.lib"], related_name="job_tasks")
 
 

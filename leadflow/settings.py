@@ -41,6 +41,7 @@ CSRF_TRUSTED_ORIGINS = env.string_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "leadflow.tenancy",
+    "leadflow.outbox",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -204,7 +205,22 @@ CELERY_BEAT_SCHEDULE = {
         "task": "leadflow.lib.job_tasks.resume_stalled_jobs",
         "schedule": timedelta(minutes=5),
     },
+    # Outbox messages that fell due (retries, scheduled sends) or whose dispatcher died;
+    # messages due at once are also kicked right after their transaction commits.
+    "dispatch-outbox": {
+        "task": "leadflow.outbox.tasks.dispatch_due_messages",
+        "schedule": timedelta(seconds=env.integer("OUTBOX_BEAT_SECONDS", 5, minimum=1)),
+    },
 }
+# The outbox (docs/architecture.md, "The outbox"): a claimed message is the claiming
+# run's for OUTBOX_LEASE_SECONDS; a run stops claiming-and-sending before its lease ends.
+OUTBOX_LEASE_SECONDS = env.integer("OUTBOX_LEASE_SECONDS", 120, minimum=1)
+OUTBOX_MAX_ATTEMPTS = env.integer("OUTBOX_MAX_ATTEMPTS", 8, minimum=1)
+OUTBOX_BACKOFF_BASE_SECONDS = env.integer("OUTBOX_BACKOFF_BASE_SECONDS", 30, minimum=1)
+OUTBOX_BACKOFF_MAX_SECONDS = env.integer("OUTBOX_BACKOFF_MAX_SECONDS", 6 * 3600, minimum=1)
+OUTBOX_WEBHOOK_TIMEOUT_SECONDS = env.integer("OUTBOX_WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+# The right-hand side of every email's Message-ID; empty: the domain of DEFAULT_FROM_EMAIL.
+OUTBOX_MESSAGE_ID_DOMAIN = env.string("OUTBOX_MESSAGE_ID_DOMAIN", "")
 
 if env.is_set("EMAIL_URL"):
     _email = env.email("EMAIL_URL", "")

@@ -10,6 +10,7 @@ from inquiries.api import inbox as inbox_api
 from inquiries.api import inquiries as inquiries_api
 from inquiries.api import rescoring as rescoring_api
 from inquiries.api.merging import DuplicatesView, MergeView
+from leadflow.outbox import api as outbox_api
 from leadflow.tenancy import api as tenancy_api
 from leadflow.tenancy import views as tenancy_views
 from leadflow.tenancy.admin import admin_site
@@ -38,6 +39,7 @@ router.register(
 )
 router.register("rescore-jobs", rescoring_api.RescoreJobViewSet, basename="rescore-job")
 router.register("leads", leads_api.LeadViewSet, basename="lead")
+router.register("outbox", outbox_api.OutboxMessageViewSet, basename="outbox-message")
 router.register(
     "disqualify-reasons", inbox_api.DisqualifyReasonViewSet, basename="disqualify-reason"
 )
@@ -87,6 +89,7 @@ urlpatterns = [
         name="invitation-change",
     ),
     path("invitations/<str:token>/", tenancy_views.invitation_accept, name="invitation-accept"),
+    path("", include("leadflow.outbox.urls")),
     path("", include("inquiries.urls")),
     path("", include("leads.urls")),
     path("admin/", admin_site.urls),

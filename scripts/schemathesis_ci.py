@@ -212,7 +212,8 @@ def wait_for(url: str, seconds: float) -> None:
         try:
             with urllib.request.urlopen(url, timeout=5):
                 return
-        except (urllib.error.URLError, ConnectionError):
+        # TimeoutError: a server still starting may take longer than one try's 5 s.
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.3)
     raise SystemExit(f"schemathesis-ci: the server did not answer {url} in {seconds:.0f} s")
 

@@ -14,6 +14,7 @@ def tenancy(request):
         "nav": {
             "partners": role in MANAGERS,
             "members": member and role == Role.ADMIN,
+            "outbox": member and role == Role.ADMIN,
             "inquiries": marketing,
             "definitions": marketing,
             # Qualifiers read campaigns (as in the API); admins, managers, marketers change them.

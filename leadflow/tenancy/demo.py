@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
+from leadflow.outbox.demo import seed_demo_messages
 from leadflow.tenancy import services
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Membership, Partner, PartnerKind, Role, Tenant, User
@@ -108,4 +109,7 @@ def seed_demo_people() -> DemoPeople:
     seeded.logins.append(
         f"  {'Acme Robotics':<18} {'partner':<10} {DEMO_PARTNER_USER:<26} {DEMO_PASSWORD}"
     )
+    # Admins' "Failed messages" page shows something: a few sent, one failed.
+    for tenant in seeded.tenants:
+        seed_demo_messages(tenant=tenant)
     return seeded

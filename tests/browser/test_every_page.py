@@ -32,6 +32,8 @@ from inquiries.selectors.inbox import Selection
 from inquiries.services import definitions as definition_services
 from inquiries.services import imports as import_services
 from inquiries.services import triage
+from leadflow.outbox import services as outbox_services
+from leadflow.outbox.models import OutboxMessage, OutboxState
 from leadflow.tenancy import invitation_links
 from leadflow.tenancy import services as tenancy_services
 from leadflow.tenancy.context import tenant_context
@@ -236,6 +238,7 @@ def build_app(imports_root: Path) -> App:
             by=system,
         )
         member_token = _tokens(app, now)
+        _failed_messages(now)
         invitation = InvitationFactory(
             tenant=tenant,
             email="harper.nguyen@northwind.example",
@@ -277,6 +280,33 @@ def build_app(imports_root: Path) -> App:
     )
     app.invitation_token = invitation_links.token(invitation)
     return app
+
+
+def _failed_messages(now) -> None:
+    """Webhooks to an endpoint with no known secret and a refused email: the failed messages."""
+    endpoint = "https://crm.northbridge-precision.example/hooks/leadflow/v2/events?source=acme"
+    for n, event in enumerate(("lead.accepted", "lead.won", "appointment.booked")):
+        outbox_services.enqueue(
+            kind="webhook",
+            key=f"webhook:crm:{event}:{n}",
+            recipient=endpoint,
+            payload={"type": event, "data": {}},
+            cause=("webhook-endpoint", "crm"),
+        )
+    email = outbox_services.enqueue(
+        kind="email",
+        key="appointment:1:confirmation:buyer",
+        recipient="amelia.okonkwo-richardson@northbridge-precision-manufacturing.example",
+        payload={"subject": "Your appointment", "text": "See you on Tuesday."},
+        cause=("appointment", 1),
+    )
+    outbox_services.dispatch_due()
+    OutboxMessage.objects.filter(pk=email.pk).update(
+        state=OutboxState.FAILED,
+        failed_at=now - timedelta(hours=2),
+        last_error="the mail server answered 550: 5.1.1 Recipient address rejected: "
+        "user unknown in virtual mailbox table",
+    )
 
 
 def _tokens(app: App, now):
@@ -366,6 +396,7 @@ def pages(app: App) -> list[Page]:
         Page("partners", "/partners/", "admin"),
         Page("partner", f"/partners/{ids['partner']}/", "admin"),
         Page("members", "/members/", "admin"),
+        Page("failed-messages", "/outbox/failed/", "admin"),
         Page("member", f"/members/{ids['member']}/", "admin"),
         Page("invitation", f"/invitations/{app.invitation_token}/", "anonymous"),
         Page("invitation-unknown", "/invitations/lfi_1_no-such-invitation-link/", "anonymous", 404),
@@ -583,6 +614,7 @@ def test_the_page_list_names_every_html_route():
         "definition-copy",
         "definition-sign",
         "definition-activate",
+        "outbox-retry",
         # htmx fragments polled by a page, and downloads.
         "import-progress",
         "import-dry-run-progress",

@@ -20,6 +20,7 @@ from inquiries.models import (
     LeadDefinition,
     Stage,
 )
+from leadflow.outbox.models import OutboxMessage
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import AuditEvent, Tenant
 from leads.models import Lead
@@ -165,3 +166,13 @@ def test_every_demo_email_is_one_the_api_would_accept(db):
             emails = list(Inquiry.objects.exclude(email="").values_list("email", flat=True))
         for email in emails:
             validate_email(email)
+
+
+def test_the_demo_has_sent_messages_and_one_failed_webhook(db, small_demo):
+    seed()
+    seed()
+    for tenant in Tenant.objects.all():
+        with tenant_context(tenant):
+            demo = OutboxMessage.objects.filter(key__startswith="demo:")
+            rows = demo.values("state").annotate(n=Count("id"))
+            assert {row["state"]: row["n"] for row in rows} == {"sent": 3, "failed": 1}

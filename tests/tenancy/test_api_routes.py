@@ -82,6 +82,8 @@ ROUTES = [
     ("get", "/api/v1/rescore-jobs/1/"),
     ("get", "/api/v1/leads/"),
     ("get", "/api/v1/leads/1/"),
+    ("get", "/api/v1/outbox/failed/"),
+    ("post", "/api/v1/outbox/1/retry/"),
 ]
 
 
@@ -138,6 +140,8 @@ def test_route_list_covers_every_api_route():
         "import-job-cancel",
         "import-job-errors",
         "import-job-report",
+        "outbox-message-failed",
+        "outbox-message-retry",
         "import-mapping-list",
         "import-mapping-detail",
         "campaign-list",

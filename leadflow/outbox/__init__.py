@@ -1,0 +1,62 @@
+"""The outbox: every message that leaves LeadFlow (email, webhook) is a row first.
+
+Callers use three functions, importable from here without touching models at
+import time::
+
+    from leadflow import outbox
+
+    outbox.enqueue(kind="email", key=f"appointment:{a.pk}:confirmation:{email}",
+                   recipient=email, payload={"subject": ..., "text": ...},
+                   cause=("appointment", a.pk))
+    outbox.messages_for(("appointment", a.pk))
+    outbox.register_sender("sms", send_sms)
+
+docs/architecture.md, "The outbox and what exactly-once can honestly mean".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+    from leadflow.outbox.models import OutboxMessage
+
+
+def enqueue(
+    *,
+    kind: str,
+    key: str,
+    recipient: str,
+    payload: Mapping[str, Any],
+    due_at: datetime | None = None,
+    cause: tuple[str, object] | None = None,
+) -> OutboxMessage:
+    """Write a message to send in the caller's transaction; the same key twice is one message."""
+    from leadflow.outbox import services
+
+    return services.enqueue(
+        kind=kind, key=key, recipient=recipient, payload=payload, due_at=due_at, cause=cause
+    )
+
+
+def messages_for(cause: tuple[str, object]) -> QuerySet[OutboxMessage]:
+    """The current tenant's messages caused by one thing (an appointment, an enrollment)."""
+    from leadflow.outbox import selectors
+
+    return selectors.messages_for(cause)
+
+
+def register_sender(
+    kind: str,
+    sender: Callable[[OutboxMessage], None],
+    *,
+    check: Callable[[str, Mapping[str, Any]], None] | None = None,
+) -> None:
+    """Name the function that sends messages of ``kind`` (call it from ``AppConfig.ready``)."""
+    from leadflow.outbox import senders
+
+    senders.register_sender(kind, sender, check=check)

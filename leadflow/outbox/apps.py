@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class OutboxConfig(AppConfig):
+    name = "leadflow.outbox"
+    label = "outbox"
+    verbose_name = "Outbox"
+
+    def ready(self) -> None:
+        from leadflow.outbox import email, senders, start_page, webhooks
+
+        senders.register_sender("email", email.send_email, check=email.check_payload)
+        senders.register_sender("webhook", webhooks.send_webhook, check=webhooks.check_payload)
+        start_page.register()
