@@ -44,6 +44,7 @@ class Appointment(TenantOwnedModel):
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(default=now)
+    # Set only by confirmations sent before the outbox; they are outbox messages now.
     confirmation_sent_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 

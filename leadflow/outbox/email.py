@@ -1,8 +1,10 @@
 """The built-in "email" sender: Django's email backend, one stable Message-ID per key.
 
-The payload is ``{"subject", "text", "html"?, "reply_to"?, "attachments"?}``,
-each attachment ``{"filename", "content", "mimetype"}`` (text content, such as
-an ``.ics``). The recipient is one address. Nothing else reaches the email:
+The payload is ``{"subject", "text", "html"?, "calendar"?, "reply_to"?,
+"attachments"?}``, each attachment ``{"filename", "content", "mimetype"}``
+(text content, such as an ``.ics``); ``calendar`` is an invitation shown
+inline (``text/calendar; method=REQUEST``), so mail programs offer accept and
+decline. The recipient is one address. Nothing else reaches the email:
 no tenant id, no key, no internal header.
 """
 
@@ -22,7 +24,8 @@ from leadflow.outbox.senders import PermanentFailure, TransientFailure, message_
 if TYPE_CHECKING:
     from leadflow.outbox.models import OutboxMessage
 
-PAYLOAD_FIELDS = frozenset({"subject", "text", "html", "reply_to", "attachments"})
+PAYLOAD_FIELDS = frozenset({"subject", "text", "html", "calendar", "reply_to", "attachments"})
+CALENDAR_MIMETYPE = "text/calendar; method=REQUEST"  # Django adds charset=utf-8
 ATTACHMENT_FIELDS = frozenset({"filename", "content", "mimetype"})
 
 
@@ -63,6 +66,8 @@ def build_email(message: OutboxMessage) -> EmailMultiAlternatives:
     )
     if payload.get("html"):
         email.attach_alternative(payload["html"], "text/html")
+    if payload.get("calendar"):
+        email.attach_alternative(payload["calendar"], CALENDAR_MIMETYPE)
     for attachment in payload.get("attachments", []):
         email.attach(attachment["filename"], attachment["content"], attachment["mimetype"])
     return email

@@ -127,3 +127,8 @@ def _managers(tenant: Tenant) -> list[Person]:
     return [
         Person(email=m.user.email, name=m.user.full_name, organisation=tenant.name) for m in members
     ]
+
+
+def confirmation_cause(appointment: Appointment) -> tuple[str, int]:
+    """What the outbox files an appointment's confirmations under (its page lists them)."""
+    return ("appointment", appointment.pk)

@@ -28,7 +28,7 @@ from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.services import record_audit
 from leads import stages as lead_stages
 from leads.models import CLOSED_STAGES, Appointment, Lead, LeadStage
-from leads.tasks import send_appointment_confirmation_task
+from leads.services.confirmations import enqueue_confirmations
 
 MIN_DURATION_MINUTES = 5
 MAX_DURATION_MINUTES = 480
@@ -98,12 +98,12 @@ def book_appointment(
                 message_to_buyer,
                 by,
             )
+            # In the booking's transaction: a booking rolled back confirms nothing.
+            enqueue_confirmations(appointment=appointment)
     except IntegrityError as exc:
         if _is_one_open_per_inquiry(exc):
             raise _already_booked_error() from None
         raise
-    appointment_id, tenant_id = appointment.pk, inquiry.tenant_id
-    transaction.on_commit(lambda: _enqueue_confirmation(appointment_id, tenant_id))
     return lead
 
 
@@ -309,7 +309,3 @@ def buyer_profile(inquiry: Inquiry) -> dict[str, Any]:
             for kind, occurred_at in timeline.values_list("kind", "occurred_at")
         ],
     }
-
-
-def _enqueue_confirmation(appointment_id: int, tenant_id: int) -> None:
-    send_appointment_confirmation_task.delay(appointment_id=appointment_id, tenant_id=tenant_id)

@@ -5,6 +5,12 @@ confirmation email with an RFC 5545 invitation (``METHOD:REQUEST``, a stable
 ``UID``) that calendar programs add to the calendar. The appointment's
 internal ``notes`` never reach the buyer; what the buyer reads is its
 ``message_to_buyer``.
+
+The emails are written to the outbox (``leadflow.outbox``) in the booking's
+transaction, one message per recipient under the key
+``appointment:<id>:confirmation:<audience>:<address>``: a rolled-back booking
+sends nothing, a committed one is never forgotten, and a retry or a second
+dispatcher never sends one twice.
 """
 
 from __future__ import annotations
@@ -16,14 +22,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.utils import dateformat, timezone
 from icalendar import Calendar, Event, vCalAddress
 
 from inquiries.models import Inquiry
+from leadflow import outbox
 from leadflow.tenancy.models import Tenant
 from leads.models import Appointment, Lead
-from leads.selectors.appointments import MeetingPeople, Person, meeting_people
+from leads.selectors.appointments import (
+    MeetingPeople,
+    Person,
+    confirmation_cause,
+    meeting_people,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -135,15 +146,13 @@ def _invitation(
     )
 
 
-def send_appointment_confirmation(*, appointment: Appointment) -> bool:
-    """Email the buyer and everyone meeting them the appointment with its invitation, once.
+def enqueue_confirmations(*, appointment: Appointment) -> int:
+    """Write the buyer's and the team's confirmations to the outbox; returns how many.
 
-    The buyer gets their own email (no internal notes); the organizer and the
-    team get theirs (with the internal notes). Safe to run twice: the send is
-    claimed on the appointment first, so a second run finds it claimed and
-    sends nothing. A failed send releases the claim and raises, so the task
-    retries; each email keeps its ``Message-ID`` across retries. Returns
-    whether an email went out.
+    Called inside the booking's transaction. The buyer gets their own email
+    (no internal notes); everyone of the seller's side at the meeting gets
+    the team's (with the internal notes), one message each. Calling it again
+    for the same appointment adds nothing: each message's key is taken.
     """
     inquiry = Inquiry.objects.get(pk=appointment.inquiry_id)
     tenant = Tenant.objects.get(pk=appointment.tenant_id)
@@ -152,30 +161,48 @@ def send_appointment_confirmation(*, appointment: Appointment) -> bool:
         logger.info(
             "appointment %s has nobody to confirm to", appointment.pk, extra=_log(appointment)
         )
-        return False
-    claimed = Appointment.objects.filter(
-        pk=appointment.pk, confirmation_sent_at__isnull=True
-    ).update(confirmation_sent_at=timezone.now())
-    if not claimed:
-        logger.info("appointment %s was already confirmed", appointment.pk, extra=_log(appointment))
-        return False
+        return 0
     invitation = _invitation(appointment, inquiry, tenant, people).decode()
-    messages = []
-    # The team's first: should the buyer's then fail, the retry repeats only the team's.
-    if people.internal:
-        messages.append(_team_email(appointment, inquiry, tenant, people, invitation))
-    if people.buyer is not None:
-        messages.append(
-            _buyer_email(appointment, inquiry, tenant, people, people.buyer, invitation)
+    letters: list[tuple[str, str, dict[str, Any]]] = [
+        (
+            "team",
+            person.email,
+            _team_email(appointment, inquiry, tenant, people, invitation),
         )
-    try:
-        for message in messages:
-            message.send()
-    except Exception:
-        Appointment.objects.filter(pk=appointment.pk).update(confirmation_sent_at=None)
-        raise
-    logger.info("appointment %s confirmed", appointment.pk, extra=_log(appointment))
-    return True
+        for person in people.internal
+    ]
+    if people.buyer is not None:
+        letters.append(
+            (
+                "buyer",
+                people.buyer.email,
+                _buyer_email(appointment, inquiry, tenant, people, invitation),
+            )
+        )
+    queued = 0
+    for audience, address, payload in letters:
+        try:
+            outbox.enqueue(
+                kind="email",
+                key=f"appointment:{appointment.pk}:confirmation:{audience}:{address.lower()}",
+                recipient=address,
+                payload=payload,
+                cause=confirmation_cause(appointment),
+            )
+        except ValueError as refused:  # an address no mail server would take
+            logger.warning(
+                "appointment %s: no confirmation to %s (%s)",
+                appointment.pk,
+                audience,
+                refused,
+                extra=_log(appointment),
+            )
+            continue
+        queued += 1
+    logger.info(
+        "appointment %s: %s confirmation(s) queued", appointment.pk, queued, extra=_log(appointment)
+    )
+    return queued
 
 
 def _log(appointment: Appointment) -> dict[str, Any]:
@@ -221,18 +248,13 @@ def _who(inquiry: Inquiry, people: MeetingPeople, tenant: Tenant) -> str:
     return ", ".join(parts[:-1]) + f" and {parts[-1]}"
 
 
-def _message_id(appointment: Appointment, audience: str) -> str:
-    # Stable per appointment and audience: a repeat after a crash is recognisably the same.
-    local = appointment.uid.split("@", 1)[0]
-    domain = _leadflow_address().rpartition("@")[2] or "leadflow"
-    return f"<{local}.{audience}@{domain}>"
-
-
-def _with_invitation(message: EmailMultiAlternatives, invitation: str) -> EmailMultiAlternatives:
+def _with_invitation(letter: dict[str, Any], invitation: str) -> dict[str, Any]:
     # Inline, so mail programs show accept/decline; attached, for everything else.
-    message.attach_alternative(invitation, ICS_MIMETYPE)
-    message.attach("invite.ics", invitation, ICS_MIMETYPE)
-    return message
+    letter["calendar"] = invitation
+    letter["attachments"] = [
+        {"filename": "invite.ics", "content": invitation, "mimetype": ICS_MIMETYPE}
+    ]
+    return letter
 
 
 def _buyer_email(
@@ -240,9 +262,8 @@ def _buyer_email(
     inquiry: Inquiry,
     tenant: Tenant,
     people: MeetingPeople,
-    buyer: Person,
     invitation: str,
-) -> EmailMultiAlternatives:
+) -> dict[str, Any]:
     """The buyer's confirmation: when, where, whom they meet and the message to them only."""
     start, when = _when(appointment, tenant)
     lines = [
@@ -265,16 +286,13 @@ def _buyer_email(
         if rep is not None and rep.is_active
         else (people.organizer or next(iter(people.team), None) or Person("", "", "")).email
     )
-    reply_to = [replier] if replier else []
-    message = EmailMultiAlternatives(
-        subject=f"Appointment with {tenant.name}: {dateformat.format(start, 'D j M Y, H:i T')}",
-        body="\n".join(lines) + "\n",
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[buyer.email],
-        reply_to=reply_to or None,
-        headers={"Message-ID": _message_id(appointment, "buyer")},
-    )
-    return _with_invitation(message, invitation)
+    letter: dict[str, Any] = {
+        "subject": f"Appointment with {tenant.name}: {dateformat.format(start, 'D j M Y, H:i T')}",
+        "text": "\n".join(lines) + "\n",
+    }
+    if replier:
+        letter["reply_to"] = replier
+    return _with_invitation(letter, invitation)
 
 
 def _team_email(
@@ -283,7 +301,7 @@ def _team_email(
     tenant: Tenant,
     people: MeetingPeople,
     invitation: str,
-) -> EmailMultiAlternatives:
+) -> dict[str, Any]:
     """The team's notice: the buyer, who is invited, the internal notes and what the buyer read."""
     start, when = _when(appointment, tenant)
     lead = Lead.objects.filter(appointment_id=appointment.pk).only("pk").first()
@@ -306,16 +324,10 @@ def _team_email(
         "Message to the buyer (in their email and invitation):",
         appointment.message_to_buyer or "—",
     ]
-    return _with_invitation(
-        EmailMultiAlternatives(
-            subject=(
-                f"Booked: {_buyer_name(inquiry)}, {dateformat.format(start, 'D j M Y, H:i T')}"
-            ),
-            body="\n".join(lines) + "\n",
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[person.email for person in people.internal],
-            reply_to=[people.buyer.email] if people.buyer else None,
-            headers={"Message-ID": _message_id(appointment, "team")},
-        ),
-        invitation,
-    )
+    letter: dict[str, Any] = {
+        "subject": f"Booked: {_buyer_name(inquiry)}, {dateformat.format(start, 'D j M Y, H:i T')}",
+        "text": "\n".join(lines) + "\n",
+    }
+    if people.buyer is not None:
+        letter["reply_to"] = people.buyer.email
+    return _with_invitation(letter, invitation)

@@ -15,8 +15,10 @@ from django.utils.safestring import SafeString
 
 from inquiries.models import Inquiry, Stage
 from inquiries.views import panels
+from leadflow import outbox
+from leadflow.outbox.models import OutboxMessage
 from leadflow.tenancy.principal import Principal
-from leads.selectors.appointments import meeting_people
+from leads.selectors.appointments import confirmation_cause, meeting_people
 from leads.selectors.leads import leads_of_inquiry
 from leads.views.appointments import AppointmentForm, bookable_reps
 
@@ -29,10 +31,12 @@ def inquiry_panel(
     open_lead = next((lead for lead in leads if lead.is_open), None)
     can_book = open_lead is None and inquiry.stage not in (Stage.LEAD, Stage.DISQUALIFIED)
     invited = None
+    confirmations: list[OutboxMessage] = []
     if open_lead is not None:
         invited = meeting_people(
             appointment=open_lead.appointment, inquiry=inquiry, tenant=principal.tenant
         )
+        confirmations = list(outbox.messages_for(confirmation_cause(open_lead.appointment)))
     form = state.get("booking_form")
     if form is None and can_book:
         form = AppointmentForm(reps=bookable_reps())
@@ -41,6 +45,7 @@ def inquiry_panel(
         "open_lead": open_lead,
         "closed_leads": [lead for lead in leads if not lead.is_open],
         "invited": invited,
+        "confirmations": confirmations,
         "can_book": can_book,
         "form": form,
     }

@@ -10,10 +10,10 @@ from playwright.sync_api import expect
 
 from inquiries.models import Inquiry, LeadDefinition
 from inquiries.services import definitions as definition_services
+from leadflow import outbox
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Role
 from leads.models import Appointment, Lead
-from leads.services import booking as appointment_services
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.browser.test_session import log_in
 from tests.conftest import make_actor, transactional_databases
@@ -122,17 +122,11 @@ def test_marketer_edits_a_draft_and_two_managers_sign_it(live_server, page, scre
 
 
 def test_qualifier_books_an_appointment_from_the_inquiry_page(
-    live_server, page, screenshot, csp_errors, monkeypatch
+    live_server, page, screenshot, csp_errors
 ):
     """A qualifier books the decision-maker's meeting; the inquiry becomes a lead for sales."""
-    # The confirmation email goes through Celery once the booking commits;
-    # nothing here waits on a worker, so the enqueue is recorded instead.
-    enqueued: list[tuple[int, int]] = []
-    monkeypatch.setattr(
-        appointment_services,
-        "_enqueue_confirmation",
-        lambda appointment_id, tenant_id: enqueued.append((appointment_id, tenant_id)),
-    )
+    # The confirmations are written to the outbox with the booking; nothing
+    # here waits on a worker, so the test reads the outbox instead.
     tenant = TenantFactory(slug="booking-browser", name="Booking Co")
     tenant.timezone = "America/New_York"
     tenant.save()
@@ -195,13 +189,15 @@ def test_qualifier_books_an_appointment_from_the_inquiry_page(
         assert Inquiry.objects.get(pk=inquiry.pk).stage == "lead"
     # 14:30 in New York in March 2031 (EST, before the DST change) is 19:30 UTC.
     assert appointment.starts_at == datetime(2031, 3, 4, 19, 30, tzinfo=UTC)
-    assert enqueued == [(appointment.pk, tenant.pk)]
+    with tenant_context(tenant):
+        queued = outbox.messages_for(("appointment", appointment.pk))
+        assert {message.state for message in queued} == {"pending"}
+        assert queued.count() >= 1
     assert csp_errors == []
 
 
-def test_a_booking_in_the_past_is_refused_on_the_page(live_server, page, screenshot, monkeypatch):
+def test_a_booking_in_the_past_is_refused_on_the_page(live_server, page, screenshot):
     """A time already gone is refused with a message next to the field; nothing is booked."""
-    monkeypatch.setattr(appointment_services, "_enqueue_confirmation", lambda *args: None)
     tenant = TenantFactory(slug="past-browser", name="Past Co")
     qualifier = make_actor(tenant, Role.QUALIFIER)
     inquiry = InquiryFactory(tenant=tenant, first_name="Sam", last_name="Late")

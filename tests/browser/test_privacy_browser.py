@@ -12,7 +12,6 @@ from inquiries.services.custom_fields import define_custom_field
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import AuditEvent, Role
 from leads.models import Appointment
-from leads.services import booking as appointment_services
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.browser.test_session import log_in
 from tests.conftest import make_actor, transactional_databases
@@ -33,10 +32,9 @@ def section_shot(locator, screenshot_dir, name: str) -> None:
 
 
 def test_qualifier_books_with_a_message_to_the_buyer_and_internal_notes(
-    live_server, page, screenshot, screenshot_dir, csp_errors, monkeypatch
+    live_server, page, screenshot, screenshot_dir, csp_errors
 ):
     """Both texts are labelled apart; the lead card shows them, who is invited and the .ics."""
-    monkeypatch.setattr(appointment_services, "_enqueue_confirmation", lambda *args: None)
     tenant = TenantFactory(slug="privacy-booking", name="Acme Robotics")
     tenant.timezone = "Europe/Berlin"
     tenant.save()

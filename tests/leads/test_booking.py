@@ -9,13 +9,14 @@ from django.db import connections
 from django.utils import timezone
 
 from inquiries.models import Activity, Inquiry
+from leadflow import outbox
 from leadflow.lib.rules import RuleViolation
+from leadflow.outbox.models import OutboxMessage
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import AuditEvent, Role
 from leads.models import Appointment, Lead
 from leads.services import booking as appointment_services
 from leads.services.booking import book_appointment
-from leads.tasks import send_appointment_confirmation_task
 from tests.conftest import make_actor, transactional_databases
 from tests.factories import (
     InquiryFactory,
@@ -127,17 +128,24 @@ def test_the_lead_belongs_to_the_partner_that_referred_the_inquiry(actors):
     assert response.json()["partner"] == {"id": partner.pk, "name": partner.name}
 
 
-def test_booking_sends_the_confirmation_only_after_commit(
-    actors, inquiry, django_capture_on_commit_callbacks, monkeypatch
+def test_booking_writes_its_confirmations_to_the_outbox_in_its_transaction(
+    actors, inquiry, django_capture_on_commit_callbacks, mailoutbox
 ):
-    sent: list[dict] = []
-    monkeypatch.setattr(send_appointment_confirmation_task, "delay", lambda **kw: sent.append(kw))
     with django_capture_on_commit_callbacks() as callbacks, tenant_context(actors.tenant_a):
         lead = book_appointment(inquiry=inquiry, starts_at=future(), by=actors.teammate.principal)
-    assert sent == []
-    assert len(callbacks) == 1
-    callbacks[0]()
-    assert sent == [{"appointment_id": lead.appointment_id, "tenant_id": actors.tenant_a.pk}]
+        queued = list(outbox.messages_for(("appointment", lead.appointment_id)))
+    assert {message.recipient for message in queued} >= {inquiry.email}
+    assert {message.state for message in queued} == {"pending"}
+    assert mailoutbox == []  # nothing leaves before the commit
+    assert len(callbacks) == 1  # one dispatcher run queued on commit
+
+
+def test_a_booking_refused_queues_no_confirmation(actors, inquiry):
+    with tenant_context(actors.tenant_a):
+        book_appointment(inquiry=inquiry, starts_at=future(), by=actors.teammate.principal)
+        with pytest.raises(RuleViolation):
+            book_appointment(inquiry=inquiry, starts_at=future(), by=actors.teammate.principal)
+        assert OutboxMessage.objects.filter(key__contains=":confirmation:buyer:").count() == 1
 
 
 def test_a_time_without_offset_is_read_in_the_tenant_time_zone(actors, inquiry):
@@ -273,8 +281,7 @@ def test_reps_do_not_book_appointments(actors, inquiry, rep_a):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, databases=transactional_databases())
-def test_concurrent_bookings_make_exactly_one_lead(monkeypatch):
-    monkeypatch.setattr(send_appointment_confirmation_task, "delay", lambda **kw: None)
+def test_concurrent_bookings_make_exactly_one_lead():
     tenant = TenantFactory(slug="booking-race")
     actor = make_actor(tenant, Role.QUALIFIER)
     target = InquiryFactory(tenant=tenant)

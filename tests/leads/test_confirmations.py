@@ -5,11 +5,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 from icalendar import Calendar
 
+from leadflow.outbox.models import OutboxMessage
+from leadflow.outbox.services import dispatch_due
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Role
-from leads.models import Appointment
 from leads.services.booking import book_appointment
 from leads.services.confirmations import appointment_invitation
 from leads.tasks import send_appointment_confirmation_task
@@ -57,10 +59,14 @@ def booked(actors, inquiry, rep_a, qualifier_a):
     return lead.appointment
 
 
-def confirm(appointment) -> bool:
-    return send_appointment_confirmation_task(
-        appointment_id=appointment.pk, tenant_id=appointment.tenant_id
-    )
+def confirm(appointment) -> int:
+    """Run the outbox's dispatcher for the appointment's tenant; how many emails it sent."""
+    with tenant_context(appointment.tenant_id):
+        return dispatch_due().sent
+
+
+def recipients_of(mailoutbox) -> set[str]:
+    return {address for message in mailoutbox for address in message.to}
 
 
 def mail_to(outbox, email: str):
@@ -129,8 +135,8 @@ def test_the_team_gets_its_own_email_with_the_internal_notes(
 ):
     confirm(booked)
     team = mail_to(mailoutbox, rep_a.user.email)
-    assert set(team.to) == {rep_a.user.email, qualifier_a.user.email}
-    assert "pat@buyer.test" not in team.to
+    assert team.to == [rep_a.user.email]  # one email each: nobody sees the others' addresses
+    assert mail_to(mailoutbox, qualifier_a.user.email).body == team.body
     assert INTERNAL_NOTE in team.body
     assert MESSAGE in team.body
     # The invitation is the buyer's: the notes are in the email, never in the calendar.
@@ -221,33 +227,42 @@ def test_the_invitation_is_also_inline_for_accept_and_decline(booked, mailoutbox
         assert str(Calendar.from_ical(content).walk("VEVENT")[0]["UID"]) == booked.uid
 
 
-def test_running_the_confirmation_twice_sends_once(actors, booked, mailoutbox):
-    assert confirm(booked) is True
-    assert confirm(booked) is False
-    assert len(mailoutbox) == 2  # the buyer's and the team's
+def test_dispatching_twice_sends_each_confirmation_once(actors, booked, mailoutbox):
+    assert confirm(booked) == 3  # the buyer's, the rep's and the qualifier's
+    assert confirm(booked) == 0
+    assert len(mailoutbox) == 3
     with tenant_context(actors.tenant_a):
-        assert Appointment.objects.get(pk=booked.pk).confirmation_sent_at is not None
+        assert set(OutboxMessage.objects.values_list("state", flat=True)) == {"sent"}
 
 
-def test_each_email_keeps_its_message_id(booked, mailoutbox):
+def test_a_redelivered_legacy_task_adds_no_second_confirmation(actors, booked, mailoutbox):
+    assert send_appointment_confirmation_task(
+        appointment_id=booked.pk, tenant_id=actors.tenant_a.pk
+    )
+    confirm(booked)
+    assert len(mailoutbox) == 3
+
+
+def test_each_email_has_its_own_message_id(booked, mailoutbox):
     confirm(booked)
     ids = {message.extra_headers["Message-ID"] for message in mailoutbox}
-    assert len(ids) == 2
-    assert all(booked.uid.split("@")[0] in message_id for message_id in ids)
+    assert len(ids) == len(mailoutbox) == 3
 
 
-def test_a_failed_send_releases_the_claim_so_the_retry_sends(actors, booked, monkeypatch):
+def test_a_failed_send_is_retried_with_the_same_message_id(actors, booked, monkeypatch):
     def broken(self, fail_silently=False):
         raise ConnectionError("SMTP server went away")
 
     with monkeypatch.context() as patched:
         patched.setattr("django.core.mail.EmailMultiAlternatives.send", broken)
-        with pytest.raises(ConnectionError):
-            confirm(booked)
+        assert confirm(booked) == 0
     with tenant_context(actors.tenant_a):
-        assert Appointment.objects.get(pk=booked.pk).confirmation_sent_at is None
-    assert confirm(booked) is True
-    assert len(mail.outbox) == 2
+        waiting = OutboxMessage.objects.filter(state="pending", attempts=1)
+        assert waiting.count() == 3
+        assert "SMTP server went away" in waiting.first().last_error
+        waiting.update(due_at=timezone.now())  # the backoff has passed
+    assert confirm(booked) == 3
+    assert len(mail.outbox) == 3
 
 
 # --- Who is invited ------------------------------------------------------------------
@@ -267,8 +282,13 @@ def test_without_a_rep_the_tenants_managers_are_invited(actors, inquiry, qualifi
         unnamed.user.email,
     }
     team = mail_to(mailoutbox, dana.user.email)
-    assert set(team.to) == {qualifier_a.user.email, dana.user.email, unnamed.user.email}
-    assert gone.user.email not in team.to
+    assert recipients_of(mailoutbox) == {
+        "pat@buyer.test",
+        qualifier_a.user.email,
+        dana.user.email,
+        unnamed.user.email,
+    }
+    assert gone.user.email not in recipients_of(mailoutbox)
     assert INTERNAL_NOTE in team.body and INTERNAL_NOTE not in everything_in(buyer)
 
 
@@ -318,7 +338,7 @@ def test_a_partner_owned_inquiry_invites_the_partners_contact(actors, qualifier_
     assert invited["leads@northwind.test"]["CN"] == "Northwind"
     assert "and a member of the Northwind team" in buyer.body
     team = mail_to(mailoutbox, "leads@northwind.test")
-    assert set(team.to) == {qualifier_a.user.email, "leads@northwind.test"}
+    assert recipients_of(mailoutbox) == {"kim@buyer.test", qualifier_a.user.email, team.to[0]}
     assert INTERNAL_NOTE in team.body
 
 
@@ -346,10 +366,9 @@ def test_a_buyer_without_email_still_lets_the_team_know(actors, qualifier_a, rep
     phone_only = InquiryFactory(
         tenant=actors.tenant_a, email="", phone="+1 555 010 2000", phone_normalized="15550102000"
     )
-    assert confirm(book_now(actors, phone_only, qualifier_a, rep=rep_a.user)) is True
-    [team] = mailoutbox
-    assert set(team.to) == {qualifier_a.user.email, rep_a.user.email}
-    assert "+1 555 010 2000" in team.body
+    assert confirm(book_now(actors, phone_only, qualifier_a, rep=rep_a.user)) == 2
+    assert recipients_of(mailoutbox) == {qualifier_a.user.email, rep_a.user.email}
+    assert all("+1 555 010 2000" in team.body for team in mailoutbox)
 
 
 def test_nobody_to_confirm_to_sends_nothing(actors, mailoutbox):
@@ -358,7 +377,7 @@ def test_nobody_to_confirm_to_sends_nothing(actors, mailoutbox):
     )
     with tenant_context(actors.tenant_a):
         lead = book_appointment(inquiry=phone_only, starts_at=future(), by=system_principal(actors))
-    assert confirm(lead.appointment) is False
+    assert confirm(lead.appointment) == 0
     assert mailoutbox == []
 
 
@@ -440,3 +459,23 @@ def test_the_inquiry_page_links_the_invitation_and_shows_notes_apart(client, act
     assert INTERNAL_NOTE in internal.replace("&#x27;", "'")
     message = content.split('data-testid="message-to-buyer"')[1].split("</dd>")[0]
     assert "floor plan" in message
+
+
+def test_the_inquiry_page_shows_each_confirmations_state(client, actors, booked, mailoutbox):
+    client.force_login(actors.teammate.user)
+    before = client.get(f"/inquiries/{booked.inquiry_id}/").content.decode()
+    assert 'pat@buyer.test · <span class="badge">Pending</span>' in before
+    confirm(booked)
+    after = client.get(f"/inquiries/{booked.inquiry_id}/").content.decode()
+    assert 'pat@buyer.test · <span class="badge">Sent</span>' in after
+    assert "Pending" not in after.split('data-testid="confirmations"')[1].split("</dd>")[0]
+
+
+def test_a_failed_confirmation_shows_its_reason_on_the_inquiry_page(client, actors, booked):
+    with tenant_context(actors.tenant_a):
+        OutboxMessage.objects.filter(recipient="pat@buyer.test").update(
+            state="failed", last_error="the mail server answered 550: no such user"
+        )
+    client.force_login(actors.teammate.user)
+    page = client.get(f"/inquiries/{booked.inquiry_id}/").content.decode()
+    assert "Failed" in page and "550: no such user" in page

@@ -17,11 +17,6 @@ from leads.services.closing import close_lead
 from tests.factories import AppointmentFactory, InquiryFactory, LeadFactory
 
 
-@pytest.fixture(autouse=True)
-def no_confirmation_emails(monkeypatch):
-    monkeypatch.setattr("leads.services.booking._enqueue_confirmation", lambda *args: None)
-
-
 @pytest.fixture
 def inquiry(actors):
     return InquiryFactory(tenant=actors.tenant_a, stage="mql", email="pat@buyer.test")
