@@ -23,9 +23,12 @@ def inquiries_reached_nurture(moves: stages.Moves) -> None:
 
     The seam where enrolment in nurture programs (scheduled emails, tasks)
     is built by the nurture feature; today there is no program to enrol in,
-    nothing is sent, and the hand-over is logged.
+    nothing is sent, and the hand-over is logged at debug level (a
+    rescoring moves hundreds a batch).
     """
-    logger.info(
+    if not logger.isEnabledFor(logging.DEBUG):
+        return
+    logger.debug(
         "%s inquiries reached nurture (%s)",
         len(moves.ids),
         "created there" if moves.arrived else "moved",

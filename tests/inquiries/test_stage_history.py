@@ -12,10 +12,12 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from inquiries.models import DisqualifyReason, Inquiry
+from inquiries.scoring import ScoreResult
 from inquiries.selectors.inbox import Selection
 from inquiries.services import triage
 from inquiries.services.capture import capture_inquiry, record_activity
 from inquiries.services.merging import merge_inquiries
+from inquiries.services.scoring import score_reason
 from leadflow.lib import stages
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import StageChange
@@ -194,3 +196,18 @@ def test_a_merge_that_keeps_the_survivors_stage_writes_no_history(actors, scope)
     merge_inquiries(survivor=survivor, others=[other], by=scope)
     assert Inquiry.objects.get(pk=survivor.pk).stage == "mql"
     assert history() == []
+
+
+@pytest.mark.parametrize(
+    ("total", "qualifies", "reason"),
+    [
+        (72, True, "score 72 ≥ 60"),
+        (40, False, "score 40 < 60"),
+        (72, False, "score 72 ≥ 60, a must-have qualifier not met"),
+    ],
+)
+def test_the_history_says_why_a_score_moved_an_inquiry(total, qualifies, reason):
+    result = ScoreResult(
+        fit=total, engagement=0, total=total, breakdown=[], qualifies=qualifies, level="mql"
+    )
+    assert score_reason(result, 60) == reason

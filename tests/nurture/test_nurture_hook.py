@@ -32,7 +32,7 @@ def test_nurture_registers_its_hook_for_the_inquirys_nurture_stage():
 def test_inquiries_moved_to_nurture_reach_nurture_after_commit(
     actors, caplog, django_capture_on_commit_callbacks
 ):
-    caplog.set_level(logging.INFO, logger="nurture.services")
+    caplog.set_level(logging.DEBUG, logger="nurture.services")
     ids = [InquiryFactory(tenant=actors.tenant_a, stage=Stage.MQL).pk for _ in range(2)]
     with tenant_context(actors.tenant_a), django_capture_on_commit_callbacks(execute=True):
         stages.move_many("inquiry", ids, Stage.NURTURE, by=actors.owner.principal)
@@ -44,7 +44,7 @@ def test_inquiries_moved_to_nurture_reach_nurture_after_commit(
 def test_inquiries_created_in_nurture_reach_nurture_too(
     actors, caplog, django_capture_on_commit_callbacks
 ):
-    caplog.set_level(logging.INFO, logger="nurture.services")
+    caplog.set_level(logging.DEBUG, logger="nurture.services")
     inquiry = InquiryFactory(tenant=actors.tenant_a, stage=Stage.NURTURE)
     with tenant_context(actors.tenant_a), django_capture_on_commit_callbacks(execute=True):
         stages.arrived("inquiry", [inquiry.pk], Stage.NURTURE)
@@ -54,7 +54,7 @@ def test_inquiries_created_in_nurture_reach_nurture_too(
 def test_a_rolled_back_move_never_reaches_nurture(
     actors, caplog, django_capture_on_commit_callbacks
 ):
-    caplog.set_level(logging.INFO, logger="nurture.services")
+    caplog.set_level(logging.DEBUG, logger="nurture.services")
     inquiry = InquiryFactory(tenant=actors.tenant_a, stage=Stage.MQL)
     with (
         tenant_context(actors.tenant_a),
