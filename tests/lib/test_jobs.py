@@ -32,3 +32,8 @@ def test_enqueue_sends_the_kinds_task_only_when_the_transaction_commits(
 def test_enqueue_refuses_a_kind_nobody_registered():
     with pytest.raises(KeyError):
         jobs.enqueue("no-such-kind", job_id=1, tenant_id=1)
+
+
+def test_the_beat_schedule_runs_the_sweep_task_that_exists(settings):
+    app.loader.import_default_modules()
+    assert settings.CELERY_BEAT_SCHEDULE["resume-stalled-jobs"]["task"] in app.tasks

@@ -114,12 +114,13 @@ def merge_stored(
 
 @dataclass
 class Written:
-    """What a chunk wrote: the new inquiries per stage they were created in, and the stage
-    moves its rescoring calls for (target stage → ids of stored inquiries), made by the
-    caller through the stage mover once the rows are written.
+    """What a chunk wrote, and the stage moves its rescoring calls for.
 
-    And, per stored inquiry merged, the fields its merge changed and the
-    values the rows replaced.
+    ``arrived``: the new inquiries by the stage they were created in;
+    ``moves``: target stage → the stored inquiries the rescoring sends
+    there, moved by the caller through the stage mover once the rows are
+    written. And, per stored inquiry merged, the fields its merge changed
+    and the values the rows replaced.
     """
 
     arrived: dict[str, list[int]] = field(default_factory=dict)
