@@ -53,7 +53,7 @@ class Scorer:
         custom: dict[str, Any],
         source: str,
         activities: Iterable[tuple[str, datetime]],
-    ) -> tuple:
+    ) -> tuple[Any, ...]:
         """A new person's score columns: stage, fit, engagement, total, breakdown, level."""
         profile: dict[str, Any] = {name: values.get(name, "") for name in scoring.STANDARD_FIELDS}
         profile["company_size"] = values.get("company_size")

@@ -268,6 +268,8 @@ def write_with_orm(
         )
     )
     for person in people:
+        # Every person of the chunk is stored by now: the new ones got their id above.
+        assert person.target_id is not None
         for kind, when in sorted(person.activities):
             if (person.target_id, kind, when) not in existing:
                 activities.append(
