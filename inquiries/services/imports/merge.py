@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from django.db import IntegrityError, models
 
@@ -29,7 +29,17 @@ def _label(name: str) -> str:
 FIELD_LABELS = {name: _label(name) for name in PROFILE_FIELDS}
 
 
-def value_changes(person: Person, stored: Inquiry | StoredInquiry | None) -> list[dict[str, Any]]:
+class ValueChange(TypedDict):
+    """One value a row of the file replaced, as the "merged" timeline entry lists it."""
+
+    row: int
+    field: str
+    label: str
+    old: Any
+    new: Any
+
+
+def value_changes(person: Person, stored: Inquiry | StoredInquiry | None) -> list[ValueChange]:
     """Each value a row of the file replaced, in the order the rows are applied.
 
     A new person starts from its first row; a stored one from what is stored.
@@ -40,7 +50,7 @@ def value_changes(person: Person, stored: Inquiry | StoredInquiry | None) -> lis
         rows = rows[1:]
     else:
         current = {name: getattr(stored, name) for name in PROFILE_FIELDS}
-    changes = []
+    changes: list[ValueChange] = []
     for row in rows:
         for name, value in person.row_values(row).items():
             if name not in FIELD_LABELS:
@@ -61,7 +71,7 @@ def value_changes(person: Person, stored: Inquiry | StoredInquiry | None) -> lis
 
 
 def merged_details(
-    job: ImportJob, changed: list[str], changes: list[dict[str, Any]]
+    job: ImportJob, changed: list[str], changes: list[ValueChange]
 ) -> dict[str, Any]:
     """What the "merged" entry of an import says: the import, the fields and the rows' changes."""
     details: dict[str, Any] = {
@@ -133,7 +143,7 @@ class Written:
     arrived: dict[str, list[int]] = field(default_factory=dict)
     moves: dict[str, list[int]] = field(default_factory=dict)
     changed: dict[int, list[str]] = field(default_factory=dict)
-    changes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    changes: dict[int, list[ValueChange]] = field(default_factory=dict)
 
 
 def route_written(written: Written, *, by: Principal) -> None:

@@ -18,7 +18,7 @@ from inquiries.profile import CONTACT_FIELDS, TEXT_PROFILE_FIELDS
 from inquiries.services.capture import company_domain
 from inquiries.services.imports.matching import Person
 from inquiries.services.imports.rows import Row
-from inquiries.services.imports.scorer import Scorer
+from inquiries.services.imports.scorer import ScoreCells, Scorer
 from leadflow.tenancy.context import require_tenant_id
 
 # The text columns a chunk writes, in the order of the stage table's cells: the
@@ -124,7 +124,7 @@ def copy_rows(
     )
 
 
-UNSCORED = (Stage.INQUIRY, 0, 0, 0, "[]", BehaviourLevel.VISITOR)
+UNSCORED: ScoreCells = (Stage.INQUIRY, 0, 0, 0, "[]", BehaviourLevel.VISITOR)
 
 
 def new_cells(
@@ -135,7 +135,7 @@ def new_cells(
     external: tuple[str, str],
     outcome: str,
     campaign_id: int | None,
-    scored: tuple[Any, ...],
+    scored: ScoreCells,
 ) -> tuple[Any, ...]:
     """The stage cells of a new person, from ``first_name`` to ``behaviour_level``."""
     email = values.get("email", "")
