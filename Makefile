@@ -41,9 +41,13 @@ BENCHES ?= capture rescore import_csv inbox outbox
 bench: install
 	@for b in $(BENCHES); do echo "== bench/$$b.py"; $(PY) bench/$$b.py $(BENCH_ARGS) || exit 1; done
 
+# Style, then types (strict on services and selectors; the paths are pyproject's
+# [tool.mypy] files), then the apps' import contracts ([tool.importlinter]).
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 format: install
 	$(VENV)/bin/ruff check --fix .

@@ -42,13 +42,19 @@ CATEGORICAL_FIELDS = ("industry", "country", "region", "timeline", "source", "in
 # A keyword matches when the title contains it ("vp" also in "SVP"); seniority first.
 SENIORITY = ("chief", "vp", "vice president", "director", "head", "manager")
 TITLE_KEYWORDS = (*SENIORITY, "engineer", "analyst", "owner", "founder")
-COMPANY_SIZE_BINS = [(1, 49), (50, 199), (200, 999), (1000, 4999), (5000, None)]
 MIN_EXAMPLES = 5  # fewer training examples than this for a value is anecdote, not evidence
 MIN_POINTS = 2
 MAX_POINTS = 50
 SPLIT_MULTIPLIER = 2654435761
 
 Bound = int | float | None
+COMPANY_SIZE_BINS: list[tuple[Bound, Bound]] = [
+    (1, 49),
+    (50, 199),
+    (200, 999),
+    (1000, 4999),
+    (5000, None),
+]
 Feature = tuple[str, str, Any]  # (field, op, value) exactly as the fit rule will say it
 
 
@@ -247,7 +253,10 @@ def _quartile_bins(values: list[float]) -> list[tuple[Bound, Bound]]:
 
 
 def _features(
-    profile: Mapping[str, Any], *, choices: Iterable[str], bins: Mapping[str, list]
+    profile: Mapping[str, Any],
+    *,
+    choices: Iterable[str],
+    bins: Mapping[str, list[tuple[Bound, Bound]]],
 ) -> set[Feature]:
     """Every (field, op, value) a fit rule could match on this profile."""
     found: set[Feature] = set()
@@ -364,7 +373,7 @@ def _auc(scores: list[int], won: list[bool]) -> float:
 
 
 def _rules(
-    fit_rules: list[dict], custom_kinds: Mapping[str, str], *, threshold: int
+    fit_rules: list[dict[str, Any]], custom_kinds: Mapping[str, str], *, threshold: int
 ) -> scoring.Rules:
     return scoring.parse_rules(
         fit_rules=fit_rules,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -30,7 +31,7 @@ def import_errors(job: ImportJob) -> QuerySet[ImportRowError]:
     return ImportRowError.objects.filter(job_id=job.pk).order_by("row_number", "id")
 
 
-def report_csv_rows(job: ImportJob, batch_size: int = 2000) -> Iterator[list]:
+def report_csv_rows(job: ImportJob, batch_size: int = 2000) -> Iterator[list[Any]]:
     """The per-row report as CSV rows, streamed; cells that look like formulas are neutralised.
 
     A streamed response is read after the view has returned, outside the

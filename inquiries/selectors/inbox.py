@@ -26,8 +26,9 @@ import datetime as dt
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import django_filters
 from django.core.exceptions import EmptyResultSet
@@ -36,6 +37,7 @@ from django.db.models import (
     BooleanField,
     ExpressionWrapper,
     F,
+    Field,
     Func,
     Q,
     QuerySet,
@@ -64,6 +66,13 @@ from inquiries.models import (
 from leadflow.lib.query_fields import ID_MAX, IdFilter, WholeNumberFilter
 from leadflow.tenancy.models import Membership, Role
 
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models.sql.compiler import SQLCompiler
+
+# What ``as_sql`` gives: the SQL and its parameters.
+SqlAndParams = tuple[str, tuple[str | int, ...] | list[str | int]]
+
 COUNT_CAP = 10_000
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -85,9 +94,18 @@ class TextSearchMatch(Func):
     def __init__(self, tsquery: str):
         super().__init__(*[F(column) for column in SEARCH_COLUMNS], Value(tsquery))
 
-    def as_sql(self, compiler, connection, **extra_context):
+    def as_sql(
+        self,
+        compiler: SQLCompiler,
+        connection: BaseDatabaseWrapper,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> SqlAndParams:
         *columns, query = self.get_source_expressions()
-        parts, params = [], []
+        parts: list[str] = []
+        params: list[str | int] = []
         for column in columns:
             sql, column_params = compiler.compile(column)
             parts.append(sql)
@@ -111,10 +129,18 @@ class AdditionalEmailMatch(Func):
 
     output_field = BooleanField()
 
-    def __init__(self, matching: QuerySet):
+    def __init__(self, matching: QuerySet[InquiryEmail]):
         super().__init__(F("id"), Subquery(matching.order_by().values("inquiry_id")))
 
-    def as_sql(self, compiler, connection, **extra_context):
+    def as_sql(
+        self,
+        compiler: SQLCompiler,
+        connection: BaseDatabaseWrapper,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> SqlAndParams:
         column, subquery = (compiler.compile(e) for e in self.get_source_expressions())
         return f"{column[0]} = ANY(ARRAY{subquery[0]})", (*column[1], *subquery[1])
 
@@ -127,7 +153,15 @@ class EmailTextMatch(Func):
     def __init__(self, tsquery: str):
         super().__init__(F("email"), Value(tsquery))
 
-    def as_sql(self, compiler, connection, **extra_context):
+    def as_sql(
+        self,
+        compiler: SQLCompiler,
+        connection: BaseDatabaseWrapper,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> SqlAndParams:
         email, query = (compiler.compile(e) for e in self.get_source_expressions())
         return (
             f"to_tsvector('simple'::regconfig, {email[0]}) @@ "
@@ -141,7 +175,15 @@ class RowLessThan(Func):
 
     output_field = BooleanField()
 
-    def as_sql(self, compiler, connection, **extra_context):
+    def as_sql(
+        self,
+        compiler: SQLCompiler,
+        connection: BaseDatabaseWrapper,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> SqlAndParams:
         left_a, left_b, right_a, right_b = (
             compiler.compile(expression) for expression in self.get_source_expressions()
         )
@@ -182,8 +224,11 @@ class Sort:
             F("id").desc(),
         ]
 
-    def output_field(self):
-        return Inquiry._meta.get_field(self.field).clone()
+    def output_field(self) -> Field[Any, Any]:
+        column = Inquiry._meta.get_field(self.field)
+        # The sorts are on the inquiry's own columns, never a relation's reverse side.
+        assert isinstance(column, Field)
+        return column.clone()  # type: ignore[attr-defined]  # Field.clone is missing from the stubs
 
 
 SORTS = {
@@ -213,14 +258,14 @@ def _day_start(day: dt.date) -> dt.datetime | None:
     return start
 
 
-def _on_or_after(queryset: QuerySet, field: str, day: dt.date) -> QuerySet:
+def _on_or_after(queryset: QuerySet[Inquiry], field: str, day: dt.date) -> QuerySet[Inquiry]:
     start = _day_start(day)
     if start is None:
         return queryset if day < dt.date(2000, 1, 1) else queryset.none()
     return queryset.filter(**{f"{field}__gte": start})
 
 
-def _on_or_before(queryset: QuerySet, field: str, day: dt.date) -> QuerySet:
+def _on_or_before(queryset: QuerySet[Inquiry], field: str, day: dt.date) -> QuerySet[Inquiry]:
     end = _day_start(day + dt.timedelta(days=1)) if day < dt.date.max else None
     if end is None:
         return queryset.none() if day < dt.date(2000, 1, 1) else queryset
@@ -285,7 +330,7 @@ def _is_id(text: str) -> bool:
 class ScoreFilter(WholeNumberFilter):
     """A whole-number score within the score column's range."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("min_value", SCORE_MIN)
         kwargs.setdefault("max_value", SCORE_MAX)
         super().__init__(*args, **kwargs)
@@ -327,15 +372,23 @@ class InboxFilter(django_filters.FilterSet):
         model = Inquiry
         fields: list[str] = []
 
-    def __init__(self, data=None, *args, user_id: int | None = None, **kwargs):
+    def __init__(
+        self,
+        data: Mapping[str, Any] | None = None,
+        *args: Any,
+        user_id: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(None if data is None else without_blanks(data), *args, **kwargs)
         self.user_id = user_id
         self._custom: dict[str, Any] | None = None
 
-    def filter_q(self, queryset, name, value):
+    def filter_q(self, queryset: QuerySet[Inquiry], name: str, value: str) -> QuerySet[Inquiry]:
         return search(queryset, value)
 
-    def filter_assigned(self, queryset, name, value):
+    def filter_assigned(
+        self, queryset: QuerySet[Inquiry], name: str, value: str
+    ) -> QuerySet[Inquiry]:
         value = value.strip().lower()
         if value == "none":
             return queryset.filter(assigned_to__isnull=True)
@@ -345,16 +398,24 @@ class InboxFilter(django_filters.FilterSet):
             return queryset.filter(assigned_to_id=int(value))
         return queryset
 
-    def filter_created_from(self, queryset, name, value):
+    def filter_created_from(
+        self, queryset: QuerySet[Inquiry], name: str, value: dt.date
+    ) -> QuerySet[Inquiry]:
         return _on_or_after(queryset, "created_at", value)
 
-    def filter_created_to(self, queryset, name, value):
+    def filter_created_to(
+        self, queryset: QuerySet[Inquiry], name: str, value: dt.date
+    ) -> QuerySet[Inquiry]:
         return _on_or_before(queryset, "created_at", value)
 
-    def filter_activity_from(self, queryset, name, value):
+    def filter_activity_from(
+        self, queryset: QuerySet[Inquiry], name: str, value: dt.date
+    ) -> QuerySet[Inquiry]:
         return _on_or_after(queryset, "last_activity_at", value)
 
-    def filter_activity_to(self, queryset, name, value):
+    def filter_activity_to(
+        self, queryset: QuerySet[Inquiry], name: str, value: dt.date
+    ) -> QuerySet[Inquiry]:
         return _on_or_before(queryset, "last_activity_at", value)
 
     def is_valid(self) -> bool:
@@ -388,7 +449,7 @@ class InboxFilter(django_filters.FilterSet):
             lookups[key] = value
         return lookups
 
-    def filter_queryset(self, queryset):
+    def filter_queryset(self, queryset: QuerySet[Inquiry]) -> QuerySet[Inquiry]:
         queryset = super().filter_queryset(queryset)
         if self._custom is None:
             self._custom = self._custom_filters()
@@ -407,7 +468,7 @@ class InboxFilter(django_filters.FilterSet):
         }
 
 
-def without_blanks(data) -> QueryDict:
+def without_blanks(data: Mapping[str, Any]) -> QueryDict:
     """``data`` without empty values: a form's untouched ``<select>`` means "any"."""
     clean = QueryDict(mutable=True)
     for key in data:
@@ -442,7 +503,7 @@ def inbox_base() -> QuerySet[Inquiry]:
     return Inquiry.objects.select_related("campaign", "assigned_to")
 
 
-def filter_inbox(data, *, user_id: int | None) -> InboxFilter:
+def filter_inbox(data: Mapping[str, Any], *, user_id: int | None) -> InboxFilter:
     """The bound filter for ``data`` (a query dict); check ``is_valid()`` before ``.qs``."""
     return InboxFilter(data, queryset=inbox_base(), user_id=user_id)
 
@@ -487,7 +548,7 @@ def decode_cursor(sort: Sort, cursor: str) -> tuple[Any, int]:
     return value, pk
 
 
-def _after(sort: Sort, value: Any, pk: int):
+def _after(sort: Sort, value: Any, pk: int) -> Q:
     """Rows after (value, pk) in the sort's order, as a row comparison the index answers."""
     if value is None:  # still among the NULLs, which come first
         return Q(**{f"{sort.field}__isnull": True, "id__lt": pk}) | Q(
@@ -568,7 +629,7 @@ class CappedCount:
         return f"{self.value:,}+" if self.capped else f"{self.value:,}"
 
 
-def _limited_sql(queryset: QuerySet) -> tuple[str, tuple]:
+def _limited_sql(queryset: QuerySet[Inquiry]) -> SqlAndParams:
     """The capped count of ``queryset`` as a subquery; ``SELECT 0`` when it can match nothing.
 
     Django refuses to compile a query it knows is empty (``.none()``, a search
@@ -584,9 +645,10 @@ def _limited_sql(queryset: QuerySet) -> tuple[str, tuple]:
     return f"SELECT count(*) FROM ({sql}) AS capped", params
 
 
-def capped_counts(named: dict[str, QuerySet]) -> dict[str, CappedCount]:
+def capped_counts(named: dict[str, QuerySet[Inquiry]]) -> dict[str, CappedCount]:
     """Each queryset's row count up to :data:`COUNT_CAP` (then "10,000+"), in one query."""
-    parts, params = [], []
+    parts: list[str] = []
+    params: list[str | int] = []
     for queryset in named.values():
         sql, part_params = _limited_sql(queryset)
         parts.append(f"({sql})")
@@ -601,19 +663,21 @@ def capped_counts(named: dict[str, QuerySet]) -> dict[str, CappedCount]:
     }
 
 
-def stage_facets(data, *, user_id: int | None, filtered: QuerySet) -> dict[str, CappedCount]:
+def stage_facets(
+    data: QueryDict, *, user_id: int | None, filtered: QuerySet[Inquiry]
+) -> dict[str, CappedCount]:
     """The filtered total and, per stage, how many match the other filters (capped)."""
     others = data.copy()
     others.pop("stage", None)
     unstaged = filter_inbox(others, user_id=user_id)
     unstaged.is_valid()
     base = unstaged.qs
-    named: dict[str, QuerySet] = {"total": filtered}
+    named: dict[str, QuerySet[Inquiry]] = {"total": filtered}
     named.update({value: base.filter(stage=value) for value in Stage.values})
     return capped_counts(named)
 
 
-def search_is_selective(data, count: CappedCount) -> bool:
+def search_is_selective(data: Mapping[str, Any], count: CappedCount) -> bool:
     """A word search with at most :data:`COUNT_CAP` matches: read it from the full-text index."""
     text = (data.get("q") or "").strip()
     return bool(text) and not EMAIL_RE.match(text) and not count.capped

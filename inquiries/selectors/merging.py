@@ -296,11 +296,14 @@ ORDER BY b DESC, a DESC
 LIMIT %(limit)s
 """
 
+# A likely duplicate: the newer inquiry's id, the older one's, and why they look alike.
+Pair = tuple[int, int, tuple[str, ...]]
+
 _FLAGS = (SAME_NAME_COMPANY, SAME_NAME_DOMAIN, SAME_EMAIL_NAME, SIMILAR_EMAIL)
 
 
-def _pairs_in_sql(limit: int, after: tuple[int, int] | None, window: int = WINDOW):
-    params = {
+def _pairs_in_sql(limit: int, after: tuple[int, int] | None, window: int = WINDOW) -> list[Pair]:
+    params: dict[str, int | str | list[str] | None] = {
         "window": window,
         "tenant": require_tenant_id(),
         "max_local": MAX_SIMILAR_LOCAL_LENGTH,
@@ -447,9 +450,9 @@ def _reasons(a: _Person, b: _Person) -> tuple[str, ...]:
     return tuple(reasons)
 
 
-def _pairs_in_python(limit: int, after: tuple[int, int] | None, window: int = WINDOW):
+def _pairs_in_python(limit: int, after: tuple[int, int] | None, window: int = WINDOW) -> list[Pair]:
     people = _people(window)
-    blocks: dict[tuple, list[_Person]] = defaultdict(list)
+    blocks: dict[tuple[str, ...], list[_Person]] = defaultdict(list)
     for person in people:
         if person.first and person.last:
             blocks[("name", person.first, person.last)].append(person)

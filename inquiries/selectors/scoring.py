@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from django.utils import timezone
 
@@ -48,7 +48,17 @@ def rules_of(definition: LeadDefinition) -> scoring.Rules:
     )
 
 
-def profile_of(inquiry: Inquiry) -> dict[str, Any]:
+class Scorable(Protocol):
+    """An inquiry as fit rules read it: the scored fields by name, and its custom values.
+
+    A model instance, or the import's lighter ``StoredInquiry``.
+    """
+
+    @property
+    def custom(self) -> dict[str, Any] | None: ...
+
+
+def profile_of(inquiry: Scorable) -> dict[str, Any]:
     """What fit rules look at: the standard profile fields and ``custom.<key>`` values."""
     profile: dict[str, Any] = {name: getattr(inquiry, name) for name in SCORED_FIELDS}
     for key, value in (inquiry.custom or {}).items():

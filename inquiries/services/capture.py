@@ -70,7 +70,7 @@ FREE_MAIL_DOMAINS = frozenset(
         "free.fr",
     }
 )
-RESPONSE_KIND = {
+RESPONSE_KIND: dict[str, str] = {
     Source.WEB_FORM: ActivityKind.FORM_FILL,
     Source.DOWNLOAD: ActivityKind.DOWNLOAD,
     Source.WEBINAR: ActivityKind.WEBINAR,
@@ -220,17 +220,17 @@ def capture_inquiry(
 
 
 def _capture(
-    clean,
-    custom_values,
-    source,
-    campaign,
-    consent,
-    external_source,
-    external_id,
-    kind,
-    details,
-    when,
-    by,
+    clean: dict[str, Any],
+    custom_values: dict[str, Any],
+    source: str,
+    campaign: Campaign | None,
+    consent: str,
+    external_source: str,
+    external_id: str,
+    kind: str,
+    details: dict[str, Any],
+    when: datetime,
+    by: Principal,
 ) -> Captured:
     existing = _find_existing(clean, external_source, external_id)
     now = timezone.now()
@@ -312,7 +312,9 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _add_activity(inquiry: Inquiry, kind: str, when: datetime, details: dict, by: Principal):
+def _add_activity(
+    inquiry: Inquiry, kind: str, when: datetime, details: dict[str, Any], by: Principal
+) -> Activity:
     return Activity.objects.create(
         tenant=by.tenant, inquiry=inquiry, kind=kind, occurred_at=when, details=details
     )

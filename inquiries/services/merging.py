@@ -231,7 +231,7 @@ def _plan(
     inquiries: list[Inquiry],
     activity_counts: dict[int, int],
     additional: dict[int, tuple[str, ...]],
-):
+) -> MergePreview:
     ranked = sorted(inquiries, key=recency, reverse=True)
     fields: list[FieldChoice] = []
     for name, label in NEWEST_FIELDS:

@@ -417,10 +417,10 @@ def compile_rescore_sql(
 
     # 3. Which fit rules and qualifiers hold.
     matched = ["p.*"]
-    for n, rule in enumerate(rules.fit):
-        matched.append(f"{_condition_sql(rule, columns[rule.field], q)} AS fit{n}")
-    for n, rule in enumerate(rules.qualifiers):
-        matched.append(f"{_condition_sql(rule, columns[rule.field], q)} AS qual{n}")
+    for n, fit_rule in enumerate(rules.fit):
+        matched.append(f"{_condition_sql(fit_rule, columns[fit_rule.field], q)} AS fit{n}")
+    for n, qualifier in enumerate(rules.qualifiers):
+        matched.append(f"{_condition_sql(qualifier, columns[qualifier.field], q)} AS qual{n}")
 
     # 4. Fit, engagement and the total.
     fit = " + ".join(
@@ -503,11 +503,11 @@ def _breakdown_sql(rules: scoring.Rules, q: _Sql) -> str:
     assembling jsonb values; ``concat_ws`` skips the rules that add nothing.
     """
     items = []
-    for n, rule in enumerate(rules.fit):
-        item = json.dumps({"rule": rule.label, "kind": "fit", "points": rule.points})
+    for n, fit_rule in enumerate(rules.fit):
+        item = json.dumps({"rule": fit_rule.label, "kind": "fit", "points": fit_rule.points})
         items.append(f"CASE WHEN s.fit{n} THEN {q.param(item, '::text')} END")
-    for n, rule in enumerate(rules.engagement):
-        head = json.dumps({"rule": rule.label, "kind": "engagement"})[:-1] + ', "points": '
+    for n, engaged in enumerate(rules.engagement):
+        head = json.dumps({"rule": engaged.label, "kind": "engagement"})[:-1] + ', "points": '
         items.append(f"CASE WHEN s.e{n} <> 0 THEN {q.param(head, '::text')} || s.e{n} || '}}' END")
     if not items:
         return "'[]'::jsonb"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import QuerySet
@@ -77,7 +78,7 @@ def _selected(selection: Selection, by: Principal) -> QuerySet[Inquiry]:
         raise RuleViolation(field="filter", code="invalid", message=str(exc)) from exc
 
 
-def _audit(result: BulkResult, selection: Selection, by: Principal, **details) -> None:
+def _audit(result: BulkResult, selection: Selection, by: Principal, **details: Any) -> None:
     record_audit(
         action=f"inquiry.bulk_{result.action}",
         obj=by.tenant,
@@ -182,7 +183,7 @@ def _add_to_campaign(inquiries: QuerySet[Inquiry], campaign: Campaign) -> tuple[
 
 
 def _apply(
-    action: str, inquiries: QuerySet[Inquiry], values: dict, by: Principal
+    action: str, inquiries: QuerySet[Inquiry], values: dict[str, Any], by: Principal
 ) -> tuple[int, int]:
     """(matched, changed) of one bulk action on ``inquiries``."""
     if action == "assign":
@@ -256,7 +257,7 @@ def add_inquiries_to_campaign(
 
 
 def run_bulk_action(
-    *, action: str, selection: Selection, values: dict, by: Principal
+    *, action: str, selection: Selection, values: dict[str, Any], by: Principal
 ) -> BulkResult | BulkJob:
     """Run the bulk action named ``action`` (the page and the API name them alike).
 
@@ -282,7 +283,7 @@ def _more_than(inquiries: QuerySet[Inquiry], limit: int) -> bool:
 # --- "All matching" as a background job ------------------------------------------------
 
 
-def _stored_values(action: str, values: dict) -> dict:
+def _stored_values(action: str, values: dict[str, Any]) -> dict[str, Any]:
     if action == "assign":
         _check_assignee(values["assignee"])
         return {"assignee": values["assignee"].pk if values["assignee"] else None}
@@ -295,7 +296,9 @@ def _stored_values(action: str, values: dict) -> dict:
 
 
 @transaction.atomic
-def start_bulk_job(*, action: str, selection: Selection, values: dict, by: Principal) -> BulkJob:
+def start_bulk_job(
+    *, action: str, selection: Selection, values: dict[str, Any], by: Principal
+) -> BulkJob:
     """Queue "all matching" for a worker; nothing changes until it runs."""
     if not selection.is_all_matching:
         raise RuleViolation(field="filter", code="invalid", message="A job takes a filter.")
@@ -317,7 +320,7 @@ def start_bulk_job(*, action: str, selection: Selection, values: dict, by: Princ
     return job
 
 
-def _loaded_values(job: BulkJob) -> dict:
+def _loaded_values(job: BulkJob) -> dict[str, Any]:
     """The job's values as objects again; gone or no longer valid is a RuleViolation."""
     stored = job.values
     if job.action == "assign":
@@ -394,7 +397,11 @@ def run_bulk_job(
 
 @transaction.atomic
 def _run_batch(
-    job: BulkJob, matching: QuerySet[Inquiry], values: dict, batch_size: int, by: Principal
+    job: BulkJob,
+    matching: QuerySet[Inquiry],
+    values: dict[str, Any],
+    batch_size: int,
+    by: Principal,
 ) -> bool:
     """One batch in one transaction; False when the job is finished (or taken over)."""
     locked = BulkJob.objects.select_for_update().get(pk=job.pk)

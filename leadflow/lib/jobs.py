@@ -72,7 +72,9 @@ def abandoned(now: datetime, *, running: str, stale_after: timedelta) -> Q:
     return Q(Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - stale_after), status=running)
 
 
-def claim(jobs: QuerySet, *, queued: str, running: str, stale_after: timedelta) -> bool:
+def claim(
+    jobs: QuerySet[BackgroundJob], *, queued: str, running: str, stale_after: timedelta
+) -> bool:
     """Take the job in ``jobs`` (filtered to one) for this run; False if another run holds it."""
     now = timezone.now()
     claimable = Q(status=queued) | abandoned(now, running=running, stale_after=stale_after)

@@ -8,6 +8,7 @@ the bounds of the column they compare with (an id up to the largest bigint).
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import django_filters
 from django import forms
@@ -36,7 +37,7 @@ class WholeNumberFilter(django_filters.Filter):
 class IdFilter(WholeNumberFilter):
     """A row id: a whole number from 1 up to the id column's largest value."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", ID_MAX)
         super().__init__(*args, **kwargs)

@@ -158,7 +158,8 @@ def _clean_spec(
                     "not_allowed",
                     "Your role may not define custom fields; map to an existing one.",
                 )
-            kind = KIND_ALIASES.get(create.get("kind"), create.get("kind"))
+            asked = create.get("kind")
+            kind = KIND_ALIASES.get(asked, asked) if isinstance(asked, str) else asked
             try:
                 fields[key] = define_custom_field(
                     key=key,

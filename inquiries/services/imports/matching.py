@@ -164,17 +164,17 @@ def stored_matches(
                 )
             ]
         )
-    columns = "id, email, external_source, external_id, phone_normalized, false"
+    selected = "id, email, external_source, external_id, phone_normalized, false"
     with connection.cursor() as cursor:
         # Three probes, one per index, rather than one OR: in a large tenant the
         # planner may answer the OR by reading the whole tenant (9 s instead of
         # 1 s per 100,000 imported rows into a tenant of a million).
         cursor.execute(
-            f"SELECT {columns} FROM inquiries_inquiry WHERE tenant_id = %(tenant)s "
+            f"SELECT {selected} FROM inquiries_inquiry WHERE tenant_id = %(tenant)s "
             "AND email <> '' AND email = ANY(%(emails)s::text[]) "
-            f"UNION SELECT {columns} FROM inquiries_inquiry WHERE tenant_id = %(tenant)s "
+            f"UNION SELECT {selected} FROM inquiries_inquiry WHERE tenant_id = %(tenant)s "
             "AND external_id <> '' AND external_id = ANY(%(external_ids)s::text[]) "
-            f"UNION SELECT {columns} FROM inquiries_inquiry WHERE tenant_id = %(tenant)s "
+            f"UNION SELECT {selected} FROM inquiries_inquiry WHERE tenant_id = %(tenant)s "
             "AND phone_normalized = ANY(%(phones)s::text[]) "
             "UNION SELECT i.id, e.email, i.external_source, i.external_id, i.phone_normalized, "
             "true FROM inquiries_inquiryemail e JOIN inquiries_inquiry i "

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
-from django.db import IntegrityError
+from django.db import IntegrityError, models
 
 from inquiries import stages as inquiry_stages
 from inquiries.models import Activity, Consent, ImportJob, Inquiry, Source, Stage
@@ -18,10 +18,28 @@ from inquiries.services.imports.staging import TEXT_FIELDS, StoredInquiry, stage
 from leadflow.lib import stages
 from leadflow.tenancy.principal import Principal
 
-FIELD_LABELS = {name: str(Inquiry._meta.get_field(name).verbose_name) for name in PROFILE_FIELDS}
+
+def _label(name: str) -> str:
+    column = Inquiry._meta.get_field(name)
+    # The profile's fields are the inquiry's own columns, never a relation's reverse side.
+    assert isinstance(column, models.Field)
+    return str(column.verbose_name)
 
 
-def value_changes(person: Person, stored: Inquiry | StoredInquiry | None) -> list[dict[str, Any]]:
+FIELD_LABELS = {name: _label(name) for name in PROFILE_FIELDS}
+
+
+class ValueChange(TypedDict):
+    """One value a row of the file replaced, as the "merged" timeline entry lists it."""
+
+    row: int
+    field: str
+    label: str
+    old: Any
+    new: Any
+
+
+def value_changes(person: Person, stored: Inquiry | StoredInquiry | None) -> list[ValueChange]:
     """Each value a row of the file replaced, in the order the rows are applied.
 
     A new person starts from its first row; a stored one from what is stored.
@@ -32,7 +50,7 @@ def value_changes(person: Person, stored: Inquiry | StoredInquiry | None) -> lis
         rows = rows[1:]
     else:
         current = {name: getattr(stored, name) for name in PROFILE_FIELDS}
-    changes = []
+    changes: list[ValueChange] = []
     for row in rows:
         for name, value in person.row_values(row).items():
             if name not in FIELD_LABELS:
@@ -53,7 +71,7 @@ def value_changes(person: Person, stored: Inquiry | StoredInquiry | None) -> lis
 
 
 def merged_details(
-    job: ImportJob, changed: list[str], changes: list[dict[str, Any]]
+    job: ImportJob, changed: list[str], changes: list[ValueChange]
 ) -> dict[str, Any]:
     """What the "merged" entry of an import says: the import, the fields and the rows' changes."""
     details: dict[str, Any] = {
@@ -69,7 +87,7 @@ def merged_details(
 
 def merge_stored(
     people: list[Person], now: datetime, scorer: Scorer | None, written: Written
-) -> tuple[list[tuple], dict[int, set[tuple[str, datetime]]]]:
+) -> tuple[list[tuple[Any, ...]], dict[int, set[tuple[str, datetime]]]]:
     """Merge the known people into their stored inquiries in memory.
 
     Returns their stage rows and the activities they have stored, which the
@@ -78,10 +96,10 @@ def merge_stored(
     instead of being overwritten. ``merge_into`` is the merge rule of both
     writing paths.
     """
-    known = [p for p in people if p.target_id is not None]
+    known = [(p, p.target_id) for p in people if p.target_id is not None]
     if not known:
         return [], {}
-    ids = [p.target_id for p in known]
+    ids = [pk for _p, pk in known]
     stored = StoredInquiry.locked(ids)
     if len(stored) < len(set(ids)):
         # Merged away or deleted since the chunk was matched: the chunk's
@@ -93,8 +111,8 @@ def merge_stored(
     ):
         activities[pk].append((kind, when))
     rows = []
-    for person in known:
-        inquiry = stored[person.target_id]
+    for person, target_id in known:
+        inquiry = stored[target_id]
         last_before = inquiry.last_activity_at
         written.changes[inquiry.pk] = value_changes(person, inquiry)
         changed = merge_into(inquiry, person, now)
@@ -126,7 +144,7 @@ class Written:
     arrived: dict[str, list[int]] = field(default_factory=dict)
     moves: dict[str, list[int]] = field(default_factory=dict)
     changed: dict[int, list[str]] = field(default_factory=dict)
-    changes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    changes: dict[int, list[ValueChange]] = field(default_factory=dict)
 
 
 def route_written(written: Written, *, by: Principal) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from inquiries.models import Campaign, CustomField, ImportJob, RowProblem
 from inquiries.profile import PROFILE_FIELDS
@@ -16,7 +16,8 @@ from inquiries.services.custom_fields import clean_custom_values
 from inquiries.services.validation import clean_activity_time, clean_cell, clean_choice
 from leadflow.lib.rules import RuleViolation
 
-CAMPAIGN_NAME_MAX = Campaign._meta.get_field("name").max_length
+# A CharField's max_length is always set; the stubs type get_field's answer as any field.
+CAMPAIGN_NAME_MAX = cast(int, Campaign._meta.get_field("name").max_length)
 
 
 @dataclass

@@ -17,6 +17,10 @@ if TYPE_CHECKING:  # staging reads the scorer; the scorer only names the row typ
     from inquiries.services.imports.staging import StoredInquiry
 
 
+# A new person's score columns: stage, fit, engagement, total, breakdown (JSON), level.
+ScoreCells = tuple[str, int, int, int, str, str]
+
+
 @dataclass(frozen=True)
 class Scorer:
     """The active definition, applied in Python to the people a chunk writes.
@@ -53,7 +57,7 @@ class Scorer:
         custom: dict[str, Any],
         source: str,
         activities: Iterable[tuple[str, datetime]],
-    ) -> tuple:
+    ) -> ScoreCells:
         """A new person's score columns: stage, fit, engagement, total, breakdown, level."""
         profile: dict[str, Any] = {name: values.get(name, "") for name in scoring.STANDARD_FIELDS}
         profile["company_size"] = values.get("company_size")

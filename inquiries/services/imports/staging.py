@@ -11,13 +11,14 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 
 from inquiries.models import BehaviourLevel, Consent, Source, Stage, Timeline
 from inquiries.profile import CONTACT_FIELDS, TEXT_PROFILE_FIELDS
 from inquiries.services.capture import company_domain
 from inquiries.services.imports.matching import Person
 from inquiries.services.imports.rows import Row
-from inquiries.services.imports.scorer import Scorer
+from inquiries.services.imports.scorer import ScoreCells, Scorer
 from leadflow.tenancy.context import require_tenant_id
 
 # The text columns a chunk writes, in the order of the stage table's cells: the
@@ -90,7 +91,7 @@ class _CsvStream:
     The chunk's stage rows are produced lazily and never held as one text.
     """
 
-    def __init__(self, rows: Iterable[tuple | str]):
+    def __init__(self, rows: Iterable[tuple[Any, ...] | str]):
         self._rows = iter(rows)
         self._lines = CsvLines()
         self._pending = ""
@@ -110,10 +111,10 @@ class _CsvStream:
 
 
 def copy_rows(
-    cursor,
+    cursor: CursorWrapper,
     table: str,
     columns: list[str],
-    rows: Iterable[tuple | str],
+    rows: Iterable[tuple[Any, ...] | str],
     nullable: tuple[str, ...] = (),
 ) -> None:
     """COPY rows as CSV (the C csv writer); in ``nullable`` columns "" reads as NULL."""
@@ -123,7 +124,7 @@ def copy_rows(
     )
 
 
-UNSCORED = (Stage.INQUIRY, 0, 0, 0, "[]", BehaviourLevel.VISITOR)
+UNSCORED: ScoreCells = (Stage.INQUIRY, 0, 0, 0, "[]", BehaviourLevel.VISITOR)
 
 
 def new_cells(
@@ -134,8 +135,8 @@ def new_cells(
     external: tuple[str, str],
     outcome: str,
     campaign_id: int | None,
-    scored: tuple,
-) -> tuple:
+    scored: ScoreCells,
+) -> tuple[Any, ...]:
     """The stage cells of a new person, from ``first_name`` to ``behaviour_level``."""
     email = values.get("email", "")
     return (
@@ -235,7 +236,9 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def staged_merge(person: Person, inquiry: StoredInquiry, changed: list[str], dirty: bool) -> tuple:
+def staged_merge(
+    person: Person, inquiry: StoredInquiry, changed: list[str], dirty: bool
+) -> tuple[Any, ...]:
     """The stage row of a stored inquiry after the merge (and the rescoring) in memory."""
     array = "{" + ",".join(changed) + "}"
     return (
@@ -259,6 +262,41 @@ class StoredInquiry:
 
     __slots__ = ("pk", *WRITTEN_NAMES)
 
+    # The columns of ``WRITTEN`` (set from the row in ``locked``), as the checker sees them.
+    pk: int
+    first_name: str
+    last_name: str
+    email: str
+    phone: str
+    phone_normalized: str
+    title: str
+    company: str
+    industry: str
+    country: str
+    region: str
+    interest: str
+    timeline: str
+    outcome: str
+    company_domain: str
+    company_size: int | None
+    source: str
+    consent: str
+    external_source: str
+    external_id: str
+    custom: dict[str, Any]
+    campaign_id: int | None
+    stage: str
+    fit_score: int
+    engagement_score: int
+    score: int
+    # The stored JSON text, or the list a rescoring put in its place.
+    score_breakdown: str | list[dict[str, Any]]
+    behaviour_level: str
+    definition_id: int | None
+    scored_at: datetime | None
+    updated_at: datetime
+    last_activity_at: datetime | None
+
     @classmethod
     def locked(cls, ids: list[int]) -> dict[int, StoredInquiry]:
         """The inquiries with these ids, locked until the chunk's transaction ends."""
@@ -268,11 +306,13 @@ class StoredInquiry:
                 "WHERE tenant_id = %s AND id = ANY(%s::bigint[]) FOR UPDATE",
                 [require_tenant_id(), ids],
             )
-            found = {}
+            found: dict[int, StoredInquiry] = {}
             for values in cursor.fetchall():
                 inquiry = cls()
-                for name, value in zip(cls.__slots__, values, strict=True):
+                row = dict(zip(cls.__slots__, values, strict=True))
+                # Django reads jsonb as its text; the merge compares and updates the dict.
+                row["custom"] = json.loads(row["custom"])
+                for name, value in row.items():
                     setattr(inquiry, name, value)
-                inquiry.custom = json.loads(inquiry.custom)
                 found[inquiry.pk] = inquiry
             return found

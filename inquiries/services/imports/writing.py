@@ -35,6 +35,7 @@ from inquiries.services.capture import company_domain
 from inquiries.services.imports.matching import Person
 from inquiries.services.imports.merge import (
     MERGED_FIELDS,
+    ValueChange,
     Written,
     merge_into,
     merge_stored,
@@ -237,7 +238,7 @@ def write_with_orm(
         arrived.setdefault(inquiry.stage, []).append(inquiry.pk)
     activities: list[Activity] = []
 
-    def merged(pk: int, changed: list[str], changes: list[dict[str, Any]]) -> Activity:
+    def merged(pk: int, changed: list[str], changes: list[ValueChange]) -> Activity:
         return Activity(
             tenant_id=job.tenant_id,
             inquiry_id=pk,
@@ -268,6 +269,8 @@ def write_with_orm(
         )
     )
     for person in people:
+        # Every person of the chunk is stored by now: the new ones got their id above.
+        assert person.target_id is not None
         for kind, when in sorted(person.activities):
             if (person.target_id, kind, when) not in existing:
                 activities.append(
