@@ -37,6 +37,12 @@ def inquiry_panel(
             appointment=open_lead.appointment, inquiry=inquiry, tenant=principal.tenant
         )
         confirmations = list(outbox.messages_for(confirmation_cause(open_lead.appointment)))
+        named = {
+            person.email.lower(): person.label
+            for person in [*([invited.buyer] if invited.buyer else []), *invited.internal]
+        }
+        for message in confirmations:
+            message.addressee = named.get(message.recipient.lower(), "")
     form = state.get("booking_form")
     if form is None and can_book:
         form = AppointmentForm(reps=bookable_reps())

@@ -464,11 +464,13 @@ def test_the_inquiry_page_links_the_invitation_and_shows_notes_apart(client, act
 def test_the_inquiry_page_shows_each_confirmations_state(client, actors, booked, mailoutbox):
     client.force_login(actors.teammate.user)
     before = client.get(f"/inquiries/{booked.inquiry_id}/").content.decode()
-    assert 'pat@buyer.test · <span class="badge">Pending</span>' in before
+    assert 'pat@buyer.test</small> · <span class="badge">Pending</span>' in before
     confirm(booked)
     after = client.get(f"/inquiries/{booked.inquiry_id}/").content.decode()
-    assert 'pat@buyer.test · <span class="badge">Sent</span>' in after
-    assert "Pending" not in after.split('data-testid="confirmations"')[1].split("</dd>")[0]
+    assert 'pat@buyer.test</small> · <span class="badge">Sent</span>' in after
+    listed = after.split('data-testid="confirmations"')[1].split("</dd>")[0]
+    assert "Pending" not in listed
+    assert "Riley Rep" in listed  # people by name, their address beside it
 
 
 def test_a_failed_confirmation_shows_its_reason_on_the_inquiry_page(client, actors, booked):
