@@ -50,11 +50,6 @@ def inquiry(actors, active, system_a):
         ).inquiry
 
 
-@pytest.fixture
-def rep_a(actors):
-    return make_actor(actors.tenant_a, Role.REP, user__full_name="Riley Rep")
-
-
 def client_for(client, actor):
     client.force_login(actor.user)
     return client
