@@ -148,6 +148,32 @@ def system_a(actors) -> Principal:
     return Principal.system(actors.tenant_a, "tests")
 
 
+def captured_inquiry(tenant: Tenant, by: Principal):
+    """Dana Okafor of Freight Co, captured through the form: scored, with a custom field."""
+    from inquiries.models import CustomField
+    from inquiries.services.capture import capture_inquiry
+
+    with tenant_context(tenant):
+        CustomField.objects.create(
+            tenant=tenant, key="fleet_size", label="Fleet size", kind="number"
+        )
+        return capture_inquiry(
+            profile={
+                "email": "dana@freight.example",
+                "first_name": "Dana",
+                "last_name": "Okafor",
+                "title": "VP Logistics",
+                "company": "Freight Co",
+                "company_size": 800,
+                "industry": "logistics",
+                "timeline": "0-3m",
+            },
+            custom={"fleet_size": 120},
+            source="web_form",
+            by=by,
+        ).inquiry
+
+
 def wait_until(predicate, seconds: float = 30.0) -> bool:
     """Poll ``predicate`` until it holds (True) or ``seconds`` pass (False): for real workers."""
     deadline = time.monotonic() + seconds

@@ -7,16 +7,14 @@ import pytest
 from django.utils import timezone
 
 from inquiries.models import (
-    CustomField,
     DefinitionSignOff,
     LeadDefinition,
     RescoreJob,
 )
 from inquiries.services import definitions as definition_services
-from inquiries.services.capture import capture_inquiry
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Role
-from tests.conftest import make_actor
+from tests.conftest import captured_inquiry, make_actor
 from tests.factories import (
     InquiryFactory,
     LeadDefinitionFactory,
@@ -52,25 +50,7 @@ def draft(actors, active):
 @pytest.fixture
 def inquiry(actors, active, system_a):
     """A captured inquiry of tenant A: scored by the active version, with a custom field."""
-    with tenant_context(actors.tenant_a):
-        CustomField.objects.create(
-            tenant=actors.tenant_a, key="fleet_size", label="Fleet size", kind="number"
-        )
-        return capture_inquiry(
-            profile={
-                "email": "dana@freight.example",
-                "first_name": "Dana",
-                "last_name": "Okafor",
-                "title": "VP Logistics",
-                "company": "Freight Co",
-                "company_size": 800,
-                "industry": "logistics",
-                "timeline": "0-3m",
-            },
-            custom={"fleet_size": 120},
-            source="web_form",
-            by=system_a,
-        ).inquiry
+    return captured_inquiry(actors.tenant_a, system_a)
 
 
 @pytest.fixture

@@ -6,12 +6,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from inquiries.models import CustomField, Inquiry
-from inquiries.services.capture import capture_inquiry
+from inquiries.models import Inquiry
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Role
 from leads.models import Appointment, Lead
-from tests.conftest import make_actor
+from tests.conftest import captured_inquiry, make_actor
 from tests.factories import LeadDefinitionFactory, LeadFactory, PartnerFactory
 
 
@@ -29,25 +28,7 @@ def active(actors):
 @pytest.fixture
 def inquiry(actors, active, system_a):
     """A captured inquiry of tenant A: scored by the active version, with a custom field."""
-    with tenant_context(actors.tenant_a):
-        CustomField.objects.create(
-            tenant=actors.tenant_a, key="fleet_size", label="Fleet size", kind="number"
-        )
-        return capture_inquiry(
-            profile={
-                "email": "dana@freight.example",
-                "first_name": "Dana",
-                "last_name": "Okafor",
-                "title": "VP Logistics",
-                "company": "Freight Co",
-                "company_size": 800,
-                "industry": "logistics",
-                "timeline": "0-3m",
-            },
-            custom={"fleet_size": 120},
-            source="web_form",
-            by=system_a,
-        ).inquiry
+    return captured_inquiry(actors.tenant_a, system_a)
 
 
 def client_for(client, actor):
