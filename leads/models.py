@@ -15,10 +15,67 @@ class LeadStage(models.TextChoices):
     WON = "won", "Won"
     LOST = "lost", "Lost"
     POSTPONED = "postponed", "Postponed"
+    # The meeting did not happen: the inquiry goes back to the qualifier's queue.
+    NO_SHOW = "no_show", "No-show"
+    # Rejected by its owner as ``not_a_lead``: the person goes back to marketing's nurture.
+    REJECTED = "rejected", "Rejected (not a lead)"
 
 
 # A lead in one of these stages is closed: the person may be booked again.
-CLOSED_STAGES = (LeadStage.WON, LeadStage.LOST, LeadStage.POSTPONED)
+CLOSED_STAGES = (
+    LeadStage.WON,
+    LeadStage.LOST,
+    LeadStage.POSTPONED,
+    LeadStage.NO_SHOW,
+    LeadStage.REJECTED,
+)
+# A lead in one of these stages is open for its owner's weekly update (accepted or SQL).
+REPORTED_STAGES = (LeadStage.ACCEPTED, LeadStage.SQL)
+
+
+class RejectKind(models.TextChoices):
+    NOT_A_LEAD = "not_a_lead", "Not a lead (back to marketing)"
+    CANNOT_SERVE = "cannot_serve", "Cannot serve (another owner, please)"
+
+
+class LeadSettings(TenantOwnedModel):
+    """The tenant's rules for leads; a tenant without a row uses the defaults below.
+
+    Read it through ``leads.selectors.settings.lead_settings()``, which returns
+    an unsaved row with the defaults when the tenant has not changed them.
+    """
+
+    # Business days (Monday to Friday in the tenant's time zone) an owner has to accept a lead.
+    acceptance_business_days = models.PositiveSmallIntegerField(default=2)
+    # The articles' rule: most buyers need 8 to 12 contacts; 90% of reps stop after 4.
+    touch_minimum = models.PositiveSmallIntegerField(default=8)
+    touch_cliff = models.PositiveSmallIntegerField(default=4)
+    lost_reasons = models.JSONField(default=list)
+    # On its date a postponed lead comes back into its owner's week, or goes to nurture.
+    postponed_to_nurture = models.BooleanField(default=False)
+    reminder_hours_before = models.PositiveSmallIntegerField(default=24)
+    updated_at = models.DateTimeField(default=now)
+
+    class Meta(TenantOwnedModel.Meta):
+        constraints = [
+            *TenantOwnedModel.Meta.constraints,
+            models.UniqueConstraint(fields=["tenant"], name="leads_settings_one_per_tenant"),
+        ]
+
+    def __str__(self) -> str:
+        return f"lead settings of tenant {self.tenant_id}"
+
+
+# The reason a lead lost below the touch minimum must carry (the buyer said no).
+BUYER_DECLINED = "buyer declined"
+DEFAULT_LOST_REASONS = [
+    BUYER_DECLINED,
+    "chose a competitor",
+    "no budget",
+    "no decision",
+    "no response",
+    "not a fit",
+]
 
 
 class Appointment(TenantOwnedModel):
@@ -47,6 +104,11 @@ class Appointment(TenantOwnedModel):
     # Set only by confirmations sent before the outbox; they are outbox messages now.
     confirmation_sent_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # What became of the meeting: held, a no-show, or cancelled (with why).
+    held_at = models.DateTimeField(null=True, blank=True)
+    no_show_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=200, blank=True)
 
     class Meta(TenantOwnedModel.Meta):
         db_table = "inquiries_appointment"
@@ -90,6 +152,28 @@ class Lead(TenantOwnedModel):
     definition_version = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=now)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # When the current owner got it (booking, reassignment, a cannot-serve hand-back's new owner).
+    assigned_at = models.DateTimeField(default=now)
+    # Acceptance: due by (business days in the tenant's time zone), done at, or breached at.
+    acceptance_due_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    breached_at = models.DateTimeField(null=True, blank=True)
+    reject_kind = models.CharField(max_length=20, choices=RejectKind.choices, blank=True)
+    reject_reason = models.CharField(max_length=200, blank=True)
+    # SQL: budget, authority, need and timeline as the owner recorded them.
+    qualified_at = models.DateTimeField(null=True, blank=True)
+    budget = models.CharField(max_length=200, blank=True)
+    authority = models.CharField(max_length=200, blank=True)
+    need = models.CharField(max_length=500, blank=True)
+    timeline = models.CharField(max_length=200, blank=True)
+    # Outcome: won (value, closed_on), lost (reason from the tenant's list), postponed (until).
+    value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    closed_on = models.DateField(null=True, blank=True)
+    lost_reason = models.CharField(max_length=100, blank=True)
+    postponed_until = models.DateField(null=True, blank=True)
+    # The owner's next step, shown in My week.
+    next_step_on = models.DateField(null=True, blank=True)
+    next_step = models.CharField(max_length=200, blank=True)
 
     class Meta(TenantOwnedModel.Meta):
         ordering = ["-created_at", "-id"]
@@ -104,6 +188,19 @@ class Lead(TenantOwnedModel):
         indexes = [
             models.Index(fields=["tenant", "stage", "-created_at"], name="leads_lead_stage_idx"),
             models.Index(fields=["tenant", "rep", "stage"], name="leads_lead_rep_idx"),
+            models.Index(fields=["tenant", "partner", "stage"], name="leads_lead_partner_idx"),
+            # The acceptance-window scan: awaiting leads not yet breached, by due time.
+            models.Index(
+                fields=["tenant", "acceptance_due_at"],
+                name="leads_lead_acceptance_due_idx",
+                condition=models.Q(stage="awaiting_acceptance", breached_at__isnull=True),
+            ),
+            # The postponement scan: postponed leads by the date they come back.
+            models.Index(
+                fields=["tenant", "postponed_until"],
+                name="leads_lead_postponed_idx",
+                condition=models.Q(stage="postponed"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -112,3 +209,99 @@ class Lead(TenantOwnedModel):
     @property
     def is_open(self) -> bool:
         return self.stage not in CLOSED_STAGES
+
+
+class TouchKind(models.TextChoices):
+    CALL = "call", "Call"
+    EMAIL = "email", "Email"
+    MEETING = "meeting", "Meeting"
+    OTHER = "other", "Other"
+
+
+class TouchOutcome(models.TextChoices):
+    REACHED = "reached", "Reached them"
+    NO_ANSWER = "no_answer", "No answer"
+    LEFT_MESSAGE = "left_message", "Left a message"
+    REPLIED = "replied", "They replied"
+    BOUNCED = "bounced", "Bounced / wrong number"
+    MEETING_SET = "meeting_set", "Meeting set"
+    OTHER = "other", "Other"
+
+
+class Touch(TenantOwnedModel):
+    """One contact attempt (call, email, meeting, other) with the person.
+
+    The inquiry is required and the lead optional: a qualifier's touches before
+    hand-over and an owner's after it are one history. ``user`` is who made it;
+    ``partner`` the partner it was made for (a partner's user or key). The
+    touch minimum and the 4-touch cliff count the lead's current owner's.
+    """
+
+    inquiry = tenant_foreign_key("inquiries.Inquiry", on_delete=models.PROTECT, related_name="+")
+    lead = tenant_foreign_key(
+        "leads.Lead", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    user = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    partner = tenant_foreign_key(
+        "tenancy.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(max_length=10, choices=TouchKind.choices)
+    outcome = models.CharField(max_length=20, choices=TouchOutcome.choices)
+    note = models.TextField(blank=True)
+    at = models.DateTimeField(default=now)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "lead", "at"], name="leads_touch_lead_idx"),
+            models.Index(fields=["tenant", "inquiry", "at"], name="leads_touch_inquiry_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.at:%Y-%m-%d}"
+
+
+class UpdateStatus(models.TextChoices):
+    PROGRESS = "progress", "Progress"
+    WON = "won", "Won"
+    LOST = "lost", "Lost"
+    POSTPONED = "postponed", "Postponed"
+
+
+class WeeklyUpdate(TenantOwnedModel):
+    """The owner's report on one lead for one ISO week (``week`` is its Monday, tenant time).
+
+    A note and/or a touch and/or an outcome. ``late`` when it was written after
+    the week it reports on ended (clearing a backlog). ``user``/``partner``
+    name the owner who reported, as on the lead at that time.
+    """
+
+    lead = tenant_foreign_key("leads.Lead", on_delete=models.PROTECT, related_name="+")
+    week = models.DateField()
+    status = models.CharField(max_length=10, choices=UpdateStatus.choices)
+    note = models.TextField(blank=True)
+    touch = tenant_foreign_key(
+        "leads.Touch", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    user = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    partner = tenant_foreign_key(
+        "tenancy.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    late = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["-week", "-created_at", "-id"]
+        indexes = [
+            # Missing-update detection: does this lead have an update for this week?
+            models.Index(fields=["tenant", "lead", "week"], name="leads_update_lead_week_idx"),
+            models.Index(fields=["tenant", "week"], name="leads_update_week_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"update {self.week:%G-W%V} ({self.status})"

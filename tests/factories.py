@@ -145,6 +145,27 @@ class LeadFactory(TenantOwnedFactory):
     stage = "awaiting_acceptance"
 
 
+class TouchFactory(TenantOwnedFactory):
+    """A call that reached nobody, on the lead given (its inquiry follows) by the user given."""
+
+    class Meta:
+        model = "leads.Touch"
+
+    lead = None
+    inquiry = factory.LazyAttribute(lambda o: o.lead.inquiry if o.lead is not None else None)
+    kind = "call"
+    outcome = "no_answer"
+
+
+class WeeklyUpdateFactory(TenantOwnedFactory):
+    """A progress update on the lead given, for the week given (a Monday)."""
+
+    class Meta:
+        model = "leads.WeeklyUpdate"
+
+    status = "progress"
+
+
 class ImportJobFactory(TenantOwnedFactory):
     """An uploaded CSV file's import, in the state given (mapping awaited by default)."""
 

@@ -21,13 +21,14 @@ from django.utils import timezone
 
 from inquiries.models import Activity, ActivityKind, Inquiry, Stage
 from inquiries.services import handover
-from leadflow.lib import stages
+from leadflow.lib import stages, times, weeks
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Membership, Role, User
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.services import record_audit
 from leads import stages as lead_stages
 from leads.models import CLOSED_STAGES, Appointment, Lead, LeadStage
+from leads.selectors.settings import lead_settings
 from leads.services.confirmations import enqueue_confirmations
 
 MIN_DURATION_MINUTES = 5
@@ -242,6 +243,8 @@ def _book(
         score_breakdown=inquiry.score_breakdown,
         definition_version=inquiry.definition.version if inquiry.definition_id else None,
         created_at=now,
+        assigned_at=now,
+        acceptance_due_at=acceptance_due(now, by),
     )
     # A lead is created in its first stage: not a move, but the stage's hooks run.
     stages.arrived(lead_stages.MACHINE, [lead.pk], lead.stage, by=by)
@@ -275,6 +278,15 @@ def _book(
         by=by,
     )
     return appointment, lead
+
+
+def acceptance_due(assigned_at: datetime, by: Principal) -> datetime:
+    """When the owner must have accepted a lead assigned at ``assigned_at``: business days on.
+
+    The tenant's acceptance window (default 2 business days) in its time zone.
+    """
+    days = lead_settings().acceptance_business_days
+    return weeks.add_business_days(assigned_at, days, times.zone(by.tenant.timezone))
 
 
 def buyer_profile(inquiry: Inquiry) -> dict[str, Any]:

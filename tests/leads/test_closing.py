@@ -13,16 +13,17 @@ from leadflow.tenancy.models import AuditEvent, StageChange
 from leads.models import Appointment, Lead
 from leads.services.booking import book_appointment
 from leads.services.closing import close_lead
-from tests.factories import InquiryFactory
+from tests.factories import InquiryFactory, TouchFactory
 
 
 @pytest.fixture
-def lead(actors):
+def lead(actors, rep_a):
     inquiry = InquiryFactory(tenant=actors.tenant_a, stage="mql", email="pat@buyer.test")
     with tenant_context(actors.tenant_a):
         return book_appointment(
             inquiry=inquiry,
             starts_at=timezone.now() + timedelta(days=3),
+            rep=rep_a.user,
             by=actors.teammate.principal,
         )
 
@@ -51,11 +52,12 @@ def accept(actors, lead) -> None:
 
 def test_a_won_lead_is_closed_with_one_stage_change_and_the_outcome_on_the_inquiry(actors, lead):
     accept(actors, lead)
-    close(actors, lead, "won")
+    close(actors, lead, "won", value="12500")
     with tenant_context(actors.tenant_a):
         stored = Lead.objects.get(pk=lead.pk)
         appointment = Appointment.objects.get(pk=lead.appointment_id)
     assert stored.stage == "won" and stored.closed_at is not None
+    assert (str(stored.value), stored.closed_on) == ("12500.00", timezone.localdate())
     assert appointment.closed_at is not None
     assert lead_moves(actors, lead) == [("awaiting_acceptance", "accepted"), ("accepted", "won")]
     inquiry = inquiry_of(actors, lead)
@@ -63,37 +65,40 @@ def test_a_won_lead_is_closed_with_one_stage_change_and_the_outcome_on_the_inqui
 
 
 def test_a_lost_lead_keeps_the_person_with_sales_and_records_lost(actors, lead):
-    close(actors, lead, "lost", reason="Chose a competitor")
+    close(actors, lead, "lost", lost_reason="buyer declined")
     inquiry = inquiry_of(actors, lead)
     assert (inquiry.stage, inquiry.outcome) == ("lead", "lost")
 
 
-def test_a_postponed_lead_returns_the_person_to_nurture_without_an_outcome(actors, lead):
-    close(actors, lead, "postponed")
+def later(days: int = 30):
+    return timezone.localdate() + timedelta(days=days)
+
+
+def test_a_postponed_lead_keeps_the_person_with_sales_until_its_date(actors, lead):
+    close(actors, lead, "postponed", postponed_until=later())
     inquiry = inquiry_of(actors, lead)
-    assert (inquiry.stage, inquiry.outcome) == ("nurture", "")
+    assert (inquiry.stage, inquiry.outcome) == ("lead", "")
     with tenant_context(actors.tenant_a):
-        moves = StageChange.objects.filter(machine="inquiry", object_id=inquiry.pk)
-        assert list(moves.values_list("to_stage", flat=True)) == ["lead", "nurture"]
+        assert Lead.objects.get(pk=lead.pk).postponed_until == later()
 
 
 def test_a_lead_lost_not_now_returns_the_person_to_nurture_and_records_lost(actors, lead):
-    close(actors, lead, "lost", not_now=True)
+    close(actors, lead, "lost", not_now=True, lost_reason="buyer declined")
     inquiry = inquiry_of(actors, lead)
     assert (inquiry.stage, inquiry.outcome) == ("nurture", "lost")
 
 
 def test_a_lead_awaiting_acceptance_cannot_be_won(actors, lead):
     with pytest.raises(RuleViolation) as refused:
-        close(actors, lead, "won")
-    assert refused.value.code == "not_open"
+        close(actors, lead, "won", value="100")
+    assert (refused.value.field, refused.value.code) == ("stage", "not_accepted")
     assert lead_moves(actors, lead) == []
 
 
 def test_closing_a_closed_lead_is_a_conflict_that_writes_nothing(actors, lead):
-    close(actors, lead, "postponed")
+    close(actors, lead, "postponed", postponed_until=later())
     with pytest.raises(RuleViolation) as refused:
-        close(actors, lead, "won")
+        close(actors, lead, "won", value="100")
     assert (refused.value.code, refused.value.conflict) == ("not_open", True)
     assert lead_moves(actors, lead) == [("awaiting_acceptance", "postponed")]
     assert inquiry_of(actors, lead).outcome == ""
@@ -105,7 +110,12 @@ def test_closing_a_closed_lead_is_a_conflict_that_writes_nothing(actors, lead):
         ("sql", {}, "stage"),
         ("accepted", {}, "stage"),
         ("won", {"not_now": True}, "not_now"),
-        ("lost", {"reason": "x" * 201}, "reason"),
+        ("lost", {"reason": "x" * 201, "lost_reason": "buyer declined"}, "reason"),
+        ("lost", {}, "lost_reason"),
+        ("lost", {"lost_reason": "the weather"}, "lost_reason"),
+        ("lost", {"lost_reason": "no budget"}, "lost_reason"),
+        ("postponed", {}, "postponed_until"),
+        ("postponed", {"postponed_until": timezone.localdate()}, "postponed_until"),
     ],
 )
 def test_a_bad_close_is_refused_and_writes_nothing(actors, lead, stage, kwargs, field):
@@ -119,7 +129,59 @@ def test_a_bad_close_is_refused_and_writes_nothing(actors, lead, stage, kwargs, 
 
 
 def test_closing_is_audited(actors, lead):
-    close(actors, lead, "lost", not_now=True, reason="Budget next year")
+    close(
+        actors, lead, "lost", not_now=True, reason="Budget next year", lost_reason="buyer declined"
+    )
     with tenant_context(actors.tenant_a):
         event = AuditEvent.objects.get(action="lead.closed")
-    assert event.after == {"stage": "lost", "not_now": True, "reason": "Budget next year"}
+    assert event.after == {
+        "stage": "lost",
+        "reason": "Budget next year",
+        "lost_reason": "buyer declined",
+        "closed_on": str(timezone.localdate()),
+    }
+
+
+def touches(actors, lead, count):
+    for _ in range(count):
+        TouchFactory(tenant=actors.tenant_a, lead=lead, user=lead.rep)
+
+
+def test_a_lead_below_the_touch_minimum_is_lost_only_as_buyer_declined(actors, lead):
+    touches(actors, lead, 7)
+    with pytest.raises(RuleViolation) as refused:
+        close(actors, lead, "lost", lost_reason="no budget")
+    assert (refused.value.field, refused.value.code) == ("lost_reason", "below_touch_minimum")
+    close(actors, lead, "lost", lost_reason="Buyer declined")
+    with tenant_context(actors.tenant_a):
+        assert Lead.objects.get(pk=lead.pk).lost_reason == "buyer declined"
+
+
+def test_a_lead_at_the_touch_minimum_is_lost_for_any_listed_reason(actors, lead):
+    touches(actors, lead, 8)
+    close(actors, lead, "lost", lost_reason="no budget")
+    with tenant_context(actors.tenant_a):
+        assert Lead.objects.get(pk=lead.pk).lost_reason == "no budget"
+
+
+def test_another_owners_touches_do_not_count_toward_the_minimum(actors, lead):
+    for _ in range(8):
+        TouchFactory(tenant=actors.tenant_a, lead=lead, user=actors.teammate.user)
+    with pytest.raises(RuleViolation) as refused:
+        close(actors, lead, "lost", lost_reason="no budget")
+    assert refused.value.code == "below_touch_minimum"
+
+
+def test_a_won_lead_cannot_be_dated_in_the_future(actors, lead):
+    accept(actors, lead)
+    with pytest.raises(RuleViolation) as refused:
+        close(actors, lead, "won", value="10", closed_on=later(1))
+    assert (refused.value.field, refused.value.code) == ("closed_on", "future")
+
+
+@pytest.mark.parametrize("value", [None, "", "-1", "abc", "1e20", "NaN"])
+def test_a_won_lead_needs_a_sensible_value(actors, lead, value):
+    accept(actors, lead)
+    with pytest.raises(RuleViolation) as refused:
+        close(actors, lead, "won", value=value)
+    assert refused.value.field == "value"

@@ -37,13 +37,19 @@ def stage_of(actors, inquiry) -> str:
 
 
 @pytest.mark.postgres
-def test_a_postponed_lead_goes_to_nurture_and_the_person_is_booked_again_as_a_new_lead(
+def test_a_lead_lost_not_now_goes_to_nurture_and_the_person_is_booked_again_as_a_new_lead(
     actors, inquiry, client
 ):
     first = book(actors, inquiry)
     assert stage_of(actors, inquiry) == "lead"
     with tenant_context(actors.tenant_a):
-        close_lead(lead=first, stage="postponed", by=actors.owner.principal)
+        close_lead(
+            lead=first,
+            stage="lost",
+            not_now=True,
+            lost_reason="buyer declined",
+            by=actors.owner.principal,
+        )
     assert stage_of(actors, inquiry) == "nurture"
 
     second = book(actors, inquiry, days=90)
@@ -53,11 +59,11 @@ def test_a_postponed_lead_goes_to_nurture_and_the_person_is_booked_again_as_a_ne
     with tenant_context(actors.tenant_a):
         leads = dict(Lead.objects.filter(inquiry_id=inquiry.pk).values_list("pk", "stage"))
         appointments = Appointment.objects.filter(inquiry_id=inquiry.pk)
-        assert leads == {first.pk: "postponed", second.pk: "awaiting_acceptance"}
+        assert leads == {first.pk: "lost", second.pk: "awaiting_acceptance"}
         assert appointments.count() == 2
         assert appointments.filter(closed_at__isnull=True).get().pk == second.appointment_id
         moves = StageChange.objects.filter(machine="inquiry", object_id=inquiry.pk)
-        # Booked (lead), postponed (nurture), booked again (lead): each move one row.
+        # Booked (lead), lost "not now" (nurture), booked again (lead): each move one row.
         assert list(moves.values_list("from_stage", "to_stage")) == [
             ("mql", "lead"),
             ("lead", "nurture"),
@@ -85,7 +91,7 @@ def test_a_person_whose_lead_was_won_is_not_booked_again_while_still_a_lead(acto
     lead = book(actors, inquiry)
     with tenant_context(actors.tenant_a):
         stages.move(lead, "accepted", by=actors.owner.principal)
-        close_lead(lead=lead, stage="won", by=actors.owner.principal)
+        close_lead(lead=lead, stage="won", value="5000", by=actors.owner.principal)
     with pytest.raises(RuleViolation) as refused:
         book(actors, inquiry, days=5)
     assert (refused.value.code, refused.value.conflict) == ("already_a_lead", True)
@@ -126,14 +132,20 @@ def test_the_database_allows_a_new_lead_beside_a_closed_one(actors, inquiry, clo
         assert Lead.objects.filter(inquiry_id=inquiry.pk).count() == 2
 
 
-def test_the_api_books_a_person_again_once_their_lead_is_postponed(actors, inquiry):
+def test_the_api_books_a_person_again_once_their_lead_is_lost_not_now(actors, inquiry):
     first = book(actors, inquiry)
     payload = {"starts_at": (timezone.now() + timedelta(days=30)).isoformat()}
     url = f"/api/v1/inquiries/{inquiry.pk}/appointment/"
     refused = actors.teammate.api().post(url, payload, format="json")
     assert (refused.status_code, refused.json()["code"]) == (409, "already_booked")
     with tenant_context(actors.tenant_a):
-        close_lead(lead=first, stage="postponed", by=actors.owner.principal)
+        close_lead(
+            lead=first,
+            stage="lost",
+            not_now=True,
+            lost_reason="buyer declined",
+            by=actors.owner.principal,
+        )
     response = actors.teammate.api().post(url, payload, format="json")
     assert response.status_code == 201
     assert response.json()["id"] != first.pk
@@ -143,7 +155,7 @@ def test_the_api_answers_409_for_a_person_whose_lead_was_won(actors, inquiry):
     lead = book(actors, inquiry)
     with tenant_context(actors.tenant_a):
         stages.move(lead, "accepted", by=actors.owner.principal)
-        close_lead(lead=lead, stage="won", by=actors.owner.principal)
+        close_lead(lead=lead, stage="won", value="5000", by=actors.owner.principal)
     response = actors.teammate.api().post(
         f"/api/v1/inquiries/{inquiry.pk}/appointment/",
         {"starts_at": (timezone.now() + timedelta(days=30)).isoformat()},

@@ -1,0 +1,45 @@
+"""Which open leads owe their owner's weekly update: one set-based query, whatever the count.
+
+A lead is **open** (owes updates) when accepted or SQL. It is **missing** for a
+week when it has no update for that week — unless its current owner got it
+within the week's last two business days (Thursday on, tenant time), or after
+the week. Boundaries are the tenant's midnights (``leadflow/lib/weeks.py``).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, tzinfo
+
+from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
+
+from leadflow.lib import weeks
+from leads.models import REPORTED_STAGES, Lead, WeeklyUpdate
+
+# Assigned from this day of the week on (Thursday: the last two business days), no update is owed.
+EXEMPT_FROM_WEEKDAY = 3
+
+
+def current_week(tz: tzinfo, at: datetime | None = None) -> date:
+    """The Monday of the week ``at`` (default now) falls in, in ``tz``."""
+    return weeks.week_of_moment(at or timezone.now(), tz)
+
+
+def owed_cutoff(week: date, tz: tzinfo) -> datetime:
+    """Leads assigned before this instant owe an update for ``week``."""
+    return datetime.combine(week + timedelta(days=EXEMPT_FROM_WEEKDAY), time.min, tzinfo=tz)
+
+
+def has_update_for(week: date) -> Exists:
+    """``EXISTS`` an update of the outer lead for ``week`` (annotate or filter with it)."""
+    return Exists(WeeklyUpdate.objects.filter(lead_id=OuterRef("pk"), week=week))
+
+
+def owing_update(leads: QuerySet[Lead], *, week: date, tz: tzinfo) -> QuerySet[Lead]:
+    """The leads of ``leads`` that owe an update for ``week`` (reported or not)."""
+    return leads.filter(stage__in=REPORTED_STAGES, assigned_at__lt=owed_cutoff(week, tz))
+
+
+def missing_update(leads: QuerySet[Lead], *, week: date, tz: tzinfo) -> QuerySet[Lead]:
+    """The leads of ``leads`` that owe an update for ``week`` and have none: one query."""
+    return owing_update(leads, week=week, tz=tz).filter(~has_update_for(week))
