@@ -85,7 +85,7 @@ def book_appointment(
         )
     if _has_open_booking(inquiry):
         raise _already_booked_error()
-    _check_rep(rep)
+    check_rep(rep)
     try:
         # A savepoint, so a booking that lost a race is reported as a 409, not a 500.
         with transaction.atomic():
@@ -147,7 +147,8 @@ def _check_text(*, location: str, notes: str, message_to_buyer: str) -> None:
             )
 
 
-def _check_rep(rep: User | None) -> None:
+def check_rep(rep: User | None) -> None:
+    """Refuse a rep who is not an active member selling for the tenant itself (not a partner)."""
     if rep is None:
         return
     membership = Membership.objects.filter(user_id=rep.pk, is_active=True).first()

@@ -20,7 +20,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from inquiries.models import Inquiry
@@ -30,7 +30,7 @@ from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.services import record_audit
 from leads import stages as lead_stages
-from leads.models import BUYER_DECLINED, Appointment, Lead, LeadStage
+from leads.models import BUYER_DECLINED, CLOSED_STAGES, Appointment, Lead, LeadStage
 from leads.selectors.settings import lead_settings
 from leads.selectors.touches import owner_touch_count
 
@@ -231,3 +231,76 @@ def _postponed_until(postponed_until: date | None, today: date) -> date:
             message="The date a postponed lead comes back is after today.",
         )
     return postponed_until
+
+
+# What a reopen clears: the outcome the lead was closed with (kept in the audit row).
+OUTCOME_FIELDS = (
+    "closed_at",
+    "value",
+    "closed_on",
+    "lost_reason",
+    "postponed_until",
+    "reject_kind",
+    "reject_reason",
+)
+
+
+def reopen_lead(*, lead: Lead, by: Principal, reason: str = "") -> Lead:
+    """A manager reopens a closed lead: it is accepted again, with its owner, outcome cleared.
+
+    Audited with the outcome it had. Refused (409) when the lead is open, or
+    when the person has been booked again since (their new lead is the open
+    one). The person is handed to sales again if they had gone back to nurture
+    or the qualifier's queue. Managers only: the caller checks the role.
+    """
+    if lead.is_open:
+        raise RuleViolation(
+            field="lead", code="open", conflict=True, message="This lead is open already."
+        )
+    before = {name: _jsonable({name: getattr(lead, name)})[name] for name in OUTCOME_FIELDS}
+    before["stage"] = lead.stage
+    try:
+        with transaction.atomic():
+            moved = stages.move(
+                lead,
+                LeadStage.ACCEPTED,
+                by=by,
+                reason=reason.strip()[:MAX_REASON_LENGTH] or "reopened",
+                also={
+                    "closed_at": None,
+                    "value": None,
+                    "closed_on": None,
+                    "lost_reason": "",
+                    "postponed_until": None,
+                    "reject_kind": "",
+                    "reject_reason": "",
+                    "accepted_at": lead.accepted_at or timezone.now(),
+                },
+                only_from=[str(stage) for stage in CLOSED_STAGES],
+                machine_name=lead_stages.MACHINE,
+            )
+            if not moved:
+                raise RuleViolation(
+                    field="lead",
+                    code="not_closed",
+                    conflict=True,
+                    message="This lead was changed meanwhile; reload it.",
+                )
+            inquiry = Inquiry.objects.select_for_update().get(pk=lead.inquiry_id)
+            if inquiry.stage != "lead":
+                handover.hand_over(inquiry=inquiry, lead_id=lead.pk, by=by)
+            record_audit(
+                action="lead.reopened",
+                obj=lead,
+                before=before,
+                after={"stage": LeadStage.ACCEPTED.value, "reason": reason.strip()},
+                by=by,
+            )
+    except IntegrityError:
+        raise RuleViolation(
+            field="lead",
+            code="booked_again",
+            conflict=True,
+            message="This person has been booked again since; their new lead is the open one.",
+        ) from None
+    return lead
