@@ -1,6 +1,6 @@
 """The outbox: every message that leaves LeadFlow (email, webhook) is a row first.
 
-Callers use three functions, importable from here without touching models at
+Callers use these functions, importable from here without touching models at
 import time::
 
     from leadflow import outbox
@@ -9,6 +9,7 @@ import time::
                    recipient=email, payload={"subject": ..., "text": ...},
                    cause=("appointment", a.pk))
     outbox.messages_for(("appointment", a.pk))
+    outbox.messages_for_each("invitation", [i.pk for i in invitations])
     outbox.register_sender("sms", send_sms)
 
 docs/architecture.md, "The outbox and what exactly-once can honestly mean".
@@ -16,7 +17,7 @@ docs/architecture.md, "The outbox and what exactly-once can honestly mean".
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,13 @@ def messages_for(cause: tuple[str, object]) -> QuerySet[OutboxMessage]:
     from leadflow.outbox import selectors
 
     return selectors.messages_for(cause)
+
+
+def messages_for_each(cause_type: str, cause_ids: Iterable[object]) -> QuerySet[OutboxMessage]:
+    """The current tenant's messages caused by any of a list of things, in one query."""
+    from leadflow.outbox import selectors
+
+    return selectors.messages_for_each(cause_type, cause_ids)
 
 
 def register_sender(

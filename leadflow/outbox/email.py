@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.core.validators import validate_email
 
 from leadflow.outbox.senders import PermanentFailure, TransientFailure, message_identity
@@ -74,12 +74,21 @@ def build_email(message: OutboxMessage) -> EmailMultiAlternatives:
 
 
 def send_email(message: OutboxMessage) -> None:
-    """Send one email; SMTP 4xx and network trouble are transient, 5xx and bad addresses not."""
-    try:
-        validate_email(message.recipient)
-    except ValidationError:
-        raise PermanentFailure(f"{message.recipient!r} is not an email address") from None
-    email = build_email(message)
+    """The ``email`` sender: the payload built into an email, sent by :func:`deliver`."""
+    deliver(build_email(message))
+
+
+def deliver(email: EmailMessage) -> None:
+    """Send one built email; SMTP 4xx and network trouble are transient, 5xx and bad addresses not.
+
+    Every sender of email goes through here (the ``email`` kind, invitations),
+    so an SMTP answer means the same retry or failure whatever sent it.
+    """
+    for address in email.recipients():
+        try:
+            validate_email(address)
+        except ValidationError:
+            raise PermanentFailure(f"{address!r} is not an email address") from None
     try:
         email.send()
     except smtplib.SMTPRecipientsRefused as error:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -32,3 +34,13 @@ def messages_for(cause: tuple[str, object]) -> QuerySet[OutboxMessage]:
     return OutboxMessage.objects.filter(cause_type=cause_type, cause_id=str(cause_id)).order_by(
         "created_at", "id"
     )
+
+
+def messages_for_each(cause_type: str, cause_ids: Iterable[object]) -> QuerySet[OutboxMessage]:
+    """The current tenant's messages caused by any of several things of one type (a page's list).
+
+    One query for a whole list, where :func:`messages_for` would be one per row.
+    """
+    return OutboxMessage.objects.filter(
+        cause_type=cause_type, cause_id__in=[str(cause_id) for cause_id in cause_ids]
+    ).order_by("created_at", "id")

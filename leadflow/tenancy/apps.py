@@ -8,9 +8,14 @@ class TenancyConfig(AppConfig):
     verbose_name = "Tenancy"
 
     def ready(self) -> None:
-        from leadflow.tenancy import checks, grants, start_page
+        from leadflow import outbox
+        from leadflow.tenancy import checks, grants, services, start_page
 
         checks.register_runtime_role_check()
+        # Invitation emails leave through the outbox; the sender derives the link.
+        outbox.register_sender(
+            "invitation", services.send_invitation, check=services.check_invitation_payload
+        )
 
         # Not a business signal: after every `migrate` run as the owner role,
         # the runtime role must get its rights on whatever tables now exist.

@@ -4,8 +4,9 @@ A token looks like ``lfi_<tenant id>_<43 characters>``. The tenant id in clear
 lets the accept page select the tenant before it looks the invitation up, so
 the lookup runs under row-level security. The random part is an HMAC of the
 invitation's tenant and nonce under the secret key: the database holds only the
-nonce and the token's SHA-256 digest, and the sending task derives the token
-again from ids alone, so no token travels through the broker or sits in a row.
+nonce and the token's SHA-256 digest, and the outbox's invitation sender derives
+the token again from ids alone, so no token travels through the broker or sits
+in a row (not even the outbox's).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from email.utils import parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -51,14 +51,24 @@ def tenant_of(secret: str) -> int | None:
     return int(parts[1])
 
 
+def outbox_key(invitation) -> str:
+    """The outbox key of the email of the invitation's current link (a resend is a new one)."""
+    return f"invitation:{invitation.pk}:{invitation.token_nonce}"
+
+
 def link(secret: str, base_url: str) -> str:
     """The absolute accept link: under ``SITE_URL`` when set, else the inviting request's."""
     base = (settings.SITE_URL or base_url).rstrip("/")
     return base + reverse("invitation-accept", args=[secret])
 
 
-def email(invitation, base_url: str) -> EmailMessage:
-    """The invitation email: who invites, to what, the link and until when it works."""
+def email(invitation, base_url: str, *, message_id: str) -> EmailMessage:
+    """The invitation email: who invites, to what, the link and until when it works.
+
+    ``message_id`` is the outbox message's (stable per link, so a repeat after
+    a crash is recognisably the same email); the token is derived here, at
+    send time, and exists nowhere else.
+    """
     tenant = invitation.tenant
     inviter = invitation.invited_by
     who = inviter.display_name if inviter is not None else f"The {tenant.name} team"
@@ -75,15 +85,11 @@ def email(invitation, base_url: str) -> EmailMessage:
         "",
         "If you did not expect this invitation, ignore this email.",
     ]
-    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "leadflow"
     return EmailMessage(
         subject=f"{who} invited you to {tenant.name} on LeadFlow",
         body="\n".join(lines) + "\n",
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[invitation.email],
         reply_to=[inviter.email] if inviter is not None else None,
-        # Stable per link: a repeat after a crash is recognisably the same message.
-        headers={
-            "Message-ID": f"<invitation-{invitation.pk}-{invitation.token_nonce[:12]}@{domain}>"
-        },
+        headers={"Message-ID": message_id},
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Count, F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Lower, NullIf
 
+from leadflow import outbox
 from leadflow.lib import tokens
 from leadflow.tenancy import invitation_links
 from leadflow.tenancy.context import tenant_context, user_context
@@ -197,6 +198,25 @@ def open_invitation_list() -> QuerySet[Invitation]:
         .select_related("partner", "invited_by")
         .order_by("-created_at", "-id")
     )
+
+
+def with_email_state(invitations: list[Invitation]) -> list[Invitation]:
+    """Give each invitation ``email_message``: the outbox message of its current link, or ``None``.
+
+    One query for the whole list. A resend's earlier messages are left out:
+    what matters on the page is whether the link that works now went out.
+    ``None`` for an invitation sent before the outbox (its ``sent_at`` tells).
+    """
+    messages = {
+        message.key: message
+        for message in outbox.messages_for_each("invitation", [i.pk for i in invitations])
+    }
+    for invitation in invitations:
+        # An attribute for the page, like an annotation: the model has no such field.
+        invitation.email_message = messages.get(  # type: ignore[attr-defined]
+            invitation_links.outbox_key(invitation)
+        )
+    return invitations
 
 
 def invitation_list() -> QuerySet[Invitation]:

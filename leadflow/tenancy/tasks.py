@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from celery import Task, shared_task
+from django.db import DatabaseError
 
 from leadflow.tenancy import services
 from leadflow.tenancy.context import NoTenantSelected, tenant_context
@@ -60,14 +61,13 @@ def purge_expired_idempotency_keys() -> int:
     return len(tenant_ids)
 
 
-@shared_task(base=TenantTask, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+# Invitations are written to the outbox by inviting and resending now. The task
+# keeps its name so a message queued before an upgrade still sends its
+# invitation: through the outbox, whose key makes a second delivery add nothing.
+@shared_task(base=TenantTask, autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=5)
 def send_invitation_task(*, invitation_id: int, tenant_id: int, base_url: str) -> bool:
-    """Email an invitation's link, once per link; quiet when the invitation is gone."""
-    invitation = (
-        Invitation.objects.select_related("tenant", "partner", "invited_by")
-        .filter(pk=invitation_id)
-        .first()
-    )
+    """Queue the invitation's email in the outbox, unless it went out before or is closed."""
+    invitation = Invitation.objects.filter(pk=invitation_id).first()
     if invitation is None:
         logger.info(
             "invitation %s is gone; not sent",
@@ -75,4 +75,4 @@ def send_invitation_task(*, invitation_id: int, tenant_id: int, base_url: str) -
             extra={"tenant_id": tenant_id, "invitation_id": invitation_id},
         )
         return False
-    return services.send_invitation(invitation=invitation, base_url=base_url)
+    return services.queue_invitation_email(invitation=invitation, base_url=base_url)

@@ -195,7 +195,7 @@ def member_list(request):
     page = Paginator(selectors.member_list(), 100).get_page(request.GET.get("page"))
     context = {
         "page": page,
-        "invitations": list(selectors.open_invitation_list()[:200]),
+        "invitations": selectors.with_email_state(list(selectors.open_invitation_list()[:200])),
         "form": form,
     }
     return render(request, "tenancy/member_list.html", context, status=400 if form.errors else 200)

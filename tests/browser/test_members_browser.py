@@ -9,6 +9,8 @@ import pytest
 from django.core import mail
 from playwright.sync_api import expect
 
+from leadflow.outbox.models import OutboxMessage, OutboxState
+from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Role
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.browser.test_session import log_in
@@ -23,6 +25,11 @@ pytestmark = [
 ]
 
 LINK = re.compile(r"https?://\S+/invitations/\S+/")
+
+
+def invitation_email_sent(tenant) -> bool:
+    with tenant_context(tenant):
+        return OutboxMessage.objects.filter(kind="invitation", state=OutboxState.SENT).exists()
 
 
 def test_admin_invites_a_member_who_accepts_from_the_email(
@@ -54,6 +61,16 @@ def test_admin_invites_a_member_who_accepts_from_the_email(
     [message] = [m for m in mail.outbox if "quinn.albright@acme.example" in m.to]
     link = LINK.search(message.body).group(0)
     assert link.startswith(live_server.url)
+
+    # The members page shows that the email went out (the outbox's state of the link).
+    assert wait_until(lambda: invitation_email_sent(tenant))
+    page.reload()
+    expect(page.get_by_test_id("invitation-email")).to_contain_text("Sent")
+    screenshot("invitation-sent")
+    page.set_viewport_size(PHONE)
+    expect(page.get_by_test_id("invitation-email-narrow")).to_contain_text("Sent")
+    screenshot("invitation-sent-phone")
+    page.set_viewport_size(DESKTOP)
 
     # Quinn opens it in a browser of their own, sets a name and a password.
     context = browser.new_context(viewport=PHONE)

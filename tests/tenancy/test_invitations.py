@@ -13,28 +13,20 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from leadflow.lib.rules import RuleViolation
+from leadflow.outbox.services import dispatch_due
 from leadflow.tenancy import invitation_links, services
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import AuditEvent, Invitation, InvitationStatus, Membership, Role
-from leadflow.tenancy.tasks import send_invitation_task
 from tests.factories import InvitationFactory, MembershipFactory, PartnerFactory, UserFactory
 
 PASSWORD = "a long walk by the river"
 LINK = re.compile(r"https?://\S+/invitations/\S+/")
 
 
-@pytest.fixture
-def queued(monkeypatch) -> list[dict]:
-    """The invitation emails queued for the worker; ``deliver(queued)`` runs the task."""
-    calls: list[dict] = []
-    monkeypatch.setattr(send_invitation_task, "delay", lambda **kwargs: calls.append(kwargs))
-    return calls
-
-
-def deliver(queued: list[dict]) -> None:
-    for kwargs in queued:
-        send_invitation_task(**kwargs)
-    queued.clear()
+def deliver(actors) -> None:
+    """Run the outbox's dispatcher in tenant A, as the worker does after the commit."""
+    with tenant_context(actors.tenant_a):
+        dispatch_due()
 
 
 @pytest.fixture
@@ -71,15 +63,16 @@ def fresh(invitation: Invitation) -> Invitation:
 
 
 def test_inviting_from_the_members_page_emails_an_absolute_link_after_commit(
-    admin_client, actors, queued, mailoutbox, django_capture_on_commit_callbacks
+    admin_client, actors, mailoutbox, django_capture_on_commit_callbacks
 ):
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks() as after_commit:
         response = admin_client.post(
             "/members/", {"email": "Jo.New@Example.test ", "role": Role.QUALIFIER}
         )
     assert response.status_code == 302
+    assert len(after_commit) == 1  # the outbox's kick for the worker
     assert mailoutbox == []  # queued for the worker, not sent in the request
-    deliver(queued)
+    deliver(actors)
     [message] = mailoutbox
     assert message.to == ["jo.new@example.test"]
     assert "Tenant A" in message.subject
@@ -87,24 +80,20 @@ def test_inviting_from_the_members_page_emails_an_absolute_link_after_commit(
     assert link_in(message).startswith("http://testserver/invitations/lfi_")
 
 
-def test_the_link_starts_with_site_url_when_it_is_set(actors, queued, mailoutbox, settings):
+def test_the_link_starts_with_site_url_when_it_is_set(actors, mailoutbox, settings):
     settings.SITE_URL = "https://leads.example.com"
     issued = invite(actors)
     assert issued.link.startswith("https://leads.example.com/invitations/lfi_")
 
 
-def test_the_invitation_is_sent_only_once_however_often_the_task_runs(
-    actors, queued, mailoutbox, django_capture_on_commit_callbacks
-):
-    with django_capture_on_commit_callbacks(execute=True):
-        invite(actors)
-    [kwargs] = queued
-    send_invitation_task(**kwargs)
-    send_invitation_task(**kwargs)
+def test_the_invitation_is_sent_only_once_however_often_the_dispatcher_runs(actors, mailoutbox):
+    invite(actors)
+    deliver(actors)
+    deliver(actors)
     assert len(mailoutbox) == 1
 
 
-def test_the_token_is_stored_only_as_a_digest(actors, queued):
+def test_the_token_is_stored_only_as_a_digest(actors):
     issued = invite(actors)
     token = path_of(issued.link).split("/")[2]
     row = fresh(issued.invitation)
@@ -113,7 +102,7 @@ def test_the_token_is_stored_only_as_a_digest(actors, queued):
     assert row.token_hash == hashlib.sha256(token.encode()).hexdigest()
 
 
-def test_inviting_writes_an_audit_row(actors, queued):
+def test_inviting_writes_an_audit_row(actors):
     issued = invite(actors, role=Role.MANAGER)
     with tenant_context(actors.tenant_a):
         event = AuditEvent.objects.get(action="invitation.created")
@@ -122,7 +111,7 @@ def test_inviting_writes_an_audit_row(actors, queued):
     assert event.actor == actors.owner.user
 
 
-def test_inviting_a_member_is_refused_with_a_clear_message(admin_client, actors, queued):
+def test_inviting_a_member_is_refused_with_a_clear_message(admin_client, actors):
     response = admin_client.post(
         "/members/", {"email": actors.teammate.user.email, "role": Role.QUALIFIER}
     )
@@ -132,20 +121,20 @@ def test_inviting_a_member_is_refused_with_a_clear_message(admin_client, actors,
         assert not Invitation.objects.exists()
 
 
-def test_inviting_a_deactivated_member_says_to_reactivate_them(actors, queued):
+def test_inviting_a_deactivated_member_says_to_reactivate_them(actors):
     with tenant_context(actors.tenant_a):
         services.deactivate_member(membership=actors.teammate.membership, by=actors.owner.principal)
     with pytest.raises(RuleViolation, match="reactivate them"):
         invite(actors, email=actors.teammate.user.email)
 
 
-def test_inviting_someone_with_an_open_invitation_is_refused(actors, queued):
+def test_inviting_someone_with_an_open_invitation_is_refused(actors):
     invite(actors)
     with pytest.raises(RuleViolation, match="open invitation already"):
         invite(actors, role=Role.REP)
 
 
-def test_a_member_of_another_tenant_can_be_invited(actors, queued):
+def test_a_member_of_another_tenant_can_be_invited(actors):
     issued = invite(actors, email=actors.outsider.user.email)
     assert issued.invitation.status == InvitationStatus.PENDING
 
@@ -153,9 +142,7 @@ def test_a_member_of_another_tenant_can_be_invited(actors, queued):
 # --- Accepting --------------------------------------------------------------------------
 
 
-def test_a_person_without_a_login_sets_name_and_password_and_becomes_a_member(
-    client, actors, queued
-):
+def test_a_person_without_a_login_sets_name_and_password_and_becomes_a_member(client, actors):
     issued = invite(actors, role=Role.QUALIFIER)
     page = client.get(path_of(issued.link))
     assert page.status_code == 200
@@ -178,7 +165,7 @@ def test_a_person_without_a_login_sets_name_and_password_and_becomes_a_member(
     assert "Jo New" in client.get("/").content.decode()
 
 
-def test_a_new_person_must_give_a_name(client, actors, queued):
+def test_a_new_person_must_give_a_name(client, actors):
     issued = invite(actors)
     response = client.post(
         path_of(issued.link), {"full_name": " ", "password1": PASSWORD, "password2": PASSWORD}
@@ -187,7 +174,7 @@ def test_a_new_person_must_give_a_name(client, actors, queued):
     assert not get_user_model().objects.filter(email="new.person@example.test").exists()
 
 
-def test_a_weak_password_is_refused_with_djangos_validators(client, actors, queued):
+def test_a_weak_password_is_refused_with_djangos_validators(client, actors):
     issued = invite(actors)
     response = client.post(
         path_of(issued.link),
@@ -198,7 +185,7 @@ def test_a_weak_password_is_refused_with_djangos_validators(client, actors, queu
     assert fresh(issued.invitation).status == InvitationStatus.PENDING
 
 
-def test_two_different_passwords_are_refused(client, actors, queued):
+def test_two_different_passwords_are_refused(client, actors):
     issued = invite(actors)
     response = client.post(
         path_of(issued.link),
@@ -208,7 +195,7 @@ def test_two_different_passwords_are_refused(client, actors, queued):
     assert "The two passwords differ." in response.content.decode()
 
 
-def test_a_logged_in_person_with_that_email_accepts_and_gets_the_membership(client, actors, queued):
+def test_a_logged_in_person_with_that_email_accepts_and_gets_the_membership(client, actors):
     issued = invite(actors, email=actors.outsider.user.email, role=Role.MANAGER)
     client.force_login(actors.outsider.user)
     assert "Join Tenant A" in client.get(path_of(issued.link)).content.decode()
@@ -223,7 +210,7 @@ def test_a_logged_in_person_with_that_email_accepts_and_gets_the_membership(clie
         assert Membership.objects.filter(user=actors.outsider.user).exists()
 
 
-def test_an_existing_person_who_is_not_logged_in_is_asked_to_log_in(client, actors, queued):
+def test_an_existing_person_who_is_not_logged_in_is_asked_to_log_in(client, actors):
     issued = invite(actors, email=actors.outsider.user.email)
     page = client.get(path_of(issued.link)).content.decode()
     assert "already has a LeadFlow login" in page
@@ -235,7 +222,7 @@ def test_an_existing_person_who_is_not_logged_in_is_asked_to_log_in(client, acto
     assert not actors.outsider.user.check_password(PASSWORD)
 
 
-def test_someone_logged_in_with_another_email_cannot_accept(client, actors, queued):
+def test_someone_logged_in_with_another_email_cannot_accept(client, actors):
     issued = invite(actors)
     client.force_login(actors.outsider.user)
     assert "log out, then open the link again" in client.get(path_of(issued.link)).content.decode()
@@ -246,7 +233,7 @@ def test_someone_logged_in_with_another_email_cannot_accept(client, actors, queu
         assert not Membership.objects.filter(user=actors.outsider.user).exists()
 
 
-def test_a_partner_user_is_invited_to_act_for_the_partner(client, actors, queued, mailoutbox):
+def test_a_partner_user_is_invited_to_act_for_the_partner(client, actors, mailoutbox):
     partner = PartnerFactory(tenant=actors.tenant_a, name="Northwind")
     issued = invite(actors, role=Role.REP, partner=partner)
     with tenant_context(actors.tenant_a):
@@ -263,7 +250,7 @@ def test_a_partner_user_is_invited_to_act_for_the_partner(client, actors, queued
 # --- The link's states ----------------------------------------------------------------------
 
 
-def test_an_expired_link_shows_a_clear_page(client, actors, queued):
+def test_an_expired_link_shows_a_clear_page(client, actors):
     issued = invite(actors)
     with time_machine.travel(timezone.now() + timedelta(days=7, minutes=1)):
         response = client.get(path_of(issued.link))
@@ -278,7 +265,7 @@ def test_an_expired_link_shows_a_clear_page(client, actors, queued):
     assert not get_user_model().objects.filter(email="new.person@example.test").exists()
 
 
-def test_a_revoked_link_shows_a_clear_page(client, actors, queued):
+def test_a_revoked_link_shows_a_clear_page(client, actors):
     issued = invite(actors)
     with tenant_context(actors.tenant_a):
         services.revoke_invitation(invitation=issued.invitation, by=actors.owner.principal)
@@ -287,7 +274,7 @@ def test_a_revoked_link_shows_a_clear_page(client, actors, queued):
     assert "This invitation was revoked" in response.content.decode()
 
 
-def test_a_used_link_shows_a_clear_page(client, actors, queued):
+def test_a_used_link_shows_a_clear_page(client, actors):
     issued = invite(actors)
     client.post(
         path_of(issued.link), {"full_name": "Jo", "password1": PASSWORD, "password2": PASSWORD}
@@ -305,7 +292,7 @@ def test_an_unknown_link_is_a_404_that_explains(db, client):
     assert client.get("/invitations/nonsense/").status_code == 404
 
 
-def test_a_link_pointed_at_another_tenant_is_a_404(client, actors, queued):
+def test_a_link_pointed_at_another_tenant_is_a_404(client, actors):
     issued = invite(actors)
     token = path_of(issued.link).split("/")[2]
     _kind, _tenant, random_part = token.split("_", 2)
@@ -317,15 +304,13 @@ def test_a_link_pointed_at_another_tenant_is_a_404(client, actors, queued):
 
 
 def test_resending_sends_a_new_link_with_a_new_expiry_and_voids_the_old(
-    admin_client, client, actors, queued, mailoutbox, django_capture_on_commit_callbacks
+    admin_client, client, actors, mailoutbox
 ):
-    with django_capture_on_commit_callbacks(execute=True):
-        first = invite(actors)
-    deliver(queued)
+    first = invite(actors)
+    deliver(actors)
     with time_machine.travel(timezone.now() + timedelta(days=3)):
-        with django_capture_on_commit_callbacks(execute=True):
-            response = admin_client.post(f"/members/invitations/{first.invitation.pk}/resend/")
-        deliver(queued)
+        response = admin_client.post(f"/members/invitations/{first.invitation.pk}/resend/")
+        deliver(actors)
     assert response.status_code == 302
     assert len(mailoutbox) == 2
     old, new = link_in(mailoutbox[0]), link_in(mailoutbox[1])
@@ -337,7 +322,7 @@ def test_resending_sends_a_new_link_with_a_new_expiry_and_voids_the_old(
     assert client.get(path_of(new)).status_code == 200
 
 
-def test_an_expired_invitation_can_be_resent(actors, queued):
+def test_an_expired_invitation_can_be_resent(actors):
     issued = invite(actors)
     later = timezone.now() + timedelta(days=8)
     with time_machine.travel(later), tenant_context(actors.tenant_a):
@@ -349,7 +334,7 @@ def test_an_expired_invitation_can_be_resent(actors, queued):
         assert again.invitation.state == InvitationStatus.PENDING
 
 
-def test_revoking_from_the_members_page_closes_the_invitation(admin_client, actors, queued):
+def test_revoking_from_the_members_page_closes_the_invitation(admin_client, actors):
     issued = invite(actors)
     response = admin_client.post(f"/members/invitations/{issued.invitation.pk}/revoke/")
     assert response.status_code == 302
@@ -361,18 +346,15 @@ def test_revoking_from_the_members_page_closes_the_invitation(admin_client, acto
     invite(actors)
 
 
-def test_a_revoked_invitation_is_not_sent(
-    actors, queued, mailoutbox, django_capture_on_commit_callbacks
-):
-    with django_capture_on_commit_callbacks(execute=True):
-        issued = invite(actors)
+def test_a_revoked_invitation_is_not_sent(actors, mailoutbox):
+    issued = invite(actors)
     with tenant_context(actors.tenant_a):
         services.revoke_invitation(invitation=issued.invitation, by=actors.owner.principal)
-    deliver(queued)
+    deliver(actors)
     assert mailoutbox == []
 
 
-def test_an_accepted_invitation_cannot_be_resent_or_revoked(actors, queued):
+def test_an_accepted_invitation_cannot_be_resent_or_revoked(actors):
     issued = invite(actors, email=actors.outsider.user.email)
     with tenant_context(actors.tenant_a):
         services.accept_invitation(invitation=issued.invitation, user=actors.outsider.user)
@@ -400,7 +382,7 @@ def test_the_factory_link_opens_its_invitation(client, actors):
     assert client.get(f"/invitations/{token}/").status_code == 200
 
 
-def test_accepting_when_already_a_member_is_refused(actors, queued):
+def test_accepting_when_already_a_member_is_refused(actors):
     issued = invite(actors, email="later@example.test")
     user = UserFactory(email="later@example.test")
     MembershipFactory(tenant=actors.tenant_a, user=user)

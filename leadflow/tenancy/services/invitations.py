@@ -1,13 +1,26 @@
-"""Invitations: inviting a person by email, resending, revoking, sending, accepting."""
+"""Invitations: inviting a person by email, resending, revoking, sending, accepting.
+
+The email goes through the outbox (kind ``invitation``, registered in
+``TenancyConfig.ready()``): inviting and resending write one message in their
+own transaction, keyed by the invitation and its nonce, whose payload holds
+only ids and the base URL. The token is derived from the nonce when the
+message is sent, so it never sits in a row or travels through the broker.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
+from leadflow import outbox
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy import invitation_links
 from leadflow.tenancy.models import (
@@ -22,6 +35,12 @@ from leadflow.tenancy.models import (
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.services._common import _check_password, _check_role, _clean_email
 from leadflow.tenancy.services.audit import record_audit
+
+if TYPE_CHECKING:
+    from leadflow.outbox.models import OutboxMessage
+
+SENDER_KIND = "invitation"
+PAYLOAD_FIELDS = frozenset({"invitation_id", "nonce", "base_url"})
 
 
 @dataclass(frozen=True)
@@ -42,15 +61,18 @@ def _new_token(invitation: Invitation) -> str:
     return token
 
 
-def _send_on_commit(invitation: Invitation, base_url: str) -> None:
-    # Imported here: the task module imports this one.
-    from leadflow.tenancy.tasks import send_invitation_task
-
-    invitation_id, tenant_id = invitation.pk, invitation.tenant_id
-    transaction.on_commit(
-        lambda: send_invitation_task.delay(
-            invitation_id=invitation_id, tenant_id=tenant_id, base_url=base_url
-        )
+def _enqueue_email(invitation: Invitation, base_url: str) -> OutboxMessage:
+    """Write the email of the current link to the outbox, in the caller's transaction."""
+    return outbox.enqueue(
+        kind=SENDER_KIND,
+        key=invitation_links.outbox_key(invitation),
+        recipient=invitation.email,
+        payload={
+            "invitation_id": invitation.pk,
+            "nonce": invitation.token_nonce,
+            "base_url": base_url,
+        },
+        cause=("invitation", invitation.pk),
     )
 
 
@@ -97,7 +119,7 @@ def invite_member(
         },
         by=by,
     )
-    _send_on_commit(invitation, base_url)
+    _enqueue_email(invitation, base_url)
     return IssuedInvitation(invitation=invitation, link=invitation_links.link(token, base_url))
 
 
@@ -131,7 +153,7 @@ def resend_invitation(*, invitation: Invitation, base_url: str, by: Principal) -
         after={"expires_at": invitation.expires_at.isoformat()},
         by=by,
     )
-    _send_on_commit(invitation, base_url)
+    _enqueue_email(invitation, base_url)
     return IssuedInvitation(invitation=invitation, link=invitation_links.link(token, base_url))
 
 
@@ -152,31 +174,85 @@ def revoke_invitation(*, invitation: Invitation, by: Principal) -> Invitation:
     return invitation
 
 
-def send_invitation(*, invitation: Invitation, base_url: str) -> bool:
-    """Email the invitation link, once per link; returns whether an email went out.
+@transaction.atomic
+def queue_invitation_email(*, invitation: Invitation, base_url: str) -> bool:
+    """Write a pending invitation's email to the outbox unless it went out already.
 
-    Claims the send on the row first, so a second delivery of the task sends
-    nothing; a failed send releases the claim and raises, so the task retries.
-    A revoked, accepted or already expired invitation is not sent.
+    For ``send_invitation_task`` messages queued before invitations went through
+    the outbox: the invitation's current link is queued once (the key makes a
+    second delivery add nothing); one sent directly before (``sent_at``) or no
+    longer pending is left alone. Returns whether the email is in the outbox.
     """
-    if invitation.state != InvitationStatus.PENDING:
+    locked = Invitation.objects.select_for_update().filter(pk=invitation.pk).first()
+    if locked is None or locked.state != InvitationStatus.PENDING:
         return False
-    claimed = Invitation.objects.filter(
-        pk=invitation.pk,
-        token_nonce=invitation.token_nonce,
-        status=InvitationStatus.PENDING,
-        sent_at__isnull=True,
-    ).update(sent_at=timezone.now())
-    if not claimed:
+    if locked.sent_at is not None:
         return False
-    try:
-        invitation_links.email(invitation, base_url).send()
-    except Exception:
-        Invitation.objects.filter(pk=invitation.pk, token_nonce=invitation.token_nonce).update(
-            sent_at=None
-        )
-        raise
+    _enqueue_email(locked, base_url)
     return True
+
+
+def check_invitation_payload(recipient: str, payload: Mapping[str, Any]) -> None:
+    """Refuse an invitation message that carries anything but ids and the base URL.
+
+    The token and the link are derived when the message is sent; a payload
+    that could hold them (another field, a base URL with a path) is refused.
+    """
+    if set(payload) != PAYLOAD_FIELDS:
+        raise ValueError(f"an invitation payload is exactly {sorted(PAYLOAD_FIELDS)}")
+    invitation_id = payload["invitation_id"]
+    if not isinstance(invitation_id, int) or isinstance(invitation_id, bool) or invitation_id < 1:
+        raise ValueError("an invitation payload's invitation_id is a positive integer")
+    nonce = payload["nonce"]
+    if not isinstance(nonce, str) or not 16 <= len(nonce) <= 64 or not nonce.isalnum():
+        raise ValueError("an invitation payload's nonce is the invitation's token nonce")
+    base_url = payload["base_url"]
+    parts = urlsplit(base_url) if isinstance(base_url, str) else None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or len(base_url) > 300
+    ):
+        raise ValueError("an invitation payload's base_url is a site's root URL, nothing more")
+    try:
+        validate_email(recipient)
+    except ValidationError:
+        raise ValueError(f"{recipient!r} is not an email address") from None
+
+
+def send_invitation(message: OutboxMessage) -> None:
+    """The outbox sender of ``invitation`` messages: email the link of a still-open invitation.
+
+    Runs inside the message's tenant (the dispatcher is a tenant task), so the
+    invitation is read under row-level security. An invitation that is gone,
+    revoked, accepted, expired or resent since (another nonce) is not sent and
+    the sender returns quietly: the message counts as done (``sent`` in the
+    outbox, with the invitation's ``sent_at`` left empty), since trying again
+    could never make it worth sending. SMTP errors map to retry or failure
+    like every email (``outbox.email.deliver``); ``sent_at`` is set once sent.
+    """
+    from leadflow.outbox import email as outbox_email
+
+    payload = message.payload
+    invitation = (
+        Invitation.objects.select_related("tenant", "partner", "invited_by")
+        .filter(pk=payload["invitation_id"], token_nonce=payload["nonce"])
+        .first()
+    )
+    if invitation is None or invitation.state != InvitationStatus.PENDING:
+        return
+    outbox_email.deliver(
+        invitation_links.email(
+            invitation, payload["base_url"], message_id=outbox_email.message_id(message)
+        )
+    )
+    Invitation.objects.filter(pk=invitation.pk, token_nonce=invitation.token_nonce).update(
+        sent_at=timezone.now()
+    )
 
 
 def _check_open(invitation: Invitation) -> None:
