@@ -146,8 +146,10 @@ def _inquiry_move(change: StageChange, who: str, tz: tzinfo) -> TimelineEntry:
         text = "Handed to sales: the inquiry became a lead"
     elif change.to_stage == Stage.NURTURE and change.from_stage == Stage.LEAD:
         text = "Back to marketing's nurture"
+    # Handing over says why itself ("appointment booked"); other moves keep their reason.
+    detail = "" if change.to_stage == Stage.LEAD else change.reason
     return TimelineEntry(
-        at=change.created_at.astimezone(tz), kind="inquiry_stage", text=text, detail=change.reason
+        at=change.created_at.astimezone(tz), kind="inquiry_stage", text=text, detail=detail
     )
 
 
