@@ -493,3 +493,37 @@ def test_a_person_booked_again_keeps_their_new_lead_and_the_old_stays_postponed(
     assert returned.left == [lead.pk] and returned.to_owner == []
     assert stored(actors, lead).stage == "postponed"
     assert stored(actors, new).stage == "accepted"
+
+
+# --- The beat's tasks -----------------------------------------------------------------
+
+
+def test_the_breach_task_runs_in_its_tenant_only(actors, rep_a):
+    from leads.tasks import scan_acceptance_breaches_of_tenant
+
+    lead = book(actors, rep=rep_a)
+    with tenant_context(actors.tenant_a):
+        Lead.objects.filter(pk=lead.pk).update(
+            acceptance_due_at=timezone.now() - timedelta(minutes=1)
+        )
+    assert scan_acceptance_breaches_of_tenant(tenant_id=actors.tenant_b.pk) == 0
+    assert stored(actors, lead).breached_at is None
+    assert scan_acceptance_breaches_of_tenant(tenant_id=actors.tenant_a.pk) == 1
+    assert stored(actors, lead).breached_at is not None
+
+
+def test_the_postponement_task_brings_back_leads_whose_date_passed(actors, lead, rep_a):
+    from leads.tasks import return_postponed_leads_of_tenant
+
+    postpone(actors, lead, rep_a)
+    with tenant_context(actors.tenant_a):
+        Lead.objects.filter(pk=lead.pk).update(
+            postponed_until=timezone.localdate() - timedelta(days=1)
+        )
+    assert return_postponed_leads_of_tenant(tenant_id=actors.tenant_a.pk) == 1
+    assert stored(actors, lead).stage == "accepted"
+
+
+def test_the_beat_runs_both_scans(settings):
+    tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {"leads.tasks.scan_acceptance_breaches", "leads.tasks.return_postponed_leads"} <= tasks
