@@ -236,3 +236,8 @@ def test_the_page_takes_the_same_queries_for_1_and_30_touches(
         TouchFactory(tenant=actors.tenant_a, lead=lead, user=rep_a.user)
     with django_assert_max_num_queries(len(few.captured_queries)):
         client.get(url(lead))
+
+
+def test_the_reps_start_page_links_each_lead_awaiting_them_to_its_page(client, actors, lead, rep_a):
+    page = as_(client, rep_a).get("/").content.decode()
+    assert f'href="/leads/{lead.pk}/"' in page
