@@ -211,6 +211,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "leadflow.outbox.tasks.dispatch_due_messages",
         "schedule": timedelta(seconds=env.integer("OUTBOX_BEAT_SECONDS", 5, minimum=1)),
     },
+    # Leads awaiting acceptance past their window: breached, managers alerted once.
+    "scan-acceptance-breaches": {
+        "task": "leads.tasks.scan_acceptance_breaches",
+        "schedule": timedelta(minutes=15),
+    },
+    # Postponed leads whose date came: back into the owner's week (or to nurture).
+    "return-postponed-leads": {
+        "task": "leads.tasks.return_postponed_leads",
+        "schedule": timedelta(hours=1),
+    },
 }
 # The outbox (docs/architecture.md, "The outbox"): a claimed message is the claiming
 # run's for OUTBOX_LEASE_SECONDS; a run stops claiming-and-sending before its lease ends.

@@ -38,6 +38,8 @@ def _items(leads: list[Lead], principal: Principal) -> tuple[TileItem, ...]:
                     )
                     if part
                 ),
+                # The lead's page is a members' page; partners get their portal later.
+                url=reverse("lead-detail", args=[lead.pk]) if principal.partner is None else "",
             )
         )
     return tuple(rows)

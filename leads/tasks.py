@@ -7,6 +7,7 @@ import logging
 from celery import shared_task
 from django.db import DatabaseError, transaction
 
+from leadflow.tenancy.models import Tenant
 from leadflow.tenancy.tasks import TenantTask
 from leads.models import Appointment
 from leads.services.confirmations import enqueue_confirmations
@@ -39,3 +40,38 @@ def send_appointment_confirmation_task(*, appointment_id: int, tenant_id: int) -
         return False
     with transaction.atomic():
         return enqueue_confirmations(appointment=appointment) > 0
+
+
+@shared_task(base=TenantTask)
+def scan_acceptance_breaches_of_tenant(*, tenant_id: int) -> int:
+    """Mark one tenant's leads whose acceptance window lapsed and alert its managers."""
+    from leads.services.lifecycle import scan_acceptance_breaches
+
+    return len(scan_acceptance_breaches().breached)
+
+
+@shared_task
+def scan_acceptance_breaches() -> int:
+    """Every 15 minutes: fan the acceptance scan out, one task per tenant (row-level security)."""
+    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
+    for tenant_id in tenant_ids:
+        scan_acceptance_breaches_of_tenant.delay(tenant_id=tenant_id)
+    return len(tenant_ids)
+
+
+@shared_task(base=TenantTask)
+def return_postponed_leads_of_tenant(*, tenant_id: int) -> int:
+    """Bring one tenant's postponed leads back on their date (to the owner or to nurture)."""
+    from leads.services.lifecycle import return_postponed_leads
+
+    returned = return_postponed_leads()
+    return len(returned.to_owner) + len(returned.to_nurture)
+
+
+@shared_task
+def return_postponed_leads() -> int:
+    """Hourly (idempotent: a returned lead has no date any more): one task per tenant."""
+    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
+    for tenant_id in tenant_ids:
+        return_postponed_leads_of_tenant.delay(tenant_id=tenant_id)
+    return len(tenant_ids)

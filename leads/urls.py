@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from leads.views import appointments
+from leads.views import appointments, lead_detail
 
 urlpatterns = [
     path(
@@ -15,4 +15,8 @@ urlpatterns = [
         appointments.appointment_invitation_page,
         name="inquiry-appointment-ics",
     ),
+]
+
+urlpatterns += [
+    path("leads/<int:pk>/", lead_detail.lead_detail_page, name="lead-detail"),
 ]

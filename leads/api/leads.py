@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import django_filters
+from drf_spectacular.utils import extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers
 
 from leadflow.lib.query_fields import IdFilter
 from leadflow.tenancy.api_base import TenantViewSet
 from leadflow.tenancy.models import Partner
 from leadflow.tenancy.permissions import IsTenantCaller
+from leads.api import lifecycle
 from leads.models import Appointment, Lead, LeadStage
 from leads.selectors.leads import lead_list
 
@@ -25,11 +27,34 @@ class LeadAppointmentOutput(serializers.ModelSerializer):
         fields = ["starts_at", "duration_minutes", "location", "notes", "message_to_buyer"]
 
 
+class LeadOwnerOutput(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["rep", "partner"])
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
 class LeadOutput(serializers.ModelSerializer):
     inquiry = serializers.PrimaryKeyRelatedField(read_only=True)
     rep = serializers.EmailField(source="rep.email", allow_null=True, default=None)
     partner = LeadPartnerOutput(allow_null=True)
     appointment = LeadAppointmentOutput()
+    owner = serializers.SerializerMethodField(
+        help_text="Who owns the lead: a rep or a partner; null while a manager reassigns it."
+    )
+    breached = serializers.SerializerMethodField(
+        help_text="The acceptance window lapsed before the lead was accepted (kept after)."
+    )
+
+    @extend_schema_field(LeadOwnerOutput(allow_null=True))
+    def get_owner(self, lead: Lead) -> dict | None:
+        if lead.partner_id is not None and lead.rep_id is None:
+            return {"type": "partner", "id": lead.partner_id, "name": lead.partner.name}
+        if lead.rep_id is not None:
+            return {"type": "rep", "id": lead.rep_id, "name": lead.rep.display_name}
+        return None
+
+    def get_breached(self, lead: Lead) -> bool:
+        return lead.breached_at is not None
 
     class Meta:
         model = Lead
@@ -45,6 +70,25 @@ class LeadOutput(serializers.ModelSerializer):
             "profile",
             "appointment",
             "created_at",
+            "owner",
+            "assigned_at",
+            "accepted_at",
+            "acceptance_due_at",
+            "breached",
+            "breached_at",
+            "reject_kind",
+            "reject_reason",
+            "qualified_at",
+            "budget",
+            "authority",
+            "need",
+            "timeline",
+            "value",
+            "closed_on",
+            "lost_reason",
+            "postponed_until",
+            "next_step_on",
+            "next_step",
         ]
 
 
@@ -58,7 +102,13 @@ class LeadFilter(django_filters.FilterSet):
         fields = ["stage", "rep"]
 
 
-class LeadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+@extend_schema_view(**lifecycle.schemas(LeadOutput))
+class LeadViewSet(
+    lifecycle.LeadLifecycleActions,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    TenantViewSet,
+):
     """Leads: marketing roles and managers see all, a rep their own, a partner its partner's.
 
     Leads are made only by booking an appointment

@@ -405,6 +405,8 @@ def pages(app: App) -> list[Page]:
         Page("inquiry", f"/inquiries/{ids['detailed']}/", "qualifier"),
         Page("inquiry-lead", f"/inquiries/{ids['lead_inquiry']}/", "qualifier"),
         Page("inquiry-disqualified", f"/inquiries/{ids['disqualified']}/", "qualifier"),
+        Page("lead-detail", f"/leads/{ids['lead']}/", "rep"),
+        Page("lead-detail-manager", f"/leads/{ids['lead']}/", "manager"),
         Page("bulk-job", f"/inquiries/bulk-jobs/{ids['bulk_job']}/", "manager"),
         Page("disqualify-reasons", "/inquiries/disqualify-reasons/", "manager"),
         Page("duplicates", "/inquiries/duplicates/", "qualifier"),

@@ -1,0 +1,247 @@
+"""One person's history, merged: the inquiry's moves, the leads, touches, updates, meetings.
+
+Read in a fixed number of queries whatever its length (leads, stage changes,
+touches, updates, appointments — each one query with the names it shows
+joined), then merged in Python and sorted newest first. Each entry is one
+human-readable line ("Riley Rep logged a call — no answer") with who and when;
+times are in the viewer's time zone. Only the leads the viewer may see (and
+what hangs off them) are included; the qualifier's touches before hand-over
+belong to the person and are always shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from decimal import Decimal
+
+from django.db.models import Q
+
+from inquiries.models import Inquiry, Stage
+from leadflow.lib import weeks
+from leadflow.tenancy.models import Partner, StageChange, User
+from leadflow.tenancy.principal import Principal
+from leads.models import (
+    Appointment,
+    Lead,
+    LeadStage,
+    RejectKind,
+    Touch,
+    TouchKind,
+    TouchOutcome,
+    UpdateStatus,
+    WeeklyUpdate,
+)
+from leads.selectors.leads import lead_list
+
+CURRENCY_SIGNS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥"}
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One line of the person's history: when (viewer's zone), what kind, the line, a detail."""
+
+    at: datetime
+    kind: str  # inquiry_stage, lead_created, lead_stage, touch, update, appointment
+    text: str
+    detail: str = ""
+    lead_id: int | None = None
+
+
+def money(value: Decimal | None, currency: str) -> str:
+    """``€12,500`` (whole amounts without cents), ``CHF 99.50``."""
+    if value is None:
+        return ""
+    amount = f"{value:,.0f}" if value == value.to_integral_value() else f"{value:,.2f}"
+    sign = CURRENCY_SIGNS.get(currency)
+    return f"{sign}{amount}" if sign else f"{currency} {amount}"
+
+
+def _who(user: User | None, partner: Partner | None = None, label: str = "") -> str:
+    if user is not None:
+        return user.display_name
+    if partner is not None:
+        return partner.name
+    return label or "LeadFlow"
+
+
+def person_timeline(*, inquiry: Inquiry, principal: Principal) -> list[TimelineEntry]:
+    """The person's history as ``principal`` may see it, newest first. Five queries."""
+    tz = principal.timezone
+    currency = principal.tenant.currency
+    leads = {lead.pk: lead for lead in lead_list(principal=principal).filter(inquiry_id=inquiry.pk)}
+    entries: list[TimelineEntry] = [
+        TimelineEntry(
+            at=inquiry.created_at.astimezone(tz),
+            kind="inquiry_stage",
+            text=f"Inquiry received ({inquiry.get_source_display().lower()})",
+        )
+    ]
+    changes = StageChange.objects.select_related("actor").filter(
+        Q(machine="inquiry", object_id=inquiry.pk) | Q(machine="lead", object_id__in=list(leads))
+    )
+    for change in changes:
+        who = _who(change.actor, label=change.actor_label)
+        if change.machine == "inquiry":
+            entries.append(_inquiry_move(change, who, tz))
+        else:
+            entries.append(_lead_move(change, leads[change.object_id], who, tz, currency))
+    for lead in leads.values():
+        entries.append(_lead_created(lead, tz))
+    touches = (
+        Touch.objects.select_related("user", "partner")
+        .filter(inquiry_id=inquiry.pk)
+        .filter(Q(lead__isnull=True) | Q(lead_id__in=list(leads)))
+    )
+    for touch in touches:
+        kind = TouchKind(touch.kind).label.lower() if touch.kind in TouchKind.values else touch.kind
+        outcome = (
+            TouchOutcome(touch.outcome).label.lower()
+            if touch.outcome in TouchOutcome.values
+            else touch.outcome
+        )
+        entries.append(
+            TimelineEntry(
+                at=touch.at.astimezone(tz),
+                kind="touch",
+                text=f"{_who(touch.user, touch.partner)} logged {_a(kind)} {kind} — {outcome}",
+                detail=touch.note,
+                lead_id=touch.lead_id,
+            )
+        )
+    updates = WeeklyUpdate.objects.select_related("user", "partner").filter(lead_id__in=list(leads))
+    for update in updates:
+        status = UpdateStatus(update.status).label.lower()
+        late = " (late)" if update.late else ""
+        entries.append(
+            TimelineEntry(
+                at=update.created_at.astimezone(tz),
+                kind="update",
+                text=f"{_who(update.user, update.partner)} reported {weeks.week_label(update.week)}"
+                f": {status}{late}",
+                detail=update.note,
+                lead_id=update.lead_id,
+            )
+        )
+    appointments = Appointment.objects.select_related("booked_by").filter(
+        pk__in=[lead.appointment_id for lead in leads.values()]
+    )
+    lead_of_appointment = {lead.appointment_id: lead.pk for lead in leads.values()}
+    for appointment in appointments:
+        entries += _appointment_entries(appointment, lead_of_appointment[appointment.pk], tz)
+    entries.sort(key=lambda entry: entry.at, reverse=True)
+    return entries
+
+
+def _a(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
+def _inquiry_move(change: StageChange, who: str, tz: tzinfo) -> TimelineEntry:
+    def label(stage: str) -> str:
+        return Stage(stage).label if stage in Stage.values else stage
+
+    text = f"{who} moved the inquiry from {label(change.from_stage)} to {label(change.to_stage)}"
+    if change.to_stage == Stage.LEAD:
+        text = "Handed to sales: the inquiry became a lead"
+    elif change.to_stage == Stage.NURTURE and change.from_stage == Stage.LEAD:
+        text = "Back to marketing's nurture"
+    # Handing over says why itself ("appointment booked"); other moves keep their reason.
+    detail = "" if change.to_stage == Stage.LEAD else change.reason
+    return TimelineEntry(
+        at=change.created_at.astimezone(tz), kind="inquiry_stage", text=text, detail=detail
+    )
+
+
+def _lead_move(
+    change: StageChange, lead: Lead, who: str, tz: tzinfo, currency: str
+) -> TimelineEntry:
+    to, source = change.to_stage, change.from_stage
+    if to == LeadStage.ACCEPTED and source == LeadStage.AWAITING_ACCEPTANCE:
+        text = f"{who} accepted the lead"
+    elif to == LeadStage.ACCEPTED and source == LeadStage.POSTPONED and not change.actor_id:
+        text = "Postponement over: the lead is back with its owner"
+    elif to == LeadStage.ACCEPTED:
+        text = f"{who} reopened the lead"
+    elif to == LeadStage.SQL:
+        text = f"{who} qualified the lead (SQL)"
+    elif to == LeadStage.WON:
+        value = money(lead.value, currency) if lead.stage == LeadStage.WON else ""
+        text = f"Lead won — {value}" if value else "Lead won"
+    elif to == LeadStage.LOST:
+        reason = lead.lost_reason if lead.stage == LeadStage.LOST else ""
+        text = f"Lead lost — {reason}" if reason else "Lead lost"
+    elif to == LeadStage.POSTPONED:
+        until = lead.postponed_until if lead.stage == LeadStage.POSTPONED else None
+        text = f"Lead postponed until {until:%d %b %Y}" if until else "Lead postponed"
+    elif to == LeadStage.REJECTED:
+        text = f"{who} rejected the lead: {RejectKind.NOT_A_LEAD.label.lower()}"
+    elif to == LeadStage.NO_SHOW:
+        text = "The buyer did not show up: the lead closed as a no-show"
+    else:
+        text = f"{who} moved the lead to {to}"
+    detail = change.reason if change.reason not in ("accepted", "qualified") else ""
+    return TimelineEntry(
+        at=change.created_at.astimezone(tz),
+        kind="lead_stage",
+        text=text,
+        detail=detail,
+        lead_id=lead.pk,
+    )
+
+
+def _lead_created(lead: Lead, tz: tzinfo) -> TimelineEntry:
+    rules = ", ".join(
+        f"{item.get('rule', '?')} {int(item.get('points', 0)):+d}"
+        for item in (lead.score_breakdown or [])
+        if isinstance(item, dict)
+    )
+    return TimelineEntry(
+        at=lead.created_at.astimezone(tz),
+        kind="lead_created",
+        text=f"Sales received the lead with score {lead.score}",
+        detail=rules,
+        lead_id=lead.pk,
+    )
+
+
+def _appointment_entries(appointment: Appointment, lead_id: int, tz: tzinfo) -> list[TimelineEntry]:
+    starts = appointment.starts_at.astimezone(tz)
+    booked_by = _who(appointment.booked_by, label="LeadFlow")
+    found = [
+        TimelineEntry(
+            at=appointment.created_at.astimezone(tz),
+            kind="appointment",
+            text=f"{booked_by} booked the meeting for {starts:%a %d %b %Y, %H:%M}",
+            lead_id=lead_id,
+        )
+    ]
+    if appointment.held_at:
+        found.append(
+            TimelineEntry(
+                at=appointment.held_at.astimezone(tz),
+                kind="appointment",
+                text="The meeting was held",
+                lead_id=lead_id,
+            )
+        )
+    if appointment.no_show_at:
+        found.append(
+            TimelineEntry(
+                at=appointment.no_show_at.astimezone(tz),
+                kind="appointment",
+                text="The buyer did not show up to the meeting",
+                lead_id=lead_id,
+            )
+        )
+    if appointment.cancelled_at:
+        found.append(
+            TimelineEntry(
+                at=appointment.cancelled_at.astimezone(tz),
+                kind="appointment",
+                text="The meeting was cancelled",
+                detail=appointment.cancel_reason,
+                lead_id=lead_id,
+            )
+        )
+    return found
