@@ -132,11 +132,15 @@ def build_invitation(
 
 
 def appointment_invitation(*, appointment: Appointment) -> bytes:
-    """The invitation the buyer receives, also downloadable from the inquiry page."""
+    """The invitation the buyer receives, also downloadable from the inquiry page.
+
+    A cancelled meeting's is its cancellation (``METHOD:CANCEL``).
+    """
     inquiry = Inquiry.objects.get(pk=appointment.inquiry_id)
     tenant = Tenant.objects.get(pk=appointment.tenant_id)
     people = meeting_people(appointment=appointment, inquiry=inquiry, tenant=tenant)
-    return _invitation(appointment, inquiry, tenant, people)
+    method = "CANCEL" if appointment.cancelled_at is not None else "REQUEST"
+    return _invitation(appointment, inquiry, tenant, people, method=method)
 
 
 def _invitation(

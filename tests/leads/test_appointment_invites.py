@@ -356,3 +356,16 @@ def test_the_buyers_emails_never_carry_notes_score_or_other_addresses(
         assert "score" not in text.lower() and "72" not in message.body
         assert manager_a.user.email not in text
         assert actors.owner.user.email not in text
+
+
+def test_a_cancelled_meetings_downloadable_invitation_is_its_cancellation(
+    actors, sent_booking, rep_a
+):
+    from leads.services.confirmations import appointment_invitation
+
+    with tenant_context(actors.tenant_a):
+        cancel(appointment=sent_booking.appointment, reason="buyer ill", by=rep_a.principal)
+        appointment = Appointment.objects.get(pk=sent_booking.appointment_id)
+        calendar = Calendar.from_ical(appointment_invitation(appointment=appointment))
+    assert str(calendar["METHOD"]) == "CANCEL"
+    assert int(calendar.walk("VEVENT")[0]["SEQUENCE"]) == 1

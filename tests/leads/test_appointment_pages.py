@@ -115,7 +115,7 @@ def test_the_inquiry_page_shows_the_appointment_panel_with_its_messages(
 ):
     client.force_login(actors.teammate.user)
     content = client.get(f"/inquiries/{booked_lead.inquiry_id}/").content.decode()
-    panel = content.split('data-testid="appointment-actions"')[1].split("</article>")[0]
+    panel = content.split('data-testid="appointment-actions"')[1].split("</section>")[0]
     assert "Upcoming" in panel
     assert "Reminder → pat@buyer.test" in panel
     assert f'action="/leads/{booked_lead.pk}/appointment/cancel/"' in panel
@@ -134,6 +134,6 @@ def test_a_cancelled_meeting_offers_no_actions(client, actors, booked_lead):
     client.force_login(actors.teammate.user)
     client.post(page(booked_lead, "cancel"), {"cancel-reason": "buyer ill"})
     content = client.get(f"/inquiries/{booked_lead.inquiry_id}/").content.decode()
-    panel = content.split('data-testid="appointment-actions"')[1].split("</article>")[0]
+    panel = content.split('data-testid="appointment-actions"')[1].split("</section>")[0]
     assert "Cancelled" in panel and "buyer ill" in panel
     assert "<form" not in panel
