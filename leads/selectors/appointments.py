@@ -115,16 +115,16 @@ def meeting_people(
 
 
 def owner_people(*, rep: User | None, partner_id: int | None, tenant: Tenant) -> list[Person]:
-    """The people who own a lead: its rep, or its partner's contacts (none for no owner)."""
-    if rep is not None:
-        return (
-            [Person(email=rep.email, name=rep.full_name, organisation=tenant.name)]
-            if rep.is_active
-            else []
-        )
+    """The people who own a lead: its rep and its partner's contacts (none for no owner).
+
+    A lead booked for a partner's referral with a rep has both.
+    """
+    people = []
+    if rep is not None and rep.is_active:
+        people.append(Person(email=rep.email, name=rep.full_name, organisation=tenant.name))
     if partner_id is not None:
-        return _partner_contacts(partner_id)
-    return []
+        people += _partner_contacts(partner_id)
+    return people
 
 
 def _partner_contacts(partner_id: int) -> list[Person]:

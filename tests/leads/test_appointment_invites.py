@@ -369,3 +369,47 @@ def test_a_cancelled_meetings_downloadable_invitation_is_its_cancellation(
         calendar = Calendar.from_ical(appointment_invitation(appointment=appointment))
     assert str(calendar["METHOD"]) == "CANCEL"
     assert int(calendar.walk("VEVENT")[0]["SEQUENCE"]) == 1
+
+
+def test_a_started_meeting_that_slipped_can_be_moved_to_a_later_time(
+    actors, sent_booking, rep_a, mailoutbox
+):
+    from tests.leads.conftest import start_meeting
+
+    start_meeting(sent_booking)
+    with tenant_context(actors.tenant_a):
+        reschedule(appointment=sent_booking.appointment, starts_at=future(2), by=rep_a.principal)
+    dispatch(actors.tenant_a)
+    assert int(event_of(mails_to(mailoutbox, BUYER)[0])[1]["SEQUENCE"]) == 1
+
+
+def test_a_cancel_is_audited_with_its_reason(actors, sent_booking, rep_a):
+    from leadflow.tenancy.models import AuditEvent
+
+    with tenant_context(actors.tenant_a):
+        cancel(appointment=sent_booking.appointment, reason="buyer ill", by=rep_a.principal)
+        [event] = AuditEvent.objects.filter(action="appointment.cancelled")
+    assert event.after["reason"] == "buyer ill"
+    assert event.actor_id == rep_a.user.pk
+
+
+def test_a_referred_lead_given_to_another_rep_cancels_the_partners_copy_too(
+    actors, inquiry, rep_a, qualifier_a, manager_a, mailoutbox
+):
+    from leads.services.booking import book_appointment
+
+    partner = PartnerFactory(tenant=actors.tenant_a, contact_email="deals@northwind.test")
+    with tenant_context(actors.tenant_a):
+        inquiry.partner = partner
+        inquiry.save(update_fields=["partner"])
+        lead = book_appointment(
+            inquiry=inquiry, starts_at=future(3), rep=rep_a.user, by=qualifier_a.principal
+        )
+    dispatch(actors.tenant_a)
+    mailoutbox.clear()
+    rep_b = make_actor(actors.tenant_a, Role.REP)
+    with tenant_context(actors.tenant_a):
+        change_owner(lead=lead, rep=rep_b.user, by=manager_a.principal)
+    dispatch(actors.tenant_a)
+    cancelled = {a for m in mailoutbox if "cancel.ics" in str(m.attachments) for a in m.to}
+    assert cancelled == {rep_a.user.email, "deals@northwind.test"}
