@@ -187,3 +187,12 @@ def test_the_appointment_operations_are_in_the_schema_with_examples(path, method
     schema = SchemaGenerator().get_schema(request=None, public=True)
     operation = schema["paths"][path][method]
     assert operation["responses"]["200"]["content"]["application/json"]["examples"]
+
+
+def test_reading_an_appointment_takes_a_fixed_number_of_queries(
+    booked_lead, rep_a, django_assert_max_num_queries
+):
+    client = rep_a.api()
+    client.get(url(booked_lead))  # warm the caches of the first request
+    with django_assert_max_num_queries(12):
+        assert client.get(url(booked_lead)).status_code == 200

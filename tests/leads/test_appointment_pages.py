@@ -4,13 +4,16 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from inquiries.models import Inquiry
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Role
 from leads.models import Appointment, Lead
+from leads.services.appointments import reschedule
 from tests.conftest import make_actor
-from tests.leads.conftest import start_meeting
+from tests.leads.conftest import future, start_meeting
 
 ACTIONS = [
     ("held", {}),
@@ -137,3 +140,21 @@ def test_a_cancelled_meeting_offers_no_actions(client, actors, booked_lead):
     panel = content.split('data-testid="appointment-actions"')[1].split("</section>")[0]
     assert "Cancelled" in panel and "buyer ill" in panel
     assert "<form" not in panel
+
+
+def test_the_panel_takes_a_fixed_number_of_queries_whatever_the_messages(
+    client, actors, booked_lead, rep_a, django_assert_max_num_queries
+):
+    client.force_login(actors.teammate.user)
+    path = f"/inquiries/{booked_lead.inquiry_id}/"
+    appointment = booked_lead.appointment
+    with tenant_context(actors.tenant_a):
+        reschedule(appointment=appointment, starts_at=future(4), by=rep_a.principal)
+    client.get(path)
+    with CaptureQueriesContext(connection) as few_messages:
+        client.get(path)
+    with tenant_context(actors.tenant_a):
+        for days in (5, 6, 7):  # three more updates: nine more messages on the panel
+            reschedule(appointment=appointment, starts_at=future(days), by=rep_a.principal)
+    with django_assert_max_num_queries(len(few_messages.captured_queries)):
+        client.get(path)
