@@ -3,8 +3,9 @@
 Where a person is, from first inquiry to hand-over: scoring moves people
 between the MQL queue and nurture; a qualifier disqualifies; booking an
 appointment makes the person a lead; a lead postponed or lost "not now"
-goes back to nurture, to be booked again when ready; a disqualified person
-can be requalified.
+goes back to nurture, to be booked again when ready; a buyer who did not show
+up goes back to the qualifier's queue (MQL) to be reached again; a
+disqualified person can be requalified.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ TRANSITIONS = {
     "inquiry": ("mql", "nurture", "lead", "disqualified"),
     "mql": ("nurture", "lead", "disqualified"),
     "nurture": ("mql", "lead", "disqualified"),
-    "lead": ("nurture",),
+    "lead": ("nurture", "mql"),
     "disqualified": ("inquiry", "mql", "nurture"),
 }
 

@@ -16,7 +16,7 @@ from leadflow.tenancy import views as tenancy_views
 from leadflow.tenancy.admin import admin_site
 from leadflow.tenancy.forms import LoginForm
 from leads.api import leads as leads_api
-from leads.api.appointments import BookAppointmentView
+from leads.api.appointments import AppointmentViewSet, BookAppointmentView
 
 router = SimpleRouter()
 router.register("partners", tenancy_api.PartnerViewSet, basename="partner")
@@ -39,6 +39,7 @@ router.register(
 )
 router.register("rescore-jobs", rescoring_api.RescoreJobViewSet, basename="rescore-job")
 router.register("leads", leads_api.LeadViewSet, basename="lead")
+router.register("appointments", AppointmentViewSet, basename="appointment")
 router.register("outbox", outbox_api.OutboxMessageViewSet, basename="outbox-message")
 router.register(
     "disqualify-reasons", inbox_api.DisqualifyReasonViewSet, basename="disqualify-reason"

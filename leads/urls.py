@@ -15,6 +15,27 @@ urlpatterns = [
         appointments.appointment_invitation_page,
         name="inquiry-appointment-ics",
     ),
+    # The appointment after hand-over (POST only; each redirects back to the lead).
+    path(
+        "leads/<int:pk>/appointment/held/",
+        appointments.appointment_held_page,
+        name="lead-appointment-held",
+    ),
+    path(
+        "leads/<int:pk>/appointment/no-show/",
+        appointments.appointment_no_show_page,
+        name="lead-appointment-no-show",
+    ),
+    path(
+        "leads/<int:pk>/appointment/reschedule/",
+        appointments.appointment_reschedule_page,
+        name="lead-appointment-reschedule",
+    ),
+    path(
+        "leads/<int:pk>/appointment/cancel/",
+        appointments.appointment_cancel_page,
+        name="lead-appointment-cancel",
+    ),
 ]
 
 urlpatterns += [

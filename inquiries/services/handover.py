@@ -104,3 +104,33 @@ def return_to_nurture(*, inquiry: Inquiry, reason: str, by: Principal) -> bool:
         only_from=[Stage.LEAD],
         machine_name=inquiry_stages.MACHINE,
     )
+
+
+@transaction.atomic
+def return_to_qualifier(*, inquiry: Inquiry, reason: str, by: Principal) -> bool:
+    """The buyer did not come to the meeting: the person goes back to the qualifier's queue.
+
+    The inquiry moves from ``lead`` to ``mql`` (its ``assigned_to`` qualifier
+    keeps it), so a qualifier reaches the person again and may book a new
+    appointment. Returns whether it moved (False when it was no longer a lead).
+    """
+    stage_before = inquiry.stage
+    now = timezone.now()
+    moved = stages.move(
+        inquiry,
+        Stage.MQL,
+        by=by,
+        reason=reason or "returned to the qualifier",
+        also={"updated_at": now},
+        only_from=[Stage.LEAD],
+        machine_name=inquiry_stages.MACHINE,
+    )
+    if moved:
+        record_audit(
+            action="inquiry.returned_to_qualifier",
+            obj=inquiry,
+            before={"stage": stage_before},
+            after={"stage": Stage.MQL.value, "reason": reason},
+            by=by,
+        )
+    return moved

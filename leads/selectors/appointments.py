@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db.models import F
 
 from inquiries.models import Inquiry
-from leadflow.tenancy.models import Membership, Partner, PartnerStatus, Role, Tenant
+from leadflow.tenancy.models import Membership, Partner, PartnerStatus, Role, Tenant, User
 from leads.models import Appointment
 
 
@@ -73,8 +74,23 @@ def appointment_of(*, inquiry: Inquiry) -> Appointment | None:
     )
 
 
-def meeting_people(*, appointment: Appointment, inquiry: Inquiry, tenant: Tenant) -> MeetingPeople:
-    """Who the appointment's invitation goes to, read as they are now (names, partner contact)."""
+# ``meeting_people(partner_id=...)`` left out: the referring partner of the inquiry.
+_INQUIRY_PARTNER: Any = object()
+
+
+def meeting_people(
+    *,
+    appointment: Appointment,
+    inquiry: Inquiry,
+    tenant: Tenant,
+    partner_id: int | None = _INQUIRY_PARTNER,
+) -> MeetingPeople:
+    """Who the appointment's invitation goes to, read as they are now (names, partner contact).
+
+    ``partner_id`` is the partner that owns the lead when it is no longer the
+    inquiry's referring partner (after an owner change); left out, the
+    inquiry's partner, as at booking.
+    """
     buyer = (
         Person(email=inquiry.email, name=inquiry.display_name, organisation=inquiry.company)
         if inquiry.email
@@ -90,11 +106,25 @@ def meeting_people(*, appointment: Appointment, inquiry: Inquiry, tenant: Tenant
     team: list[Person] = []
     if rep is not None and rep.is_active:
         team.append(Person(email=rep.email, name=rep.full_name, organisation=tenant.name))
-    if inquiry.partner_id is not None:
-        team += _partner_contacts(inquiry.partner_id)
+    partner = inquiry.partner_id if partner_id is _INQUIRY_PARTNER else partner_id
+    if partner is not None:
+        team += _partner_contacts(partner)
     if not team:
         team = _managers(tenant)
     return MeetingPeople(buyer=buyer, organizer=organizer, team=team)
+
+
+def owner_people(*, rep: User | None, partner_id: int | None, tenant: Tenant) -> list[Person]:
+    """The people who own a lead: its rep and its partner's contacts (none for no owner).
+
+    A lead booked for a partner's referral with a rep has both.
+    """
+    people = []
+    if rep is not None and rep.is_active:
+        people.append(Person(email=rep.email, name=rep.full_name, organisation=tenant.name))
+    if partner_id is not None:
+        people += _partner_contacts(partner_id)
+    return people
 
 
 def _partner_contacts(partner_id: int) -> list[Person]:

@@ -29,7 +29,7 @@ from leadflow.tenancy.services import record_audit
 from leads import stages as lead_stages
 from leads.models import CLOSED_STAGES, Appointment, Lead, LeadStage
 from leads.selectors.settings import lead_settings
-from leads.services.confirmations import enqueue_confirmations
+from leads.services.confirmations import enqueue_confirmations, enqueue_reminder
 
 MIN_DURATION_MINUTES = 5
 MAX_DURATION_MINUTES = 480
@@ -74,8 +74,8 @@ def book_appointment(
     location = location.strip()
     notes = notes.strip()
     message_to_buyer = message_to_buyer.strip()
-    _check_time(starts_at, duration_minutes)
-    _check_text(location=location, notes=notes, message_to_buyer=message_to_buyer)
+    check_time(starts_at, duration_minutes)
+    check_text(location=location, notes=notes, message_to_buyer=message_to_buyer)
     inquiry = Inquiry.objects.select_for_update().get(pk=inquiry.pk)
     if inquiry.stage == Stage.DISQUALIFIED:
         raise RuleViolation(
@@ -101,6 +101,7 @@ def book_appointment(
             )
             # In the booking's transaction: a booking rolled back confirms nothing.
             enqueue_confirmations(appointment=appointment)
+            enqueue_reminder(appointment=appointment)
     except IntegrityError as exc:
         if _is_one_open_per_inquiry(exc):
             raise _already_booked_error() from None
@@ -108,7 +109,8 @@ def book_appointment(
     return lead
 
 
-def _check_time(starts_at: datetime, duration_minutes: int) -> None:
+def check_time(starts_at: datetime, duration_minutes: int) -> None:
+    """Refuse a start without an offset or not in the future, or a duration out of range."""
     if timezone.is_naive(starts_at):
         raise RuleViolation(
             field="starts_at",
@@ -131,7 +133,8 @@ def _check_time(starts_at: datetime, duration_minutes: int) -> None:
         )
 
 
-def _check_text(*, location: str, notes: str, message_to_buyer: str) -> None:
+def check_text(*, location: str, notes: str, message_to_buyer: str) -> None:
+    """Refuse a text longer than its field holds or with a null character."""
     for field, value, limit in (
         ("location", location, MAX_LOCATION_LENGTH),
         ("notes", notes, MAX_NOTES_LENGTH),

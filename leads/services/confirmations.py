@@ -35,11 +35,13 @@ from leads.selectors.appointments import (
     confirmation_cause,
     meeting_people,
 )
+from leads.selectors.settings import lead_settings
 
 logger = logging.getLogger(__name__)
 
 PRODID = "-//LeadFlow//Appointments//EN"
 ICS_MIMETYPE = "text/calendar; method=REQUEST"  # Django adds charset=utf-8
+BOOKED_INVITATION_LINE = "The attached invitation (invite.ics) adds the meeting to your calendar."
 
 
 def ends_at(appointment: Appointment) -> datetime:
@@ -80,18 +82,21 @@ def build_invitation(
     attendees: list[Person],
     organizer: Person | None,
     organizer_fallback: Person,
+    method: str = "REQUEST",
 ) -> bytes:
     """The RFC 5545 invitation (``METHOD:REQUEST``) calendar programs add to the calendar.
 
     The ``UID`` is the appointment's, so a later update with a higher
     ``SEQUENCE`` replaces the event instead of adding a second one. The
     description is the message to the buyer; internal notes are never in it.
+    ``method="CANCEL"`` makes the cancellation of the same event
+    (``STATUS:CANCELLED``) for the ``attendees`` named.
     """
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    calendar.add("method", "REQUEST")
+    calendar.add("method", method)
 
     event = Event()
     event.add("uid", appointment.uid)
@@ -105,7 +110,7 @@ def build_invitation(
         event.add("location", appointment.location)
     if appointment.message_to_buyer:
         event.add("description", appointment.message_to_buyer)
-    event.add("status", "CONFIRMED")
+    event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
     event.add("transp", "OPAQUE")
     chair = organizer or organizer_fallback
     event.add("organizer", _address(chair.email, chair.name or chair.organisation), encode=False)
@@ -127,22 +132,33 @@ def build_invitation(
 
 
 def appointment_invitation(*, appointment: Appointment) -> bytes:
-    """The invitation the buyer receives, also downloadable from the inquiry page."""
+    """The invitation the buyer receives, also downloadable from the inquiry page.
+
+    A cancelled meeting's is its cancellation (``METHOD:CANCEL``).
+    """
     inquiry = Inquiry.objects.get(pk=appointment.inquiry_id)
     tenant = Tenant.objects.get(pk=appointment.tenant_id)
     people = meeting_people(appointment=appointment, inquiry=inquiry, tenant=tenant)
-    return _invitation(appointment, inquiry, tenant, people)
+    method = "CANCEL" if appointment.cancelled_at is not None else "REQUEST"
+    return _invitation(appointment, inquiry, tenant, people, method=method)
 
 
 def _invitation(
-    appointment: Appointment, inquiry: Inquiry, tenant: Tenant, people: MeetingPeople
+    appointment: Appointment,
+    inquiry: Inquiry,
+    tenant: Tenant,
+    people: MeetingPeople,
+    *,
+    method: str = "REQUEST",
+    attendees: list[Person] | None = None,
 ) -> bytes:
     return build_invitation(
         appointment=appointment,
         inquiry=inquiry,
-        attendees=people.attendees,
+        attendees=people.attendees if attendees is None else attendees,
         organizer=people.organizer,
         organizer_fallback=Person(email=_leadflow_address(), name="", organisation=tenant.name),
+        method=method,
     )
 
 
@@ -263,11 +279,18 @@ def _buyer_email(
     tenant: Tenant,
     people: MeetingPeople,
     invitation: str,
+    *,
+    headline: str = "Your appointment with {tenant} is booked.",
+    subject: str = "Appointment with {tenant}: {start}",
+    invitation_line: str = BOOKED_INVITATION_LINE,
 ) -> dict[str, Any]:
-    """The buyer's confirmation: when, where, whom they meet and the message to them only."""
+    """The buyer's confirmation: when, where, whom they meet and the message to them only.
+
+    Also the buyer's update after a reschedule (other ``headline``, ``subject``).
+    """
     start, when = _when(appointment, tenant)
     lines = [
-        f"Your appointment with {tenant.name} is booked.",
+        headline.format(tenant=tenant.name),
         "",
         f"When:     {when}",
         f"Length:   {appointment.duration_minutes} minutes",
@@ -278,21 +301,27 @@ def _buyer_email(
         lines.append(f"Booked by: {people.organizer.label}")
     if appointment.message_to_buyer:
         lines += ["", f"A message from {tenant.name}:", appointment.message_to_buyer]
-    lines += ["", "The attached invitation (invite.ics) adds the meeting to your calendar."]
-    # The buyer's reply reaches the rep, else the qualifier they spoke to, else the team.
+    lines += ["", invitation_line]
+    letter: dict[str, Any] = {
+        "subject": subject.format(
+            tenant=tenant.name, start=dateformat.format(start, "D j M Y, H:i T")
+        ),
+        "text": "\n".join(lines) + "\n",
+    }
+    replier = _buyer_reply_to(appointment, people)
+    if replier:
+        letter["reply_to"] = replier
+    return _with_invitation(letter, invitation)
+
+
+def _buyer_reply_to(appointment: Appointment, people: MeetingPeople) -> str:
+    """The buyer's reply reaches the rep, else the qualifier they spoke to, else the team."""
     rep = appointment.rep
-    replier = (
+    return (
         rep.email
         if rep is not None and rep.is_active
         else (people.organizer or next(iter(people.team), None) or Person("", "", "")).email
     )
-    letter: dict[str, Any] = {
-        "subject": f"Appointment with {tenant.name}: {dateformat.format(start, 'D j M Y, H:i T')}",
-        "text": "\n".join(lines) + "\n",
-    }
-    if replier:
-        letter["reply_to"] = replier
-    return _with_invitation(letter, invitation)
 
 
 def _team_email(
@@ -301,15 +330,24 @@ def _team_email(
     tenant: Tenant,
     people: MeetingPeople,
     invitation: str,
+    *,
+    headline: str = "",
+    subject: str = "Booked: {buyer}, {start}",
 ) -> dict[str, Any]:
-    """The team's notice: the buyer, who is invited, the internal notes and what the buyer read."""
+    """The team's notice: the buyer, who is invited, the internal notes and what the buyer read.
+
+    Also the team's update after a reschedule or an owner change (other
+    ``headline``, ``subject``; ``{lead}`` in the headline names the lead).
+    """
     start, when = _when(appointment, tenant)
     lead = Lead.objects.filter(appointment_id=appointment.pk).only("pk").first()
     booked_by = people.organizer.label if people.organizer else "LeadFlow"
     contact = " · ".join(filter(None, [inquiry.title, inquiry.email, inquiry.phone]))
+    lead_phrase = f"; it is lead #{lead.pk} in LeadFlow." if lead else "."
     lines = [
-        f"{booked_by} booked an appointment with {_buyer_name(inquiry)}"
-        + (f"; it is lead #{lead.pk} in LeadFlow." if lead else "."),
+        headline.format(buyer=_buyer_name(inquiry), lead=lead_phrase)
+        if headline
+        else f"{booked_by} booked an appointment with {_buyer_name(inquiry)}" + lead_phrase,
         "",
         f"When:     {when}",
         f"Length:   {appointment.duration_minutes} minutes",
@@ -325,9 +363,285 @@ def _team_email(
         appointment.message_to_buyer or "—",
     ]
     letter: dict[str, Any] = {
-        "subject": f"Booked: {_buyer_name(inquiry)}, {dateformat.format(start, 'D j M Y, H:i T')}",
+        "subject": subject.format(
+            buyer=_buyer_name(inquiry), start=dateformat.format(start, "D j M Y, H:i T")
+        ),
         "text": "\n".join(lines) + "\n",
     }
     if people.buyer is not None:
         letter["reply_to"] = people.buyer.email
     return _with_invitation(letter, invitation)
+
+
+# --- After booking: updates, cancellations, owner changes, the reminder -----------------
+#
+# Every later message carries the appointment's current SEQUENCE in its outbox key, so
+# each change is its own message (never swallowed as a repeat of the previous one) and a
+# retried request for the same change is still one message. The caller bumps
+# ``appointment.sequence`` first, in its transaction.
+
+CANCEL_MIMETYPE = "text/calendar; method=CANCEL"  # Django adds charset=utf-8
+
+
+def _people(appointment: Appointment, partner_id: int | None) -> tuple[Inquiry, Tenant, Any]:
+    inquiry = Inquiry.objects.get(pk=appointment.inquiry_id)
+    tenant = Tenant.objects.get(pk=appointment.tenant_id)
+    people = meeting_people(
+        appointment=appointment, inquiry=inquiry, tenant=tenant, partner_id=partner_id
+    )
+    return inquiry, tenant, people
+
+
+def _enqueue(appointment: Appointment, key: str, address: str, payload: dict[str, Any]) -> int:
+    """One outbox email; 0 for an address no mail server would take (logged), else 1."""
+    try:
+        outbox.enqueue(
+            kind="email",
+            key=key,
+            recipient=address,
+            payload=payload,
+            cause=confirmation_cause(appointment),
+        )
+    except ValueError as refused:
+        logger.warning(
+            "appointment %s: nothing sent to %s (%s)",
+            appointment.pk,
+            address,
+            refused,
+            extra=_log(appointment),
+        )
+        return 0
+    return 1
+
+
+def _with_cancellation(letter: dict[str, Any], cancellation: str) -> dict[str, Any]:
+    # Attached only: the email sender shows an inline calendar part as METHOD:REQUEST.
+    letter["attachments"] = [
+        {"filename": "cancel.ics", "content": cancellation, "mimetype": CANCEL_MIMETYPE}
+    ]
+    return letter
+
+
+def enqueue_update(*, appointment: Appointment, partner_id: int | None) -> int:
+    """The rescheduled meeting's invitation (same UID, current SEQUENCE) to buyer and team.
+
+    Keys ``appointment:<id>:update:<sequence>:<audience>:<address>``. The
+    buyer's email has the message to the buyer and never the internal notes.
+    """
+    inquiry, tenant, people = _people(appointment, partner_id)
+    invitation = _invitation(appointment, inquiry, tenant, people).decode()
+    prefix = f"appointment:{appointment.pk}:update:{appointment.sequence}"
+    queued = 0
+    for person in people.internal:
+        letter = _team_email(
+            appointment,
+            inquiry,
+            tenant,
+            people,
+            invitation,
+            headline="The appointment with {buyer} has changed{lead}",
+            subject="Changed: {buyer}, {start}",
+        )
+        queued += _enqueue(
+            appointment, f"{prefix}:team:{person.email.lower()}", person.email, letter
+        )
+    if people.buyer is not None:
+        letter = _buyer_email(
+            appointment,
+            inquiry,
+            tenant,
+            people,
+            invitation,
+            headline="Your appointment with {tenant} has changed; the new time and place:",
+            subject="Appointment with {tenant} changed: {start}",
+            invitation_line="The attached invitation (invite.ics) updates the meeting in "
+            "your calendar.",
+        )
+        queued += _enqueue(
+            appointment, f"{prefix}:buyer:{people.buyer.email.lower()}", people.buyer.email, letter
+        )
+    return queued
+
+
+def enqueue_cancellation(*, appointment: Appointment, partner_id: int | None) -> int:
+    """``METHOD:CANCEL`` (``STATUS:CANCELLED``, same UID, current SEQUENCE) to buyer and team.
+
+    Keys ``appointment:<id>:cancel:<sequence>:<audience>:<address>``. The
+    cancel reason is internal: the team reads it, the buyer does not.
+    """
+    inquiry, tenant, people = _people(appointment, partner_id)
+    cancellation = _invitation(appointment, inquiry, tenant, people, method="CANCEL").decode()
+    start, when = _when(appointment, tenant)
+    stamp = dateformat.format(start, "D j M Y, H:i T")
+    prefix = f"appointment:{appointment.pk}:cancel:{appointment.sequence}"
+    queued = 0
+    team_text = "\n".join(
+        [
+            f"The appointment with {_buyer_name(inquiry)} on {when} is cancelled.",
+            "",
+            "Reason (never sent to the buyer):",
+            appointment.cancel_reason or "—",
+            "",
+            "The lead stays open: keep working it, or close it in LeadFlow.",
+        ]
+    )
+    for person in people.internal:
+        letter = {"subject": f"Cancelled: {_buyer_name(inquiry)}, {stamp}", "text": team_text}
+        queued += _enqueue(
+            appointment,
+            f"{prefix}:team:{person.email.lower()}",
+            person.email,
+            _with_cancellation(letter, cancellation),
+        )
+    if people.buyer is not None:
+        buyer_text = "\n".join(
+            [
+                f"Your appointment with {tenant.name} on {when} is cancelled.",
+                "",
+                "The attached file (cancel.ics) removes the meeting from your calendar.",
+            ]
+        )
+        letter = {
+            "subject": f"Appointment with {tenant.name} cancelled: {stamp}",
+            "text": buyer_text + "\n",
+        }
+        replier = _buyer_reply_to(appointment, people)
+        if replier:
+            letter["reply_to"] = replier
+        queued += _enqueue(
+            appointment,
+            f"{prefix}:buyer:{people.buyer.email.lower()}",
+            people.buyer.email,
+            _with_cancellation(letter, cancellation),
+        )
+    return queued
+
+
+def enqueue_owner_change(
+    *,
+    appointment: Appointment,
+    partner_id: int | None,
+    old_owners: list[Person],
+    new_owners: list[Person],
+) -> int:
+    """The old owner's invitation is cancelled, the new owner is invited (current SEQUENCE).
+
+    The old owner's ``METHOD:CANCEL`` names only them as attendees, so their
+    calendar drops the meeting and nobody else's does; the new owner's
+    ``METHOD:REQUEST`` has everyone meeting the buyer now. Someone who is both
+    (or still at the meeting as organizer) is not cancelled. The buyer is not
+    written to. Keys ``appointment:<id>:owner:<sequence>:<cancel|request>:<address>``.
+    """
+    inquiry, tenant, people = _people(appointment, partner_id)
+    staying = {p.email.lower() for p in [*people.internal, *people.attendees, *new_owners]}
+    leaving = [p for p in old_owners if p.email.lower() not in staying]
+    prefix = f"appointment:{appointment.pk}:owner:{appointment.sequence}"
+    start, when = _when(appointment, tenant)
+    stamp = dateformat.format(start, "D j M Y, H:i T")
+    new_names = ", ".join(p.label for p in new_owners) or "nobody yet (to be reassigned)"
+    queued = 0
+    if leaving:
+        cancellation = _invitation(
+            appointment, inquiry, tenant, people, method="CANCEL", attendees=leaving
+        ).decode()
+        for person in leaving:
+            letter = {
+                "subject": f"No longer yours: {_buyer_name(inquiry)}, {stamp}",
+                "text": f"The appointment with {_buyer_name(inquiry)} on {when} is no longer "
+                f"yours: its lead was given to {new_names}.\n\n"
+                "The attached file (cancel.ics) removes the meeting from your calendar.\n",
+            }
+            queued += _enqueue(
+                appointment,
+                f"{prefix}:cancel:{person.email.lower()}",
+                person.email,
+                _with_cancellation(letter, cancellation),
+            )
+    attendees = list(people.attendees)
+    seen = {p.email.lower() for p in attendees}
+    attendees += [p for p in new_owners if p.email.lower() not in seen]
+    invitation = _invitation(appointment, inquiry, tenant, people, attendees=attendees).decode()
+    for person in new_owners:
+        letter = _team_email(
+            appointment,
+            inquiry,
+            tenant,
+            people,
+            invitation,
+            headline="You now meet {buyer}: the lead is yours{lead}",
+            subject="Yours now: {buyer}, {start}",
+        )
+        queued += _enqueue(
+            appointment, f"{prefix}:request:{person.email.lower()}", person.email, letter
+        )
+    return queued
+
+
+def reminder_key_prefix(appointment: Appointment) -> str:
+    """Every reminder of the appointment has a key starting so (one per sequence)."""
+    return f"appointment:{appointment.pk}:reminder:"
+
+
+def enqueue_reminder(*, appointment: Appointment) -> bool:
+    """Queue the buyer's reminder, due ``reminder_hours_before`` hours before the meeting.
+
+    The due time is the outbox row's ``due_at`` (the beat sends it then), never
+    a Celery ETA. Nothing when that time has passed already or the buyer has
+    no address. Key ``appointment:<id>:reminder:<sequence>``: a reschedule
+    withdraws the pending one (:func:`withdraw_reminders`) and queues its own.
+    """
+    due_at = appointment.starts_at - timedelta(hours=lead_settings().reminder_hours_before)
+    if due_at <= timezone.now():
+        return False
+    inquiry = Inquiry.objects.get(pk=appointment.inquiry_id)
+    if not inquiry.email:
+        return False
+    tenant = Tenant.objects.get(pk=appointment.tenant_id)
+    start, when = _when(appointment, tenant)
+    lines = [
+        f"A reminder of your appointment with {tenant.name}.",
+        "",
+        f"When:     {when}",
+        f"Length:   {appointment.duration_minutes} minutes",
+        f"Where:    {appointment.location or 'to be confirmed'}",
+    ]
+    if appointment.message_to_buyer:
+        lines += ["", f"A message from {tenant.name}:", appointment.message_to_buyer]
+    letter: dict[str, Any] = {
+        "subject": f"Reminder: appointment with {tenant.name}, "
+        f"{dateformat.format(start, 'D j M Y, H:i T')}",
+        "text": "\n".join(lines) + "\n",
+    }
+    rep = appointment.rep
+    if rep is not None and rep.is_active:
+        letter["reply_to"] = rep.email
+    try:
+        outbox.enqueue(
+            kind="email",
+            key=f"{reminder_key_prefix(appointment)}{appointment.sequence}",
+            recipient=inquiry.email,
+            payload=letter,
+            due_at=due_at,
+            cause=confirmation_cause(appointment),
+        )
+    except ValueError as refused:
+        logger.warning(
+            "appointment %s: no reminder (%s)", appointment.pk, refused, extra=_log(appointment)
+        )
+        return False
+    return True
+
+
+def withdraw_reminders(*, appointment: Appointment) -> int:
+    """Delete the appointment's reminders not sent yet (in the caller's transaction).
+
+    A cancelled, rescheduled or finished meeting must not be reminded of: the
+    pending row goes, so the dispatcher never sees it. One the dispatcher is
+    sending at this very moment (``sending``) goes out: it was due already.
+    """
+    deleted, _ = (
+        outbox.messages_for(confirmation_cause(appointment))
+        .filter(key__startswith=reminder_key_prefix(appointment), state="pending")
+        .delete()
+    )
+    return deleted

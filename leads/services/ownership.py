@@ -5,7 +5,9 @@ One function changes the owner (:func:`change_owner`): a manager's reassign
 owner, and later the router. The new owner gets the lead as if just booked
 for them: ``assigned_at`` is now (their first week's update may be exempt),
 and a lead still awaiting acceptance gets a fresh acceptance window and its
-breach cleared. The appointment's rep follows the lead's. Audited.
+breach cleared. The appointment's rep follows the lead's, and a meeting still
+ahead moves calendars with it: the old owner's invitation is cancelled and the
+new owner invited, through the outbox. Audited.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from leadflow.lib.rules import RuleViolation
-from leadflow.tenancy.models import Partner, PartnerStatus, User
+from leadflow.tenancy.models import Partner, PartnerStatus, Tenant, User
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.services import record_audit
 from leads.models import Appointment, Lead, LeadStage
+from leads.selectors.appointments import owner_people
 from leads.services.booking import acceptance_due, check_rep
+from leads.services.confirmations import enqueue_owner_change
 
 MAX_LEADS_AT_ONCE = 500
 
@@ -78,6 +82,9 @@ def change_owner(
         fields += ["acceptance_due_at", "breached_at"]
     lead.save(update_fields=fields)
     Appointment.objects.filter(pk=lead.appointment_id).update(rep_id=new_rep_id)
+    _send_owner_invites(
+        lead, old_rep_id=before["rep"], old_partner_id=before["partner"], new_rep=rep
+    )
     record_audit(
         action="lead.reassigned",
         obj=lead,
@@ -86,6 +93,41 @@ def change_owner(
         by=by,
     )
     return True
+
+
+def _send_owner_invites(
+    lead: Lead, *, old_rep_id: int | None, old_partner_id: int | None, new_rep: User | None
+) -> None:
+    """Cancel the old owner's calendar invitation and invite the new owner, through the outbox.
+
+    Only for a meeting still ahead (not started, cancelled or marked): the
+    sequence goes up by one, the old rep (or the old partner's contacts) get
+    ``METHOD:CANCEL`` naming only them, the new one ``METHOD:REQUEST``. With
+    no new owner (``cannot_serve``) only the cancellation goes out.
+    """
+    appointment = Appointment.objects.select_for_update().get(pk=lead.appointment_id)
+    if (
+        appointment.cancelled_at is not None
+        or appointment.held_at is not None
+        or appointment.no_show_at is not None
+        or appointment.closed_at is not None
+        or appointment.starts_at <= timezone.now()
+    ):
+        return
+    tenant = Tenant.objects.get(pk=lead.tenant_id)
+    old_rep = User.objects.filter(pk=old_rep_id).first() if old_rep_id is not None else None
+    old_owners = owner_people(rep=old_rep, partner_id=old_partner_id, tenant=tenant)
+    new_owners = owner_people(rep=new_rep, partner_id=lead.partner_id, tenant=tenant)
+    if not old_owners and not new_owners:
+        return
+    appointment.sequence += 1
+    appointment.save(update_fields=["sequence"])
+    enqueue_owner_change(
+        appointment=appointment,
+        partner_id=lead.partner_id,
+        old_owners=old_owners,
+        new_owners=new_owners,
+    )
 
 
 @transaction.atomic

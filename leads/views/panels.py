@@ -36,7 +36,12 @@ def inquiry_panel(
         invited = meeting_people(
             appointment=open_lead.appointment, inquiry=inquiry, tenant=principal.tenant
         )
-        confirmations = list(outbox.messages_for(confirmation_cause(open_lead.appointment)))
+        # The booking's confirmations; later emails are listed by the appointment panel.
+        confirmations = list(
+            outbox.messages_for(confirmation_cause(open_lead.appointment)).filter(
+                key__contains=":confirmation:"
+            )
+        )
         named = {
             person.email.lower(): person.label
             for person in [*([invited.buyer] if invited.buyer else []), *invited.internal]
@@ -54,6 +59,7 @@ def inquiry_panel(
         "confirmations": confirmations,
         "can_book": can_book,
         "form": form,
+        "principal": principal,
     }
     # Django's template engine escapes what it renders and returns a SafeString.
     return render_to_string("leads/_inquiry_panel.html", context, request=request)

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
+from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Role
 from tests.conftest import make_actor
 from tests.factories import ActivityFactory, InquiryFactory, LeadDefinitionFactory
@@ -40,3 +41,51 @@ def inquiry(actors):
     )
     ActivityFactory(tenant=actors.tenant_a, inquiry=inquiry, kind="webinar")
     return inquiry
+
+
+# --- The appointment after hand-over (tests/leads/test_appointment_*.py) --------------
+
+APPOINTMENT_NOTE = "Internal: budget approved, champion is the CFO."
+APPOINTMENT_MESSAGE = "Looking forward to meeting you."
+
+
+@pytest.fixture
+def qualifier_a(actors):
+    return make_actor(actors.tenant_a, Role.QUALIFIER, user__full_name="Quinn Qualifier")
+
+
+@pytest.fixture
+def manager_a(actors):
+    return make_actor(actors.tenant_a, Role.MANAGER, user__full_name="Morgan Manager")
+
+
+@pytest.fixture
+def booked_lead(actors, inquiry, rep_a, qualifier_a):
+    """A lead meeting in 3 days, booked by a qualifier for Riley Rep; the tenant on Berlin time."""
+    from leads.services.booking import book_appointment
+
+    actors.tenant_a.timezone = "Europe/Berlin"
+    actors.tenant_a.save(update_fields=["timezone"])
+    with tenant_context(actors.tenant_a):
+        return book_appointment(
+            inquiry=inquiry,
+            starts_at=future(days=3),
+            duration_minutes=45,
+            rep=rep_a.user,
+            location="Buyer Inc, Room 4",
+            notes=APPOINTMENT_NOTE,
+            message_to_buyer=APPOINTMENT_MESSAGE,
+            by=qualifier_a.principal,
+        )
+
+
+def start_meeting(lead, minutes_ago: int = 30):
+    """Move the lead's meeting into the past (it has started)."""
+    from leads.models import Appointment
+
+    with tenant_context(lead.tenant_id):
+        Appointment.objects.filter(pk=lead.appointment_id).update(
+            starts_at=timezone.now() - timedelta(minutes=minutes_ago)
+        )
+        lead.appointment.refresh_from_db()
+    return lead.appointment

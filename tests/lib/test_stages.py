@@ -45,7 +45,8 @@ def test_a_move_changes_the_stage_and_writes_one_history_row(actors):
 def test_a_move_the_table_does_not_allow_changes_nothing(actors):
     inquiry = InquiryFactory(tenant=actors.tenant_a, stage=Stage.LEAD)
     with tenant_context(actors.tenant_a):
-        assert stages.move(inquiry, Stage.MQL, by=actors.owner.principal) is False
+        # A lead goes back to nurture or the qualifier's queue, never straight to disqualified.
+        assert stages.move(inquiry, Stage.DISQUALIFIED, by=actors.owner.principal) is False
         assert Inquiry.objects.get(pk=inquiry.pk).stage == Stage.LEAD
         assert not StageChange.objects.exists()
 

@@ -84,6 +84,11 @@ ROUTES = [
     ("get", "/api/v1/leads/1/"),
     ("get", "/api/v1/outbox/failed/"),
     ("post", "/api/v1/outbox/1/retry/"),
+    ("get", "/api/v1/appointments/1/"),
+    ("patch", "/api/v1/appointments/1/"),
+    ("post", "/api/v1/appointments/1/cancel/"),
+    ("post", "/api/v1/appointments/1/held/"),
+    ("post", "/api/v1/appointments/1/no-show/"),
 ]
 
 
@@ -159,6 +164,10 @@ def test_route_list_covers_every_api_route():
         "rescore-job-detail",
         "lead-list",
         "lead-detail",
+        "appointment-detail",
+        "appointment-cancel",
+        "appointment-held",
+        "appointment-no-show",
     }
 
 
