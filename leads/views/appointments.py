@@ -18,7 +18,7 @@ from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
@@ -204,11 +204,8 @@ class CancelForm(forms.Form):
 
 
 def lead_page_url(lead: Lead) -> str:
-    """The lead's page; the inquiry's page until the lead detail page exists."""
-    try:
-        return reverse("lead-detail", args=[lead.pk])
-    except NoReverseMatch:
-        return reverse("inquiry-detail", args=[lead.inquiry_id])
+    """The lead's page, where every appointment action goes back to."""
+    return reverse("lead-detail", args=[lead.pk])
 
 
 def _visible_lead(principal, pk: int) -> Lead:

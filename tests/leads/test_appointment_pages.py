@@ -62,7 +62,7 @@ def test_a_no_show_from_the_page_closes_the_lead_and_returns_the_person(
     start_meeting(booked_lead)
     client.force_login(actors.teammate.user)
     response = client.post(page(booked_lead, "no-show"))
-    assert response.url == f"/inquiries/{booked_lead.inquiry_id}/"  # until the lead page exists
+    assert response.url == f"/leads/{booked_lead.pk}/"
     with tenant_context(actors.tenant_a):
         assert Lead.objects.get(pk=booked_lead.pk).stage == "no_show"
         assert Inquiry.objects.get(pk=booked_lead.inquiry_id).stage == "mql"
