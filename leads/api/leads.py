@@ -9,6 +9,7 @@ from leadflow.lib.query_fields import IdFilter
 from leadflow.tenancy.api_base import TenantViewSet
 from leadflow.tenancy.models import Partner
 from leadflow.tenancy.permissions import IsTenantCaller
+from leads.api.touches import LeadTouchesMixin
 from leads.models import Appointment, Lead, LeadStage
 from leads.selectors.leads import lead_list
 
@@ -58,7 +59,9 @@ class LeadFilter(django_filters.FilterSet):
         fields = ["stage", "rep"]
 
 
-class LeadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+class LeadViewSet(
+    LeadTouchesMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet
+):
     """Leads: marketing roles and managers see all, a rep their own, a partner its partner's.
 
     Leads are made only by booking an appointment

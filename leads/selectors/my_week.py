@@ -1,0 +1,155 @@
+"""My week: the owner's open leads, which still need this week's update, and the late backlog.
+
+One query whatever the number of leads: the owner's open leads with the
+person joined and, annotated per row, the owner's touch count, the last
+update, whether this week and each of the last ``BACKLOG_WEEKS`` weeks have an
+update, and whether this week's is owed (``leads.selectors.weekly``'s rule:
+accepted or SQL, assigned before the week's Thursday in the tenant's zone).
+Rows are split in Python. The owner is the principal: a partner (user or key)
+owns its partner's leads, anyone else the leads where they are the rep.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
+
+from django.db.models import (
+    BooleanField,
+    ExpressionWrapper,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
+
+from leadflow.lib import times, weeks
+from leadflow.tenancy.principal import Principal
+from leads import stages as lead_stages
+from leads.models import REPORTED_STAGES, Lead, LeadStage, WeeklyUpdate
+from leads.selectors.touches import owner_touches_expression
+from leads.selectors.weekly import current_week, has_update_for, missing_update, owed_cutoff
+
+# How far back the late backlog looks (older gaps are a manager's conversation, not a form).
+BACKLOG_WEEKS = 8
+
+
+@dataclass
+class LateLead:
+    """An open lead and the past weeks it has no update for, newest first."""
+
+    lead: Lead
+    weeks: list[date]
+
+    @property
+    def labels(self) -> list[tuple[date, str]]:
+        return [(monday, weeks.week_label(monday)) for monday in self.weeks]
+
+
+@dataclass
+class MyWeek:
+    week: date
+    awaiting: list[Lead] = field(default_factory=list)
+    # Owed (or optional, when assigned late in the week) and not reported yet.
+    to_report: list[Lead] = field(default_factory=list)
+    reported: list[Lead] = field(default_factory=list)
+    late: list[LateLead] = field(default_factory=list)
+    owed: int = 0
+    reported_count: int = 0
+
+    @property
+    def label(self) -> str:
+        return weeks.week_label(self.week)
+
+    @property
+    def late_weeks(self) -> int:
+        return sum(len(row.weeks) for row in self.late)
+
+
+def owned_leads(principal: Principal) -> QuerySet[Lead]:
+    """The leads the principal owns: its partner's, or those where they are the rep."""
+    if principal.partner is not None:
+        return Lead.objects.filter(partner_id=principal.partner.pk)
+    if principal.user is not None:
+        return Lead.objects.filter(rep_id=principal.user.pk, partner__isnull=True)
+    return Lead.objects.none()
+
+
+def _last_update(name: str) -> Subquery:
+    latest = WeeklyUpdate.objects.filter(lead_id=OuterRef("pk")).order_by(
+        "-week", "-created_at", "-id"
+    )
+    return Subquery(latest.values(name)[:1])
+
+
+def _past_weeks(week: date) -> list[date]:
+    return [week - timedelta(weeks=n) for n in range(1, BACKLOG_WEEKS + 1)]
+
+
+def my_week_leads(principal: Principal, *, week: date, tz: tzinfo) -> QuerySet[Lead]:
+    """The owner's open leads with everything a My week row shows; one query when evaluated."""
+    annotations: dict[str, Any] = {
+        "owner_touches": owner_touches_expression(),
+        "reported_this_week": has_update_for(week),
+        "owes_this_week": ExpressionWrapper(
+            Q(stage__in=REPORTED_STAGES, assigned_at__lt=owed_cutoff(week, tz)),
+            output_field=BooleanField(),
+        ),
+        "last_update_week": _last_update("week"),
+        "last_update_status": _last_update("status"),
+        "last_update_note": _last_update("note"),
+        "last_update_at": _last_update("created_at"),
+    }
+    for n, monday in enumerate(_past_weeks(week), start=1):
+        annotations[f"has_week_{n}"] = has_update_for(monday)
+    return (
+        owned_leads(principal)
+        .filter(stage__in=lead_stages.OPEN)
+        .select_related("inquiry", "appointment")
+        .annotate(**annotations)
+        .order_by("next_step_on", "-score", "id")
+    )
+
+
+def _owes_past(lead: Lead, monday: date, tz: tzinfo) -> bool:
+    """Whether the lead owed an update for the past week ``monday`` (assigned, accepted then)."""
+    if lead.assigned_at >= owed_cutoff(monday, tz):
+        return False
+    week_end = weeks.week_bounds(monday, tz)[1]
+    return lead.accepted_at is None or lead.accepted_at < week_end
+
+
+def my_week(principal: Principal, *, at: datetime | None = None) -> MyWeek:
+    """The principal's week in the tenant's zone. One query, whatever the number of leads."""
+    tz = times.zone(principal.tenant.timezone)
+    week = current_week(tz, at)
+    result = MyWeek(week=week)
+    past = _past_weeks(week)
+    for lead in my_week_leads(principal, week=week, tz=tz):
+        row: Any = lead
+        if lead.stage == LeadStage.AWAITING_ACCEPTANCE:
+            result.awaiting.append(lead)
+            continue
+        if row.reported_this_week:
+            result.reported.append(lead)
+            result.reported_count += 1
+            result.owed += 1
+        else:
+            result.to_report.append(lead)
+            if row.owes_this_week:
+                result.owed += 1
+        gaps = [
+            monday
+            for n, monday in enumerate(past, start=1)
+            if not getattr(row, f"has_week_{n}") and _owes_past(lead, monday, tz)
+        ]
+        if gaps:
+            result.late.append(LateLead(lead=lead, weeks=gaps))
+    return result
+
+
+def missing_this_week(principal: Principal, *, at: datetime | None = None) -> QuerySet[Lead]:
+    """The owner's leads missing this week's update (``missing_update`` over ``owned_leads``)."""
+    tz = times.zone(principal.tenant.timezone)
+    return missing_update(owned_leads(principal), week=current_week(tz, at), tz=tz)
