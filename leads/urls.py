@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from leads.views import appointments
+from leads.views import appointments, my_week
 
 urlpatterns = [
     path(
@@ -15,4 +15,7 @@ urlpatterns = [
         appointments.appointment_invitation_page,
         name="inquiry-appointment-ics",
     ),
+    path("leads/week/", my_week.my_week_page, name="my-week"),
+    path("leads/<int:pk>/week-update/", my_week.my_week_update, name="my-week-update"),
+    path("leads/<int:pk>/touches/new/", my_week.log_touch_page, name="lead-log-touch"),
 ]

@@ -18,6 +18,7 @@ from typing import Any
 from django.db.models import (
     BooleanField,
     ExpressionWrapper,
+    F,
     OuterRef,
     Q,
     QuerySet,
@@ -103,12 +104,13 @@ def my_week_leads(principal: Principal, *, week: date, tz: tzinfo) -> QuerySet[L
     }
     for n, monday in enumerate(_past_weeks(week), start=1):
         annotations[f"has_week_{n}"] = has_update_for(monday)
+    # Open leads, and those closed by this week's update (they stay in the week's "done").
     return (
         owned_leads(principal)
-        .filter(stage__in=lead_stages.OPEN)
-        .select_related("inquiry", "appointment")
         .annotate(**annotations)
-        .order_by("next_step_on", "-score", "id")
+        .filter(Q(stage__in=lead_stages.OPEN) | Q(reported_this_week=True))
+        .select_related("inquiry", "appointment")
+        .order_by(F("next_step_on").asc(nulls_last=True), "-score", "id")
     )
 
 
@@ -121,7 +123,11 @@ def _owes_past(lead: Lead, monday: date, tz: tzinfo) -> bool:
 
 
 def my_week(principal: Principal, *, at: datetime | None = None) -> MyWeek:
-    """The principal's week in the tenant's zone. One query, whatever the number of leads."""
+    """The principal's week in the tenant's zone. One query, whatever the number of leads.
+
+    A lead closed by this week's update stays in the week's reported rows (and
+    its count), so the counter does not shrink as the owner wins and loses.
+    """
     tz = times.zone(principal.tenant.timezone)
     week = current_week(tz, at)
     result = MyWeek(week=week)
@@ -135,6 +141,8 @@ def my_week(principal: Principal, *, at: datetime | None = None) -> MyWeek:
             result.reported.append(lead)
             result.reported_count += 1
             result.owed += 1
+            if not lead.is_open:
+                continue
         else:
             result.to_report.append(lead)
             if row.owes_this_week:
