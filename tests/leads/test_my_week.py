@@ -1,4 +1,4 @@
-"""My week: the owner's leads to report on, the counter, the late backlog; the page and its posts."""
+"""My week: the owner's leads to report, the counter, the late backlog; the page and its posts."""
 
 from datetime import UTC, date, datetime, timedelta
 
@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Role
 from leads.models import Lead, WeeklyUpdate
-from leads.selectors.my_week import BACKLOG_WEEKS, my_week, missing_this_week
+from leads.selectors.my_week import BACKLOG_WEEKS, missing_this_week, my_week
 from tests.conftest import make_actor
 from tests.factories import InquiryFactory, LeadFactory, TouchFactory, WeeklyUpdateFactory
 

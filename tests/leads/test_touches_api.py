@@ -1,4 +1,4 @@
-"""``/api/v1/leads/{id}/touches/`` and ``/updates/``: owners post, others get 404/403, retries replay."""
+"""`/api/v1/leads/{id}/touches/` and `/updates/`: owners post, others 404/403, retries replay."""
 
 from datetime import timedelta
 

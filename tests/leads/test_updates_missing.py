@@ -1,4 +1,4 @@
-"""Missing weekly updates: ISO week 53, the year end, a DST change, the two-business-day exemption."""
+"""Missing weekly updates: ISO week 53, year end, a DST change, the two-business-day exemption."""
 
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
