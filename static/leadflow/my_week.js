@@ -81,6 +81,11 @@
     }
     const html = await response.text();
     const index = rows().indexOf(row);
+    const status = form.querySelector("[data-status]").value;
+    if (status !== "progress") {
+      // Closed: nothing is owed for past weeks any more.
+      document.querySelector(`[data-late-lead="${row.dataset.lead}"]`)?.remove();
+    }
     row.remove();
     const list = document.querySelector("[data-done-list]");
     list.insertAdjacentHTML("afterbegin", html);
