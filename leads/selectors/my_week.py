@@ -15,15 +15,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import (
     BooleanField,
     ExpressionWrapper,
     F,
+    JSONField,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
 )
+from django.db.models.functions import JSONObject
 
 from leadflow.lib import times, weeks
 from leadflow.tenancy.principal import Principal
@@ -44,8 +47,12 @@ class LateLead:
     weeks: list[date]
 
     @property
-    def labels(self) -> list[tuple[date, str]]:
-        return [(monday, weeks.week_label(monday)) for monday in self.weeks]
+    def labels(self) -> list[tuple[str, str]]:
+        """(value, text) for the week picker: ``2026-W49`` and ``2026-W49 · 30 Nov``."""
+        return [
+            (weeks.week_label(monday), f"{weeks.week_label(monday)} · {monday.day} {monday:%b}")
+            for monday in self.weeks
+        ]
 
 
 @dataclass
@@ -77,11 +84,19 @@ def owned_leads(principal: Principal) -> QuerySet[Lead]:
     return Lead.objects.none()
 
 
-def _last_update(name: str) -> Subquery:
+def _last_update() -> Subquery:
+    """The lead's latest update (by week, then time) as one JSON object: one subplan a row."""
     latest = WeeklyUpdate.objects.filter(lead_id=OuterRef("pk")).order_by(
         "-week", "-created_at", "-id"
     )
-    return Subquery(latest.values(name)[:1])
+    shown = JSONObject(week="week", status="status", note="note", at="created_at")
+    return Subquery(latest.values(json=shown)[:1], output_field=JSONField())
+
+
+def _weeks_reported(since: date) -> ArraySubquery:
+    """The weeks since ``since`` the lead has an update for, as one array: one subplan a row."""
+    reported = WeeklyUpdate.objects.filter(lead_id=OuterRef("pk"), week__gte=since)
+    return ArraySubquery(reported.order_by().values("week").distinct())
 
 
 def _past_weeks(week: date) -> list[date]:
@@ -97,13 +112,9 @@ def my_week_leads(principal: Principal, *, week: date, tz: tzinfo) -> QuerySet[L
             Q(stage__in=REPORTED_STAGES, assigned_at__lt=owed_cutoff(week, tz)),
             output_field=BooleanField(),
         ),
-        "last_update_week": _last_update("week"),
-        "last_update_status": _last_update("status"),
-        "last_update_note": _last_update("note"),
-        "last_update_at": _last_update("created_at"),
+        "last_update": _last_update(),
+        "weeks_reported": _weeks_reported(_past_weeks(week)[-1]),
     }
-    for n, monday in enumerate(_past_weeks(week), start=1):
-        annotations[f"has_week_{n}"] = has_update_for(monday)
     # Open leads, and those closed by this week's update (they stay in the week's "done").
     return (
         owned_leads(principal)
@@ -134,6 +145,7 @@ def my_week(principal: Principal, *, at: datetime | None = None) -> MyWeek:
     past = _past_weeks(week)
     for lead in my_week_leads(principal, week=week, tz=tz):
         row: Any = lead
+        _unpack_last_update(row)
         if lead.stage == LeadStage.AWAITING_ACCEPTANCE:
             result.awaiting.append(lead)
             continue
@@ -147,14 +159,22 @@ def my_week(principal: Principal, *, at: datetime | None = None) -> MyWeek:
             result.to_report.append(lead)
             if row.owes_this_week:
                 result.owed += 1
+        reported = set(row.weeks_reported or ())
         gaps = [
-            monday
-            for n, monday in enumerate(past, start=1)
-            if not getattr(row, f"has_week_{n}") and _owes_past(lead, monday, tz)
+            monday for monday in past if monday not in reported and _owes_past(lead, monday, tz)
         ]
         if gaps:
             result.late.append(LateLead(lead=lead, weeks=gaps))
     return result
+
+
+def _unpack_last_update(row: Any) -> None:
+    """``last_update_week``/``_status``/``_note``/``_at`` from the JSON the query returned."""
+    latest = row.last_update or {}
+    row.last_update_week = date.fromisoformat(latest["week"]) if latest.get("week") else None
+    row.last_update_status = latest.get("status", "")
+    row.last_update_note = latest.get("note", "")
+    row.last_update_at = datetime.fromisoformat(latest["at"]) if latest.get("at") else None
 
 
 def missing_this_week(principal: Principal, *, at: datetime | None = None) -> QuerySet[Lead]:
