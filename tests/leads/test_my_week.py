@@ -266,3 +266,22 @@ def test_the_touch_form_logs_a_touch_and_goes_back(client, actors, rep_a):
         from leads.models import Touch
 
         assert Touch.objects.get(lead_id=lead.pk).note == "Sent deck"
+
+
+def test_the_update_and_touch_partials_render_for_the_lead_page_with_its_context(actors, rep_a):
+    from django.template.loader import render_to_string
+    from django.test import RequestFactory
+
+    from leads.selectors.settings import lead_settings
+
+    lead = owned(actors, rep_a)
+    request = RequestFactory().get(f"/leads/{lead.pk}/")
+    with tenant_context(actors.tenant_a):
+        context = {"lead": lead, "principal": rep_a.principal, "settings": lead_settings()}
+        update = render_to_string("leads/_update_form.html", context, request=request)
+        touch = render_to_string("leads/_touch_form.html", context, request=request)
+    assert f'action="/leads/{lead.pk}/week-update/"' in update
+    assert '<option value="chose a competitor">' in update
+    assert f'value="/leads/{lead.pk}/"' in update
+    assert f'action="/leads/{lead.pk}/touches/new/"' in touch
+    assert f'value="/leads/{lead.pk}/"' in touch  # back to the lead page after logging
