@@ -116,6 +116,7 @@ def test_my_week_fits_a_phone_and_passes_axe(live_server, browser, screenshot_di
         expect(page.get_by_test_id("week-counter")).to_contain_text("0 of 10 reported")
         page.locator("#week-rows [data-row]").first.get_by_label("Outcome").select_option("lost")
         page.screenshot(path=str(screenshot_dir / "my-week-390.png"), full_page=True)
+        page.screenshot(path=str(screenshot_dir / "my-week-390-top.png"))
         overflow = page.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
