@@ -205,7 +205,7 @@ class LeadTouchesMixin:
         "not in the future, not before the inquiry. 403 for a caller who sees but does not "
         "own the lead.",
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
     def touches(self, request: Request, pk: str | None = None) -> Response:
         lead = self.get_object()
         if request.method == "GET":
@@ -239,7 +239,7 @@ class LeadTouchesMixin:
         "postponed a future `postponed_until`. `week` defaults to the current week in the "
         "tenant's time zone; a past week is marked `late`, a future one is refused.",
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
     def updates(self, request: Request, pk: str | None = None) -> Response:
         lead = self.get_object()
         if request.method == "GET":

@@ -181,3 +181,13 @@ def missing_this_week(principal: Principal, *, at: datetime | None = None) -> Qu
     """The owner's leads missing this week's update (``missing_update`` over ``owned_leads``)."""
     tz = times.zone(principal.tenant.timezone)
     return missing_update(owned_leads(principal), week=current_week(tz, at), tz=tz)
+
+
+def missing_now(leads: QuerySet[Lead], *, principal: Principal) -> QuerySet[Lead]:
+    """``leads`` missing this week's update, the week read in the tenant's zone.
+
+    For list filters (the manager's ``?missing=true``): ``missing_update`` with
+    the current week and zone filled in. One query.
+    """
+    tz = times.zone(principal.tenant.timezone)
+    return missing_update(leads, week=current_week(tz), tz=tz)

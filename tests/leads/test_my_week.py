@@ -285,3 +285,15 @@ def test_the_update_and_touch_partials_render_for_the_lead_page_with_its_context
     assert f'value="/leads/{lead.pk}/"' in update
     assert f'action="/leads/{lead.pk}/touches/new/"' in touch
     assert f'value="/leads/{lead.pk}/"' in touch  # back to the lead page after logging
+
+
+def test_missing_now_filters_any_lead_list_by_this_weeks_missing_updates(actors, rep_a):
+    from leads.selectors.my_week import missing_now
+
+    missing = owned(actors, rep_a)
+    reported = owned(actors, rep_a)
+    owned(actors, rep_a, stage="awaiting_acceptance")
+    WeeklyUpdateFactory(tenant=actors.tenant_a, lead=reported, week=W53, note="x")
+    with tenant_context(actors.tenant_a):
+        found = missing_now(Lead.objects.all(), principal=actors.owner.principal)
+        assert list(found.values_list("pk", flat=True)) == [missing.pk]

@@ -215,3 +215,33 @@ def test_the_touch_and_update_endpoints_are_in_the_openapi_schema_with_examples(
     updates = schema["paths"]["/api/v1/leads/{id}/updates/"]["post"]
     assert touches["requestBody"]["content"]["application/json"]["examples"]
     assert "Won" in updates["requestBody"]["content"]["application/json"]["examples"]
+
+
+def list_queries(api, url) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        assert api.get(url).status_code == 200
+    return len(captured)
+
+
+def test_listing_touches_and_updates_takes_as_many_queries_for_20_as_for_2(actors, rep_a, lead):
+    api = rep_a.api()
+    for _ in range(2):
+        api.post(
+            f"/api/v1/leads/{lead.pk}/updates/",
+            {"status": "progress", "week": "", "touch": {"kind": "call", "outcome": "reached"}},
+            format="json",
+        )
+    few = [list_queries(api, f"/api/v1/leads/{lead.pk}/{kind}/") for kind in ("touches", "updates")]
+    for _ in range(18):
+        api.post(
+            f"/api/v1/leads/{lead.pk}/updates/",
+            {"status": "progress", "touch": {"kind": "email", "outcome": "replied"}},
+            format="json",
+        )
+    many = [
+        list_queries(api, f"/api/v1/leads/{lead.pk}/{kind}/") for kind in ("touches", "updates")
+    ]
+    assert few == many
