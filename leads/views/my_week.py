@@ -27,7 +27,8 @@ from leadflow.tenancy.models import Role
 from leadflow.tenancy.pages import member_page
 from leadflow.tenancy.principal import Principal
 from leads.models import Lead, TouchKind, TouchOutcome, UpdateStatus, WeeklyUpdate
-from leads.selectors.my_week import my_week, owned_leads
+from leads.selectors.leads import lead_list
+from leads.selectors.my_week import my_week
 from leads.selectors.settings import lead_settings
 from leads.services.touches import MAX_NOTE_LENGTH, log_touch
 from leads.services.updates import record_weekly_update
@@ -80,10 +81,15 @@ def _back(request: HttpRequest) -> HttpResponse:
     return redirect("my-week")
 
 
-def _own_lead(principal: Principal, pk: int) -> Lead:
-    lead = owned_leads(principal).filter(pk=pk).first()
+def _lead(principal: Principal, pk: int) -> Lead:
+    """A lead the viewer may see (a rep: their own; managers: all), else 404.
+
+    Whether they may write on it is the service's rule (owner or manager: a
+    marketer who sees it gets 403).
+    """
+    lead = lead_list(principal=principal).filter(pk=pk).first()
     if lead is None:
-        raise Http404("No such lead of yours.")
+        raise Http404("No such lead.")
     return lead
 
 
@@ -115,7 +121,7 @@ def my_week_page(request: HttpRequest, principal: Principal) -> HttpResponse:
 @require_POST
 @member_page(*OWNER_ROLES)
 def my_week_update(request: HttpRequest, principal: Principal, pk: int) -> HttpResponse:
-    lead = _own_lead(principal, pk)
+    lead = _lead(principal, pk)
     form = UpdateForm(request.POST)
     fetch = _is_fetch(request)
     if not form.is_valid():
@@ -179,7 +185,7 @@ def _reported_row(
 @member_page(*OWNER_ROLES)
 def log_touch_page(request: HttpRequest, principal: Principal, pk: int) -> HttpResponse:
     """The touch form of the lead page (``leads/_touch_form.html``): log it, go back."""
-    lead = _own_lead(principal, pk)
+    lead = _lead(principal, pk)
     form = TouchForm(request.POST)
     if not form.is_valid():
         messages.error(request, _form_error(form))

@@ -297,3 +297,23 @@ def test_missing_now_filters_any_lead_list_by_this_weeks_missing_updates(actors,
     with tenant_context(actors.tenant_a):
         found = missing_now(Lead.objects.all(), principal=actors.owner.principal)
         assert list(found.values_list("pk", flat=True)) == [missing.pk]
+
+
+def test_a_manager_may_post_an_update_on_a_reps_lead_from_the_lead_page(client, actors, rep_a):
+    manager = make_actor(actors.tenant_a, Role.MANAGER)
+    lead = owned(actors, rep_a)
+    response = page(client, manager).post(
+        f"/leads/{lead.pk}/week-update/",
+        {"status": "progress", "note": "Coached Riley", "next": f"/leads/{lead.pk}/"},
+    )
+    assert response.status_code == 302 and response["Location"] == f"/leads/{lead.pk}/"
+    with tenant_context(actors.tenant_a):
+        assert WeeklyUpdate.objects.get(lead_id=lead.pk).user_id == manager.user.pk
+
+
+def test_a_marketer_may_not_post_a_touch_on_a_lead(client, actors, rep_a):
+    lead = owned(actors, rep_a)
+    response = page(client, actors.teammate).post(
+        f"/leads/{lead.pk}/touches/new/", {"kind": "call", "outcome": "reached"}
+    )
+    assert response.status_code == 403
