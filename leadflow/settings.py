@@ -374,6 +374,9 @@ SPECTACULAR_SETTINGS = {
         "BulkJobStatusEnum": "inquiries.models.BulkStatus",
         "ImportOutcomeEnum": "inquiries.models.ImportOutcome",
         "RowProblemSeverityEnum": "inquiries.models.RowProblem",
+        "TouchKindEnum": "leads.models.TouchKind",
+        "TouchOutcomeEnum": "leads.models.TouchOutcome",
+        "UpdateStatusEnum": "leads.models.UpdateStatus",
     },
 }
 IDEMPOTENCY_KEY_TTL = timedelta(hours=env.integer("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24))

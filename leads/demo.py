@@ -18,11 +18,18 @@ from django.utils import timezone
 
 from inquiries.demo import DEMO_RANDOM_SEED, acting_member
 from inquiries.models import Inquiry, Stage
+from leadflow.lib import stages, weeks
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Tenant
+from leadflow.tenancy.principal import Principal
+from leads import stages as lead_stages
+from leads.models import Lead
+from leads.selectors.weekly import current_week
 from leads.services.booking import book_appointment
+from leads.services.touches import log_touch
+from leads.services.updates import record_weekly_update
 
-DEMO_LEADS = 6  # booked by the qualifier for the tenant's rep
+DEMO_LEADS = 14  # booked by the qualifier for the tenant's rep (their week: see _rep_week)
 DEMO_PARTNER_LEADS = 2  # a partner's referrals booked for the partner (Acme only)
 
 
@@ -43,9 +50,10 @@ def _book(tenant: Tenant) -> int:
         Inquiry.objects.filter(stage=Stage.MQL, partner__isnull=True).order_by("-score", "id")
     )
     booked = 0
+    reps_leads = []
     # At most half the queue is booked: the rest waits for the qualifier.
     for day, inquiry in enumerate(mqls[: min(DEMO_LEADS, len(mqls) // 2)], start=1):
-        book_appointment(
+        lead = book_appointment(
             inquiry=inquiry,
             starts_at=_working_hour(now, day, tz, rng),
             rep=rep.user,
@@ -54,7 +62,9 @@ def _book(tenant: Tenant) -> int:
             message_to_buyer="Looking forward to our call.",
             by=qualifier,
         )
+        reps_leads.append(lead)
         booked += 1
+    _rep_week(reps_leads, rep, tz, rng)
     referrals = Inquiry.objects.filter(stage=Stage.MQL, partner__isnull=False).order_by(
         "-score", "id"
     )
@@ -74,3 +84,114 @@ def _working_hour(now: datetime, days_ahead: int, tz: ZoneInfo, rng: random.Rand
     while local.weekday() >= 5:
         local += timedelta(days=1)
     return local.replace(hour=rng.choice((9, 10, 11, 14, 15)), minute=0, second=0, microsecond=0)
+
+
+# What the rep's week shows: (weeks since assigned, stage, touches, this week's report).
+# The first two stay awaiting acceptance (the start page's tile and "accept these first").
+WEEK_PLAN = [
+    (0, "awaiting_acceptance", 0, None),
+    (0, "awaiting_acceptance", 0, None),
+    (3, "sql", 6, "progress"),
+    (2, "accepted", 3, "progress"),
+    (4, "sql", 9, "won"),
+    (2, "accepted", 2, "lost"),
+    (3, "accepted", 5, "postponed"),
+    (1, "accepted", 1, None),
+    (2, "sql", 4, None),
+    (1, "accepted", 0, None),
+    (3, "accepted", 7, None),  # the late backlog: no update for two weeks
+    (2, "sql", 3, "progress"),
+    (1, "accepted", 2, None),
+    (2, "accepted", 1, None),
+]
+KINDS = [("call", "no_answer"), ("email", "replied"), ("call", "reached"), ("meeting", "reached")]
+NEXT_STEPS = ["Send the ROI figures", "Call back after the board meeting", "Demo for the IT lead"]
+
+
+def _rep_week(leads: list[Lead], rep: Principal, tz: ZoneInfo, rng: random.Random) -> None:
+    """Accept, qualify, touch and report on the rep's leads so My week shows a real week.
+
+    Through the services (touches, weekly updates, closes); only the dates a
+    seed cannot wait for (when the rep got the lead) are set directly.
+    """
+    now = timezone.now()
+    this_week = current_week(tz)
+    for n, (lead, (weeks_ago, stage, touches, report)) in enumerate(
+        zip(leads, WEEK_PLAN, strict=False)
+    ):
+        if stage == "awaiting_acceptance":
+            continue
+        assigned = now - timedelta(weeks=weeks_ago, days=8)
+        Lead.objects.filter(pk=lead.pk).update(
+            assigned_at=assigned,
+            next_step_on=(now + timedelta(days=1 + n % 6)).date() if n % 2 else None,
+            next_step=NEXT_STEPS[n % len(NEXT_STEPS)] if n % 2 else "",
+        )
+        lead.refresh_from_db()
+        stages.move(
+            lead,
+            "accepted",
+            by=rep,
+            also={"accepted_at": assigned + timedelta(hours=5)},
+            only_from=["awaiting_acceptance"],
+            machine_name=lead_stages.MACHINE,
+        )
+        if stage == "sql":
+            stages.move(
+                lead,
+                "sql",
+                by=rep,
+                also={"qualified_at": now, "budget": "50k", "need": "Fleet tracking"},
+                only_from=["accepted"],
+                machine_name=lead_stages.MACHINE,
+            )
+        for t in range(touches):
+            kind, outcome = KINDS[(n + t) % len(KINDS)]
+            log_touch(
+                inquiry=lead.inquiry,
+                lead=lead,
+                kind=kind,
+                outcome=outcome,
+                note=rng.choice(["", "Voicemail.", "Asked for pricing.", "Sent the deck."]),
+                at=max(lead.inquiry.created_at, now - timedelta(days=touches - t, hours=3)),
+                by=rep,
+            )
+        # Every past week reported, but for one lead: the late backlog.
+        first_week = weeks.week_of_moment(assigned, tz)
+        past = [this_week - timedelta(weeks=w) for w in range(1, 9)]
+        for monday in [] if n == 10 else [m for m in past if m >= first_week]:
+            record_weekly_update(
+                lead=lead,
+                status="progress",
+                note=rng.choice(
+                    ["Followed up by email.", "Left a voicemail.", "Sent a case study."]
+                ),
+                week=monday,
+                by=rep,
+            )
+        if report == "progress":
+            record_weekly_update(
+                lead=lead,
+                status="progress",
+                note="Talked budget; proposal next week.",
+                touch={"kind": "call", "outcome": "reached"},
+                by=rep,
+            )
+        elif report == "won":
+            record_weekly_update(lead=lead, status="won", value="18500", note="Signed.", by=rep)
+        elif report == "lost":
+            record_weekly_update(
+                lead=lead,
+                status="lost",
+                lost_reason="buyer declined",
+                note="Chose to keep their spreadsheets.",
+                by=rep,
+            )
+        elif report == "postponed":
+            record_weekly_update(
+                lead=lead,
+                status="postponed",
+                postponed_until=(now + timedelta(days=60)).date(),
+                note="Budget opens next quarter.",
+                by=rep,
+            )

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from leads.views import appointments, lead_detail
+from leads.views import appointments, lead_detail, my_week
 
 urlpatterns = [
     path(
@@ -40,4 +40,12 @@ urlpatterns = [
 
 urlpatterns += [
     path("leads/<int:pk>/", lead_detail.lead_detail_page, name="lead-detail"),
+    path(
+        "leads/<int:pk>/appointment.ics",
+        appointments.lead_invitation_page,
+        name="lead-appointment-ics",
+    ),
+    path("leads/week/", my_week.my_week_page, name="my-week"),
+    path("leads/<int:pk>/week-update/", my_week.my_week_update, name="my-week-update"),
+    path("leads/<int:pk>/touches/new/", my_week.log_touch_page, name="lead-log-touch"),
 ]

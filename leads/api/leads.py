@@ -11,6 +11,7 @@ from leadflow.tenancy.api_base import TenantViewSet
 from leadflow.tenancy.models import Partner
 from leadflow.tenancy.permissions import IsTenantCaller
 from leads.api import lifecycle
+from leads.api.touches import LeadTouchesMixin
 from leads.models import Appointment, Lead, LeadStage
 from leads.selectors.leads import lead_list
 
@@ -104,6 +105,7 @@ class LeadFilter(django_filters.FilterSet):
 
 @extend_schema_view(**lifecycle.schemas(LeadOutput))
 class LeadViewSet(
+    LeadTouchesMixin,
     lifecycle.LeadLifecycleActions,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,

@@ -139,12 +139,25 @@ def appointment_invitation_page(request, principal, pk: int):
     appointment = appointment_of(inquiry=inquiry)
     if appointment is None:
         raise Http404("This inquiry has no appointment.")
+    return _ics_response(appointment, f"appointment-{inquiry.pk}.ics")
+
+
+def _ics_response(appointment: Appointment, filename: str) -> HttpResponse:
     response = HttpResponse(
         appointment_invitation(appointment=appointment),
         content_type="text/calendar; charset=utf-8",
     )
-    response["Content-Disposition"] = f'attachment; filename="appointment-{inquiry.pk}.ics"'
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+@require_safe
+@member_page(Role.REP, *MARKETING)
+def lead_invitation_page(request, principal, pk: int):
+    """The lead's meeting as a calendar file, for whoever sees the lead (a rep their own)."""
+    lead = _visible_lead(principal, pk)
+    appointment = get_object_or_404(Appointment.objects.all(), pk=lead.appointment_id)
+    return _ics_response(appointment, f"lead-{lead.pk}-meeting.ics")
 
 
 # --- The appointment after hand-over: held, no-show, reschedule, cancel -----------------

@@ -17,8 +17,6 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import select_template
 
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Role
@@ -166,15 +164,6 @@ def _perform(name: str, lead: Lead, data: dict[str, Any], principal: Principal) 
     return "Next step saved." if data["action"] else "Next step cleared."
 
 
-def _slot(name: str) -> str | None:
-    """The partial another part of the app provides, if it exists yet."""
-    try:
-        select_template([name])
-    except TemplateDoesNotExist:
-        return None
-    return name
-
-
 @member_page(*PAGE_ROLES)
 def lead_detail_page(request, principal: Principal, pk: int) -> HttpResponse:
     lead = get_object_or_404(
@@ -236,10 +225,6 @@ def render_lead(
         "timeline": person_timeline(inquiry=lead.inquiry, principal=principal),
         "touches": touches,
         "touches_flagged": lead.stage in GIVEN_UP and touches <= rules.touch_cliff,
-        "can_download_ics": principal.has_role(*MARKETING),
         "currency": principal.tenant.currency,
-        "slot_appointment_actions": _slot("leads/_appointment_actions.html"),
-        "slot_touch_form": _slot("leads/_touch_form.html"),
-        "slot_update_form": _slot("leads/_update_form.html"),
     }
     return render(request, "leads/lead_detail.html", context, status=status)

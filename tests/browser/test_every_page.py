@@ -627,6 +627,7 @@ def test_the_page_list_names_every_html_route():
         "definition-rescore-progress",
         "import-report-csv",
         "inquiry-appointment-ics",
+        "lead-appointment-ics",
     }
     stand_in = SimpleNamespace(
         ids=defaultdict(lambda: 1),

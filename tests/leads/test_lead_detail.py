@@ -4,10 +4,11 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from icalendar import Calendar
 
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Role
-from leads.models import Lead
+from leads.models import Appointment, Lead
 from leads.services import lifecycle
 from leads.services.booking import book_appointment
 from leads.services.closing import close_lead
@@ -241,3 +242,20 @@ def test_the_page_takes_the_same_queries_for_1_and_30_touches(
 def test_the_reps_start_page_links_each_lead_awaiting_them_to_its_page(client, actors, lead, rep_a):
     page = as_(client, rep_a).get("/").content.decode()
     assert f'href="/leads/{lead.pk}/"' in page
+
+
+def test_the_rep_downloads_their_leads_meeting_as_a_calendar_file(client, actors, lead, rep_a):
+    response = as_(client, rep_a).get(f"/leads/{lead.pk}/appointment.ics")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/calendar")
+    calendar = Calendar.from_ical(response.content)
+    events = [c for c in calendar.walk() if c.name == "VEVENT"]
+    with tenant_context(actors.tenant_a):
+        assert str(events[0]["UID"]) == Appointment.objects.get(pk=lead.appointment_id).uid
+
+
+def test_another_reps_and_another_tenants_meeting_file_is_a_404(client, actors, lead):
+    other = make_actor(actors.tenant_a, Role.REP)
+    assert as_(client, other).get(f"/leads/{lead.pk}/appointment.ics").status_code == 404
+    outsider = as_(client, actors.outsider).get(f"/leads/{lead.pk}/appointment.ics")
+    assert outsider.status_code == 404

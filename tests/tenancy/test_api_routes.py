@@ -82,6 +82,10 @@ ROUTES = [
     ("get", "/api/v1/rescore-jobs/1/"),
     ("get", "/api/v1/leads/"),
     ("get", "/api/v1/leads/1/"),
+    ("get", "/api/v1/leads/1/touches/"),
+    ("post", "/api/v1/leads/1/touches/"),
+    ("get", "/api/v1/leads/1/updates/"),
+    ("post", "/api/v1/leads/1/updates/"),
     ("get", "/api/v1/outbox/failed/"),
     ("post", "/api/v1/outbox/1/retry/"),
     ("get", "/api/v1/appointments/1/"),
@@ -168,6 +172,8 @@ def test_route_list_covers_every_api_route():
         "appointment-cancel",
         "appointment-held",
         "appointment-no-show",
+        "lead-touches",
+        "lead-updates",
     }
 
 

@@ -1,0 +1,192 @@
+"""The weekly update: the owner's report on one open lead for one ISO week.
+
+A lead is open for updates when accepted or SQL (``REPORTED_STAGES``): one
+awaiting acceptance is accepted first (400), a closed one is a conflict (409).
+An update is a note and/or a touch and/or an outcome — never empty. Won, lost
+and postponed close the lead through ``closing.close_lead`` so its refusals
+(value, reason, date) reach the caller unchanged. The week is the tenant's
+(Monday start, local midnights): the current one by default, a past one to
+clear a backlog (marked late), never a future one nor one before the owner got
+the lead. The touch, the close, the update and the audit row commit together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+
+from inquiries.models import Inquiry
+from leadflow.lib import times, weeks
+from leadflow.lib.rules import RuleViolation
+from leadflow.tenancy.principal import Principal
+from leadflow.tenancy.services import record_audit
+from leads.models import REPORTED_STAGES, Lead, LeadStage, Touch, UpdateStatus, WeeklyUpdate
+from leads.selectors.weekly import current_week
+from leads.services.closing import close_lead
+from leads.services.touches import MAX_NOTE_LENGTH, log_touch, works_lead
+
+TOUCH_FIELDS = ("kind", "outcome", "note", "at")
+
+
+def update_week(lead: Lead, week: date | str | None, *, by: Principal) -> tuple[date, bool]:
+    """The Monday the update reports on and whether it is late; 400 for a week it cannot name."""
+    tz = times.zone(by.tenant.timezone)
+    this_week = current_week(tz)
+    if week is None or week == "":
+        return this_week, False
+    if isinstance(week, str):
+        try:
+            monday = weeks.parse_week(week)
+        except ValueError:
+            raise RuleViolation(
+                field="week",
+                code="invalid",
+                message=f"{week!r} is not a week: use its Monday (2026-12-28) or 2026-W53.",
+            ) from None
+    else:
+        monday = weeks.week_of(week)
+    if monday > this_week:
+        raise RuleViolation(
+            field="week",
+            code="future",
+            message=f"{weeks.week_label(monday)} has not begun; report on this week "
+            f"({weeks.week_label(this_week)}) or a past one.",
+        )
+    assigned_week = weeks.week_of_moment(lead.assigned_at, tz)
+    if monday < assigned_week:
+        raise RuleViolation(
+            field="week",
+            code="before_assigned",
+            message=f"This lead was assigned in {weeks.week_label(assigned_week)}; "
+            f"{weeks.week_label(monday)} is before that.",
+        )
+    return monday, monday < this_week
+
+
+def _check_open(lead: Lead) -> None:
+    if lead.stage == LeadStage.AWAITING_ACCEPTANCE:
+        raise RuleViolation(
+            field="stage",
+            code="not_accepted",
+            message="This lead is awaiting acceptance: accept it first, then report on it.",
+        )
+    if lead.stage not in REPORTED_STAGES:
+        raise RuleViolation(
+            field="stage",
+            code="not_open",
+            conflict=True,
+            message=f"This lead is closed already ({lead.get_stage_display()}); "
+            "a manager can reopen it.",
+        )
+
+
+@transaction.atomic
+def record_weekly_update(
+    *,
+    lead: Lead,
+    status: str,
+    note: str = "",
+    touch: Mapping[str, Any] | None = None,
+    value: Decimal | str | None = None,
+    closed_on: date | None = None,
+    lost_reason: str = "",
+    postponed_until: date | None = None,
+    week: date | str | None = None,
+    by: Principal,
+) -> WeeklyUpdate:
+    """Record the owner's update for ``week`` (default this week); closes the lead on an outcome.
+
+    ``touch`` (``kind``, ``outcome``, ``note``, ``at``) is logged with
+    ``log_touch`` and linked. Refusals are 400s naming the field (409 for a
+    closed lead); nothing is written then.
+    """
+    if not works_lead(lead, by):
+        raise PermissionDenied("Only the lead's owner or a manager reports on it.")
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    _check_open(lead)
+    if status not in UpdateStatus.values:
+        raise RuleViolation(
+            field="status",
+            code="invalid",
+            message="The status is progress, won, lost or postponed.",
+        )
+    note = note.strip()
+    if len(note) > MAX_NOTE_LENGTH:
+        raise RuleViolation(
+            field="note", code="too_long", message=f"At most {MAX_NOTE_LENGTH} characters."
+        )
+    if status == UpdateStatus.PROGRESS and not note and not touch:
+        raise RuleViolation(
+            field="note",
+            code="required",
+            message="An update says what happened: write a note or log a touch.",
+        )
+    monday, late = update_week(lead, week, by=by)
+    logged = _log(lead, touch, by=by) if touch else None
+    if status != UpdateStatus.PROGRESS:
+        close_lead(
+            lead=lead,
+            stage=status,
+            by=by,
+            value=value,
+            closed_on=closed_on,
+            lost_reason=lost_reason,
+            postponed_until=postponed_until,
+            reason=note[:200],
+        )
+    update = WeeklyUpdate.objects.create(
+        tenant=by.tenant,
+        lead=lead,
+        week=monday,
+        status=status,
+        note=note,
+        touch=logged,
+        user=by.user,
+        partner=by.partner,
+        late=late,
+    )
+    record_audit(
+        action="lead.weekly_update",
+        obj=lead,
+        after={
+            "week": weeks.week_label(monday),
+            "status": status,
+            "late": late,
+            "touch": logged.pk if logged else None,
+        },
+        by=by,
+    )
+    return update
+
+
+def _log(lead: Lead, touch: Mapping[str, Any], *, by: Principal) -> Touch:
+    unknown = set(touch) - set(TOUCH_FIELDS)
+    if unknown:
+        raise RuleViolation(
+            field="touch",
+            code="invalid",
+            message="A touch has kind, outcome, note and at; not " + ", ".join(sorted(unknown)),
+        )
+    inquiry = Inquiry.objects.get(pk=lead.inquiry_id)
+    try:
+        return log_touch(
+            inquiry=inquiry,
+            lead=lead,
+            kind=touch.get("kind") or "",
+            outcome=touch.get("outcome") or "",
+            note=touch.get("note") or "",
+            at=touch.get("at"),
+            by=by,
+        )
+    except RuleViolation as refused:
+        raise RuleViolation(
+            field="touch",
+            code=refused.code,
+            message=f"{refused.field}: {refused.message}",
+            conflict=refused.conflict,
+        ) from None
