@@ -9,7 +9,8 @@ from leadflow.lib.query_fields import IdFilter
 from leadflow.tenancy.api_base import TenantViewSet
 from leadflow.tenancy.models import Partner
 from leadflow.tenancy.permissions import IsTenantCaller
-from leads.models import Appointment, Lead, LeadStage
+from leads.api.manage import ManageLeadMixin, TeamFilterMixin
+from leads.models import Appointment, Lead
 from leads.selectors.leads import lead_list
 
 
@@ -48,8 +49,7 @@ class LeadOutput(serializers.ModelSerializer):
         ]
 
 
-class LeadFilter(django_filters.FilterSet):
-    stage = django_filters.ChoiceFilter(choices=LeadStage.choices)
+class LeadFilter(TeamFilterMixin, django_filters.FilterSet):
     # By id, so the filter needs no queryset of users (which would cross tenants).
     rep = IdFilter(field_name="rep_id", help_text="The rep's user id.")
 
@@ -58,7 +58,7 @@ class LeadFilter(django_filters.FilterSet):
         fields = ["stage", "rep"]
 
 
-class LeadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+class LeadViewSet(ManageLeadMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
     """Leads: marketing roles and managers see all, a rep their own, a partner its partner's.
 
     Leads are made only by booking an appointment

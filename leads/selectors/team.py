@@ -167,7 +167,9 @@ def team_leads(principal: Principal, filters: LeadFilters | None = None) -> Quer
     """
     if not is_manager(principal):
         raise PermissionDenied
-    leads = filter_leads(lead_list(principal=principal), filters or LeadFilters(), principal=principal)
+    leads = filter_leads(
+        lead_list(principal=principal), filters or LeadFilters(), principal=principal
+    )
     touches = Touch.objects.filter(lead_id=OuterRef("pk")).order_by().values("lead_id")
     return with_activity(leads).annotate(
         touch_count=Coalesce(

@@ -1,4 +1,4 @@
-"""A manager reopens a closed lead: accepted again, outcome cleared, audited, the person back with sales."""
+"""A manager reopens a closed lead: accepted again, outcome cleared, audited, back with sales."""
 
 from datetime import timedelta
 
@@ -108,9 +108,7 @@ def test_an_open_lead_cannot_be_reopened(actors, lead):
         assert not AuditEvent.objects.filter(action="lead.reopened").exists()
 
 
-def test_a_person_booked_again_keeps_the_new_lead_and_the_old_one_stays_closed(
-    actors, lead, rep_a
-):
+def test_a_person_booked_again_keeps_the_new_lead_and_the_old_one_stays_closed(actors, lead, rep_a):
     with tenant_context(actors.tenant_a):
         Lead.objects.filter(pk=lead.pk).update(stage="accepted")
         close_lead(
