@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from leads.views import appointments
+from leads.views import appointments, team
 
 urlpatterns = [
     path(
@@ -15,4 +15,7 @@ urlpatterns = [
         appointments.appointment_invitation_page,
         name="inquiry-appointment-ics",
     ),
+    path("leads/team/", team.team_page, name="lead-team"),
+    path("leads/team/reassign/", team.team_reassign_page, name="lead-team-reassign"),
+    path("leads/team/<int:pk>/reopen/", team.team_reopen_page, name="lead-team-reopen"),
 ]
