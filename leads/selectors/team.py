@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import EmptyResultSet, PermissionDenied
+from django.db import connection
 from django.db.models import (
     Count,
     DateTimeField,
@@ -33,7 +35,7 @@ from leadflow.lib import times
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.roles import MANAGERS
-from leads.models import REPORTED_STAGES, Lead, LeadStage, Touch, WeeklyUpdate
+from leads.models import Lead, LeadStage, Touch, WeeklyUpdate
 from leads.selectors import weekly
 from leads.selectors.leads import OPEN_STAGES, lead_list
 
@@ -162,8 +164,9 @@ def team_leads(principal: Principal, filters: LeadFilters | None = None) -> Quer
     """Every lead of the tenant, newest first, owners joined, with its last activity.
 
     Managers and admins only (anyone else: ``PermissionDenied``). The rows carry
-    ``last_touch_at``, ``last_update_week``, ``last_activity_at`` and
-    ``touch_count`` — computed only for the rows of the page shown.
+    ``last_touch_at``, ``last_update_week`` and ``touch_count`` — correlated
+    subqueries, computed only for the rows of the page shown (read newest first
+    from the ``leads_lead_newest_idx`` index, nothing sorted).
     """
     if not is_manager(principal):
         raise PermissionDenied
@@ -171,38 +174,77 @@ def team_leads(principal: Principal, filters: LeadFilters | None = None) -> Quer
         lead_list(principal=principal), filters or LeadFilters(), principal=principal
     )
     touches = Touch.objects.filter(lead_id=OuterRef("pk")).order_by().values("lead_id")
-    return with_activity(leads).annotate(
+    last_week = WeeklyUpdate.objects.filter(lead_id=OuterRef("pk")).order_by().values("lead_id")
+    return leads.annotate(
+        last_touch_at=_latest(Touch, "at"),
+        last_update_week=Subquery(last_week.annotate(latest=Max("week")).values("latest")),
         touch_count=Coalesce(
             Subquery(touches.annotate(n=Count("id")).values("n")),
             0,
-        )
+        ),
     )
+
+
+# Counting stops here ("10,000+"): a count never reads the whole tenant.
+COUNT_CAP = 10_000
 
 
 @dataclass(frozen=True)
-class TeamCounts:
-    """How many of the (owner-filtered) leads each checkbox would show."""
+class CappedCount:
+    value: int
+    capped: bool
 
-    missing: int
-    breached: int
-    stale: int
-    no_show: int
+    def __str__(self) -> str:
+        return f"{self.value:,}+" if self.capped else f"{self.value:,}"
 
 
-def team_counts(principal: Principal, owner: Owner | None = None) -> TeamCounts:
-    """The four counts of the filter bar, in one aggregate query."""
+def capped_counts(named: dict[str, QuerySet[Lead]]) -> dict[str, CappedCount]:
+    """Each queryset's rows up to :data:`COUNT_CAP`, in one query of ``LIMIT``-ed subqueries.
+
+    A subquery's ``WHERE`` is planned like the list's own (an ``EXISTS`` becomes
+    a semi- or anti-join) and stops at the cap, where one ``COUNT(*) FILTER``
+    aggregate would probe every row of the tenant once per condition.
+    """
+    parts: list[str] = []
+    params: list[Any] = []
+    for queryset in named.values():
+        limited = queryset.order_by().values("pk")[: COUNT_CAP + 1]
+        try:
+            sql, part_params = limited.query.get_compiler(using=limited.db).as_sql()
+        except EmptyResultSet:
+            sql, part_params = "SELECT 1 WHERE false", ()
+        parts.append(f"(SELECT count(*) FROM ({sql}) AS capped)")
+        params.extend(part_params)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        values = cursor.fetchone()
+    return {
+        name: CappedCount(min(value, COUNT_CAP), value > COUNT_CAP)
+        for name, value in zip(named, values, strict=True)
+    }
+
+
+def team_counts(principal: Principal, filters: LeadFilters | None = None) -> dict[str, CappedCount]:
+    """The list's total (``total``) and the four counts of the filter bar, in one query.
+
+    ``total`` counts what ``filters`` show; ``missing``, ``breached``, ``stale``
+    and ``no_show`` what each checkbox would show with the owner filter only.
+    """
     if not is_manager(principal):
         raise PermissionDenied
-    leads = filter_leads(
-        lead_list(principal=principal).order_by(), LeadFilters(owner=owner), principal=principal
+    filters = filters or LeadFilters()
+    everyone = lead_list(principal=principal)
+    owner = filters.owner
+
+    def narrowed(flags: LeadFilters) -> QuerySet[Lead]:
+        return filter_leads(everyone, flags, principal=principal)
+
+    return capped_counts(
+        {
+            "total": filter_leads(everyone, filters, principal=principal),
+            "missing": narrowed(LeadFilters(owner=owner, missing=True)),
+            "breached": narrowed(LeadFilters(owner=owner, breached=True)),
+            "stale": narrowed(LeadFilters(owner=owner, stale=True)),
+            "no_show": narrowed(LeadFilters(owner=owner, no_show=True)),
+        }
     )
-    tz = times.zone(principal.tenant.timezone)
-    week = weekly.current_week(tz)
-    owes = Q(stage__in=REPORTED_STAGES, assigned_at__lt=weekly.owed_cutoff(week, tz))
-    counted = leads.aggregate(
-        missing=Count("pk", filter=owes & ~Q(weekly.has_update_for(week))),
-        breached=Count("pk", filter=_breached()),
-        stale=Count("pk", filter=_stale()),
-        no_show=Count("pk", filter=Q(stage=LeadStage.NO_SHOW)),
-    )
-    return TeamCounts(**counted)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -25,7 +26,7 @@ from leadflow.tenancy.pages import member_page
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.roles import MANAGERS
 from leadflow.tenancy.selectors import member_list, partner_list
-from leads.models import LeadStage
+from leads.models import Lead, LeadStage
 from leads.selectors.leads import lead_list
 from leads.selectors.team import (
     STAGE_CHOICES,
@@ -40,6 +41,25 @@ from leads.services.closing import reopen_lead
 from leads.services.ownership import reassign_leads
 
 PAGE_SIZE = 50
+
+
+class CappedRows:
+    """The list for the paginator with its count already known (capped at 10,000):
+    pages past the cap are not offered, and no ``COUNT(*)`` reads the whole tenant."""
+
+    ordered = True
+
+    def __init__(self, leads: QuerySet[Lead], count: int) -> None:
+        self.leads, self._count = leads, count
+
+    def count(self) -> int:
+        return self._count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index: slice) -> QuerySet[Lead]:
+        return self.leads[index]
 
 
 def owner_options() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -92,7 +112,9 @@ def _buyer(profile: dict) -> str:
 def team_page(request: HttpRequest, principal: Principal) -> HttpResponse:
     form = TeamFilterForm(request.GET)
     filters = form.filters()
-    page = Paginator(team_leads(principal, filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    counts = team_counts(principal, filters)
+    rows_of = CappedRows(team_leads(principal, filters), counts["total"].value)
+    page = Paginator(rows_of, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [
         {
             "lead": lead,
@@ -116,7 +138,7 @@ def team_page(request: HttpRequest, principal: Principal) -> HttpResponse:
             "filters": filters,
             "page": page,
             "rows": rows,
-            "counts": team_counts(principal, filters.owner),
+            "counts": counts,
             "reps": reps,
             "partners": partners,
             "owner_value": filters.owner.value if filters.owner else "",

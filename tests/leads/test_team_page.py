@@ -82,7 +82,8 @@ def test_the_counts_say_how_many_are_missing_breached_stale_and_no_show(actors, 
     lead_of(actors, rep_a, stage="no_show")
     counts = client_of(manager).get(URL).context["counts"]
     # the breached lead is open and 30 days untouched too: stale
-    assert (counts.missing, counts.breached, counts.stale, counts.no_show) == (1, 1, 2, 1)
+    shown = [counts[name].value for name in ("missing", "breached", "stale", "no_show", "total")]
+    assert shown == [1, 1, 2, 1, 3]
 
 
 def test_the_missing_filter_lists_only_the_leads_without_this_weeks_update(actors, manager, rep_a):
@@ -150,8 +151,8 @@ def test_the_page_costs_the_same_queries_whatever_the_rows(
             lead_of(actors, partner=partner)
     client = client_of(manager)
     client.get(URL)
-    # session, user, memberships, count, page, counts, reps, partners
-    with django_assert_num_queries(8):
+    # session, user, memberships, counts (with the total), page, reps, partners
+    with django_assert_num_queries(7):
         client.get(URL, {"missing": "on"})
 
 
@@ -267,3 +268,14 @@ def test_the_managers_nav_and_start_tile_lead_to_the_page(actors, manager):
     html = client_of(manager).get("/").content.decode()
     assert 'href="/leads/team/"' in html
     assert "/leads/team/?stage=awaiting_acceptance" in html
+
+
+def test_counts_stop_at_the_cap_and_say_so(actors, manager, rep_a, monkeypatch):
+    from leads.selectors import team
+
+    monkeypatch.setattr(team, "COUNT_CAP", 2)
+    for _ in range(3):
+        lead_of(actors, rep_a)
+    response = client_of(manager).get(URL)
+    assert str(response.context["counts"]["missing"]) == "2+"
+    assert "2+ leads" in response.content.decode()
