@@ -185,8 +185,10 @@ def team_leads(principal: Principal, filters: LeadFilters | None = None) -> Quer
     )
 
 
-# Counting stops here ("10,000+"): a count never reads the whole tenant.
-COUNT_CAP = 10_000
+# Counting stops here ("1,000+"): a count never reads the whole tenant, and past a
+# thousand a manager needs the filter, not the number (the inbox, a list to work
+# through, stops at 10,000).
+COUNT_CAP = 1_000
 
 
 @dataclass(frozen=True)
