@@ -57,7 +57,29 @@ class MeOutput(serializers.Serializer):
 class MeView(APIView):
     """The calling user or partner: tenant, role or partner, and how it authenticated."""
 
-    @extend_schema(responses=MeOutput)
+    @extend_schema(
+        responses=MeOutput,
+        examples=[
+            OpenApiExample(
+                "A person",
+                response_only=True,
+                value={
+                    "id": 7,
+                    "tenant": {
+                        "id": 1,
+                        "slug": "acme",
+                        "name": "Acme Robotics",
+                        "timezone": "America/Chicago",
+                        "currency": "USD",
+                    },
+                    "via": "user_token",
+                    "role": "manager",
+                    "email": "morgan@acme.example",
+                    "partner": None,
+                },
+            )
+        ],
+    )
     def get(self, request):
         principal = request.auth
         return Response(

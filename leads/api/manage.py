@@ -36,7 +36,7 @@ from leads.selectors.team import (
 from leads.services.closing import MAX_REASON_LENGTH, reopen_lead
 from leads.services.ownership import change_owner
 
-OWNER_PATTERN = r"^(rep|partner):[1-9][0-9]{0,18}$|^none$"
+OWNER_PATTERN = r"^(rep|partner):[1-9][0-9]{0,17}$|^none$"
 TRUE_FALSE = [("true", "true"), ("false", "false")]
 
 

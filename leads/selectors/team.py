@@ -12,6 +12,7 @@ must report this week.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,6 +40,8 @@ from leads.models import Lead, LeadStage, Touch, WeeklyUpdate
 from leads.selectors import weekly
 from leads.selectors.leads import OPEN_STAGES, lead_list
 
+ID = re.compile(r"[0-9]{1,19}")
+ID_MAX = 2**63 - 1
 # An open lead without a touch or an update for this long is stale.
 STALE_AFTER = timedelta(days=14)
 # ``stage=open``: every stage still open for sales.
@@ -65,7 +68,8 @@ def parse_owner(text: str, *, field: str = "owner") -> Owner:
     if text in NO_OWNER:
         return Owner("none")
     kind, _, number = text.partition(":")
-    if kind in ("rep", "partner") and number.isdigit() and int(number) > 0:
+    # ASCII digits within a bigint: ``str.isdigit`` also takes "²", and the id column ends.
+    if kind in ("rep", "partner") and ID.fullmatch(number) and 0 < int(number) <= ID_MAX:
         return Owner(kind, int(number))
     raise RuleViolation(
         field=field,

@@ -29,6 +29,8 @@ from leadflow.tenancy.selectors import member_list, partner_list
 from leads.models import Lead, LeadStage
 from leads.selectors.leads import lead_list
 from leads.selectors.team import (
+    ID,
+    ID_MAX,
     STAGE_CHOICES,
     LeadFilters,
     Owner,
@@ -178,7 +180,7 @@ def _owner_from(text: str) -> dict:
 def team_reassign_page(request: HttpRequest, principal: Principal) -> HttpResponse:
     try:
         raw_ids = request.POST.getlist("ids")
-        if not all(raw.isdigit() for raw in raw_ids):
+        if not all(ID.fullmatch(raw) and int(raw) <= ID_MAX for raw in raw_ids):
             raise RuleViolation(
                 field="leads", code="invalid", message="Choose leads from the list."
             )

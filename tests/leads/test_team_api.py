@@ -292,3 +292,8 @@ def test_reassign_and_reopen_are_in_the_openapi_schema(actors):
     assert "post" in paths["/api/v1/leads/{id}/reopen/"]
     names = {p["name"] for p in paths["/api/v1/leads/"]["get"]["parameters"]}
     assert {"missing", "breached", "stale", "owner", "stage"} <= names
+
+
+def test_an_owner_id_past_the_column_is_a_400(actors, manager):
+    response = manager.api().get("/api/v1/leads/", {"owner": "rep:9999999999999999999"})
+    assert response.status_code == 400

@@ -279,3 +279,18 @@ def test_counts_stop_at_the_cap_and_say_so(actors, manager, rep_a, monkeypatch):
     response = client_of(manager).get(URL)
     assert str(response.context["counts"]["missing"]) == "2+"
     assert "2+ leads" in response.content.decode()
+
+
+@pytest.mark.parametrize("owner", ["rep:99999999999999999999", "rep:²"])
+def test_an_owner_id_past_the_column_or_not_ascii_is_refused(actors, manager, owner):
+    response = client_of(manager).get(URL, {"owner": owner})
+    assert "Showing every lead" in response.content.decode()
+
+
+def test_a_lead_id_past_the_column_is_refused(actors, manager, rep_b):
+    response = client_of(manager).post(
+        "/leads/team/reassign/",
+        {"ids": ["99999999999999999999"], "owner": f"rep:{rep_b.user.pk}"},
+        follow=True,
+    )
+    assert "Choose leads from the list" in response.content.decode()
