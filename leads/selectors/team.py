@@ -1,13 +1,15 @@
 """The manager's view of the team's leads: every lead of the tenant, filtered the same way
 on the page and in ``GET /api/v1/leads/``.
 
-The filters are set-based (``EXISTS`` and correlated ``MAX`` subqueries), so a
-page costs the same few queries whatever the number of leads: "missing" is
-:func:`leads.selectors.weekly.missing_update`, "stale" compares the lead's last
-activity (its newest touch or weekly update, else its assignment) with a
-cut-off 14 days ago. A rep or a partner gets the same filters over their own
-leads (``lead_list``): a partner's integration asks ``missing=true`` for what it
-must report this week.
+The filters are set-based, so a page costs the same few queries whatever the
+number of leads: "missing" is :func:`leads.selectors.weekly.missing_update`;
+"stale" is an open lead assigned before a cut-off 14 days ago with no touch and
+no weekly update since — two ``NOT EXISTS``, which the planner turns into
+anti-joins, rather than comparing a ``MAX`` per lead, which it must compute for
+every lead before it can filter. The rows shown carry their last touch, last
+update week and touch count as correlated ``MAX``/``COUNT`` subqueries. A rep
+or a partner gets the same filters over their own leads (``lead_list``): a
+partner's integration asks ``missing=true`` for what it must report this week.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from django.db.models import (
     QuerySet,
     Subquery,
 )
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from leadflow.lib import times
@@ -96,22 +98,6 @@ STAGE_CHOICES = [(OPEN, "Open (awaiting, accepted, SQL)"), *LeadStage.choices]
 def _latest(model: type[Touch] | type[WeeklyUpdate], field: str) -> Subquery:
     rows = model.objects.filter(lead_id=OuterRef("pk")).order_by().values("lead_id")
     return Subquery(rows.annotate(latest=Max(field)).values("latest"), output_field=DateTimeField())
-
-
-def with_activity(leads: QuerySet[Lead]) -> QuerySet[Lead]:
-    """Annotate ``last_touch_at``, ``last_update_week`` and ``last_activity_at`` (set-based)."""
-    last_week = WeeklyUpdate.objects.filter(lead_id=OuterRef("pk")).order_by().values("lead_id")
-    return leads.annotate(
-        last_touch_at=_latest(Touch, "at"),
-        last_update_at=_latest(WeeklyUpdate, "created_at"),
-        last_update_week=Subquery(last_week.annotate(latest=Max("week")).values("latest")),
-    ).annotate(
-        last_activity_at=Greatest(
-            "assigned_at",
-            Coalesce("last_touch_at", "assigned_at"),
-            Coalesce("last_update_at", "assigned_at"),
-        )
-    )
 
 
 def stale_cutoff(now: datetime | None = None) -> datetime:
