@@ -187,6 +187,9 @@ class Lead(TenantOwnedModel):
         ]
         indexes = [
             models.Index(fields=["tenant", "stage", "-created_at"], name="leads_lead_stage_idx"),
+            # Every list of leads is newest first (the manager's page, /api/v1/leads/): read
+            # the first page from the index instead of sorting the tenant's leads.
+            models.Index(fields=["tenant", "-created_at", "-id"], name="leads_lead_newest_idx"),
             models.Index(fields=["tenant", "rep", "stage"], name="leads_lead_rep_idx"),
             models.Index(fields=["tenant", "partner", "stage"], name="leads_lead_partner_idx"),
             # The acceptance-window scan: awaiting leads not yet breached, by due time.

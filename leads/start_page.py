@@ -3,7 +3,8 @@
 A rep sees the leads awaiting their acceptance, a partner's user their
 partner's open leads, managers and admins every lead awaiting a rep. The
 leads pages arrive with the lead workflow; until then a rep's and a
-partner's tile lists the soonest leads itself (buyer, company, meeting).
+partner's tile lists the soonest leads itself (buyer, company, meeting);
+the managers' tile opens the team's leads (``/leads/team/``) at those awaiting.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def manager_tiles(principal: Principal) -> list[Tile]:
             key="leads.awaiting",
             label="Leads awaiting a rep's acceptance",
             count=found.count,
-            url=f"{reverse('inquiry-list')}?{urlencode({'stage': 'lead'})}",
+            url=f"{reverse('lead-team')}?{urlencode({'stage': LeadStage.AWAITING_ACCEPTANCE})}",
             hint="Handed to sales by a booked appointment, not yet accepted.",
         )
     ]

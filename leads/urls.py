@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from leads.views import appointments, lead_detail, my_week
+from leads.views import appointments, lead_detail, my_week, team
 
 urlpatterns = [
     path(
@@ -48,4 +48,7 @@ urlpatterns += [
     path("leads/week/", my_week.my_week_page, name="my-week"),
     path("leads/<int:pk>/week-update/", my_week.my_week_update, name="my-week-update"),
     path("leads/<int:pk>/touches/new/", my_week.log_touch_page, name="lead-log-touch"),
+    path("leads/team/", team.team_page, name="lead-team"),
+    path("leads/team/reassign/", team.team_reassign_page, name="lead-team-reassign"),
+    path("leads/team/<int:pk>/reopen/", team.team_reopen_page, name="lead-team-reopen"),
 ]

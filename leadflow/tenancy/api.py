@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import exceptions, mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.renderers import JSONRenderer
@@ -43,6 +43,10 @@ class PartnerOutput(serializers.ModelSerializer):
 
 
 class MeOutput(serializers.Serializer):
+    id = serializers.IntegerField(
+        allow_null=True,
+        help_text="The calling person's user id (what `rep` takes elsewhere); null for an API key.",
+    )
     tenant = TenantOutput()
     via = serializers.CharField()
     role = serializers.CharField(allow_null=True)
@@ -53,12 +57,35 @@ class MeOutput(serializers.Serializer):
 class MeView(APIView):
     """The calling user or partner: tenant, role or partner, and how it authenticated."""
 
-    @extend_schema(responses=MeOutput)
+    @extend_schema(
+        responses=MeOutput,
+        examples=[
+            OpenApiExample(
+                "A person",
+                response_only=True,
+                value={
+                    "id": 7,
+                    "tenant": {
+                        "id": 1,
+                        "slug": "acme",
+                        "name": "Acme Robotics",
+                        "timezone": "America/Chicago",
+                        "currency": "USD",
+                    },
+                    "via": "user_token",
+                    "role": "manager",
+                    "email": "morgan@acme.example",
+                    "partner": None,
+                },
+            )
+        ],
+    )
     def get(self, request):
         principal = request.auth
         return Response(
             MeOutput(
                 {
+                    "id": principal.user.pk if principal.user else None,
                     "tenant": principal.tenant,
                     "via": principal.via,
                     "role": principal.role,
@@ -350,6 +377,13 @@ class PartnerRef(serializers.Serializer):
 
 
 class MemberOutput(serializers.ModelSerializer):
+    user_id = serializers.IntegerField(
+        help_text="The person's user id: what `rep` takes in a lead's `/reassign/`, a booking, "
+        "and `owner=rep:<user id>`; `id` is the membership's."
+    )
+    name = serializers.CharField(
+        source="user.display_name", help_text="As LeadFlow shows them: their name, else email."
+    )
     email = serializers.EmailField(source="user.email")
     full_name = serializers.CharField(source="user.full_name")
     display_name = serializers.CharField(source="user.display_name")
@@ -361,6 +395,8 @@ class MemberOutput(serializers.ModelSerializer):
         model = Membership
         fields = [
             "id",
+            "user_id",
+            "name",
             "email",
             "full_name",
             "display_name",
@@ -374,15 +410,62 @@ class MemberOutput(serializers.ModelSerializer):
         ]
 
 
-class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
-    """The tenant's members with role and status (admins); invite people with /invitations/."""
+class MemberListQuery(serializers.Serializer):
+    active = serializers.ChoiceField(
+        choices=["true", "false"],
+        required=False,
+        help_text="true: active members only; false: deactivated ones only. Managers see "
+        "active members only.",
+    )
 
-    permission_classes = [role_required(Role.ADMIN)]
+
+class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    """The tenant's members with role and status: admins all of them, managers the active ones
+    (so an integration can name a lead's owner by ``user_id``); invite people with
+    /invitations/."""
+
+    permission_classes = [role_required(Role.ADMIN, read_roles=(Role.MANAGER,))]
     serializer_class = MemberOutput
     model = Membership
 
     def scoped_queryset(self):
-        return selectors.member_list()
+        members = selectors.member_list()
+        if not self.principal.has_role(Role.ADMIN):
+            members = members.filter(is_active=True)
+        return members
+
+    @extend_schema(
+        parameters=[MemberListQuery],
+        examples=[
+            OpenApiExample(
+                "A rep",
+                response_only=True,
+                value={
+                    "id": 14,
+                    "user_id": 31,
+                    "name": "Robin Rep",
+                    "email": "robin@example.com",
+                    "full_name": "Robin Rep",
+                    "display_name": "Robin Rep",
+                    "role": "rep",
+                    "partner": None,
+                    "role_label": "Rep",
+                    "is_active": True,
+                    "deactivated_at": None,
+                    "last_login": "2026-12-04T08:10:00Z",
+                    "created_at": "2026-11-02T09:00:00Z",
+                },
+            )
+        ],
+    )
+    def list(self, request, *args, **kwargs):
+        query = MemberListQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        members = self.filter_queryset(self.get_queryset())
+        if "active" in query.validated_data:
+            members = members.filter(is_active=query.validated_data["active"] == "true")
+        page = self.paginate_queryset(members)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
 class InvitationOutput(serializers.ModelSerializer):

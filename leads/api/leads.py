@@ -11,8 +11,9 @@ from leadflow.tenancy.api_base import TenantViewSet
 from leadflow.tenancy.models import Partner
 from leadflow.tenancy.permissions import IsTenantCaller
 from leads.api import lifecycle
+from leads.api.manage import ManageLeadMixin, TeamFilterMixin
 from leads.api.touches import LeadTouchesMixin
-from leads.models import Appointment, Lead, LeadStage
+from leads.models import Appointment, Lead
 from leads.selectors.leads import lead_list
 
 
@@ -93,8 +94,7 @@ class LeadOutput(serializers.ModelSerializer):
         ]
 
 
-class LeadFilter(django_filters.FilterSet):
-    stage = django_filters.ChoiceFilter(choices=LeadStage.choices)
+class LeadFilter(TeamFilterMixin, django_filters.FilterSet):
     # By id, so the filter needs no queryset of users (which would cross tenants).
     rep = IdFilter(field_name="rep_id", help_text="The rep's user id.")
 
@@ -107,6 +107,7 @@ class LeadFilter(django_filters.FilterSet):
 class LeadViewSet(
     LeadTouchesMixin,
     lifecycle.LeadLifecycleActions,
+    ManageLeadMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     TenantViewSet,

@@ -430,6 +430,7 @@ def pages(app: App) -> list[Page]:
         Page("definition-active", f"/definitions/{ids['active']}/", "marketer"),
         Page("definition-draft", f"/definitions/{ids['draft']}/", "manager"),
         Page("what-if", f"/definitions/{ids['draft']}/what-if/", "marketer"),
+        Page("team-leads", "/leads/team/", "manager"),
         Page("admin", "/admin/", "admin"),
         Page("admin-partners", "/admin/tenancy/partner/", "admin"),
         Page("admin-partner", f"/admin/tenancy/partner/{ids['partner']}/change/", "admin"),
@@ -621,6 +622,8 @@ def test_the_page_list_names_every_html_route():
         "definition-sign",
         "definition-activate",
         "outbox-retry",
+        "lead-team-reassign",
+        "lead-team-reopen",
         # htmx fragments polled by a page, and downloads.
         "import-progress",
         "import-dry-run-progress",
