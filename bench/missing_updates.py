@@ -99,15 +99,6 @@ WHERE l.tenant_id = %(tenant)s AND l.stage IN ('accepted', 'sql')
     AND abs(hashtext(l.id::text || %(week)s::text)) %% 100 < %(pct)s
 """
 
-# Candidates (not in the schema): the open leads by owner with what missing_update reads,
-# and the week's updates with their lead, so both sides of the anti-join can be read from
-# an index alone, as the plain GROUP BY reads leads_lead_rep_idx.
-CANDIDATE_INDEXES = [
-    "CREATE INDEX leads_lead_reported_owner_idx ON leads_lead (tenant_id, rep_id) "
-    "INCLUDE (assigned_at, id) WHERE stage IN ('accepted', 'sql')",
-    "CREATE INDEX leads_update_week_lead_idx ON leads_weeklyupdate (tenant_id, week, lead_id)",
-]
-
 BASELINE_SQL = (
     "SELECT rep_id, count(*) FROM leads_lead WHERE tenant_id = %s "
     "AND stage IN ('accepted', 'sql') GROUP BY rep_id"
@@ -157,6 +148,13 @@ def _generate(tenant, owners: int):
         cur.execute(
             UPDATES_SQL, {"tenant": tenant.pk, "week": date.fromordinal(last_week), "pct": 60}
         )
+        # What record_weekly_update keeps on each lead: its latest reported week.
+        cur.execute(
+            "UPDATE leads_lead l SET last_update_week = u.week FROM (SELECT lead_id, "
+            "max(week) AS week FROM leads_weeklyupdate WHERE tenant_id = %s GROUP BY lead_id) u "
+            "WHERE l.tenant_id = %s AND l.id = u.lead_id",
+            [tenant.pk, tenant.pk],
+        )
         # The My week owner: 80 open leads, taken from the first reps (none reported yet).
         cur.execute(
             "UPDATE leads_lead SET rep_id = %s WHERE id IN (SELECT id FROM leads_lead "
@@ -192,11 +190,6 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="runs of each side per pair")
     parser.add_argument("--requests", type=int, default=30, help="My week requests per pair")
     parser.add_argument("--no-record", action="store_true", help="leave docs/performance.md")
-    parser.add_argument(
-        "--index",
-        action="store_true",
-        help="add the two candidate indexes first (see CANDIDATE_INDEXES)",
-    )
     parser.add_argument("--explain", action="store_true", help="print both plans")
     parser.add_argument("--note", default="", help="said beside the figures (e.g. busy machine)")
     args = parser.parse_args()
@@ -225,14 +218,6 @@ def main() -> None:
         )
         tz = times.zone(tenant.timezone)
         week = current_week(tz)
-        if args.index:
-            from django.db import connections
-
-            with connections["owner"].cursor() as cur:
-                for statement in CANDIDATE_INDEXES:
-                    cur.execute(statement)
-                cur.execute("VACUUM ANALYZE leads_lead")
-                cur.execute("VACUUM ANALYZE leads_weeklyupdate")
 
         def figure() -> dict:
             with tenant_context(tenant):
@@ -323,8 +308,6 @@ def main() -> None:
         print("\n".join(lines))
         if not args.no_record:
             note = f" ({args.note})" if args.note else ""
-            if args.index:
-                note += " (with the two candidate indexes)"
             record(
                 HEADING,
                 INTRO,

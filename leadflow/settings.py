@@ -377,6 +377,7 @@ SPECTACULAR_SETTINGS = {
         "TouchKindEnum": "leads.models.TouchKind",
         "TouchOutcomeEnum": "leads.models.TouchOutcome",
         "UpdateStatusEnum": "leads.models.UpdateStatus",
+        "RejectKindEnum": "leads.models.RejectKind",
     },
 }
 IDEMPOTENCY_KEY_TTL = timedelta(hours=env.integer("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24))

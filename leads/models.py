@@ -171,6 +171,9 @@ class Lead(TenantOwnedModel):
     closed_on = models.DateField(null=True, blank=True)
     lost_reason = models.CharField(max_length=100, blank=True)
     postponed_until = models.DateField(null=True, blank=True)
+    # The latest week (its Monday) with an update: the current week's missing-update check
+    # reads this column instead of probing the updates (kept by record_weekly_update).
+    last_update_week = models.DateField(null=True, blank=True)
     # The owner's next step, shown in My week.
     next_step_on = models.DateField(null=True, blank=True)
     next_step = models.CharField(max_length=200, blank=True)
@@ -197,6 +200,13 @@ class Lead(TenantOwnedModel):
                 fields=["tenant", "acceptance_due_at"],
                 name="leads_lead_acceptance_due_idx",
                 condition=models.Q(stage="awaiting_acceptance", breached_at__isnull=True),
+            ),
+            # Missing updates per owner: the open leads with what the check reads, index only.
+            models.Index(
+                fields=["tenant", "rep"],
+                include=["last_update_week", "assigned_at"],
+                name="leads_lead_reported_owner_idx",
+                condition=models.Q(stage__in=["accepted", "sql"]),
             ),
             # The postponement scan: postponed leads by the date they come back.
             models.Index(

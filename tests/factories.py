@@ -158,12 +158,30 @@ class TouchFactory(TenantOwnedFactory):
 
 
 class WeeklyUpdateFactory(TenantOwnedFactory):
-    """A progress update on the lead given, for the week given (a Monday)."""
+    """A progress update on the lead given, for the week given (a Monday).
+
+    Keeps the lead's ``last_update_week`` as ``record_weekly_update`` does.
+    """
 
     class Meta:
         model = "leads.WeeklyUpdate"
+        skip_postgeneration_save = True
 
     status = "progress"
+
+    @factory.post_generation
+    def mark_lead(obj, create, extracted, **kwargs):
+        if not create:
+            return
+        from django.db.models import Q
+
+        from leadflow.tenancy.context import tenant_context
+        from leads.models import Lead
+
+        with tenant_context(obj.tenant_id):
+            Lead.objects.filter(pk=obj.lead_id).filter(
+                Q(last_update_week__isnull=True) | Q(last_update_week__lt=obj.week)
+            ).update(last_update_week=obj.week)
 
 
 class ImportJobFactory(TenantOwnedFactory):

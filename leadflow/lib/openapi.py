@@ -145,11 +145,9 @@ def add_error_responses(result, generator, request, public):
             responses = operation.setdefault("responses", {})
             responses.setdefault("414", URI_TOO_LONG)
             for status in _error_statuses(method, operation):
-                responses.setdefault(
-                    status,
-                    {
-                        "description": ERROR_DESCRIPTIONS[status],
-                        "content": {"application/json": {"schema": reference}},
-                    },
+                documented = responses.setdefault(
+                    status, {"description": ERROR_DESCRIPTIONS[status]}
                 )
+                # A view may describe its own case of an error; the body is the one shape.
+                documented.setdefault("content", {"application/json": {"schema": reference}})
     return result

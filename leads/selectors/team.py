@@ -154,9 +154,10 @@ def team_leads(principal: Principal, filters: LeadFilters | None = None) -> Quer
     """Every lead of the tenant, newest first, owners joined, with its last activity.
 
     Managers and admins only (anyone else: ``PermissionDenied``). The rows carry
-    ``last_touch_at``, ``last_update_week`` and ``touch_count`` — correlated
-    subqueries, computed only for the rows of the page shown (read newest first
-    from the ``leads_lead_newest_idx`` index, nothing sorted).
+    ``last_touch_at`` and ``touch_count`` — correlated subqueries, computed only
+    for the rows of the page shown (read newest first from the
+    ``leads_lead_newest_idx`` index, nothing sorted) — besides the lead's own
+    ``last_update_week``.
     """
     if not is_manager(principal):
         raise PermissionDenied
@@ -164,10 +165,8 @@ def team_leads(principal: Principal, filters: LeadFilters | None = None) -> Quer
         lead_list(principal=principal), filters or LeadFilters(), principal=principal
     )
     touches = Touch.objects.filter(lead_id=OuterRef("pk")).order_by().values("lead_id")
-    last_week = WeeklyUpdate.objects.filter(lead_id=OuterRef("pk")).order_by().values("lead_id")
     return leads.annotate(
         last_touch_at=_latest(Touch, "at"),
-        last_update_week=Subquery(last_week.annotate(latest=Max("week")).values("latest")),
         touch_count=Coalesce(
             Subquery(touches.annotate(n=Count("id")).values("n")),
             0,

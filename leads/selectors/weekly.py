@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, tzinfo
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from leadflow.lib import weeks
@@ -41,5 +41,14 @@ def owing_update(leads: QuerySet[Lead], *, week: date, tz: tzinfo) -> QuerySet[L
 
 
 def missing_update(leads: QuerySet[Lead], *, week: date, tz: tzinfo) -> QuerySet[Lead]:
-    """The leads of ``leads`` that owe an update for ``week`` and have none: one query."""
-    return owing_update(leads, week=week, tz=tz).filter(~has_update_for(week))
+    """The leads of ``leads`` that owe an update for ``week`` and have none: one query.
+
+    For the current week (or later) it reads the lead's ``last_update_week``
+    alone: no update is ever for a future week, so a lead whose latest update
+    is before ``week`` has none for it. An earlier week (a backlog) probes the
+    updates themselves.
+    """
+    owing = owing_update(leads, week=week, tz=tz)
+    if week >= current_week(tz):
+        return owing.filter(Q(last_update_week__isnull=True) | Q(last_update_week__lt=week))
+    return owing.filter(~has_update_for(week))

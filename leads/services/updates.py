@@ -19,6 +19,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Q
 
 from inquiries.models import Inquiry
 from leadflow.lib import times, weeks
@@ -150,6 +151,10 @@ def record_weekly_update(
         partner=by.partner,
         late=late,
     )
+    # Never backwards: a late update for a past week leaves a newer week's mark.
+    Lead.objects.filter(pk=lead.pk).filter(
+        Q(last_update_week__isnull=True) | Q(last_update_week__lt=monday)
+    ).update(last_update_week=monday)
     record_audit(
         action="lead.weekly_update",
         obj=lead,

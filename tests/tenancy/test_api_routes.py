@@ -86,6 +86,12 @@ ROUTES = [
     ("post", "/api/v1/leads/1/touches/"),
     ("get", "/api/v1/leads/1/updates/"),
     ("post", "/api/v1/leads/1/updates/"),
+    ("post", "/api/v1/leads/1/accept/"),
+    ("post", "/api/v1/leads/1/reject/"),
+    ("post", "/api/v1/leads/1/qualify/"),
+    ("post", "/api/v1/leads/1/next-step/"),
+    ("post", "/api/v1/leads/1/reassign/"),
+    ("post", "/api/v1/leads/1/reopen/"),
     ("get", "/api/v1/outbox/failed/"),
     ("post", "/api/v1/outbox/1/retry/"),
     ("get", "/api/v1/appointments/1/"),
@@ -174,6 +180,12 @@ def test_route_list_covers_every_api_route():
         "appointment-no-show",
         "lead-touches",
         "lead-updates",
+        "lead-accept",
+        "lead-reject",
+        "lead-qualify",
+        "lead-next-step",
+        "lead-reassign",
+        "lead-reopen",
     }
 
 
