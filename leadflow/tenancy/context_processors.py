@@ -19,5 +19,8 @@ def tenancy(request):
             "definitions": marketing,
             # Qualifiers read campaigns (as in the API); admins, managers, marketers change them.
             "campaigns": marketing,
+            # A rep's week of leads; managers and admins have the team's leads.
+            "my_week": member and role == Role.REP,
+            "team_leads": member and role in MANAGERS,
         },
     }

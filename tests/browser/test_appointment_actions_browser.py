@@ -78,14 +78,14 @@ def test_a_manager_reschedules_and_then_cancels_the_meeting(
     lead = booked(tenant, qualifier, rep, "Dana")
 
     log_in(page, live_server, manager.user.email)
-    page.goto(f"{live_server.url}/inquiries/{lead.inquiry_id}/")
+    page.goto(f"{live_server.url}/leads/{lead.pk}/")
     panel = page.get_by_test_id("appointment-actions")
     expect(panel.get_by_test_id("appointment-state")).to_have_text("Upcoming")
     panel.get_by_test_id("appointment-messages").locator("summary").click()
     expect(panel.get_by_test_id("appointment-messages")).to_contain_text("Reminder")
     panel.get_by_test_id("appointment-reschedule").locator("summary").click()
     both_widths(page, screenshot, "panel")
-    path = f"/inquiries/{lead.inquiry_id}/"
+    path = f"/leads/{lead.pk}/"
     assert axe_problems(browser, live_server, manager.user.email, path) == []
 
     day = (datetime.now(BERLIN) + timedelta(days=5)).date()
@@ -124,13 +124,15 @@ def test_a_manager_marks_a_no_show_and_the_person_goes_back_to_the_qualifier(
         )
 
     log_in(page, live_server, manager.user.email)
-    page.goto(f"{live_server.url}/inquiries/{lead.inquiry_id}/")
+    page.goto(f"{live_server.url}/leads/{lead.pk}/")
     expect(page.get_by_test_id("appointment-state")).to_have_text("Started: held or no-show?")
     both_widths(page, screenshot, "due")
-    path = f"/inquiries/{lead.inquiry_id}/"
+    path = f"/leads/{lead.pk}/"
     assert axe_problems(browser, live_server, manager.user.email, path) == []
     page.get_by_role("button", name="No-show").click()
     expect(page.get_by_role("status")).to_contain_text("back in the qualifier's queue")
+    expect(page.get_by_test_id("lead-stage")).to_have_text("No-show")
+    page.goto(f"{live_server.url}/inquiries/{lead.inquiry_id}/")
     expect(page.get_by_test_id("inquiry-stage")).to_have_text("MQL")
     both_widths(page, screenshot, "after-no-show")
     with tenant_context(tenant):

@@ -431,6 +431,7 @@ def pages(app: App) -> list[Page]:
         Page("definition-draft", f"/definitions/{ids['draft']}/", "manager"),
         Page("what-if", f"/definitions/{ids['draft']}/what-if/", "marketer"),
         Page("team-leads", "/leads/team/", "manager"),
+        Page("my-week", "/leads/week/", "rep"),
         Page("admin", "/admin/", "admin"),
         Page("admin-partners", "/admin/tenancy/partner/", "admin"),
         Page("admin-partner", f"/admin/tenancy/partner/{ids['partner']}/change/", "admin"),
@@ -624,6 +625,8 @@ def test_the_page_list_names_every_html_route():
         "outbox-retry",
         "lead-team-reassign",
         "lead-team-reopen",
+        "my-week-update",
+        "lead-log-touch",
         # htmx fragments polled by a page, and downloads.
         "import-progress",
         "import-dry-run-progress",
