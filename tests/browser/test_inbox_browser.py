@@ -61,6 +61,11 @@ def test_qualifier_triages_the_inbox_with_the_keyboard(live_server, page, screen
     expect(page).to_have_url(f"{live_server.url}/inquiries/?sort=score")  # can be shared
     assert page.evaluate("window.__sameDocument") is True
 
+    # The swap has settled (its rows got their keyboard state) before any key is pressed.
+    page.wait_for_function(
+        "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+    )
+    expect(page.get_by_test_id("inbox-row").nth(0)).to_have_class(re.compile(r"\bcurrent\b"))
     # Escape leaves the sort box; j j j x selects Ben (20), j x selects Dev (5).
     page.keyboard.press("Escape")
     for key in ["j", "j", "j", "x", "j", "x"]:
