@@ -57,6 +57,11 @@ def change_owner(
         raise RuleViolation(
             field="rep", code="one_owner", message="A lead has one owner: a rep or a partner."
         )
+    # Read the owner and stage again under a row lock: two managers reassigning the same
+    # lead at once change it one after the other, each seeing the other's owner.
+    current = Lead.objects.select_for_update().values("rep_id", "partner_id", "stage")
+    fresh = current.get(pk=lead.pk)
+    lead.rep_id, lead.partner_id, lead.stage = fresh["rep_id"], fresh["partner_id"], fresh["stage"]
     if not lead.is_open:
         raise RuleViolation(
             field="lead",
