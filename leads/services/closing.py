@@ -39,6 +39,17 @@ MAX_VALUE = Decimal("999999999999.99")
 OUTCOME_STAGES = (LeadStage.WON, LeadStage.LOST, LeadStage.POSTPONED)
 
 
+def closed_conflict(lead: Lead) -> RuleViolation:
+    """The 409 every change of a closed lead answers with (a manager may reopen it)."""
+    return RuleViolation(
+        field="stage",
+        code="not_open",
+        conflict=True,
+        message=f"This lead is closed already ({lead.get_stage_display()}); "
+        "a manager can reopen it.",
+    )
+
+
 def tenant_today(by: Principal) -> date:
     """Today in the tenant's time zone: the day a close is dated and postponements compare to."""
     return timezone.now().astimezone(times.zone(by.tenant.timezone)).date()
@@ -78,13 +89,7 @@ def close_as(
             f"{LeadStage(stage).label.lower()}: accept it first.",
         )
     if not moved:
-        raise RuleViolation(
-            field="stage",
-            code="not_open",
-            conflict=True,
-            message=f"This lead is closed already ({lead.get_stage_display()}); "
-            "a manager can reopen it.",
-        )
+        raise closed_conflict(lead)
     Appointment.objects.filter(pk=lead.appointment_id, closed_at__isnull=True).update(closed_at=now)
     record_audit(
         action=action,
@@ -133,13 +138,7 @@ def close_lead(
             field="reason", code="too_long", message=f"At most {MAX_REASON_LENGTH} characters."
         )
     if not lead.is_open:
-        raise RuleViolation(
-            field="stage",
-            code="not_open",
-            conflict=True,
-            message=f"This lead is closed already ({lead.get_stage_display()}); "
-            "a manager can reopen it.",
-        )
+        raise closed_conflict(lead)
     today = tenant_today(by)
     if stage == LeadStage.WON:
         also: dict[str, Any] = {

@@ -45,7 +45,7 @@ from leadflow.tenancy.services import record_audit
 from leads import stages as lead_stages
 from leads.models import CLOSED_STAGES, Lead, LeadStage, RejectKind
 from leads.selectors.settings import lead_settings
-from leads.services.closing import close_as, tenant_today
+from leads.services.closing import close_as, closed_conflict, tenant_today
 from leads.services.ownership import change_owner
 
 logger = logging.getLogger(__name__)
@@ -86,16 +86,6 @@ def _check_actor(lead: Lead, by: Principal) -> None:
         raise NotOwner()
 
 
-def _closed_conflict(lead: Lead) -> RuleViolation:
-    return RuleViolation(
-        field="stage",
-        code="not_open",
-        conflict=True,
-        message=f"This lead is closed already ({lead.get_stage_display()}); "
-        "a manager can reopen it.",
-    )
-
-
 # --- Accept ---------------------------------------------------------------------------
 
 
@@ -127,7 +117,7 @@ def accept_lead(*, lead: Lead, by: Principal) -> Lead:
                 conflict=True,
                 message=f"This lead is accepted already ({lead.get_stage_display()}).",
             )
-        raise _closed_conflict(lead)
+        raise closed_conflict(lead)
     late = lead.acceptance_due_at is not None and now > lead.acceptance_due_at
     record_audit(
         action="lead.accepted",
@@ -174,7 +164,7 @@ def reject_lead(*, lead: Lead, kind: str, reason: str = "", by: Principal) -> Le
         )
     _check_actor(lead, by)
     if not lead.is_open:
-        raise _closed_conflict(lead)
+        raise closed_conflict(lead)
     if lead.stage != LeadStage.AWAITING_ACCEPTANCE:
         raise RuleViolation(
             field="kind",
@@ -250,7 +240,7 @@ def qualify_lead(
             )
     _check_actor(lead, by)
     if not lead.is_open:
-        raise _closed_conflict(lead)
+        raise closed_conflict(lead)
     if lead.stage == LeadStage.AWAITING_ACCEPTANCE:
         raise RuleViolation(
             field="stage",
@@ -315,7 +305,7 @@ def set_next_step(*, lead: Lead, on: date | None, action: str, by: Principal) ->
         )
     _check_actor(lead, by)
     if not lead.is_open:
-        raise _closed_conflict(lead)
+        raise closed_conflict(lead)
     before = {
         "next_step_on": lead.next_step_on.isoformat() if lead.next_step_on else None,
         "next_step": lead.next_step,

@@ -28,7 +28,7 @@ from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.services import record_audit
 from leads.models import REPORTED_STAGES, Lead, LeadStage, Touch, UpdateStatus, WeeklyUpdate
 from leads.selectors.weekly import current_week
-from leads.services.closing import close_lead
+from leads.services.closing import close_lead, closed_conflict
 from leads.services.touches import MAX_NOTE_LENGTH, log_touch, works_lead
 
 TOUCH_FIELDS = ("kind", "outcome", "note", "at")
@@ -77,13 +77,7 @@ def _check_open(lead: Lead) -> None:
             message="This lead is awaiting acceptance: accept it first, then report on it.",
         )
     if lead.stage not in REPORTED_STAGES:
-        raise RuleViolation(
-            field="stage",
-            code="not_open",
-            conflict=True,
-            message=f"This lead is closed already ({lead.get_stage_display()}); "
-            "a manager can reopen it.",
-        )
+        raise closed_conflict(lead)
 
 
 @transaction.atomic

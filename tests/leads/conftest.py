@@ -21,6 +21,20 @@ def rep_a(actors):
     return make_actor(actors.tenant_a, Role.REP, user__full_name="Riley Rep")
 
 
+def book_for(actors, rep, **inquiry_fields):
+    """An MQL of tenant A (with ``inquiry_fields``) booked in 3 days for ``rep`` by a marketer."""
+    from leads.services.booking import book_appointment
+
+    inquiry = InquiryFactory(tenant=actors.tenant_a, stage="mql", **inquiry_fields)
+    with tenant_context(actors.tenant_a):
+        return book_appointment(
+            inquiry=inquiry,
+            starts_at=timezone.now() + timedelta(days=3),
+            rep=rep.user,
+            by=actors.teammate.principal,
+        )
+
+
 @pytest.fixture
 def inquiry(actors):
     definition = LeadDefinitionFactory(tenant=actors.tenant_a, version=4)

@@ -11,21 +11,14 @@ from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import AuditEvent, StageChange
 from leads.models import Appointment, Lead
-from leads.services.booking import book_appointment
 from leads.services.closing import close_lead
-from tests.factories import InquiryFactory, TouchFactory
+from tests.factories import TouchFactory
+from tests.leads.conftest import book_for
 
 
 @pytest.fixture
 def lead(actors, rep_a):
-    inquiry = InquiryFactory(tenant=actors.tenant_a, stage="mql", email="pat@buyer.test")
-    with tenant_context(actors.tenant_a):
-        return book_appointment(
-            inquiry=inquiry,
-            starts_at=timezone.now() + timedelta(days=3),
-            rep=rep_a.user,
-            by=actors.teammate.principal,
-        )
+    return book_for(actors, rep_a, email="pat@buyer.test")
 
 
 def close(actors, lead, stage, **kwargs):

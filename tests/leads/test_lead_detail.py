@@ -10,30 +10,23 @@ from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Role
 from leads.models import Appointment, Lead
 from leads.services import lifecycle
-from leads.services.booking import book_appointment
 from leads.services.closing import close_lead
 from tests.conftest import make_actor
-from tests.factories import InquiryFactory, PartnerFactory, TouchFactory
+from tests.factories import PartnerFactory, TouchFactory
+from tests.leads.conftest import book_for
 
 
 @pytest.fixture
 def lead(actors, rep_a):
-    inquiry = InquiryFactory(
-        tenant=actors.tenant_a,
-        stage="mql",
+    return book_for(
+        actors,
+        rep_a,
         first_name="Dana",
         last_name="Okafor",
         company="Freight Co",
         email="dana@freight.example",
         phone="+49 30 1234",
     )
-    with tenant_context(actors.tenant_a):
-        return book_appointment(
-            inquiry=inquiry,
-            starts_at=timezone.now() + timedelta(days=3),
-            rep=rep_a.user,
-            by=actors.teammate.principal,
-        )
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """One person's timeline: every source merged newest first, readable, in constant queries."""
 
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -10,27 +9,20 @@ from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Role
 from leads.selectors.timeline import money, person_timeline
 from leads.services import lifecycle
-from leads.services.booking import book_appointment
 from leads.services.closing import close_lead
 from tests.conftest import make_actor
-from tests.factories import InquiryFactory, TouchFactory, WeeklyUpdateFactory
+from tests.factories import TouchFactory, WeeklyUpdateFactory
+from tests.leads.conftest import book_for
 
 
 @pytest.fixture
 def lead(actors, rep_a):
-    inquiry = InquiryFactory(
-        tenant=actors.tenant_a,
-        stage="mql",
+    return book_for(
+        actors,
+        rep_a,
         score=72,
         score_breakdown=[{"rule": "title", "points": 50}, {"rule": "webinar", "points": 22}],
     )
-    with tenant_context(actors.tenant_a):
-        return book_appointment(
-            inquiry=inquiry,
-            starts_at=timezone.now() + timedelta(days=3),
-            rep=rep_a.user,
-            by=actors.teammate.principal,
-        )
 
 
 def timeline(actors, lead, principal):
