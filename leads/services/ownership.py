@@ -59,9 +59,8 @@ def change_owner(
         )
     # Read the owner and stage again under a row lock: two managers reassigning the same
     # lead at once change it one after the other, each seeing the other's owner.
-    current = Lead.objects.select_for_update().values("rep_id", "partner_id", "stage")
-    fresh = current.get(pk=lead.pk)
-    lead.rep_id, lead.partner_id, lead.stage = fresh["rep_id"], fresh["partner_id"], fresh["stage"]
+    list(Lead.objects.select_for_update().filter(pk=lead.pk).values_list("pk"))
+    lead.refresh_from_db(fields=["rep", "partner", "stage"])
     if not lead.is_open:
         raise RuleViolation(
             field="lead",
