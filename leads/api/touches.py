@@ -41,8 +41,8 @@ class TouchInput(StrictSerializer):
 
 class TouchOutput(serializers.ModelSerializer):
     user = serializers.EmailField(source="user.email", allow_null=True, default=None)
-    partner = serializers.PrimaryKeyRelatedField(read_only=True)
-    lead = serializers.PrimaryKeyRelatedField(read_only=True)
+    partner = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    lead = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     inquiry = serializers.PrimaryKeyRelatedField(read_only=True)
 
     class Meta:
@@ -91,7 +91,7 @@ class UpdateInput(StrictSerializer):
 
 class UpdateOutput(serializers.ModelSerializer):
     user = serializers.EmailField(source="user.email", allow_null=True, default=None)
-    partner = serializers.PrimaryKeyRelatedField(read_only=True)
+    partner = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     lead = serializers.PrimaryKeyRelatedField(read_only=True)
     touch = TouchOutput(allow_null=True)
     lead_stage = serializers.CharField(source="lead.stage", read_only=True)
