@@ -17,6 +17,7 @@ from leadflow.tenancy.admin import admin_site
 from leadflow.tenancy.forms import LoginForm
 from leads.api import leads as leads_api
 from leads.api.appointments import AppointmentViewSet, BookAppointmentView
+from leads.api.settings import LeadSettingsView
 
 router = SimpleRouter()
 router.register("partners", tenancy_api.PartnerViewSet, basename="partner")
@@ -62,6 +63,10 @@ api_v1 = [
     path("inquiries/<int:pk>/merge/", MergeView.as_view(), name="inquiry-merge"),
     path("inquiries/duplicates/", DuplicatesView.as_view(), name="inquiry-duplicates"),
     *router.urls,
+]
+
+api_v1 += [
+    path("lead-settings/", LeadSettingsView.as_view(), name="lead-settings"),
 ]
 
 urlpatterns = [

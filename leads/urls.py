@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from leads.views import appointments, lead_detail, my_week, team
+from leads.views import appointments, lead_detail, my_week, settings, team
 
 urlpatterns = [
     path(
@@ -51,4 +51,8 @@ urlpatterns += [
     path("leads/team/", team.team_page, name="lead-team"),
     path("leads/team/reassign/", team.team_reassign_page, name="lead-team-reassign"),
     path("leads/team/<int:pk>/reopen/", team.team_reopen_page, name="lead-team-reopen"),
+]
+
+urlpatterns += [
+    path("settings/leads/", settings.lead_settings_page, name="lead-settings"),
 ]

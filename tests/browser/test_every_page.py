@@ -431,6 +431,7 @@ def pages(app: App) -> list[Page]:
         Page("definition-draft", f"/definitions/{ids['draft']}/", "manager"),
         Page("what-if", f"/definitions/{ids['draft']}/what-if/", "marketer"),
         Page("team-leads", "/leads/team/", "manager"),
+        Page("lead-settings", "/settings/leads/", "manager"),
         Page("my-week", "/leads/week/", "rep"),
         Page("admin", "/admin/", "admin"),
         Page("admin-partners", "/admin/tenancy/partner/", "admin"),

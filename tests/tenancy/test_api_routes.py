@@ -99,6 +99,8 @@ ROUTES = [
     ("post", "/api/v1/appointments/1/cancel/"),
     ("post", "/api/v1/appointments/1/held/"),
     ("post", "/api/v1/appointments/1/no-show/"),
+    ("get", "/api/v1/lead-settings/"),
+    ("patch", "/api/v1/lead-settings/"),
 ]
 
 
@@ -186,6 +188,7 @@ def test_route_list_covers_every_api_route():
         "lead-next-step",
         "lead-reassign",
         "lead-reopen",
+        "lead-settings",
     }
 
 

@@ -1,0 +1,119 @@
+"""``GET/PATCH /api/v1/lead-settings/``: the tenant's lead rules, one object per tenant.
+
+Admins and managers read and change them (others, partners included, 403);
+a tenant that never changed them reads the defaults. PATCH changes only the
+fields sent, through the same service as the page ``/settings/leads/``; a
+refused value is a 400 naming its field, and nothing changes.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from inquiries.api.serializers import StrictSerializer
+from leadflow.tenancy.permissions import role_required
+from leadflow.tenancy.roles import MANAGERS
+from leads.selectors.settings import lead_settings
+from leads.services.settings import (
+    MAX_LOST_REASON_LENGTH,
+    MAX_LOST_REASONS,
+    settings_snapshot,
+    update_lead_settings,
+)
+
+
+class LeadSettingsOutput(serializers.Serializer):
+    acceptance_business_days = serializers.IntegerField(
+        help_text="Business days (Mon–Fri, tenant's time zone) an owner has to accept a lead."
+    )
+    touch_minimum = serializers.IntegerField(
+        help_text="Touches a lead needs before it may be lost for another reason than "
+        '"buyer declined".'
+    )
+    touch_cliff = serializers.IntegerField(
+        help_text="The touch count where reps usually give up; flagged on the lead."
+    )
+    lost_reasons = serializers.ListField(child=serializers.CharField())
+    postponed_to_nurture = serializers.BooleanField(
+        help_text="false: a postponed lead returns to its owner on its date; true: to nurture."
+    )
+    reminder_hours_before = serializers.IntegerField(
+        help_text="Hours before a meeting the reminder goes out."
+    )
+
+
+class LeadSettingsChange(StrictSerializer):
+    """Only the fields sent change; the ranges are the service's (a 400 names the field)."""
+
+    acceptance_business_days = serializers.IntegerField(required=False, help_text="1 to 10.")
+    touch_minimum = serializers.IntegerField(required=False, help_text="1 to 30.")
+    touch_cliff = serializers.IntegerField(
+        required=False, help_text="1 to the touch minimum (the new one, if sent too)."
+    )
+    lost_reasons = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        required=False,
+        help_text=f"1 to {MAX_LOST_REASONS} reasons, each at most {MAX_LOST_REASON_LENGTH} "
+        'characters, distinct ignoring case, including "buyer declined".',
+    )
+    postponed_to_nurture = serializers.BooleanField(required=False)
+    reminder_hours_before = serializers.IntegerField(required=False, help_text="1 to 168.")
+
+
+SETTINGS_EXAMPLE = {
+    "acceptance_business_days": 2,
+    "touch_minimum": 8,
+    "touch_cliff": 4,
+    "lost_reasons": [
+        "buyer declined",
+        "chose a competitor",
+        "no budget",
+        "no decision",
+        "no response",
+        "not a fit",
+    ],
+    "postponed_to_nurture": False,
+    "reminder_hours_before": 24,
+}
+
+
+class LeadSettingsView(APIView):
+    """The tenant's lead rules: acceptance window, touch minimum and cliff, lost reasons, …"""
+
+    permission_classes = [role_required(*MANAGERS)]
+
+    @extend_schema(
+        responses=LeadSettingsOutput,
+        examples=[OpenApiExample("The defaults", response_only=True, value=SETTINGS_EXAMPLE)],
+    )
+    def get(self, request):
+        return Response(LeadSettingsOutput(settings_snapshot(lead_settings())).data)
+
+    @extend_schema(
+        request=LeadSettingsChange,
+        responses=LeadSettingsOutput,
+        examples=[
+            OpenApiExample(
+                "A longer acceptance window, postponed leads to nurture",
+                request_only=True,
+                value={"acceptance_business_days": 3, "postponed_to_nurture": True},
+            ),
+            OpenApiExample(
+                "After the change",
+                response_only=True,
+                value={
+                    **SETTINGS_EXAMPLE,
+                    "acceptance_business_days": 3,
+                    "postponed_to_nurture": True,
+                },
+            ),
+        ],
+    )
+    def patch(self, request):
+        data = LeadSettingsChange(data=request.data)
+        data.is_valid(raise_exception=True)
+        row = update_lead_settings(by=request.auth, **data.validated_data)
+        return Response(LeadSettingsOutput(settings_snapshot(row)).data)
