@@ -22,16 +22,17 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, time, tzinfo
 from itertools import groupby
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from leadflow import outbox
 from leadflow.lib import times, weeks
 from leadflow.tenancy.context import require_tenant_id
-from leadflow.tenancy.models import Tenant
+from leadflow.tenancy.models import Membership, Tenant
 from leads.models import Lead
 from leads.selectors.weekly import current_week, missing_update
 
@@ -64,14 +65,18 @@ def _owner_key(lead: Lead) -> str:
     return f"rep:{lead.rep_id}"
 
 
-def _owner(lead: Lead, key: str) -> _Owner | None:
-    """Who gets the digest for ``lead``'s owner, or None when there is nobody to write to."""
+def _owner(lead: Any, key: str) -> _Owner | None:
+    """Who gets the digest for ``lead``'s owner, or None when there is nobody to write to.
+
+    ``lead`` carries the query's ``rep_is_member`` annotation.
+    """
     if lead.partner is not None:
         if not lead.partner.contact_email:
             return None
         return _Owner(key=key, name=lead.partner.name, email=lead.partner.contact_email)
     rep = lead.rep
-    if rep is None or not rep.is_active or not rep.email:
+    # A rep who left the team (membership ended) or whose account is closed gets nothing.
+    if rep is None or not rep.is_active or not rep.email or not lead.rep_is_member:
         return None
     return _Owner(key=key, name=rep.display_name, email=rep.email)
 
@@ -114,6 +119,11 @@ def queue_missing_update_digests(now: datetime | None = None) -> int:
     owned = Lead.objects.filter(Q(partner__isnull=False) | Q(rep__isnull=False))
     missing = (
         missing_update(owned, week=week, tz=tz)
+        .annotate(
+            rep_is_member=Exists(
+                Membership.objects.filter(user_id=OuterRef("rep_id"), is_active=True)
+            )
+        )
         .select_related("inquiry", "rep", "partner")
         .order_by("partner_id", "rep_id", "id")
     )
@@ -121,7 +131,7 @@ def queue_missing_update_digests(now: datetime | None = None) -> int:
     queued = 0
     with transaction.atomic():
         for owner_key, group in groupby(missing, key=_owner_key):
-            leads = list(group)
+            leads: list[Any] = list(group)
             key = f"digest:missing:{label}:{owner_key}"
             owner = _owner(leads[0], owner_key)
             if owner is None or key in sent_keys:

@@ -79,7 +79,7 @@ def test_seven_in_berlin_is_early_morning_utc_and_still_sends(berlin, rep):
     assert run(berlin, at(MONDAY, 7, 30)) == 1
 
 
-def test_nothing_goes_out_on_the_sunday_before(berlin, rep):
+def test_the_sunday_before_still_reads_last_week_so_nothing_goes_out(berlin, rep):
     # The lead reported last week; this week's update is what it will owe from Monday.
     lead = owing(berlin, MONDAY, rep=rep)
     WeeklyUpdateFactory(tenant=berlin, lead=lead, week=MONDAY - timedelta(weeks=1))
@@ -173,6 +173,15 @@ def test_a_partner_without_a_contact_email_is_skipped(berlin, rep):
     owing(berlin, MONDAY, rep=rep, inquiry=InquiryFactory(tenant=berlin))
     assert run(berlin, at(MONDAY, 7)) == 1
     assert [m.recipient for m in digests(berlin)] == [rep.email]
+
+
+def test_a_rep_who_left_the_team_gets_nothing(berlin):
+    actor = make_actor(berlin, Role.REP)
+    owing(berlin, MONDAY, rep=actor.membership.user)
+    with tenant_context(berlin):
+        type(actor.membership).objects.filter(pk=actor.membership.pk).update(is_active=False)
+    assert run(berlin, at(MONDAY, 7)) == 0
+    assert digests(berlin) == []
 
 
 def test_an_owner_with_every_update_in_gets_nothing(berlin, rep, actors):
