@@ -221,6 +221,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "leads.tasks.return_postponed_leads",
         "schedule": timedelta(hours=1),
     },
+    # Monday 07:00 in each tenant's zone (hourly, so every zone is met; the outbox key
+    # keeps it to one email per owner and week): the leads still owing this week's update.
+    "queue-missing-update-digests": {
+        "task": "leads.tasks.queue_missing_update_digests",
+        "schedule": timedelta(hours=1),
+    },
 }
 # The outbox (docs/architecture.md, "The outbox"): a claimed message is the claiming
 # run's for OUTBOX_LEASE_SECONDS; a run stops claiming-and-sending before its lease ends.

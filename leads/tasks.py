@@ -75,3 +75,20 @@ def return_postponed_leads() -> int:
     for tenant_id in tenant_ids:
         return_postponed_leads_of_tenant.delay(tenant_id=tenant_id)
     return len(tenant_ids)
+
+
+@shared_task(base=TenantTask)
+def queue_missing_update_digests_of_tenant(*, tenant_id: int) -> int:
+    """Queue one tenant's Monday digests of missing weekly updates (nothing before it is due)."""
+    from leads.services.digests import queue_missing_update_digests
+
+    return queue_missing_update_digests()
+
+
+@shared_task
+def queue_missing_update_digests() -> int:
+    """Hourly: one task per tenant; each sends once a week from Monday 07:00 in its own zone."""
+    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
+    for tenant_id in tenant_ids:
+        queue_missing_update_digests_of_tenant.delay(tenant_id=tenant_id)
+    return len(tenant_ids)
