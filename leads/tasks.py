@@ -7,8 +7,7 @@ import logging
 from celery import shared_task
 from django.db import DatabaseError, transaction
 
-from leadflow.tenancy.models import Tenant
-from leadflow.tenancy.tasks import TenantTask
+from leadflow.tenancy.tasks import TenantTask, fan_out
 from leads.models import Appointment
 from leads.services.confirmations import enqueue_confirmations
 
@@ -53,10 +52,7 @@ def scan_acceptance_breaches_of_tenant(*, tenant_id: int) -> int:
 @shared_task
 def scan_acceptance_breaches() -> int:
     """Every 15 minutes: fan the acceptance scan out, one task per tenant (row-level security)."""
-    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
-    for tenant_id in tenant_ids:
-        scan_acceptance_breaches_of_tenant.delay(tenant_id=tenant_id)
-    return len(tenant_ids)
+    return fan_out(scan_acceptance_breaches_of_tenant)
 
 
 @shared_task(base=TenantTask)
@@ -71,10 +67,7 @@ def return_postponed_leads_of_tenant(*, tenant_id: int) -> int:
 @shared_task
 def return_postponed_leads() -> int:
     """Hourly (idempotent: a returned lead has no date any more): one task per tenant."""
-    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
-    for tenant_id in tenant_ids:
-        return_postponed_leads_of_tenant.delay(tenant_id=tenant_id)
-    return len(tenant_ids)
+    return fan_out(return_postponed_leads_of_tenant)
 
 
 @shared_task(base=TenantTask)
@@ -88,7 +81,4 @@ def queue_missing_update_digests_of_tenant(*, tenant_id: int) -> int:
 @shared_task
 def queue_missing_update_digests() -> int:
     """Hourly: one task per tenant; each sends once a week from Monday 07:00 in its own zone."""
-    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
-    for tenant_id in tenant_ids:
-        queue_missing_update_digests_of_tenant.delay(tenant_id=tenant_id)
-    return len(tenant_ids)
+    return fan_out(queue_missing_update_digests_of_tenant)

@@ -7,8 +7,7 @@ import logging
 from celery import shared_task
 
 from leadflow.lib import jobs
-from leadflow.tenancy.models import Tenant
-from leadflow.tenancy.tasks import TenantTask
+from leadflow.tenancy.tasks import TenantTask, fan_out
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +27,4 @@ def resume_stalled_jobs_of_tenant(*, tenant_id: int) -> dict[str, list[int]]:
 @shared_task
 def resume_stalled_jobs() -> int:
     """Every few minutes: fan the sweep out, one task per tenant."""
-    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
-    for tenant_id in tenant_ids:
-        resume_stalled_jobs_of_tenant.delay(tenant_id=tenant_id)
-    return len(tenant_ids)
+    return fan_out(resume_stalled_jobs_of_tenant)

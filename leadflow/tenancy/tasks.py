@@ -44,6 +44,14 @@ class TenantTask(Task):
             return super().__call__(*args, **kwargs)
 
 
+def fan_out(task: Task) -> int:
+    """Queue a tenant task once per tenant (row-level security: one tenant a run); how many."""
+    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
+    for tenant_id in tenant_ids:
+        task.delay(tenant_id=tenant_id)
+    return len(tenant_ids)
+
+
 @shared_task(base=TenantTask)
 def purge_expired_idempotency_keys_of_tenant(*, tenant_id: int) -> int:
     """Delete one tenant's idempotency records older than their time to live."""
@@ -55,10 +63,7 @@ def purge_expired_idempotency_keys_of_tenant(*, tenant_id: int) -> int:
 @shared_task
 def purge_expired_idempotency_keys() -> int:
     """Hourly: fan the purge out, one task per tenant (row-level security needs one at a time)."""
-    tenant_ids = list(Tenant.objects.values_list("pk", flat=True))
-    for tenant_id in tenant_ids:
-        purge_expired_idempotency_keys_of_tenant.delay(tenant_id=tenant_id)
-    return len(tenant_ids)
+    return fan_out(purge_expired_idempotency_keys_of_tenant)
 
 
 # Invitations are written to the outbox by inviting and resending now. The task
