@@ -76,44 +76,30 @@ class LeadLifecycleActions:
         fresh = Lead.objects.select_related("rep", "partner", "appointment").get(pk=lead.pk)
         return Response(self.get_serializer(fresh).data)
 
+    def _apply(self, service: Any, input_class: type[serializers.Serializer] | None = None):
+        """Validate the body (if the move takes one), then make the move as the caller."""
+        values: dict[str, Any] = {}
+        if input_class is not None:
+            data = input_class(data=self.request.data)
+            data.is_valid(raise_exception=True)
+            values = dict(data.validated_data)
+        return self._answer(service(lead=self._acting_on(), **values, by=self.principal))
+
     @action(detail=True, methods=["post"])
     def accept(self, request, pk=None):
-        lead = lifecycle.accept_lead(lead=self._acting_on(), by=self.principal)
-        return self._answer(lead)
+        return self._apply(lifecycle.accept_lead)
 
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
-        data = RejectInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        lead = lifecycle.reject_lead(
-            lead=self._acting_on(),
-            **data.validated_data,
-            by=self.principal,
-        )
-        return self._answer(lead)
+        return self._apply(lifecycle.reject_lead, RejectInput)
 
     @action(detail=True, methods=["post"])
     def qualify(self, request, pk=None):
-        data = QualifyInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        lead = lifecycle.qualify_lead(
-            lead=self._acting_on(),
-            **data.validated_data,
-            by=self.principal,
-        )
-        return self._answer(lead)
+        return self._apply(lifecycle.qualify_lead, QualifyInput)
 
     @action(detail=True, methods=["post"], url_path="next-step")
     def next_step(self, request, pk=None):
-        data = NextStepInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        lead = lifecycle.set_next_step(
-            lead=self._acting_on(),
-            on=data.validated_data["on"],
-            action=data.validated_data["action"],
-            by=self.principal,
-        )
-        return self._answer(lead)
+        return self._apply(lifecycle.set_next_step, NextStepInput)
 
 
 def schemas(output: type[serializers.Serializer]) -> dict[str, Any]:
