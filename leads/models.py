@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils.timezone import now
 
 from leadflow.tenancy.models import TenantOwnedModel, User, tenant_foreign_key
@@ -54,6 +55,16 @@ class LeadSettings(TenantOwnedModel):
     # On its date a postponed lead comes back into its owner's week, or goes to nurture.
     postponed_to_nurture = models.BooleanField(default=False)
     reminder_hours_before = models.PositiveSmallIntegerField(default=24)
+    # An accepted lead with no touch or update for this many days is recalled and
+    # routed again (0: never). Awaiting leads are recalled when their window lapses.
+    recall_after_days = models.PositiveSmallIntegerField(default=14)
+    # What one lead costs marketing (the articles: about $200), in the tenant's currency;
+    # reports price unworked leads with it ("money at risk").
+    cost_per_lead = models.DecimalField(max_digits=10, decimal_places=2, default=200)
+    # Where a lead matching no routing rule goes; no team: round robin over the active reps.
+    default_team = tenant_foreign_key(
+        "leads.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     updated_at = models.DateTimeField(default=now)
 
     class Meta(TenantOwnedModel.Meta):
@@ -145,6 +156,10 @@ class Lead(TenantOwnedModel):
     rep = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     partner = tenant_foreign_key(
         "tenancy.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # The team the router chose the owner from (None: named by hand, or no teams).
+    team = tenant_foreign_key(
+        "leads.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     profile = models.JSONField(default=dict)
     score = models.IntegerField(default=0)
@@ -318,3 +333,208 @@ class WeeklyUpdate(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"update {self.week:%G-W%V} ({self.status})"
+
+
+# --- Routing: teams, rules, the record of every assignment, targets -------------------
+
+
+class Team(TenantOwnedModel):
+    """People who share leads by weighted round robin: reps and/or partners.
+
+    ``rotation`` is the router's memory (``leads.routing.TeamState``'s current
+    weights, keyed ``m<membership id>`` / ``p<partner id>``), written under
+    the team's row lock so two bookings never take the same turn.
+    """
+
+    name = models.CharField(max_length=100)
+    rotation = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["name", "id"]
+        constraints = [
+            *TenantOwnedModel.Meta.constraints,
+            models.UniqueConstraint(
+                models.F("tenant"), Lower("name"), name="leads_team_tenant_name_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TeamMember(TenantOwnedModel):
+    """One place in a team: a member (rep, manager, admin) or a partner, never both.
+
+    ``weight``: turns per round (None: 1 for a member, the tier's for a partner).
+    A manager or admin in a team is told of its breaches and recalls.
+    """
+
+    team = tenant_foreign_key("leads.Team", on_delete=models.CASCADE, related_name="+")
+    membership = tenant_foreign_key(
+        "tenancy.Membership", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    partner = tenant_foreign_key(
+        "tenancy.Partner", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    weight = models.PositiveSmallIntegerField(null=True, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["position", "id"]
+        constraints = [
+            *TenantOwnedModel.Meta.constraints,
+            models.CheckConstraint(
+                condition=models.Q(membership__isnull=True) ^ models.Q(partner__isnull=True),
+                name="leads_teammember_one_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "team", "membership"],
+                condition=models.Q(membership__isnull=False),
+                name="leads_teammember_member_uniq",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "team", "partner"],
+                condition=models.Q(partner__isnull=False),
+                name="leads_teammember_partner_uniq",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"team {self.team_id} member"
+
+    @property
+    def key(self) -> str:
+        """The router's key: ``m<membership id>`` or ``p<partner id>``."""
+        return f"m{self.membership_id}" if self.membership_id else f"p{self.partner_id}"
+
+
+class RoutingRule(TenantOwnedModel):
+    """A territory rule: leads matching every given criterion go to ``team``.
+
+    Evaluated in ``position`` order, the first match wins (``leads.routing.Rule``).
+    Empty lists and blank sizes mean "any". Countries are ISO codes, the rest text.
+    """
+
+    name = models.CharField(max_length=100)
+    position = models.PositiveIntegerField(default=0)
+    team = tenant_foreign_key("leads.Team", on_delete=models.PROTECT, related_name="+")
+    countries = models.JSONField(default=list)
+    regions = models.JSONField(default=list)
+    industries = models.JSONField(default=list)
+    size_min = models.PositiveIntegerField(null=True, blank=True)
+    size_max = models.PositiveIntegerField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=now)
+    updated_at = models.DateTimeField(default=now)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AssignmentKind(models.TextChoices):
+    BOOKED = "booked", "Routed at booking"
+    NAMED = "named", "Named at booking"
+    REFERRAL = "referral", "The referring partner's own"
+    RECALL_UNACCEPTED = "recall_unaccepted", "Recalled: not accepted in time"
+    RECALL_IDLE = "recall_idle", "Recalled: no touch or update"
+    CANNOT_SERVE = "cannot_serve", "Rerouted: the owner cannot serve it"
+    REASSIGNED = "reassigned", "Reassigned by a manager"
+    ROUTED = "routed", "Routed"
+
+
+class Assignment(TenantOwnedModel):
+    """Why a lead went to its owner: one row per assignment, never changed.
+
+    ``rule`` / ``team`` are the names as they were (a renamed rule does not
+    rewrite history); ``turn`` is the owner's place in the team's round;
+    ``skips`` lists who was passed over and why (``[{"owner": name, "reason":
+    "on_leave"}, …]``). No owner (rep and partner null) means nobody was
+    eligible and the lead waits for a manager.
+    """
+
+    lead = tenant_foreign_key("leads.Lead", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20, choices=AssignmentKind.choices)
+    rep = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    partner = tenant_foreign_key(
+        "tenancy.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    previous_rep = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    previous_partner = tenant_foreign_key(
+        "tenancy.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    rule = models.CharField(max_length=100, blank=True)
+    team = models.CharField(max_length=100, blank=True)
+    turn = models.PositiveIntegerField(null=True, blank=True)
+    skips = models.JSONField(default=list)
+    actor_label = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "lead", "created_at"], name="leads_assignment_lead_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"assignment of lead {self.lead_id} ({self.kind})"
+
+
+class Target(TenantOwnedModel):
+    """What an owner (rep or partner) or a team should win in one quarter: value and count.
+
+    Exactly one of ``rep``, ``partner``, ``team``; reports compare won leads with it.
+    """
+
+    year = models.PositiveSmallIntegerField()
+    quarter = models.PositiveSmallIntegerField()
+    rep = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    partner = tenant_foreign_key(
+        "tenancy.Partner", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    team = tenant_foreign_key(
+        "leads.Team", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    count = models.PositiveIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=now)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["-year", "-quarter", "id"]
+        constraints = [
+            *TenantOwnedModel.Meta.constraints,
+            models.CheckConstraint(
+                condition=models.Q(quarter__gte=1, quarter__lte=4), name="leads_target_quarter"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(rep__isnull=False, partner__isnull=True, team__isnull=True)
+                    | models.Q(rep__isnull=True, partner__isnull=False, team__isnull=True)
+                    | models.Q(rep__isnull=True, partner__isnull=True, team__isnull=False)
+                ),
+                name="leads_target_one_owner",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "year", "quarter", "rep"],
+                condition=models.Q(rep__isnull=False),
+                name="leads_target_rep_uniq",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "year", "quarter", "partner"],
+                condition=models.Q(partner__isnull=False),
+                name="leads_target_partner_uniq",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "year", "quarter", "team"],
+                condition=models.Q(team__isnull=False),
+                name="leads_target_team_uniq",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"target {self.year}-Q{self.quarter}"

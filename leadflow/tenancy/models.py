@@ -185,6 +185,24 @@ class PartnerStatus(models.TextChoices):
     SUSPENDED = "suspended", "Suspended"
 
 
+class PartnerTier(models.TextChoices):
+    """A partner's standing; the router gives it this many turns for a rep's one."""
+
+    PLATINUM = "platinum", "Platinum"
+    GOLD = "gold", "Gold"
+    SILVER = "silver", "Silver"
+    REGISTERED = "registered", "Registered"
+
+
+# The router's weight of each tier (a rep weighs 1).
+TIER_WEIGHTS = {
+    PartnerTier.PLATINUM: 4,
+    PartnerTier.GOLD: 3,
+    PartnerTier.SILVER: 2,
+    PartnerTier.REGISTERED: 1,
+}
+
+
 class Partner(TenantOwnedModel):
     """An independent channel (dealer, VAR, agent) that receives and reports leads."""
 
@@ -196,6 +214,11 @@ class Partner(TenantOwnedModel):
     contact_email = models.EmailField(blank=True)
     created_at = models.DateTimeField(default=now)
     suspended_at = models.DateTimeField(null=True, blank=True)
+    # The router's weight (TIER_WEIGHTS) and the most open leads it may hold (None: no cap).
+    tier = models.CharField(
+        max_length=12, choices=PartnerTier.choices, default=PartnerTier.REGISTERED
+    )
+    capacity = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta(TenantOwnedModel.Meta):
         ordering = ["name", "id"]
@@ -223,6 +246,11 @@ class Membership(TenantOwnedModel):
     # in this tenant; the user may still belong to other tenants.
     is_active = models.BooleanField(default=True)
     deactivated_at = models.DateTimeField(null=True, blank=True)
+    # Away from ``leave_from`` to ``leave_until`` (both days included, tenant time): the
+    # router skips them. ``capacity``: the most open leads they may hold (None: no cap).
+    leave_from = models.DateField(null=True, blank=True)
+    leave_until = models.DateField(null=True, blank=True)
+    capacity = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta(TenantOwnedModel.Meta):
         ordering = ["id"]
@@ -233,11 +261,23 @@ class Membership(TenantOwnedModel):
                 condition=models.Q(partner__isnull=True) | models.Q(role="rep"),
                 name="tenancy_membership_partner_user_is_rep",
             ),
+            models.CheckConstraint(
+                condition=models.Q(leave_from__isnull=True)
+                | models.Q(leave_until__isnull=True)
+                | models.Q(leave_from__lte=models.F("leave_until")),
+                name="tenancy_membership_leave_in_order",
+            ),
         ]
         indexes = [models.Index(fields=["tenant", "role"], name="tenancy_membership_role_idx")]
 
     def __str__(self) -> str:
         return f"{self.user_id} as {self.role}"
+
+    def on_leave(self, day: Any) -> bool:
+        """Whether ``day`` (a date in the tenant's time zone) falls in the member's leave."""
+        if self.leave_from is None:
+            return False
+        return self.leave_from <= day and (self.leave_until is None or day <= self.leave_until)
 
     @property
     def role_label(self) -> str:
