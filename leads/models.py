@@ -65,6 +65,9 @@ class LeadSettings(TenantOwnedModel):
     default_team = tenant_foreign_key(
         "leads.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The router's memory for the no-teams fallback (round robin over the active reps),
+    # like ``Team.rotation``; written under this row's lock.
+    rotation = models.JSONField(default=dict)
     updated_at = models.DateTimeField(default=now)
 
     class Meta(TenantOwnedModel.Meta):
