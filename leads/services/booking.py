@@ -23,7 +23,7 @@ from inquiries.models import Activity, ActivityKind, Inquiry, Stage
 from inquiries.services import handover
 from leadflow.lib import stages, times, weeks
 from leadflow.lib.rules import RuleViolation
-from leadflow.tenancy.models import Membership, Role, User
+from leadflow.tenancy.models import Membership, Partner, PartnerStatus, Role, User
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.services import record_audit
 from leads import stages as lead_stages
@@ -99,14 +99,48 @@ def book_appointment(
                 message_to_buyer,
                 by,
             )
+            # The owner first, so the confirmations invite them.
+            routed_partner = _assign_owner(lead, appointment, inquiry, rep, by)
             # In the booking's transaction: a booking rolled back confirms nothing.
             enqueue_confirmations(appointment=appointment)
             enqueue_reminder(appointment=appointment)
+            if routed_partner:
+                # The confirmations invite the inquiry's own partner; a partner the router
+                # chose is invited as the meeting's new owner.
+                from leads.services.ownership import send_owner_invites
+
+                send_owner_invites(lead, old_rep_id=None, old_partner_id=None, new_rep=None)
     except IntegrityError as exc:
         if _is_one_open_per_inquiry(exc):
             raise _already_booked_error() from None
         raise
     return lead
+
+
+def _assign_owner(
+    lead: Lead, appointment: Appointment, inquiry: Inquiry, rep: User | None, by: Principal
+) -> bool:
+    """Give the new lead its owner and record why; whether the router chose a partner.
+
+    A named rep is the owner (``NAMED``); an inquiry an active partner referred
+    stays that partner's (``REFERRAL``); otherwise the router picks (``BOOKED``),
+    a suspended referring partner included.
+    """
+    from leads.models import AssignmentKind
+    from leads.services.routing import record_assignment, route_leads
+
+    if rep is not None:
+        record_assignment(lead=lead, kind=AssignmentKind.NAMED, by=by)
+        return False
+    if (
+        inquiry.partner_id is not None
+        and Partner.objects.filter(pk=inquiry.partner_id, status=PartnerStatus.ACTIVE).exists()
+    ):
+        record_assignment(lead=lead, kind=AssignmentKind.REFERRAL, by=by)
+        return False
+    route_leads(leads=[lead], kind=AssignmentKind.BOOKED, by=by, invite=False)
+    appointment.rep_id = lead.rep_id
+    return lead.partner_id is not None and lead.partner_id != inquiry.partner_id
 
 
 def check_time(starts_at: datetime, duration_minutes: int) -> None:

@@ -8,8 +8,9 @@ pages never let them get this far, a lead they cannot see being a 404).
   the breach the scan recorded stays on the lead (``breached_at``).
 * **Reject** takes a kind. ``not_a_lead`` closes the lead as ``rejected``
   and sends the person back to marketing's nurture. ``cannot_serve`` keeps
-  the lead awaiting acceptance with no owner, for a manager to give to
-  someone else (``ownership.change_owner``). Both only while the lead awaits
+  the lead awaiting acceptance and routes it again, skipping that owner
+  (``leads.services.routing``); with nobody left it has no owner, for a
+  manager to give to someone else. Both only while the lead awaits
   acceptance: once accepted, the owner has taken it on and ends it as lost
   or postponed, or asks a manager to reassign it.
 * **Qualify** (accepted → SQL) records budget, authority, need and timeline.
@@ -43,10 +44,10 @@ from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.roles import MANAGERS
 from leadflow.tenancy.services import record_audit
 from leads import stages as lead_stages
-from leads.models import CLOSED_STAGES, Lead, LeadStage, RejectKind
+from leads.models import CLOSED_STAGES, AssignmentKind, Lead, LeadStage, RejectKind
 from leads.selectors.settings import lead_settings
 from leads.services.closing import close_as, closed_conflict, tenant_today
-from leads.services.ownership import change_owner
+from leads.services.routing import route_leads
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +143,8 @@ def reject_lead(*, lead: Lead, kind: str, reason: str = "", by: Principal) -> Le
 
     ``not_a_lead`` needs a reason; the lead closes as rejected and the person
     returns to nurture. ``cannot_serve`` leaves the lead awaiting acceptance
-    with no owner (a manager reassigns it); its reason is kept on the lead.
+    and routes it to another owner (none eligible: no owner, the managers are
+    told); its reason is kept on the lead.
     """
     if kind not in RejectKind.values:
         raise RuleViolation(
@@ -192,14 +194,22 @@ def reject_lead(*, lead: Lead, kind: str, reason: str = "", by: Principal) -> Le
             message="This lead has no owner already; a manager gives it to someone.",
         )
     owner_before = {"rep": lead.rep_id, "partner": lead.partner_id}
-    change_owner(lead=lead, rep=None, partner=None, by=by, reason=f"cannot serve: {reason}")
+    # Routed again, skipping this owner and anyone who gave it up before; nobody left:
+    # no owner, and the managers are told.
+    route_leads(leads=[lead], kind=AssignmentKind.CANNOT_SERVE, by=by)
     Lead.objects.filter(pk=lead.pk).update(reject_kind=kind, reject_reason=reason)
     lead.reject_kind, lead.reject_reason = kind, reason
     record_audit(
         action="lead.rejected",
         obj=lead,
         before=owner_before,
-        after={"kind": kind, "reason": reason, "stage": lead.stage},
+        after={
+            "kind": kind,
+            "reason": reason,
+            "stage": lead.stage,
+            "rep": lead.rep_id,
+            "partner": lead.partner_id,
+        },
         by=by,
     )
     return lead
@@ -331,7 +341,7 @@ class BreachScan:
     alerts: int
 
 
-def scan_acceptance_breaches(*, now: datetime | None = None) -> BreachScan:
+def scan_acceptance_breaches(*, now: datetime | None = None, alert: bool = True) -> BreachScan:
     """Mark the current tenant's awaiting leads whose acceptance window lapsed; alert managers.
 
     Set-based: one locking select of the lapsed leads, one ``UPDATE``, one
@@ -377,7 +387,8 @@ def scan_acceptance_breaches(*, now: datetime | None = None) -> BreachScan:
                 for lead in lapsed
             ]
         )
-        alerts = _alert_managers(tenant, lapsed, now)
+        # The recall (``leads.services.routing.recall_leads``) sends its own alert.
+        alerts = _alert_managers(tenant, lapsed, now) if alert else 0
     logger.info(
         "%s lead(s) breached their acceptance window",
         len(ids),

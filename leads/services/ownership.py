@@ -86,7 +86,7 @@ def change_owner(
         fields += ["acceptance_due_at", "breached_at"]
     lead.save(update_fields=fields)
     Appointment.objects.filter(pk=lead.appointment_id).update(rep_id=new_rep_id)
-    _send_owner_invites(
+    send_owner_invites(
         lead, old_rep_id=before["rep"], old_partner_id=before["partner"], new_rep=rep
     )
     record_audit(
@@ -99,7 +99,7 @@ def change_owner(
     return True
 
 
-def _send_owner_invites(
+def send_owner_invites(
     lead: Lead, *, old_rep_id: int | None, old_partner_id: int | None, new_rep: User | None
 ) -> None:
     """Cancel the old owner's calendar invitation and invite the new owner, through the outbox.

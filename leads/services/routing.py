@@ -1,0 +1,788 @@
+"""The router wired in (issue 16): giving leads to owners, recording why, telling people.
+
+:func:`route_leads` is the one way the router changes owners — at booking
+(``BOOKED``), after a ``cannot_serve`` rejection, and on recall. It is
+set-based: the leads, the rules and the tenant's settings are read once, the
+involved teams' rows (and the settings row, for the no-teams round robin) are
+locked so two bookings at once never take the same turn, each lead is decided
+in memory with the pure router (open counts grow within the run, so caps
+hold), and then one ``UPDATE`` writes the leads, one their appointments'
+reps, one ``INSERT`` the :class:`~leads.models.Assignment` records and one the
+audit rows. People are told through the outbox: each new owner one email
+listing their leads (buyer, company, need, meeting time in their zone, the
+lead's link — never the score breakdown or internal notes), a recalled owner
+one email saying why, and managers one alert when a lead found nobody or was
+recalled. A meeting still ahead also moves calendars (``ownership``'s invites;
+that part is one message per meeting).
+
+:func:`record_assignment` records a booking's named owner or referring
+partner (no routing). :func:`recall_leads` is the 15-minute scan: awaiting
+leads past their acceptance window are marked breached and rerouted, and
+accepted/SQL leads without a touch, an update or a new owner for
+``recall_after_days`` are rerouted too; a rerun finds nothing to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.db.models.fields.json import KT
+from django.utils import timezone
+
+from leadflow import outbox
+from leadflow.lib import times
+from leadflow.tenancy.context import require_tenant_id
+from leadflow.tenancy.models import AuditEvent, Membership, Partner, Tenant, User
+from leadflow.tenancy.principal import Principal
+from leadflow.tenancy.roles import MANAGERS
+from leads.models import (
+    CLOSED_STAGES,
+    REPORTED_STAGES,
+    Assignment,
+    AssignmentKind,
+    Lead,
+    LeadSettings,
+    LeadStage,
+    Team,
+    TeamMember,
+    Touch,
+    WeeklyUpdate,
+)
+from leads.routing import LeadFacts, TeamState
+from leads.selectors.appointments import owner_people
+from leads.selectors.routing import (
+    Pool,
+    RouteDecision,
+    decide,
+    load_pools,
+    tenant_day,
+    territory,
+    workload,
+)
+from leads.selectors.settings import lead_settings
+from leads.services.booking import acceptance_due
+
+logger = logging.getLogger(__name__)
+
+# Kinds whose previous owner gave the lead up: they are not offered it again.
+REROUTES = (
+    AssignmentKind.CANNOT_SERVE,
+    AssignmentKind.RECALL_UNACCEPTED,
+    AssignmentKind.RECALL_IDLE,
+)
+RECALLS = (AssignmentKind.RECALL_UNACCEPTED, AssignmentKind.RECALL_IDLE)
+WHY = {
+    AssignmentKind.RECALL_UNACCEPTED: "not accepted in time",
+    AssignmentKind.RECALL_IDLE: "no touch or update",
+    AssignmentKind.CANNOT_SERVE: "the owner cannot serve it",
+}
+
+UPDATE_LEADS_SQL = """
+UPDATE leads_lead AS l SET
+    rep_id = v.rep_id,
+    partner_id = v.partner_id,
+    team_id = v.team_id,
+    assigned_at = %(now)s,
+    acceptance_due_at = CASE WHEN l.stage = 'awaiting_acceptance'
+        THEN (CASE WHEN v.owned THEN %(due)s::timestamptz END) ELSE l.acceptance_due_at END,
+    breached_at = CASE WHEN l.stage = 'awaiting_acceptance' AND v.owned
+        THEN NULL ELSE l.breached_at END
+FROM unnest(%(ids)s::bigint[], %(reps)s::bigint[], %(partners)s::bigint[],
+            %(teams)s::bigint[], %(owned)s::boolean[])
+    AS v(id, rep_id, partner_id, team_id, owned)
+WHERE l.tenant_id = %(tenant)s AND l.id = v.id
+"""
+
+UPDATE_APPOINTMENTS_SQL = """
+UPDATE inquiries_appointment AS a SET rep_id = v.rep_id
+FROM unnest(%(ids)s::bigint[], %(reps)s::bigint[]) AS v(id, rep_id)
+WHERE a.tenant_id = %(tenant)s AND a.id = v.id AND a.rep_id IS DISTINCT FROM v.rep_id
+"""
+
+
+@dataclass
+class _Routed:
+    lead: Lead
+    decision: RouteDecision
+    previous_rep_id: int | None
+    previous_partner_id: int | None
+    assignment: Assignment | None = None
+
+
+@dataclass
+class _Letter:
+    """One email being put together for one person: their address, name and lines."""
+
+    email: str
+    name: str
+    tz_name: str
+    items: list[_Routed] = field(default_factory=list)
+
+
+# --- Routing --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def route_leads(
+    *,
+    leads: Sequence[Lead],
+    kind: AssignmentKind,
+    by: Principal,
+    invite: bool = True,
+) -> list[Assignment]:
+    """Give each open lead of ``leads`` to the owner the router picks; returns the records.
+
+    ``kind`` says why (``BOOKED``, ``CANNOT_SERVE``, a recall, ``ROUTED``). For a
+    reroute the current owner and everyone who gave the lead up before are
+    skipped as ``declined``. A lead nobody can take is left without an owner
+    (its assignment names none) and the managers are alerted. ``invite=False``
+    leaves the calendars alone (booking: its confirmations invite the owner).
+    The ``leads`` instances given get their new owner.
+    """
+    ids = sorted({lead.pk for lead in leads})
+    if not ids:
+        return []
+    tenant = Tenant.objects.get(pk=require_tenant_id())
+    locked = _locked_leads(ids)
+    if not locked:
+        return []
+    settings_row = (
+        LeadSettings.objects.select_for_update(of=("self",))
+        .select_related("default_team")
+        .filter(tenant_id=tenant.pk)
+        .first()
+    )
+    land = territory(settings_row or lead_settings())
+    wanted: dict[int, tuple[str, Team | None]] = {}
+    for lead in locked:
+        wanted[lead.pk] = land.team_for(_facts(lead))
+    team_ids = sorted({team.pk for _, team in wanted.values() if team is not None})
+    teams = {
+        team.pk: team
+        for team in Team.objects.select_for_update().filter(pk__in=team_ids).order_by("pk")
+    }
+    fallback = any(team is None for _, team in wanted.values())
+    if fallback and settings_row is None:
+        LeadSettings.objects.get_or_create(tenant_id=tenant.pk)
+        settings_row = LeadSettings.objects.select_for_update().get(tenant_id=tenant.pk)
+    states: dict[int | None, TeamState] = {
+        pk: TeamState(t.rotation or {}) for pk, t in teams.items()
+    }
+    if settings_row is not None:
+        states[None] = TeamState(settings_row.rotation or {})
+    pool_teams: list[Team | None] = list(teams.values()) + ([None] if fallback else [])
+    pools = load_pools(pool_teams, today=tenant_day(tenant), states=states)
+    load = workload(pools.values(), window=_window(locked), not_leads=ids)
+    declined = _declined(ids)
+    rerouting = kind in REROUTES
+
+    routed: list[_Routed] = []
+    for lead in locked:
+        rule, team = wanted[lead.pk]
+        pool = pools[team.pk if team is not None else None]
+        reps, partners = declined.get(lead.pk, (set(), set()))
+        if rerouting:
+            reps = reps | ({lead.rep_id} if lead.rep_id else set())
+            partners = partners | ({lead.partner_id} if lead.partner_id else set())
+        exclude = exclude_keys(reps=reps, partners=partners, pool=pool)
+        meeting = _meeting(lead)
+        decision = decide(
+            pool,
+            load,
+            rule=rule,
+            starts_at=meeting[0] if meeting else None,
+            duration_minutes=lead.appointment.duration_minutes,
+            exclude=exclude,
+            default=not rule and team is not None,
+        )
+        pool.state = decision.state
+        if decision.owner_key is not None:
+            load.open_leads[decision.owner_key] += 1
+            if meeting:
+                load.meetings[decision.owner_key].append(meeting)
+        routed.append(_Routed(lead, decision, lead.rep_id, lead.partner_id))
+
+    now = timezone.now()
+    due = acceptance_due(now, by)
+    _write(routed, tenant=tenant, now=now, due=due)
+    _save_rotation(pools, settings_row)
+    assignments = Assignment.objects.bulk_create(
+        [
+            Assignment(
+                tenant=tenant,
+                lead_id=item.lead.pk,
+                kind=kind,
+                rep=item.decision.rep,
+                partner=item.decision.partner,
+                previous_rep_id=item.previous_rep_id,
+                previous_partner_id=item.previous_partner_id,
+                rule=item.decision.rule[:100],
+                team=item.decision.team_name[:100],
+                turn=item.decision.turn,
+                skips=item.decision.skips_record(),
+                actor_label=by.label[:200],
+                created_at=now,
+            )
+            for item in routed
+        ]
+    )
+    for item, assignment in zip(routed, assignments, strict=True):
+        item.assignment = assignment
+    _audit(routed, kind=kind, tenant=tenant, by=by)
+    _update_given(leads, routed, now=now, due=due)
+    if invite:
+        _invite(routed, now=now)
+    _email_new_owners(routed, tenant=tenant)
+    if kind in RECALLS:
+        _email_old_owners(routed, kind=kind, tenant=tenant)
+    _alert_managers(routed, kind=kind, tenant=tenant, pools=pools)
+    logger.info(
+        "%s lead(s) routed (%s), %s without an owner",
+        len(routed),
+        kind,
+        sum(1 for item in routed if not item.decision.has_owner),
+        extra={"tenant_id": tenant.pk},
+    )
+    return assignments
+
+
+def _locked_leads(ids: list[int]) -> list[Lead]:
+    """The open leads among ``ids``, locked, with what routing reads (not the whole profile)."""
+    return list(
+        Lead.objects.select_for_update(of=("self",))
+        .filter(pk__in=ids)
+        .exclude(stage__in=[str(stage) for stage in CLOSED_STAGES])
+        .select_related("appointment")
+        .only(
+            "pk",
+            "tenant_id",
+            "stage",
+            "rep_id",
+            "partner_id",
+            "team_id",
+            "inquiry_id",
+            "appointment_id",
+            "need",
+            "appointment__starts_at",
+            "appointment__duration_minutes",
+            "appointment__cancelled_at",
+            "appointment__closed_at",
+            "appointment__held_at",
+            "appointment__no_show_at",
+        )
+        .annotate(
+            f_country=KT("profile__country"),
+            f_region=KT("profile__region"),
+            f_industry=KT("profile__industry"),
+            f_size=KT("profile__company_size"),
+            f_first=KT("profile__first_name"),
+            f_last=KT("profile__last_name"),
+            f_email=KT("profile__email"),
+            f_company=KT("profile__company"),
+            f_interest=KT("profile__interest"),
+        )
+        .order_by("pk")
+    )
+
+
+def _facts(lead: Any) -> LeadFacts:
+    size = lead.f_size
+    try:
+        company_size = int(size) if size not in (None, "") else None
+    except ValueError:
+        company_size = None
+    return LeadFacts(
+        country=lead.f_country or "",
+        region=lead.f_region or "",
+        industry=lead.f_industry or "",
+        company_size=company_size,
+    )
+
+
+def _meeting(lead: Lead) -> tuple[datetime, datetime] | None:
+    """The lead's meeting as a span, when it is still to be held (not cancelled or marked)."""
+    appointment = lead.appointment
+    if (
+        appointment.cancelled_at is not None
+        or appointment.closed_at is not None
+        or appointment.held_at is not None
+        or appointment.no_show_at is not None
+    ):
+        return None
+    start = appointment.starts_at
+    return start, start + timedelta(minutes=appointment.duration_minutes)
+
+
+def _window(leads: Iterable[Lead]) -> tuple[datetime, datetime] | None:
+    spans = [span for span in (_meeting(lead) for lead in leads) if span is not None]
+    if not spans:
+        return None
+    return min(start for start, _ in spans), max(end for _, end in spans)
+
+
+def _declined(ids: list[int]) -> dict[int, tuple[set[int], set[int]]]:
+    """Per lead, the reps and partners who gave it up before (one query)."""
+    found: dict[int, tuple[set[int], set[int]]] = defaultdict(lambda: (set(), set()))
+    rows = Assignment.objects.filter(lead_id__in=ids, kind__in=list(REROUTES)).values_list(
+        "lead_id", "previous_rep_id", "previous_partner_id"
+    )
+    for lead_id, rep_id, partner_id in rows:
+        reps, partners = found[lead_id]
+        if rep_id is not None:
+            reps.add(rep_id)
+        if partner_id is not None:
+            partners.add(partner_id)
+    return found
+
+
+def _write(routed: list[_Routed], *, tenant: Tenant, now: datetime, due: datetime) -> None:
+    """One UPDATE of the leads and one of their appointments' reps."""
+    reps = [item.decision.rep.pk if item.decision.rep else None for item in routed]
+    params: dict[str, Any] = {
+        "tenant": tenant.pk,
+        "now": now,
+        "due": due,
+        "ids": [item.lead.pk for item in routed],
+        "reps": reps,
+        "partners": [
+            item.decision.partner.pk if item.decision.partner else None for item in routed
+        ],
+        "teams": [item.decision.team.pk if item.decision.team else None for item in routed],
+        "owned": [item.decision.has_owner for item in routed],
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(UPDATE_LEADS_SQL, params)
+        cursor.execute(
+            UPDATE_APPOINTMENTS_SQL,
+            {
+                "tenant": tenant.pk,
+                "ids": [item.lead.appointment_id for item in routed],
+                "reps": reps,
+            },
+        )
+
+
+def _save_rotation(pools: dict[int | None, Pool], settings_row: LeadSettings | None) -> None:
+    """Each team's new round-robin memory (one UPDATE a team), under the locks taken."""
+    for pool in pools.values():
+        weights = dict(pool.state.current_weights)
+        if pool.team is not None:
+            if weights != (pool.team.rotation or {}):
+                Team.objects.filter(pk=pool.team.pk).update(rotation=weights)
+                pool.team.rotation = weights
+        elif settings_row is not None and weights != (settings_row.rotation or {}):
+            LeadSettings.objects.filter(pk=settings_row.pk).update(rotation=weights)
+            settings_row.rotation = weights
+
+
+def _audit(routed: list[_Routed], *, kind: str, tenant: Tenant, by: Principal) -> None:
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                tenant=tenant,
+                actor=by.user,
+                actor_label=by.label[:200],
+                action="lead.routed",
+                object_type=Lead._meta.label_lower,
+                object_id=str(item.lead.pk),
+                object_repr=f"lead {item.lead.pk} ({item.lead.stage})"[:200],
+                before={"rep": item.previous_rep_id, "partner": item.previous_partner_id},
+                after={
+                    "rep": item.decision.rep.pk if item.decision.rep else None,
+                    "partner": item.decision.partner.pk if item.decision.partner else None,
+                    "kind": kind,
+                    "reason": item.decision.reason,
+                    "assignment": item.assignment.pk if item.assignment else None,
+                },
+            )
+            for item in routed
+        ]
+    )
+
+
+def _update_given(
+    leads: Sequence[Lead], routed: list[_Routed], *, now: datetime, due: datetime
+) -> None:
+    """The caller's instances get what was stored."""
+    by_pk = {item.lead.pk: item for item in routed}
+    for lead in leads:
+        item = by_pk.get(lead.pk)
+        if item is None:
+            continue
+        decision = item.decision
+        lead.rep_id = decision.rep.pk if decision.rep else None
+        lead.partner_id = decision.partner.pk if decision.partner else None
+        lead.team_id = decision.team.pk if decision.team else None
+        lead.assigned_at = now
+        if item.lead.stage == LeadStage.AWAITING_ACCEPTANCE:
+            lead.acceptance_due_at = due if decision.has_owner else None
+            if decision.has_owner:
+                lead.breached_at = None
+
+
+def _invite(routed: list[_Routed], *, now: datetime) -> None:
+    """Move calendars for meetings still ahead whose owner changed (one meeting at a time)."""
+    from leads.services.ownership import send_owner_invites
+
+    for item in routed:
+        decision = item.decision
+        new = (
+            decision.rep.pk if decision.rep else None,
+            decision.partner.pk if decision.partner else None,
+        )
+        if new == (item.previous_rep_id, item.previous_partner_id):
+            continue
+        meeting = _meeting(item.lead)
+        if meeting is None or meeting[0] <= now:
+            continue
+        item.lead.rep_id, item.lead.partner_id = new
+        send_owner_invites(
+            item.lead,
+            old_rep_id=item.previous_rep_id,
+            old_partner_id=item.previous_partner_id,
+            new_rep=decision.rep,
+        )
+
+
+# --- The emails -----------------------------------------------------------------------
+
+
+def lead_link(lead_id: int) -> str:
+    """``SITE_URL``/leads/<id>/ (relative when no site address is configured)."""
+    return f"{getattr(settings, 'SITE_URL', '') or ''}/leads/{lead_id}/"
+
+
+def _buyer(lead: Any) -> str:
+    name = f"{lead.f_first or ''} {lead.f_last or ''}".strip()
+    return name or lead.f_email or f"lead {lead.pk}"
+
+
+def _digest(items: Iterable[_Routed]) -> str:
+    ids = ",".join(str(item.assignment.pk) for item in items if item.assignment is not None)
+    return hashlib.sha256(ids.encode()).hexdigest()[:16]
+
+
+def _zone(name: str, tenant: Tenant) -> Any:
+    for candidate in (name, tenant.timezone, "UTC"):
+        if candidate:
+            try:
+                return times.zone(candidate)
+            except KeyError:
+                continue
+    return times.zone("UTC")
+
+
+def _people_of(
+    rep: User | None, partner: Partner | None, tenant: Tenant
+) -> list[tuple[str, str, str]]:
+    """(email, name, zone) of an owner: the rep, or the partner's contacts."""
+    if rep is not None:
+        return [(rep.email, rep.display_name, rep.timezone)] if rep.is_active else []
+    if partner is not None:
+        return [
+            (person.email, person.name or partner.name, "")
+            for person in owner_people(rep=None, partner_id=partner.pk, tenant=tenant)
+        ]
+    return []
+
+
+def _send(letter_key: str, letter: _Letter, subject: str, text: str, cause: str) -> None:
+    try:
+        outbox.enqueue(
+            kind="email",
+            key=letter_key,
+            recipient=letter.email,
+            payload={"subject": subject, "text": text},
+            cause=(cause, letter_key.rsplit(":", 1)[-1]),
+        )
+    except ValueError as refused:  # an address no mail server would take
+        logger.warning("no %s email to %s (%s)", cause, letter.email, refused)
+
+
+def _email_new_owners(routed: list[_Routed], *, tenant: Tenant) -> None:
+    """One email per new owner listing their leads: the buyer's profile and the accept link.
+
+    Names the buyer, the company, the need and the meeting time in the owner's
+    zone; never the score breakdown or the meeting's internal notes.
+    """
+    letters: dict[str, _Letter] = {}
+    for item in routed:
+        decision = item.decision
+        if not decision.has_owner:
+            continue
+        for email, name, tz_name in _people_of(decision.rep, decision.partner, tenant):
+            letter = letters.setdefault(email.lower(), _Letter(email, name, tz_name))
+            letter.items.append(item)
+    for address, letter in letters.items():
+        tz = _zone(letter.tz_name, tenant)
+        blocks = []
+        for item in letter.items:
+            lead: Any = item.lead
+            company = f", {lead.f_company}" if lead.f_company else ""
+            need = lead.need or lead.f_interest or "not recorded yet"
+            meeting = _meeting(lead)
+            when = (
+                f"{meeting[0].astimezone(tz):%a %d %b %Y, %H:%M} ({times.zone_name(tz)})"
+                if meeting
+                else "no meeting planned"
+            )
+            blocks.append(
+                f"- {_buyer(lead)}{company}\n"
+                f"  Need:    {need}\n"
+                f"  Meeting: {when}\n"
+                f"  Lead:    {lead_link(lead.pk)}\n"
+                f"  Accept:  {lead_link(lead.pk)}#accept"
+            )
+        count = len(letter.items)
+        first: Any = letter.items[0].lead
+        subject = (
+            f"New lead for you: {_buyer(first)}"
+            + (f" ({first.f_company})" if first.f_company else "")
+            if count == 1
+            else f"{count} new leads for you"
+        )
+        text = (
+            f"Hello {letter.name},\n\n"
+            + ("A lead is yours now. " if count == 1 else f"{count} leads are yours now. ")
+            + "Open it in LeadFlow and accept it there:\n\n"
+            + "\n\n".join(blocks)
+            + "\n"
+        )
+        key = f"lead-assigned:{address}:{_digest(letter.items)}"
+        _send(key, letter, subject, text, "lead-assigned")
+
+
+def _email_old_owners(routed: list[_Routed], *, kind: str, tenant: Tenant) -> None:
+    """The recalled owner learns which leads went back and why (one email each)."""
+    rep_ids = {item.previous_rep_id for item in routed if item.previous_rep_id}
+    partner_ids = {item.previous_partner_id for item in routed if item.previous_partner_id}
+    reps = {user.pk: user for user in User.objects.filter(pk__in=rep_ids)} if rep_ids else {}
+    partners = {p.pk: p for p in Partner.objects.filter(pk__in=partner_ids)} if partner_ids else {}
+    letters: dict[str, _Letter] = {}
+    for item in routed:
+        rep = reps.get(item.previous_rep_id) if item.previous_rep_id else None
+        partner = partners.get(item.previous_partner_id) if item.previous_partner_id else None
+        for email, name, tz_name in _people_of(rep, partner, tenant):
+            letter = letters.setdefault(email.lower(), _Letter(email, name, tz_name))
+            letter.items.append(item)
+    why = WHY.get(AssignmentKind(kind), "recalled")
+    for address, letter in letters.items():
+        lines = []
+        for item in letter.items:
+            lead: Any = item.lead
+            company = f" ({lead.f_company})" if lead.f_company else ""
+            lines.append(f"- {_buyer(lead)}{company}: {lead_link(lead.pk)}")
+        count = len(letter.items)
+        noun = "lead was" if count == 1 else "leads were"
+        text = (
+            f"Hello {letter.name},\n\n"
+            f"{count} {noun} recalled from you ({why}) and given to someone else:\n\n"
+            + "\n".join(lines)
+            + "\n\nNothing to do; ask your manager if this is a mistake.\n"
+        )
+        key = f"lead-recalled:{address}:{_digest(letter.items)}"
+        _send(key, letter, f"Recalled ({why}): {count} {noun.split()[0]}", text, "lead-recalled")
+
+
+def _alert_managers(
+    routed: list[_Routed], *, kind: str, tenant: Tenant, pools: dict[int | None, Pool]
+) -> None:
+    """One alert per manager for the recalled leads and those nobody could take.
+
+    A lead's managers are its team's members with role manager or admin; a
+    team without any (or the no-teams fallback) alerts every manager.
+    """
+    # At booking a lead nobody could take is the managers' meeting: its confirmation
+    # already goes to them (``meeting_people``), so no second email.
+    alerting = [
+        item
+        for item in routed
+        if kind in RECALLS or (not item.decision.has_owner and kind != AssignmentKind.BOOKED)
+    ]
+    if not alerting:
+        return
+    team_ids = {item.decision.team.pk for item in alerting if item.decision.team}
+    by_team: dict[int, list[User]] = defaultdict(list)
+    if team_ids:
+        members = (
+            TeamMember.objects.filter(
+                team_id__in=list(team_ids),
+                membership__role__in=MANAGERS,
+                membership__is_active=True,
+                membership__partner__isnull=True,
+                membership__user__is_active=True,
+            )
+            .select_related("membership__user")
+            .order_by("position", "id")
+        )
+        for member in members:
+            by_team[member.team_id].append(member.membership.user)
+    everyone: list[User] | None = None
+    letters: dict[str, _Letter] = {}
+    for item in alerting:
+        team = item.decision.team
+        managers = by_team.get(team.pk, []) if team is not None else []
+        if not managers:
+            if everyone is None:
+                everyone = [
+                    m.user
+                    for m in Membership.objects.filter(
+                        role__in=MANAGERS,
+                        partner__isnull=True,
+                        is_active=True,
+                        user__is_active=True,
+                    )
+                    .select_related("user")
+                    .order_by("id")
+                ]
+            managers = everyone
+        for user in managers:
+            letter = letters.setdefault(
+                user.email.lower(), _Letter(user.email, user.display_name, user.timezone)
+            )
+            if item not in letter.items:
+                letter.items.append(item)
+    names = _previous_names(alerting)
+    why = WHY.get(AssignmentKind(kind), "")
+    for address, letter in letters.items():
+        lines = []
+        for item in letter.items:
+            lead: Any = item.lead
+            company = f" ({lead.f_company})" if lead.f_company else ""
+            before = names.get(item.lead.pk, "nobody")
+            after = item.decision.owner_name or "NOBODY (give it to someone)"
+            what = (
+                f"recalled from {before} ({why}) → {after}"
+                if kind in RECALLS
+                else (f"no owner could take it ({item.decision.reason})")
+            )
+            lines.append(f"- {_buyer(lead)}{company}: {what} — {lead_link(lead.pk)}")
+        count = len(letter.items)
+        subject = (
+            f"{tenant.name}: {count} lead{'s' if count != 1 else ''} recalled"
+            if kind in RECALLS
+            else f"{tenant.name}: {count} lead{'s' if count != 1 else ''} without an owner"
+        )
+        text = f"Hello {letter.name},\n\n" + "\n".join(lines) + "\n"
+        key = f"lead-routing-alert:{address}:{_digest(letter.items)}"
+        _send(key, letter, subject, text, "lead-routing-alert")
+
+
+def _previous_names(routed: list[_Routed]) -> dict[int, str]:
+    """The display name of each lead's previous owner (two queries at most)."""
+    rep_ids = {item.previous_rep_id for item in routed if item.previous_rep_id}
+    partner_ids = {item.previous_partner_id for item in routed if item.previous_partner_id}
+    reps = {u.pk: u.display_name for u in User.objects.filter(pk__in=rep_ids)} if rep_ids else {}
+    partners = (
+        dict(Partner.objects.filter(pk__in=partner_ids).values_list("pk", "name"))
+        if partner_ids
+        else {}
+    )
+    names = {}
+    for item in routed:
+        if item.previous_rep_id in reps:
+            names[item.lead.pk] = reps[item.previous_rep_id]
+        elif item.previous_partner_id in partners:
+            names[item.lead.pk] = partners[item.previous_partner_id]
+    return names
+
+
+# --- A booking's own owner ------------------------------------------------------------
+
+
+def record_assignment(*, lead: Lead, kind: AssignmentKind, by: Principal) -> Assignment:
+    """Record the owner a booking named (``NAMED``) or the referring partner (``REFERRAL``)."""
+    rep = lead.rep if lead.rep_id else None
+    partner = lead.partner if lead.partner_id else None
+    return Assignment.objects.create(
+        tenant_id=lead.tenant_id,
+        lead=lead,
+        kind=kind,
+        rep=rep,
+        partner=partner,
+        actor_label=by.label[:200],
+        created_at=lead.assigned_at,
+    )
+
+
+# --- Recall ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recall:
+    """What one recall run did: leads breached, and leads rerouted by kind."""
+
+    breached: list[int]
+    unaccepted: list[int]
+    idle: list[int]
+
+
+def recall_leads(*, now: datetime | None = None) -> Recall:
+    """The current tenant's 15-minute scan: mark lapsed windows breached, then reroute.
+
+    Awaiting leads past their acceptance window are marked breached (as the
+    acceptance scan always did) and rerouted away from their owner
+    (``RECALL_UNACCEPTED``); accepted and SQL leads whose last touch, update
+    and assignment are all older than the tenant's ``recall_after_days`` (0:
+    never) are rerouted too (``RECALL_IDLE``). Set-based; a rerun finds
+    nothing (a rerouted lead has a fresh window and ``assigned_at``).
+    """
+    from leads.services.lifecycle import scan_acceptance_breaches
+
+    now = now or timezone.now()
+    tenant = Tenant.objects.get(pk=require_tenant_id())
+    by = Principal.system(tenant, "recall")
+    breached = scan_acceptance_breaches(now=now, alert=False).breached
+    owned = Q(rep__isnull=False) | Q(partner__isnull=False)
+    with transaction.atomic():
+        lapsed = list(
+            Lead.objects.filter(
+                owned, stage=LeadStage.AWAITING_ACCEPTANCE, acceptance_due_at__lt=now
+            )
+            .only("pk")
+            .order_by("pk")
+        )
+        unaccepted = route_leads(leads=lapsed, kind=AssignmentKind.RECALL_UNACCEPTED, by=by)
+    days = lead_settings().recall_after_days
+    idle: list[Assignment] = []
+    if days:
+        cutoff = now - timedelta(days=days)
+        with transaction.atomic():
+            stale = list(
+                Lead.objects.filter(
+                    owned, stage__in=[str(s) for s in REPORTED_STAGES], assigned_at__lt=cutoff
+                )
+                .exclude(Exists(Touch.objects.filter(lead_id=OuterRef("pk"), at__gte=cutoff)))
+                .exclude(
+                    Exists(
+                        WeeklyUpdate.objects.filter(lead_id=OuterRef("pk"), created_at__gte=cutoff)
+                    )
+                )
+                .only("pk")
+                .order_by("pk")
+            )
+            idle = route_leads(leads=stale, kind=AssignmentKind.RECALL_IDLE, by=by)
+    return Recall(
+        breached=breached,
+        unaccepted=[a.lead_id for a in unaccepted],
+        idle=[a.lead_id for a in idle],
+    )
+
+
+def exclude_keys(*, reps: Collection[int], partners: Collection[int], pool: Pool) -> set[str]:
+    """The pool's keys of the given reps (user ids) and partners (partner ids)."""
+    return {
+        owner.key
+        for owner in pool.owners
+        if (owner.rep is not None and owner.rep.pk in reps)
+        or (owner.partner is not None and owner.partner.pk in partners)
+    }
