@@ -23,6 +23,8 @@ from leadflow.tenancy.models import Partner, StageChange, User
 from leadflow.tenancy.principal import Principal
 from leads.models import (
     Appointment,
+    Assignment,
+    AssignmentKind,
     Lead,
     LeadStage,
     RejectKind,
@@ -42,7 +44,7 @@ class TimelineEntry:
     """One line of the person's history: when (viewer's zone), what kind, the line, a detail."""
 
     at: datetime
-    kind: str  # inquiry_stage, lead_created, lead_stage, touch, update, appointment
+    kind: str  # inquiry_stage, lead_created, lead_stage, touch, update, appointment, assignment
     text: str
     detail: str = ""
     lead_id: int | None = None
@@ -66,10 +68,16 @@ def _who(user: User | None, partner: Partner | None = None, label: str = "") -> 
 
 
 def person_timeline(*, inquiry: Inquiry, principal: Principal) -> list[TimelineEntry]:
-    """The person's history as ``principal`` may see it, newest first. Five queries."""
+    """The person's history as ``principal`` may see it, newest first. Five queries: the
+    leads with their appointments, stage changes, touches, updates, assignments."""
     tz = principal.timezone
     currency = principal.tenant.currency
-    leads = {lead.pk: lead for lead in lead_list(principal=principal).filter(inquiry_id=inquiry.pk)}
+    leads = {
+        lead.pk: lead
+        for lead in lead_list(principal=principal)
+        .select_related("appointment__booked_by")
+        .filter(inquiry_id=inquiry.pk)
+    }
     entries: list[TimelineEntry] = [
         TimelineEntry(
             at=inquiry.created_at.astimezone(tz),
@@ -123,12 +131,14 @@ def person_timeline(*, inquiry: Inquiry, principal: Principal) -> list[TimelineE
                 lead_id=update.lead_id,
             )
         )
-    appointments = Appointment.objects.select_related("booked_by").filter(
-        pk__in=[lead.appointment_id for lead in leads.values()]
-    )
-    lead_of_appointment = {lead.appointment_id: lead.pk for lead in leads.values()}
-    for appointment in appointments:
-        entries += _appointment_entries(appointment, lead_of_appointment[appointment.pk], tz)
+    # The appointments came with their leads (joined); the assignments are one query.
+    for lead in leads.values():
+        entries += _appointment_entries(lead.appointment, lead.pk, tz)
+    assignments = Assignment.objects.select_related(
+        "rep", "partner", "previous_rep", "previous_partner"
+    ).filter(lead_id__in=list(leads))
+    for assignment in assignments:
+        entries.append(_assignment_entry(assignment, tz))
     entries.sort(key=lambda entry: entry.at, reverse=True)
     return entries
 
@@ -245,3 +255,60 @@ def _appointment_entries(appointment: Appointment, lead_id: int, tz: tzinfo) -> 
             )
         )
     return found
+
+
+SKIP_WORDS = {
+    "deactivated": "deactivated",
+    "suspended": "suspended",
+    "on_leave": "on leave",
+    "at_capacity": "at capacity",
+    "double_booked": "booked at that time",
+    "declined": "declined",
+}
+RECALL_WHY = {
+    AssignmentKind.RECALL_UNACCEPTED: "not accepted in time",
+    AssignmentKind.RECALL_IDLE: "no touch or update",
+    AssignmentKind.CANNOT_SERVE: "cannot serve it",
+}
+
+
+def _assignment_entry(assignment: Assignment, tz: tzinfo) -> TimelineEntry:
+    """Why the lead went to its owner: ``Routed to Robin Rep — rule DACH, team Central,
+    turn 3; skipped Sam (on leave)``, or ``Recalled from X: not accepted in time → Y``."""
+    owner = _who(assignment.rep, assignment.partner, label="nobody (no one could take it)")
+    previous = _who(assignment.previous_rep, assignment.previous_partner, label="nobody")
+    kind = assignment.kind
+    if kind == AssignmentKind.NAMED:
+        text = f"Given to {owner} at booking (named)"
+    elif kind == AssignmentKind.REFERRAL:
+        text = f"Stays with {owner}: their referral"
+    elif kind in RECALL_WHY:
+        verb = "Recalled from" if kind != AssignmentKind.CANNOT_SERVE else "Handed back by"
+        text = f"{verb} {previous}: {RECALL_WHY[AssignmentKind(kind)]} → {owner}"
+    else:
+        text = f"Routed to {owner}"
+    how = []
+    if assignment.rule:
+        how.append(f"rule {assignment.rule}")
+    if assignment.team:
+        how.append(f"team {assignment.team}")
+    if assignment.turn is not None:
+        how.append(f"turn {assignment.turn}")
+    skipped = ", ".join(
+        f"{skip.get('owner', '?')} ({SKIP_WORDS.get(skip.get('reason', ''), skip.get('reason'))})"
+        for skip in (assignment.skips or [])
+        if isinstance(skip, dict)
+    )
+    detail = ", ".join(how)
+    if skipped:
+        detail = f"{detail}; skipped {skipped}" if detail else f"skipped {skipped}"
+    if kind == AssignmentKind.ROUTED or kind == AssignmentKind.BOOKED:
+        text = f"{text} — {detail}" if detail else text
+        detail = ""
+    return TimelineEntry(
+        at=assignment.created_at.astimezone(tz),
+        kind="assignment",
+        text=text,
+        detail=detail,
+        lead_id=assignment.lead_id,
+    )
