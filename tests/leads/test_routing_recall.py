@@ -188,9 +188,11 @@ def test_a_second_run_changes_nothing(actors, sam, robin, team_manager):
 
 def accepted(actors, rep, **kwargs) -> Lead:
     lead = book(actors, rep=rep, meeting_in=timedelta(hours=2), **kwargs)
-    with time_machine.travel(MONDAY + timedelta(hours=3), tick=False):
-        with tenant_context(actors.tenant_a):
-            accept_lead(lead=lead, by=rep.principal)
+    with (
+        time_machine.travel(MONDAY + timedelta(hours=3), tick=False),
+        tenant_context(actors.tenant_a),
+    ):
+        accept_lead(lead=lead, by=rep.principal)
     return lead
 
 
