@@ -15,6 +15,7 @@ a partner's by the partner.
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -77,6 +78,13 @@ class Pool:
     name: str
     owners: list[Owner]
     state: TeamState
+    # Candidates already built, by (key, open leads, busy, declined): a run of many leads
+    # builds one new candidate a lead (the winner's count grew), not the whole team.
+    candidates: dict[tuple[str, int, bool, bool], Candidate] = field(default_factory=dict)
+
+    @property
+    def by_key(self) -> dict[str, Owner]:
+        return {owner.key: owner for owner in self.owners}
 
     @property
     def key(self) -> int | None:
@@ -137,10 +145,24 @@ class Workload:
     )
 
     def busy(self, key: str, starts_at: datetime | None, duration_minutes: int) -> bool:
+        """Whether one of ``key``'s meetings overlaps ``[starts_at, +duration)``."""
         if starts_at is None:
             return False
         ends_at = starts_at + timedelta(minutes=duration_minutes)
-        return any(start < ends_at and starts_at < end for start, end in self.meetings.get(key, ()))
+        spans = self.meetings.get(key, ())
+        # Kept sorted by start (``book``): only meetings starting within the longest
+        # meeting before ``starts_at`` and before ``ends_at`` can overlap.
+        for index in range(bisect_left(spans, (starts_at - LONGEST_MEETING,)), len(spans)):
+            start, end = spans[index]
+            if start >= ends_at:
+                return False
+            if end > starts_at:
+                return True
+        return False
+
+    def book(self, key: str, span: tuple[datetime, datetime]) -> None:
+        """Add a meeting of ``key`` (a lead given to them within a run), keeping starts sorted."""
+        insort(self.meetings[key], span)
 
 
 def as_rule(rule: RoutingRule) -> Rule:
@@ -308,7 +330,7 @@ def workload(
     )
     for rep_id, partner_id, starts_at, minutes in meetings:
         for key in _keys(rep_id, partner_id, by_user, by_partner):
-            load.meetings[key].append((starts_at, starts_at + timedelta(minutes=minutes)))
+            load.book(key, (starts_at, starts_at + timedelta(minutes=minutes)))
     return load
 
 
@@ -340,22 +362,30 @@ def decide(
 
     ``exclude`` are the owner keys (``m<id>``/``p<id>``) who declined this lead.
     """
-    candidates = [
-        Candidate(
-            key=owner.key,
-            weight=owner.weight,
-            open_leads=load.open_leads[owner.key],
-            capacity=owner.capacity,
-            on_leave=owner.on_leave,
-            active=owner.active,
-            suspended=owner.suspended,
-            busy_at_time=load.busy(owner.key, starts_at, duration_minutes),
-            declined=owner.key in exclude,
+    candidates = []
+    for owner in pool.owners:
+        facts = (
+            owner.key,
+            load.open_leads[owner.key],
+            load.busy(owner.key, starts_at, duration_minutes),
+            owner.key in exclude,
         )
-        for owner in pool.owners
-    ]
+        candidate = pool.candidates.get(facts)
+        if candidate is None:
+            candidate = pool.candidates[facts] = Candidate(
+                key=owner.key,
+                weight=owner.weight,
+                open_leads=facts[1],
+                capacity=owner.capacity,
+                on_leave=owner.on_leave,
+                active=owner.active,
+                suspended=owner.suspended,
+                busy_at_time=facts[2],
+                declined=facts[3],
+            )
+        candidates.append(candidate)
     choice = choose(candidates, pool.state)
-    by_key = {owner.key: owner for owner in pool.owners}
+    by_key = pool.by_key
     skips = [(by_key[key].name, str(reason)) for key, reason in choice.skipped]
     winner = by_key.get(choice.key) if choice.key is not None else None
     turn = (
