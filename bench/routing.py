@@ -164,12 +164,53 @@ def _reset(tenant) -> None:
             cur.execute(sql, {"tenant": tenant.pk})
 
 
+def _time_phases(call) -> None:
+    """Time each step of ``route_leads`` (wrapping the module's functions) over one call."""
+    from collections import defaultdict
+
+    from leads.services import routing
+
+    spent: dict[str, float] = defaultdict(float)
+    names = [
+        "_locked_leads",
+        "territory",
+        "load_pools",
+        "workload",
+        "_declined",
+        "decide",
+        "_write",
+        "_save_rotation",
+        "_insert_assignments",
+        "_audit",
+        "_update_given",
+        "_invite",
+        "_email_new_owners",
+        "_alert_managers",
+    ]
+    for name in names:
+        original = getattr(routing, name)
+
+        def timed(*a, __original=original, __name=name, **k):
+            begun = time.perf_counter()
+            try:
+                return __original(*a, **k)
+            finally:
+                spent[__name] += (time.perf_counter() - begun) * 1000
+
+        setattr(routing, name, timed)
+    total = call()
+    for name in names:
+        print(f"  {name:22} {spent[name]:8.1f} ms")
+    print(f"  {'total':22} {total:8.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=10_000)
     parser.add_argument("--pairs", type=int, default=6, help="figure/baseline pairs (ABBA)")
     parser.add_argument("--no-record", action="store_true", help="leave docs/performance.md")
     parser.add_argument("--profile", action="store_true", help="cProfile one routing, no pairs")
+    parser.add_argument("--phases", action="store_true", help="time route_leads' steps, no pairs")
     parser.add_argument("--note", default="", help="said beside the figures (e.g. busy machine)")
     args = parser.parse_args()
     os.environ.pop("REDIS_URL", None)
@@ -230,6 +271,9 @@ def main() -> None:
             assert updated == len(owners), f"baseline updated {updated} of {len(owners)}"
             return elapsed
 
+        if args.phases:
+            _time_phases(lambda: figure(0))
+            return
         if args.profile:
             import cProfile
             import pstats

@@ -20,9 +20,11 @@ from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from django.db.models import Count, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from leadflow.lib import times
@@ -82,9 +84,14 @@ class Pool:
     # builds one new candidate a lead (the winner's count grew), not the whole team.
     candidates: dict[tuple[str, int, bool, bool], Candidate] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def by_key(self) -> dict[str, Owner]:
         return {owner.key: owner for owner in self.owners}
+
+    @cached_property
+    def turns(self) -> dict[str, int]:
+        """Each owner's place in the team's round (1 for the first)."""
+        return {owner.key: n for n, owner in enumerate(self.owners, start=1)}
 
     @property
     def key(self) -> int | None:
@@ -163,6 +170,11 @@ class Workload:
     def book(self, key: str, span: tuple[datetime, datetime]) -> None:
         """Add a meeting of ``key`` (a lead given to them within a run), keeping starts sorted."""
         insort(self.meetings[key], span)
+
+
+def ids_of(ids: Collection[int]) -> RawSQL:
+    """``ids`` for ``__in`` as one array parameter (10,000 ids: one value, not 10,000)."""
+    return RawSQL("SELECT unnest(%s::bigint[])", (list(ids),))
 
 
 def as_rule(rule: RoutingRule) -> Rule:
@@ -304,7 +316,7 @@ def workload(
     open_leads = (
         Lead.objects.filter(mine)
         .exclude(stage__in=[str(stage) for stage in CLOSED_STAGES])
-        .exclude(pk__in=list(not_leads))
+        .exclude(pk__in=ids_of(not_leads))
         .values("rep_id", "partner_id")
         .annotate(n=Count("id"))
         .order_by()
@@ -323,7 +335,7 @@ def workload(
             appointment__starts_at__lt=end,
             appointment__starts_at__gt=start - LONGEST_MEETING,
         )
-        .exclude(pk__in=list(not_leads))
+        .exclude(pk__in=ids_of(not_leads))
         .values_list(
             "rep_id", "partner_id", "appointment__starts_at", "appointment__duration_minutes"
         )
@@ -388,9 +400,7 @@ def decide(
     by_key = pool.by_key
     skips = [(by_key[key].name, str(reason)) for key, reason in choice.skipped]
     winner = by_key.get(choice.key) if choice.key is not None else None
-    turn = (
-        [owner.key for owner in pool.owners].index(winner.key) + 1 if winner is not None else None
-    )
+    turn = pool.turns[winner.key] if winner is not None else None
     team_name = pool.name
     return RouteDecision(
         rule=rule,

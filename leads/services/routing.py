@@ -64,6 +64,7 @@ from leads.selectors.routing import (
     Pool,
     RouteDecision,
     decide,
+    ids_of,
     load_pools,
     tenant_day,
     territory,
@@ -381,7 +382,7 @@ def _window(leads: Iterable[_Row]) -> tuple[datetime, datetime] | None:
 def _declined(ids: list[int]) -> dict[int, tuple[set[int], set[int]]]:
     """Per lead, the reps and partners who gave it up before (one query)."""
     found: dict[int, tuple[set[int], set[int]]] = defaultdict(lambda: (set(), set()))
-    rows = Assignment.objects.filter(lead_id__in=ids, kind__in=list(REROUTES)).values_list(
+    rows = Assignment.objects.filter(lead_id__in=ids_of(ids), kind__in=list(REROUTES)).values_list(
         "lead_id", "previous_rep_id", "previous_partner_id"
     )
     for lead_id, rep_id, partner_id in rows:
