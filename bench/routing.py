@@ -280,7 +280,7 @@ def main() -> None:
 
             profiler = cProfile.Profile()
             profiler.runcall(figure, 0)
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+            pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(40)
             return
         counted = alternate({"figure": figure, "baseline": baseline}, args.pairs)
         ratio = Ratio.of(counted["figure"], counted["baseline"])
