@@ -279,3 +279,10 @@ def test_another_tenants_recall_leaves_this_tenants_leads(actors, sam, robin):
     with time_machine.travel(THURSDAY, tick=False), tenant_context(actors.tenant_b):
         assert recall_leads().unaccepted == []
     assert stored(actors, lead).rep_id == sam.user.pk
+
+
+def test_the_lead_page_shows_why_its_owner_got_it(client, actors, sam, robin):
+    lead = book(actors)
+    client.force_login(sam.user)
+    page = client.get(f"/leads/{lead.pk}/").content.decode()
+    assert "Routed to Sam Slow — rule DACH, team Central, turn 1" in page
