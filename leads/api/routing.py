@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -59,7 +59,7 @@ class TeamOutput(serializers.Serializer):
     members = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
 
-    @extend_schema(responses=TeamPlaceOutput(many=True))
+    @extend_schema_field(TeamPlaceOutput(many=True))
     def get_members(self, team: Team) -> list[dict[str, Any]]:
         places = self.context["places"].get(team.pk, [])
         return TeamPlaceOutput(places, many=True).data
