@@ -37,6 +37,8 @@ class SkipReason(StrEnum):
     ON_LEAVE = "on_leave"
     AT_CAPACITY = "at_capacity"
     DOUBLE_BOOKED = "double_booked"
+    # The owner already said ``cannot_serve`` or was recalled from this lead.
+    DECLINED = "declined"
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class Candidate:
     active: bool = True
     suspended: bool = False
     busy_at_time: bool = False
+    declined: bool = False
 
     def __post_init__(self) -> None:
         if self.weight < 1:
@@ -69,6 +72,8 @@ class Candidate:
         Checked from the most permanent to the most passing, so the recorded
         reason is the one a manager would fix first.
         """
+        if self.declined:
+            return SkipReason.DECLINED
         if not self.active:
             return SkipReason.DEACTIVATED
         if self.suspended:

@@ -216,3 +216,33 @@ class InvitationFactory(TenantOwnedFactory):
             with tenant_context(invitation.tenant):
                 invitation.token_hash = invitation_links.digest(invitation_links.token(invitation))
                 invitation.save(update_fields=["token_hash"])
+
+
+class TeamFactory(TenantOwnedFactory):
+    """A routing team (leads.Team) with no members; add them with TeamMemberFactory."""
+
+    class Meta:
+        model = "leads.Team"
+
+    name = factory.Sequence(lambda n: f"Team {n}")
+
+
+class TeamMemberFactory(TenantOwnedFactory):
+    """A place in a team: give ``membership`` or ``partner`` (never both)."""
+
+    class Meta:
+        model = "leads.TeamMember"
+
+    team = factory.SubFactory(TeamFactory, tenant=factory.SelfAttribute("..tenant"))
+    position = factory.Sequence(lambda n: n)
+
+
+class RoutingRuleFactory(TenantOwnedFactory):
+    """A territory rule sending leads that match it to ``team``."""
+
+    class Meta:
+        model = "leads.RoutingRule"
+
+    name = factory.Sequence(lambda n: f"Rule {n}")
+    team = factory.SubFactory(TeamFactory, tenant=factory.SelfAttribute("..tenant"))
+    position = factory.Sequence(lambda n: n)

@@ -1,0 +1,446 @@
+"""Reads of the router: which team a lead's facts name, and who in it may take the lead.
+
+The pure router (``leads.routing``) decides from plain values; this module
+loads those values in a fixed number of queries whatever the team's size
+(rules, settings, the teams' members, one grouped count of open leads, one
+read of the appointments that could clash) and turns them into candidates.
+:func:`preview_route` is the "which owner would get this lead?" tester: it
+writes nothing. ``leads.services.routing`` uses the same pieces under the
+teams' row locks and stores what it decides.
+
+Keys are the router's: ``m<membership id>`` for a member, ``p<partner id>``
+for a partner. A member's open leads are counted by their user (``Lead.rep``),
+a partner's by the partner.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from leadflow.lib import times
+from leadflow.tenancy.context import require_tenant_id
+from leadflow.tenancy.models import (
+    TIER_WEIGHTS,
+    Membership,
+    Partner,
+    PartnerStatus,
+    PartnerTier,
+    Role,
+    Tenant,
+    User,
+)
+from leads.models import CLOSED_STAGES, Lead, LeadSettings, RoutingRule, Team, TeamMember
+from leads.routing import Candidate, LeadFacts, Rule, SkipReason, TeamState, choose
+from leads.selectors.settings import lead_settings
+
+# How the no-teams fallback (round robin over every active rep) is named.
+ALL_REPS = "All reps"
+# The longest appointment booking allows: an older start cannot reach into a new one.
+LONGEST_MEETING = timedelta(minutes=480)
+SKIP_WORDS = {
+    SkipReason.DEACTIVATED: "deactivated",
+    SkipReason.SUSPENDED: "suspended",
+    SkipReason.ON_LEAVE: "on leave",
+    SkipReason.AT_CAPACITY: "at capacity",
+    SkipReason.DOUBLE_BOOKED: "booked at that time",
+    SkipReason.DECLINED: "declined",
+}
+
+
+@dataclass(frozen=True)
+class Owner:
+    """One possible owner of a pool, with what the router and people read about them."""
+
+    key: str
+    name: str
+    rep: User | None
+    partner: Partner | None
+    weight: int
+    capacity: int | None
+    on_leave: bool
+    active: bool
+    suspended: bool
+
+
+@dataclass
+class Pool:
+    """The owners a lead may go to: a team's members, or every active rep (``team`` None)."""
+
+    team: Team | None
+    name: str
+    owners: list[Owner]
+    state: TeamState
+
+    @property
+    def key(self) -> int | None:
+        return self.team.pk if self.team is not None else None
+
+
+@dataclass(frozen=True)
+class Territory:
+    """The tenant's active rules in order, its settings and its default team."""
+
+    rules: list[RoutingRule]
+    settings: LeadSettings
+
+    @property
+    def default_team(self) -> Team | None:
+        return self.settings.default_team if self.settings.default_team_id else None
+
+    def team_for(self, facts: LeadFacts) -> tuple[str, Team | None]:
+        """The first matching rule's name and team, else ("", the default team or None)."""
+        for rule in self.rules:
+            if as_rule(rule).matches(facts):
+                return rule.name, rule.team
+        return "", self.default_team
+
+
+@dataclass(frozen=True)
+class RouteDecision:
+    """Who gets a lead and why: the rule, the team, the owner, their turn and who was skipped."""
+
+    rule: str
+    team: Team | None
+    team_name: str
+    rep: User | None
+    partner: Partner | None
+    owner_name: str
+    turn: int | None
+    skips: list[tuple[str, str]]
+    state: TeamState
+    reason: str
+    owner_key: str | None = None
+
+    @property
+    def has_owner(self) -> bool:
+        return self.rep is not None or self.partner is not None
+
+    def skips_record(self) -> list[dict[str, str]]:
+        """The skips as ``Assignment.skips`` stores them."""
+        return [{"owner": name, "reason": reason} for name, reason in self.skips]
+
+
+@dataclass
+class Workload:
+    """Open leads per owner key and the appointments that could clash, per owner key."""
+
+    open_leads: Counter[str] = field(default_factory=Counter)
+    meetings: dict[str, list[tuple[datetime, datetime]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+
+    def busy(self, key: str, starts_at: datetime | None, duration_minutes: int) -> bool:
+        if starts_at is None:
+            return False
+        ends_at = starts_at + timedelta(minutes=duration_minutes)
+        return any(start < ends_at and starts_at < end for start, end in self.meetings.get(key, ()))
+
+
+def as_rule(rule: RoutingRule) -> Rule:
+    """The pure router's view of a stored rule."""
+    return Rule(
+        team=str(rule.team_id),
+        countries=frozenset(rule.countries or ()),
+        regions=frozenset(rule.regions or ()),
+        industries=frozenset(rule.industries or ()),
+        size_min=rule.size_min,
+        size_max=rule.size_max,
+    )
+
+
+def facts_of(lead: Lead) -> LeadFacts:
+    """What the rules look at in a lead's buyer profile."""
+    profile: Mapping[str, Any] = lead.profile or {}
+    size = profile.get("company_size")
+    return LeadFacts(
+        country=str(profile.get("country") or ""),
+        region=str(profile.get("region") or ""),
+        industry=str(profile.get("industry") or ""),
+        company_size=size if isinstance(size, int) and not isinstance(size, bool) else None,
+    )
+
+
+def territory(settings: LeadSettings | None = None) -> Territory:
+    """The active rules by position with their teams, and the settings. Two queries."""
+    rules = list(
+        RoutingRule.objects.filter(is_active=True).select_related("team").order_by("position", "id")
+    )
+    if settings is None:
+        settings = lead_settings()
+        if settings.default_team_id is not None:
+            settings.default_team = Team.objects.filter(pk=settings.default_team_id).first()
+    return Territory(rules=rules, settings=settings)
+
+
+def tenant_day(tenant: Tenant, at: datetime | None = None) -> date:
+    """The date in the tenant's time zone (leave is in tenant days)."""
+    return (at or timezone.now()).astimezone(times.zone(tenant.timezone)).date()
+
+
+def load_pools(
+    teams: Iterable[Team | None], *, today: date, states: Mapping[int | None, TeamState]
+) -> dict[int | None, Pool]:
+    """The owners of each team (and of the fallback, for ``None``). One query per kind."""
+    teams = list(teams)
+    wanted = {team.pk: team for team in teams if team is not None}
+    fallback = any(team is None for team in teams)
+    pools: dict[int | None, Pool] = {}
+    if wanted:
+        members = (
+            TeamMember.objects.filter(team_id__in=list(wanted))
+            .select_related("membership__user", "partner")
+            .order_by("team_id", "position", "id")
+        )
+        for team in wanted.values():
+            pools[team.pk] = Pool(
+                team=team,
+                name=team.name,
+                owners=[],
+                state=states.get(team.pk, TeamState(team.rotation or {})),
+            )
+        for member in members:
+            pools[member.team_id].owners.append(_owner_of(member, today))
+    if fallback:
+        reps = (
+            Membership.objects.filter(
+                role=Role.REP, partner__isnull=True, is_active=True, user__is_active=True
+            )
+            .select_related("user")
+            .order_by("id")
+        )
+        pools[None] = Pool(
+            team=None,
+            name=ALL_REPS,
+            owners=[_member_owner(membership, None, today) for membership in reps],
+            state=states.get(None, TeamState()),
+        )
+    return pools
+
+
+def _owner_of(member: TeamMember, today: date) -> Owner:
+    if member.membership_id is not None:
+        return _member_owner(member.membership, member.weight, today)
+    partner: Partner = member.partner
+    tier = PartnerTier(partner.tier) if partner.tier in PartnerTier.values else None
+    return Owner(
+        key=f"p{partner.pk}",
+        name=partner.name,
+        rep=None,
+        partner=partner,
+        weight=member.weight or (TIER_WEIGHTS[tier] if tier else 1),
+        capacity=partner.capacity,
+        on_leave=False,
+        active=True,
+        suspended=partner.status != PartnerStatus.ACTIVE,
+    )
+
+
+def _member_owner(membership: Membership, weight: int | None, today: date) -> Owner:
+    user: User = membership.user
+    return Owner(
+        key=f"m{membership.pk}",
+        name=user.display_name,
+        rep=user,
+        partner=None,
+        weight=weight or 1,
+        capacity=membership.capacity,
+        on_leave=membership.on_leave(today),
+        # A partner's user is never a team's rep: the partner is (one owner per lead).
+        active=membership.is_active and user.is_active and membership.partner_id is None,
+        suspended=False,
+    )
+
+
+def workload(
+    pools: Iterable[Pool],
+    *,
+    window: tuple[datetime, datetime] | None = None,
+    not_leads: Collection[int] = (),
+) -> Workload:
+    """Open leads per owner (one grouped query) and, when ``window`` is given, the owners'
+    open, not cancelled meetings that reach into it (one query). ``not_leads`` are left out
+    of both (the leads being routed)."""
+    by_user: dict[int, set[str]] = defaultdict(set)
+    by_partner: dict[int, set[str]] = defaultdict(set)
+    for pool in pools:
+        for owner in pool.owners:
+            if owner.rep is not None:
+                by_user[owner.rep.pk].add(owner.key)
+            elif owner.partner is not None:
+                by_partner[owner.partner.pk].add(owner.key)
+    load = Workload()
+    if not by_user and not by_partner:
+        return load
+    mine = Q(rep_id__in=list(by_user)) | Q(partner_id__in=list(by_partner))
+    open_leads = (
+        Lead.objects.filter(mine)
+        .exclude(stage__in=[str(stage) for stage in CLOSED_STAGES])
+        .exclude(pk__in=list(not_leads))
+        .values("rep_id", "partner_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in open_leads:
+        for key in _keys(row["rep_id"], row["partner_id"], by_user, by_partner):
+            load.open_leads[key] += row["n"]
+    if window is None:
+        return load
+    start, end = window
+    meetings = (
+        Lead.objects.filter(mine)
+        .filter(
+            appointment__closed_at__isnull=True,
+            appointment__cancelled_at__isnull=True,
+            appointment__starts_at__lt=end,
+            appointment__starts_at__gt=start - LONGEST_MEETING,
+        )
+        .exclude(pk__in=list(not_leads))
+        .values_list(
+            "rep_id", "partner_id", "appointment__starts_at", "appointment__duration_minutes"
+        )
+    )
+    for rep_id, partner_id, starts_at, minutes in meetings:
+        for key in _keys(rep_id, partner_id, by_user, by_partner):
+            load.meetings[key].append((starts_at, starts_at + timedelta(minutes=minutes)))
+    return load
+
+
+def _keys(
+    rep_id: int | None,
+    partner_id: int | None,
+    by_user: Mapping[int, set[str]],
+    by_partner: Mapping[int, set[str]],
+) -> set[str]:
+    keys: set[str] = set()
+    if rep_id is not None:
+        keys |= by_user.get(rep_id, set())
+    if partner_id is not None:
+        keys |= by_partner.get(partner_id, set())
+    return keys
+
+
+def decide(
+    pool: Pool,
+    load: Workload,
+    *,
+    rule: str,
+    starts_at: datetime | None,
+    duration_minutes: int,
+    exclude: Collection[str] = (),
+    default: bool = False,
+) -> RouteDecision:
+    """Choose an owner of ``pool`` for one lead with the pure router; changes nothing stored.
+
+    ``exclude`` are the owner keys (``m<id>``/``p<id>``) who declined this lead.
+    """
+    candidates = [
+        Candidate(
+            key=owner.key,
+            weight=owner.weight,
+            open_leads=load.open_leads[owner.key],
+            capacity=owner.capacity,
+            on_leave=owner.on_leave,
+            active=owner.active,
+            suspended=owner.suspended,
+            busy_at_time=load.busy(owner.key, starts_at, duration_minutes),
+            declined=owner.key in exclude,
+        )
+        for owner in pool.owners
+    ]
+    choice = choose(candidates, pool.state)
+    by_key = {owner.key: owner for owner in pool.owners}
+    skips = [(by_key[key].name, str(reason)) for key, reason in choice.skipped]
+    winner = by_key.get(choice.key) if choice.key is not None else None
+    turn = (
+        [owner.key for owner in pool.owners].index(winner.key) + 1 if winner is not None else None
+    )
+    team_name = pool.name
+    return RouteDecision(
+        rule=rule,
+        team=pool.team,
+        team_name=team_name,
+        rep=winner.rep if winner else None,
+        partner=winner.partner if winner else None,
+        owner_name=winner.name if winner else "",
+        turn=turn,
+        skips=skips,
+        state=choice.state,
+        reason=explain(
+            rule=rule,
+            team_name=team_name,
+            fallback=pool.team is None,
+            default=default,
+            owner_name=winner.name if winner else "",
+            turn=turn,
+            skips=skips,
+        ),
+        owner_key=winner.key if winner else None,
+    )
+
+
+def explain(
+    *,
+    rule: str,
+    team_name: str,
+    fallback: bool,
+    default: bool,
+    owner_name: str,
+    turn: int | None,
+    skips: Sequence[tuple[str, str]],
+) -> str:
+    """One sentence: ``Rule “DACH” → team Central → Robin Rep (turn 3; skipped: Sam on leave)``."""
+    parts = [f"Rule “{rule}”"] if rule else ["No rule matched"]
+    if fallback:
+        parts.append(f"{team_name} (no team)")
+    else:
+        parts.append(f"{'default ' if default else ''}team {team_name}")
+    skipped = ", ".join(f"{name} {SKIP_WORDS.get(SkipReason(r), r)}" for name, r in skips)
+    if owner_name:
+        details = [f"turn {turn}"] if turn is not None else []
+        if skipped:
+            details.append(f"skipped: {skipped}")
+        parts.append(f"{owner_name} ({'; '.join(details)})" if details else owner_name)
+    else:
+        parts.append(f"nobody eligible ({skipped})" if skipped else "nobody eligible (no owners)")
+    return " → ".join(parts)
+
+
+def preview_route(
+    *,
+    facts: LeadFacts,
+    starts_at: datetime | None = None,
+    duration_minutes: int = 30,
+    exclude: Collection[str] = (),
+) -> RouteDecision:
+    """Who would get a lead with ``facts`` at ``starts_at`` now, and why. Writes nothing.
+
+    At most seven queries whatever the teams' sizes: the tenant, the settings and
+    the default team, the rules, the pool's owners, one grouped count of open leads,
+    and (given a time) the meetings that could clash.
+    """
+    tenant = Tenant.objects.get(pk=require_tenant_id())
+    land = territory()
+    rule, team = land.team_for(facts)
+    states: dict[int | None, TeamState] = {None: TeamState(land.settings.rotation or {})}
+    pools = load_pools([team], today=tenant_day(tenant), states=states)
+    pool = pools[team.pk if team is not None else None]
+    window = None
+    if starts_at is not None:
+        window = (starts_at, starts_at + timedelta(minutes=duration_minutes))
+    load = workload([pool], window=window)
+    return decide(
+        pool,
+        load,
+        rule=rule,
+        starts_at=starts_at,
+        duration_minutes=duration_minutes,
+        exclude=exclude,
+        default=not rule and team is not None,
+    )
