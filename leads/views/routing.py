@@ -9,7 +9,7 @@ a refused value is shown on its field and nothing is saved.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,12 +22,16 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from inquiries.services.validation import clean_country
+from leadflow.lib import times
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import TIER_WEIGHTS, Membership, Partner, PartnerStatus
 from leadflow.tenancy.pages import member_page
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.roles import MANAGERS
 from leads.models import RoutingRule, Team, TeamMember
+from leads.routing import LeadFacts
+from leads.selectors.routing import RouteDecision, preview_route
 from leads.selectors.settings import lead_settings
 from leads.services import teams as service
 
@@ -70,6 +74,75 @@ def criteria_in_words(rule: RoutingRule) -> str:
 def tenant_today(principal: Principal) -> date:
     """Leave dates are days of the tenant's calendar."""
     return timezone.now().astimezone(ZoneInfo(principal.tenant.timezone)).date()
+
+
+# --- the tester: "who would get this lead?" ---------------------------------------------
+
+
+class TesterForm(forms.Form):
+    """A lead's facts and its appointment's time (in the tenant's zone); all optional."""
+
+    country = forms.CharField(
+        label="Country", required=False, max_length=20, help_text="Two-letter code, e.g. DE."
+    )
+    region = forms.CharField(label="Region", required=False, max_length=100)
+    industry = forms.CharField(label="Industry", required=False, max_length=100)
+    company_size = forms.IntegerField(label="Company size", required=False, min_value=0)
+    day = forms.DateField(
+        label="Appointment day",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    time = forms.TimeField(
+        label="Time",
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+    )
+
+    def clean_country(self) -> str:
+        text = self.cleaned_data["country"].strip()
+        if not text:
+            return ""
+        try:
+            return clean_country(text)
+        except ValueError as refused:
+            raise forms.ValidationError(str(refused)) from None
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("time") and not data.get("day"):
+            self.add_error("day", "Give the day of the appointment too.")
+        return data
+
+
+def _tester(request: HttpRequest, principal: Principal, initial: dict[str, Any]) -> dict[str, Any]:
+    """The tester's form and, once asked (a ``try-`` field in the query), its decision."""
+    asked = any(key.startswith("try-") for key in request.GET)
+    form = TesterForm(request.GET if asked else None, initial=initial, prefix="try")
+    tz = times.zone(principal.tenant.timezone)
+    decision: RouteDecision | None = None
+    starts_at = None
+    if asked and form.is_valid():
+        data = form.cleaned_data
+        if data.get("day"):
+            clock = data.get("time") or time(10, 0)
+            starts_at = datetime.combine(data["day"], clock).replace(tzinfo=tz)
+        decision = preview_route(
+            facts=LeadFacts(
+                country=data["country"],
+                region=data["region"].strip(),
+                industry=data["industry"].strip(),
+                company_size=data["company_size"],
+            ),
+            starts_at=starts_at,
+            duration_minutes=30,
+        )
+    return {
+        "form": form,
+        "decision": decision,
+        "starts_at": starts_at,
+        "zone": principal.tenant.timezone,
+    }
 
 
 # --- the overview ------------------------------------------------------------------------
@@ -126,7 +199,9 @@ def _overview_context(principal: Principal) -> dict[str, Any]:
 
 @member_page(*MANAGERS)
 def routing_page(request: HttpRequest, principal: Principal) -> HttpResponse:
-    return render(request, "leads/routing/overview.html", _overview_context(principal))
+    context = _overview_context(principal)
+    context["tester"] = _tester(request, principal, {})
+    return render(request, "leads/routing/overview.html", context)
 
 
 @require_POST
@@ -278,9 +353,21 @@ def _rule_form_page(
         else:
             return redirect("routing-rule-edit", pk=rule.pk)
     context = {"form": form, "rule": rule, "has_teams": service.team_list().exists()}
+    if rule is not None:
+        context["tester"] = _tester(request, principal, _tester_initial(rule))
     return render(
         request, "leads/routing/rule_form.html", context, status=400 if form.is_bound else 200
     )
+
+
+def _tester_initial(rule: RoutingRule) -> dict[str, Any]:
+    """A lead this rule would catch, to start from."""
+    return {
+        "country": rule.countries[0] if rule.countries else "",
+        "region": rule.regions[0] if rule.regions else "",
+        "industry": rule.industries[0] if rule.industries else "",
+        "company_size": rule.size_min if rule.size_min is not None else rule.size_max,
+    }
 
 
 @member_page(*MANAGERS)

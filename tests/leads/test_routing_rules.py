@@ -1,5 +1,7 @@
 """Territory rules: the service's checks and order, the rule pages and the rules API."""
 
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from leadflow.lib.rules import RuleViolation
@@ -385,3 +387,61 @@ def test_the_rule_list_costs_the_same_queries_for_one_rule_or_many(
     with django_assert_max_num_queries(len(one.captured_queries)):
         response = api.get(API)
     assert len(response.json()["results"]) == 6
+
+
+# --- the tester -------------------------------------------------------------------------
+
+
+def test_the_tester_names_the_rule_team_and_owner(actors, team):
+    rep = make_actor(actors.tenant_a, Role.REP, user__full_name="Riley Rep")
+    with tenant_context(actors.tenant_a):
+        service.set_team_members(
+            team=team, members=[(rep.membership, None)], by=actors.owner.principal
+        )
+    make_rule(actors, team, name="Germany", countries=["DE"])
+    response = client_of(actors.owner).get("/settings/routing/", {"try-country": "de"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Rule “Germany” → team DACH → Riley Rep (turn 1)" in html
+
+
+def test_the_tester_on_the_rule_page_starts_from_a_lead_the_rule_catches(actors, team):
+    rule = make_rule(actors, team, name="Austria", countries=["AT"])
+    html = client_of(actors.owner).get(f"/settings/routing/rules/{rule.pk}/").content.decode()
+    assert 'name="try-country" value="AT"' in html
+    assert 'data-testid="tester-result"' not in html
+
+
+def test_the_tester_refuses_a_bad_country_on_its_field(actors, team):
+    response = client_of(actors.owner).get("/settings/routing/", {"try-country": "XX"})
+    html = response.content.decode()
+    assert "&quot;XX&quot; is not a country code" in html
+    assert 'data-testid="tester-result"' not in html
+
+
+def test_the_tester_skips_an_owner_booked_at_the_appointments_time(actors, team):
+    from tests.leads.conftest import book_for
+
+    busy = make_actor(actors.tenant_a, Role.REP, user__full_name="Busy Bee")
+    free = make_actor(actors.tenant_a, Role.REP, user__full_name="Free Fox")
+    with tenant_context(actors.tenant_a):
+        service.set_team_members(
+            team=team,
+            members=[(busy.membership, None), (free.membership, None)],
+            by=actors.owner.principal,
+        )
+    make_rule(actors, team, name="Germany", countries=["DE"])
+    lead = book_for(actors, busy)
+    with tenant_context(actors.tenant_a):
+        starts = lead.appointment.starts_at
+    local = starts.astimezone(ZoneInfo(actors.tenant_a.timezone))  # the tester's zone
+    response = client_of(actors.owner).get(
+        "/settings/routing/",
+        {
+            "try-country": "DE",
+            "try-day": local.date().isoformat(),
+            "try-time": local.strftime("%H:%M"),
+        },
+    )
+    html = response.content.decode()
+    assert "Free Fox (turn 2; skipped: Busy Bee booked at that time)" in html
