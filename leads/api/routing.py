@@ -15,13 +15,17 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from inquiries.api.serializers import StrictSerializer
+from inquiries.services.validation import clean_country
 from leadflow.tenancy.api_base import TenantViewSet
 from leadflow.tenancy.models import TIER_WEIGHTS, Membership, Partner
 from leadflow.tenancy.permissions import role_required
 from leadflow.tenancy.roles import MANAGERS
 from leads.models import RoutingRule, Team, TeamMember
+from leads.routing import LeadFacts
+from leads.selectors.routing import preview_route
 from leads.services import teams as service
 
 # --- teams ---------------------------------------------------------------------------
@@ -364,3 +368,108 @@ class RoutingRuleViewSet(
         data.is_valid(raise_exception=True)
         service.move_rule(rule=rule, direction=data.validated_data["direction"], by=self.principal)
         return Response(RuleOutput(service.rule_list(), many=True).data)
+
+
+# --- the tester ----------------------------------------------------------------------
+
+
+class PreviewInput(StrictSerializer):
+    country = serializers.CharField(
+        required=False, allow_blank=True, help_text="ISO 3166-1 alpha-2; blank: not known."
+    )
+    region = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    industry = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    company_size = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    starts_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="The appointment's start (30 minutes); owners booked then are skipped.",
+    )
+
+    def validate_country(self, value: str) -> str:
+        if not value.strip():
+            return ""
+        try:
+            return clean_country(value)
+        except ValueError as refused:
+            raise serializers.ValidationError(str(refused)) from None
+
+
+class PreviewSkip(serializers.Serializer):
+    owner = serializers.CharField()
+    reason = serializers.CharField(help_text="deactivated, suspended, on_leave, at_capacity, …")
+
+
+class PreviewOutput(serializers.Serializer):
+    rule = serializers.CharField(help_text="The matching rule's name; blank: none matched.")
+    team = serializers.IntegerField(allow_null=True, help_text="null: round robin over all reps.")
+    team_name = serializers.CharField()
+    rep = serializers.IntegerField(allow_null=True, help_text="The owner's user id.")
+    partner = serializers.IntegerField(allow_null=True)
+    owner_name = serializers.CharField(help_text="Blank when nobody is eligible.")
+    turn = serializers.IntegerField(allow_null=True, help_text="The owner's place in the team.")
+    skips = PreviewSkip(many=True)
+    reason = serializers.CharField(help_text="The decision in one sentence.")
+
+
+class RoutingPreviewView(APIView):
+    """Which owner would get a lead with these facts now, and why. Assigns nothing."""
+
+    permission_classes = [role_required(*MANAGERS)]
+
+    @extend_schema(
+        request=PreviewInput,
+        responses=PreviewOutput,
+        examples=[
+            OpenApiExample(
+                "A German lead",
+                request_only=True,
+                value={"country": "DE", "industry": "Machinery", "company_size": 120},
+            ),
+            OpenApiExample(
+                "The decision",
+                response_only=True,
+                value={
+                    "rule": "DACH machinery",
+                    "team": 3,
+                    "team_name": "DACH",
+                    "rep": 31,
+                    "partner": None,
+                    "owner_name": "Riley Chen",
+                    "turn": 1,
+                    "skips": [{"owner": "Jonas Weber", "reason": "on_leave"}],
+                    "reason": "Rule “DACH machinery” → team DACH → Riley Chen "
+                    "(turn 1; skipped: Jonas Weber on leave)",
+                },
+            ),
+        ],
+    )
+    def post(self, request):
+        data = PreviewInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        decision = preview_route(
+            facts=LeadFacts(
+                country=values.get("country", ""),
+                region=values.get("region", "").strip(),
+                industry=values.get("industry", "").strip(),
+                company_size=values.get("company_size"),
+            ),
+            starts_at=values.get("starts_at"),
+            duration_minutes=30,
+        )
+        return Response(
+            PreviewOutput(
+                {
+                    "rule": decision.rule,
+                    "team": decision.team.pk if decision.team else None,
+                    "team_name": decision.team_name,
+                    "rep": decision.rep.pk if decision.rep else None,
+                    "partner": decision.partner.pk if decision.partner else None,
+                    "owner_name": decision.owner_name,
+                    "turn": decision.turn,
+                    "skips": decision.skips_record(),
+                    "reason": decision.reason,
+                }
+            ).data
+        )

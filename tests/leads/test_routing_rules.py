@@ -445,3 +445,41 @@ def test_the_tester_skips_an_owner_booked_at_the_appointments_time(actors, team)
     )
     html = response.content.decode()
     assert "Free Fox (turn 2; skipped: Busy Bee booked at that time)" in html
+
+
+PREVIEW = "/api/v1/routing/preview/"
+
+
+def test_the_preview_api_answers_the_decision(actors, team):
+    rep = make_actor(actors.tenant_a, Role.REP, user__full_name="Riley Rep")
+    with tenant_context(actors.tenant_a):
+        service.set_team_members(
+            team=team, members=[(rep.membership, None)], by=actors.owner.principal
+        )
+    make_rule(actors, team, name="Germany", countries=["DE"])
+    response = actors.owner.api().post(PREVIEW, {"country": "de"}, format="json")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert (body["rule"], body["team"], body["rep"], body["turn"]) == (
+        "Germany",
+        team.pk,
+        rep.user.pk,
+        1,
+    )
+    assert body["reason"] == "Rule “Germany” → team DACH → Riley Rep (turn 1)"
+
+
+def test_the_preview_api_refuses_a_bad_country(actors):
+    response = actors.owner.api().post(PREVIEW, {"country": "XX"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"]["country"]
+
+
+def test_the_preview_api_is_for_admins_and_managers(actors):
+    assert actors.teammate.api().post(PREVIEW, {}, format="json").status_code == 403
+
+
+def test_the_preview_api_never_reads_another_tenants_rules(actors, team):
+    make_rule(actors, team, name="Germany", countries=["DE"])
+    body = actors.outsider.api().post(PREVIEW, {"country": "DE"}, format="json").json()
+    assert (body["rule"], body["team"]) == ("", None)

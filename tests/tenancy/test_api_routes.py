@@ -112,6 +112,7 @@ ROUTES = [
     ("patch", "/api/v1/routing-rules/1/"),
     ("delete", "/api/v1/routing-rules/1/"),
     ("post", "/api/v1/routing-rules/1/move/"),
+    ("post", "/api/v1/routing/preview/"),
 ]
 
 
@@ -205,6 +206,7 @@ def test_route_list_covers_every_api_route():
         "routing-rule-list",
         "routing-rule-detail",
         "routing-rule-move",
+        "routing-preview",
     }
 
 
