@@ -19,6 +19,8 @@ from rest_framework.views import APIView
 
 from inquiries.api.serializers import StrictSerializer
 from inquiries.services.validation import clean_country
+from leadflow.lib.company_size import COMPANY_SIZE_MAX
+from leadflow.lib.query_fields import ID_MAX
 from leadflow.tenancy.api_base import TenantViewSet
 from leadflow.tenancy.models import TIER_WEIGHTS, Membership, Partner
 from leadflow.tenancy.permissions import role_required
@@ -71,11 +73,21 @@ class TeamOutput(serializers.Serializer):
 
 class TeamPlaceInput(StrictSerializer):
     member = serializers.IntegerField(
-        required=False, allow_null=True, help_text="A membership id (rep, manager or admin)."
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=ID_MAX,
+        help_text="A membership id (rep, manager or admin).",
     )
-    partner = serializers.IntegerField(required=False, allow_null=True, help_text="A partner id.")
+    partner = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=ID_MAX, help_text="A partner id."
+    )
     weight = serializers.IntegerField(
-        required=False, allow_null=True, help_text="1 to 10; null or left out: the default."
+        required=False,
+        allow_null=True,
+        min_value=-ID_MAX,
+        max_value=ID_MAX,
+        help_text="1 to 10; null or left out: the default.",
     )
 
     def validate(self, attrs):
@@ -239,7 +251,9 @@ class RuleInput(StrictSerializer):
     name = serializers.CharField(
         required=False, allow_blank=True, trim_whitespace=False, help_text="1 to 100 characters."
     )
-    team = serializers.IntegerField(required=False, help_text="The team's id.")
+    team = serializers.IntegerField(
+        required=False, min_value=1, max_value=ID_MAX, help_text="The team's id."
+    )
     countries = serializers.ListField(
         child=serializers.CharField(allow_blank=True, trim_whitespace=False),
         required=False,
@@ -256,10 +270,18 @@ class RuleInput(StrictSerializer):
         help_text="At most 50, compared ignoring case; empty: any industry.",
     )
     size_min = serializers.IntegerField(
-        required=False, allow_null=True, help_text="Employees, inclusive; null: no lower bound."
+        required=False,
+        allow_null=True,
+        min_value=-ID_MAX,
+        max_value=ID_MAX,
+        help_text=f"Employees, 0 to {COMPANY_SIZE_MAX:,}, inclusive; null: no lower bound.",
     )
     size_max = serializers.IntegerField(
-        required=False, allow_null=True, help_text="Employees, inclusive; null: no upper bound."
+        required=False,
+        allow_null=True,
+        min_value=-ID_MAX,
+        max_value=ID_MAX,
+        help_text=f"Employees, 0 to {COMPANY_SIZE_MAX:,}, inclusive; null: no upper bound.",
     )
     is_active = serializers.BooleanField(required=False)
 
@@ -379,7 +401,9 @@ class PreviewInput(StrictSerializer):
     )
     region = serializers.CharField(required=False, allow_blank=True, max_length=100)
     industry = serializers.CharField(required=False, allow_blank=True, max_length=100)
-    company_size = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    company_size = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=COMPANY_SIZE_MAX
+    )
     starts_at = serializers.DateTimeField(
         required=False,
         allow_null=True,

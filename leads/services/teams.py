@@ -20,7 +20,8 @@ from django.db import transaction
 from django.db.models import Max, QuerySet
 from django.utils.timezone import now
 
-from inquiries.services.validation import clean_country
+from inquiries.services.validation import NULL_MESSAGE, clean_country
+from leadflow.lib.company_size import COMPANY_SIZE_MAX
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Membership, Partner, Role
 from leadflow.tenancy.principal import Principal
@@ -108,6 +109,8 @@ def _may_change(by: Principal) -> None:
 def _clean_name(value: Any, field: str = "name") -> str:
     if not isinstance(value, str):
         raise RuleViolation(field=field, code="invalid", message="Give a name (text).")
+    if "\x00" in value:
+        raise RuleViolation(field=field, code="invalid", message=NULL_MESSAGE)
     name = " ".join(value.split())
     if not name:
         raise RuleViolation(field=field, code="blank", message="Give a name.")
@@ -134,6 +137,8 @@ def _text_list(field: str, value: Any) -> list[str]:
     kept: list[str] = []
     seen: set[str] = set()
     for item in value:
+        if "\x00" in item:
+            raise RuleViolation(field=field, code="invalid", message=NULL_MESSAGE)
         text = " ".join(item.split())
         if not text or text.casefold() in seen:
             continue
@@ -172,9 +177,11 @@ def _countries(value: Any) -> list[str]:
 def _size(field: str, value: Any) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= COMPANY_SIZE_MAX:
         raise RuleViolation(
-            field=field, code="invalid", message="Give a whole number of employees (0 or more)."
+            field=field,
+            code="invalid",
+            message=f"Give a whole number of employees from 0 to {COMPANY_SIZE_MAX:,}.",
         )
     return value
 

@@ -87,6 +87,10 @@ def test_duplicates_do_not_count_toward_the_50(actors, team):
     assert rule.regions == ["North"]
 
 
+def test_a_null_character_is_refused_before_the_database_sees_it(actors, team):
+    assert refused(actors, team, regions=["North\x00"]).field == "regions"
+
+
 def test_a_value_over_100_characters_is_refused(actors, team):
     assert refused(actors, team, industries=["x" * 101]).code == "too_long"
 
@@ -96,7 +100,7 @@ def test_the_smallest_size_cannot_exceed_the_largest(actors, team):
     assert (refusal.field, refusal.code) == ("size_max", "below_minimum")
 
 
-@pytest.mark.parametrize("value", [-1, True, "50"])
+@pytest.mark.parametrize("value", [-1, True, "50", 10_000_001])
 def test_a_size_is_a_whole_number_of_employees(actors, team, value):
     assert refused(actors, team, size_min=value).field == "size_min"
 
@@ -300,6 +304,13 @@ def test_the_api_answers_a_bad_country_with_a_field_error(actors, team):
     assert response.status_code == 400
     assert response.json()["errors"]["countries"]
     assert order(actors) == []
+
+
+def test_the_api_answers_a_huge_team_id_with_a_400(actors):
+    response = actors.owner.api().post(
+        API, {"name": "X", "team": 10**30, "countries": ["DE"]}, format="json"
+    )
+    assert response.status_code == 400
 
 
 def test_the_api_needs_a_name_and_a_team(actors):
