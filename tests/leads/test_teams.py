@@ -429,3 +429,19 @@ def test_the_team_list_costs_the_same_queries_for_one_team_or_many(
     with django_assert_max_num_queries(len(one.captured_queries)):
         response = api.get(API)
     assert len(response.json()["results"]) == 6
+
+
+def test_the_routing_page_costs_the_same_queries_for_one_team_or_many(
+    actors, rep, partner, django_assert_max_num_queries
+):
+    team = make_team(actors, "A", members=[(rep.membership, None), (partner, None)])
+    make_rule(actors, team, name="Rule A")
+    client = client_of(actors.owner)
+    with django_assert_max_num_queries(40) as one:
+        assert client.get("/settings/routing/").status_code == 200
+    for n in range(4):
+        other = make_team(actors, f"Team {n}", members=[(rep.membership, 2), (partner, None)])
+        make_rule(actors, other, name=f"Rule {n}")
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        html = client.get("/settings/routing/").content.decode()
+    assert html.count('data-testid="team-card"') == 5
