@@ -249,7 +249,7 @@ def _refuse_taken_name(name: str, exclude: int | None = None) -> None:
         taken = taken.exclude(pk=exclude)
     if taken.exists():
         raise RuleViolation(
-            field="name", code="duplicate", message=f"There is already a team called {name!r}."
+            field="name", code="duplicate", message=f"There is already a team called “{name}”."
         )
 
 
@@ -290,7 +290,7 @@ def delete_team(*, team: Team, by: Principal) -> None:
             .values_list("name", flat=True)
         )
         if used_by:
-            names = ", ".join(repr(name) for name in used_by[:3])
+            names = ", ".join(f"“{name}”" for name in used_by[:3])
             more = f" and {len(used_by) - 3} more" if len(used_by) > 3 else ""
             raise RuleViolation(
                 field="team",
@@ -516,7 +516,7 @@ def move_rule(
         if not 0 <= other < len(rules):
             where = "first" if direction == "up" else "last"
             raise RuleViolation(
-                field="direction", code="at_edge", message=f"{rule.name!r} is already {where}."
+                field="direction", code="at_edge", message=f"“{rule.name}” is already {where}."
             )
         before = rules[index].position
         rules[index], rules[other] = rules[other], rules[index]

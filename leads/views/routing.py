@@ -247,7 +247,7 @@ def rule_move_page(request: HttpRequest, principal: Principal, pk: int) -> HttpR
     except RuleViolation as refused:
         messages.error(request, refused.message)
     else:
-        messages.success(request, f"{rule.name!r} is now rule {rule.position}.")
+        messages.success(request, f"“{rule.name}” is now rule {rule.position}.")
     return redirect(f"{reverse('routing')}#rule-{rule.pk}")
 
 
@@ -256,7 +256,7 @@ def rule_move_page(request: HttpRequest, principal: Principal, pk: int) -> HttpR
 def rule_delete_page(request: HttpRequest, principal: Principal, pk: int) -> HttpResponse:
     rule = _rule_or_404(pk)
     service.delete_rule(rule=rule, by=principal)
-    messages.success(request, f"The rule {rule.name!r} is deleted.")
+    messages.success(request, f"The rule “{rule.name}” is deleted.")
     return redirect("routing")
 
 
@@ -343,11 +343,11 @@ def _rule_form_page(
             if rule is None:
                 rule = service.create_rule(**form.values(), by=principal)
                 messages.success(
-                    request, f"The rule {rule.name!r} is added as rule {rule.position}."
+                    request, f"The rule “{rule.name}” is added as rule {rule.position}."
                 )
             else:
                 service.update_rule(rule=rule, **form.values(), by=principal)
-                messages.success(request, f"The rule {rule.name!r} is saved.")
+                messages.success(request, f"The rule “{rule.name}” is saved.")
         except RuleViolation as refused:
             form.add_error(refused.field if refused.field in form.fields else None, refused.message)
         else:

@@ -87,7 +87,7 @@ def test_manager_edits_a_rules_country_and_the_tester_names_the_owner(
 
         page.get_by_label("Countries").fill("de, at")
         page.get_by_test_id("rule-save").click()
-        expect(page.get_by_role("status").first).to_contain_text("The rule 'Germany' is saved.")
+        expect(page.get_by_role("status").first).to_contain_text("The rule “Germany” is saved.")
         expect(page.get_by_label("Countries")).to_have_value("DE, AT")
 
         # The tester on the rule's page starts from a lead the rule catches (DE); try Austria.

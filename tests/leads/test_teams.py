@@ -206,7 +206,7 @@ def test_deleting_a_team_a_rule_uses_is_refused(actors):
     with tenant_context(actors.tenant_a), pytest.raises(RuleViolation) as refused:
         service.delete_team(team=team, by=actors.owner.principal)
     assert refused.value.code == "in_use"
-    assert "'Germany'" in refused.value.message
+    assert "“Germany”" in refused.value.message
     assert team_names(actors) == ["DACH"]
 
 
