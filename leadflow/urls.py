@@ -17,6 +17,7 @@ from leadflow.tenancy.admin import admin_site
 from leadflow.tenancy.forms import LoginForm
 from leads.api import leads as leads_api
 from leads.api.appointments import AppointmentViewSet, BookAppointmentView
+from leads.api.routing import RoutingPreviewView, RoutingRuleViewSet, TeamViewSet
 from leads.api.settings import LeadSettingsView
 
 router = SimpleRouter()
@@ -67,6 +68,14 @@ api_v1 = [
 
 api_v1 += [
     path("lead-settings/", LeadSettingsView.as_view(), name="lead-settings"),
+]
+
+routing_router = SimpleRouter()
+routing_router.register("teams", TeamViewSet, basename="team")
+routing_router.register("routing-rules", RoutingRuleViewSet, basename="routing-rule")
+api_v1 += routing_router.urls
+api_v1 += [
+    path("routing/preview/", RoutingPreviewView.as_view(), name="routing-preview"),
 ]
 
 urlpatterns = [

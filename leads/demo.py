@@ -36,7 +36,9 @@ DEMO_PARTNER_LEADS = 2  # a partner's referrals booked for the partner (Acme onl
 def seed_demo_leads(*, tenant: Tenant) -> int:
     """Book the demo tenant's appointments (its inquiries were just seeded); how many."""
     with tenant_context(tenant), transaction.atomic():
-        return _book(tenant)
+        booked = _book(tenant)
+        seed_demo_routing(tenant=tenant)
+        return booked
 
 
 def _book(tenant: Tenant) -> int:
@@ -195,3 +197,73 @@ def _rep_week(leads: list[Lead], rep: Principal, tz: ZoneInfo, rng: random.Rando
                 note="Budget opens next quarter.",
                 by=rep,
             )
+
+
+# --- Routing: teams, territory rules and a default team (issue 16) ----------------------
+
+# (team, [(member email or partner name, weight)]) per tenant; a partner is named as it is.
+DEMO_TEAMS = {
+    "acme": [
+        ("North America", [("rep@acme.example", 2), ("manager@acme.example", None)]),
+        ("Channel", [("Northwind Dealers", None), ("Contoso Value-Added Resellers", None)]),
+    ],
+    "globex": [
+        ("DACH", [("rep@globex.example", 2), ("manager@globex.example", None)]),
+    ],
+}
+# (rule, team, countries, industries, size_min) per tenant, in the router's order.
+DEMO_RULES = {
+    "acme": [
+        ("Latin America and the UK through partners", "Channel", ["MX", "BR", "GB"], [], None),
+        ("Large logistics accounts", "North America", [], ["logistics"], 1000),
+    ],
+    "globex": [
+        ("German-speaking countries", "DACH", ["DE", "AT", "CH"], [], None),
+    ],
+}
+DEMO_DEFAULT_TEAM = {"acme": "North America", "globex": "DACH"}
+DEMO_SECOND_PARTNER = "Contoso Value-Added Resellers"
+
+
+def seed_demo_routing(*, tenant: Tenant) -> int:
+    """The tenant's demo teams (reps; partners of two tiers), rules and default team, through
+    the routing service; nothing when the tenant has teams already. How many rules."""
+    from leadflow.tenancy import services as tenancy_services
+    from leadflow.tenancy.models import Membership, Partner, PartnerKind, PartnerTier
+    from leads.models import Team
+    from leads.services import teams as routing
+
+    slug = tenant.slug
+    if slug not in DEMO_TEAMS or Team.objects.exists():
+        return 0
+    by = acting_member(tenant, f"admin@{slug}.example")
+    if slug == "acme" and not Partner.objects.filter(name=DEMO_SECOND_PARTNER).exists():
+        contoso = tenancy_services.create_partner(
+            name=DEMO_SECOND_PARTNER, kind=PartnerKind.VAR, by=by
+        )
+        # No service sets a tier yet (partners' pages will): the demo gives it gold directly,
+        # so the Channel team shows two tiers' weights (gold 3, registered 1).
+        Partner.objects.filter(pk=contoso.pk).update(tier=PartnerTier.GOLD)
+    teams = {}
+    for name, places in DEMO_TEAMS[slug]:
+        members = []
+        for who, weight in places:
+            row = (
+                Membership.objects.select_related("user").filter(user__email=who).first()
+                if "@" in who
+                else Partner.objects.filter(name=who).first()
+            )
+            if row is not None:
+                members.append((row, weight))
+        teams[name] = routing.save_team(team=None, name=name, members=members, by=by)
+    for name, team, countries, industries, size_min in DEMO_RULES[slug]:
+        routing.create_rule(
+            name=name,
+            team=teams[team],
+            countries=countries,
+            industries=industries,
+            size_min=size_min,
+            by=by,
+        )
+    routing.set_default_team(team=teams[DEMO_DEFAULT_TEAM[slug]], by=by)
+    return len(DEMO_RULES[slug])

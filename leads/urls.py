@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from leads.views import appointments, lead_detail, my_week, settings, team
+from leads.views import appointments, lead_detail, my_week, routing, settings, team
 
 urlpatterns = [
     path(
@@ -55,4 +55,24 @@ urlpatterns += [
 
 urlpatterns += [
     path("settings/leads/", settings.lead_settings_page, name="lead-settings"),
+]
+
+urlpatterns += [
+    path("settings/routing/", routing.routing_page, name="routing"),
+    path("settings/routing/default-team/", routing.default_team_page, name="routing-default-team"),
+    path("settings/routing/rules/new/", routing.rule_new_page, name="routing-rule-new"),
+    path("settings/routing/rules/<int:pk>/", routing.rule_edit_page, name="routing-rule-edit"),
+    path("settings/routing/rules/<int:pk>/move/", routing.rule_move_page, name="routing-rule-move"),
+    path(
+        "settings/routing/rules/<int:pk>/delete/",
+        routing.rule_delete_page,
+        name="routing-rule-delete",
+    ),
+    path("settings/routing/teams/new/", routing.team_new_page, name="routing-team-new"),
+    path("settings/routing/teams/<int:pk>/", routing.team_edit_page, name="routing-team-edit"),
+    path(
+        "settings/routing/teams/<int:pk>/delete/",
+        routing.team_delete_page,
+        name="routing-team-delete",
+    ),
 ]

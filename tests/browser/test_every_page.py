@@ -279,7 +279,30 @@ def build_app(imports_root: Path) -> App:
         member=app.partner_user.membership.pk,
     )
     app.invitation_token = invitation_links.token(invitation)
+    _routing(app, northwind)
     return app
+
+
+def _routing(app: App, partner) -> None:
+    """A team of a rep and a partner, and a rule sending German-speaking machinery to it."""
+    from leads.services import teams as routing_services
+
+    with tenant_context(app.tenant):
+        team = routing_services.save_team(
+            team=None,
+            name="DACH",
+            members=[(app.rep.membership, 2), (partner, None)],
+            by=app.admin.principal,
+        )
+        rule = routing_services.create_rule(
+            name="DACH machinery",
+            team=team,
+            countries=["DE", "AT", "CH"],
+            industries=["Machinery"],
+            size_min=50,
+            by=app.admin.principal,
+        )
+    app.ids.update(routing_team=team.pk, routing_rule=rule.pk)
 
 
 def _failed_messages(now) -> None:
@@ -442,6 +465,16 @@ def pages(app: App) -> list[Page]:
         # Swagger UI (drf-spectacular-sidecar) renders the operations itself: its colours
         # and nested buttons are upstream's; the page around it is checked.
         Page("api-docs", "/api/docs/", "admin", axe_exclude=("#swagger-ui",)),
+        Page("routing", "/settings/routing/", "manager"),
+        Page(
+            "routing-tester",
+            "/settings/routing/?try-country=DE&try-industry=Machinery&try-company_size=120",
+            "manager",
+        ),
+        Page("routing-rule-new", "/settings/routing/rules/new/", "manager"),
+        Page("routing-rule", f"/settings/routing/rules/{ids['routing_rule']}/", "manager"),
+        Page("routing-team-new", "/settings/routing/teams/new/", "admin"),
+        Page("routing-team", f"/settings/routing/teams/{ids['routing_team']}/", "manager"),
     ]
 
 
@@ -635,6 +668,11 @@ def test_the_page_list_names_every_html_route():
         "import-report-csv",
         "inquiry-appointment-ics",
         "lead-appointment-ics",
+        # Routing's POST-only actions (each redirects to a routing page).
+        "routing-default-team",
+        "routing-rule-move",
+        "routing-rule-delete",
+        "routing-team-delete",
     }
     stand_in = SimpleNamespace(
         ids=defaultdict(lambda: 1),

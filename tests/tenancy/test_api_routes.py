@@ -101,6 +101,18 @@ ROUTES = [
     ("post", "/api/v1/appointments/1/no-show/"),
     ("get", "/api/v1/lead-settings/"),
     ("patch", "/api/v1/lead-settings/"),
+    ("get", "/api/v1/teams/"),
+    ("post", "/api/v1/teams/"),
+    ("get", "/api/v1/teams/1/"),
+    ("patch", "/api/v1/teams/1/"),
+    ("delete", "/api/v1/teams/1/"),
+    ("get", "/api/v1/routing-rules/"),
+    ("post", "/api/v1/routing-rules/"),
+    ("get", "/api/v1/routing-rules/1/"),
+    ("patch", "/api/v1/routing-rules/1/"),
+    ("delete", "/api/v1/routing-rules/1/"),
+    ("post", "/api/v1/routing-rules/1/move/"),
+    ("post", "/api/v1/routing/preview/"),
 ]
 
 
@@ -189,6 +201,12 @@ def test_route_list_covers_every_api_route():
         "lead-reassign",
         "lead-reopen",
         "lead-settings",
+        "team-list",
+        "team-detail",
+        "routing-rule-list",
+        "routing-rule-detail",
+        "routing-rule-move",
+        "routing-preview",
     }
 
 
