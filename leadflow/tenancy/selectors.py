@@ -310,7 +310,10 @@ class LeaveBadge:
 
 
 def _short_day(day: date, today: date) -> str:
-    return dateformat.format(day, "j M" if day.year == today.year else "j M Y")
+    # Non-breaking spaces: a badge on a phone wraps before the day, never inside it.
+    return dateformat.format(day, "j M" if day.year == today.year else "j M Y").replace(
+        " ", "\u00a0"
+    )
 
 
 def leave_badge(membership: Membership, today: date) -> LeaveBadge | None:

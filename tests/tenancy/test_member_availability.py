@@ -410,7 +410,7 @@ def test_saving_the_form_sets_the_leave_and_shows_the_badge_on_the_list(actors, 
     stored = reloaded(rep.membership)
     assert (stored.leave_from, stored.leave_until, stored.capacity) == (start, end, 15)
     listing = client.get("/members/").content.decode()
-    assert f"On leave until {end.day} {end.strftime('%b')}" in listing
+    assert f"On leave until {end.day}\u00a0{end.strftime('%b')}" in listing
     assert "15 open leads" in listing
 
 
@@ -455,7 +455,7 @@ def test_the_list_shows_back_after_a_recent_leave(actors, manager, rep):
     )
     back = start + timedelta(3)
     listing = client_of(actors.owner).get("/members/").content.decode()
-    assert f"Back {back.day} {back.strftime('%b')}" in listing
+    assert f"Back {back.day}\u00a0{back.strftime('%b')}" in listing
 
 
 def test_the_list_page_query_count_does_not_grow_with_rows(actors, django_assert_max_num_queries):
