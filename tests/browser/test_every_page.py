@@ -442,7 +442,6 @@ def pages(app: App) -> list[Page]:
         # Swagger UI (drf-spectacular-sidecar) renders the operations itself: its colours
         # and nested buttons are upstream's; the page around it is checked.
         Page("api-docs", "/api/docs/", "admin", axe_exclude=("#swagger-ui",)),
-        Page("member-availability", f"/members/{app.rep.membership.pk}/", "admin"),
     ]
 
 
