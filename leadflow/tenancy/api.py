@@ -21,10 +21,11 @@ from leadflow.tenancy.models import (
     Membership,
     Partner,
     PartnerKind,
+    PartnerTier,
     Role,
     UserToken,
 )
-from leadflow.tenancy.permissions import IsPerson, role_required
+from leadflow.tenancy.permissions import IsPerson, IsTenantCaller, role_required
 from leadflow.tenancy.roles import MANAGERS
 
 
@@ -37,9 +38,30 @@ class TenantOutput(serializers.Serializer):
 
 
 class PartnerOutput(serializers.ModelSerializer):
+    weight = serializers.SerializerMethodField(
+        help_text="The router's turns for this partner for a rep's one (from its tier)."
+    )
+    capacity = serializers.IntegerField(
+        allow_null=True, help_text="The most open leads it may hold; null: no cap."
+    )
+
     class Meta:
         model = Partner
-        fields = ["id", "name", "kind", "status", "contact_email", "created_at", "suspended_at"]
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "status",
+            "contact_email",
+            "created_at",
+            "suspended_at",
+            "tier",
+            "weight",
+            "capacity",
+        ]
+
+    def get_weight(self, partner: Partner) -> int:
+        return selectors.tier_weight(partner.tier)
 
 
 class MeOutput(serializers.Serializer):
@@ -103,15 +125,60 @@ class PartnerInput(JsonTypedInput, serializers.Serializer):
     contact_email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
 
 
+class PartnerRoutingInput(JsonTypedInput, serializers.Serializer):
+    rejects_unknown_fields = True
+    tier = serializers.ChoiceField(
+        choices=PartnerTier.choices,
+        required=False,
+        help_text="platinum (4 turns for a rep's 1), gold (3), silver (2), registered (1).",
+    )
+    capacity = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="0 to 100,000 open leads at once; null: no cap.",
+    )
+
+
 class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
-    """Channel partners; admins register, suspend and reactivate them, managers read."""
+    """Channel partners; admins register, suspend and reactivate them, managers read; both
+    set a partner's tier and capacity (PATCH)."""
 
     permission_classes = [role_required(Role.ADMIN, read_roles=(Role.MANAGER,))]
     serializer_class = PartnerOutput
     model = Partner
 
+    def get_permissions(self):
+        if self.action == "partial_update":
+            return [role_required(*MANAGERS)()]
+        return super().get_permissions()
+
     def scoped_queryset(self):
         return selectors.partner_list()
+
+    @extend_schema(
+        request=PartnerRoutingInput,
+        responses=PartnerOutput,
+        examples=[
+            OpenApiExample(
+                "Gold, at most 40 open leads",
+                request_only=True,
+                value={"tier": "gold", "capacity": 40},
+            )
+        ],
+    )
+    def partial_update(self, request, pk=None):
+        """Set the partner's tier and capacity (only the fields sent change)."""
+        partner = self.get_object()
+        data = PartnerRoutingInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        changes = data.validated_data
+        partner = services.set_partner_routing(
+            partner=partner,
+            tier=changes.get("tier", partner.tier),
+            capacity=changes.get("capacity", partner.capacity),
+            by=self.principal,
+        )
+        return Response(PartnerOutput(partner).data)
 
     @extend_schema(request=PartnerInput, responses={201: PartnerOutput})
     def create(self, request):
@@ -390,6 +457,22 @@ class MemberOutput(serializers.ModelSerializer):
     partner = PartnerRef(allow_null=True)
     role_label = serializers.CharField()
     last_login = serializers.DateTimeField(source="user.last_login", allow_null=True)
+    leave_from = serializers.DateField(
+        allow_null=True, help_text="First day of leave (tenant's dates); null: no leave set."
+    )
+    leave_until = serializers.DateField(
+        allow_null=True,
+        help_text="Last day of leave, included; null with `leave_from`: open-ended.",
+    )
+    on_leave = serializers.SerializerMethodField(
+        help_text="Whether today, in the tenant's time zone, is a day of leave."
+    )
+    capacity = serializers.IntegerField(
+        allow_null=True, help_text="The most open leads they may hold; null: no cap."
+    )
+    timezone = serializers.CharField(
+        source="user.timezone", help_text="Their own IANA time zone; blank: the tenant's."
+    )
 
     class Meta:
         model = Membership
@@ -407,7 +490,44 @@ class MemberOutput(serializers.ModelSerializer):
             "deactivated_at",
             "last_login",
             "created_at",
+            "leave_from",
+            "leave_until",
+            "on_leave",
+            "capacity",
+            "timezone",
         ]
+
+    def get_on_leave(self, membership: Membership) -> bool:
+        today = self.context.get("today")
+        if today is None:
+            today = services.tenant_today(membership.tenant)
+        return membership.on_leave(today)
+
+
+class MemberAvailabilityInput(JsonTypedInput, serializers.Serializer):
+    """Only the fields sent change; the rules are the service's (a 400 names the field)."""
+
+    rejects_unknown_fields = True
+    leave_from = serializers.DateField(
+        required=False, allow_null=True, help_text="First day of leave; null clears the leave."
+    )
+    leave_until = serializers.DateField(
+        required=False,
+        allow_null=True,
+        help_text="Last day, included, not before `leave_from`; null: open-ended. Both within "
+        "a year back and two years ahead.",
+    )
+    capacity = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="0 to 1000 open leads; null: no cap. Admins and managers only.",
+    )
+    timezone = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        help_text="An IANA zone (Europe/Berlin); blank: the tenant's.",
+    )
 
 
 class MemberListQuery(serializers.Serializer):
@@ -428,11 +548,52 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
     serializer_class = MemberOutput
     model = Membership
 
+    def get_permissions(self):
+        if self.action == "partial_update":
+            # Who may change whose availability is the service's rule (403 otherwise).
+            return [IsTenantCaller()]
+        return super().get_permissions()
+
     def scoped_queryset(self):
         members = selectors.member_list()
-        if not self.principal.has_role(Role.ADMIN):
+        if self.action != "partial_update" and not self.principal.has_role(Role.ADMIN):
             members = members.filter(is_active=True)
         return members
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if getattr(self, "swagger_fake_view", False):
+            return context
+        return {**context, "today": services.tenant_today(self.principal.tenant)}
+
+    @extend_schema(
+        request=MemberAvailabilityInput,
+        responses=MemberOutput,
+        examples=[
+            OpenApiExample(
+                "Away for the holidays, at most 25 open leads",
+                request_only=True,
+                value={"leave_from": "2026-12-21", "leave_until": "2027-01-03", "capacity": 25},
+            )
+        ],
+    )
+    def partial_update(self, request, pk=None):
+        """Set a member's leave, capacity and time zone: admins and managers anyone's; a member
+        their own leave and time zone (not capacity); anyone else 403."""
+        membership = self.get_object()
+        data = MemberAvailabilityInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        changes = data.validated_data
+        membership = services.set_member_availability(
+            membership=membership,
+            leave_from=changes.get("leave_from", membership.leave_from),
+            leave_until=changes.get("leave_until", membership.leave_until),
+            capacity=changes.get("capacity", membership.capacity),
+            timezone=changes.get("timezone", membership.user.timezone),
+            by=self.principal,
+        )
+        membership = selectors.member_list().get(pk=membership.pk)
+        return Response(self.get_serializer(membership).data)
 
     @extend_schema(
         parameters=[MemberListQuery],
@@ -454,6 +615,11 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
                     "deactivated_at": None,
                     "last_login": "2026-12-04T08:10:00Z",
                     "created_at": "2026-11-02T09:00:00Z",
+                    "leave_from": "2026-12-21",
+                    "leave_until": "2027-01-03",
+                    "on_leave": False,
+                    "capacity": 25,
+                    "timezone": "",
                 },
             )
         ],

@@ -8,13 +8,22 @@ run on every ``make run``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.db import transaction
 
 from leadflow.outbox.demo import seed_demo_messages
 from leadflow.tenancy import services
 from leadflow.tenancy.context import tenant_context
-from leadflow.tenancy.models import Membership, Partner, PartnerKind, Role, Tenant, User
+from leadflow.tenancy.models import (
+    Membership,
+    Partner,
+    PartnerKind,
+    PartnerTier,
+    Role,
+    Tenant,
+    User,
+)
 from leadflow.tenancy.principal import Principal
 
 DEMO_PASSWORD = "leadflow-demo"  # demo logins only; printed on every run
@@ -26,6 +35,13 @@ DEMO_PARTNER = "Northwind Dealers"
 DEMO_PARTNER_USER = "partner@northwind.example"
 # manager@acme.example is a manager of both tenants (the tenant switcher shows).
 BOTH_TENANTS_MANAGER = "manager@acme.example"
+
+# A second rep of Acme, away this week (the members list shows the badge; the router skips her).
+DEMO_REP_ON_LEAVE = "rep2@acme.example"
+# The most open leads each may hold (the router skips them at the cap).
+DEMO_CAPACITIES = {"rep@acme.example": 40, DEMO_REP_ON_LEAVE: 30, "rep@globex.example": 35}
+DEMO_PARTNER_TIER = PartnerTier.GOLD
+DEMO_PARTNER_CAPACITY = 25
 
 # People are shown by name; each demo login has one (first and last name).
 DEMO_NAMES = {
@@ -40,6 +56,7 @@ DEMO_NAMES = {
     "rep@globex.example": "Felix Wagner",
     "manager@globex.example": "Sofia Hartmann",
     DEMO_PARTNER_USER: "Nora Lindqvist",
+    DEMO_REP_ON_LEAVE: "Priya Natarajan",
 }
 
 
@@ -109,7 +126,46 @@ def seed_demo_people() -> DemoPeople:
     seeded.logins.append(
         f"  {'Acme Robotics':<18} {'partner':<10} {DEMO_PARTNER_USER:<26} {DEMO_PASSWORD}"
     )
+    _seed_availability(seeded.tenants, partner)
     # Admins' "Failed messages" page shows something: a few sent, one failed.
     for tenant in seeded.tenants:
         seed_demo_messages(tenant=tenant)
     return seeded
+
+
+def _seed_availability(tenants: list[Tenant], partner: Partner) -> None:
+    """Capacities, one rep on leave this week (Monday to Sunday, the tenant's days), the
+    partner's tier; set through the services, and only where nobody set them yet."""
+    for tenant in tenants:
+        by = Principal.system(tenant, "demo seed")
+        with tenant_context(tenant), transaction.atomic():
+            if tenant.slug == "acme" and not User.objects.filter(email=DEMO_REP_ON_LEAVE).exists():
+                services.add_member(
+                    email=DEMO_REP_ON_LEAVE,
+                    role=Role.REP,
+                    password=DEMO_PASSWORD,
+                    full_name=DEMO_NAMES[DEMO_REP_ON_LEAVE],
+                    by=by,
+                )
+            members = Membership.objects.select_related("user").filter(
+                user__email__in=DEMO_CAPACITIES, capacity__isnull=True, is_active=True
+            )
+            monday = services.tenant_today(tenant)
+            monday -= timedelta(days=monday.weekday())
+            for member in members:
+                away = member.user.email == DEMO_REP_ON_LEAVE and member.leave_from is None
+                services.set_member_availability(
+                    membership=member,
+                    leave_from=monday if away else member.leave_from,
+                    leave_until=monday + timedelta(days=6) if away else member.leave_until,
+                    capacity=DEMO_CAPACITIES[member.user.email],
+                    timezone=member.user.timezone,
+                    by=by,
+                )
+            if tenant.slug == "acme" and partner.capacity is None:
+                services.set_partner_routing(
+                    partner=partner,
+                    tier=DEMO_PARTNER_TIER,
+                    capacity=DEMO_PARTNER_CAPACITY,
+                    by=by,
+                )

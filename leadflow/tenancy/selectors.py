@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, timedelta
+
 from django.db.models import Count, F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Lower, NullIf
+from django.utils import dateformat
 
 from leadflow import outbox
 from leadflow.lib import tokens
 from leadflow.tenancy import invitation_links
 from leadflow.tenancy.context import tenant_context, user_context
 from leadflow.tenancy.models import (
+    TIER_WEIGHTS,
     ApiKey,
     AuditEvent,
     Invitation,
@@ -17,6 +22,7 @@ from leadflow.tenancy.models import (
     Membership,
     Partner,
     PartnerStatus,
+    PartnerTier,
     Role,
     Tenant,
     User,
@@ -278,3 +284,53 @@ def partner_counts() -> dict[str, int]:
 def user_exists(*, email: str) -> bool:
     """Whether someone already logs in with ``email`` (they accept an invitation as themselves)."""
     return User.objects.filter(email=email).exists()
+
+
+def tier_weight(tier: str) -> int:
+    """The router's turns for a partner of ``tier`` for a rep's one."""
+    return TIER_WEIGHTS[PartnerTier(tier)]
+
+
+def tier_weight_label(tier: str) -> str:
+    """``Gold — 3 turns for a rep's 1``: a tier as a manager reads it."""
+    weight = tier_weight(tier)
+    return f"{PartnerTier(tier).label} — {weight} turn{'s' if weight != 1 else ''} for a rep's 1"
+
+
+# A leave that ended this many days ago or less is still shown ("Back 12 Dec").
+RECENTLY_BACK = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class LeaveBadge:
+    """What the members list shows about a member's leave: ``away`` now, ``planned``, ``back``."""
+
+    kind: str
+    text: str
+
+
+def _short_day(day: date, today: date) -> str:
+    # Non-breaking spaces: a badge on a phone wraps before the day, never inside it.
+    return dateformat.format(day, "j M" if day.year == today.year else "j M Y").replace(
+        " ", "\u00a0"
+    )
+
+
+def leave_badge(membership: Membership, today: date) -> LeaveBadge | None:
+    """The badge of a member's leave on ``today`` (the tenant's date); None: nothing to show.
+
+    On leave: "On leave until 12 Dec" (or "On leave, no end date"); a leave to come:
+    "Leave from 14 Dec"; a leave that ended in the last week: "Back 12 Dec" (the first day back).
+    """
+    start, end = membership.leave_from, membership.leave_until
+    if start is None:
+        return None
+    if membership.on_leave(today):
+        if end is None:
+            return LeaveBadge("away", "On leave, no end date")
+        return LeaveBadge("away", f"On leave until {_short_day(end, today)}")
+    if start > today:
+        return LeaveBadge("planned", f"Leave from {_short_day(start, today)}")
+    if end is not None and today - end <= RECENTLY_BACK:
+        return LeaveBadge("back", f"Back {_short_day(end + timedelta(days=1), today)}")
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -11,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from leadflow.lib import start_page
+from leadflow.lib import start_page, times
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy import selectors, services
 from leadflow.tenancy.context import tenant_context
@@ -24,7 +25,7 @@ from leadflow.tenancy.forms import (
     role_value,
 )
 from leadflow.tenancy.middleware import SESSION_TENANT_KEY
-from leadflow.tenancy.models import InvitationStatus, PartnerStatus, Role
+from leadflow.tenancy.models import InvitationStatus, PartnerStatus, PartnerTier, Role
 from leadflow.tenancy.pages import page_principal
 from leadflow.tenancy.roles import MANAGERS
 
@@ -62,12 +63,63 @@ def partner_list(request):
     return render(request, "tenancy/partner_list.html", {"page": page})
 
 
+class PartnerRoutingForm(forms.Form):
+    """A partner's tier and capacity; the rules are ``set_partner_routing``'s."""
+
+    tier = forms.ChoiceField(
+        label="Tier",
+        help_text="The router gives the partner this many turns for a rep's one.",
+    )
+    capacity = forms.IntegerField(
+        label="Capacity (open leads)",
+        required=False,
+        min_value=None,
+        help_text="The most open leads it may hold at once, 0 to 100,000. Empty: no cap.",
+        widget=forms.NumberInput(attrs={"min": 0, "max": 100_000}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tier"].choices = [
+            (tier, selectors.tier_weight_label(tier)) for tier in PartnerTier.values
+        ]
+
+
 @login_required
+@require_http_methods(["GET", "HEAD", "POST"])
 def partner_detail(request, pk: int):
-    page_principal(request, *MANAGERS)
+    """One partner: its users, status, and (admins and managers) its tier and capacity."""
+    principal = page_principal(request, *MANAGERS)
     partner = get_object_or_404(selectors.partner_list(), pk=pk)
+    form = PartnerRoutingForm(
+        request.POST if request.method == "POST" else None,
+        initial={"tier": partner.tier, "capacity": partner.capacity},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            partner = services.set_partner_routing(
+                partner=partner,
+                tier=form.cleaned_data["tier"],
+                capacity=form.cleaned_data["capacity"],
+                by=principal,
+            )
+        except RuleViolation as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(
+                request, f"{partner.name} is now {selectors.tier_weight_label(partner.tier)}."
+            )
+            return redirect("partner-detail", pk=partner.pk)
     users = selectors.member_list().filter(partner=partner)
-    return render(request, "tenancy/partner_detail.html", {"partner": partner, "users": users})
+    context = {
+        "partner": partner,
+        "users": users,
+        "form": form,
+        "tier_label": selectors.tier_weight_label(partner.tier),
+    }
+    return render(
+        request, "tenancy/partner_detail.html", context, status=400 if form.errors else 200
+    )
 
 
 @login_required
@@ -193,6 +245,9 @@ def member_list(request):
             )
             return redirect("member-list")
     page = Paginator(selectors.member_list(), 100).get_page(request.GET.get("page"))
+    today = services.tenant_today(principal.tenant)
+    for member in page.object_list:
+        member.leave_badge = selectors.leave_badge(member, today)
     context = {
         "page": page,
         "invitations": selectors.with_email_state(list(selectors.open_invitation_list()[:200])),
@@ -222,17 +277,88 @@ def token_revoke(request, pk: int):
     return render(request, "tenancy/token_revoke.html", {"token": token})
 
 
+class AvailabilityForm(forms.Form):
+    """A member's leave, capacity and time zone; the rules are ``set_member_availability``'s."""
+
+    leave_from = forms.DateField(
+        label="On leave from",
+        required=False,
+        help_text="The first day away. Empty: no leave.",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    leave_until = forms.DateField(
+        label="Until (included)",
+        required=False,
+        help_text="The last day away. Empty: until further notice.",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    capacity = forms.IntegerField(
+        label="Capacity (open leads)",
+        required=False,
+        help_text="The most open leads they may hold at once, 0 to 1000. Empty: no cap.",
+        widget=forms.NumberInput(attrs={"min": 0, "max": 1000}),
+    )
+    timezone = forms.ChoiceField(label="Time zone", required=False)
+
+    def __init__(self, *args, tenant_timezone: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["timezone"].choices = [
+            ("", f"The organisation's: {tenant_timezone}"),
+            *((name, name) for name in times.zone_names()),
+        ]
+
+
+def _availability_form(request, membership, principal) -> AvailabilityForm:
+    posted = request.method == "POST" and request.POST.get("form") == "availability"
+    return AvailabilityForm(
+        request.POST if posted else None,
+        prefix="availability",
+        tenant_timezone=principal.tenant.timezone,
+        initial={
+            "leave_from": membership.leave_from,
+            "leave_until": membership.leave_until,
+            "capacity": membership.capacity,
+            "timezone": membership.user.timezone,
+        },
+    )
+
+
+def _save_availability(request, membership, principal, form: AvailabilityForm):
+    """Save the availability form; the redirect when saved, else ``None`` (errors on the form)."""
+    if not form.is_valid():
+        return None
+    try:
+        membership = services.set_member_availability(
+            membership=membership,
+            leave_from=form.cleaned_data["leave_from"],
+            leave_until=form.cleaned_data["leave_until"],
+            capacity=form.cleaned_data["capacity"],
+            timezone=form.cleaned_data["timezone"],
+            by=principal,
+        )
+    except RuleViolation as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        return None
+    messages.success(request, f"The availability of {membership.user.display_name} is saved.")
+    return redirect("member-detail", pk=membership.pk)
+
+
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def member_detail(request, pk: int):
-    """One member: change their role (or partner), deactivate or reactivate them."""
+    """One member: change their role (or partner), availability, deactivate or reactivate them."""
     principal = page_principal(request, Role.ADMIN)
     membership = get_object_or_404(selectors.member_list(), pk=pk)
+    availability = _availability_form(request, membership, principal)
+    if availability.is_bound:
+        saved = _save_availability(request, membership, principal, availability)
+        if saved is not None:
+            return saved
     partners = _active_partners()
     if membership.partner is not None and membership.partner not in partners:
         partners.append(membership.partner)
     form = RoleForm(
-        request.POST if request.method == "POST" else None,
+        request.POST if request.method == "POST" and not availability.is_bound else None,
         partners=partners,
         initial={"role": role_value(membership.role, membership.partner)},
     )
@@ -251,10 +377,15 @@ def member_detail(request, pk: int):
             if membership.user_id == request.user.pk and role != Role.ADMIN:
                 return redirect("home")  # no longer an admin: the members pages are closed
             return redirect("member-detail", pk=membership.pk)
-    context = {"member": membership, "form": form, "is_me": membership.user_id == request.user.pk}
-    return render(
-        request, "tenancy/member_detail.html", context, status=400 if form.errors else 200
-    )
+    context = {
+        "member": membership,
+        "form": form,
+        "availability": availability,
+        "leave_badge": selectors.leave_badge(membership, services.tenant_today(principal.tenant)),
+        "is_me": membership.user_id == request.user.pk,
+    }
+    failed = form.errors or availability.errors
+    return render(request, "tenancy/member_detail.html", context, status=400 if failed else 200)
 
 
 @login_required

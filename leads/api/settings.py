@@ -15,7 +15,9 @@ from rest_framework.views import APIView
 
 from inquiries.api.serializers import StrictSerializer
 from leadflow.tenancy.permissions import role_required
+from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.roles import MANAGERS
+from leads.models import LeadSettings
 from leads.selectors.settings import lead_settings
 from leads.services.settings import (
     MAX_LOST_REASON_LENGTH,
@@ -23,6 +25,11 @@ from leads.services.settings import (
     settings_snapshot,
     update_lead_settings,
 )
+
+
+class TeamRef(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
 
 
 class LeadSettingsOutput(serializers.Serializer):
@@ -43,6 +50,24 @@ class LeadSettingsOutput(serializers.Serializer):
     reminder_hours_before = serializers.IntegerField(
         help_text="Hours before a meeting the reminder goes out."
     )
+    recall_after_days = serializers.IntegerField(
+        help_text="An accepted lead with no touch or update for this many days is recalled and "
+        "routed again; 0: never recall idle leads."
+    )
+    cost_per_lead = serializers.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        help_text="What one lead costs marketing, in `currency` (reports price unworked leads).",
+    )
+    currency = serializers.CharField(help_text="The tenant's currency (ISO 4217), read-only.")
+    timezone = serializers.CharField(
+        help_text="The tenant's IANA time zone: its days, weeks and reminders."
+    )
+    default_team = TeamRef(
+        allow_null=True,
+        help_text="Where a lead matching no routing rule goes (set with the routing rules); "
+        "null: round robin over the active reps. Read-only here.",
+    )
 
 
 class LeadSettingsChange(StrictSerializer):
@@ -61,6 +86,22 @@ class LeadSettingsChange(StrictSerializer):
     )
     postponed_to_nurture = serializers.BooleanField(required=False)
     reminder_hours_before = serializers.IntegerField(required=False, help_text="1 to 168.")
+    recall_after_days = serializers.IntegerField(
+        required=False, help_text="0 to 90; 0: never recall idle leads."
+    )
+    cost_per_lead = serializers.DecimalField(
+        max_digits=None,
+        decimal_places=None,
+        required=False,
+        help_text='0 to 100000, to the cent ("200.00"), in the tenant\'s currency.',
+    )
+    timezone = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        help_text="The tenant's IANA time zone (Europe/Berlin); changes days, weeks and "
+        "reminders for everyone in the tenant.",
+    )
 
 
 SETTINGS_EXAMPLE = {
@@ -77,7 +118,24 @@ SETTINGS_EXAMPLE = {
     ],
     "postponed_to_nurture": False,
     "reminder_hours_before": 24,
+    "recall_after_days": 14,
+    "cost_per_lead": "200.00",
+    "currency": "USD",
+    "timezone": "America/Chicago",
+    "default_team": None,
 }
+
+
+def _output(row: LeadSettings, principal: Principal) -> dict:
+    team = row.default_team if row.default_team_id is not None else None
+    return LeadSettingsOutput(
+        {
+            **settings_snapshot(row),
+            "currency": principal.tenant.currency,
+            "timezone": principal.tenant.timezone,
+            "default_team": team,
+        }
+    ).data
 
 
 class LeadSettingsView(APIView):
@@ -90,7 +148,7 @@ class LeadSettingsView(APIView):
         examples=[OpenApiExample("The defaults", response_only=True, value=SETTINGS_EXAMPLE)],
     )
     def get(self, request):
-        return Response(LeadSettingsOutput(settings_snapshot(lead_settings())).data)
+        return Response(_output(lead_settings(), request.auth))
 
     @extend_schema(
         request=LeadSettingsChange,
@@ -116,4 +174,4 @@ class LeadSettingsView(APIView):
         data = LeadSettingsChange(data=request.data)
         data.is_valid(raise_exception=True)
         row = update_lead_settings(by=request.auth, **data.validated_data)
-        return Response(LeadSettingsOutput(settings_snapshot(row)).data)
+        return Response(_output(row, request.auth))

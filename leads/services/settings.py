@@ -9,15 +9,19 @@ row as it was; the audit row keeps the rules before and after.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.timezone import now
 
 from leadflow.lib.rules import RuleViolation
+from leadflow.tenancy.models import validate_timezone
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.roles import MANAGERS
 from leadflow.tenancy.services.audit import record_audit
+from leadflow.tenancy.services.members import set_tenant_timezone
 from leads.models import BUYER_DECLINED, LeadSettings
 from leads.selectors.settings import lead_settings
 
@@ -26,7 +30,10 @@ RANGES: dict[str, tuple[int, int]] = {
     "acceptance_business_days": (1, 10),
     "touch_minimum": (1, 30),
     "reminder_hours_before": (1, 168),
+    "recall_after_days": (0, 90),
 }
+# What one lead may cost, in the tenant's currency, to the cent.
+MAX_COST_PER_LEAD = Decimal("100000")
 MAX_LOST_REASONS = 30
 MAX_LOST_REASON_LENGTH = 100
 FIELDS = (
@@ -36,12 +43,51 @@ FIELDS = (
     "lost_reasons",
     "postponed_to_nurture",
     "reminder_hours_before",
+    "recall_after_days",
+    "cost_per_lead",
 )
 
 
 def settings_snapshot(row: LeadSettings) -> dict[str, Any]:
-    """The rules as plain data (the audit trail's before/after and the API's body)."""
-    return {name: getattr(row, name) for name in FIELDS}
+    """The rules as plain data (the audit trail's before/after and the API's body).
+
+    The cost per lead is its decimal text (``"200.00"``): exact, and JSON for the audit row.
+    """
+    snapshot = {name: getattr(row, name) for name in FIELDS}
+    snapshot["cost_per_lead"] = f"{Decimal(row.cost_per_lead):.2f}"
+    return snapshot
+
+
+def clean_cost_per_lead(value: Any) -> Decimal:
+    """0 to 100,000 with at most two decimals (cents); a decimal or whole number, never a float."""
+    field = "cost_per_lead"
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise RuleViolation(field=field, code="invalid", message="Give an amount, e.g. 200.00.")
+    amount = Decimal(value)
+    if not amount.is_finite() or not 0 <= amount <= MAX_COST_PER_LEAD:
+        raise RuleViolation(
+            field=field,
+            code="out_of_range",
+            message=f"Give an amount from 0 to {MAX_COST_PER_LEAD:,}.",
+        )
+    if amount != amount.quantize(Decimal("0.01")):
+        raise RuleViolation(
+            field=field, code="too_precise", message="Give the amount to the cent at most (200.50)."
+        )
+    return amount.quantize(Decimal("0.01"))
+
+
+def clean_tenant_timezone(value: Any) -> str:
+    """An IANA zone name (``Europe/Berlin``); the organisation always has one."""
+    if not isinstance(value, str) or not value.strip():
+        raise RuleViolation(
+            field="timezone", code="required", message="Choose the organisation's time zone."
+        )
+    try:
+        validate_timezone(value.strip())
+    except ValidationError as exc:
+        raise RuleViolation(field="timezone", code="invalid", message=exc.messages[0]) from None
+    return value.strip()
 
 
 def _may_change(by: Principal) -> None:
@@ -128,16 +174,27 @@ def _clean(fields: dict[str, Any], current: LeadSettings) -> dict[str, Any]:
                 field="postponed_to_nurture", code="invalid", message="Give true or false."
             )
         cleaned["postponed_to_nurture"] = fields["postponed_to_nurture"]
+    if "cost_per_lead" in fields:
+        cleaned["cost_per_lead"] = clean_cost_per_lead(fields["cost_per_lead"])
     return cleaned
 
 
-def update_lead_settings(*, by: Principal, **fields: Any) -> LeadSettings:
+_UNCHANGED = object()
+
+
+def update_lead_settings(
+    *, by: Principal, timezone: Any = _UNCHANGED, **fields: Any
+) -> LeadSettings:
     """Change the given rules of ``by``'s tenant, all or nothing; audited with before and after.
 
     Lowering the touch minimum below the cliff is refused on ``touch_cliff``
     (the cliff must be 1 to the minimum), so both can be changed together.
+    ``timezone`` is the tenant's own (``Tenant.timezone``, changed by
+    ``set_tenant_timezone`` and audited there); it is checked with the rest
+    before anything is written.
     """
     _may_change(by)
+    zone_name = None if timezone is _UNCHANGED else clean_tenant_timezone(timezone)
     with transaction.atomic():
         row = LeadSettings.objects.select_for_update().filter(tenant_id=by.tenant.pk).first()
         if row is None:
@@ -146,6 +203,10 @@ def update_lead_settings(*, by: Principal, **fields: Any) -> LeadSettings:
             row.lost_reasons = lead_settings().lost_reasons
         before = settings_snapshot(row)
         cleaned = _clean(fields, row)
+        if zone_name is not None:
+            set_tenant_timezone(timezone_name=zone_name, by=by)
+            if not fields:
+                return row
         for name, value in cleaned.items():
             setattr(row, name, value)
         row.updated_at = now()

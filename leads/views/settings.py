@@ -13,14 +13,18 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import Resolver404, resolve
 
+from leadflow.lib import times
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.pages import member_page
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.roles import MANAGERS
-from leads.models import BUYER_DECLINED
+from leads.models import BUYER_DECLINED, LeadSettings
 from leads.selectors.settings import lead_settings
 from leads.services.settings import MAX_LOST_REASONS, RANGES, update_lead_settings
+
+ROUTING_PAGE = "/settings/routing/"
 
 POSTPONED_CHOICES = [
     ("owner", "Back into its owner's week"),
@@ -65,6 +69,28 @@ class LeadSettingsForm(forms.Form):
         *RANGES["reminder_hours_before"],
         "1 to 168 (a week).",
     )
+    recall_after_days = _number(
+        "Recall idle leads after (days)",
+        *RANGES["recall_after_days"],
+        "0 to 90. An accepted lead with no touch or update for this many days goes to "
+        "another owner. 0: never recall idle leads.",
+    )
+    cost_per_lead = forms.DecimalField(
+        label="Cost per lead",
+        help_text="0 to 100,000, to the cent: what one lead costs marketing. Reports price "
+        "unworked leads with it.",
+        widget=forms.NumberInput(attrs={"min": 0, "max": 100000, "step": "0.01"}),
+    )
+    timezone = forms.ChoiceField(
+        label="The organisation's time zone",
+        help_text="Days, weeks, acceptance windows and reminders follow it; people may pick "
+        "their own zone to read times in.",
+    )
+
+    def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["cost_per_lead"].label = f"Cost per lead ({currency})"
+        self.fields["timezone"].choices = [(name, name) for name in times.zone_names()]
 
     def changes(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
@@ -75,8 +101,7 @@ class LeadSettingsForm(forms.Form):
         return data
 
 
-def _initial() -> dict[str, Any]:
-    rules = lead_settings()
+def _initial(rules: LeadSettings) -> dict[str, Any]:
     return {
         "acceptance_business_days": rules.acceptance_business_days,
         "touch_minimum": rules.touch_minimum,
@@ -84,12 +109,28 @@ def _initial() -> dict[str, Any]:
         "lost_reasons": "\n".join(rules.lost_reasons),
         "postponed": "nurture" if rules.postponed_to_nurture else "owner",
         "reminder_hours_before": rules.reminder_hours_before,
+        "recall_after_days": rules.recall_after_days,
+        "cost_per_lead": rules.cost_per_lead,
     }
+
+
+def _routing_page() -> str | None:
+    """The routing rules page, where the default team is set, if this install has it."""
+    try:
+        resolve(ROUTING_PAGE)
+    except Resolver404:
+        return None
+    return ROUTING_PAGE
 
 
 @member_page(*MANAGERS)
 def lead_settings_page(request: HttpRequest, principal: Principal) -> HttpResponse:
-    form = LeadSettingsForm(request.POST if request.method == "POST" else None, initial=_initial())
+    rules = lead_settings()
+    form = LeadSettingsForm(
+        request.POST if request.method == "POST" else None,
+        initial={**_initial(rules), "timezone": principal.tenant.timezone},
+        currency=principal.tenant.currency,
+    )
     if form.is_bound and form.is_valid():
         try:
             update_lead_settings(by=principal, **form.changes())
@@ -100,4 +141,9 @@ def lead_settings_page(request: HttpRequest, principal: Principal) -> HttpRespon
             messages.success(request, "The lead settings are saved.")
             return redirect("lead-settings")
     status = 400 if form.is_bound else 200
-    return render(request, "leads/settings.html", {"form": form}, status=status)
+    context = {
+        "form": form,
+        "default_team": rules.default_team if rules.default_team_id is not None else None,
+        "routing_page": _routing_page(),
+    }
+    return render(request, "leads/settings.html", context, status=status)

@@ -52,6 +52,9 @@ def form(**changes) -> dict:
         "lost_reasons": "\n".join(DEFAULT_LOST_REASONS),
         "postponed": "owner",
         "reminder_hours_before": "24",
+        "recall_after_days": "14",
+        "cost_per_lead": "200.00",
+        "timezone": "UTC",
     }
     data.update(changes)
     return data

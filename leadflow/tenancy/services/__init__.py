@@ -32,6 +32,9 @@ from leadflow.tenancy.services.members import (
     create_tenant,
     deactivate_member,
     reactivate_member,
+    set_member_availability,
+    set_tenant_timezone,
+    tenant_today,
 )
 from leadflow.tenancy.services.partners import (
     LAST_USED_RESOLUTION,
@@ -40,6 +43,7 @@ from leadflow.tenancy.services.partners import (
     mark_credential_used,
     reactivate_partner,
     revoke_api_key,
+    set_partner_routing,
     suspend_partner,
 )
 from leadflow.tenancy.services.personal import (
@@ -82,6 +86,10 @@ __all__ = [
     "revoke_invitation",
     "revoke_user_token",
     "send_invitation",
+    "set_member_availability",
+    "set_partner_routing",
+    "set_tenant_timezone",
     "suspend_partner",
+    "tenant_today",
     "update_my_settings",
 ]

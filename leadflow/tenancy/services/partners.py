@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from leadflow.lib import tokens
 from leadflow.lib.rules import RuleViolation
-from leadflow.tenancy.models import ApiKey, Partner, PartnerKind, PartnerStatus, Role
+from leadflow.tenancy.models import ApiKey, Partner, PartnerKind, PartnerStatus, PartnerTier, Role
 from leadflow.tenancy.principal import Principal
+from leadflow.tenancy.roles import MANAGERS
 from leadflow.tenancy.services._common import (
     IssuedSecret,
     _clean_email,
@@ -85,6 +87,49 @@ def _set_partner_status(partner: Partner, status: str, by: Principal) -> Partner
         after={"status": status},
         by=by,
     )
+    return partner
+
+
+# The most open leads a partner may be given at once (None: no cap).
+MAX_PARTNER_CAPACITY = 100_000
+
+
+@transaction.atomic
+def set_partner_routing(
+    *, partner: Partner, tier: str, capacity: int | None, by: Principal
+) -> Partner:
+    """Set a partner's tier (its turns in the router, ``TIER_WEIGHTS``) and its capacity.
+
+    Admins and managers only. Capacity is the most open leads it may hold; ``None``: no cap.
+    """
+    if by.is_partner or not by.has_role(*MANAGERS):
+        raise PermissionDenied("Only admins and managers set a partner's tier and capacity.")
+    if tier not in PartnerTier.values:
+        raise RuleViolation(
+            field="tier",
+            code="invalid_choice",
+            message=f"Unknown tier {tier!r}; choose one of {', '.join(PartnerTier.values)}.",
+        )
+    if capacity is not None and (
+        isinstance(capacity, bool)
+        or not isinstance(capacity, int)
+        or not 0 <= capacity <= MAX_PARTNER_CAPACITY
+    ):
+        raise RuleViolation(
+            field="capacity",
+            code="out_of_range",
+            message=f"Give a whole number from 0 to {MAX_PARTNER_CAPACITY:,}, or leave it empty "
+            "for no cap.",
+        )
+    partner = Partner.objects.select_for_update().get(pk=partner.pk)
+    before = {"tier": partner.tier, "capacity": partner.capacity}
+    after = {"tier": tier, "capacity": capacity}
+    if before == after:
+        return partner
+    partner.tier = tier
+    partner.capacity = capacity
+    partner.save(update_fields=["tier", "capacity"])
+    record_audit(action="partner.routing_changed", obj=partner, before=before, after=after, by=by)
     return partner
 
 
