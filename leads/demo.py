@@ -241,9 +241,10 @@ def seed_demo_routing(*, tenant: Tenant) -> int:
         contoso = tenancy_services.create_partner(
             name=DEMO_SECOND_PARTNER, kind=PartnerKind.VAR, by=by
         )
-        # No service sets a tier yet (partners' pages will): the demo gives it gold directly,
-        # so the Channel team shows two tiers' weights (gold 3, registered 1).
-        Partner.objects.filter(pk=contoso.pk).update(tier=PartnerTier.GOLD)
+        # Silver: beside Northwind (gold) the Channel team shows two tiers' weights (3 and 2).
+        tenancy_services.set_partner_routing(
+            partner=contoso, tier=PartnerTier.SILVER, capacity=None, by=by
+        )
     teams = {}
     for name, places in DEMO_TEAMS[slug]:
         members = []

@@ -16,9 +16,9 @@ def test_the_demo_seeds_teams_rules_and_a_default_team_once(db):
         assert seed_demo_routing(tenant=acme) == 0  # a second run adds nothing
         teams = {team.name: team for team in Team.objects.all()}
         channel = members_of([teams["Channel"]])[teams["Channel"].pk]
-        assert sorted(place.partner.tier for place in channel) == ["gold", "registered"]
+        assert sorted(place.partner.tier for place in channel) == ["gold", "silver"]
         assert list(RoutingRule.objects.values_list("position", flat=True)) == [1, 2]
         assert LeadSettings.objects.get().default_team == teams["North America"]
         decision = preview_route(facts=LeadFacts(country="BR"))
     assert decision.team_name == "Channel"
-    assert decision.owner_name == "Contoso Value-Added Resellers"  # gold: three turns of four
+    assert decision.owner_name == "Northwind Dealers"  # gold: three turns of five
