@@ -13,7 +13,7 @@ def tenancy(request):
         "memberships": getattr(request, "memberships", []),
         "nav": {
             "partners": role in MANAGERS,
-            "members": member and role == Role.ADMIN,
+            "members": member and role in (Role.ADMIN, Role.MANAGER),
             "outbox": member and role == Role.ADMIN,
             "inquiries": marketing,
             "definitions": marketing,

@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -215,8 +216,14 @@ def my_tokens(request):
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def member_list(request):
-    """The tenant's members and open invitations; admins invite people here."""
-    principal = page_principal(request, Role.ADMIN)
+    """The tenant's members and open invitations; admins invite people here.
+
+    Managers read the list (who is away, who is at capacity) but invite nobody.
+    """
+    principal = page_principal(request, Role.ADMIN, Role.MANAGER)
+    is_admin = principal.has_role(Role.ADMIN)
+    if request.method == "POST" and not is_admin:
+        raise PermissionDenied
     partners = _active_partners()
     initial = {}
     if request.GET.get("partner", "").isdigit():
@@ -250,8 +257,11 @@ def member_list(request):
         member.leave_badge = selectors.leave_badge(member, today)
     context = {
         "page": page,
-        "invitations": selectors.with_email_state(list(selectors.open_invitation_list()[:200])),
+        "invitations": selectors.with_email_state(list(selectors.open_invitation_list()[:200]))
+        if is_admin
+        else [],
         "form": form,
+        "is_admin": is_admin,
     }
     return render(request, "tenancy/member_list.html", context, status=400 if form.errors else 200)
 
@@ -346,10 +356,17 @@ def _save_availability(request, membership, principal, form: AvailabilityForm):
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def member_detail(request, pk: int):
-    """One member: change their role (or partner), availability, deactivate or reactivate them."""
-    principal = page_principal(request, Role.ADMIN)
+    """One member: change their role (or partner), availability, deactivate or reactivate them.
+
+    Managers see the page and set availability (leave, capacity, zone); the role and the
+    status stay with admins.
+    """
+    principal = page_principal(request, Role.ADMIN, Role.MANAGER)
+    is_admin = principal.has_role(Role.ADMIN)
     membership = get_object_or_404(selectors.member_list(), pk=pk)
     availability = _availability_form(request, membership, principal)
+    if request.method == "POST" and not availability.is_bound and not is_admin:
+        raise PermissionDenied
     if availability.is_bound:
         saved = _save_availability(request, membership, principal, availability)
         if saved is not None:
@@ -383,6 +400,7 @@ def member_detail(request, pk: int):
         "availability": availability,
         "leave_badge": selectors.leave_badge(membership, services.tenant_today(principal.tenant)),
         "is_me": membership.user_id == request.user.pk,
+        "is_admin": is_admin,
     }
     failed = form.errors or availability.errors
     return render(request, "tenancy/member_detail.html", context, status=400 if failed else 200)

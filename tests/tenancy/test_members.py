@@ -223,8 +223,8 @@ def partner_user(actors):
     return make_actor(actors.tenant_a, Role.REP, partner=partner)
 
 
-@pytest.mark.parametrize("role", [Role.MARKETER, Role.QUALIFIER, Role.MANAGER, Role.REP])
-def test_only_admins_open_the_members_pages(client, actors, role):
+@pytest.mark.parametrize("role", [Role.MARKETER, Role.QUALIFIER, Role.REP])
+def test_only_admins_and_managers_open_the_members_pages(client, actors, role):
     someone = make_actor(actors.tenant_a, role)
     client.force_login(someone.user)
     target = actors.teammate.membership.pk
@@ -236,6 +236,24 @@ def test_only_admins_open_the_members_pages(client, actors, role):
     invitation = InvitationFactory(tenant=actors.tenant_a)
     assert client.post(f"/members/invitations/{invitation.pk}/revoke/").status_code == 403
     assert reloaded(actors.teammate.membership).is_active
+
+
+def test_a_manager_reads_the_members_and_sets_leave_but_changes_no_role_or_access(client, actors):
+    manager = make_actor(actors.tenant_a, Role.MANAGER)
+    client.force_login(manager.user)
+    target = actors.teammate.membership
+    listing = client.get("/members/")
+    assert listing.status_code == 200
+    assert b"Send invitation" not in listing.content
+    page = client.get(f"/members/{target.pk}/")
+    assert page.status_code == 200
+    assert b"Change role" not in page.content
+    assert b"Save availability" in page.content
+    assert client.post("/members/", {"email": "x@example.test", "role": "rep"}).status_code == 403
+    assert client.post(f"/members/{target.pk}/", {"role": Role.ADMIN}).status_code == 403
+    assert client.post(f"/members/{target.pk}/deactivate/").status_code == 403
+    assert reloaded(target).role == target.role
+    assert reloaded(target).is_active
 
 
 def test_a_partners_user_cannot_open_the_members_pages(client, partner_user):
