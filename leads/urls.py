@@ -56,3 +56,9 @@ urlpatterns += [
 urlpatterns += [
     path("settings/leads/", settings.lead_settings_page, name="lead-settings"),
 ]
+
+from leads.views import targets  # noqa: E402
+
+urlpatterns += [
+    path("settings/targets/", targets.targets_page, name="targets"),
+]
