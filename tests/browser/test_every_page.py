@@ -442,6 +442,7 @@ def pages(app: App) -> list[Page]:
         # Swagger UI (drf-spectacular-sidecar) renders the operations itself: its colours
         # and nested buttons are upstream's; the page around it is checked.
         Page("api-docs", "/api/docs/", "admin", axe_exclude=("#swagger-ui",)),
+        Page("targets", "/settings/targets/", "manager"),
     ]
 
 
