@@ -52,3 +52,54 @@ def missing_update(leads: QuerySet[Lead], *, week: date, tz: tzinfo) -> QuerySet
     if week >= current_week(tz):
         return owing.filter(Q(last_update_week__isnull=True) | Q(last_update_week__lt=week))
     return owing.filter(~has_update_for(week))
+
+
+# --- The late backlog, for every owner at once (the Monday digest) ------------------------
+
+# How far back the backlog looks (as My week's ``BACKLOG_WEEKS``).
+LATE_WEEKS = 8
+
+
+def late_window(week: date) -> list[date]:
+    """The ``LATE_WEEKS`` Mondays before ``week``, oldest first."""
+    return [week - timedelta(weeks=n) for n in range(LATE_WEEKS, 0, -1)]
+
+
+def owed_in_past_week(
+    assigned_at: datetime, accepted_at: datetime | None, monday: date, tz: tzinfo
+) -> bool:
+    """Whether a lead (now accepted or SQL) owed its owner's update for the past week ``monday``.
+
+    Assigned before that week's Thursday (tenant time), and not accepted only after it
+    ended — My week's rule for its backlog.
+    """
+    if assigned_at >= owed_cutoff(monday, tz):
+        return False
+    return accepted_at is None or accepted_at < weeks.week_bounds(monday, tz)[1]
+
+
+def reported_weeks(leads: QuerySet[Lead], *, since: date, before: date) -> dict[int, set[date]]:
+    """The weeks from ``since`` to before ``before`` each lead of ``leads`` has an update for.
+
+    One query whatever the number of leads (``leads`` is a subquery): for
+    computing gaps in Python on any database, SQLite included.
+    """
+    found: dict[int, set[date]] = {}
+    rows = WeeklyUpdate.objects.filter(
+        lead_id__in=leads.order_by().values("pk"), week__gte=since, week__lt=before
+    ).values_list("lead_id", "week")
+    for lead_id, monday in rows:
+        found.setdefault(lead_id, set()).add(monday)
+    return found
+
+
+def late_weeks(lead: Lead, reported: set[date], *, week: date, tz: tzinfo) -> list[date]:
+    """The past weeks (within ``LATE_WEEKS``, oldest first) ``lead`` owed and has no update for."""
+    if lead.assigned_at is None:
+        return []
+    assigned_at = lead.assigned_at
+    return [
+        monday
+        for monday in late_window(week)
+        if monday not in reported and owed_in_past_week(assigned_at, lead.accepted_at, monday, tz)
+    ]

@@ -1,4 +1,5 @@
-"""The Monday digest: one email per owner listing the leads that still owe this week's update.
+"""The Monday digest: one email per owner listing the leads that still owe this week's update,
+and below them the late backlog (earlier weeks with no update).
 
 Owners are reps (the email goes to the rep) and partners (to the partner's
 ``contact_email``; a partner without one gets nothing). The digest is due on
@@ -6,21 +7,25 @@ Monday at ``DIGEST_HOUR`` in the tenant's zone; the hourly beat may run late,
 so any later run in the same ISO week still sends it, and the outbox key
 (``digest:missing:<week>:<owner>``) makes a second run add nothing.
 
-Set-based: one query reads every owner's missing leads (``missing_update``
-over all the tenant's leads, ordered by owner) and Python groups them; no
-query per owner. The email names the buyer and the company and links the
-lead — never the score or internal notes, which may be forwarded outside.
+Set-based, two queries for all owners whatever their number: one reads every
+lead that owes an update (``owing_update`` over all the tenant's owned leads,
+ordered by owner), one reads those leads' updates of the last ``LATE_WEEKS``
+weeks (``reported_weeks``); Python works out, per lead, whether this week's
+update is missing (``last_update_week`` before this week, as
+``missing_update`` reads it) and which past weeks are late (owed since the
+lead's assignment, My week's rule), and groups by owner. No query per owner,
+and no SQL that SQLite (``make run``) lacks. An owner with only a backlog
+still gets the one email.
 
-The late backlog (weeks before this one) is not listed: ``my_week`` computes
-it per principal only, and a per-owner query is what this digest avoids. The
-email points to My week for it instead.
+The email names the buyer and the company and links the lead — never the
+score or internal notes, which may be forwarded outside.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, time, tzinfo
+from datetime import date, datetime, time, tzinfo
 from itertools import groupby
 from typing import Any
 
@@ -34,7 +39,14 @@ from leadflow.lib import times, weeks
 from leadflow.tenancy.context import require_tenant_id
 from leadflow.tenancy.models import Membership, Tenant
 from leads.models import Lead
-from leads.selectors.weekly import current_week, missing_update
+from leads.selectors.weekly import (
+    LATE_WEEKS,
+    current_week,
+    late_weeks,
+    late_window,
+    owing_update,
+    reported_weeks,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +61,17 @@ class _Owner:
     name: str
     email: str
     leads: list[Lead] = field(default_factory=list)
+    # Leads with earlier weeks missing, and those weeks (oldest first).
+    late: list[tuple[Lead, list[date]]] = field(default_factory=list)
+
+
+@dataclass
+class DigestRow:
+    """One owner's share of the digest: this week's missing leads and the late ones."""
+
+    owner_key: str
+    missing: list[Lead]
+    late: list[tuple[Lead, list[date]]]
 
 
 def digest_due(now: datetime, tz: tzinfo) -> bool:
@@ -86,20 +109,82 @@ def _lead_url(lead: Lead) -> str:
     return f"{getattr(settings, 'SITE_URL', '') or ''}/leads/{lead.pk}/"
 
 
+def _person(lead: Lead) -> str:
+    company = f" ({lead.inquiry.company})" if lead.inquiry.company else ""
+    return f"{lead.inquiry.display_name}{company}"
+
+
 def _text(owner: _Owner, label: str) -> str:
-    lines = []
-    for lead in owner.leads:
-        person = lead.inquiry.display_name
-        company = f" ({lead.inquiry.company})" if lead.inquiry.company else ""
-        lines.append(f"- {person}{company}: {_lead_url(lead)}")
+    parts = [f"Hello {owner.name},\n"]
     count = len(owner.leads)
-    noun = "lead still needs" if count == 1 else "leads still need"
-    return (
-        f"Hello {owner.name},\n\n"
-        f"{count} {noun} this week's update ({label}):\n\n"
-        + "\n".join(lines)
-        + "\n\nLate updates for earlier weeks are listed in My week.\n"
+    if count:
+        noun = "lead still needs" if count == 1 else "leads still need"
+        lines = [f"- {_person(lead)}: {_lead_url(lead)}" for lead in owner.leads]
+        parts.append(f"{count} {noun} this week's update ({label}):\n\n" + "\n".join(lines) + "\n")
+    else:
+        parts.append(f"Every lead has this week's update ({label}) or does not owe it yet.\n")
+    if owner.late:
+        lines = []
+        for lead, missed in owner.late:
+            labels = ", ".join(weeks.week_label(monday) for monday in missed)
+            noun = "week" if len(missed) == 1 else "weeks"
+            lines.append(
+                f"- Late: {len(missed)} {noun} missing for {_person(lead)} — {labels}: "
+                f"{_lead_url(lead)}"
+            )
+        parts.append(
+            f"Earlier weeks with no update (the last {LATE_WEEKS} weeks):\n\n"
+            + "\n".join(lines)
+            + "\n"
+        )
+    site = getattr(settings, "SITE_URL", "") or ""
+    parts.append(f"Report them in My week: {site}/leads/week/\n")
+    return "\n".join(parts)
+
+
+def digest_rows(week: date, tz: tzinfo) -> list[DigestRow]:
+    """Every owner's missing and late leads for ``week``: two queries whatever the owners.
+
+    Rows are in owner order (partners, then reps); an owner appears only when
+    something is missing. Leads carry ``rep_is_member`` (for ``_owner``) and
+    their inquiry, rep and partner.
+    """
+    owned = Lead.objects.filter(Q(partner__isnull=False) | Q(rep__isnull=False))
+    owing = owing_update(owned, week=week, tz=tz)
+    window = late_window(week)
+    reported = reported_weeks(owing, since=window[0], before=week)
+    leads = (
+        owing.annotate(
+            rep_is_member=Exists(
+                Membership.objects.filter(user_id=OuterRef("rep_id"), is_active=True)
+            )
+        )
+        .select_related("inquiry", "rep", "partner")
+        .order_by("partner_id", "rep_id", "id")
     )
+    rows: list[DigestRow] = []
+    for owner_key, group in groupby(leads, key=_owner_key):
+        missing: list[Lead] = []
+        late: list[tuple[Lead, list[date]]] = []
+        for lead in group:
+            # ``missing_update``'s rule for the current week: no update is ever for a later week.
+            if lead.last_update_week is None or lead.last_update_week < week:
+                missing.append(lead)
+            gaps = late_weeks(lead, reported.get(lead.pk, set()), week=week, tz=tz)
+            if gaps:
+                late.append((lead, gaps))
+        if missing or late:
+            rows.append(DigestRow(owner_key=owner_key, missing=missing, late=late))
+    return rows
+
+
+def _subject(tenant: str, missing: int, late: int, label: str) -> str:
+    parts = []
+    if missing:
+        parts.append(f"{missing} lead update{'s' if missing != 1 else ''} due ({label})")
+    if late:
+        parts.append(f"{late} lead{'s' if late != 1 else ''} with late weeks")
+    return f"{tenant}: " + ", ".join(parts)
 
 
 def queue_missing_update_digests(now: datetime | None = None) -> int:
@@ -116,38 +201,28 @@ def queue_missing_update_digests(now: datetime | None = None) -> int:
         return 0
     week = current_week(tz, now)
     label = weeks.week_label(week)
-    owned = Lead.objects.filter(Q(partner__isnull=False) | Q(rep__isnull=False))
-    missing = (
-        missing_update(owned, week=week, tz=tz)
-        .annotate(
-            rep_is_member=Exists(
-                Membership.objects.filter(user_id=OuterRef("rep_id"), is_active=True)
-            )
-        )
-        .select_related("inquiry", "rep", "partner")
-        .order_by("partner_id", "rep_id", "id")
-    )
+    rows = digest_rows(week, tz)
     sent_keys = set(outbox.messages_for((CAUSE, label)).values_list("key", flat=True))
     queued = 0
     with transaction.atomic():
-        for owner_key, group in groupby(missing, key=_owner_key):
-            leads: list[Any] = list(group)
-            key = f"digest:missing:{label}:{owner_key}"
-            owner = _owner(leads[0], owner_key)
+        for row in rows:
+            key = f"digest:missing:{label}:{row.owner_key}"
+            first: Any = (row.missing or [lead for lead, _ in row.late])[0]
+            owner = _owner(first, row.owner_key)
             if owner is None or key in sent_keys:
                 continue
-            owner.leads = leads
-            subject = f"{tenant.name}: {len(leads)} lead update{'s' if len(leads) != 1 else ''}"
+            owner.leads, owner.late = row.missing, row.late
+            outbox_subject = _subject(tenant.name, len(row.missing), len(row.late), label)
             try:
                 outbox.enqueue(
                     kind="email",
                     key=key,
                     recipient=owner.email,
-                    payload={"subject": f"{subject} due ({label})", "text": _text(owner, label)},
+                    payload={"subject": outbox_subject, "text": _text(owner, label)},
                     cause=(CAUSE, label),
                 )
             except ValueError as refused:
-                logger.warning("no missing-update digest for %s (%s)", owner_key, refused)
+                logger.warning("no missing-update digest for %s (%s)", row.owner_key, refused)
                 continue
             queued += 1
     return queued
