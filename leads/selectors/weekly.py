@@ -8,7 +8,9 @@ the week. Boundaries are the tenant's midnights (``leadflow/lib/weeks.py``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -78,16 +80,21 @@ def owed_in_past_week(
     return accepted_at is None or accepted_at < weeks.week_bounds(monday, tz)[1]
 
 
-def reported_weeks(leads: QuerySet[Lead], *, since: date, before: date) -> dict[int, set[date]]:
-    """The weeks from ``since`` to before ``before`` each lead of ``leads`` has an update for.
+def updates_in(leads: QuerySet[Lead], *, since: date, before: date) -> QuerySet[Any]:
+    """``(lead_id, week)`` of the updates of ``leads`` for the weeks ``since`` to before ``before``.
 
-    One query whatever the number of leads (``leads`` is a subquery): for
-    computing gaps in Python on any database, SQLite included.
+    One query whatever the number of leads (``leads`` is a subquery); with
+    ``weeks_by_lead`` the gaps are then found in Python on any database,
+    SQLite included.
     """
-    found: dict[int, set[date]] = {}
-    rows = WeeklyUpdate.objects.filter(
+    return WeeklyUpdate.objects.filter(
         lead_id__in=leads.order_by().values("pk"), week__gte=since, week__lt=before
     ).values_list("lead_id", "week")
+
+
+def weeks_by_lead(rows: Iterable[tuple[int, date]]) -> dict[int, set[date]]:
+    """``updates_in``'s rows as each lead's set of reported weeks."""
+    found: dict[int, set[date]] = {}
     for lead_id, monday in rows:
         found.setdefault(lead_id, set()).add(monday)
     return found

@@ -31,7 +31,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from leadflow import outbox
@@ -45,7 +45,8 @@ from leads.selectors.weekly import (
     late_weeks,
     late_window,
     owing_update,
-    reported_weeks,
+    updates_in,
+    weeks_by_lead,
 )
 
 logger = logging.getLogger(__name__)
@@ -142,17 +143,16 @@ def _text(owner: _Owner, label: str) -> str:
     return "\n".join(parts)
 
 
-def digest_rows(week: date, tz: tzinfo) -> list[DigestRow]:
-    """Every owner's missing and late leads for ``week``: two queries whatever the owners.
+def digest_queries(week: date, tz: tzinfo) -> tuple[QuerySet[Lead], QuerySet[Any]]:
+    """The digest's two queries: the owing leads in owner order, and their recent updates.
 
-    Rows are in owner order (partners, then reps); an owner appears only when
-    something is missing. Leads carry ``rep_is_member`` (for ``_owner``) and
-    their inquiry, rep and partner.
+    The leads owe ``week``'s update or owed an earlier one (``owing_update``:
+    assigned before this week's Thursday), carry ``rep_is_member`` (for
+    ``_owner``) and their inquiry, rep and partner; the updates are
+    ``updates_in`` the ``LATE_WEEKS`` weeks before ``week``.
     """
     owned = Lead.objects.filter(Q(partner__isnull=False) | Q(rep__isnull=False))
     owing = owing_update(owned, week=week, tz=tz)
-    window = late_window(week)
-    reported = reported_weeks(owing, since=window[0], before=week)
     leads = (
         owing.annotate(
             rep_is_member=Exists(
@@ -162,6 +162,17 @@ def digest_rows(week: date, tz: tzinfo) -> list[DigestRow]:
         .select_related("inquiry", "rep", "partner")
         .order_by("partner_id", "rep_id", "id")
     )
+    return leads, updates_in(owing, since=late_window(week)[0], before=week)
+
+
+def digest_rows(week: date, tz: tzinfo) -> list[DigestRow]:
+    """Every owner's missing and late leads for ``week``: two queries whatever the owners.
+
+    Rows are in owner order (partners, then reps); an owner appears only when
+    something is missing, this week or in the backlog.
+    """
+    leads, updates = digest_queries(week, tz)
+    reported = weeks_by_lead(updates)
     rows: list[DigestRow] = []
     for owner_key, group in groupby(leads, key=_owner_key):
         missing: list[Lead] = []
