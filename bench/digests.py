@@ -142,6 +142,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="runs of each side per pair")
     parser.add_argument("--no-record", action="store_true", help="leave docs/performance.md")
     parser.add_argument("--explain", action="store_true", help="print the plans")
+    parser.add_argument("--profile", action="store_true", help="profile one selection (cProfile)")
     parser.add_argument("--note", default="", help="said beside the figures (e.g. busy machine)")
     args = parser.parse_args()
     os.environ.pop("REDIS_URL", None)
@@ -193,6 +194,13 @@ def main() -> None:
                     print("\n".join(row[0] for row in cur.fetchall()), "\n")
                 cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + BASELINE_SQL, [tenant.pk, cutoff])
                 print("\n".join(row[0] for row in cur.fetchall()))
+        if args.profile:
+            import cProfile
+            import pstats
+
+            profiler = cProfile.Profile()
+            profiler.runcall(figure)
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
         rows, owing = figure(), baseline()
         missing = sum(len(row.missing) for row in rows)
         late_leads = sum(len(row.late) for row in rows)

@@ -17,11 +17,13 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from leadflow.lib.rules import RuleViolation
-from leadflow.tenancy.models import Membership, Partner, PartnerStatus, User
+from leadflow.tenancy.models import Membership, Partner, PartnerStatus, Role, User
 from leads.models import Target, Team
-from leads.services.booking import REP_ROLES
 
 QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
+# The roles that sell: ``leads.services.booking.REP_ROLES`` (what ``check_rep`` accepts;
+# a selector may not import a service, and a test keeps the two equal).
+SELLING_ROLES = (Role.REP, Role.MANAGER, Role.ADMIN)
 
 
 @dataclass(frozen=True, order=True)
@@ -105,7 +107,9 @@ class Sheet:
 
 def selling_reps() -> QuerySet[User]:
     """Users who are active, selling members of the current tenant (``check_rep``'s rule)."""
-    members = Membership.objects.filter(is_active=True, partner__isnull=True, role__in=REP_ROLES)
+    members = Membership.objects.filter(
+        is_active=True, partner__isnull=True, role__in=SELLING_ROLES
+    )
     return User.objects.filter(is_active=True, pk__in=members.values("user_id"))
 
 

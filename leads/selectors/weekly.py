@@ -9,6 +9,7 @@ the week. Boundaries are the tenant's midnights (``leadflow/lib/weeks.py``).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
@@ -67,17 +68,32 @@ def late_window(week: date) -> list[date]:
     return [week - timedelta(weeks=n) for n in range(LATE_WEEKS, 0, -1)]
 
 
-def owed_in_past_week(
-    assigned_at: datetime, accepted_at: datetime | None, monday: date, tz: tzinfo
-) -> bool:
-    """Whether a lead (now accepted or SQL) owed its owner's update for the past week ``monday``.
+@dataclass(frozen=True)
+class PastWeek:
+    """A past week and the two instants that decide whether a lead owed its update."""
+
+    monday: date
+    cutoff: datetime  # ``owed_cutoff``: assigned before it, the update was owed
+    ends: datetime  # the next Monday's midnight: accepted only after it, it was not
+
+
+def past_weeks(week: date, tz: tzinfo) -> list[PastWeek]:
+    """``late_window(week)`` with each week's instants in ``tz``, computed once for all leads."""
+    return [
+        PastWeek(monday, owed_cutoff(monday, tz), weeks.week_bounds(monday, tz)[1])
+        for monday in late_window(week)
+    ]
+
+
+def owed_in_past_week(assigned_at: datetime, accepted_at: datetime | None, past: PastWeek) -> bool:
+    """Whether a lead (now accepted or SQL) owed its owner's update for the past week.
 
     Assigned before that week's Thursday (tenant time), and not accepted only after it
     ended — My week's rule for its backlog.
     """
-    if assigned_at >= owed_cutoff(monday, tz):
+    if assigned_at >= past.cutoff:
         return False
-    return accepted_at is None or accepted_at < weeks.week_bounds(monday, tz)[1]
+    return accepted_at is None or accepted_at < past.ends
 
 
 def updates_in(leads: QuerySet[Lead], *, since: date, before: date) -> QuerySet[Any]:
@@ -87,9 +103,13 @@ def updates_in(leads: QuerySet[Lead], *, since: date, before: date) -> QuerySet[
     ``weeks_by_lead`` the gaps are then found in Python on any database,
     SQLite included.
     """
-    return WeeklyUpdate.objects.filter(
-        lead_id__in=leads.order_by().values("pk"), week__gte=since, week__lt=before
-    ).values_list("lead_id", "week")
+    return (
+        WeeklyUpdate.objects.filter(
+            lead_id__in=leads.order_by().values("pk"), week__gte=since, week__lt=before
+        )
+        .order_by()  # not the model's (week, created_at, id): nothing reads an order here
+        .values_list("lead_id", "week")
+    )
 
 
 def weeks_by_lead(rows: Iterable[tuple[int, date]]) -> dict[int, set[date]]:
@@ -100,13 +120,13 @@ def weeks_by_lead(rows: Iterable[tuple[int, date]]) -> dict[int, set[date]]:
     return found
 
 
-def late_weeks(lead: Lead, reported: set[date], *, week: date, tz: tzinfo) -> list[date]:
-    """The past weeks (within ``LATE_WEEKS``, oldest first) ``lead`` owed and has no update for."""
+def late_weeks(lead: Lead, reported: set[date], window: list[PastWeek]) -> list[date]:
+    """The weeks of ``window`` ``lead`` owed and has no update for, oldest first."""
     if lead.assigned_at is None:
         return []
-    assigned_at = lead.assigned_at
+    assigned_at, accepted_at = lead.assigned_at, lead.accepted_at
     return [
-        monday
-        for monday in late_window(week)
-        if monday not in reported and owed_in_past_week(assigned_at, lead.accepted_at, monday, tz)
+        past.monday
+        for past in window
+        if past.monday not in reported and owed_in_past_week(assigned_at, accepted_at, past)
     ]

@@ -231,3 +231,10 @@ def test_the_sheet_takes_the_same_queries_for_many_owners(actors, django_assert_
     with tenant_context(actors.tenant_a), django_assert_max_num_queries(4):
         sheet = target_sheet(Quarter(2026, 4))
     assert len(sheet.reps) >= 15 and len(sheet.partners) == 15
+
+
+def test_the_sheets_selling_roles_are_the_ones_check_rep_accepts():
+    from leads.selectors.targets import SELLING_ROLES
+    from leads.services.booking import REP_ROLES
+
+    assert set(SELLING_ROLES) == set(REP_ROLES)
