@@ -195,3 +195,52 @@ def _rep_week(leads: list[Lead], rep: Principal, tz: ZoneInfo, rng: random.Rando
                 note="Budget opens next quarter.",
                 by=rep,
             )
+
+
+# --- Quarterly targets ------------------------------------------------------------------
+
+# (value, won leads) per quarter: the rep's, and each active partner's.
+DEMO_REP_TARGET = ("60000", 6)
+DEMO_PARTNER_TARGET = ("25000", 3)
+
+
+def seed_demo_targets(*, tenant: Tenant) -> int:
+    """This quarter's targets (tenant's zone) for the demo rep and the active partners; how many.
+
+    Set by the tenant's manager through ``set_target`` (audited, as the page
+    does it); a second run replaces them with the same values.
+    """
+    from leadflow.tenancy.models import Partner, PartnerStatus
+    from leads.selectors.targets import current_quarter, selling_reps
+    from leads.services.targets import set_target
+
+    with tenant_context(tenant), transaction.atomic():
+        manager = acting_member(tenant, f"manager@{tenant.slug}.example")
+        quarter = current_quarter(ZoneInfo(tenant.timezone))
+        owners: list[dict] = [
+            {"rep": user} for user in selling_reps().filter(email=f"rep@{tenant.slug}.example")
+        ]
+        owners += [{"partner": p} for p in Partner.objects.filter(status=PartnerStatus.ACTIVE)]
+        for owner in owners:
+            value, count = DEMO_REP_TARGET if "rep" in owner else DEMO_PARTNER_TARGET
+            set_target(
+                year=quarter.year,
+                quarter=quarter.number,
+                value=value,
+                count=count,
+                by=manager,
+                **owner,
+            )
+        return len(owners)
+
+
+# Until ``reporting/management/commands/seed_demo.py`` calls ``seed_demo_targets`` itself (one
+# call there, outside this change's files), the leads' seeding sets the targets as well.
+_seed_demo_leads_only = seed_demo_leads
+
+
+def seed_demo_leads(*, tenant: Tenant) -> int:  # noqa: F811
+    """Book the demo tenant's appointments, then set this quarter's targets; how many booked."""
+    booked = _seed_demo_leads_only(tenant=tenant)
+    seed_demo_targets(tenant=tenant)
+    return booked
