@@ -101,6 +101,9 @@ ROUTES = [
     ("post", "/api/v1/appointments/1/no-show/"),
     ("get", "/api/v1/lead-settings/"),
     ("patch", "/api/v1/lead-settings/"),
+    ("get", "/api/v1/targets/"),
+    ("post", "/api/v1/targets/"),
+    ("delete", "/api/v1/targets/1/"),
 ]
 
 
@@ -189,6 +192,8 @@ def test_route_list_covers_every_api_route():
         "lead-reassign",
         "lead-reopen",
         "lead-settings",
+        "target-list",
+        "target-detail",
     }
 
 
