@@ -34,20 +34,39 @@ def _same_value(typed: str, stored: Decimal | None) -> bool:
         return False
 
 
-def _same_count(typed: str, stored: int | None) -> bool:
-    if not typed:
-        return stored is None
-    return stored is not None and typed == str(stored)
+def _decimal(text: str) -> Decimal | None:
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return None  # a tampered ``was``: the row counts as changed
+
+
+def _shown(row: SheetRow) -> dict[str, str]:
+    """The row's inputs as the page first shows them (its stored target, or empty)."""
+    return {
+        "value": "" if row.value is None else f"{row.value:.2f}",
+        "count": "" if row.count is None else str(row.count),
+    }
 
 
 def _changes(request: HttpRequest, rows: list[SheetRow]) -> list[TargetChange]:
-    """The rows whose typed value or count differs from the stored target."""
+    """The rows whose value or count the person changed on the form they saw.
+
+    Each row carries what it showed (``was-<key>``): a row edited elsewhere
+    meanwhile is left alone unless changed here, and a row that was not on
+    the form (an owner added since) is skipped.
+    """
     changes = []
     for row in rows:
+        was = request.POST.get(f"was-{row.key}")
+        if was is None:
+            continue
+        was_value, _, was_count = was.partition("|")
         value = request.POST.get(f"value-{row.key}", "").strip().replace(",", "")
         count = request.POST.get(f"count-{row.key}", "").strip()
-        row.typed = {"value": value, "count": count}
-        if _same_value(value, row.value) and _same_count(count, row.count):
+        row.typed = {"value": value, "count": count, "was": was}
+        unchanged_value = _same_value(value, _decimal(was_value)) if was_value else not value
+        if unchanged_value and count == was_count:
             continue
         owner: dict[str, Any] = {row.kind: row.owner}
         changes.append(
@@ -99,10 +118,8 @@ def targets_page(request: HttpRequest, principal: Principal) -> HttpResponse:
     for row in sheet.rows:
         row.error = errors.get(row.key)
         if not row.typed:
-            row.typed = {
-                "value": "" if row.value is None else f"{row.value:.2f}",
-                "count": "" if row.count is None else str(row.count),
-            }
+            shown = _shown(row)
+            row.typed = {**shown, "was": f"{shown['value']}|{shown['count']}"}
     context = {
         "sheet": sheet,
         "quarter": quarter,

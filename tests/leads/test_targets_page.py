@@ -39,6 +39,16 @@ def client_of(actor) -> Client:
     return client
 
 
+def form(fields: dict, was: dict | None = None) -> dict:
+    """``fields`` as the page posts them: each row also sends what it showed (``was-<key>``).
+
+    A row shows ``value|count``; rows not in ``was`` showed nothing (``|``).
+    """
+    keys = {name.split("-", 1)[1] for name in fields}
+    data = {f"was-{key}": (was or {}).get(key, "|") for key in keys}
+    return {**data, **fields}
+
+
 def targets(actors) -> dict:
     with tenant_context(actors.tenant_a):
         return {
@@ -70,11 +80,13 @@ def test_a_malformed_quarter_says_so_and_shows_the_current_one(actors, rep):
 def test_saving_stores_every_changed_row_at_once(actors, rep, team):
     response = client_of(actors.owner).post(
         f"{PAGE}?quarter=2027-Q1",
-        {
-            f"value-rep-{rep.pk}": "12,500.50",
-            f"count-rep-{rep.pk}": "5",
-            f"count-team-{team.pk}": "20",
-        },
+        form(
+            {
+                f"value-rep-{rep.pk}": "12,500.50",
+                f"count-rep-{rep.pk}": "5",
+                f"count-team-{team.pk}": "20",
+            }
+        ),
     )
     assert response.status_code == 302
     assert targets(actors) == {
@@ -85,7 +97,7 @@ def test_saving_stores_every_changed_row_at_once(actors, rep, team):
 
 def test_a_bad_row_shows_its_error_on_the_row_and_saves_nothing(actors, rep, team):
     response = client_of(actors.owner).post(
-        PAGE, {f"count-rep-{rep.pk}": "5", f"value-team-{team.pk}": "-3"}
+        PAGE, form({f"count-rep-{rep.pk}": "5", f"value-team-{team.pk}": "-3"})
     )
     assert response.status_code == 400
     body = response.content.decode()
@@ -98,7 +110,8 @@ def test_a_bad_row_shows_its_error_on_the_row_and_saves_nothing(actors, rep, tea
 def test_emptying_a_row_removes_its_target(actors, rep):
     with tenant_context(actors.tenant_a):
         set_target(year=2026, quarter=4, rep=rep, value="1", count=1, by=actors.owner.principal)
-    client_of(actors.owner).post(PAGE, {f"value-rep-{rep.pk}": "", f"count-rep-{rep.pk}": ""})
+    emptied = {f"value-rep-{rep.pk}": "", f"count-rep-{rep.pk}": ""}
+    client_of(actors.owner).post(PAGE, form(emptied, was={f"rep-{rep.pk}": "1.00|1"}))
     assert targets(actors) == {}
 
 
@@ -108,10 +121,36 @@ def test_unchanged_rows_are_not_written_again(actors, rep):
             year=2026, quarter=4, rep=rep, value="100", count=1, by=actors.owner.principal
         )
     client_of(actors.owner).post(
-        PAGE, {f"value-rep-{rep.pk}": "100.00", f"count-rep-{rep.pk}": "1"}
+        PAGE,
+        form(
+            {f"value-rep-{rep.pk}": "100.00", f"count-rep-{rep.pk}": "1"},
+            was={f"rep-{rep.pk}": "100.00|1"},
+        ),
     )
     with tenant_context(actors.tenant_a):
         assert Target.objects.get().updated_at == target.updated_at
+
+
+def test_a_target_set_elsewhere_meanwhile_is_kept_when_its_row_was_not_changed(actors, rep):
+    # The form was opened with no target for the rep; the API set one before saving.
+    with tenant_context(actors.tenant_a):
+        set_target(year=2026, quarter=4, rep=rep, value="9", count=9, by=actors.owner.principal)
+    other = make_actor(actors.tenant_a, Role.REP).user
+    fields = {
+        f"value-rep-{rep.pk}": "",
+        f"count-rep-{rep.pk}": "",
+        f"count-rep-{other.pk}": "4",
+    }
+    client_of(actors.owner).post(PAGE, form(fields))
+    assert targets(actors)[(rep.pk, None, None)] == (2026, 4, Decimal("9.00"), 9)
+    assert targets(actors)[(other.pk, None, None)] == (2026, 4, None, 4)
+
+
+def test_a_row_that_was_not_on_the_form_is_left_alone(actors, rep):
+    with tenant_context(actors.tenant_a):
+        set_target(year=2026, quarter=4, rep=rep, value="9", count=9, by=actors.owner.principal)
+    client_of(actors.owner).post(PAGE, {f"value-rep-{rep.pk}": "", f"count-rep-{rep.pk}": ""})
+    assert targets(actors) == {(rep.pk, None, None): (2026, 4, Decimal("9.00"), 9)}
 
 
 def test_the_value_is_shown_in_the_tenants_currency(actors, rep):
@@ -128,7 +167,7 @@ def test_groups_without_anyone_say_so(actors, rep):
 
 def test_another_tenants_owner_in_the_form_is_ignored(actors, rep):
     partner = PartnerFactory(tenant=actors.tenant_b)
-    response = client_of(actors.owner).post(PAGE, {f"count-partner-{partner.pk}": "5"})
+    response = client_of(actors.owner).post(PAGE, form({f"count-partner-{partner.pk}": "5"}))
     assert response.status_code == 302
     with tenant_context(actors.tenant_b):
         assert not Target.objects.exists()
