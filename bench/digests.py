@@ -14,14 +14,14 @@ the runtime role under row-level security, figure and baseline in ``--pairs``
 pairs in ABBA order (``common.alternate``), each side ``--runs`` times a pair
 (the pair's median counts):
 
-* the digest's selection — ``leads.services.digests.digest_rows`` (its two
-  queries, the owing leads with buyer and owner, and their updates of the last
-  eight weeks, and the Python that finds each lead's missing and late weeks
-  and groups them by owner; no email is built or queued) — against the plain
+* the digest's selection — ``leads.services.digests.digest_rows`` (its one
+  query, the owing leads with buyer, owner and which of the last eight weeks
+  have an update, and the Python that finds each lead's missing and late
+  weeks and groups them by owner; no email is built or queued) — against the plain
   ``SELECT rep_id, count(*) FROM leads_lead WHERE tenant_id = … AND stage IN
   ('accepted', 'sql') AND assigned_at < <this week's cutoff> GROUP BY rep_id``
   of the same leads — goal ≤ 3×;
-* beside it, for the reading of the figure, the same two queries' SQL alone
+* beside it, for the reading of the figure, the same query's SQL alone
   (executed and fetched through a cursor, no model objects, no Python work).
 
 Prints the figures and appends them to ``docs/performance.md``. Not part of
@@ -54,7 +54,7 @@ INTRO = (
     "`python bench/digests.py` (see its docstring): a tenant with 200,000 open leads of 2,000 "
     "owners (~40% reported this week, 60% last week, 70% each week before). The digest's "
     "selection (`leads.services.digests.digest_rows`: every owner's missing leads and late "
-    "weeks, two queries and the grouping in Python, no email) against one plain SQL "
+    "weeks, one query and the grouping in Python, no email) against one plain SQL "
     "`GROUP BY rep_id` counting the same owing leads, as the runtime role under row-level "
     "security — goal ≤ 3×. Each run appends its figures here."
 )
@@ -127,11 +127,10 @@ def _timed(call, runs: int) -> float:
 
 
 def _selection_sql(week, tz) -> list[tuple[str, tuple]]:
-    """The SQL of ``digest_rows``'s two queries (``digest_queries``), as it runs them."""
-    from leads.services.digests import digest_queries
+    """The SQL of ``digest_rows``'s one query (``digest_query``), as it runs it."""
+    from leads.services.digests import digest_query
 
-    leads, updates = digest_queries(week, tz)
-    return [updates.query.sql_with_params(), leads.query.sql_with_params()]
+    return [digest_query(week, tz).query.sql_with_params()]
 
 
 def main() -> None:
@@ -228,7 +227,7 @@ def main() -> None:
             f"{total:,} leads ({open_leads:,} accepted/SQL, {updates:,} updates), "
             f"{args.owners:,} owners: {missing:,} missing this week, {late_leads:,} leads late",
             f"  digest selection: {figure_ms:.1f} ms, plain GROUP BY: {baseline_ms:.1f} ms, "
-            f"its two queries' SQL alone: {sql_ms:.1f} ms (medians)",
+            f"its query's SQL alone: {sql_ms:.1f} ms (medians)",
             f"  ratio {ratio} — goal ≤ 3×, {goal(ratio, at_most=3)}; SQL alone {sql_ratio}",
         ]
         print("\n".join(lines))
@@ -243,7 +242,7 @@ def main() -> None:
                 f"{late_weeks:,} late weeks; {args.pairs} pairs in ABBA order, {args.runs} runs "
                 f"a side a pair — digest selection {figure_ms:.1f} ms vs plain GROUP BY "
                 f"{baseline_ms:.1f} ms: **{ratio}** ({goal(ratio, at_most=3)}); the selection's "
-                f"two queries alone (SQL executed and fetched, no objects) {sql_ms:.1f} ms: "
+                f"query alone (SQL executed and fetched, no objects) {sql_ms:.1f} ms: "
                 f"{sql_ratio}.",
             )
     finally:

@@ -8,12 +8,22 @@ the week. Boundaries are the tenant's midnights (``leadflow/lib/weeks.py``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
-from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import (
+    Case,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from leadflow.lib import weeks
@@ -96,37 +106,46 @@ def owed_in_past_week(assigned_at: datetime, accepted_at: datetime | None, past:
     return accepted_at is None or accepted_at < past.ends
 
 
-def updates_in(leads: QuerySet[Lead], *, since: date, before: date) -> QuerySet[Any]:
-    """``(lead_id, week)`` of the updates of ``leads`` for the weeks ``since`` to before ``before``.
+def reported_mask(window: list[PastWeek]) -> Coalesce:
+    """One integer a lead: bit ``i`` set when it has an update for ``window[i]``.
 
-    One query whatever the number of leads (``leads`` is a subquery); with
-    ``weeks_by_lead`` the gaps are then found in Python on any database,
-    SQLite included.
+    A correlated subquery on the updates' (tenant, lead, week) index: one
+    probe a lead, one integer back instead of every update row. ``SUM(DISTINCT
+    …)`` of each week's own power of two counts a week once however many
+    updates it has; plain SQL, so SQLite (``make run``) runs it too.
     """
-    return (
-        WeeklyUpdate.objects.filter(
-            lead_id__in=leads.order_by().values("pk"), week__gte=since, week__lt=before
-        )
-        .order_by()  # not the model's (week, created_at, id): nothing reads an order here
-        .values_list("lead_id", "week")
+    bit = Case(
+        *[When(week=past.monday, then=Value(1 << i)) for i, past in enumerate(window)],
+        default=Value(0),
+        output_field=IntegerField(),
     )
+    mask = (
+        WeeklyUpdate.objects.filter(
+            lead_id=OuterRef("pk"), week__gte=window[0].monday, week__lte=window[-1].monday
+        )
+        .order_by()
+        .values("lead_id")
+        .annotate(mask=Sum(bit, distinct=True))
+        .values("mask")
+    )
+    return Coalesce(Subquery(mask, output_field=IntegerField()), Value(0))
 
 
-def weeks_by_lead(rows: Iterable[tuple[int, date]]) -> dict[int, set[date]]:
-    """``updates_in``'s rows as each lead's set of reported weeks."""
-    found: dict[int, set[date]] = {}
-    for lead_id, monday in rows:
-        found.setdefault(lead_id, set()).add(monday)
-    return found
+def late_weeks(
+    assigned_at: datetime | None,
+    accepted_at: datetime | None,
+    reported: int,
+    window: list[PastWeek],
+) -> list[date]:
+    """The weeks of ``window`` a lead owed and has no update for (``reported_mask``), oldest first.
 
-
-def late_weeks(lead: Lead, reported: set[date], window: list[PastWeek]) -> list[date]:
-    """The weeks of ``window`` ``lead`` owed and has no update for, oldest first."""
-    if lead.assigned_at is None:
+    Owed: assigned before the week's Thursday and not accepted only after the
+    week ended (``owed_in_past_week``, My week's rule for its backlog).
+    """
+    if assigned_at is None:
         return []
-    assigned_at, accepted_at = lead.assigned_at, lead.accepted_at
     return [
         past.monday
-        for past in window
-        if past.monday not in reported and owed_in_past_week(assigned_at, accepted_at, past)
+        for i, past in enumerate(window)
+        if not reported >> i & 1 and owed_in_past_week(assigned_at, accepted_at, past)
     ]

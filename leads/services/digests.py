@@ -7,17 +7,19 @@ Monday at ``DIGEST_HOUR`` in the tenant's zone; the hourly beat may run late,
 so any later run in the same ISO week still sends it, and the outbox key
 (``digest:missing:<week>:<owner>``) makes a second run add nothing.
 
-Set-based, two queries for all owners whatever their number: one reads every
-lead that owes an update (``owing_update`` over all the tenant's owned leads,
-ordered by owner), one reads those leads' updates of the last ``LATE_WEEKS``
-weeks (``reported_weeks``); Python works out, per lead, whether this week's
-update is missing (``last_update_week`` before this week, as
+Set-based, one query for all owners whatever their number: every lead that
+owes an update (``owing_update`` over all the tenant's owned leads, ordered
+by owner) with, per lead, which of the last ``LATE_WEEKS`` weeks have an
+update (``reported_mask``: one integer, a bit a week, from a correlated
+subquery on the updates' index). Python works out, per lead, whether this
+week's update is missing (``last_update_week`` before this week, as
 ``missing_update`` reads it) and which past weeks are late (owed since the
 lead's assignment, My week's rule), and groups by owner. No query per owner,
 and no SQL that SQLite (``make run``) lacks. The leads are read as plain
-tuples of the few columns the email needs, not as model objects: at 200,000
-leads building three objects a row was most of the time
-(``bench/digests.py``). An owner with only a backlog still gets the one email.
+tuples of the few columns the email needs, not as model objects, and the
+updates as one integer a lead, not a row an update: at 200,000 leads those
+were most of the time (``bench/digests.py``, ``docs/performance.md``). An
+owner with only a backlog still gets the one email.
 
 The email names the buyer and the company and links the lead — never the
 score or internal notes, which may be forwarded outside.
@@ -45,13 +47,11 @@ from leadflow.tenancy.models import Membership, Tenant, User
 from leads.models import Lead
 from leads.selectors.weekly import (
     LATE_WEEKS,
-    PastWeek,
     current_week,
-    late_window,
+    late_weeks,
     owing_update,
     past_weeks,
-    updates_in,
-    weeks_by_lead,
+    reported_mask,
 )
 
 logger = logging.getLogger(__name__)
@@ -80,6 +80,7 @@ DIGEST_FIELDS = (
     "partner__name",
     "partner__contact_email",
     "rep_is_member",
+    "reported",
 )
 
 
@@ -102,6 +103,7 @@ class _Row(NamedTuple):
     partner_name: str | None
     partner_email: str | None
     rep_is_member: bool
+    reported: int
 
 
 class DigestLead(NamedTuple):
@@ -200,58 +202,42 @@ def _text(owner: DigestOwner, row: DigestRow, label: str) -> str:
     return "\n".join(parts)
 
 
-def digest_queries(week: date, tz: tzinfo) -> tuple[QuerySet[Any], QuerySet[Any]]:
-    """The digest's two queries: the owing leads in owner order, and their recent updates.
+def digest_query(week: date, tz: tzinfo) -> QuerySet[Any]:
+    """The digest's one query: every lead that owes an update, in owner order, as tuples.
 
     The leads owe ``week``'s update or owed an earlier one (``owing_update``:
-    assigned before this week's Thursday), read as ``DIGEST_FIELDS`` tuples;
-    the updates are ``updates_in`` the ``LATE_WEEKS`` weeks before ``week``.
+    assigned before this week's Thursday), read as ``DIGEST_FIELDS``, with
+    ``reported``: which of the ``LATE_WEEKS`` weeks before have an update
+    (``reported_mask``).
     """
     owned = Lead.objects.filter(Q(partner__isnull=False) | Q(rep__isnull=False))
-    owing = owing_update(owned, week=week, tz=tz)
-    leads = (
-        owing.annotate(
+    return (
+        owing_update(owned, week=week, tz=tz)
+        .annotate(
             rep_is_member=Exists(
                 Membership.objects.filter(user_id=OuterRef("rep_id"), is_active=True)
-            )
+            ),
+            reported=reported_mask(past_weeks(week, tz)),
         )
         .order_by("partner_id", "rep_id", "id")
         .values_list(*DIGEST_FIELDS)
     )
-    return leads, updates_in(owing, since=late_window(week)[0], before=week)
-
-
-def _late(row: _Row, reported: set[date], window: list[PastWeek]) -> list[date]:
-    """``late_weeks``'s rule on a row: owed since the assignment (and acceptance), not reported."""
-    if row.assigned_at is None:
-        return []
-    assigned_at, accepted_at = row.assigned_at, row.accepted_at
-    return [
-        past.monday
-        for past in window
-        if past.monday not in reported
-        and assigned_at < past.cutoff
-        and (accepted_at is None or accepted_at < past.ends)
-    ]
 
 
 def digest_rows(week: date, tz: tzinfo) -> list[DigestRow]:
-    """Every owner's missing and late leads for ``week``: two queries whatever the owners.
+    """Every owner's missing and late leads for ``week``: one query whatever the owners.
 
     Rows are in owner order (partners, then reps); an owner appears only when
     something is missing, this week or in the backlog.
     """
-    leads, updates = digest_queries(week, tz)
-    reported = weeks_by_lead(updates)
     window = past_weeks(week, tz)
-    nothing: set[date] = set()
     result: list[DigestRow] = []
-    for owner_key, group in groupby(map(_Row._make, leads), key=_owner_key):
+    for owner_key, group in groupby(map(_Row._make, digest_query(week, tz)), key=_owner_key):
         digest: DigestRow | None = None
         for row in group:
             # ``missing_update``'s rule for the current week: no update is ever for a later week.
             missing = row.last_update_week is None or row.last_update_week < week
-            gaps = _late(row, reported.get(row.id, nothing), window)
+            gaps = late_weeks(row.assigned_at, row.accepted_at, row.reported, window)
             if not missing and not gaps:
                 continue
             if digest is None:
