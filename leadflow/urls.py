@@ -120,3 +120,11 @@ handler400 = "leadflow.lib.error_views.bad_request"
 handler403 = "leadflow.lib.error_views.permission_denied"
 handler404 = "leadflow.lib.error_views.page_not_found"
 handler500 = "leadflow.lib.error_views.server_error"
+
+# Quarterly targets (leads.api.targets); appended to the API list the include above reads.
+from leads.api.targets import TargetViewSet  # noqa: E402
+
+api_v1 += [
+    path("targets/", TargetViewSet.as_view({"get": "list", "post": "create"}), name="target-list"),
+    path("targets/<int:pk>/", TargetViewSet.as_view({"delete": "destroy"}), name="target-detail"),
+]

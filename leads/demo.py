@@ -34,11 +34,13 @@ DEMO_PARTNER_LEADS = 2  # a partner's referrals booked for the partner (Acme onl
 
 
 def seed_demo_leads(*, tenant: Tenant) -> int:
-    """Book the demo tenant's appointments (its inquiries were just seeded); how many."""
+    """Book the demo tenant's appointments (its inquiries were just seeded), then its teams,
+    rules and this quarter's targets; how many booked."""
     with tenant_context(tenant), transaction.atomic():
         booked = _book(tenant)
         seed_demo_routing(tenant=tenant)
-        return booked
+    seed_demo_targets(tenant=tenant)
+    return booked
 
 
 def _book(tenant: Tenant) -> int:
@@ -268,3 +270,40 @@ def seed_demo_routing(*, tenant: Tenant) -> int:
         )
     routing.set_default_team(team=teams[DEMO_DEFAULT_TEAM[slug]], by=by)
     return len(DEMO_RULES[slug])
+
+
+# --- Quarterly targets ------------------------------------------------------------------
+
+# (value, won leads) per quarter: the rep's, and each active partner's.
+DEMO_REP_TARGET = ("60000", 6)
+DEMO_PARTNER_TARGET = ("25000", 3)
+
+
+def seed_demo_targets(*, tenant: Tenant) -> int:
+    """This quarter's targets (tenant's zone) for the demo rep and the active partners; how many.
+
+    Set by the tenant's manager through ``set_target`` (audited, as the page
+    does it); a second run replaces them with the same values.
+    """
+    from leadflow.tenancy.models import Partner, PartnerStatus
+    from leads.selectors.targets import current_quarter, selling_reps
+    from leads.services.targets import set_target
+
+    with tenant_context(tenant), transaction.atomic():
+        manager = acting_member(tenant, f"manager@{tenant.slug}.example")
+        quarter = current_quarter(ZoneInfo(tenant.timezone))
+        owners: list[dict] = [
+            {"rep": user} for user in selling_reps().filter(email=f"rep@{tenant.slug}.example")
+        ]
+        owners += [{"partner": p} for p in Partner.objects.filter(status=PartnerStatus.ACTIVE)]
+        for owner in owners:
+            value, count = DEMO_REP_TARGET if "rep" in owner else DEMO_PARTNER_TARGET
+            set_target(
+                year=quarter.year,
+                quarter=quarter.number,
+                value=value,
+                count=count,
+                by=manager,
+                **owner,
+            )
+        return len(owners)

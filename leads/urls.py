@@ -76,3 +76,9 @@ urlpatterns += [
         name="routing-team-delete",
     ),
 ]
+
+from leads.views import targets  # noqa: E402
+
+urlpatterns += [
+    path("settings/targets/", targets.targets_page, name="targets"),
+]

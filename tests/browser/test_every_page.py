@@ -475,6 +475,7 @@ def pages(app: App) -> list[Page]:
         Page("routing-rule", f"/settings/routing/rules/{ids['routing_rule']}/", "manager"),
         Page("routing-team-new", "/settings/routing/teams/new/", "admin"),
         Page("routing-team", f"/settings/routing/teams/{ids['routing_team']}/", "manager"),
+        Page("targets", "/settings/targets/", "manager"),
     ]
 
 

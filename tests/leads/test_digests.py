@@ -82,7 +82,8 @@ def test_seven_in_berlin_is_early_morning_utc_and_still_sends(berlin, rep):
 def test_the_sunday_before_still_reads_last_week_so_nothing_goes_out(berlin, rep):
     # The lead reported last week; this week's update is what it will owe from Monday.
     lead = owing(berlin, MONDAY, rep=rep)
-    WeeklyUpdateFactory(tenant=berlin, lead=lead, week=MONDAY - timedelta(weeks=1))
+    for back in (1, 2):  # W49 and W48: nothing late either
+        WeeklyUpdateFactory(tenant=berlin, lead=lead, week=MONDAY - timedelta(weeks=back))
     assert run(berlin, at(MONDAY - timedelta(days=1), 23, 30)) == 0
     assert digests(berlin) == []
 
@@ -187,7 +188,8 @@ def test_a_rep_who_left_the_team_gets_nothing(berlin):
 def test_an_owner_with_every_update_in_gets_nothing(berlin, rep, actors):
     other = make_actor(berlin, Role.REP).membership.user
     done = owing(berlin, MONDAY, rep=rep)
-    WeeklyUpdateFactory(tenant=berlin, lead=done, week=MONDAY)
+    for back in (0, 1, 2):  # this week's, and the two weeks it owed before
+        WeeklyUpdateFactory(tenant=berlin, lead=done, week=MONDAY - timedelta(weeks=back))
     owing(berlin, MONDAY, rep=other, inquiry=InquiryFactory(tenant=berlin))
     assert run(berlin, at(MONDAY, 7)) == 1
     assert [m.recipient for m in digests(berlin)] == [other.email]
@@ -214,7 +216,8 @@ def test_the_query_count_does_not_grow_with_owners(berlin, django_assert_max_num
     reps = [make_actor(berlin, Role.REP).membership.user for _ in range(6)]
     for rep in reps:
         owing(berlin, MONDAY, rep=rep, inquiry=InquiryFactory(tenant=berlin))
-    # Tenant, missing leads, sent keys, and per message one insert + one read: 3 + 2 × 6.
+    # Tenant, the owing leads (their past weeks within), sent keys, and per message one insert +
+    # one read: 3 + 2 × 6.
     with (
         time_machine.travel(at(MONDAY, 7), tick=False),
         tenant_context(berlin),

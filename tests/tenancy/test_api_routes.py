@@ -113,6 +113,9 @@ ROUTES = [
     ("delete", "/api/v1/routing-rules/1/"),
     ("post", "/api/v1/routing-rules/1/move/"),
     ("post", "/api/v1/routing/preview/"),
+    ("get", "/api/v1/targets/"),
+    ("post", "/api/v1/targets/"),
+    ("delete", "/api/v1/targets/1/"),
 ]
 
 
@@ -207,6 +210,8 @@ def test_route_list_covers_every_api_route():
         "routing-rule-detail",
         "routing-rule-move",
         "routing-preview",
+        "target-list",
+        "target-detail",
     }
 
 

@@ -1,0 +1,253 @@
+"""Benchmark: the Monday digest's selection (this week's missing and the late backlog of every
+owner) at 200,000 open leads of 2,000 owners.
+
+    python bench/digests.py [--leads 200000] [--owners 2000] [--pairs 6] [--runs 5] [--no-record]
+
+Creates its own PostgreSQL database ``leadflow_bench_digests`` (dropped first
+if it exists, and again at the end) as ``leadflow_owner``, migrates it and
+generates one tenant (Europe/Berlin) with ``--leads`` inquiries, each booked
+as an open lead (90% accepted or SQL, 10% awaiting acceptance) of one of
+``--owners`` reps, assigned 1–60 days ago (``bench/missing_updates.py``'s
+data); about 40% of the accepted/SQL leads have this week's update, 60% last
+week's and 70% each of the six weeks before (all in SQL, not timed). Timed as
+the runtime role under row-level security, figure and baseline in ``--pairs``
+pairs in ABBA order (``common.alternate``), each side ``--runs`` times a pair
+(the pair's median counts):
+
+* the digest's selection — ``leads.services.digests.digest_rows`` (its one
+  query, the owing leads with buyer, owner and which of the last eight weeks
+  have an update, and the Python that finds each lead's missing and late
+  weeks and groups them by owner; no email is built or queued) — against the plain
+  ``SELECT rep_id, count(*) FROM leads_lead WHERE tenant_id = … AND stage IN
+  ('accepted', 'sql') AND assigned_at < <this week's cutoff> GROUP BY rep_id``
+  of the same leads — goal ≤ 3×;
+* beside it, for the reading of the figure, the same query's SQL alone
+  (executed and fetched through a cursor, no model objects, no Python work).
+
+Prints the figures and appends them to ``docs/performance.md``. Not part of
+``make test``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+from common import (
+    Ratio,
+    alternate,
+    drop_database,
+    fresh_database,
+    generate_tenant,
+    goal,
+    machine,
+    migrate,
+    record,
+    today,
+)
+
+DB = "leadflow_bench_digests"
+HEADING = "## The Monday digest's selection"
+INTRO = (
+    "`python bench/digests.py` (see its docstring): a tenant with 200,000 open leads of 2,000 "
+    "owners (~40% reported this week, 60% last week, 70% each week before). The digest's "
+    "selection (`leads.services.digests.digest_rows`: every owner's missing leads and late "
+    "weeks, one query and the grouping in Python, no email) against one plain SQL "
+    "`GROUP BY rep_id` counting the same owing leads, as the runtime role under row-level "
+    "security — goal ≤ 3×. Each run appends its figures here."
+)
+
+BASELINE_SQL = (
+    "SELECT rep_id, count(*) FROM leads_lead WHERE tenant_id = %s "
+    "AND stage IN ('accepted', 'sql') AND assigned_at < %s GROUP BY rep_id"
+)
+
+PAST_UPDATES_SQL = """
+INSERT INTO leads_weeklyupdate (
+    tenant_id, lead_id, week, status, note, touch_id, user_id, partner_id, late, created_at)
+SELECT l.tenant_id, l.id, w.week, 'progress', 'Called', NULL, l.rep_id, NULL, true, now()
+FROM leads_lead l
+CROSS JOIN (SELECT (%(week)s::date - 7 * n) AS week FROM generate_series(2, 8) n) w
+WHERE l.tenant_id = %(tenant)s AND l.stage IN ('accepted', 'sql')
+    AND abs(hashtext(l.id::text || w.week::text)) %% 100 < %(pct)s
+"""
+
+
+def _generate(tenant, owners: int):
+    from datetime import date
+
+    from django.db import connections, transaction
+    from missing_updates import APPOINTMENTS_SQL, LEADS_SQL, UPDATES_SQL, _owners
+
+    from leadflow.lib import times
+    from leadflow.tenancy.context import tenant_context
+    from leads.selectors.weekly import current_week
+
+    reps, _, _ = _owners(tenant, owners)
+    this_week = current_week(times.zone(tenant.timezone))
+    last_week = date.fromordinal(this_week.toordinal() - 7)
+    owner = connections["owner"]
+    first = reps[0].pk
+    assert reps[-1].pk == first + owners - 1, "the reps' ids are not consecutive"
+    with tenant_context(tenant), transaction.atomic(using="owner"), owner.cursor() as cur:
+        cur.execute(APPOINTMENTS_SQL, {"tenant": tenant.pk, "first_rep": first, "owners": owners})
+        cur.execute(LEADS_SQL, {"tenant": tenant.pk})
+        cur.execute(UPDATES_SQL, {"tenant": tenant.pk, "week": this_week, "pct": 40})
+        cur.execute(UPDATES_SQL, {"tenant": tenant.pk, "week": last_week, "pct": 60})
+        cur.execute(PAST_UPDATES_SQL, {"tenant": tenant.pk, "week": this_week, "pct": 70})
+        cur.execute(
+            "UPDATE leads_lead l SET last_update_week = u.week FROM (SELECT lead_id, "
+            "max(week) AS week FROM leads_weeklyupdate WHERE tenant_id = %s GROUP BY lead_id) u "
+            "WHERE l.tenant_id = %s AND l.id = u.lead_id",
+            [tenant.pk, tenant.pk],
+        )
+        cur.execute(
+            "SELECT count(*) FILTER (WHERE stage IN ('accepted', 'sql')), count(*) "
+            "FROM leads_lead WHERE tenant_id = %s",
+            [tenant.pk],
+        )
+        open_leads, total = cur.fetchone()
+        cur.execute("SELECT count(*) FROM leads_weeklyupdate WHERE tenant_id = %s", [tenant.pk])
+        updates = cur.fetchone()[0]
+    with owner.cursor() as cur:
+        for table in ("inquiries_appointment", "leads_lead", "leads_weeklyupdate"):
+            cur.execute(f"VACUUM ANALYZE {table}")
+    return open_leads, total, updates
+
+
+def _timed(call, runs: int) -> float:
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+def _selection_sql(week, tz) -> list[tuple[str, tuple]]:
+    """The SQL of ``digest_rows``'s one query (``digest_query``), as it runs it."""
+    from leads.services.digests import digest_query
+
+    return [digest_query(week, tz).query.sql_with_params()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leads", type=int, default=200_000)
+    parser.add_argument("--owners", type=int, default=2_000)
+    parser.add_argument("--pairs", type=int, default=6, help="figure/baseline pairs (ABBA)")
+    parser.add_argument("--runs", type=int, default=5, help="runs of each side per pair")
+    parser.add_argument("--no-record", action="store_true", help="leave docs/performance.md")
+    parser.add_argument("--explain", action="store_true", help="print the plans")
+    parser.add_argument("--profile", action="store_true", help="profile one selection (cProfile)")
+    parser.add_argument("--note", default="", help="said beside the figures (e.g. busy machine)")
+    args = parser.parse_args()
+    os.environ.pop("REDIS_URL", None)
+    fresh_database(DB, ALLOWED_HOSTS="testserver")
+    try:
+        migrate()
+        from django.db import connection
+
+        from leadflow.lib import times
+        from leadflow.tenancy.context import tenant_context
+        from leads.selectors.weekly import current_week, owed_cutoff
+        from leads.services.digests import digest_rows
+
+        started = time.perf_counter()
+        tenant, _, _ = generate_tenant("bench", args.leads, activities=False)
+        tenant.timezone = "Europe/Berlin"
+        tenant.save()
+        open_leads, total, updates = _generate(tenant, args.owners)
+        print(
+            f"generated {total:,} leads ({open_leads:,} accepted/SQL, {updates:,} updates) of "
+            f"{args.owners:,} owners in {time.perf_counter() - started:.1f} s"
+        )
+        tz = times.zone(tenant.timezone)
+        week = current_week(tz)
+        cutoff = owed_cutoff(week, tz)
+
+        def figure() -> list:
+            with tenant_context(tenant):
+                return digest_rows(week, tz)
+
+        def baseline() -> dict:
+            with tenant_context(tenant), connection.cursor() as cur:
+                cur.execute(BASELINE_SQL, [tenant.pk, cutoff])
+                return dict(cur.fetchall())
+
+        def sql_only() -> int:
+            fetched = 0
+            with tenant_context(tenant):
+                for sql, params in _selection_sql(week, tz):
+                    with connection.cursor() as cur:
+                        cur.execute(sql, params)
+                        fetched += len(cur.fetchall())
+            return fetched
+
+        if args.explain:
+            with tenant_context(tenant), connection.cursor() as cur:
+                for sql, params in _selection_sql(week, tz):
+                    cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+                    print("\n".join(row[0] for row in cur.fetchall()), "\n")
+                cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + BASELINE_SQL, [tenant.pk, cutoff])
+                print("\n".join(row[0] for row in cur.fetchall()))
+        if args.profile:
+            import cProfile
+            import pstats
+
+            profiler = cProfile.Profile()
+            profiler.runcall(figure)
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+        rows, owing = figure(), baseline()
+        missing = sum(len(row.missing) for row in rows)
+        late_leads = sum(len(row.late) for row in rows)
+        late_weeks = sum(len(weeks) for row in rows for _, weeks in row.late)
+        owing_total = sum(owing.values())
+        assert owing_total > 0, "nothing owes an update"
+        print(
+            f"{len(rows):,} owners to write to; {missing:,} missing this week, {late_leads:,} "
+            f"leads with {late_weeks:,} late weeks, of {owing_total:,} owing leads"
+        )
+        counted = alternate(
+            {
+                "figure": lambda run: _timed(figure, args.runs),
+                "baseline": lambda run: _timed(baseline, args.runs),
+                "sql": lambda run: _timed(sql_only, args.runs),
+            },
+            args.pairs,
+        )
+        ratio = Ratio.of(counted["figure"], counted["baseline"])
+        sql_ratio = Ratio.of(counted["sql"], counted["baseline"])
+        figure_ms = statistics.median(counted["figure"])
+        baseline_ms = statistics.median(counted["baseline"])
+        sql_ms = statistics.median(counted["sql"])
+        lines = [
+            f"{total:,} leads ({open_leads:,} accepted/SQL, {updates:,} updates), "
+            f"{args.owners:,} owners: {missing:,} missing this week, {late_leads:,} leads late",
+            f"  digest selection: {figure_ms:.1f} ms, plain GROUP BY: {baseline_ms:.1f} ms, "
+            f"its query's SQL alone: {sql_ms:.1f} ms (medians)",
+            f"  ratio {ratio} — goal ≤ 3×, {goal(ratio, at_most=3)}; SQL alone {sql_ratio}",
+        ]
+        print("\n".join(lines))
+        if not args.no_record:
+            note = f" ({args.note})" if args.note else ""
+            record(
+                HEADING,
+                INTRO,
+                f"- {today()}{note}, {machine()}: {total:,} leads ({open_leads:,} accepted/SQL, "
+                f"{updates:,} weekly updates) of {args.owners:,} owners; {len(rows):,} owners to "
+                f"write to, {missing:,} leads missing this week, {late_leads:,} with "
+                f"{late_weeks:,} late weeks; {args.pairs} pairs in ABBA order, {args.runs} runs "
+                f"a side a pair — digest selection {figure_ms:.1f} ms vs plain GROUP BY "
+                f"{baseline_ms:.1f} ms: **{ratio}** ({goal(ratio, at_most=3)}); the selection's "
+                f"query alone (SQL executed and fetched, no objects) {sql_ms:.1f} ms: "
+                f"{sql_ratio}.",
+            )
+    finally:
+        drop_database(DB)
+
+
+if __name__ == "__main__":
+    main()
