@@ -36,7 +36,8 @@ _SET_LIST = re.compile(
     r"\bUPDATE\b.*?\bSET\b(?P<sets>.*?)(?:\bWHERE\b|\bFROM\b|\bRETURNING\b|$)",
     re.IGNORECASE | re.DOTALL,
 )
-_ASSIGNS_STAGE = re.compile(r'(?:^|[\s,."])stage"?\s*=', re.IGNORECASE)
+# An assignment opens the SET list or follows a comma; ``CASE WHEN l.stage = …`` only reads it.
+_ASSIGNS_STAGE = re.compile(r'(?:^|,)\s*(?:"?\w+"?\.)?"?stage"?\s*=', re.IGNORECASE)
 
 
 def is_stage_module(relative: str) -> bool:
@@ -172,6 +173,10 @@ def test_the_scan_sees_the_apps():
             "sql = f'UPDATE {table} AS t SET score = s.score, stage = s.stage FROM s'",
             "UPDATE … SET",
         ),
+        (
+            "sql = 'UPDATE leads_lead AS l SET l.stage = %s WHERE id = 1'",
+            "UPDATE … SET",
+        ),
     ],
 )
 def test_a_forbidden_stage_write_is_found(snippet, what):
@@ -193,6 +198,7 @@ def test_a_forbidden_stage_write_is_found(snippet, what):
         "cur.execute('INSERT INTO inquiries_inquiry (id, stage) SELECT id, stage FROM s')",
         "cur.execute('UPDATE inquiries_inquiry SET score = 1 WHERE stage = %s')",
         "cur.execute('SELECT id FROM inquiries_inquiry WHERE stage = %s')",
+        "cur.execute('UPDATE leads_lead AS l SET due = CASE WHEN l.stage = %s THEN 1 END')",
         "rows.append((inquiry.pk, inquiry.stage))",
     ],
 )
