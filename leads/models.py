@@ -68,6 +68,14 @@ class LeadSettings(TenantOwnedModel):
     # The router's memory for the no-teams fallback (round robin over the active reps),
     # like ``Team.rotation``; written under this row's lock.
     rotation = models.JSONField(default=dict)
+    # Deal registration: a registered buyer that becomes a lead stays the partner's this
+    # many days (the router does not take it away; a recall skips it).
+    protection_days = models.PositiveSmallIntegerField(default=90)
+    # The articles' rule: a partner with missing updates in this many consecutive ISO weeks
+    # is suspended from new leads (a warning the week before); reinstated once reported.
+    suspend_after_weeks = models.PositiveSmallIntegerField(default=2)
+    # On suspension, recall the partner's open leads to be routed again.
+    recall_on_suspension = models.BooleanField(default=False)
     updated_at = models.DateTimeField(default=now)
 
     class Meta(TenantOwnedModel.Meta):
@@ -192,6 +200,11 @@ class Lead(TenantOwnedModel):
     # The latest week (its Monday) with an update: the current week's missing-update check
     # reads this column instead of probing the updates (kept by record_weekly_update).
     last_update_week = models.DateField(null=True, blank=True)
+    # The weeks reported, as bits counted back from ``last_update_week`` (bit 0: that week,
+    # bit k: k weeks before it): the digest's late backlog reads the lead row alone.
+    reported_weeks = models.BigIntegerField(default=0)
+    # A registered deal's lead stays with its partner until then (deal registration).
+    protected_until = models.DateTimeField(null=True, blank=True)
     # The owner's next step, shown in My week.
     next_step_on = models.DateField(null=True, blank=True)
     next_step = models.CharField(max_length=200, blank=True)
@@ -446,6 +459,8 @@ class AssignmentKind(models.TextChoices):
     RECALL_IDLE = "recall_idle", "Recalled: no touch or update"
     CANNOT_SERVE = "cannot_serve", "Rerouted: the owner cannot serve it"
     REASSIGNED = "reassigned", "Reassigned by a manager"
+    PARTNER_SUSPENDED = "partner_suspended", "Recalled: the partner is suspended"
+    PROTECTED = "protected", "The registering partner's, protected"
     ROUTED = "routed", "Routed"
 
 
@@ -541,3 +556,52 @@ class Target(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"target {self.year}-Q{self.quarter}"
+
+
+class RegistrationStatus(models.TextChoices):
+    REGISTERED = "registered", "Registered (an inquiry from the partner)"
+    REFUSED = "refused", "Refused (the buyer is already owned)"
+    LEAD = "lead", "Became a lead (protected)"
+    CLOSED = "closed", "Closed (the inquiry was disqualified or its lead closed)"
+
+
+class DealRegistration(TenantOwnedModel):
+    """A buyer a partner found and registered: first to register wins.
+
+    Accepted registrations enter as an inquiry from the partner (``inquiry``);
+    if it becomes a lead the partner keeps it until ``protected_until``. A
+    refused one keeps the partner's reason to read (never who owns the buyer).
+    """
+
+    partner = tenant_foreign_key("tenancy.Partner", on_delete=models.PROTECT, related_name="+")
+    inquiry = tenant_foreign_key(
+        "inquiries.Inquiry", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    company = models.CharField(max_length=200)
+    company_domain = models.CharField(max_length=253, blank=True)
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    email = models.EmailField(max_length=254, blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    need = models.TextField(blank=True)
+    status = models.CharField(
+        max_length=12, choices=RegistrationStatus.choices, default=RegistrationStatus.REGISTERED
+    )
+    reason = models.CharField(max_length=300, blank=True)
+    protected_until = models.DateTimeField(null=True, blank=True)
+    user = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["tenant", "partner", "-created_at"], name="leads_dealreg_partner_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"registration of {self.company}"

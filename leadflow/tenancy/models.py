@@ -218,6 +218,12 @@ class Partner(TenantOwnedModel):
     tier = models.CharField(
         max_length=12, choices=PartnerTier.choices, default=PartnerTier.REGISTERED
     )
+    # Compliance (the articles' "stop reporting, stop receiving"): why it is suspended, whether
+    # by the rule (reinstated automatically once its backlog is reported) or by a person, and
+    # when it was last warned.
+    suspension_reason = models.CharField(max_length=300, blank=True)
+    suspended_by_rule = models.BooleanField(default=False)
+    warned_at = models.DateTimeField(null=True, blank=True)
     capacity = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta(TenantOwnedModel.Meta):
