@@ -42,6 +42,7 @@ from django.utils import timezone
 from inquiries.models import Inquiry
 from leadflow import outbox
 from leadflow.lib import times, weeks
+from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.context import require_tenant_id
 from leadflow.tenancy.models import AuditEvent, Membership, Partner, PartnerStatus, Tenant
 from leadflow.tenancy.principal import Principal
@@ -121,18 +122,32 @@ def enforce_partner_compliance(*, now: datetime | None = None) -> Result:
         with transaction.atomic():
             _warn(partner, found, now=now, context=context)
         result.warned.append(partner.pk)
+    suspended: list[tuple[Partner, Compliance]] = []
     for partner, found in to_suspend:
-        with transaction.atomic():
-            recalled = _suspend(partner, found, recall=rules.recall_on_suspension, context=context)
+        try:
+            with transaction.atomic():
+                recalled = _suspend(
+                    partner, found, recall=rules.recall_on_suspension, context=context
+                )
+        except RuleViolation as refused:  # a person suspended it meanwhile: theirs stands
+            logger.info("partner %s not suspended by the rule (%s)", partner.pk, refused.message)
+            continue
+        suspended.append((partner, found))
         result.suspended.append(partner.pk)
         result.recalled += recalled
+    reinstated: list[Partner] = []
     for partner, _found in to_reinstate:
-        with transaction.atomic():
-            _reinstate(partner, context=context)
+        try:
+            with transaction.atomic():
+                _reinstate(partner, context=context)
+        except RuleViolation as refused:  # a person reactivated it meanwhile
+            logger.info("partner %s not reinstated by the rule (%s)", partner.pk, refused.message)
+            continue
+        reinstated.append(partner)
         result.reinstated.append(partner.pk)
     if result.suspended or result.reinstated:
         with transaction.atomic():
-            _summarise(to_suspend, [p for p, _ in to_reinstate], result, context=context)
+            _summarise(suspended, reinstated, result, context=context)
     logger.info(
         "compliance: %s warned, %s suspended, %s reinstated, %s leads recalled",
         len(result.warned),

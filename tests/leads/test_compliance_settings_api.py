@@ -96,7 +96,7 @@ def test_the_page_shows_a_refused_week_count_on_its_field(actors, manager):
     client.force_login(manager.user)
     response = client.post(PAGE, form(suspend_after_weeks="12"))
     assert response.status_code == 400
-    assert "1 to 8" in response.content.decode()
+    assert "Give a whole number from 1 to 8." in response.content.decode()
     assert not LeadSettings.dangerously_all_tenants.exists()
 
 
