@@ -227,6 +227,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "leads.tasks.queue_missing_update_digests",
         "schedule": timedelta(hours=1),
     },
+    # The partners' reporting rule (issue 17): warn after K-1 missed weeks, suspend after K,
+    # reinstate once reported. Hourly, so each tenant's week boundary is met within the hour.
+    "enforce-partner-compliance": {
+        "task": "leads.tasks.enforce_partner_compliance",
+        "schedule": timedelta(hours=1),
+    },
 }
 # The outbox (docs/architecture.md, "The outbox"): a claimed message is the claiming
 # run's for OUTBOX_LEASE_SECONDS; a run stops claiming-and-sending before its lease ends.

@@ -99,3 +99,18 @@ def queue_missing_update_digests_of_tenant(*, tenant_id: int) -> int:
 def queue_missing_update_digests() -> int:
     """Hourly: one task per tenant; each sends once a week from Monday 07:00 in its own zone."""
     return fan_out(queue_missing_update_digests_of_tenant)
+
+
+@shared_task(base=TenantTask)
+def enforce_partner_compliance_of_tenant(*, tenant_id: int) -> int:
+    """One tenant's reporting rule: warn, suspend, reinstate partners; how many changed."""
+    from leads.services.compliance import enforce_partner_compliance
+
+    done = enforce_partner_compliance()
+    return len(done.warned) + len(done.suspended) + len(done.reinstated)
+
+
+@shared_task
+def enforce_partner_compliance() -> int:
+    """Hourly (idempotent within a week: outbox keys carry the ISO week): one task per tenant."""
+    return fan_out(enforce_partner_compliance_of_tenant)

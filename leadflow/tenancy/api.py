@@ -140,15 +140,15 @@ class PartnerRoutingInput(JsonTypedInput, serializers.Serializer):
 
 
 class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
-    """Channel partners; admins register, suspend and reactivate them, managers read; both
-    set a partner's tier and capacity (PATCH)."""
+    """Channel partners; admins register them, managers read; both set a partner's tier and
+    capacity (PATCH) and suspend and reactivate it (issue 17: managers too)."""
 
     permission_classes = [role_required(Role.ADMIN, read_roles=(Role.MANAGER,))]
     serializer_class = PartnerOutput
     model = Partner
 
     def get_permissions(self):
-        if self.action == "partial_update":
+        if self.action in ("partial_update", "suspend", "reactivate"):
             return [role_required(*MANAGERS)()]
         return super().get_permissions()
 

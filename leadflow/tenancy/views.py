@@ -126,7 +126,7 @@ def partner_detail(request, pk: int):
 @login_required
 @require_POST
 def partner_status(request, pk: int, change: str):
-    principal = page_principal(request, Role.ADMIN)
+    principal = page_principal(request, *MANAGERS)
     partner = get_object_or_404(selectors.partner_list(), pk=pk)
     service = {"suspend": services.suspend_partner, "reactivate": services.reactivate_partner}
     if change not in service:

@@ -63,6 +63,13 @@ class LeadSettingsOutput(serializers.Serializer):
     timezone = serializers.CharField(
         help_text="The tenant's IANA time zone: its days, weeks and reminders."
     )
+    suspend_after_weeks = serializers.IntegerField(
+        help_text="A partner with missing weekly updates in this many consecutive ISO weeks is "
+        "suspended from new leads (warned the week before); reinstated once it reports."
+    )
+    recall_on_suspension = serializers.BooleanField(
+        help_text="On such a suspension, recall the partner's open leads to be routed again."
+    )
     default_team = TeamRef(
         allow_null=True,
         help_text="Where a lead matching no routing rule goes (set with the routing rules); "
@@ -95,6 +102,8 @@ class LeadSettingsChange(StrictSerializer):
         required=False,
         help_text='0 to 100000, to the cent ("200.00"), in the tenant\'s currency.',
     )
+    suspend_after_weeks = serializers.IntegerField(required=False, help_text="1 to 8.")
+    recall_on_suspension = serializers.BooleanField(required=False)
     timezone = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -123,6 +132,8 @@ SETTINGS_EXAMPLE = {
     "currency": "USD",
     "timezone": "America/Chicago",
     "default_team": None,
+    "suspend_after_weeks": 2,
+    "recall_on_suspension": False,
 }
 
 

@@ -31,6 +31,7 @@ RANGES: dict[str, tuple[int, int]] = {
     "touch_minimum": (1, 30),
     "reminder_hours_before": (1, 168),
     "recall_after_days": (0, 90),
+    "suspend_after_weeks": (1, 8),
 }
 # What one lead may cost, in the tenant's currency, to the cent.
 MAX_COST_PER_LEAD = Decimal("100000")
@@ -45,6 +46,8 @@ FIELDS = (
     "reminder_hours_before",
     "recall_after_days",
     "cost_per_lead",
+    "suspend_after_weeks",
+    "recall_on_suspension",
 )
 
 
@@ -176,6 +179,12 @@ def _clean(fields: dict[str, Any], current: LeadSettings) -> dict[str, Any]:
         cleaned["postponed_to_nurture"] = fields["postponed_to_nurture"]
     if "cost_per_lead" in fields:
         cleaned["cost_per_lead"] = clean_cost_per_lead(fields["cost_per_lead"])
+    if "recall_on_suspension" in fields:
+        if not isinstance(fields["recall_on_suspension"], bool):
+            raise RuleViolation(
+                field="recall_on_suspension", code="invalid", message="Give true or false."
+            )
+        cleaned["recall_on_suspension"] = fields["recall_on_suspension"]
     return cleaned
 
 

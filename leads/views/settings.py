@@ -81,6 +81,19 @@ class LeadSettingsForm(forms.Form):
         "unworked leads with it.",
         widget=forms.NumberInput(attrs={"min": 0, "max": 100000, "step": "0.01"}),
     )
+    suspend_after_weeks = forms.IntegerField(
+        label="Suspend partners after (weeks with missing updates)",
+        required=False,
+        help_text="1 to 8 consecutive weeks. A partner is warned the week before, and gets "
+        "new leads again once every missed update is reported.",
+        widget=forms.NumberInput(
+            attrs={"min": RANGES["suspend_after_weeks"][0], "max": RANGES["suspend_after_weeks"][1]}
+        ),
+    )
+    recall_on_suspension = forms.BooleanField(
+        label="On suspension, give the partner's open leads to other owners",
+        required=False,
+    )
     timezone = forms.ChoiceField(
         label="The organisation's time zone",
         help_text="Days, weeks, acceptance windows and reminders follow it; people may pick "
@@ -98,6 +111,8 @@ class LeadSettingsForm(forms.Form):
         data["lost_reasons"] = [
             line.strip() for line in data["lost_reasons"].splitlines() if line.strip()
         ]
+        if data.get("suspend_after_weeks") is None:
+            data.pop("suspend_after_weeks", None)  # left empty: unchanged
         return data
 
 
@@ -111,6 +126,8 @@ def _initial(rules: LeadSettings) -> dict[str, Any]:
         "reminder_hours_before": rules.reminder_hours_before,
         "recall_after_days": rules.recall_after_days,
         "cost_per_lead": rules.cost_per_lead,
+        "suspend_after_weeks": rules.suspend_after_weeks,
+        "recall_on_suspension": rules.recall_on_suspension,
     }
 
 

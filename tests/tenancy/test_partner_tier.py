@@ -155,8 +155,10 @@ def test_a_partners_user_patching_gets_403(actors, partner):
     assert user.api().patch(url(partner), {"tier": "platinum"}, "json").status_code == 403
 
 
-def test_a_manager_still_cannot_suspend_a_partner(manager, partner):
-    assert manager.api().post(f"{url(partner)}suspend/").status_code == 403
+def test_a_partners_user_cannot_suspend_its_partner(actors, partner):
+    # Managers may suspend since issue 17 (tests/leads/test_compliance_settings_api.py).
+    user = make_actor(actors.tenant_a, Role.REP, partner=partner)
+    assert user.api().post(f"{url(partner)}suspend/").status_code == 403
 
 
 def test_another_tenants_partner_is_404_on_patch(actors):

@@ -56,18 +56,29 @@ def create_partner(*, name: str, kind: str, contact_email: str = "", by: Princip
 
 
 @transaction.atomic
-def suspend_partner(*, partner: Partner, by: Principal) -> Partner:
-    """Stop a partner receiving leads and using the API (e.g. it stopped reporting)."""
-    return _set_partner_status(partner, PartnerStatus.SUSPENDED, by)
+def suspend_partner(
+    *, partner: Partner, by: Principal, reason: str = "", by_rule: bool = False
+) -> Partner:
+    """Stop a partner receiving leads and using the API (e.g. it stopped reporting).
+
+    ``reason`` is kept on the partner and in the audit row; ``by_rule`` marks a
+    suspension by the reporting rule (``leads.services.compliance``), the only
+    kind the rule lifts by itself — a suspension by hand stays until reactivated.
+    """
+    return _set_partner_status(
+        partner, PartnerStatus.SUSPENDED, by, reason=reason.strip()[:300], by_rule=by_rule
+    )
 
 
 @transaction.atomic
-def reactivate_partner(*, partner: Partner, by: Principal) -> Partner:
+def reactivate_partner(*, partner: Partner, by: Principal, reason: str = "") -> Partner:
     """Let a suspended partner receive leads and use the API again."""
-    return _set_partner_status(partner, PartnerStatus.ACTIVE, by)
+    return _set_partner_status(partner, PartnerStatus.ACTIVE, by, reason=reason.strip()[:300])
 
 
-def _set_partner_status(partner: Partner, status: str, by: Principal) -> Partner:
+def _set_partner_status(
+    partner: Partner, status: str, by: Principal, *, reason: str = "", by_rule: bool = False
+) -> Partner:
     partner = Partner.objects.select_for_update().get(pk=partner.pk)
     if partner.status == status:
         raise RuleViolation(
@@ -76,15 +87,25 @@ def _set_partner_status(partner: Partner, status: str, by: Principal) -> Partner
             message=f"The partner is already {status}.",
             conflict=True,
         )
-    before = partner.status
+    before = {"status": partner.status}
+    if partner.suspension_reason:
+        before["reason"] = partner.suspension_reason
+    suspended = status == PartnerStatus.SUSPENDED
     partner.status = status
-    partner.suspended_at = timezone.now() if status == PartnerStatus.SUSPENDED else None
-    partner.save(update_fields=["status", "suspended_at"])
+    partner.suspended_at = timezone.now() if suspended else None
+    partner.suspension_reason = reason if suspended else ""
+    partner.suspended_by_rule = by_rule if suspended else False
+    partner.save(update_fields=["status", "suspended_at", "suspension_reason", "suspended_by_rule"])
+    after: dict[str, object] = {"status": status}
+    if reason:
+        after["reason"] = reason
+    if suspended:
+        after["by_rule"] = by_rule
     record_audit(
-        action=f"partner.{'suspended' if status == PartnerStatus.SUSPENDED else 'reactivated'}",
+        action=f"partner.{'suspended' if suspended else 'reactivated'}",
         obj=partner,
-        before={"status": before},
-        after={"status": status},
+        before=before,
+        after=after,
         by=by,
     )
     return partner
