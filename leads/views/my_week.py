@@ -6,25 +6,34 @@ with ``fetch`` and swaps in the reported row this view renders (the counter
 comes back in headers); without script the same POST redirects back with a
 message. A refusal says why and changes nothing. The lead is looked up among
 the viewer's own leads, so anyone else's (or another tenant's) is a 404.
+
+Partner users (the partner portal) get the same pages for their partner's
+leads (``portal_page``): the selectors and services are principal-based, so a
+partner user sees and reports only its own partner's leads.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
 from inquiries.models import Inquiry
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Role
-from leadflow.tenancy.pages import member_page
+from leadflow.tenancy.pages import page_principal
 from leadflow.tenancy.principal import Principal
 from leads.models import Lead, TouchKind, TouchOutcome, UpdateStatus, WeeklyUpdate
 from leads.selectors.leads import lead_list
@@ -35,6 +44,31 @@ from leads.services.updates import record_weekly_update
 
 OWNER_ROLES = (Role.REP, Role.MANAGER, Role.ADMIN)
 FETCH_HEADER = "X-Requested-With"
+
+View = Callable[..., HttpResponse]
+
+
+def portal_page(*roles: str) -> Callable[[View], View]:
+    """Members with one of ``roles``, and the users of a partner (the partner portal).
+
+    Like ``member_page``: the view gets the principal and runs in the
+    viewer's own time zone (their own, else the tenant's). What a partner
+    user may see is the selectors' rule (its partner's leads only).
+    """
+
+    def decorate(view: View) -> View:
+        @login_required
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            principal = page_principal(request)
+            if not principal.is_partner and not principal.has_role(*roles):
+                raise PermissionDenied
+            with timezone.override(principal.timezone):
+                return view(request, principal, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 class UpdateForm(forms.Form):
@@ -101,12 +135,19 @@ def _form_error(form: forms.Form) -> str:
 
 
 @require_safe
-@member_page(*OWNER_ROLES)
+@portal_page(*OWNER_ROLES)
 def my_week_page(request: HttpRequest, principal: Principal) -> HttpResponse:
     week = my_week(principal)
     rules = lead_settings()
     for lead in [*week.awaiting, *week.to_report, *week.reported]:
         lead.url = lead_url(lead)  # type: ignore[attr-defined]
+    from leads.selectors.leads import contact_hidden, visible_profile  # TEMP until wt-papi
+
+    for lead in week.awaiting:
+        # An offer to a partner shows the buyer's company and need, not who they are.
+        hidden = contact_hidden(lead, principal)
+        lead.contact_hidden = hidden  # type: ignore[attr-defined]
+        lead.shown = visible_profile(lead, principal) if hidden else {}  # type: ignore[attr-defined]
     return render(
         request,
         "leads/my_week.html",
@@ -114,12 +155,13 @@ def my_week_page(request: HttpRequest, principal: Principal) -> HttpResponse:
             "week": week,
             "lost_reasons": rules.lost_reasons,
             "touch_minimum": rules.touch_minimum,
+            "portal": principal.is_partner,
         },
     )
 
 
 @require_POST
-@member_page(*OWNER_ROLES)
+@portal_page(*OWNER_ROLES)
 def my_week_update(request: HttpRequest, principal: Principal, pk: int) -> HttpResponse:
     lead = _lead(principal, pk)
     form = UpdateForm(request.POST)
@@ -182,7 +224,7 @@ def _reported_row(
 
 
 @require_POST
-@member_page(*OWNER_ROLES)
+@portal_page(*OWNER_ROLES)
 def log_touch_page(request: HttpRequest, principal: Principal, pk: int) -> HttpResponse:
     """The touch form of the lead page (``leads/_touch_form.html``): log it, go back."""
     lead = _lead(principal, pk)
