@@ -26,7 +26,7 @@ from leadflow.tenancy.models import Role
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.roles import MANAGERS, MARKETING
 from leads.models import Lead, LeadStage, RejectKind
-from leads.selectors.leads import lead_list
+from leads.selectors.leads import contact_hidden, lead_list, visible_profile
 from leads.selectors.settings import lead_settings
 from leads.selectors.timeline import person_timeline
 from leads.selectors.touches import owner_touch_count
@@ -229,8 +229,6 @@ def render_lead(
         for name in allowed
     }
     touches = owner_touch_count(lead)
-    from leads.selectors.leads import contact_hidden, visible_profile  # TEMP until wt-papi
-
     hidden = contact_hidden(lead, principal)
     context = {
         # The partner portal: an offer shows no contact details (nor the person's history).

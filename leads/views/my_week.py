@@ -36,7 +36,7 @@ from leadflow.tenancy.models import Role
 from leadflow.tenancy.pages import page_principal
 from leadflow.tenancy.principal import Principal
 from leads.models import Lead, TouchKind, TouchOutcome, UpdateStatus, WeeklyUpdate
-from leads.selectors.leads import lead_list
+from leads.selectors.leads import contact_hidden, lead_list, visible_profile
 from leads.selectors.my_week import my_week
 from leads.selectors.settings import lead_settings
 from leads.services.touches import MAX_NOTE_LENGTH, log_touch
@@ -141,8 +141,6 @@ def my_week_page(request: HttpRequest, principal: Principal) -> HttpResponse:
     rules = lead_settings()
     for lead in [*week.awaiting, *week.to_report, *week.reported]:
         lead.url = lead_url(lead)  # type: ignore[attr-defined]
-    from leads.selectors.leads import contact_hidden, visible_profile  # TEMP until wt-papi
-
     for lead in week.awaiting:
         # An offer to a partner shows the buyer's company and need, not who they are.
         hidden = contact_hidden(lead, principal)
