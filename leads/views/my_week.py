@@ -36,6 +36,7 @@ from leadflow.tenancy.models import Role
 from leadflow.tenancy.pages import page_principal
 from leadflow.tenancy.principal import Principal
 from leads.models import Lead, TouchKind, TouchOutcome, UpdateStatus, WeeklyUpdate
+from leads.selectors.compliance import COMPLIANT, SUSPENDED, Compliance, partner_compliance
 from leads.selectors.leads import contact_hidden, lead_list, visible_profile
 from leads.selectors.my_week import my_week
 from leads.selectors.settings import lead_settings
@@ -96,6 +97,36 @@ class TouchForm(forms.Form):
     at = forms.DateTimeField(required=False, input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
 
 
+def compliance_message(found: Compliance, principal: Principal) -> str:
+    """What a partner user reads about its standing: ``2 updates missing — report by Friday or
+    new leads pause``; empty when compliant."""
+    if found.state == COMPLIANT:
+        return ""
+    count = len(found.missing_leads)
+    missing = f"{count} update{'s' if count != 1 else ''} missing"
+    if found.state == SUSPENDED:
+        if not count:
+            return "New leads are paused by the tenant's managers."
+        return f"New leads are paused: {missing}. Report them and new leads resume."
+    day = (
+        found.report_by.astimezone(principal.timezone).strftime("%A")
+        if found.report_by
+        else "the end of the week"
+    )
+    return f"{missing} — report by {day} or new leads pause."
+
+
+def compliance_context(principal: Principal) -> dict[str, Any]:
+    """``compliance`` (the partner's ``Compliance``) and ``compliance_message``; nothing for
+    members (they report to their managers, not to a rule)."""
+    if principal.partner is None:
+        return {}
+    found = partner_compliance([principal.partner.pk]).get(principal.partner.pk)
+    if found is None:
+        return {}
+    return {"compliance": found, "compliance_message": compliance_message(found, principal)}
+
+
 def lead_url(lead: Lead) -> str:
     """The lead's own page when it exists, else its person's inquiry page."""
     try:
@@ -154,6 +185,7 @@ def my_week_page(request: HttpRequest, principal: Principal) -> HttpResponse:
             "lost_reasons": rules.lost_reasons,
             "touch_minimum": rules.touch_minimum,
             "portal": principal.is_partner,
+            **compliance_context(principal),
         },
     )
 

@@ -19,7 +19,10 @@ from leadflow.tenancy.models import Role
 from leadflow.tenancy.pages import member_page
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.roles import MANAGERS
+from leads.selectors.compliance import COMPLIANT, SUSPENDED, WARNED, partner_compliance
 from leads.selectors.partner_overview import partner_overview
+
+COMPLIANCE_LABELS = {COMPLIANT: "Compliant", WARNED: "Warned", SUSPENDED: "Suspended"}
 
 
 def duration_label(span: timedelta | None) -> str:
@@ -39,8 +42,12 @@ def duration_label(span: timedelta | None) -> str:
 @member_page(*MANAGERS)
 def partner_overview_page(request: HttpRequest, principal: Principal) -> HttpResponse:
     rows = partner_overview(principal=principal)
+    standing = partner_compliance([row.partner.pk for row in rows]) if rows else {}
     for row in rows:
         row.acceptance_label = duration_label(row.median_acceptance)  # type: ignore[attr-defined]
+        found = standing.get(row.partner.pk)
+        row.compliance = found  # type: ignore[attr-defined]
+        row.compliance_label = COMPLIANCE_LABELS.get(found.state, "") if found else ""  # type: ignore[attr-defined]
     return render(
         request,
         "leads/partners_overview.html",

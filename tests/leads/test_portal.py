@@ -227,3 +227,63 @@ def test_a_partner_user_gets_no_members_only_links(client, actors, northwind, no
     lead = lead_for(actors.tenant_a, northwind)
     page = as_(client, nora).get(f"/leads/{lead.pk}/").content.decode()
     assert 'data-testid="ics-download"' not in page and "/inquiries/" not in page
+
+
+# --- Compliance: the partner's standing under the reporting rule --------------------------
+
+W51 = datetime(2026, 12, 14, tzinfo=UTC).date()
+W52 = datetime(2026, 12, 21, tzinfo=UTC).date()
+
+
+def lagging(tenant, partner, count=2):
+    """``count`` accepted leads reported for 2026-W51 but not for W52, the last closed week."""
+    from tests.factories import WeeklyUpdateFactory
+
+    leads = []
+    for n in range(count):
+        lead = lead_for(tenant, partner, first_name=f"Lag{n}")
+        Lead.objects.filter(pk=lead.pk).update(assigned_at=NOW - timedelta(days=20))
+        WeeklyUpdateFactory(tenant=tenant, lead=lead, week=W51, partner=partner)
+        leads.append(lead)
+    return leads
+
+
+def test_a_lagging_partner_reads_its_warning_on_my_week(client, actors, northwind, nora):
+    with tenant_context(actors.tenant_a):
+        lagging(actors.tenant_a, northwind)
+    page = as_(client, nora).get("/leads/week/").content.decode()
+    assert 'data-testid="compliance"' in page
+    assert "2 updates missing — report by Friday or new leads pause." in page
+
+
+def test_a_lagging_partner_reads_its_warning_on_its_start_page(client, actors, northwind, nora):
+    with tenant_context(actors.tenant_a):
+        lagging(actors.tenant_a, northwind, count=1)
+    page = as_(client, nora).get("/").content.decode()
+    assert "1 update missing — report by Friday or new leads pause." in page
+    assert 'href="/leads/week/"' in page and 'href="/partner/keys/"' in page
+
+
+def test_a_compliant_partner_gets_no_warning(client, actors, northwind, nora):
+    from tests.factories import WeeklyUpdateFactory
+
+    lead = lead_for(actors.tenant_a, northwind)
+    WeeklyUpdateFactory(tenant=actors.tenant_a, lead=lead, week=W52, partner=northwind)
+    client = as_(client, nora)
+    assert 'data-testid="compliance"' not in client.get("/leads/week/").content.decode()
+    assert 'data-testid="compliance"' not in client.get("/").content.decode()
+
+
+def test_the_start_page_names_no_buyer_of_an_offer(client, actors, northwind, nora):
+    lead_for(actors.tenant_a, northwind, stage="awaiting_acceptance")
+    page = as_(client, nora).get("/").content.decode()
+    assert "Dana" not in page and "Okafor" not in page
+
+
+def test_the_managers_page_shows_the_lagging_partners_state(client, actors, northwind):
+    with tenant_context(actors.tenant_a):
+        lagging(actors.tenant_a, northwind)
+    manager = make_actor(actors.tenant_a, Role.MANAGER)
+    page = as_(client, manager).get("/partners/overview/").content.decode()
+    row = page[page.index(f'data-partner="{northwind.pk}"') :]
+    assert "Warned" in row[: row.index("</tr>")] and "2026-W52" in row[: row.index("</tr>")]
