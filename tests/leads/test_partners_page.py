@@ -88,7 +88,7 @@ def test_the_page_shows_each_partners_figures(client, actors, manager, seeded):
     assert "67%" in cell(mine, "win-rate") and "2 of 3 closed" in cell(mine, "win-rate")
     assert "<time" in cell(mine, "last-report")
     empty = row(page, contoso)
-    assert cell(empty, "open") == "0" and cell(empty, "win-rate") == "—"
+    assert cell(empty, "open") == "0" and cell(empty, "win-rate") == "<span>—</span>"
     assert cell(empty, "last-report") == "never"
 
 
