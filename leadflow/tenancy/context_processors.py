@@ -1,5 +1,3 @@
-from django.utils.functional import SimpleLazyObject
-
 from leadflow.tenancy.models import Role
 from leadflow.tenancy.roles import MANAGERS, MARKETING
 
@@ -12,9 +10,6 @@ def tenancy(request):
     marketing = member and role in MARKETING
     partner = principal is not None and principal.is_partner
     return {
-        # A partner user's standing under the reporting rule (its start page shows it); read
-        # only when a template asks, so other pages pay no query for it.
-        "portal_status": SimpleLazyObject(lambda: _portal_status(principal)) if partner else {},
         "principal": principal,
         "memberships": getattr(request, "memberships", []),
         "nav": {
@@ -33,9 +28,3 @@ def tenancy(request):
             "partner_overview": member and role in MANAGERS,
         },
     }
-
-
-def _portal_status(principal):
-    from leads.views.my_week import compliance_context
-
-    return compliance_context(principal)

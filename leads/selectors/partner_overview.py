@@ -31,7 +31,7 @@ from leads.selectors.weekly import current_week, missing_update
 CLOSED = (LeadStage.WON, LeadStage.LOST, LeadStage.POSTPONED)
 
 
-class Median(Aggregate):  # type: ignore[type-arg]
+class Median(Aggregate):
     """PostgreSQL's ``percentile_cont(0.5)`` over an interval: the median duration."""
 
     function = "percentile_cont"

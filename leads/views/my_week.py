@@ -32,6 +32,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from inquiries.models import Inquiry
 from leadflow.lib.rules import RuleViolation
+from leadflow.lib.start_page import Tile
 from leadflow.tenancy.models import Role
 from leadflow.tenancy.pages import page_principal
 from leadflow.tenancy.principal import Principal
@@ -125,6 +126,27 @@ def compliance_context(principal: Principal) -> dict[str, Any]:
     if found is None:
         return {}
     return {"compliance": found, "compliance_message": compliance_message(found, principal)}
+
+
+def compliance_tiles(principal: Principal) -> list[Tile]:
+    """The partner start page's warning: the updates missing and by when (nothing when
+    compliant). Registered for partner users by ``leads.views.panels.register``."""
+    found = compliance_context(principal).get("compliance")
+    if found is None or found.state == COMPLIANT:
+        return []
+    message = compliance_message(found, principal)
+    count = len(found.missing_leads)
+    return [
+        Tile(
+            key="leads.partner_compliance",
+            # The count is the tile's number: "1" above "update missing — report by Friday…".
+            label=message.removeprefix(f"{count} ") if count else message,
+            count=count,
+            url=reverse("my-week"),
+            hint=f"{found.reason}." if found.reason else "",
+            tone="attention",
+        )
+    ]
 
 
 def lead_url(lead: Lead) -> str:

@@ -89,8 +89,8 @@ def test_a_partner_user_accepts_an_offer_from_my_week(live_server, browser, scre
     page = context.new_page()
     try:
         log_in(page, live_server, nora.user.email)
-        expect(page.get_by_test_id("compliance")).to_contain_text(
-            "1 update missing — report by Friday or new leads pause"
+        expect(page.get_by_test_id("tile-leads.partner_compliance")).to_contain_text(
+            "update missing — report by Friday or new leads pause"
         )
         page.screenshot(path=str(screenshot_dir / "portal-home-1280.png"), full_page=True)
         page.get_by_role("link", name="My week").first.click()
