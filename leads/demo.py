@@ -39,6 +39,7 @@ def seed_demo_leads(*, tenant: Tenant) -> int:
     with tenant_context(tenant), transaction.atomic():
         booked = _book(tenant)
         seed_demo_routing(tenant=tenant)
+        booked += seed_demo_partner_weeks(tenant=tenant)
     seed_demo_targets(tenant=tenant)
     return booked
 
@@ -307,3 +308,92 @@ def seed_demo_targets(*, tenant: Tenant) -> int:
                 **owner,
             )
         return len(owners)
+
+
+# --- The partner portal (issue 17): one compliant partner, one about to be suspended -----
+
+DEMO_PORTAL_LEADS = 3  # accepted leads each of the two partners works (Acme only)
+DEMO_PORTAL_WEEKS = 4  # how many weeks ago the partners got them
+DEMO_SECOND_PARTNER_USER = "partner@contoso.example"
+DEMO_SECOND_PARTNER_USER_NAME = "Carlos Mendoza"
+
+
+def seed_demo_partner_weeks(*, tenant: Tenant) -> int:
+    """Northwind reports every week (compliant); Contoso missed last week's updates (the
+    last closed week: warned, suspended if it misses this one too). How many booked.
+
+    Through the services: the qualifier books the next MQLs, the manager gives
+    them to the partners, the partners' users accept and report; only when the
+    partner got the lead is set directly (a seed cannot wait four weeks). A
+    user of Contoso is added so its portal (and its warning) can be seen.
+    """
+    from leadflow.tenancy import services as tenancy_services
+    from leadflow.tenancy.demo import DEMO_PARTNER, DEMO_PASSWORD
+    from leadflow.tenancy.models import Membership, Partner
+    from leads.services.ownership import change_owner
+
+    northwind = Partner.objects.filter(name=DEMO_PARTNER).first()
+    contoso = Partner.objects.filter(name=DEMO_SECOND_PARTNER).first()
+    if tenant.slug != "acme" or northwind is None or contoso is None:
+        return 0
+    if Lead.objects.filter(partner=contoso).exists():
+        return 0
+    admin = acting_member(tenant, f"admin@{tenant.slug}.example")
+    if not Membership.objects.filter(user__email=DEMO_SECOND_PARTNER_USER).exists():
+        tenancy_services.add_member(
+            email=DEMO_SECOND_PARTNER_USER,
+            role="rep",
+            password=DEMO_PASSWORD,
+            full_name=DEMO_SECOND_PARTNER_USER_NAME,
+            partner=contoso,
+            by=admin,
+        )
+    rng = random.Random(f"{DEMO_RANDOM_SEED}-{tenant.slug}-portal")
+    tz = ZoneInfo(tenant.timezone)
+    now = timezone.now()
+    this_week = current_week(tz)
+    last_week = this_week - timedelta(weeks=1)
+    qualifier = acting_member(tenant, f"qualifier@{tenant.slug}.example")
+    manager = acting_member(tenant, f"manager@{tenant.slug}.example")
+    users = {
+        northwind.pk: acting_member(tenant, "partner@northwind.example"),
+        contoso.pk: acting_member(tenant, DEMO_SECOND_PARTNER_USER),
+    }
+    mqls = list(
+        Inquiry.objects.filter(stage=Stage.MQL, partner__isnull=True).order_by("-score", "id")
+    )[: 2 * DEMO_PORTAL_LEADS]
+    for n, inquiry in enumerate(mqls):
+        partner = northwind if n < DEMO_PORTAL_LEADS else contoso
+        by = users[partner.pk]
+        lead = book_appointment(
+            inquiry=inquiry,
+            starts_at=_working_hour(now, 1 + n, tz, rng),
+            rep=manager.user,
+            location="On site",
+            by=qualifier,
+        )
+        change_owner(lead=lead, partner=partner, by=manager, reason="Demo: the partner's region")
+        assigned = now - timedelta(weeks=DEMO_PORTAL_WEEKS, days=2)
+        Lead.objects.filter(pk=lead.pk).update(assigned_at=assigned)
+        lead.refresh_from_db()
+        stages.move(
+            lead,
+            "accepted",
+            by=by,
+            also={"accepted_at": assigned + timedelta(hours=3 + 6 * n)},
+            only_from=["awaiting_acceptance"],
+            machine_name=lead_stages.MACHINE,
+        )
+        first_week = weeks.week_of_moment(assigned, tz)
+        past = [this_week - timedelta(weeks=w) for w in range(1, DEMO_PORTAL_WEEKS + 2)]
+        for monday in sorted(m for m in past if m >= first_week):
+            if partner == contoso and monday == last_week:
+                continue  # Contoso's gap: last week's updates are missing
+            record_weekly_update(
+                lead=lead,
+                status="progress",
+                note=rng.choice(["Site visit done.", "Quote sent.", "Waiting on their IT."]),
+                week=monday,
+                by=by,
+            )
+    return len(mqls)

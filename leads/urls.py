@@ -82,3 +82,14 @@ from leads.views import targets  # noqa: E402
 urlpatterns += [
     path("settings/targets/", targets.targets_page, name="targets"),
 ]
+
+from leads.views import partner_keys, partners  # noqa: E402
+
+urlpatterns += [
+    # The managers' partners page, and the partner portal's API keys.
+    path("partners/overview/", partners.partner_overview_page, name="partner-overview"),
+    path("partner/keys/", partner_keys.partner_keys_page, name="partner-keys"),
+    path(
+        "partner/keys/<int:pk>/revoke/", partner_keys.partner_key_revoke, name="partner-key-revoke"
+    ),
+]

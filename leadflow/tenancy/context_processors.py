@@ -8,6 +8,7 @@ def tenancy(request):
     role = principal.role if principal else None
     member = principal is not None and not principal.is_partner
     marketing = member and role in MARKETING
+    partner = principal is not None and principal.is_partner
     return {
         "principal": principal,
         "memberships": getattr(request, "memberships", []),
@@ -20,7 +21,10 @@ def tenancy(request):
             # Qualifiers read campaigns (as in the API); admins, managers, marketers change them.
             "campaigns": marketing,
             # A rep's week of leads; managers and admins have the team's leads.
-            "my_week": member and role == Role.REP,
+            "my_week": (member and role == Role.REP) or partner,
             "team_leads": member and role in MANAGERS,
+            # The partner portal: the partner's API keys; managers' view of all partners.
+            "partner_keys": partner,
+            "partner_overview": member and role in MANAGERS,
         },
     }

@@ -14,7 +14,7 @@ from leads.api import lifecycle
 from leads.api.manage import ManageLeadMixin, TeamFilterMixin
 from leads.api.touches import LeadTouchesMixin
 from leads.models import Appointment, Lead
-from leads.selectors.leads import lead_list
+from leads.selectors.leads import contact_hidden, lead_list, visible_profile
 
 
 class LeadPartnerOutput(serializers.ModelSerializer):
@@ -46,6 +46,29 @@ class LeadOutput(serializers.ModelSerializer):
     breached = serializers.SerializerMethodField(
         help_text="The acceptance window lapsed before the lead was accepted (kept after)."
     )
+    profile = serializers.SerializerMethodField(
+        help_text="The buyer as handed over. On a partner's offer (awaiting acceptance) "
+        "without first/last name, email and phone (see `contact_hidden`)."
+    )
+    contact_hidden = serializers.SerializerMethodField(
+        help_text="True for a partner while the lead is an offer: accept it to see the "
+        "buyer's contact details."
+    )
+
+    def _principal(self):
+        request = self.context.get("request")
+        return getattr(request, "auth", None) if request is not None else None
+
+    @extend_schema_field(serializers.DictField())
+    def get_profile(self, lead: Lead) -> dict:
+        principal = self._principal()
+        if principal is None:
+            return dict(lead.profile or {})
+        return visible_profile(lead, principal)
+
+    def get_contact_hidden(self, lead: Lead) -> bool:
+        principal = self._principal()
+        return principal is not None and contact_hidden(lead, principal)
 
     @extend_schema_field(LeadOwnerOutput(allow_null=True))
     def get_owner(self, lead: Lead) -> dict | None:
@@ -70,6 +93,7 @@ class LeadOutput(serializers.ModelSerializer):
             "score_breakdown",
             "definition_version",
             "profile",
+            "contact_hidden",
             "appointment",
             "created_at",
             "owner",

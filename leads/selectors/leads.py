@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import QuerySet
 
@@ -67,3 +68,45 @@ def leads_to_do(*, principal: Principal, stages: tuple[str, ...], limit: int = 5
     leads = lead_list(principal=principal).filter(stage__in=stages)
     first = list(leads.order_by("appointment__starts_at", "id")[:limit])
     return LeadsToDo(count=leads.count(), first=first)
+
+
+# --- What a partner sees of an offer ---------------------------------------------------
+
+#: The buyer's contact details in a lead's profile (``booking.buyer_profile``): hidden from a
+#: partner until it accepts the lead. ``additional_emails`` is kept by merges when present.
+CONTACT_FIELDS = frozenset({"first_name", "last_name", "email", "phone", "additional_emails"})
+#: What a timeline entry of the profile may show on an offer: what happened and when.
+OFFER_ACTIVITY_FIELDS = ("kind", "occurred_at")
+
+
+def contact_hidden(lead: Lead, principal: Principal) -> bool:
+    """Whether the buyer's contact details are hidden from ``principal`` on ``lead``.
+
+    True while the caller acts for a partner (its users and its keys) and the
+    lead is still an offer (awaiting acceptance): like a partner programme's
+    engagement invitation, the partner sees who the company is and what it
+    needs, and the person's name, email and phone once it accepts.
+    """
+    return principal.partner is not None and lead.stage == LeadStage.AWAITING_ACCEPTANCE
+
+
+def visible_profile(lead: Lead, principal: Principal) -> dict[str, Any]:
+    """The lead's buyer profile as ``principal`` may read it (a copy; the lead is unchanged).
+
+    When ``contact_hidden``: without first and last name, email, phone and any
+    additional emails, and the timeline's entries reduced to their kind and
+    time. Company, interest, industry, country, size, scores and the rest stay.
+    """
+    profile: dict[str, Any] = dict(lead.profile or {})
+    if not contact_hidden(lead, principal):
+        return profile
+    for field in CONTACT_FIELDS:
+        profile.pop(field, None)
+    activities = profile.get("activities")
+    if isinstance(activities, list):
+        profile["activities"] = [
+            {key: entry.get(key) for key in OFFER_ACTIVITY_FIELDS if key in entry}
+            for entry in activities
+            if isinstance(entry, dict)
+        ]
+    return profile

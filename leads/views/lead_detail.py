@@ -5,8 +5,10 @@ lost, postponed, reopen, next_step) and the action's fields, calls one service
 and redirects back with a message. A refusal (``RuleViolation``) is shown on
 the form field it names and nothing is written (400, or 409 for a conflict).
 The lead is looked up among those the viewer may see (``lead_list``): another
-rep's lead, or another tenant's, is a 404. Members' page only (reps,
-managers, marketing); a partner's users get their own portal later.
+rep's lead, or another tenant's, is a 404. Reps, managers, marketing, and
+a partner's users (the portal: their partner's leads only, and an offer's
+contact details hidden until they accept it). A POST may name a ``next``
+page on this site to go back to (My week's accept button).
 """
 
 from __future__ import annotations
@@ -17,19 +19,20 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Role
-from leadflow.tenancy.pages import member_page
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.roles import MANAGERS, MARKETING
 from leads.models import Lead, LeadStage, RejectKind
-from leads.selectors.leads import lead_list
+from leads.selectors.leads import contact_hidden, lead_list, visible_profile
 from leads.selectors.settings import lead_settings
 from leads.selectors.timeline import person_timeline
 from leads.selectors.touches import owner_touch_count
 from leads.services import lifecycle
 from leads.services.closing import close_lead, reopen_lead
+from leads.views.my_week import portal_page
 
 PAGE_ROLES = (*MARKETING, Role.REP)
 # Stages in which a lead was given up (the 4-touch cliff flags these).
@@ -164,7 +167,18 @@ def _perform(name: str, lead: Lead, data: dict[str, Any], principal: Principal) 
     return "Next step saved." if data["action"] else "Next step cleared."
 
 
-@member_page(*PAGE_ROLES)
+def _done(request, principal: Principal, lead: Lead) -> HttpResponse:
+    """After an action: back to ``next`` when it is a page of this site, else the lead —
+    or My week when the viewer no longer sees the lead (they handed it back)."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}):
+        return redirect(target)
+    if not lead_list(principal=principal).filter(pk=lead.pk).exists():
+        return redirect("my-week")
+    return redirect("lead-detail", pk=lead.pk)
+
+
+@portal_page(*PAGE_ROLES)
 def lead_detail_page(request, principal: Principal, pk: int) -> HttpResponse:
     lead = get_object_or_404(
         lead_list(principal=principal).select_related("inquiry", "appointment__booked_by"), pk=pk
@@ -194,7 +208,7 @@ def lead_detail_page(request, principal: Principal, pk: int) -> HttpResponse:
                 status = 409 if exc.conflict else 400
             else:
                 messages.success(request, done)
-                return redirect("lead-detail", pk=lead.pk)
+                return _done(request, principal, lead)
         else:
             status = 400
     return render_lead(request, principal, lead, rules, allowed, bound, status=status)
@@ -215,14 +229,19 @@ def render_lead(
         for name in allowed
     }
     touches = owner_touch_count(lead)
+    hidden = contact_hidden(lead, principal)
     context = {
+        # The partner portal: an offer shows no contact details (nor the person's history).
+        "portal": principal.is_partner,
+        "contact_hidden": hidden,
+        "shown": visible_profile(lead, principal) if hidden else {},
         "lead": lead,
         "inquiry": lead.inquiry,
         "principal": principal,
         "settings": rules,
         "forms": forms_by_name,
         "open_form": next(iter(bound), ""),
-        "timeline": person_timeline(inquiry=lead.inquiry, principal=principal),
+        "timeline": [] if hidden else person_timeline(inquiry=lead.inquiry, principal=principal),
         "touches": touches,
         "touches_flagged": lead.stage in GIVEN_UP and touches <= rules.touch_cliff,
         "currency": principal.tenant.currency,

@@ -6,28 +6,39 @@ with ``fetch`` and swaps in the reported row this view renders (the counter
 comes back in headers); without script the same POST redirects back with a
 message. A refusal says why and changes nothing. The lead is looked up among
 the viewer's own leads, so anyone else's (or another tenant's) is a 404.
+
+Partner users (the partner portal) get the same pages for their partner's
+leads (``portal_page``): the selectors and services are principal-based, so a
+partner user sees and reports only its own partner's leads.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
 from inquiries.models import Inquiry
 from leadflow.lib.rules import RuleViolation
+from leadflow.lib.start_page import Tile
 from leadflow.tenancy.models import Role
-from leadflow.tenancy.pages import member_page
+from leadflow.tenancy.pages import page_principal
 from leadflow.tenancy.principal import Principal
 from leads.models import Lead, TouchKind, TouchOutcome, UpdateStatus, WeeklyUpdate
-from leads.selectors.leads import lead_list
+from leads.selectors.compliance import COMPLIANT, SUSPENDED, Compliance, partner_compliance
+from leads.selectors.leads import contact_hidden, lead_list, visible_profile
 from leads.selectors.my_week import my_week
 from leads.selectors.settings import lead_settings
 from leads.services.touches import MAX_NOTE_LENGTH, log_touch
@@ -35,6 +46,31 @@ from leads.services.updates import record_weekly_update
 
 OWNER_ROLES = (Role.REP, Role.MANAGER, Role.ADMIN)
 FETCH_HEADER = "X-Requested-With"
+
+View = Callable[..., HttpResponse]
+
+
+def portal_page(*roles: str) -> Callable[[View], View]:
+    """Members with one of ``roles``, and the users of a partner (the partner portal).
+
+    Like ``member_page``: the view gets the principal and runs in the
+    viewer's own time zone (their own, else the tenant's). What a partner
+    user may see is the selectors' rule (its partner's leads only).
+    """
+
+    def decorate(view: View) -> View:
+        @login_required
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            principal = page_principal(request)
+            if not principal.is_partner and not principal.has_role(*roles):
+                raise PermissionDenied
+            with timezone.override(principal.timezone):
+                return view(request, principal, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 class UpdateForm(forms.Form):
@@ -60,6 +96,57 @@ class TouchForm(forms.Form):
     outcome = forms.ChoiceField(choices=TouchOutcome.choices)
     note = forms.CharField(max_length=MAX_NOTE_LENGTH, required=False)
     at = forms.DateTimeField(required=False, input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
+
+
+def compliance_message(found: Compliance, principal: Principal) -> str:
+    """What a partner user reads about its standing: ``2 updates missing — report by Friday or
+    new leads pause``; empty when compliant."""
+    if found.state == COMPLIANT:
+        return ""
+    count = len(found.missing_leads)
+    missing = f"{count} update{'s' if count != 1 else ''} missing"
+    if found.state == SUSPENDED:
+        if not count:
+            return "New leads are paused by the tenant's managers."
+        return f"New leads are paused: {missing}. Report them and new leads resume."
+    day = (
+        found.report_by.astimezone(principal.timezone).strftime("%A")
+        if found.report_by
+        else "the end of the week"
+    )
+    return f"{missing} — report by {day} or new leads pause."
+
+
+def compliance_context(principal: Principal) -> dict[str, Any]:
+    """``compliance`` (the partner's ``Compliance``) and ``compliance_message``; nothing for
+    members (they report to their managers, not to a rule)."""
+    if principal.partner is None:
+        return {}
+    found = partner_compliance([principal.partner.pk]).get(principal.partner.pk)
+    if found is None:
+        return {}
+    return {"compliance": found, "compliance_message": compliance_message(found, principal)}
+
+
+def compliance_tiles(principal: Principal) -> list[Tile]:
+    """The partner start page's warning: the updates missing and by when (nothing when
+    compliant). Registered for partner users by ``leads.views.panels.register``."""
+    found = compliance_context(principal).get("compliance")
+    if found is None or found.state == COMPLIANT:
+        return []
+    message = compliance_message(found, principal)
+    count = len(found.missing_leads)
+    return [
+        Tile(
+            key="leads.partner_compliance",
+            # The count is the tile's number: "1" above "update missing — report by Friday…".
+            label=message.removeprefix(f"{count} ") if count else message,
+            count=count,
+            url=reverse("my-week"),
+            hint=f"{found.reason}." if found.reason else "",
+            tone="attention",
+        )
+    ]
 
 
 def lead_url(lead: Lead) -> str:
@@ -101,12 +188,17 @@ def _form_error(form: forms.Form) -> str:
 
 
 @require_safe
-@member_page(*OWNER_ROLES)
+@portal_page(*OWNER_ROLES)
 def my_week_page(request: HttpRequest, principal: Principal) -> HttpResponse:
     week = my_week(principal)
     rules = lead_settings()
     for lead in [*week.awaiting, *week.to_report, *week.reported]:
         lead.url = lead_url(lead)  # type: ignore[attr-defined]
+    for lead in week.awaiting:
+        # An offer to a partner shows the buyer's company and need, not who they are.
+        hidden = contact_hidden(lead, principal)
+        lead.contact_hidden = hidden  # type: ignore[attr-defined]
+        lead.shown = visible_profile(lead, principal) if hidden else {}  # type: ignore[attr-defined]
     return render(
         request,
         "leads/my_week.html",
@@ -114,12 +206,14 @@ def my_week_page(request: HttpRequest, principal: Principal) -> HttpResponse:
             "week": week,
             "lost_reasons": rules.lost_reasons,
             "touch_minimum": rules.touch_minimum,
+            "portal": principal.is_partner,
+            **compliance_context(principal),
         },
     )
 
 
 @require_POST
-@member_page(*OWNER_ROLES)
+@portal_page(*OWNER_ROLES)
 def my_week_update(request: HttpRequest, principal: Principal, pk: int) -> HttpResponse:
     lead = _lead(principal, pk)
     form = UpdateForm(request.POST)
@@ -182,7 +276,7 @@ def _reported_row(
 
 
 @require_POST
-@member_page(*OWNER_ROLES)
+@portal_page(*OWNER_ROLES)
 def log_touch_page(request: HttpRequest, principal: Principal, pk: int) -> HttpResponse:
     """The touch form of the lead page (``leads/_touch_form.html``): log it, go back."""
     lead = _lead(principal, pk)

@@ -1,7 +1,10 @@
 """The leads panel on the inquiry page: the open lead, booking, and the earlier leads.
 
 Registered with ``inquiries.views.panels`` in ``LeadsConfig.ready()``, so the
-inquiry page shows it without ``inquiries`` importing this app.
+inquiry page shows it without ``inquiries`` importing this app. The same hook
+registers the partner portal's start-page tile (the partner's compliance
+warning, ``leads.views.my_week.compliance_tiles``): ``leadflow`` may not
+import this app either.
 """
 
 from __future__ import annotations
@@ -66,4 +69,10 @@ def inquiry_panel(
 
 
 def register() -> None:
+    from leadflow.lib import start_page
+    from leads.views.my_week import compliance_tiles
+
     panels.register("leads", inquiry_panel, order=10)
+    start_page.register(
+        "leads.partner_compliance", compliance_tiles, audiences=(start_page.PARTNER,), order=1
+    )

@@ -476,6 +476,11 @@ def pages(app: App) -> list[Page]:
         Page("routing-team-new", "/settings/routing/teams/new/", "admin"),
         Page("routing-team", f"/settings/routing/teams/{ids['routing_team']}/", "manager"),
         Page("targets", "/settings/targets/", "manager"),
+        # The partner portal (issue 17) and the managers' partners overview.
+        Page("my-week-partner", "/leads/week/", "partner_user"),
+        Page("partner-keys", "/partner/keys/", "partner_user"),
+        Page("partners-overview", "/partners/overview/", "manager"),
+        Page("partners-overview-admin", "/partners/overview/", "admin"),
     ]
 
 
@@ -674,6 +679,8 @@ def test_the_page_list_names_every_html_route():
         "routing-rule-move",
         "routing-rule-delete",
         "routing-team-delete",
+        # The partner portal's POST-only key revocation (redirects to the keys page).
+        "partner-key-revoke",
     }
     stand_in = SimpleNamespace(
         ids=defaultdict(lambda: 1),
