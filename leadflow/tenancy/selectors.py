@@ -31,13 +31,21 @@ from leadflow.tenancy.models import (
 from leadflow.tenancy.principal import Principal
 
 
+def partner_may_act(partner: Partner) -> bool:
+    """Whether a partner's users and keys may act: active, or suspended by the reporting rule
+    (which stops new leads, not the reporting that lifts it)."""
+    return partner.status == PartnerStatus.ACTIVE or partner.suspended_by_rule
+
+
 def memberships_of(*, user: User) -> list[Membership]:
     """The tenants the user may act in, for the tenant switcher.
 
     Crosses tenants on purpose: the row-level security policy ``own_rows``
     lets the acting user read their own memberships and nothing else. A
-    deactivated membership is left out, and so is one for a suspended partner:
-    it lost access with the partner's keys.
+    deactivated membership is left out, and so is one for a partner suspended by
+    hand: it lost access with the partner's keys. A partner suspended by the
+    reporting rule keeps access: it only receives no new leads, and must be able to
+    report its backlog to be reinstated.
     """
     with user_context(user):
         memberships = list(
@@ -52,7 +60,7 @@ def memberships_of(*, user: User) -> list[Membership]:
             # it is read there; partner users rarely belong to many tenants.
             with tenant_context(membership.tenant_id):
                 membership.partner = Partner.objects.filter(pk=membership.partner_id).first()
-            if membership.partner is None or membership.partner.status != PartnerStatus.ACTIVE:
+            if membership.partner is None or not partner_may_act(membership.partner):
                 continue
         usable.append(membership)
     return usable
@@ -90,7 +98,7 @@ def principal_for_secret(secret: str) -> Principal | None:
                 .filter(key_hash=parsed.digest, revoked_at__isnull=True)
                 .first()
             )
-            if key is None or (key.partner and key.partner.status != PartnerStatus.ACTIVE):
+            if key is None or (key.partner and not partner_may_act(key.partner)):
                 return None
             return Principal(
                 tenant=tenant,
@@ -111,9 +119,7 @@ def principal_for_secret(secret: str) -> Principal | None:
             .filter(user_id=token.user_id, is_active=True)
             .first()
         )
-        if membership is None or (
-            membership.partner and membership.partner.status != PartnerStatus.ACTIVE
-        ):
+        if membership is None or (membership.partner and not partner_may_act(membership.partner)):
             return None
         return Principal(
             tenant=tenant,

@@ -53,7 +53,7 @@ def partner_overview_page(request: HttpRequest, principal: Principal) -> HttpRes
         "leads/partners_overview.html",
         {
             "rows": rows,
-            # The partners' status route is the admins' (tenancy.views.partner_status).
-            "may_change_status": principal.has_role(Role.ADMIN),
+            # Admins and managers suspend and reactivate (tenancy.views.partner_status).
+            "may_change_status": principal.has_role(*MANAGERS),
         },
     )

@@ -300,3 +300,33 @@ def test_a_partner_reinstated_by_the_rule_is_suspended_again_when_it_stops_repor
     run(berlin, at(MONDAY, 10))
     # Two weeks later nothing more was reported: suspended again.
     assert run(berlin, at(MONDAY + timedelta(weeks=2), 9)).suspended == [partner.pk]
+
+
+def _key_of(tenant, partner) -> str:
+    admin = make_actor(tenant, Role.ADMIN)
+    with tenant_context(tenant):
+        return tenancy_services.issue_api_key(
+            name="CRM sync", partner=partner, by=admin.principal
+        ).secret
+
+
+def test_a_partner_suspended_by_the_rule_keeps_its_key_to_report_its_backlog(berlin, partner):
+    from leadflow.tenancy.selectors import principal_for_secret
+
+    secret = _key_of(berlin, partner)
+    lead_of(berlin, partner, at(weeks_back(3), 9), reported=[weeks_back(3)])
+    run(berlin, at(MONDAY, 9))
+    assert fresh(berlin, partner).status == "suspended"
+    caller = principal_for_secret(secret)
+    assert caller is not None and caller.partner.pk == partner.pk
+
+
+def test_a_partner_suspended_by_hand_loses_its_key_at_once(berlin, partner, manager):
+    from leadflow.tenancy.selectors import principal_for_secret
+
+    secret = _key_of(berlin, partner)
+    with tenant_context(berlin):
+        tenancy_services.suspend_partner(
+            partner=partner, by=manager.principal, reason="contract ended"
+        )
+    assert principal_for_secret(secret) is None
