@@ -15,7 +15,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from leadflow.tenancy.models import Role
 from leadflow.tenancy.pages import member_page
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.roles import MANAGERS
