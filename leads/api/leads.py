@@ -137,7 +137,7 @@ class OffsetDateTimeField(forms.DateTimeField):
 
     default_error_messages = {
         "invalid": "Give an ISO 8601 date and time with its offset, e.g. "
-        "2026-12-01T09:00:00+01:00 or 2026-12-01T08:00:00Z (write + as %2B in a URL).",
+        "2026-12-01T09:00:00+01:00 or 2026-12-01T08:00:00Z (write + as %%2B in a URL).",
     }
 
     def to_python(self, value):
