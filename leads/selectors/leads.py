@@ -84,11 +84,15 @@ def contact_hidden(lead: Lead, principal: Principal) -> bool:
     """Whether the buyer's contact details are hidden from ``principal`` on ``lead``.
 
     True while the caller acts for a partner (its users and its keys) and the
-    lead is still an offer (awaiting acceptance): like a partner programme's
-    engagement invitation, the partner sees who the company is and what it
-    needs, and the person's name, email and phone once it accepts.
+    lead is still an offer (awaiting acceptance) — or was never accepted at
+    all (rejected as not a lead, which leaves it in the partner's list): like
+    a partner programme's engagement invitation, the partner sees who the
+    company is and what it needs, and the person's name, email and phone once
+    it accepts.
     """
-    return principal.partner is not None and lead.stage == LeadStage.AWAITING_ACCEPTANCE
+    if principal.partner is None:
+        return False
+    return lead.stage == LeadStage.AWAITING_ACCEPTANCE or lead.accepted_at is None
 
 
 def visible_profile(lead: Lead, principal: Principal) -> dict[str, Any]:

@@ -63,7 +63,9 @@ def test_contact_is_hidden_from_a_partner_on_an_offer(actors, partner):
 
 
 def test_contact_is_shown_to_a_partner_once_accepted(actors, partner):
-    lead = LeadFactory(tenant=actors.tenant_a, partner=partner, stage="accepted")
+    lead = LeadFactory(
+        tenant=actors.tenant_a, partner=partner, stage="accepted", accepted_at=timezone.now()
+    )
     assert contact_hidden(lead, partner_principal(partner)) is False
 
 
@@ -362,3 +364,17 @@ def test_a_partner_key_past_its_rate_gets_429_with_retry_after(
     answers = [client.post("/api/v1/leads/sync/", body, format="json") for _ in range(3)]
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert int(answers[2]["Retry-After"]) > 0
+
+
+def test_rejecting_an_offer_as_not_a_lead_never_reveals_the_contact(actors, partner, system_a):
+    lead = offer_to(actors, partner)
+    client = key_for(partner, system_a)
+    answer = client.post(
+        f"/api/v1/leads/{lead.pk}/reject/",
+        {"kind": "not_a_lead", "reason": "Student project"},
+        format="json",
+    ).json()
+    assert (answer["stage"], answer["contact_hidden"]) == ("rejected", True)
+    assert "email" not in answer["profile"]
+    later = client.get(f"/api/v1/leads/{lead.pk}/").json()
+    assert later["contact_hidden"] is True and "phone" not in later["profile"]
