@@ -12,6 +12,7 @@ from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.principal import Principal
 from leads.selectors.leads import contact_hidden, visible_profile
 from leads.services.booking import book_appointment
+from tests.conftest import make_actor
 from tests.factories import InquiryFactory, LeadFactory, PartnerFactory
 
 CONTACT = ("first_name", "last_name", "email", "phone")
@@ -378,3 +379,25 @@ def test_rejecting_an_offer_as_not_a_lead_never_reveals_the_contact(actors, part
     assert "email" not in answer["profile"]
     later = client.get(f"/api/v1/leads/{lead.pk}/").json()
     assert later["contact_hidden"] is True and "phone" not in later["profile"]
+
+
+def test_a_partner_users_token_sees_an_offer_without_contact_too(actors, partner):
+    seller = make_actor(actors.tenant_a, "rep", partner=partner)
+    lead = offer_to(actors, partner)
+    body = seller.api().get(f"/api/v1/leads/{lead.pk}/").json()
+    assert body["contact_hidden"] is True and "email" not in body["profile"]
+
+
+def test_a_partner_users_sync_fails_on_another_partners_lead(actors, partner):
+    seller = make_actor(actors.tenant_a, "rep", partner=partner)
+    other = accepted_lead(actors.tenant_a, PartnerFactory(tenant=actors.tenant_a))
+    body = (
+        seller.api()
+        .post(
+            "/api/v1/leads/sync/",
+            {"items": [{"lead": other.pk, "status": "progress", "note": "x"}]},
+            format="json",
+        )
+        .json()
+    )
+    assert body["items"][0]["errors"] == {"lead": ["Not found."]}
