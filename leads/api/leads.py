@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers
 
@@ -12,9 +18,13 @@ from leadflow.tenancy.models import Partner
 from leadflow.tenancy.permissions import IsTenantCaller
 from leads.api import lifecycle
 from leads.api.manage import ManageLeadMixin, TeamFilterMixin
+from leads.api.sync import LeadSyncMixin
 from leads.api.touches import LeadTouchesMixin
 from leads.models import Appointment, Lead
-from leads.selectors.leads import contact_hidden, lead_list, visible_profile
+from leads.selectors.leads import contact_hidden, lead_list, updated_since, visible_profile
+
+# "T10:00:00 01:00": the + of an offset, unescaped in a query string, arrives as a space.
+OFFSET_SPACE = re.compile(r" ([0-9]{2}:?[0-9]{2})$")
 
 
 class LeadPartnerOutput(serializers.ModelSerializer):
@@ -118,9 +128,47 @@ class LeadOutput(serializers.ModelSerializer):
         ]
 
 
+class OffsetDateTimeField(forms.DateTimeField):
+    """An ISO 8601 moment with its UTC offset (``Z`` or ``+01:00``); a naive time is refused.
+
+    An unescaped ``+`` in a query string arrives as a space; a space before
+    the offset is read as the ``+`` it was.
+    """
+
+    default_error_messages = {
+        "invalid": "Give an ISO 8601 date and time with its offset, e.g. "
+        "2026-12-01T09:00:00+01:00 or 2026-12-01T08:00:00Z (write + as %%2B in a URL).",
+    }
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        text = OFFSET_SPACE.sub(r"+\1", str(value).strip())
+        try:
+            parsed = parse_datetime(text)
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.tzinfo is None:
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return parsed
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class UpdatedSinceFilter(django_filters.Filter):
+    field_class = OffsetDateTimeField
+
+
 class LeadFilter(TeamFilterMixin, django_filters.FilterSet):
     # By id, so the filter needs no queryset of users (which would cross tenants).
     rep = IdFilter(field_name="rep_id", help_text="The rep's user id.")
+    updated_since = UpdatedSinceFilter(
+        method="filter_updated_since",
+        help_text="ISO 8601 with offset: leads created, assigned, accepted, qualified or "
+        "closed since, or with a touch, weekly update or stage change recorded since.",
+    )
+
+    def filter_updated_since(self, queryset, name, value):
+        return updated_since(queryset, value)
 
     class Meta:
         model = Lead
@@ -129,6 +177,7 @@ class LeadFilter(TeamFilterMixin, django_filters.FilterSet):
 
 @extend_schema_view(**lifecycle.schemas(LeadOutput))
 class LeadViewSet(
+    LeadSyncMixin,
     LeadTouchesMixin,
     lifecycle.LeadLifecycleActions,
     ManageLeadMixin,

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from inquiries.models import Inquiry
-from leadflow.tenancy.models import Role
+from leadflow.tenancy.models import Role, StageChange
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.roles import MARKETING
-from leads.models import Lead, LeadStage
+from leads.models import Lead, LeadStage, Touch, WeeklyUpdate
 
 # Roles that see every lead of the tenant.
 ALL_LEADS_ROLES = MARKETING
@@ -83,11 +84,15 @@ def contact_hidden(lead: Lead, principal: Principal) -> bool:
     """Whether the buyer's contact details are hidden from ``principal`` on ``lead``.
 
     True while the caller acts for a partner (its users and its keys) and the
-    lead is still an offer (awaiting acceptance): like a partner programme's
-    engagement invitation, the partner sees who the company is and what it
-    needs, and the person's name, email and phone once it accepts.
+    lead is still an offer (awaiting acceptance) — or was never accepted at
+    all (rejected as not a lead, which leaves it in the partner's list): like
+    a partner programme's engagement invitation, the partner sees who the
+    company is and what it needs, and the person's name, email and phone once
+    it accepts.
     """
-    return principal.partner is not None and lead.stage == LeadStage.AWAITING_ACCEPTANCE
+    if principal.partner is None:
+        return False
+    return lead.stage == LeadStage.AWAITING_ACCEPTANCE or lead.accepted_at is None
 
 
 def visible_profile(lead: Lead, principal: Principal) -> dict[str, Any]:
@@ -110,3 +115,34 @@ def visible_profile(lead: Lead, principal: Principal) -> dict[str, Any]:
             if isinstance(entry, dict)
         ]
     return profile
+
+
+# --- Polling for changes: ``GET /api/v1/leads/?updated_since=`` ------------------------
+
+#: The lead's own moments: a lead counts as updated when one of them is at or after the time.
+LEAD_MOMENTS = ("created_at", "assigned_at", "accepted_at", "qualified_at", "closed_at")
+
+
+def updated_since(leads: QuerySet[Lead], since: datetime) -> QuerySet[Lead]:
+    """The leads of ``leads`` changed at or after ``since``: what an integration syncs again.
+
+    A lead counts as updated when it was created, (re)assigned, accepted,
+    qualified or closed since, or when a touch, a weekly update or a stage
+    change was *recorded* on it since (the touch's ``created_at``, not the
+    ``at`` it reports: a call logged today about last week is news today).
+    One query: the caller's leads (an index on tenant and owner) with three
+    ``EXISTS`` probes that each start from an index led by the lead (touches'
+    ``(tenant, lead, at)``, updates' ``(tenant, lead, week)``, stage changes'
+    ``(tenant, machine, object_id, created_at)``); no scan of the tenant's
+    touches or updates, whatever their number. The next step and the
+    appointment's edits do not count.
+    """
+    moments = Q()
+    for name in LEAD_MOMENTS:
+        moments |= Q(**{f"{name}__gte": since})
+    touched = Exists(Touch.objects.filter(lead_id=OuterRef("pk"), created_at__gte=since))
+    reported = Exists(WeeklyUpdate.objects.filter(lead_id=OuterRef("pk"), created_at__gte=since))
+    moved = Exists(
+        StageChange.objects.filter(machine="lead", object_id=OuterRef("pk"), created_at__gte=since)
+    )
+    return leads.filter(moments | touched | reported | moved)

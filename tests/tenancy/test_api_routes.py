@@ -116,6 +116,7 @@ ROUTES = [
     ("get", "/api/v1/targets/"),
     ("post", "/api/v1/targets/"),
     ("delete", "/api/v1/targets/1/"),
+    ("post", "/api/v1/leads/sync/"),
 ]
 
 
@@ -212,6 +213,7 @@ def test_route_list_covers_every_api_route():
         "routing-preview",
         "target-list",
         "target-detail",
+        "lead-sync",
     }
 
 
