@@ -613,6 +613,14 @@ def _buyer(lead: _Row) -> str:
     return name or lead.email or f"lead {lead.pk}"
 
 
+def _offered_buyer(item: _Routed) -> str:
+    """The buyer as the new owner's email names them: a partner is offered the lead and
+    learns who the buyer is only by accepting it (as the API and pages hide it)."""
+    if item.decision.partner is None:
+        return _buyer(item.lead)
+    return f"a buyer at {item.lead.company}" if item.lead.company else "a buyer"
+
+
 def _digest(items: Iterable[_Routed]) -> str:
     ids = ",".join(str(item.assignment.pk) for item in items if item.assignment is not None)
     return hashlib.sha256(ids.encode()).hexdigest()[:16]
@@ -682,17 +690,24 @@ def _email_new_owners(routed: list[_Routed], *, tenant: Tenant) -> None:
                 if meeting
                 else "no meeting planned"
             )
+            if item.decision.partner is not None:
+                company = ""  # named once, in the offered buyer
             blocks.append(
-                f"- {_buyer(lead)}{company}\n"
+                f"- {_offered_buyer(item)}{company}\n"
                 f"  Need:    {need}\n"
                 f"  Meeting: {when}\n"
                 f"  Lead:    {lead_link(lead.pk)}\n"
                 f"  Accept:  {lead_link(lead.pk)}#accept"
             )
         count = len(letter.items)
-        first = letter.items[0].lead
+        first = letter.items[0]
         subject = (
-            f"New lead for you: {_buyer(first)}" + (f" ({first.company})" if first.company else "")
+            f"New lead for you: {_offered_buyer(first)}"
+            + (
+                f" ({first.lead.company})"
+                if first.lead.company and first.decision.partner is None
+                else ""
+            )
             if count == 1
             else f"{count} new leads for you"
         )

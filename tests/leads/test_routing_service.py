@@ -357,6 +357,19 @@ def test_a_partner_owner_is_emailed_at_its_contact_address(actors, central):
     assert [m.recipient for m in outbox(actors, "lead-assigned:")] == ["leads@northwind.test"]
 
 
+def test_a_partner_is_offered_the_lead_without_the_buyers_name_or_address(actors, central):
+    partner = PartnerFactory(
+        tenant=actors.tenant_a, name="Northwind", contact_email="leads@northwind.test"
+    )
+    TeamMemberFactory(tenant=actors.tenant_a, team=central, partner=partner)
+    book(actors, first_name="Ursula", last_name="Unseen", email="ursula@freight.test")
+    [offer] = outbox(actors, "lead-assigned:")
+    letter = offer.payload["subject"] + offer.payload["text"]
+    assert "a buyer at Freight Co" in letter
+    for secret in ("Ursula", "Unseen", "ursula@freight.test"):
+        assert secret not in letter
+
+
 def test_routing_another_tenants_lead_changes_nothing(actors, sam):
     theirs = LeadFactory(tenant=actors.tenant_b, profile={"country": "DE"})
     assert route(actors, [theirs]) == []
