@@ -22,7 +22,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.expressions import CombinedExpression
+from django.db.models.expressions import Combinable, CombinedExpression
 from django.utils import timezone
 
 from leadflow.lib import weeks
@@ -137,7 +137,10 @@ def missed_in_window(week: date, window: list[PastWeek]) -> CombinedExpression:
     """Bit ``i`` set when the lead owed the week ``i`` weeks before ``week`` and has no
     update for it: ``owed - (owed & reported)``, from the lead row alone."""
     owed = owed_in_window(window)
-    return owed - owed.bitand(reported_in_window(week))
+    reported = CombinedExpression(
+        owed, Combinable.BITAND, reported_in_window(week), output_field=BigIntegerField()
+    )
+    return CombinedExpression(owed, Combinable.SUB, reported, output_field=BigIntegerField())
 
 
 def late_weeks(missed: int, week: date) -> list[date]:
