@@ -152,7 +152,7 @@ def _selection_sql(week, tz) -> list[tuple[str, tuple]]:
     """The SQL of ``digest_rows``'s one query (``digest_query``), as it runs it."""
     from leads.services.digests import digest_query
 
-    return [digest_query(week, tz).query.sql_with_params()]
+    return [digest_query(week, tz)]
 
 
 def main() -> None:

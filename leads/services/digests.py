@@ -33,17 +33,15 @@ from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import (
     BooleanField,
     Case,
     Count,
-    Exists,
     ExpressionWrapper,
     F,
     IntegerField,
     OrderBy,
-    OuterRef,
     Q,
     QuerySet,
     Sum,
@@ -58,7 +56,7 @@ from inquiries.models import Inquiry
 from leadflow import outbox
 from leadflow.lib import times, weeks
 from leadflow.tenancy.context import require_tenant_id
-from leadflow.tenancy.models import Membership, Tenant, User
+from leadflow.tenancy.models import Membership, Partner, Tenant, User
 from leads.models import Lead
 from leads.selectors.weekly import (
     LATE_WEEKS,
@@ -77,6 +75,22 @@ CAUSE = "digest-missing"
 
 # At most this many leads listed in one owner's email; the rest are counted and left to My week.
 DIGEST_LIMIT = 25
+
+# The lead rows' columns the ranking returns (``ranked_leads``).
+RANKED_FIELDS = (
+    "id",
+    "tenant_id",
+    "inquiry_id",
+    "rep_id",
+    "partner_id",
+    "missing",
+    "missed",
+    "owner_rep",
+    "rank",
+    "owner_leads",
+    "owner_missing",
+    "owner_late",
+)
 
 # The columns the digest reads, in this order (``_Row``): the rules' and the email's.
 DIGEST_FIELDS = (
@@ -245,15 +259,14 @@ def _owner_partition() -> list[Any]:
     ]
 
 
-def digest_query(week: date, tz: tzinfo) -> QuerySet[Any]:
-    """The digest's one query: each owner's listed leads, in owner order, as tuples.
+def ranked_leads(week: date, tz: tzinfo) -> QuerySet[Any]:
+    """The leads the digest lists, from the lead rows alone: at most ``DIGEST_LIMIT`` an owner.
 
     One scan of the leads that owe an update (``owing_update``), kept when
     ``week``'s update is missing (``last_update_week`` before it) or an earlier
-    week is (``missed``: ``missed_in_window``, from the row alone); per owner
-    ranked (this week's missing first, then by id) and cut at
-    ``DIGEST_LIMIT``, with the owner's counts beside each row. Read as
-    ``DIGEST_FIELDS``.
+    week is (``missed``: ``missed_in_window``); per owner ranked (this week's
+    missing first, then by id) and cut at ``DIGEST_LIMIT``, with the owner's
+    counts beside each row. Narrow rows, so the ranking's sort stays in memory.
     """
     owned = Lead.objects.filter(Q(partner__isnull=False) | Q(rep__isnull=False))
     missing = Q(last_update_week__isnull=True) | Q(last_update_week__lt=week)
@@ -266,6 +279,7 @@ def digest_query(week: date, tz: tzinfo) -> QuerySet[Any]:
         )
         .filter(missing | Q(missed__gt=0))
         .annotate(
+            owner_rep=owner[1],
             rank=Window(
                 RowNumber(),
                 partition_by=owner,
@@ -279,14 +293,40 @@ def digest_query(week: date, tz: tzinfo) -> QuerySet[Any]:
                 Sum(Case(When(missed__gt=0, then=Value(1)), default=Value(0))),
                 partition_by=owner,
             ),
-            rep_is_member=Exists(
-                Membership.objects.filter(user_id=OuterRef("rep_id"), is_active=True)
-            ),
         )
         .filter(rank__lte=DIGEST_LIMIT)
-        .order_by(*owner, "rank")
-        .values_list(*DIGEST_FIELDS)
+        .order_by()
+        .values(*RANKED_FIELDS)
     )
+
+
+def digest_query(week: date, tz: tzinfo) -> tuple[str, tuple[Any, ...]]:
+    """The digest's one query (SQL and parameters): ``ranked_leads`` joined to the buyer and
+    the owner, in owner order, as ``DIGEST_FIELDS``.
+
+    The joins come after the ranking, so only the listed leads are joined. Every
+    joined row is the lead's tenant's (and row-level security holds besides).
+    """
+    inner, params = ranked_leads(week, tz).query.sql_with_params()
+    sql = f"""
+SELECT r.id, r.rep_id, r.partner_id, r.missing, r.missed,
+    i.first_name, i.last_name, i.email, i.phone, i.external_id, i.company,
+    u.full_name, u.email, u.is_active, p.name, p.contact_email,
+    (m.is_active IS TRUE), r.owner_leads, r.owner_missing, r.owner_late
+FROM ({inner}) r
+JOIN {Inquiry._meta.db_table} i ON i.id = r.inquiry_id AND i.tenant_id = r.tenant_id
+LEFT JOIN {User._meta.db_table} u ON u.id = r.rep_id
+LEFT JOIN {Partner._meta.db_table} p ON p.id = r.partner_id AND p.tenant_id = r.tenant_id
+LEFT JOIN {Membership._meta.db_table} m ON m.user_id = r.rep_id AND m.tenant_id = r.tenant_id
+ORDER BY r.partner_id, r.owner_rep, r.rank"""
+    return sql, tuple(params)
+
+
+def _digest_tuples(week: date, tz: tzinfo) -> list[tuple[Any, ...]]:
+    sql, params = digest_query(week, tz)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def digest_rows(week: date, tz: tzinfo) -> list[DigestRow]:
@@ -296,7 +336,7 @@ def digest_rows(week: date, tz: tzinfo) -> list[DigestRow]:
     something is missing, this week or in the backlog.
     """
     result: list[DigestRow] = []
-    for owner_key, group in groupby(map(_Row._make, digest_query(week, tz)), key=_owner_key):
+    for owner_key, group in groupby(map(_Row._make, _digest_tuples(week, tz)), key=_owner_key):
         rows = list(group)
         first = rows[0]
         digest = DigestRow(
