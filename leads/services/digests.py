@@ -26,9 +26,10 @@ score or internal notes, which may be forwarded outside.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, tzinfo
-from itertools import groupby
+from operator import attrgetter
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 
@@ -114,6 +115,7 @@ DIGEST_FIELDS = (
     "owner_leads",
     "owner_missing",
     "owner_late",
+    "rank",
 )
 
 
@@ -138,6 +140,7 @@ class _Row(NamedTuple):
     owner_leads: int
     owner_missing: int
     owner_late: int
+    rank: int
 
 
 class DigestLead(NamedTuple):
@@ -193,6 +196,12 @@ def _owner_key(row: _Row) -> str:
     if row.partner_id is not None:
         return f"partner:{row.partner_id}"
     return f"rep:{row.rep_id}"
+
+
+def _owner_order(key: str) -> tuple[bool, int]:
+    """Partners first, then reps, each by id."""
+    kind, _, pk = key.partition(":")
+    return kind != "partner", int(pk)
 
 
 def _owner(row: _Row, key: str) -> DigestOwner | None:
@@ -302,7 +311,7 @@ def ranked_leads(week: date, tz: tzinfo) -> QuerySet[Any]:
 
 def digest_query(week: date, tz: tzinfo) -> tuple[str, tuple[Any, ...]]:
     """The digest's one query (SQL and parameters): ``ranked_leads`` joined to the buyer and
-    the owner, in owner order, as ``DIGEST_FIELDS``.
+    the owner, as ``DIGEST_FIELDS`` (unordered: ``digest_rows`` groups them).
 
     The joins come after the ranking, so only the listed leads are joined. Every
     joined row is the lead's tenant's (and row-level security holds besides).
@@ -312,13 +321,13 @@ def digest_query(week: date, tz: tzinfo) -> tuple[str, tuple[Any, ...]]:
 SELECT r.id, r.rep_id, r.partner_id, r.missing, r.missed,
     i.first_name, i.last_name, i.email, i.phone, i.external_id, i.company,
     u.full_name, u.email, u.is_active, p.name, p.contact_email,
-    (m.is_active IS TRUE), r.owner_leads, r.owner_missing, r.owner_late
+    (m.is_active IS TRUE), r.owner_leads, r.owner_missing, r.owner_late, r.rank
 FROM ({inner}) r
 JOIN {Inquiry._meta.db_table} i ON i.id = r.inquiry_id AND i.tenant_id = r.tenant_id
 LEFT JOIN {User._meta.db_table} u ON u.id = r.rep_id
 LEFT JOIN {Partner._meta.db_table} p ON p.id = r.partner_id AND p.tenant_id = r.tenant_id
 LEFT JOIN {Membership._meta.db_table} m ON m.user_id = r.rep_id AND m.tenant_id = r.tenant_id
-ORDER BY r.partner_id, r.owner_rep, r.rank"""
+"""
     return sql, tuple(params)
 
 
@@ -335,9 +344,13 @@ def digest_rows(week: date, tz: tzinfo) -> list[DigestRow]:
     Rows are in owner order (partners, then reps); an owner appears only when
     something is missing, this week or in the backlog.
     """
+    # Grouped here, not sorted in SQL: the listed rows are few, a sort of them there spills.
+    owners: dict[str, list[_Row]] = defaultdict(list)
+    for row in map(_Row._make, _digest_tuples(week, tz)):
+        owners[_owner_key(row)].append(row)
     result: list[DigestRow] = []
-    for owner_key, group in groupby(map(_Row._make, _digest_tuples(week, tz)), key=_owner_key):
-        rows = list(group)
+    for owner_key in sorted(owners, key=_owner_order):
+        rows = sorted(owners[owner_key], key=attrgetter("rank"))
         first = rows[0]
         digest = DigestRow(
             owner_key=owner_key,
