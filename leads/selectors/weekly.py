@@ -12,18 +12,17 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from django.db.models import (
+    BigIntegerField,
     Case,
     Exists,
-    IntegerField,
+    F,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
-    Sum,
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.expressions import Combinable, CombinedExpression
 from django.utils import timezone
 
 from leadflow.lib import weeks
@@ -95,57 +94,56 @@ def past_weeks(week: date, tz: tzinfo) -> list[PastWeek]:
     ]
 
 
-def owed_in_past_week(assigned_at: datetime, accepted_at: datetime | None, past: PastWeek) -> bool:
-    """Whether a lead (now accepted or SQL) owed its owner's update for the past week.
+def reported_in_window(week: date) -> Case:
+    """From the lead row alone: bit ``i`` set when it has an update for the week ``i`` weeks
+    before ``week`` (``i`` = 1 … ``LATE_WEEKS``; bit 0 is ``week`` itself).
 
-    Assigned before that week's Thursday (tenant time), and not accepted only after it
-    ended — My week's rule for its backlog.
+    ``Lead.reported_weeks`` counts back from ``last_update_week``; shifted left by
+    the weeks between that and ``week`` it counts back from ``week``. A lead last
+    reported before the window has no update in it. No updates are read.
     """
-    if assigned_at >= past.cutoff:
-        return False
-    return accepted_at is None or accepted_at < past.ends
-
-
-def reported_mask(window: list[PastWeek]) -> Coalesce:
-    """One integer a lead: bit ``i`` set when it has an update for ``window[i]``.
-
-    A correlated subquery on the updates' (tenant, lead, week) index: one
-    probe a lead, one integer back instead of every update row. ``SUM(DISTINCT
-    …)`` of each week's own power of two counts a week once however many
-    updates it has; plain SQL, so SQLite (``make run``) runs it too.
-    """
-    bit = Case(
-        *[When(week=past.monday, then=Value(1 << i)) for i, past in enumerate(window)],
+    return Case(
+        *[
+            When(
+                last_update_week=week - timedelta(weeks=gap),
+                then=F("reported_weeks").bitleftshift(gap) if gap else F("reported_weeks"),
+            )
+            for gap in range(LATE_WEEKS + 1)
+        ],
         default=Value(0),
-        output_field=IntegerField(),
+        output_field=BigIntegerField(),
     )
-    mask = (
-        WeeklyUpdate.objects.filter(
-            lead_id=OuterRef("pk"), week__gte=window[0].monday, week__lte=window[-1].monday
+
+
+def owed_in_window(window: list[PastWeek]) -> Case | Value:
+    """Bit ``i`` set when the lead owed an update for the week ``i`` weeks before the window's
+    end (My week's rule for its backlog, in SQL: assigned before its Thursday, and not accepted
+    only after it ended). Owed weeks run back from the newest, so it is one ``CASE``."""
+    newest_first = list(reversed(window))
+    terms = []
+    for oldest in range(len(newest_first), 0, -1):
+        past = newest_first[oldest - 1]
+        owed = Q(assigned_at__lt=past.cutoff) & (
+            Q(accepted_at__isnull=True) | Q(accepted_at__lt=past.ends)
         )
-        .order_by()
-        .values("lead_id")
-        .annotate(mask=Sum(bit, distinct=True))
-        .values("mask")
+        # Weeks 1 … ``oldest`` back: bits 1 … oldest.
+        terms.append(When(owed, then=Value(((1 << oldest) - 1) << 1)))
+    if not terms:
+        return Value(0)
+    return Case(*terms, default=Value(0), output_field=BigIntegerField())
+
+
+def missed_in_window(week: date, window: list[PastWeek]) -> CombinedExpression:
+    """Bit ``i`` set when the lead owed the week ``i`` weeks before ``week`` and has no
+    update for it: ``owed - (owed & reported)``, from the lead row alone."""
+    owed = owed_in_window(window)
+    reported = CombinedExpression(
+        owed, Combinable.BITAND, reported_in_window(week), output_field=BigIntegerField()
     )
-    return Coalesce(Subquery(mask, output_field=IntegerField()), Value(0))
+    return CombinedExpression(owed, Combinable.SUB, reported, output_field=BigIntegerField())
 
 
-def late_weeks(
-    assigned_at: datetime | None,
-    accepted_at: datetime | None,
-    reported: int,
-    window: list[PastWeek],
-) -> list[date]:
-    """The weeks of ``window`` a lead owed and has no update for (``reported_mask``), oldest first.
-
-    Owed: assigned before the week's Thursday and not accepted only after the
-    week ended (``owed_in_past_week``, My week's rule for its backlog).
-    """
-    if assigned_at is None:
-        return []
-    return [
-        past.monday
-        for i, past in enumerate(window)
-        if not reported >> i & 1 and owed_in_past_week(assigned_at, accepted_at, past)
-    ]
+def late_weeks(missed: int, week: date) -> list[date]:
+    """The weeks of ``missed_in_window``'s mask (bit ``i``: ``i`` weeks before ``week``),
+    oldest first."""
+    return [week - timedelta(weeks=back) for back in range(LATE_WEEKS, 0, -1) if missed >> back & 1]

@@ -7,19 +7,17 @@ Monday at ``DIGEST_HOUR`` in the tenant's zone; the hourly beat may run late,
 so any later run in the same ISO week still sends it, and the outbox key
 (``digest:missing:<week>:<owner>``) makes a second run add nothing.
 
-Set-based, one query for all owners whatever their number: every lead that
-owes an update (``owing_update`` over all the tenant's owned leads, ordered
-by owner) with, per lead, which of the last ``LATE_WEEKS`` weeks have an
-update (``reported_mask``: one integer, a bit a week, from a correlated
-subquery on the updates' index). Python works out, per lead, whether this
-week's update is missing (``last_update_week`` before this week, as
-``missing_update`` reads it) and which past weeks are late (owed since the
-lead's assignment, My week's rule), and groups by owner. No query per owner,
-and no SQL that SQLite (``make run``) lacks. The leads are read as plain
-tuples of the few columns the email needs, not as model objects, and the
-updates as one integer a lead, not a row an update: at 200,000 leads those
-were most of the time (``bench/digests.py``, ``docs/performance.md``). An
-owner with only a backlog still gets the one email.
+Set-based, one query for all owners whatever their number: one scan of the
+open leads that owe an update (``owing_update``) with the buyer and the owner
+joined. The backlog is read from the lead row alone — ``Lead.reported_weeks``
+(a bit a week, kept by ``record_weekly_update``) and the lead's assignment and
+acceptance decide, in SQL, which of the last ``LATE_WEEKS`` closed weeks were
+owed and have no update (``missed_in_window``, My week's rule); no update is
+read. An email of a hundred lead lines is not read, so the query also ranks
+each owner's leads (``row_number() over (partition by owner)``: this week's
+missing first) and returns at most ``DIGEST_LIMIT`` of them with the owner's
+counts; the email then says "and 57 more — see My week". Python only groups
+the rows by owner. An owner with only a backlog still gets the one email.
 
 The email names the buyer and the company and links the lead — never the
 score or internal notes, which may be forwarded outside.
@@ -28,30 +26,46 @@ score or internal notes, which may be forwarded outside.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, tzinfo
-from itertools import groupby
+from operator import attrgetter
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db import connection, transaction
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OrderBy,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from inquiries.models import Inquiry
 from leadflow import outbox
 from leadflow.lib import times, weeks
 from leadflow.tenancy.context import require_tenant_id
-from leadflow.tenancy.models import Membership, Tenant, User
+from leadflow.tenancy.models import Membership, Partner, Tenant, User
 from leads.models import Lead
 from leads.selectors.weekly import (
     LATE_WEEKS,
     current_week,
     late_weeks,
+    missed_in_window,
     owing_update,
     past_weeks,
-    reported_mask,
 )
 
 logger = logging.getLogger(__name__)
@@ -60,14 +74,32 @@ logger = logging.getLogger(__name__)
 DIGEST_HOUR = 7
 CAUSE = "digest-missing"
 
+# At most this many leads listed in one owner's email; the rest are counted and left to My week.
+DIGEST_LIMIT = 25
+
+# The lead rows' columns the ranking returns (``ranked_leads``).
+RANKED_FIELDS = (
+    "id",
+    "tenant_id",
+    "inquiry_id",
+    "rep_id",
+    "partner_id",
+    "missing",
+    "missed",
+    "owner_rep",
+    "rank",
+    "owner_leads",
+    "owner_missing",
+    "owner_late",
+)
+
 # The columns the digest reads, in this order (``_Row``): the rules' and the email's.
 DIGEST_FIELDS = (
     "id",
     "rep_id",
     "partner_id",
-    "assigned_at",
-    "accepted_at",
-    "last_update_week",
+    "missing",
+    "missed",
     "inquiry__first_name",
     "inquiry__last_name",
     "inquiry__email",
@@ -80,7 +112,10 @@ DIGEST_FIELDS = (
     "partner__name",
     "partner__contact_email",
     "rep_is_member",
-    "reported",
+    "owner_leads",
+    "owner_missing",
+    "owner_late",
+    "rank",
 )
 
 
@@ -88,9 +123,8 @@ class _Row(NamedTuple):
     id: int
     rep_id: int | None
     partner_id: int | None
-    assigned_at: datetime | None
-    accepted_at: datetime | None
-    last_update_week: date | None
+    missing: bool
+    missed: int
     first_name: str
     last_name: str
     email: str
@@ -103,7 +137,10 @@ class _Row(NamedTuple):
     partner_name: str | None
     partner_email: str | None
     rep_is_member: bool
-    reported: int
+    owner_leads: int
+    owner_missing: int
+    owner_late: int
+    rank: int
 
 
 class DigestLead(NamedTuple):
@@ -124,6 +161,8 @@ class DigestOwner:
 class DigestRow:
     """One owner's share of the digest: this week's missing leads and the late ones.
 
+    ``missing`` and ``late`` are the leads listed (at most ``DIGEST_LIMIT``
+    leads in all, this week's first); the counts are the owner's whole.
     ``owner`` is None when there is nobody to write to (a partner without a
     contact email, a rep who left or whose account is closed).
     """
@@ -133,6 +172,16 @@ class DigestRow:
     missing: list[DigestLead] = field(default_factory=list)
     # Leads with earlier weeks missing, and those weeks (oldest first).
     late: list[tuple[DigestLead, list[date]]] = field(default_factory=list)
+    # The owner's leads in the digest, missing this week, with late weeks (listed or not).
+    leads_count: int = 0
+    missing_count: int = 0
+    late_count: int = 0
+
+    @property
+    def unlisted(self) -> int:
+        """The owner's leads in the digest the email does not list."""
+        listed = {lead.id for lead in self.missing} | {lead.id for lead, _ in self.late}
+        return self.leads_count - len(listed)
 
 
 def digest_due(now: datetime, tz: tzinfo) -> bool:
@@ -147,6 +196,12 @@ def _owner_key(row: _Row) -> str:
     if row.partner_id is not None:
         return f"partner:{row.partner_id}"
     return f"rep:{row.rep_id}"
+
+
+def _owner_order(key: str) -> tuple[bool, int]:
+    """Partners first, then reps, each by id."""
+    kind, _, pk = key.partition(":")
+    return kind != "partner", int(pk)
 
 
 def _owner(row: _Row, key: str) -> DigestOwner | None:
@@ -175,8 +230,9 @@ def _lead_url(lead: DigestLead) -> str:
 
 
 def _text(owner: DigestOwner, row: DigestRow, label: str) -> str:
+    site = getattr(settings, "SITE_URL", "") or ""
     parts = [f"Hello {owner.name},\n"]
-    count = len(row.missing)
+    count = row.missing_count
     if count:
         noun = "lead still needs" if count == 1 else "leads still need"
         lines = [f"- {lead.person}: {_lead_url(lead)}" for lead in row.missing]
@@ -197,31 +253,89 @@ def _text(owner: DigestOwner, row: DigestRow, label: str) -> str:
             + "\n".join(lines)
             + "\n"
         )
-    site = getattr(settings, "SITE_URL", "") or ""
-    parts.append(f"Report them in My week: {site}/leads/week/\n")
+    if row.unlisted:
+        parts.append(f"And {row.unlisted} more — see My week: {site}/leads/week/\n")
+    else:
+        parts.append(f"Report them in My week: {site}/leads/week/\n")
     return "\n".join(parts)
 
 
-def digest_query(week: date, tz: tzinfo) -> QuerySet[Any]:
-    """The digest's one query: every lead that owes an update, in owner order, as tuples.
+def _owner_partition() -> list[Any]:
+    """A partner owns its partner's leads; otherwise the rep does (``_owner_key``)."""
+    return [
+        F("partner_id"),
+        Case(When(partner__isnull=True, then=F("rep_id")), output_field=IntegerField()),
+    ]
 
-    The leads owe ``week``'s update or owed an earlier one (``owing_update``:
-    assigned before this week's Thursday), read as ``DIGEST_FIELDS``, with
-    ``reported``: which of the ``LATE_WEEKS`` weeks before have an update
-    (``reported_mask``).
+
+def ranked_leads(week: date, tz: tzinfo) -> QuerySet[Any]:
+    """The leads the digest lists, from the lead rows alone: at most ``DIGEST_LIMIT`` an owner.
+
+    One scan of the leads that owe an update (``owing_update``), kept when
+    ``week``'s update is missing (``last_update_week`` before it) or an earlier
+    week is (``missed``: ``missed_in_window``); per owner ranked (this week's
+    missing first, then by id) and cut at ``DIGEST_LIMIT``, with the owner's
+    counts beside each row. Narrow rows, so the ranking's sort stays in memory.
     """
     owned = Lead.objects.filter(Q(partner__isnull=False) | Q(rep__isnull=False))
+    missing = Q(last_update_week__isnull=True) | Q(last_update_week__lt=week)
+    owner = _owner_partition()
     return (
         owing_update(owned, week=week, tz=tz)
         .annotate(
-            rep_is_member=Exists(
-                Membership.objects.filter(user_id=OuterRef("rep_id"), is_active=True)
-            ),
-            reported=reported_mask(past_weeks(week, tz)),
+            missing=ExpressionWrapper(missing, output_field=BooleanField()),
+            missed=missed_in_window(week, past_weeks(week, tz)),
         )
-        .order_by("partner_id", "rep_id", "id")
-        .values_list(*DIGEST_FIELDS)
+        .filter(missing | Q(missed__gt=0))
+        .annotate(
+            owner_rep=owner[1],
+            rank=Window(
+                RowNumber(),
+                partition_by=owner,
+                order_by=[OrderBy(F("missing"), descending=True), F("id").asc()],
+            ),
+            owner_leads=Window(Count("id"), partition_by=owner),
+            owner_missing=Window(
+                Sum(Case(When(missing, then=Value(1)), default=Value(0))), partition_by=owner
+            ),
+            owner_late=Window(
+                Sum(Case(When(missed__gt=0, then=Value(1)), default=Value(0))),
+                partition_by=owner,
+            ),
+        )
+        .filter(rank__lte=DIGEST_LIMIT)
+        .order_by()
+        .values(*RANKED_FIELDS)
     )
+
+
+def digest_query(week: date, tz: tzinfo) -> tuple[str, tuple[Any, ...]]:
+    """The digest's one query (SQL and parameters): ``ranked_leads`` joined to the buyer and
+    the owner, as ``DIGEST_FIELDS`` (unordered: ``digest_rows`` groups them).
+
+    The joins come after the ranking, so only the listed leads are joined. Every
+    joined row is the lead's tenant's (and row-level security holds besides).
+    """
+    inner, params = ranked_leads(week, tz).query.sql_with_params()
+    sql = f"""
+SELECT r.id, r.rep_id, r.partner_id, r.missing, r.missed,
+    i.first_name, i.last_name, i.email, i.phone, i.external_id, i.company,
+    u.full_name, u.email, u.is_active, p.name, p.contact_email,
+    (m.is_active IS TRUE), r.owner_leads, r.owner_missing, r.owner_late, r.rank
+FROM ({inner}) r
+JOIN {Inquiry._meta.db_table} i ON i.id = r.inquiry_id AND i.tenant_id = r.tenant_id
+LEFT JOIN {User._meta.db_table} u ON u.id = r.rep_id
+LEFT JOIN {Partner._meta.db_table} p ON p.id = r.partner_id AND p.tenant_id = r.tenant_id
+LEFT JOIN {Membership._meta.db_table} m ON m.user_id = r.rep_id AND m.tenant_id = r.tenant_id
+"""
+    return sql, tuple(params)
+
+
+def _digest_tuples(week: date, tz: tzinfo) -> list[tuple[Any, ...]]:
+    sql, params = digest_query(week, tz)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def digest_rows(week: date, tz: tzinfo) -> list[DigestRow]:
@@ -230,24 +344,28 @@ def digest_rows(week: date, tz: tzinfo) -> list[DigestRow]:
     Rows are in owner order (partners, then reps); an owner appears only when
     something is missing, this week or in the backlog.
     """
-    window = past_weeks(week, tz)
+    # Grouped here, not sorted in SQL: the listed rows are few, a sort of them there spills.
+    owners: dict[str, list[_Row]] = defaultdict(list)
+    for row in map(_Row._make, _digest_tuples(week, tz)):
+        owners[_owner_key(row)].append(row)
     result: list[DigestRow] = []
-    for owner_key, group in groupby(map(_Row._make, digest_query(week, tz)), key=_owner_key):
-        digest: DigestRow | None = None
-        for row in group:
-            # ``missing_update``'s rule for the current week: no update is ever for a later week.
-            missing = row.last_update_week is None or row.last_update_week < week
-            gaps = late_weeks(row.assigned_at, row.accepted_at, row.reported, window)
-            if not missing and not gaps:
-                continue
-            if digest is None:
-                digest = DigestRow(owner_key=owner_key, owner=_owner(row, owner_key))
-                result.append(digest)
+    for owner_key in sorted(owners, key=_owner_order):
+        rows = sorted(owners[owner_key], key=attrgetter("rank"))
+        first = rows[0]
+        digest = DigestRow(
+            owner_key=owner_key,
+            owner=_owner(first, owner_key),
+            leads_count=first.owner_leads,
+            missing_count=first.owner_missing,
+            late_count=first.owner_late,
+        )
+        for row in rows:
             lead = _lead(row)
-            if missing:
+            if row.missing:
                 digest.missing.append(lead)
-            if gaps:
-                digest.late.append((lead, gaps))
+            if row.missed:
+                digest.late.append((lead, late_weeks(row.missed, week)))
+        result.append(digest)
     return result
 
 
@@ -289,7 +407,7 @@ def queue_missing_update_digests(now: datetime | None = None) -> int:
                     key=key,
                     recipient=row.owner.email,
                     payload={
-                        "subject": _subject(tenant.name, len(row.missing), len(row.late), label),
+                        "subject": _subject(tenant.name, row.missing_count, row.late_count, label),
                         "text": _text(row.owner, row, label),
                     },
                     cause=(CAUSE, label),

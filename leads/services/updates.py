@@ -19,7 +19,6 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Q
 
 from inquiries.models import Inquiry
 from leadflow.lib import times, weeks
@@ -32,6 +31,32 @@ from leads.services.closing import close_lead, closed_conflict
 from leads.services.touches import MAX_NOTE_LENGTH, log_touch, works_lead
 
 TOUCH_FIELDS = ("kind", "outcome", "note", "at")
+
+# ``Lead.reported_weeks`` keeps bits 0..62 (bit 63 is a bigint's sign).
+WEEKS_KEPT = 63
+KEPT_MASK = (1 << WEEKS_KEPT) - 1
+
+
+def mark_reported(last_week: date | None, reported: int, monday: date) -> tuple[date, int]:
+    """A lead's ``(last_update_week, reported_weeks)`` once it has an update for ``monday``.
+
+    Bit ``k`` of ``reported_weeks`` is the week ``k`` weeks before
+    ``last_update_week``. A newer week shifts the bits left by the gap (a gap
+    of 63 weeks or more leaves none) and sets bit 0; the same week changes
+    nothing; an older (late) week sets its own bit, if within the 63 kept.
+    The caller holds the lead's row lock, so two updates of one lead never
+    read the same old value.
+    """
+    if last_week is None:
+        return monday, 1
+    gap = (monday - last_week).days // 7
+    if gap > 0:
+        shifted = (reported << gap) & KEPT_MASK if gap < WEEKS_KEPT else 0
+        return monday, shifted | 1
+    back = -gap
+    if back < WEEKS_KEPT:
+        reported |= 1 << back
+    return last_week, reported
 
 
 def update_week(lead: Lead, week: date | str | None, *, by: Principal) -> tuple[date, bool]:
@@ -145,10 +170,9 @@ def record_weekly_update(
         partner=by.partner,
         late=late,
     )
-    # Never backwards: a late update for a past week leaves a newer week's mark.
-    Lead.objects.filter(pk=lead.pk).filter(
-        Q(last_update_week__isnull=True) | Q(last_update_week__lt=monday)
-    ).update(last_update_week=monday)
+    # Under the row lock taken above: a concurrent update of this lead waits, then reads ours.
+    last_week, reported = mark_reported(lead.last_update_week, lead.reported_weeks, monday)
+    Lead.objects.filter(pk=lead.pk).update(last_update_week=last_week, reported_weeks=reported)
     record_audit(
         action="lead.weekly_update",
         obj=lead,

@@ -5,17 +5,30 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.db import transaction
 
 from leadflow.outbox.models import OutboxMessage
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Role
+from leads.models import Lead
 from leads.services.digests import queue_missing_update_digests
+from leads.services.updates import mark_reported
 from tests.conftest import make_actor
 from tests.factories import InquiryFactory, LeadFactory, PartnerFactory, WeeklyUpdateFactory
 
 BERLIN = ZoneInfo("Europe/Berlin")
 # 2026-W50: Monday 7 December (winter time, UTC+1).
 MONDAY = date(2026, 12, 7)
+
+
+def report_week(tenant, lead, week, **fields):
+    """An update for ``week``, keeping the lead's weeks as ``record_weekly_update`` does."""
+    with tenant_context(tenant), transaction.atomic():
+        locked = Lead.objects.select_for_update().get(pk=lead.pk)
+        update = WeeklyUpdateFactory(tenant=tenant, lead=lead, week=week, **fields)
+        last, mask = mark_reported(locked.last_update_week, locked.reported_weeks, week)
+        Lead.objects.filter(pk=lead.pk).update(last_update_week=last, reported_weeks=mask)
+    return update
 
 
 def at(day: date, hour: int, minute: int = 0) -> datetime:
@@ -83,7 +96,7 @@ def test_the_sunday_before_still_reads_last_week_so_nothing_goes_out(berlin, rep
     # The lead reported last week; this week's update is what it will owe from Monday.
     lead = owing(berlin, MONDAY, rep=rep)
     for back in (1, 2):  # W49 and W48: nothing late either
-        WeeklyUpdateFactory(tenant=berlin, lead=lead, week=MONDAY - timedelta(weeks=back))
+        report_week(tenant=berlin, lead=lead, week=MONDAY - timedelta(weeks=back))
     assert run(berlin, at(MONDAY - timedelta(days=1), 23, 30)) == 0
     assert digests(berlin) == []
 
@@ -189,7 +202,7 @@ def test_an_owner_with_every_update_in_gets_nothing(berlin, rep, actors):
     other = make_actor(berlin, Role.REP).membership.user
     done = owing(berlin, MONDAY, rep=rep)
     for back in (0, 1, 2):  # this week's, and the two weeks it owed before
-        WeeklyUpdateFactory(tenant=berlin, lead=done, week=MONDAY - timedelta(weeks=back))
+        report_week(tenant=berlin, lead=done, week=MONDAY - timedelta(weeks=back))
     owing(berlin, MONDAY, rep=other, inquiry=InquiryFactory(tenant=berlin))
     assert run(berlin, at(MONDAY, 7)) == 1
     assert [m.recipient for m in digests(berlin)] == [other.email]

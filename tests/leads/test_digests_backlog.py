@@ -5,12 +5,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.db import transaction
 
 from leadflow.outbox.models import OutboxMessage
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Role
+from leads.models import Lead
 from leads.selectors.weekly import late_window
 from leads.services.digests import digest_rows, queue_missing_update_digests
+from leads.services.updates import mark_reported
 from tests.conftest import make_actor
 from tests.factories import InquiryFactory, LeadFactory, WeeklyUpdateFactory
 
@@ -18,6 +21,16 @@ BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
 # 2026-W50: Monday 7 December.
 MONDAY = date(2026, 12, 7)
+
+
+def report_week(tenant, lead, week, **fields):
+    """An update for ``week``, keeping the lead's weeks as ``record_weekly_update`` does."""
+    with tenant_context(tenant), transaction.atomic():
+        locked = Lead.objects.select_for_update().get(pk=lead.pk)
+        update = WeeklyUpdateFactory(tenant=tenant, lead=lead, week=week, **fields)
+        last, mask = mark_reported(locked.last_update_week, locked.reported_weeks, week)
+        Lead.objects.filter(pk=lead.pk).update(last_update_week=last, reported_weeks=mask)
+    return update
 
 
 def at(day: date, hour: int, minute: int = 0, tz=BERLIN) -> datetime:
@@ -52,7 +65,7 @@ def lead_of(tenant, rep, assigned_at: datetime, reported=(), company="Acme", **f
         **fields,
     )
     for monday in reported:
-        WeeklyUpdateFactory(tenant=tenant, lead=lead, week=monday)
+        report_week(tenant, lead, monday)
     return lead
 
 
@@ -173,7 +186,7 @@ def test_the_backlog_email_shows_no_score_and_no_internal_notes(berlin, rep):
         score=87,
         next_step="Internal: CFO is hesitant",
     )
-    WeeklyUpdateFactory(tenant=berlin, lead=lead, week=weeks_back(3), note="Secret margin talk")
+    report_week(tenant=berlin, lead=lead, week=weeks_back(3), note="Secret margin talk")
     run(berlin, at(MONDAY, 7))
     with tenant_context(berlin):
         payload = OutboxMessage.objects.get().payload
@@ -210,7 +223,27 @@ def test_the_window_is_the_eight_mondays_before_oldest_first():
 def test_two_updates_in_one_week_count_as_that_week_once(berlin, rep):
     lead = lead_of(berlin, rep, at(weeks_back(3), 9), reported=[MONDAY, weeks_back(3)])
     for _n in range(2):
-        WeeklyUpdateFactory(tenant=berlin, lead=lead, week=weeks_back(1))
+        report_week(tenant=berlin, lead=lead, week=weeks_back(1))
     run(berlin, at(MONDAY, 7))
     [text] = texts(berlin)
     assert "Late: 1 week missing for Pat Buyer (Acme) — 2026-W48:" in text
+
+
+def test_an_email_lists_at_most_25_leads_and_counts_the_rest(berlin, rep):
+    # 30 leads missing this week, 5 of them with a late week too: 25 listed, 5 more counted.
+    leads = [lead_of(berlin, rep, at(weeks_back(1), 9)) for _n in range(30)]
+    run(berlin, at(MONDAY, 7))
+    [text] = texts(berlin)
+    assert "30 leads still need this week's update (2026-W50)" in text
+    assert sum(f"/leads/{lead.pk}/" in text for lead in leads) == 25
+    assert "And 5 more — see My week: /leads/week/" in text
+    assert all(f"/leads/{lead.pk}/" not in text for lead in leads[25:])
+
+
+def test_the_cap_counts_leads_in_one_query(berlin, rep, django_assert_max_num_queries):
+    for _n in range(27):
+        lead_of(berlin, rep, at(weeks_back(2), 9), reported=[MONDAY])
+    with tenant_context(berlin), django_assert_max_num_queries(1):
+        [row] = digest_rows(MONDAY, BERLIN)
+    assert (len(row.late), row.late_count, row.unlisted) == (25, 27, 2)
+    assert row.missing == [] and row.missing_count == 0
