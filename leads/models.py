@@ -202,7 +202,7 @@ class Lead(TenantOwnedModel):
     last_update_week = models.DateField(null=True, blank=True)
     # The weeks reported, as bits counted back from ``last_update_week`` (bit 0: that week,
     # bit k: k weeks before it): the digest's late backlog reads the lead row alone.
-    reported_weeks = models.BigIntegerField(default=0)
+    reported_weeks = models.BigIntegerField(default=0, db_default=0)
     # A registered deal's lead stays with its partner until then (deal registration).
     protected_until = models.DateTimeField(null=True, blank=True)
     # The owner's next step, shown in My week.

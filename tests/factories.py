@@ -160,7 +160,8 @@ class TouchFactory(TenantOwnedFactory):
 class WeeklyUpdateFactory(TenantOwnedFactory):
     """A progress update on the lead given, for the week given (a Monday).
 
-    Keeps the lead's ``last_update_week`` as ``record_weekly_update`` does.
+    Keeps the lead's ``last_update_week`` and ``reported_weeks`` as ``record_weekly_update``
+    does.
     """
 
     class Meta:
@@ -173,15 +174,18 @@ class WeeklyUpdateFactory(TenantOwnedFactory):
     def mark_lead(obj, create, extracted, **kwargs):
         if not create:
             return
-        from django.db.models import Q
-
         from leadflow.tenancy.context import tenant_context
         from leads.models import Lead
+        from leads.services.updates import mark_reported
 
         with tenant_context(obj.tenant_id):
-            Lead.objects.filter(pk=obj.lead_id).filter(
-                Q(last_update_week__isnull=True) | Q(last_update_week__lt=obj.week)
-            ).update(last_update_week=obj.week)
+            last, reported = Lead.objects.filter(pk=obj.lead_id).values_list(
+                "last_update_week", "reported_weeks"
+            )[0]
+            last, reported = mark_reported(last, reported, obj.week)
+            Lead.objects.filter(pk=obj.lead_id).update(
+                last_update_week=last, reported_weeks=reported
+            )
 
 
 class ImportJobFactory(TenantOwnedFactory):

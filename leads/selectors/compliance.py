@@ -5,7 +5,7 @@ ISO weeks (``LeadSettings.suspend_after_weeks``) stops receiving leads; a
 warning goes out the week before. A **closed week** (one before the current
 week, tenant time) is **missed** by a partner when at least one of its open
 leads (accepted or SQL) owed an update for it and has none. "Owed" is the
-rule My week and the Monday digest use for a backlog (``weekly.owed_in_past_week``):
+rule My week and the Monday digest use for a backlog (``owed_in_past_week``):
 assigned to the partner before that week's Thursday (the last two business
 days are exempt) and not accepted only after the week ended. A late update
 fills the week. The **missed weeks** are the consecutive closed weeks
@@ -14,7 +14,7 @@ reported (or owed-nothing) week ends the run.
 
 Set-based: the tenant, its settings, the partners and their open leads (each
 with one integer saying which of the last ``LATE_WEEKS`` weeks it reported,
-``weekly.reported_mask``) are four queries whatever the number of partners
+``weekly.reported_in_window``, from the lead row) are four queries whatever the number of partners
 or leads. No writes: ``leads.services.compliance`` acts on the result.
 """
 
@@ -35,9 +35,8 @@ from leads.selectors.settings import lead_settings
 from leads.selectors.weekly import (
     PastWeek,
     current_week,
-    owed_in_past_week,
     past_weeks,
-    reported_mask,
+    reported_in_window,
 )
 
 COMPLIANT = "compliant"
@@ -84,13 +83,26 @@ def missed_reason(missing_weeks: list[date], missing_leads: list[int]) -> str:
     )
 
 
+def owed_in_past_week(assigned_at: datetime, accepted_at: datetime | None, past: PastWeek) -> bool:
+    """Whether a lead (now accepted or SQL) owed its owner's update for the past week.
+
+    Assigned before that week's Thursday (tenant time), and not accepted only after it
+    ended — My week's rule for its backlog.
+    """
+    if assigned_at >= past.cutoff:
+        return False
+    return accepted_at is None or accepted_at < past.ends
+
+
 def missed_weeks(
     leads: list[tuple[datetime, datetime | None, int, int]], window: list[PastWeek]
 ) -> tuple[list[date], list[int]]:
     """The consecutive missed weeks (newest first) and the leads missing in them.
 
     ``leads`` are (assigned_at, accepted_at, reported mask, lead id); ``window``
-    the closed weeks, oldest first (bit ``i`` of a mask is ``window[i]``).
+    the closed weeks, oldest first; bit ``k`` of a mask is the week ``k`` weeks before
+    the current one (``weekly.reported_in_window``), so ``window[i]`` is bit
+    ``len(window) - i``.
     """
     missing_weeks: list[date] = []
     missing_leads: set[int] = set()
@@ -99,7 +111,8 @@ def missed_weeks(
         gaps = {
             lead_id
             for assigned_at, accepted_at, reported, lead_id in leads
-            if not reported >> i & 1 and owed_in_past_week(assigned_at, accepted_at, past)
+            if not reported >> (len(window) - i) & 1
+            and owed_in_past_week(assigned_at, accepted_at, past)
         }
         if not gaps:
             break
@@ -140,7 +153,7 @@ def partner_compliance(
             stage__in=[str(stage) for stage in REPORTED_STAGES],
             assigned_at__lt=window[-1].cutoff,
         )
-        .annotate(reported=reported_mask(window))
+        .annotate(reported=reported_in_window(week))
         .order_by()
         .values_list("partner_id", "assigned_at", "accepted_at", "reported", "pk")
     )
