@@ -18,7 +18,7 @@ from leadflow.lib.start_page import PARTNER, Tile, TileItem
 from leadflow.tenancy.models import Role
 from leadflow.tenancy.principal import Principal
 from leads.models import Lead, LeadStage
-from leads.selectors.leads import OPEN_STAGES, leads_to_do
+from leads.selectors.leads import OPEN_STAGES, leads_to_do, visible_profile
 
 AWAITING = (LeadStage.AWAITING_ACCEPTANCE,)
 
@@ -26,11 +26,15 @@ AWAITING = (LeadStage.AWAITING_ACCEPTANCE,)
 def _items(leads: list[Lead], principal: Principal) -> tuple[TileItem, ...]:
     rows = []
     for lead in leads:
-        profile = lead.profile or {}
+        # An offer to a partner names no buyer until it is accepted.
+        profile = visible_profile(lead, principal)
         name = f"{profile.get('first_name', '')} {profile.get('last_name', '')}".strip()
+        fallback = (
+            f"A buyer at {profile['company']}" if profile.get("company") else f"Lead {lead.pk}"
+        )
         rows.append(
             TileItem(
-                text=name or profile.get("email", "") or f"Lead {lead.pk}",
+                text=name or profile.get("email", "") or fallback,
                 detail=" · ".join(
                     part
                     for part in (
@@ -39,8 +43,7 @@ def _items(leads: list[Lead], principal: Principal) -> tuple[TileItem, ...]:
                     )
                     if part
                 ),
-                # The lead's page is a members' page; partners get their portal later.
-                url=reverse("lead-detail", args=[lead.pk]) if principal.partner is None else "",
+                url=reverse("lead-detail", args=[lead.pk]),
             )
         )
     return tuple(rows)

@@ -276,9 +276,16 @@ def test_a_compliant_partner_gets_no_warning(client, actors, northwind, nora):
 
 
 def test_the_start_page_names_no_buyer_of_an_offer(client, actors, northwind, nora):
-    lead_for(actors.tenant_a, northwind, stage="awaiting_acceptance")
+    lead = lead_for(actors.tenant_a, northwind, stage="awaiting_acceptance")
     page = as_(client, nora).get("/").content.decode()
     assert "Dana" not in page and "Okafor" not in page
+    assert "A buyer at Freight Co" in page and f'href="/leads/{lead.pk}/"' in page
+
+
+def test_the_start_page_names_the_buyer_once_the_partner_accepted(client, actors, northwind, nora):
+    lead_for(actors.tenant_a, northwind, stage="accepted")
+    page = as_(client, nora).get("/").content.decode()
+    assert "Dana Okafor" in page
 
 
 def test_the_managers_page_shows_the_lagging_partners_state(client, actors, northwind):
