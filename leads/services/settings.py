@@ -31,6 +31,7 @@ RANGES: dict[str, tuple[int, int]] = {
     "touch_minimum": (1, 30),
     "reminder_hours_before": (1, 168),
     "recall_after_days": (0, 90),
+    "protection_days": (0, 365),
 }
 # What one lead may cost, in the tenant's currency, to the cent.
 MAX_COST_PER_LEAD = Decimal("100000")
@@ -45,6 +46,7 @@ FIELDS = (
     "reminder_hours_before",
     "recall_after_days",
     "cost_per_lead",
+    "protection_days",
 )
 
 

@@ -81,6 +81,16 @@ class LeadSettingsForm(forms.Form):
         "unworked leads with it.",
         widget=forms.NumberInput(attrs={"min": 0, "max": 100000, "step": "0.01"}),
     )
+    # Not required: left empty, the protection stays as it is.
+    protection_days = forms.IntegerField(
+        label="Deal registration protection (days)",
+        required=False,
+        help_text="0 to 365. A lead from a partner's deal registration stays that partner's "
+        "this long and is never recalled. 0: no protection.",
+        widget=forms.NumberInput(
+            attrs={"min": RANGES["protection_days"][0], "max": RANGES["protection_days"][1]}
+        ),
+    )
     timezone = forms.ChoiceField(
         label="The organisation's time zone",
         help_text="Days, weeks, acceptance windows and reminders follow it; people may pick "
@@ -95,6 +105,8 @@ class LeadSettingsForm(forms.Form):
     def changes(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
         data["postponed_to_nurture"] = data.pop("postponed") == "nurture"
+        if data.get("protection_days") is None:
+            data.pop("protection_days", None)
         data["lost_reasons"] = [
             line.strip() for line in data["lost_reasons"].splitlines() if line.strip()
         ]
@@ -111,6 +123,7 @@ def _initial(rules: LeadSettings) -> dict[str, Any]:
         "reminder_hours_before": rules.reminder_hours_before,
         "recall_after_days": rules.recall_after_days,
         "cost_per_lead": rules.cost_per_lead,
+        "protection_days": rules.protection_days,
     }
 
 

@@ -116,6 +116,9 @@ ROUTES = [
     ("get", "/api/v1/targets/"),
     ("post", "/api/v1/targets/"),
     ("delete", "/api/v1/targets/1/"),
+    ("get", "/api/v1/deal-registrations/"),
+    ("post", "/api/v1/deal-registrations/"),
+    ("get", "/api/v1/deal-registrations/1/"),
 ]
 
 
@@ -212,6 +215,8 @@ def test_route_list_covers_every_api_route():
         "routing-preview",
         "target-list",
         "target-detail",
+        "deal-registration-list",
+        "deal-registration-detail",
     }
 
 
