@@ -82,3 +82,9 @@ from leads.views import targets  # noqa: E402
 urlpatterns += [
     path("settings/targets/", targets.targets_page, name="targets"),
 ]
+
+from leads.views import registrations  # noqa: E402
+
+urlpatterns += [
+    path("deals/", registrations.deals_page, name="deals"),
+]

@@ -22,5 +22,7 @@ def tenancy(request):
             # A rep's week of leads; managers and admins have the team's leads.
             "my_week": member and role == Role.REP,
             "team_leads": member and role in MANAGERS,
+            # Deal registrations: a partner's users register theirs; managers read all.
+            "deals": principal is not None and (principal.is_partner or role in MANAGERS),
         },
     }

@@ -36,7 +36,7 @@ def registrations_for(principal: Principal, *, partner_id: int | None = None) ->
         "-created_at", "-id"
     )
     return (
-        rows.select_related("partner", "inquiry")
+        rows.select_related("partner", "inquiry", "user")
         .annotate(
             lead_id=Subquery(newest_lead.values("pk")[:1]),
             lead_stage=Subquery(newest_lead.values("stage")[:1]),

@@ -476,6 +476,8 @@ def pages(app: App) -> list[Page]:
         Page("routing-team-new", "/settings/routing/teams/new/", "admin"),
         Page("routing-team", f"/settings/routing/teams/{ids['routing_team']}/", "manager"),
         Page("targets", "/settings/targets/", "manager"),
+        Page("deals-partner", "/deals/", "partner_user"),
+        Page("deals", "/deals/", "manager"),
     ]
 
 
