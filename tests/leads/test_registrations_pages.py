@@ -145,3 +145,22 @@ def test_the_page_query_count_does_not_grow_with_rows(
         client.post(PAGE, {**FORM, "email": f"b{n}@firm{n}.de", "company_domain": f"firm{n}.de"})
     with django_assert_max_num_queries(12):
         assert client.get(PAGE).status_code == 200
+
+
+def test_the_demo_partner_has_a_registration_that_became_a_lead_and_a_refused_one(db):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from leadflow.tenancy.models import Tenant
+    from leads.models import Lead
+
+    call_command("seed_demo", stdout=StringIO())
+    call_command("seed_demo", stdout=StringIO())  # a second start adds no registration
+    acme = Tenant.objects.get(slug="acme")
+    with tenant_context(acme):
+        rows = {r.status: r for r in DealRegistration.objects.all()}
+        assert sorted(rows) == ["lead", "refused"]
+        lead = Lead.objects.get(inquiry_id=rows["lead"].inquiry_id)
+        assert lead.partner_id == rows["lead"].partner_id
+        assert lead.protected_until is not None
