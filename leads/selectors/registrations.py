@@ -18,7 +18,9 @@ def may_read_registrations(principal: Principal) -> bool:
     return principal.is_partner or principal.has_role(*MANAGERS)
 
 
-def registrations_for(principal: Principal, *, partner_id: int | None = None) -> QuerySet:
+def registrations_for(
+    principal: Principal, *, partner_id: int | None = None
+) -> QuerySet[DealRegistration]:
     """The registrations ``principal`` may read, newest first, with their outcome.
 
     A partner's principal sees only its partner's; managers see all, or one
