@@ -21,6 +21,7 @@ from inquiries.api.serializers import StrictSerializer
 from inquiries.models import Consent
 from leadflow.lib.api_errors import body
 from leadflow.lib.rules import RuleViolation
+from leadflow.tenancy.api import PartnerRef
 from leadflow.tenancy.api_base import TenantViewSet
 from leadflow.tenancy.permissions import IsTenantCaller
 from leads.models import DealRegistration, RegistrationStatus
@@ -39,11 +40,6 @@ class RegistrationPermission(IsTenantCaller):
         if request.method in SAFE_METHODS:
             return may_read_registrations(request.auth)
         return request.auth.is_partner
-
-
-class PartnerRef(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
 
 
 class RegistrationOutput(serializers.ModelSerializer):

@@ -157,7 +157,7 @@ def is_owned(*, email: str, domain: str, partner_id: int, at: datetime) -> bool:
     if email:
         people |= capture.with_email(email)
     if domain:
-        people |= Q(company_domain__iexact=domain)
+        people |= Q(company_domain=domain)  # stored lower-case, as the index holds it
     inquiries = Inquiry.objects.filter(people)
     open_lead = Lead.objects.filter(inquiry_id__in=inquiries.values("pk")).exclude(
         stage__in=[str(stage) for stage in CLOSED_STAGES]
@@ -166,11 +166,11 @@ def is_owned(*, email: str, domain: str, partner_id: int, at: datetime) -> bool:
         return True
     if inquiries.filter(partner__isnull=False).exclude(partner_id=partner_id).exists():
         return True
-    registered = Q()
+    registered = Q()  # both stored lower-case by this service
     if email:
-        registered |= Q(email__iexact=email)
+        registered |= Q(email=email)
     if domain:
-        registered |= Q(company_domain__iexact=domain)
+        registered |= Q(company_domain=domain)
     return (
         DealRegistration.objects.filter(registered, status__in=[str(s) for s in LIVE_STATUSES])
         .exclude(partner_id=partner_id)

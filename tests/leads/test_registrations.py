@@ -329,3 +329,20 @@ def test_recall_takes_the_lead_once_its_protection_has_ended(actors, northwind):
     lead = book(actors, registration.inquiry_id, MONDAY)
     with time_machine.travel(THURSDAY, tick=False), tenant_context(actors.tenant_a):
         assert recall_leads().unaccepted == [lead.pk]
+
+
+def test_the_protected_partners_own_cannot_serve_still_reroutes(actors, northwind):
+    from leads.services.lifecycle import reject_lead
+
+    rep = make_actor(actors.tenant_a, Role.REP)
+    by = partner_principal(actors, northwind)
+    with time_machine.travel(MONDAY - timedelta(hours=1), tick=False):
+        registration = register(actors, northwind, by=by)
+    lead = book(actors, registration.inquiry_id, MONDAY)
+    with (
+        time_machine.travel(MONDAY + timedelta(hours=1), tick=False),
+        tenant_context(actors.tenant_a),
+    ):
+        reject_lead(lead=lead, kind="cannot_serve", reason="no capacity", by=by)
+        after = Lead.objects.get(pk=lead.pk)
+    assert (after.rep_id, after.partner_id) == (rep.user.pk, None)
