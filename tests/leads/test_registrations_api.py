@@ -3,15 +3,18 @@ tenancy, Idempotency-Key and query counts."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
+from django.db import connections
 from rest_framework.test import APIClient
 
 from leadflow.tenancy import services
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Role
 from leads.models import DealRegistration
-from tests.conftest import make_actor
-from tests.factories import InquiryFactory, PartnerFactory
+from tests.conftest import make_actor, transactional_databases
+from tests.factories import InquiryFactory, PartnerFactory, TenantFactory
 
 URL = "/api/v1/deal-registrations/"
 BUYER = {
@@ -199,3 +202,32 @@ def test_the_list_query_count_does_not_grow_with_rows(
     # tenant, credential, membership (+ partner), last-used stamp, count, page
     with django_assert_max_num_queries(7):
         assert api.get(URL).json()["count"] == rows
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, databases=transactional_databases())
+def test_partners_registering_one_buyer_at_once_leave_exactly_one_winner():
+    tenant = TenantFactory(slug="deal-race")
+    apis = [
+        make_actor(tenant, Role.REP, partner=PartnerFactory(tenant=tenant)).api() for _ in range(6)
+    ]
+    start = threading.Barrier(len(apis))
+    statuses: list[int] = []
+
+    def worker(api):
+        try:
+            start.wait()
+            statuses.append(post(api, email="", company_domain="acme.de").status_code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(api,)) for api in apis]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(statuses) == [201] + [409] * 5
+    with tenant_context(tenant):
+        assert DealRegistration.objects.filter(status="registered").count() == 1
+        assert DealRegistration.objects.filter(status="refused").count() == 5
