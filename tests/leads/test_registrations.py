@@ -346,3 +346,31 @@ def test_the_protected_partners_own_cannot_serve_still_reroutes(actors, northwin
         reject_lead(lead=lead, kind="cannot_serve", reason="no capacity", by=by)
         after = Lead.objects.get(pk=lead.pk)
     assert (after.rep_id, after.partner_id) == (rep.user.pk, None)
+
+
+# --- The protection_days setting ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("days", [0, 365])
+def test_protection_days_of_0_to_365_are_accepted(actors, days):
+    from leads.services.settings import update_lead_settings
+
+    with tenant_context(actors.tenant_a):
+        update_lead_settings(by=actors.owner.principal, protection_days=days)
+        assert LeadSettings.objects.get().protection_days == days
+
+
+@pytest.mark.parametrize("days", [-1, 366, True])
+def test_protection_days_out_of_range_are_refused(actors, days):
+    from leads.services.settings import update_lead_settings
+
+    with tenant_context(actors.tenant_a), pytest.raises(RuleViolation) as caught:
+        update_lead_settings(by=actors.owner.principal, protection_days=days)
+    assert (caught.value.field, caught.value.code) == ("protection_days", "out_of_range")
+
+
+def test_the_api_reads_and_changes_protection_days(actors):
+    api = actors.owner.api()
+    assert api.get("/api/v1/lead-settings/").json()["protection_days"] == 90
+    response = api.patch("/api/v1/lead-settings/", {"protection_days": 45}, format="json")
+    assert response.json()["protection_days"] == 45
