@@ -128,3 +128,12 @@ api_v1 += [
     path("targets/", TargetViewSet.as_view({"get": "list", "post": "create"}), name="target-list"),
     path("targets/<int:pk>/", TargetViewSet.as_view({"delete": "destroy"}), name="target-detail"),
 ]
+
+# Deal registrations (leads.api.registrations): partners register buyers, first wins.
+from leads.api.registrations import DealRegistrationViewSet  # noqa: E402
+
+registrations_router = SimpleRouter()
+registrations_router.register(
+    "deal-registrations", DealRegistrationViewSet, basename="deal-registration"
+)
+api_v1 += registrations_router.urls

@@ -41,6 +41,7 @@ def seed_demo_leads(*, tenant: Tenant) -> int:
         seed_demo_routing(tenant=tenant)
         booked += seed_demo_partner_weeks(tenant=tenant)
     seed_demo_targets(tenant=tenant)
+    seed_demo_registrations(tenant=tenant)
     return booked
 
 
@@ -397,3 +398,66 @@ def seed_demo_partner_weeks(*, tenant: Tenant) -> int:
                 by=by,
             )
     return len(mqls)
+
+
+# --- Deal registrations -----------------------------------------------------------------
+
+DEMO_REGISTERED_DEAL = {
+    "company": "Hafenwerk Logistik GmbH",
+    "company_domain": "hafenwerk-logistik.example",
+    "first_name": "Jana",
+    "last_name": "Petersen",
+    "email": "jana.petersen@hafenwerk-logistik.example",
+    "country": "DE",
+    "need": "Twelve autonomous forklifts for the new Hamburg cross-dock, live by Q3.",
+}
+
+
+def seed_demo_registrations(*, tenant: Tenant) -> int:
+    """The demo partner's two deal registrations (Acme only); how many made.
+
+    One became a lead (booked by the qualifier, so protected for the partner);
+    the other names a buyer the rep already works, so it is refused. Through
+    the services the page and the API call; nothing when the tenant has
+    registrations already.
+    """
+    from leadflow.tenancy.models import Membership
+    from leads.models import DealRegistration
+    from leads.services.registrations import register_deal
+
+    with tenant_context(tenant), transaction.atomic():
+        partner_users = Membership.objects.filter(partner__isnull=False).values_list(
+            "user__email", flat=True
+        )
+        if tenant.slug != "acme" or not partner_users or DealRegistration.objects.exists():
+            return 0
+        partner = acting_member(tenant, partner_users[0])
+        if partner.partner is None:
+            return 0
+        registered = register_deal(partner=partner.partner, by=partner, **DEMO_REGISTERED_DEAL)
+        qualifier = acting_member(tenant, f"qualifier@{tenant.slug}.example")
+        tz = ZoneInfo(tenant.timezone)
+        rng = random.Random(f"{DEMO_RANDOM_SEED}-{tenant.slug}-deals")
+        book_appointment(
+            inquiry=Inquiry.objects.get(pk=registered.inquiry_id),
+            starts_at=_working_hour(timezone.now(), 3, tz, rng),
+            location="On site",
+            by=qualifier,
+        )
+        worked = (
+            Lead.objects.filter(partner__isnull=True, rep__isnull=False)
+            .select_related("inquiry")
+            .order_by("id")
+            .first()
+        )
+        if worked is None:
+            return 1
+        register_deal(
+            partner=partner.partner,
+            by=partner,
+            company=worked.inquiry.company or "Known buyer",
+            email=worked.inquiry.email,
+            country=worked.inquiry.country,
+            need="Heard they are expanding; would like to quote.",
+        )
+        return 2

@@ -93,3 +93,9 @@ urlpatterns += [
         "partner/keys/<int:pk>/revoke/", partner_keys.partner_key_revoke, name="partner-key-revoke"
     ),
 ]
+
+from leads.views import registrations  # noqa: E402
+
+urlpatterns += [
+    path("deals/", registrations.deals_page, name="deals"),
+]

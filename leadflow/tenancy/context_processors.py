@@ -26,5 +26,7 @@ def tenancy(request):
             # The partner portal: the partner's API keys; managers' view of all partners.
             "partner_keys": partner,
             "partner_overview": member and role in MANAGERS,
+            # Deal registrations: a partner's users register theirs; managers read all.
+            "deals": principal is not None and (principal.is_partner or role in MANAGERS),
         },
     }

@@ -59,6 +59,10 @@ class LeadSettingsOutput(serializers.Serializer):
         decimal_places=2,
         help_text="What one lead costs marketing, in `currency` (reports price unworked leads).",
     )
+    protection_days = serializers.IntegerField(
+        help_text="Days a lead from a partner's deal registration stays that partner's, "
+        "safe from recall; 0: no protection."
+    )
     currency = serializers.CharField(help_text="The tenant's currency (ISO 4217), read-only.")
     timezone = serializers.CharField(
         help_text="The tenant's IANA time zone: its days, weeks and reminders."
@@ -104,6 +108,9 @@ class LeadSettingsChange(StrictSerializer):
     )
     suspend_after_weeks = serializers.IntegerField(required=False, help_text="1 to 8.")
     recall_on_suspension = serializers.BooleanField(required=False)
+    protection_days = serializers.IntegerField(
+        required=False, help_text="0 to 365; 0: a registered deal's lead is not protected."
+    )
     timezone = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -129,6 +136,7 @@ SETTINGS_EXAMPLE = {
     "reminder_hours_before": 24,
     "recall_after_days": 14,
     "cost_per_lead": "200.00",
+    "protection_days": 90,
     "currency": "USD",
     "timezone": "America/Chicago",
     "default_team": None,

@@ -123,7 +123,9 @@ def _assign_owner(
     """Give the new lead its owner and record why; whether the router chose a partner.
 
     A named rep is the owner (``NAMED``); an inquiry an active partner referred
-    stays that partner's (``REFERRAL``); otherwise the router picks (``BOOKED``),
+    stays that partner's (``REFERRAL``), protected for the tenant's
+    ``protection_days`` when it came from the partner's open deal registration
+    (``PROTECTED``); otherwise the router picks (``BOOKED``),
     a suspended referring partner included.
     """
     from leads.models import AssignmentKind
@@ -136,7 +138,11 @@ def _assign_owner(
         inquiry.partner_id is not None
         and Partner.objects.filter(pk=inquiry.partner_id, status=PartnerStatus.ACTIVE).exists()
     ):
-        record_assignment(lead=lead, kind=AssignmentKind.REFERRAL, by=by)
+        from leads.services.registrations import protect_registered_lead
+
+        protected = protect_registered_lead(lead=lead, inquiry=inquiry, by=by)
+        kind = AssignmentKind.PROTECTED if protected else AssignmentKind.REFERRAL
+        record_assignment(lead=lead, kind=kind, by=by)
         return False
     route_leads(leads=[lead], kind=AssignmentKind.BOOKED, by=by, invite=False)
     appointment.rep_id = lead.rep_id

@@ -894,7 +894,9 @@ def recall_leads(*, now: datetime | None = None) -> Recall:
     acceptance scan always did) and rerouted away from their owner
     (``RECALL_UNACCEPTED``); accepted and SQL leads whose last touch, update
     and assignment are all older than the tenant's ``recall_after_days`` (0:
-    never) are rerouted too (``RECALL_IDLE``). Set-based; a rerun finds
+    never) are rerouted too (``RECALL_IDLE``). A lead still protected for the
+    partner whose deal registration it came from (``protected_until``) is never
+    recalled. Set-based; a rerun finds
     nothing (a rerouted lead has a fresh window and ``assigned_at``).
     """
     from leads.services.lifecycle import scan_acceptance_breaches
@@ -909,6 +911,8 @@ def recall_leads(*, now: datetime | None = None) -> Recall:
             Lead.objects.filter(
                 owned, stage=LeadStage.AWAITING_ACCEPTANCE, acceptance_due_at__lt=now
             )
+            # A registered deal's lead stays its partner's until its protection ends.
+            .exclude(protected_until__gt=now)
             .only("pk")
             .order_by("pk")
         )
@@ -922,6 +926,7 @@ def recall_leads(*, now: datetime | None = None) -> Recall:
                 Lead.objects.filter(
                     owned, stage__in=[str(s) for s in REPORTED_STAGES], assigned_at__lt=cutoff
                 )
+                .exclude(protected_until__gt=now)
                 .exclude(Exists(Touch.objects.filter(lead_id=OuterRef("pk"), at__gte=cutoff)))
                 .exclude(
                     Exists(

@@ -32,6 +32,7 @@ RANGES: dict[str, tuple[int, int]] = {
     "reminder_hours_before": (1, 168),
     "recall_after_days": (0, 90),
     "suspend_after_weeks": (1, 8),
+    "protection_days": (0, 365),
 }
 # What one lead may cost, in the tenant's currency, to the cent.
 MAX_COST_PER_LEAD = Decimal("100000")
@@ -48,6 +49,7 @@ FIELDS = (
     "cost_per_lead",
     "suspend_after_weeks",
     "recall_on_suspension",
+    "protection_days",
 )
 
 

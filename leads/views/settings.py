@@ -94,6 +94,16 @@ class LeadSettingsForm(forms.Form):
         label="On suspension, give the partner's open leads to other owners",
         required=False,
     )
+    # Not required: left empty, the protection stays as it is.
+    protection_days = forms.IntegerField(
+        label="Deal registration protection (days)",
+        required=False,
+        help_text="0 to 365. A lead from a partner's deal registration stays that partner's "
+        "this long and is never recalled. 0: no protection.",
+        widget=forms.NumberInput(
+            attrs={"min": RANGES["protection_days"][0], "max": RANGES["protection_days"][1]}
+        ),
+    )
     timezone = forms.ChoiceField(
         label="The organisation's time zone",
         help_text="Days, weeks, acceptance windows and reminders follow it; people may pick "
@@ -108,6 +118,8 @@ class LeadSettingsForm(forms.Form):
     def changes(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
         data["postponed_to_nurture"] = data.pop("postponed") == "nurture"
+        if data.get("protection_days") is None:
+            data.pop("protection_days", None)
         data["lost_reasons"] = [
             line.strip() for line in data["lost_reasons"].splitlines() if line.strip()
         ]
@@ -128,6 +140,7 @@ def _initial(rules: LeadSettings) -> dict[str, Any]:
         "cost_per_lead": rules.cost_per_lead,
         "suspend_after_weeks": rules.suspend_after_weeks,
         "recall_on_suspension": rules.recall_on_suspension,
+        "protection_days": rules.protection_days,
     }
 
 

@@ -481,6 +481,8 @@ def pages(app: App) -> list[Page]:
         Page("partner-keys", "/partner/keys/", "partner_user"),
         Page("partners-overview", "/partners/overview/", "manager"),
         Page("partners-overview-admin", "/partners/overview/", "admin"),
+        Page("deals-partner", "/deals/", "partner_user"),
+        Page("deals", "/deals/", "manager"),
     ]
 
 

@@ -117,6 +117,9 @@ ROUTES = [
     ("post", "/api/v1/targets/"),
     ("delete", "/api/v1/targets/1/"),
     ("post", "/api/v1/leads/sync/"),
+    ("get", "/api/v1/deal-registrations/"),
+    ("post", "/api/v1/deal-registrations/"),
+    ("get", "/api/v1/deal-registrations/1/"),
 ]
 
 
@@ -214,6 +217,8 @@ def test_route_list_covers_every_api_route():
         "target-list",
         "target-detail",
         "lead-sync",
+        "deal-registration-list",
+        "deal-registration-detail",
     }
 
 
