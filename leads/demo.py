@@ -314,7 +314,10 @@ def seed_demo_targets(*, tenant: Tenant) -> int:
 # --- The partner portal (issue 17): one compliant partner, one about to be suspended -----
 
 DEMO_PORTAL_LEADS = 3  # accepted leads each of the two partners works (Acme only)
-DEMO_PORTAL_WEEKS = 4  # how many weeks ago the partners got them
+DEMO_PORTAL_WEEKS = 4
+DEMO_MQLS_KEPT = (
+    3  # MQLs the portal's bookings leave in the inbox  # how many weeks ago the partners got them
+)
 DEMO_SECOND_PARTNER_USER = "partner@contoso.example"
 DEMO_SECOND_PARTNER_USER_NAME = "Carlos Mendoza"
 
@@ -360,9 +363,19 @@ def seed_demo_partner_weeks(*, tenant: Tenant) -> int:
         northwind.pk: acting_member(tenant, "partner@northwind.example"),
         contoso.pk: acting_member(tenant, DEMO_SECOND_PARTNER_USER),
     }
-    mqls = list(
+    # The next MQLs, leaving the inbox a few to triage; then the best of nurture (people
+    # nurture brought back, which is what it is for).
+    wanted = 2 * DEMO_PORTAL_LEADS
+    queue = list(
         Inquiry.objects.filter(stage=Stage.MQL, partner__isnull=True).order_by("-score", "id")
-    )[: 2 * DEMO_PORTAL_LEADS]
+    )
+    mqls = queue[: max(0, len(queue) - DEMO_MQLS_KEPT)][:wanted]
+    if len(mqls) < wanted:
+        mqls += list(
+            Inquiry.objects.filter(stage=Stage.NURTURE, partner__isnull=True).order_by(
+                "-score", "id"
+            )[: wanted - len(mqls)]
+        )
     for n, inquiry in enumerate(mqls):
         partner = northwind if n < DEMO_PORTAL_LEADS else contoso
         by = users[partner.pk]
