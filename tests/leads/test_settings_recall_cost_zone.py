@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.test import Client
 
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy import services
@@ -17,6 +16,7 @@ from leads.models import DEFAULT_LOST_REASONS, LeadSettings, Team
 from leads.selectors.settings import lead_settings
 from leads.services.settings import update_lead_settings
 from tests.conftest import make_actor
+from tests.leads.test_settings import client_of, form
 
 PAGE = "/settings/leads/"
 API = "/api/v1/lead-settings/"
@@ -47,28 +47,6 @@ def refused(actors, **fields) -> RuleViolation:
     assert not LeadSettings.dangerously_all_tenants.exists()
     assert zone_of(actors.tenant_a) == "UTC"
     return error.value
-
-
-def client_of(actor) -> Client:
-    client = Client()
-    client.force_login(actor.user)
-    return client
-
-
-def form(**changes) -> dict:
-    data = {
-        "acceptance_business_days": "2",
-        "touch_minimum": "8",
-        "touch_cliff": "4",
-        "lost_reasons": "\n".join(DEFAULT_LOST_REASONS),
-        "postponed": "owner",
-        "reminder_hours_before": "24",
-        "recall_after_days": "14",
-        "cost_per_lead": "200.00",
-        "timezone": "UTC",
-    }
-    data.update(changes)
-    return data
 
 
 # --- The service ----------------------------------------------------------------------------
