@@ -47,6 +47,7 @@ from leads import stages as lead_stages
 from leads.models import CLOSED_STAGES, AssignmentKind, Lead, LeadStage, RejectKind
 from leads.selectors.settings import lead_settings
 from leads.services.closing import close_as, closed_conflict, tenant_today
+from leads.services.ownership import invite_accepting_partner
 from leads.services.routing import route_leads
 
 logger = logging.getLogger(__name__)
@@ -120,6 +121,7 @@ def accept_lead(*, lead: Lead, by: Principal) -> Lead:
             )
         raise closed_conflict(lead)
     late = lead.acceptance_due_at is not None and now > lead.acceptance_due_at
+    invite_accepting_partner(lead)
     record_audit(
         action="lead.accepted",
         obj=lead,

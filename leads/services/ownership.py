@@ -21,7 +21,7 @@ from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Partner, PartnerStatus, Tenant, User
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.services import record_audit
-from leads.models import Appointment, Lead, LeadStage
+from leads.models import Appointment, Assignment, AssignmentKind, Lead, LeadStage
 from leads.selectors.appointments import owner_people
 from leads.services.booking import acceptance_due, check_rep
 from leads.services.confirmations import enqueue_owner_change
@@ -107,7 +107,8 @@ def send_owner_invites(
     Only for a meeting still ahead (not started, cancelled or marked): the
     sequence goes up by one, the old rep (or the old partner's contacts) get
     ``METHOD:CANCEL`` naming only them, the new one ``METHOD:REQUEST``. With
-    no new owner (``cannot_serve``) only the cancellation goes out.
+    no new owner (``cannot_serve``) only the cancellation goes out, and so with
+    a partner offered the lead: it is invited once it accepts.
     """
     appointment = Appointment.objects.select_for_update().get(pk=lead.appointment_id)
     if (
@@ -122,6 +123,10 @@ def send_owner_invites(
     old_rep = User.objects.filter(pk=old_rep_id).first() if old_rep_id is not None else None
     old_owners = owner_people(rep=old_rep, partner_id=old_partner_id, tenant=tenant)
     new_owners = owner_people(rep=new_rep, partner_id=lead.partner_id, tenant=tenant)
+    if lead.partner_id is not None and lead.stage == LeadStage.AWAITING_ACCEPTANCE:
+        # An offer: the invitation names the buyer, so the partner gets it on accepting
+        # (invite_accepting_partner), not before.
+        new_owners = []
     if not old_owners and not new_owners:
         return
     appointment.sequence += 1
@@ -173,3 +178,17 @@ def reassign_leads(
             message=f"Lead {closed[0]} is closed; reopen it before giving it to someone.",
         )
     return sum(change_owner(lead=leads[pk], rep=rep, partner=partner, by=by) for pk in ids)
+
+
+def invite_accepting_partner(lead: Lead) -> None:
+    """A partner that accepted a lead it was offered gets the meeting's invitation now.
+
+    Offers go out without it (the invitation names the buyer); a partner's own
+    referral or registered deal was invited at booking and is not invited twice.
+    """
+    if lead.partner_id is None:
+        return
+    latest = Assignment.objects.filter(lead_id=lead.pk).order_by("-created_at", "-id").first()
+    if latest is None or latest.kind in (AssignmentKind.REFERRAL, AssignmentKind.PROTECTED):
+        return
+    send_owner_invites(lead, old_rep_id=None, old_partner_id=None, new_rep=None)

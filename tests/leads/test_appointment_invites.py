@@ -238,14 +238,24 @@ def test_handing_a_lead_back_with_no_owner_only_cancels(
     assert str(event_of(mailoutbox[0])[0]["METHOD"]) == "CANCEL"
 
 
-def test_giving_a_reps_lead_to_a_partner_invites_the_partners_contact(
+def test_giving_a_reps_lead_to_a_partner_invites_the_partners_contact_once_it_accepts(
     actors, sent_booking, rep_a, manager_a, mailoutbox
 ):
+    from leadflow.tenancy.principal import Principal
+    from leads.services.lifecycle import accept_lead
+
     partner = PartnerFactory(tenant=actors.tenant_a, contact_email="deals@northwind.test")
     with tenant_context(actors.tenant_a):
         change_owner(lead=sent_booking, partner=partner, by=manager_a.principal)
     dispatch(actors.tenant_a)
     assert str(event_of(mails_to(mailoutbox, rep_a.user.email)[0])[0]["METHOD"]) == "CANCEL"
+    # An offer: the invitation names the buyer, so the partner gets it on accepting.
+    assert mails_to(mailoutbox, "deals@northwind.test") == []
+    dealer = Principal(tenant=actors.tenant_a, role=None, via="api_key", partner=partner)
+    with tenant_context(actors.tenant_a):
+        sent_booking.refresh_from_db()
+        accept_lead(lead=sent_booking, by=dealer)
+    dispatch(actors.tenant_a)
     [invite] = mails_to(mailoutbox, "deals@northwind.test")
     assert str(event_of(invite)[0]["METHOD"]) == "REQUEST"
 

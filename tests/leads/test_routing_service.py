@@ -17,7 +17,7 @@ from leadflow.tenancy.models import PartnerStatus, Role
 from leadflow.tenancy.principal import Principal
 from leads.models import Appointment, Assignment, AssignmentKind, Lead, LeadSettings, Team
 from leads.services.booking import book_appointment
-from leads.services.lifecycle import reject_lead
+from leads.services.lifecycle import accept_lead, reject_lead
 from leads.services.routing import route_leads
 from tests.conftest import make_actor
 from tests.factories import (
@@ -156,13 +156,18 @@ def test_a_suspended_referring_partners_lead_is_routed(actors, sam):
     assert assignments(actors, lead)[0].kind == AssignmentKind.BOOKED
 
 
-def test_a_partner_the_router_chose_is_invited_to_the_meeting(actors, central):
+def test_a_partner_the_router_chose_is_invited_to_the_meeting_once_it_accepts(actors, central):
     partner = PartnerFactory(
         tenant=actors.tenant_a, name="Northwind", contact_email="leads@northwind.test"
     )
     TeamMemberFactory(tenant=actors.tenant_a, team=central, partner=partner)
-    lead = book(actors)
+    lead = book(actors, first_name="Ursula", email="ursula@freight.test")
     assert stored(actors, lead).partner_id == partner.pk
+    # The offer: the invitation would name the buyer, so none goes to the partner yet.
+    assert outbox(actors, f"appointment:{lead.appointment_id}:owner:") == []
+    dealer = Principal(tenant=actors.tenant_a, role=None, via="api_key", partner=partner)
+    with tenant_context(actors.tenant_a):
+        accept_lead(lead=stored(actors, lead), by=dealer)
     invites = outbox(actors, f"appointment:{lead.appointment_id}:owner:")
     assert [m.recipient for m in invites] == ["leads@northwind.test"]
 
