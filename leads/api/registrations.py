@@ -120,9 +120,10 @@ class DealRegistrationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
     def scoped_queryset(self):
         partner_id = None
         if self.action == "list":
-            text = self.request.query_params.get("partner")
-            if text is not None:
-                if not text.isdigit():
+            # Blank is "not given", as a form's empty filter sends it.
+            text = (self.request.query_params.get("partner") or "").strip()
+            if text:
+                if not text.isdigit() or len(text) > 18:
                     raise RuleViolation(
                         field="partner", code="invalid", message="Give a partner's id."
                     )

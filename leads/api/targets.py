@@ -91,9 +91,10 @@ class TargetViewSet(mixins.ListModelMixin, TenantViewSet):
     def scoped_queryset(self):
         if self.action != "list":
             return Target.objects.all()
-        text = self.request.query_params.get("quarter")
+        # Blank is "not given" (the current quarter), as a form's empty field sends it.
+        text = (self.request.query_params.get("quarter") or "").strip()
         tz = times.zone(self.principal.tenant.timezone)
-        quarter = parse_quarter(text) if text is not None else current_quarter(tz)
+        quarter = parse_quarter(text) if text else current_quarter(tz)
         return targets_of(quarter)
 
     @extend_schema(parameters=[QUARTER_PARAMETER])

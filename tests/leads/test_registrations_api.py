@@ -172,6 +172,7 @@ def test_managers_read_every_registration_and_filter_by_partner(actors, northwin
     api = make_actor(actors.tenant_a, role).api()
     assert set(ids(api.get(URL))) == {ours, theirs.json()["id"]}
     assert ids(api.get(URL, {"partner": northwind.pk})) == [ours]
+    assert set(ids(api.get(URL, {"partner": ""}))) == {ours, theirs.json()["id"]}  # blank: all
     assert api.get(f"{URL}{ours}/").json()["partner"]["name"] == "Northwind"
 
 

@@ -51,6 +51,12 @@ def test_the_list_defaults_to_the_current_quarter(actors, rep):
     assert [row["quarter"] for row in rows] == ["2026-Q4"]
 
 
+def test_a_blank_quarter_is_the_current_quarter(actors, rep):
+    target_of(actors, rep=rep, quarter=4)
+    rows = actors.owner.api().get(API, {"quarter": ""}).json()["results"]
+    assert [row["quarter"] for row in rows] == ["2026-Q4"]
+
+
 @pytest.mark.parametrize("quarter", ["2026-Q5", "Q4", "2026-4"])
 def test_a_malformed_quarter_is_a_400_naming_the_parameter(actors, quarter):
     response = actors.owner.api().get(API, {"quarter": quarter})
