@@ -170,4 +170,11 @@ pass "Celery worker is ready"
 (( beat_started )) || fail "the log does not show Celery beat starting ('beat: Starting')"
 pass "Celery beat started"
 
+# The routing, recall, digest, compliance and registration paths on the same SQLite.
+if [[ -n "${SMOKE_VENV:-}" ]]; then PY="$VENV/bin/python"; else PY="$CLONE/.venv/bin/python"; fi
+(
+    cd "$CLONE"
+    env -u DATABASE_URL -u DATABASE_OWNER_URL -u REDIS_URL -u VAR_DIR -u CACHE_KEY_PREFIX \
+        -u EMAIL_URL -u VENV DEBUG=1 "$PY" scripts/smoke_sqlite_paths.py
+) || fail "a routing/recall/digest/compliance/registration path failed on SQLite"
 echo "PASS: 'make run' on a fresh clone serves LeadFlow and the demo login works"

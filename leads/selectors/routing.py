@@ -23,6 +23,7 @@ from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -172,8 +173,11 @@ class Workload:
         insort(self.meetings[key], span)
 
 
-def ids_of(ids: Collection[int]) -> RawSQL:
-    """``ids`` for ``__in`` as one array parameter (10,000 ids: one value, not 10,000)."""
+def ids_of(ids: Collection[int]) -> RawSQL | list[int]:
+    """``ids`` for ``__in`` as one array parameter (10,000 ids: one value, not 10,000); the
+    plain list on the embedded SQLite of ``make run``, which has no arrays."""
+    if connection.vendor != "postgresql":
+        return list(ids)
     return RawSQL("SELECT unnest(%s::bigint[])", (list(ids),))
 
 

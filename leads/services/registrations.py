@@ -146,6 +146,8 @@ def _lock(tenant_id: int, email: str, domain: str) -> None:
         for kind, value in (("email", email), ("domain", domain))
         if value
     )
+    if connection.vendor != "postgresql":
+        return  # the embedded SQLite runs one writing transaction at a time (IMMEDIATE)
     with connection.cursor() as cursor:
         for key in keys:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])

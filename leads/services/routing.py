@@ -45,9 +45,11 @@ from leadflow.tenancy.context import require_tenant_id
 from leadflow.tenancy.models import Membership, Partner, Tenant, User
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.roles import MANAGERS
+from leadflow.tenancy.services import record_audit
 from leads.models import (
     CLOSED_STAGES,
     REPORTED_STAGES,
+    Appointment,
     Assignment,
     AssignmentKind,
     Lead,
@@ -409,6 +411,9 @@ def _write(routed: list[_Routed], *, tenant: Tenant, now: datetime, due: datetim
         "teams": [item.decision.team.pk if item.decision.team else None for item in routed],
         "owned": [item.decision.has_owner for item in routed],
     }
+    if connection.vendor != "postgresql":
+        _write_row_by_row(routed, now=now, due=due)
+        return
     with connection.cursor() as cursor:
         cursor.execute(UPDATE_LEADS_SQL, params)
         cursor.execute(
@@ -418,6 +423,28 @@ def _write(routed: list[_Routed], *, tenant: Tenant, now: datetime, due: datetim
                 "ids": [item.lead.appointment_id for item in routed],
                 "reps": reps,
             },
+        )
+
+
+def _write_row_by_row(routed: list[_Routed], *, now: datetime, due: datetime) -> None:
+    """``_write`` for the embedded SQLite of ``make run`` (no arrays): a few leads at a time
+    there, so one UPDATE of each lead and of its appointment."""
+    for item in routed:
+        decision = item.decision
+        rep_id = decision.rep.pk if decision.rep else None
+        changes: dict[str, Any] = {
+            "rep_id": rep_id,
+            "partner_id": decision.partner.pk if decision.partner else None,
+            "team_id": decision.team.pk if decision.team else None,
+            "assigned_at": now,
+        }
+        if item.lead.stage == LeadStage.AWAITING_ACCEPTANCE:
+            changes["acceptance_due_at"] = due if decision.has_owner else None
+            if decision.has_owner:
+                changes["breached_at"] = None
+        Lead.objects.filter(pk=item.lead.pk).update(**changes)
+        Appointment.objects.filter(pk=item.lead.appointment_id).exclude(rep_id=rep_id).update(
+            rep_id=rep_id
         )
 
 
@@ -493,9 +520,12 @@ def _insert_assignments(
         "turns": [item.decision.turn for item in routed],
         "skips": [json.dumps(item.decision.skips_record()) for item in routed],
     }
-    with connection.cursor() as cursor:
-        cursor.execute(INSERT_ASSIGNMENTS_SQL, params)
-        ids = dict((lead_id, pk) for pk, lead_id in cursor.fetchall())
+    if connection.vendor != "postgresql":
+        ids = _insert_assignments_row_by_row(routed, params, tenant=tenant)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(INSERT_ASSIGNMENTS_SQL, params)
+            ids = dict((lead_id, pk) for pk, lead_id in cursor.fetchall())
     names = [f.attname for f in Assignment._meta.concrete_fields]
     found = []
     for n, item in enumerate(routed):
@@ -526,11 +556,52 @@ def _insert_assignments(
     return found
 
 
+def _insert_assignments_row_by_row(
+    routed: list[_Routed], params: dict[str, Any], *, tenant: Tenant
+) -> dict[int, int]:
+    """``INSERT_ASSIGNMENTS_SQL`` for the embedded SQLite (no arrays); lead id → record id."""
+    ids: dict[int, int] = {}
+    for n, item in enumerate(routed):
+        record = Assignment.objects.create(
+            tenant_id=tenant.pk,
+            lead_id=item.lead.pk,
+            kind=params["kind"],
+            rep_id=params["reps"][n],
+            partner_id=params["partners"][n],
+            previous_rep_id=item.previous_rep_id,
+            previous_partner_id=item.previous_partner_id,
+            rule=params["rules"][n],
+            team=params["teams"][n],
+            turn=params["turns"][n],
+            skips=item.decision.skips_record(),
+            actor_label=params["actor"],
+            created_at=params["now"],
+        )
+        ids[item.lead.pk] = record.pk
+    return ids
+
+
 def _audit(
     routed: list[_Routed], *, kind: str, tenant: Tenant, by: Principal, now: datetime
 ) -> None:
     """One INSERT of the audit rows: the owner before and after, why, and the record."""
     reps, partners = _owner_ids(routed)
+    if connection.vendor != "postgresql":  # the embedded SQLite of ``make run``: no arrays
+        for n, item in enumerate(routed):
+            record_audit(
+                action="lead.routed",
+                obj=Lead(pk=item.lead.pk, tenant_id=tenant.pk, stage=item.lead.stage),
+                before={"rep": item.previous_rep_id, "partner": item.previous_partner_id},
+                after={
+                    "rep": reps[n],
+                    "partner": partners[n],
+                    "kind": str(kind),
+                    "reason": item.decision.reason,
+                    "assignment": item.assignment.pk if item.assignment else None,
+                },
+                by=by,
+            )
+        return
     with connection.cursor() as cursor:
         cursor.execute(
             INSERT_AUDIT_SQL,

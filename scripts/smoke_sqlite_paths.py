@@ -1,0 +1,91 @@
+"""The paths of issue 16/17 that have PostgreSQL fast paths, run on the embedded SQLite.
+
+``scripts/smoke_make_run.sh`` runs it in the fresh clone after ``make run`` has
+seeded the demo: booking routes a lead, the recall scan reroutes, the Monday
+digest, the partners' compliance rule and a deal registration — each must work
+on SQLite (no arrays, no advisory locks), as the worker and beat run them there.
+Exits 1 with the first failure.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadflow.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from inquiries.models import Inquiry, Stage  # noqa: E402
+from leadflow.tenancy.context import tenant_context  # noqa: E402
+from leadflow.tenancy.models import Membership, Partner, Tenant  # noqa: E402
+from leadflow.tenancy.principal import Principal  # noqa: E402
+from leads.models import Assignment, AssignmentKind  # noqa: E402
+from leads.services.booking import book_appointment  # noqa: E402
+from leads.services.compliance import enforce_partner_compliance  # noqa: E402
+from leads.services.digests import queue_missing_update_digests  # noqa: E402
+from leads.services.registrations import register_deal  # noqa: E402
+from leads.services.routing import recall_leads  # noqa: E402
+
+
+def main() -> int:
+    if connection.vendor != "sqlite":
+        print(f"FAIL: expected the embedded SQLite, got {connection.vendor}")
+        return 1
+    acme = Tenant.objects.get(slug="acme")
+    with tenant_context(acme):
+        member = Membership.objects.select_related("user").get(user__email="qualifier@acme.example")
+        by = Principal(
+            tenant=acme, role=member.role, via="session", user=member.user, membership=member
+        )
+        inquiry = Inquiry.objects.filter(stage=Stage.MQL, partner__isnull=True).first()
+        if inquiry is None:
+            print("FAIL: the demo has no MQL to book")
+            return 1
+        lead = book_appointment(
+            inquiry=inquiry, starts_at=timezone.now() + timedelta(days=2), by=by
+        )
+        record = Assignment.objects.filter(lead_id=lead.pk).latest("id")
+        if record.kind != AssignmentKind.BOOKED or (
+            lead.rep_id is None and lead.partner_id is None
+        ):
+            print(f"FAIL: booking did not route the lead ({record.kind}, {record.team})")
+            return 1
+        print(f"PASS: booking routed lead {lead.pk} (team {record.team or '—'})")
+        recalled = recall_leads(now=timezone.now() + timedelta(days=30))
+        if not (recalled.unaccepted or recalled.idle):
+            print("FAIL: the recall scan a month on rerouted nothing")
+            return 1
+        print(f"PASS: recall rerouted {len(recalled.unaccepted) + len(recalled.idle)} lead(s)")
+        queue_missing_update_digests(now=timezone.now())
+        print("PASS: the Monday digest ran")
+        enforce_partner_compliance()
+        print("PASS: the partners' compliance rule ran")
+        northwind = Partner.objects.get(name="Northwind Dealers")
+        dealer = Principal(tenant=acme, role=None, via="api_key", partner=northwind)
+        registration = register_deal(
+            partner=northwind,
+            company="Smoke Test GmbH",
+            company_domain="smoke-test.example",
+            first_name="",
+            last_name="",
+            email="",
+            phone="",
+            country="DE",
+            need="A smoke test",
+            by=dealer,
+        )
+        print(f"PASS: a deal registration was {registration.status}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
