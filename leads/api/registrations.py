@@ -123,11 +123,14 @@ class DealRegistrationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
             # Blank is "not given", as a form's empty filter sends it.
             text = (self.request.query_params.get("partner") or "").strip()
             if text:
-                if not text.isdigit() or len(text) > 18:
+                try:
+                    partner_id = int(text)
+                except ValueError:
                     raise RuleViolation(
                         field="partner", code="invalid", message="Give a partner's id."
-                    )
-                partner_id = int(text)
+                    ) from None
+                if not 0 < partner_id < 2**63:
+                    partner_id = 0  # no such partner: an empty list, as for an unknown id
         return registrations_for(self.principal, partner_id=partner_id)
 
     @extend_schema(parameters=[PARTNER_PARAMETER])

@@ -77,7 +77,10 @@ def _one(model, pk: int | None, field: str):
 
 
 QUARTER_PARAMETER = OpenApiParameter(
-    "quarter", OpenApiTypes.STR, description="YYYY-Qn (default: the current quarter)."
+    "quarter",
+    OpenApiTypes.STR,
+    description="YYYY-Qn (default, or blank: the current quarter); anything else is a 400.",
+    pattern=r"^([0-9]{4}-[Qq][1-4])?$",
 )
 
 

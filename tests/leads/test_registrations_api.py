@@ -176,6 +176,13 @@ def test_managers_read_every_registration_and_filter_by_partner(actors, northwin
     assert api.get(f"{URL}{ours}/").json()["partner"]["name"] == "Northwind"
 
 
+@pytest.mark.parametrize("value", ["-3", "99999999999999999999"])
+def test_a_partner_id_no_partner_can_have_lists_nothing(actors, northwind, value):
+    post(user_of(actors, northwind))
+    response = actors.owner.api().get(URL, {"partner": value})
+    assert (response.status_code, ids(response)) == (200, [])
+
+
 def test_a_bad_partner_filter_is_a_400(actors):
     response = actors.owner.api().get(URL, {"partner": "north"})
     assert response.status_code == 400
