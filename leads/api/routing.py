@@ -27,6 +27,7 @@ from leadflow.tenancy.permissions import role_required
 from leadflow.tenancy.roles import MANAGERS
 from leads.models import RoutingRule, Team, TeamMember
 from leads.routing import LeadFacts
+from leads.selectors import teams as team_reads
 from leads.selectors.routing import preview_route
 from leads.services import teams as service
 
@@ -159,10 +160,10 @@ class TeamViewSet(
     filter_backends: list = []
 
     def scoped_queryset(self):
-        return service.team_list()
+        return team_reads.team_list()
 
     def _out(self, teams: list[Team]) -> Any:
-        places = service.members_of(teams)
+        places = team_reads.members_of(teams)
         return TeamOutput(teams, many=True, context={"places": places}).data
 
     @extend_schema(
@@ -328,7 +329,7 @@ class RoutingRuleViewSet(
     filter_backends: list = []
 
     def scoped_queryset(self):
-        return service.rule_list()
+        return team_reads.rule_list()
 
     @extend_schema(
         responses=RuleOutput(many=True),
@@ -389,7 +390,7 @@ class RoutingRuleViewSet(
         data = MoveInput(data=request.data)
         data.is_valid(raise_exception=True)
         service.move_rule(rule=rule, direction=data.validated_data["direction"], by=self.principal)
-        return Response(RuleOutput(service.rule_list(), many=True).data)
+        return Response(RuleOutput(team_reads.rule_list(), many=True).data)
 
 
 # --- the tester ----------------------------------------------------------------------

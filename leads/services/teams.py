@@ -13,29 +13,28 @@ by the foreign key's ``SET_NULL``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from django.db import transaction
-from django.db.models import Max, QuerySet
+from django.db.models import Max
 from django.utils.timezone import now
 
 from inquiries.services.validation import NULL_MESSAGE, clean_country
 from leadflow.lib.company_size import COMPANY_SIZE_MAX
 from leadflow.lib.rules import RuleViolation
-from leadflow.tenancy.models import Membership, Partner, Role
+from leadflow.tenancy.models import Membership, Partner
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.roles import MANAGERS
 from leadflow.tenancy.services.audit import record_audit
 from leads.models import LeadSettings, RoutingRule, Team, TeamMember
 from leads.selectors.settings import lead_settings
+from leads.selectors.teams import MEMBER_ROLES
 
 MAX_NAME_LENGTH = 100
 MAX_LIST_LENGTH = 50
 MAX_VALUE_LENGTH = 100
 WEIGHT_RANGE = (1, 10)
-# Members who may own leads in a team (a partner's user is the partner's, through the partner).
-MEMBER_ROLES: tuple[str, ...] = (Role.REP, Role.MANAGER, Role.ADMIN)
 RULE_FIELDS = (
     "name",
     "team",
@@ -50,47 +49,6 @@ NO_CRITERIA_MESSAGE = (
     "This rule would catch every lead: give a country, region, industry or company size, "
     "or use the default team instead."
 )
-
-
-# --- reads (the pages and the API show these) ----------------------------------------
-
-
-def team_list() -> QuerySet[Team]:
-    """The tenant's teams by name."""
-    return Team.objects.order_by("name", "id")
-
-
-def rule_list() -> QuerySet[RoutingRule]:
-    """The tenant's rules in the router's order, with their team."""
-    return RoutingRule.objects.select_related("team").order_by("position", "id")
-
-
-def members_of(teams: Iterable[Team]) -> dict[int, list[TeamMember]]:
-    """Each team's places in order, with the person (and their partner) or partner: one query."""
-    ids = [team.pk for team in teams]
-    places: dict[int, list[TeamMember]] = {pk: [] for pk in ids}
-    rows = (
-        TeamMember.objects.filter(team_id__in=ids)
-        .select_related("membership__user", "membership__partner", "partner")
-        .order_by("team_id", "position", "id")
-    )
-    for row in rows:
-        places[row.team_id].append(row)
-    return places
-
-
-def member_choices() -> QuerySet[Membership]:
-    """Who may be put in a team: active reps, managers and admins of the tenant (no partner's
-    user: a partner takes its leads as the partner)."""
-    return (
-        Membership.objects.filter(is_active=True, role__in=MEMBER_ROLES, partner__isnull=True)
-        .select_related("user")
-        .order_by("user__full_name", "user__email", "id")
-    )
-
-
-def partner_choices() -> QuerySet[Partner]:
-    return Partner.objects.order_by("name", "id")
 
 
 # --- checks ----------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.roles import MANAGERS
 from leads.models import RoutingRule, Team, TeamMember
 from leads.routing import LeadFacts
+from leads.selectors import teams as team_reads
 from leads.selectors.routing import RouteDecision, preview_route
 from leads.selectors.settings import lead_settings
 from leads.services import teams as service
@@ -183,10 +184,10 @@ def _place_rows(places: list[TeamMember], today: date) -> list[dict[str, Any]]:
 
 
 def _overview_context(principal: Principal) -> dict[str, Any]:
-    teams = list(service.team_list())
-    places = service.members_of(teams)
+    teams = list(team_reads.team_list())
+    places = team_reads.members_of(teams)
     today = tenant_today(principal)
-    rules = list(service.rule_list())
+    rules = list(team_reads.rule_list())
     settings = lead_settings()
     return {
         "rules": [{"rule": rule, "criteria": criteria_in_words(rule)} for rule in rules],
@@ -311,7 +312,7 @@ class RuleForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["team"].queryset = service.team_list()  # type: ignore[attr-defined]
+        self.fields["team"].queryset = team_reads.team_list()  # type: ignore[attr-defined]
 
     def values(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
@@ -352,7 +353,7 @@ def _rule_form_page(
             form.add_error(refused.field if refused.field in form.fields else None, refused.message)
         else:
             return redirect("routing-rule-edit", pk=rule.pk)
-    context = {"form": form, "rule": rule, "has_teams": service.team_list().exists()}
+    context = {"form": form, "rule": rule, "has_teams": team_reads.team_list().exists()}
     if rule is not None:
         context["tester"] = _tester(request, principal, _tester_initial(rule))
     return render(
@@ -385,7 +386,10 @@ def rule_edit_page(request: HttpRequest, principal: Principal, pk: int) -> HttpR
 
 def _candidates() -> list[dict[str, Any]]:
     """Everyone who may be put in a team, people first, each with its form field names."""
-    people: list[Membership | Partner] = [*service.member_choices(), *service.partner_choices()]
+    people: list[Membership | Partner] = [
+        *team_reads.member_choices(),
+        *team_reads.partner_choices(),
+    ]
     rows = []
     for who in people:
         if isinstance(who, Membership):
@@ -442,7 +446,7 @@ def _read_members(
 
 def _team_form_page(request: HttpRequest, principal: Principal, team: Team | None) -> HttpResponse:
     candidates = _candidates()
-    places = service.members_of([team])[team.pk] if team else []
+    places = team_reads.members_of([team])[team.pk] if team else []
     current = {place.key: place for place in places}
     name_error = ""
     member_error = ""

@@ -6,7 +6,7 @@ from leads.demo import seed_demo_routing
 from leads.models import LeadSettings, RoutingRule, Team
 from leads.routing import LeadFacts
 from leads.selectors.routing import preview_route
-from leads.services.teams import members_of
+from leads.selectors.teams import members_of
 
 
 def test_the_demo_seeds_teams_rules_and_a_default_team_once(db):
