@@ -64,6 +64,19 @@ def _name(types: tuple[type, ...]) -> str:
     return "a number"
 
 
+def _list_item_error(field: serializers.ListField, items: list) -> str | None:
+    """The error for the first item of ``items`` whose JSON type the list's child does not take."""
+    types = json_types(field.child)
+    if types is None:
+        return None
+    for index, item in enumerate(items):
+        if item is None:
+            continue
+        if not isinstance(item, types) or (isinstance(item, bool) and bool not in types):
+            return f"Item {index + 1}: give {_name(types)}."
+    return None
+
+
 class JsonTypedInput:
     """Mixin for a serializer whose JSON input must have the documented type field by field."""
 
@@ -87,6 +100,10 @@ class JsonTypedInput:
                 )
                 if wrong:
                     errors[name] = [f"Give {_name(types)}."]
+                elif isinstance(field, serializers.ListField):
+                    item_error = _list_item_error(field, value)
+                    if item_error:
+                        errors[name] = [item_error]
             if errors:
                 raise serializers.ValidationError(errors, code="invalid")
         return super().to_internal_value(data)

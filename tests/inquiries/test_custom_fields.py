@@ -331,3 +331,15 @@ def test_the_page_query_count_does_not_grow_with_fields(
     # session, user, memberships, the fields
     with django_assert_num_queries(4):
         assert page.get("/inquiries/custom-fields/").status_code == 200
+
+
+def test_a_choice_that_is_not_a_string_is_a_400_naming_the_item(actors):
+    response = actors.owner.api().post(
+        "/api/v1/custom-fields/",
+        {"key": "plan", "label": "Plan", "kind": "choice", "choices": ["Gold", 2.5]},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "Item 2" in str(response.json())
+    with tenant_context(actors.tenant_a):
+        assert not CustomField.objects.filter(key="plan").exists()
