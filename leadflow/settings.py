@@ -240,7 +240,7 @@ OUTBOX_LEASE_SECONDS = env.integer("OUTBOX_LEASE_SECONDS", 120, minimum=1)
 OUTBOX_MAX_ATTEMPTS = env.integer("OUTBOX_MAX_ATTEMPTS", 8, minimum=1)
 OUTBOX_BACKOFF_BASE_SECONDS = env.integer("OUTBOX_BACKOFF_BASE_SECONDS", 30, minimum=1)
 OUTBOX_BACKOFF_MAX_SECONDS = env.integer("OUTBOX_BACKOFF_MAX_SECONDS", 6 * 3600, minimum=1)
-OUTBOX_WEBHOOK_TIMEOUT_SECONDS = env.integer("OUTBOX_WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+OUTBOX_WEBHOOK_TIMEOUT_SECONDS = env.integer("OUTBOX_WEBHOOK_TIMEOUT_SECONDS", 15, minimum=1)
 # The right-hand side of every email's Message-ID; empty: the domain of DEFAULT_FROM_EMAIL.
 OUTBOX_MESSAGE_ID_DOMAIN = env.string("OUTBOX_MESSAGE_ID_DOMAIN", "")
 
@@ -420,3 +420,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.string("LOG_LEVEL", "INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }
+
+# Partner webhooks (issue 18). FOR DEVELOPMENT ONLY: also allow http:// and loopback
+# targets, so a partner can point at a receiver on the developer's machine. Off, webhooks
+# go to public https addresses only (leadflow/outbox/ssrf.py).
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env.boolean("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False)

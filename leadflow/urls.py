@@ -137,3 +137,16 @@ registrations_router.register(
     "deal-registrations", DealRegistrationViewSet, basename="deal-registration"
 )
 api_v1 += registrations_router.urls
+
+# Partner webhooks (leadflow.outbox.endpoints.api, issue 18): endpoints and their delivery log.
+from leadflow.outbox.endpoints.api import (  # noqa: E402
+    WebhookDeliveryViewSet,
+    WebhookEndpointViewSet,
+)
+
+webhooks_router = SimpleRouter()
+webhooks_router.register(
+    "webhook-endpoints/deliveries", WebhookDeliveryViewSet, basename="webhook-delivery"
+)
+webhooks_router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhook-endpoint")
+api_v1 += webhooks_router.urls

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import models
 from django.db.models import Q
 from django.utils.timezone import now
 
-from leadflow.tenancy.models import TenantOwnedModel
+from leadflow.tenancy.models import TenantOwnedModel, tenant_foreign_key
 
 
 class OutboxState(models.TextChoices):
@@ -79,3 +81,117 @@ class OutboxMessage(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.key}"
+
+
+# --- Partner webhooks (issue 18) ------------------------------------------------------------
+
+
+class WebhookEvent(models.TextChoices):
+    """The events a partner's endpoint may subscribe to (docs/api.md, "Webhooks")."""
+
+    LEAD_OFFERED = "lead.offered", "A lead is offered to the partner"
+    LEAD_ASSIGNED = "lead.assigned", "A lead is assigned to the partner"
+    LEAD_REASSIGNED = "lead.reassigned", "A lead of the partner went to someone else"
+    LEAD_RECALLED = "lead.recalled", "A lead was taken back from the partner"
+    LEAD_REMINDER = "lead.reminder", "Weekly reminder: lead updates are missing"
+    PARTNER_SUSPENDED = "partner.suspended", "The partner is suspended"
+    PARTNER_REINSTATED = "partner.reinstated", "The partner is reinstated"
+    PARTNER_WARNING = "partner.warning", "The partner is warned"
+
+
+#: The event a "send test event" sends; no endpoint subscribes to it.
+TEST_EVENT = "webhook.test"
+
+
+class WebhookEndpoint(TenantOwnedModel):
+    """A partner's URL that receives its events, signed with its secret (``whsec_…``).
+
+    During a rotation ``previous_secret`` signs too until ``previous_secret_until``,
+    so the receiver can switch at its pace. ``failing_since`` is the first failed
+    attempt with no success after it: five days of that disables the endpoint.
+    """
+
+    partner = tenant_foreign_key("tenancy.Partner", on_delete=models.CASCADE, related_name="+")
+    url = models.CharField(max_length=2000)
+    events = models.JSONField(default=list)
+    description = models.CharField(max_length=300, blank=True)
+    enabled = models.BooleanField(default=True)
+    secret = models.CharField(max_length=100)
+    previous_secret = models.CharField(max_length=100, blank=True)
+    previous_secret_until = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=300, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=now)
+    updated_at = models.DateTimeField(default=now)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["tenant", "partner"], name="outbox_endpoint_partner_idx")]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def secrets(self, at: datetime) -> list[str]:
+        """What signs a message sent at ``at``: the secret, and the previous one in overlap."""
+        signing = [self.secret]
+        if self.previous_secret and self.previous_secret_until and at < self.previous_secret_until:
+            signing.append(self.previous_secret)
+        return signing
+
+
+class WebhookDelivery(TenantOwnedModel):
+    """One event for one endpoint: its outbox message (which carries the state) and its attempts."""
+
+    endpoint = tenant_foreign_key(
+        "outbox.WebhookEndpoint", on_delete=models.CASCADE, related_name="deliveries"
+    )
+    message = tenant_foreign_key("outbox.OutboxMessage", on_delete=models.CASCADE, related_name="+")
+    event_type = models.CharField(max_length=50)
+    webhook_id = models.CharField(max_length=60)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            *TenantOwnedModel.Meta.constraints,
+            models.UniqueConstraint(fields=["tenant", "message"], name="outbox_delivery_message"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "endpoint", "created_at"], name="outbox_delivery_ep_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.webhook_id}"
+
+
+class WebhookAttempt(TenantOwnedModel):
+    """One try of a delivery: exactly what was sent, and what came back (capped)."""
+
+    delivery = tenant_foreign_key(
+        "outbox.WebhookDelivery", on_delete=models.CASCADE, related_name="attempts"
+    )
+    endpoint = tenant_foreign_key(
+        "outbox.WebhookEndpoint", on_delete=models.CASCADE, related_name="attempts"
+    )
+    attempted_at = models.DateTimeField(default=now)
+    url = models.CharField(max_length=2000)
+    request_headers = models.JSONField(default=dict)
+    request_body = models.TextField()
+    response_status = models.PositiveIntegerField(null=True, blank=True)
+    response_excerpt = models.TextField(blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    succeeded = models.BooleanField(default=False)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["attempted_at", "id"]
+        indexes = [
+            models.Index(fields=["tenant", "delivery"], name="outbox_attempt_delivery_idx"),
+            models.Index(
+                fields=["tenant", "endpoint", "attempted_at"], name="outbox_attempt_ep_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} at {self.attempted_at}"

@@ -22,6 +22,9 @@ PayloadCheck = Callable[[str, Mapping[str, Any]], None]
 
 _senders: dict[str, Sender] = {}
 _checks: dict[str, PayloadCheck] = {}
+# A kind with its own retry schedule (seconds after each failed attempt; webhooks follow the
+# Standard Webhooks one); other kinds back off exponentially up to OUTBOX_MAX_ATTEMPTS.
+_schedules: dict[str, tuple[int, ...]] = {}
 
 
 class SendFailure(Exception):
@@ -44,14 +47,28 @@ class UnknownKind(LookupError):
     """No sender is registered for a message's kind."""
 
 
-def register_sender(kind: str, sender: Sender, *, check: PayloadCheck | None = None) -> None:
-    """Name the sender of ``kind`` (and its payload check); registering again replaces both."""
+def register_sender(
+    kind: str,
+    sender: Sender,
+    *,
+    check: PayloadCheck | None = None,
+    retry_delays: tuple[int, ...] | None = None,
+) -> None:
+    """Name the sender of ``kind`` (its payload check, its retry schedule); again replaces all."""
     if not kind or len(kind) > 30:
         raise ValueError("a message kind is 1 to 30 characters")
     _senders[kind] = sender
     _checks.pop(kind, None)
+    _schedules.pop(kind, None)
     if check is not None:
         _checks[kind] = check
+    if retry_delays is not None:
+        _schedules[kind] = tuple(retry_delays)
+
+
+def retry_delays(kind: str) -> tuple[int, ...] | None:
+    """The kind's own retry schedule: the delay after attempt 1, 2, …; None: the default."""
+    return _schedules.get(kind)
 
 
 def check_payload(kind: str, recipient: str, payload: Mapping[str, Any]) -> None:

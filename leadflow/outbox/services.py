@@ -170,8 +170,39 @@ def dispatch_due(*, batch_size: int = BATCH_SIZE, limit: int = RUN_LIMIT) -> Dis
     return result
 
 
+def dispatch_message(message_id: int) -> DispatchResult:
+    """Send one pending message now, whatever its due time ("send test event" waits for it).
+
+    Claimed like any dispatch (skip locked, a lease), so a dispatcher that
+    found it first sends it and this call does nothing.
+    """
+    token = uuid.uuid4()
+    result = DispatchResult()
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            OutboxMessage.objects.filter(pk=message_id, state=OutboxState.PENDING)
+            .select_for_update(skip_locked=True)
+            .values_list("id", flat=True)
+        )
+        if not ids:
+            return result
+        OutboxMessage.objects.filter(pk__in=ids, state=OutboxState.PENDING).update(
+            state=OutboxState.SENDING,
+            claim_token=token,
+            claimed_at=now,
+            lease_until=now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS),
+            attempts=F("attempts") + 1,
+        )
+    message = OutboxMessage.objects.get(pk=message_id, claim_token=token)
+    result.claimed = 1
+    _send_one(message, token, result)
+    return result
+
+
 def _send_one(message: OutboxMessage, token: uuid.UUID, result: DispatchResult) -> None:
-    max_attempts = settings.OUTBOX_MAX_ATTEMPTS
+    schedule = senders.retry_delays(message.kind)
+    max_attempts = len(schedule) + 1 if schedule is not None else settings.OUTBOX_MAX_ATTEMPTS
     if message.attempts > max_attempts:
         # Only reachable by reclaiming a message whose worker kept dying mid-send.
         _fail(message, token, result, f"gave up after {max_attempts} attempts")
@@ -185,7 +216,7 @@ def _send_one(message: OutboxMessage, token: uuid.UUID, result: DispatchResult) 
         if message.attempts >= max_attempts:
             _fail(message, token, result, f"gave up after {message.attempts} attempts: {reason}")
         else:
-            _retry_later(message, token, result, reason)
+            _retry_later(message, token, result, reason, schedule)
     else:
         _mark_sent(message, token, result)
 
@@ -245,10 +276,25 @@ def backoff_seconds(attempts: int) -> float:
     return random.uniform(0, ceiling)  # noqa: S311 — jitter, not a secret
 
 
+def scheduled_delay(schedule: tuple[int, ...], attempts: int) -> float:
+    """The schedule's delay after attempt ``attempts``, give or take 10% (jitter)."""
+    base = schedule[min(max(attempts, 1), len(schedule)) - 1]
+    return base * random.uniform(0.9, 1.1)  # noqa: S311 — jitter, not a secret
+
+
 def _retry_later(
-    message: OutboxMessage, token: uuid.UUID, result: DispatchResult, reason: str
+    message: OutboxMessage,
+    token: uuid.UUID,
+    result: DispatchResult,
+    reason: str,
+    schedule: tuple[int, ...] | None = None,
 ) -> None:
-    due_at = timezone.now() + timedelta(seconds=backoff_seconds(message.attempts))
+    delay = (
+        scheduled_delay(schedule, message.attempts)
+        if schedule is not None
+        else backoff_seconds(message.attempts)
+    )
+    due_at = timezone.now() + timedelta(seconds=delay)
     marked = _mine(message, token).update(
         state=OutboxState.PENDING,
         due_at=due_at,

@@ -4,7 +4,8 @@ The recipient is the endpoint's URL; the payload is ``{"type", "data"}``. The
 body is ``{"type", "timestamp", "data"}`` as JSON, with the headers
 ``webhook-id`` (from the business key, the same on every retry),
 ``webhook-timestamp`` and ``webhook-signature`` (``v1,`` + base64 of the
-HMAC-SHA256 of ``id.timestamp.body`` under the endpoint's secret). The secret
+HMAC-SHA256 of ``id.timestamp.body`` under the endpoint's secret; during a
+rotation two signatures, space-separated). The secret
 never sits in the outbox: the sender asks the resolver set with
 :func:`set_secret_resolver` (the webhook endpoints' app registers one); with
 none, a webhook fails permanently, saying so.
@@ -16,15 +17,16 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
+from leadflow.outbox import ssrf
 from leadflow.outbox.senders import PermanentFailure, TransientFailure, message_identity
 
 if TYPE_CHECKING:
@@ -33,8 +35,46 @@ if TYPE_CHECKING:
 PAYLOAD_FIELDS = frozenset({"type", "data"})
 SECRET_PREFIX = "whsec_"
 
-SecretResolver = Callable[["OutboxMessage"], str | None]
+# The spec's schedule after the first, immediate attempt: 5 s, 5 min, 30 min, 2 h, 5 h,
+# 10 h, 14 h, 20 h, 24 h (about three days in all), each with jitter.
+RETRY_DELAYS: tuple[int, ...] = (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
+CONNECT_TIMEOUT_SECONDS = 5
+MAX_RESPONSE_BYTES = 64 * 1024
+EXCERPT_BYTES = 2000
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a webhook goes now and the secrets that sign it (two during a rotation)."""
+
+    url: str
+    secrets: tuple[str, ...]
+
+
+@dataclass
+class Attempt:
+    """What one attempt sent and got back, for the delivery log."""
+
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    status: int | None = None
+    excerpt: str = ""
+    error: str = ""
+    duration_ms: int = 0
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+# Returns a secret, a Target, or None (unknown); raises PermanentFailure to refuse.
+SecretResolver = Callable[["OutboxMessage"], "str | Target | None"]
+AttemptListener = Callable[["OutboxMessage", Attempt], None]
 _resolver: list[SecretResolver] = []
+_listeners: list[AttemptListener] = []
 
 
 def set_secret_resolver(resolver: SecretResolver | None) -> None:
@@ -42,6 +82,13 @@ def set_secret_resolver(resolver: SecretResolver | None) -> None:
     _resolver.clear()
     if resolver is not None:
         _resolver.append(resolver)
+
+
+def set_attempt_listener(listener: AttemptListener | None) -> None:
+    """Name the function told of every attempt (the webhook endpoints' delivery log)."""
+    _listeners.clear()
+    if listener is not None:
+        _listeners.append(listener)
 
 
 def check_payload(recipient: str, payload: Mapping[str, Any]) -> None:
@@ -65,15 +112,10 @@ def webhook_id(message: OutboxMessage) -> str:
     return f"msg_{message_identity(message)}"
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
-
-
-def build_request(message: OutboxMessage, *, secret: str, now: float) -> urllib.request.Request:
+def build_request(
+    message: OutboxMessage, *, secrets: Sequence[str], now: float
+) -> tuple[dict[str, str], bytes]:
+    """The exact headers and body of one attempt; every secret in ``secrets`` signs it."""
     timestamp = int(now)
     body = json.dumps(
         {
@@ -84,36 +126,79 @@ def build_request(message: OutboxMessage, *, secret: str, now: float) -> urllib.
         separators=(",", ":"),
     ).encode()
     identity = webhook_id(message)
+    signatures = " ".join(
+        sign(secret=secret, webhook_id=identity, timestamp=timestamp, body=body)
+        for secret in secrets
+    )
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "LeadFlow-Webhooks/1",
         "webhook-id": identity,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(
-            secret=secret, webhook_id=identity, timestamp=timestamp, body=body
-        ),
+        "webhook-signature": signatures,
     }
-    return urllib.request.Request(message.recipient, data=body, headers=headers, method="POST")
+    return headers, body
+
+
+def _target(message: OutboxMessage) -> Target | None:
+    found = _resolver[0](message) if _resolver else None
+    if isinstance(found, str):
+        return Target(url=message.recipient, secrets=(found,))
+    return found
 
 
 def send_webhook(message: OutboxMessage) -> None:
-    """POST one event; a network error, 5xx or 429 is transient, any other non-2xx permanent."""
-    secret = _resolver[0](message) if _resolver else None
-    if not secret:
+    """POST one event; a 2xx is delivered, a 410 is final, anything else is tried again.
+
+    The URL is checked against SSRF at this moment (:mod:`leadflow.outbox.ssrf`);
+    a refused URL fails permanently. Every attempt that got as far as a request
+    is reported to the attempt listener (the delivery log), with the exact
+    headers and body sent and a capped excerpt of the answer.
+    """
+    target = _target(message)
+    if target is None or not target.secrets:
         raise PermanentFailure("no signing secret is known for this webhook endpoint")
-    request = build_request(message, secret=secret, now=time.time())
-    timeout = settings.OUTBOX_WEBHOOK_TIMEOUT_SECONDS
+    headers, body = build_request(message, secrets=target.secrets, now=time.time())
+    allow_private = bool(getattr(settings, "WEBHOOKS_ALLOW_PRIVATE_TARGETS", False))
+    attempt = Attempt(url=target.url, headers=headers, body=body)
     try:
-        with _opener.open(request, timeout=timeout) as response:
-            status = response.status
-    except urllib.error.HTTPError as error:
-        status = error.code
-    except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        raise TransientFailure(f"the endpoint could not be reached: {reason}"[:500]) from None
-    if 200 <= status < 300:
+        answer = ssrf.post(
+            target.url,
+            body=body,
+            headers=headers,
+            timeout=settings.OUTBOX_WEBHOOK_TIMEOUT_SECONDS,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            max_bytes=MAX_RESPONSE_BYTES,
+            allow_private=allow_private,
+        )
+    except ssrf.Refused as error:
+        attempt.error = f"refused: {error}"[:500]
+        _report(message, attempt)
+        raise PermanentFailure(attempt.error) from None
+    except OSError as error:
+        attempt.error = f"the endpoint could not be reached: {error}"[:500]
+        _report(message, attempt)
+        raise TransientFailure(attempt.error) from None
+    attempt.status = answer.status
+    attempt.excerpt = answer.body[:EXCERPT_BYTES].decode("utf-8", errors="replace")
+    attempt.duration_ms = answer.duration_ms
+    if 200 <= answer.status < 300:
+        _report(message, attempt)
         return
-    reason = f"the endpoint answered HTTP {status}"
-    if status >= 500 or status in (408, 429):
-        raise TransientFailure(reason)
-    raise PermanentFailure(reason)
+    reason = f"the endpoint answered HTTP {answer.status}"
+    if 300 <= answer.status < 400:
+        reason += " (redirects are not followed)"
+    attempt.error = reason
+    _report(message, attempt)
+    if answer.status == 410:
+        raise PermanentFailure(reason)
+    raise TransientFailure(reason)
+
+
+def _report(message: OutboxMessage, attempt: Attempt) -> None:
+    for listener in _listeners:
+        try:
+            listener(message, attempt)
+        except Exception:
+            # The send happened; a log that could not be written must not make it a failure.
+            logger.exception("recording a webhook attempt failed")

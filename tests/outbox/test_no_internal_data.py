@@ -48,7 +48,7 @@ def test_an_email_carries_no_internal_data(in_tenant_a, system_a):
     }
 
 
-def test_a_webhook_carries_no_internal_data(in_tenant_a, system_a, receiver):
+def test_a_webhook_carries_no_internal_data(in_tenant_a, system_a, receiver, fixed_secret):
     api_key = _api_key(system_a)
     message = services.enqueue(
         kind="webhook",

@@ -217,7 +217,9 @@ def _dispatch(tenant) -> int:
         return OutboxMessage.objects.exclude(state=OutboxState.SENT).count()
 
 
-def test_a_permanent_failure_is_recorded_and_a_retry_sends_it(worker, receiver, actors):
+def test_a_permanent_failure_is_recorded_and_a_retry_sends_it(
+    worker, receiver, fixed_secret, actors
+):
     receiver.status = 410
     with tenant_context(actors.tenant_a), transaction.atomic():
         message = services.enqueue(
@@ -233,3 +235,22 @@ def test_a_permanent_failure_is_recorded_and_a_retry_sends_it(worker, receiver, 
     assert wait_until(lambda: reload(message).state == OutboxState.SENT, seconds=10)
     assert len({h["webhook-id"] for h, _body in receiver.requests}) == 1
     assert len(receiver.requests) == 2
+
+
+def test_a_published_event_reaches_the_partners_endpoint_signed(worker, receiver, actors):
+    from standardwebhooks import Webhook
+
+    from leadflow.outbox.endpoints import services as endpoint_services
+    from tests.outbox.conftest import make_endpoint, make_partner_side
+
+    side = make_partner_side(actors.tenant_a, "Northwind")
+    _endpoint, secret = make_endpoint(side, receiver.url)
+    with tenant_context(actors.tenant_a), transaction.atomic():
+        [delivery] = endpoint_services.publish(
+            side.partner, "lead.assigned", {"lead": {"id": 41}}, "lead:41:assigned:1"
+        )
+        message = delivery.message
+    assert wait_until(lambda: reload(message).state == OutboxState.SENT, seconds=10)
+    [(headers, body)] = receiver.requests
+    assert Webhook(secret).verify(body, headers)["data"] == {"lead": {"id": 41}}
+    assert headers["webhook-id"] == delivery.webhook_id
