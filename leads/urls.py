@@ -99,3 +99,39 @@ from leads.views import registrations  # noqa: E402
 urlpatterns += [
     path("deals/", registrations.deals_page, name="deals"),
 ]
+
+from leads.views import partner_webhooks  # noqa: E402
+
+urlpatterns += [
+    # Partner webhooks (issue 18): the portal's endpoints and log; the managers' overview.
+    path("partner/webhooks/", partner_webhooks.partner_webhooks_page, name="partner-webhooks"),
+    path(
+        "partner/webhooks/<int:pk>/", partner_webhooks.partner_webhook_page, name="partner-webhook"
+    ),
+    path(
+        "partner/webhooks/<int:pk>/rotate/",
+        partner_webhooks.partner_webhook_rotate,
+        name="partner-webhook-rotate",
+    ),
+    path(
+        "partner/webhooks/<int:pk>/test/",
+        partner_webhooks.partner_webhook_test,
+        name="partner-webhook-test",
+    ),
+    path(
+        "partner/webhooks/<int:pk>/enabled/",
+        partner_webhooks.partner_webhook_enabled,
+        name="partner-webhook-enabled",
+    ),
+    path(
+        "partner/webhooks/<int:pk>/delete/",
+        partner_webhooks.partner_webhook_delete,
+        name="partner-webhook-delete",
+    ),
+    path(
+        "partner/webhooks/deliveries/<int:pk>/resend/",
+        partner_webhooks.partner_webhook_resend,
+        name="partner-webhook-resend",
+    ),
+    path("webhooks/", partner_webhooks.webhooks_overview_page, name="webhooks-overview"),
+]

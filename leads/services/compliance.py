@@ -43,6 +43,7 @@ from inquiries.models import Inquiry
 from leadflow import outbox
 from leadflow.lib import times, weeks
 from leadflow.lib.rules import RuleViolation
+from leadflow.outbox.models import WebhookEvent
 from leadflow.tenancy.context import require_tenant_id
 from leadflow.tenancy.models import AuditEvent, Membership, Partner, PartnerStatus, Tenant
 from leadflow.tenancy.principal import Principal
@@ -52,6 +53,7 @@ from leads.models import CLOSED_STAGES, AssignmentKind, Lead
 from leads.selectors.compliance import Compliance, partner_compliance
 from leads.selectors.settings import lead_settings
 from leads.selectors.weekly import current_week
+from leads.services import webhook_events
 
 logger = logging.getLogger(__name__)
 
@@ -197,6 +199,9 @@ def _warn(partner: Partner, found: Compliance, *, now: datetime, context: _Conte
         f"{_lead_lines(found.missing_leads, context)}\n\n{_my_week_line()}"
     )
     _email_partner(partner, "warning", subject, text, context=context)
+    webhook_events.partner_standing(
+        partner, WebhookEvent.PARTNER_WARNING, reason=found.reason, key=context.week_label
+    )
 
 
 def _suspend(partner: Partner, found: Compliance, *, recall: bool, context: _Context) -> list[int]:
@@ -230,6 +235,9 @@ def _suspend(partner: Partner, found: Compliance, *, recall: bool, context: _Con
         f"hour:\n\n{_lead_lines(found.missing_leads, context)}\n\n{_my_week_line()}"
     )
     _email_partner(partner, "suspended", subject, text, context=context)
+    webhook_events.partner_standing(
+        partner, WebhookEvent.PARTNER_SUSPENDED, reason=found.reason, key=context.week_label
+    )
     return recalled
 
 
@@ -241,6 +249,9 @@ def _reinstate(partner: Partner, *, context: _Context) -> None:
         f"{context.tenant.name} sends it new leads again.\n\n{_my_week_line()}"
     )
     _email_partner(partner, "reinstated", subject, text, context=context)
+    webhook_events.partner_standing(
+        partner, WebhookEvent.PARTNER_REINSTATED, reason=REINSTATED_REASON, key=context.week_label
+    )
 
 
 def _summarise(

@@ -67,6 +67,7 @@ from leads.selectors.weekly import (
     owing_update,
     past_weeks,
 )
+from leads.services import webhook_events
 
 logger = logging.getLogger(__name__)
 
@@ -397,6 +398,8 @@ def queue_missing_update_digests(now: datetime | None = None) -> int:
     sent_keys = set(outbox.messages_for((CAUSE, label)).values_list("key", flat=True))
     queued = 0
     with transaction.atomic():
+        # Partners' webhook endpoints hear of the same leads (issue 18), listed or not here.
+        webhook_events.reminders(_partner_leads(rows), week=label)
         for row in rows:
             key = f"digest:missing:{label}:{row.owner_key}"
             if row.owner is None or key in sent_keys:
@@ -417,3 +420,13 @@ def queue_missing_update_digests(now: datetime | None = None) -> int:
                 continue
             queued += 1
     return queued
+
+
+def _partner_leads(rows: list[DigestRow]) -> dict[int, list[int]]:
+    """The leads listed in each partner's digest row, by partner id."""
+    found: dict[int, list[int]] = {}
+    for row in rows:
+        kind, _, pk = row.owner_key.partition(":")
+        if kind == "partner":
+            found[int(pk)] = [lead.id for lead in row.missing] + [lead.id for lead, _ in row.late]
+    return found

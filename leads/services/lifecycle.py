@@ -46,6 +46,7 @@ from leadflow.tenancy.services import record_audit
 from leads import stages as lead_stages
 from leads.models import CLOSED_STAGES, AssignmentKind, Lead, LeadStage, RejectKind
 from leads.selectors.settings import lead_settings
+from leads.services import webhook_events
 from leads.services.closing import close_as, closed_conflict, tenant_today
 from leads.services.ownership import invite_accepting_partner
 from leads.services.routing import route_leads
@@ -122,6 +123,7 @@ def accept_lead(*, lead: Lead, by: Principal) -> Lead:
         raise closed_conflict(lead)
     late = lead.acceptance_due_at is not None and now > lead.acceptance_due_at
     invite_accepting_partner(lead)
+    webhook_events.accepted(lead)
     record_audit(
         action="lead.accepted",
         obj=lead,

@@ -23,6 +23,7 @@ from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.services import record_audit
 from leads.models import Appointment, Assignment, AssignmentKind, Lead, LeadStage
 from leads.selectors.appointments import owner_people
+from leads.services import webhook_events
 from leads.services.booking import acceptance_due, check_rep
 from leads.services.confirmations import enqueue_owner_change
 
@@ -89,6 +90,7 @@ def change_owner(
     send_owner_invites(
         lead, old_rep_id=before["rep"], old_partner_id=before["partner"], new_rep=rep
     )
+    webhook_events.owner_changed(lead, old_partner_id=before["partner"], reason=reason)
     record_audit(
         action="lead.reassigned",
         obj=lead,

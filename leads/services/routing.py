@@ -73,6 +73,7 @@ from leads.selectors.routing import (
     workload,
 )
 from leads.selectors.settings import lead_settings
+from leads.services import webhook_events
 from leads.services.booking import acceptance_due
 
 logger = logging.getLogger(__name__)
@@ -249,6 +250,7 @@ def route_leads(
     if invite:
         _invite(routed, now=now)
     _email_new_owners(routed, tenant=tenant)
+    webhook_events.routed(routed, kind=kind)
     if kind in RECALLS:
         _email_old_owners(routed, kind=kind, tenant=tenant)
     _alert_managers(routed, kind=kind, tenant=tenant, pools=pools)

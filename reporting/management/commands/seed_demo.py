@@ -12,6 +12,7 @@ from time import monotonic
 from django.core.management.base import BaseCommand
 
 from inquiries.demo import seed_demo_marketing
+from leadflow.outbox.endpoints.demo import seed_demo_webhooks
 from leadflow.tenancy.demo import BOTH_TENANTS_MANAGER, DEMO_PARTNER, seed_demo_people
 from leads.demo import seed_demo_leads
 
@@ -25,6 +26,9 @@ class Command(BaseCommand):
         seeded = [seed_demo_marketing(tenant=tenant) for tenant in people.tenants]
         # Leads only where the marketing demo just seeded the inquiries they are booked for.
         leads = [seed_demo_leads(tenant=each.tenant) if each.inquiries else 0 for each in seeded]
+        # The demo partner's webhook endpoint (disabled: nothing leaves the machine) and its log.
+        for tenant in people.tenants:
+            seed_demo_webhooks(tenant=tenant, partner_name=DEMO_PARTNER)
         self.stdout.write("Demo logins (tenant, role, email, password):")
         self.stdout.write("\n".join(people.logins))
         self.stdout.write(f"  {BOTH_TENANTS_MANAGER} is in both tenants: use the tenant switcher.")
