@@ -280,7 +280,18 @@ def build_app(imports_root: Path) -> App:
     )
     app.invitation_token = invitation_links.token(invitation)
     _routing(app, northwind)
+    _webhooks(app, northwind)
     return app
+
+
+def _webhooks(app: App, partner) -> None:
+    """The demo's webhook endpoint of the partner, with its delivery log (issue 18)."""
+    from leadflow.outbox.endpoints.demo import seed_demo_webhooks
+    from leadflow.outbox.models import WebhookEndpoint
+
+    seed_demo_webhooks(tenant=app.tenant, partner_name=partner.name)
+    with tenant_context(app.tenant):
+        app.ids.update(webhook_endpoint=WebhookEndpoint.objects.get(partner_id=partner.pk).pk)
 
 
 def _routing(app: App, partner) -> None:
@@ -483,6 +494,10 @@ def pages(app: App) -> list[Page]:
         Page("partners-overview-admin", "/partners/overview/", "admin"),
         Page("deals-partner", "/deals/", "partner_user"),
         Page("deals", "/deals/", "manager"),
+        # Partner webhooks (issue 18): the portal's endpoints and log, the managers' overview.
+        Page("partner-webhooks", "/partner/webhooks/", "partner_user"),
+        Page("partner-webhook", f"/partner/webhooks/{ids['webhook_endpoint']}/", "partner_user"),
+        Page("webhooks-overview", "/webhooks/", "manager"),
     ]
 
 
@@ -683,6 +698,13 @@ def test_the_page_list_names_every_html_route():
         "routing-team-delete",
         # The partner portal's POST-only key revocation (redirects to the keys page).
         "partner-key-revoke",
+        # Partner webhooks' POST-only actions (each answers a page the webhook test visits:
+        # the secret shown once, the test's answer, or a redirect to the endpoint's log).
+        "partner-webhook-rotate",
+        "partner-webhook-test",
+        "partner-webhook-enabled",
+        "partner-webhook-delete",
+        "partner-webhook-resend",
     }
     stand_in = SimpleNamespace(
         ids=defaultdict(lambda: 1),
