@@ -25,6 +25,9 @@ _checks: dict[str, PayloadCheck] = {}
 # A kind with its own retry schedule (seconds after each failed attempt; webhooks follow the
 # Standard Webhooks one); other kinds back off exponentially up to OUTBOX_MAX_ATTEMPTS.
 _schedules: dict[str, tuple[int, ...]] = {}
+# Reads a claimed batch's context at once (one query for 50 webhooks, not one each).
+BatchPreparer = Callable[[list["OutboxMessage"]], None]
+_preparers: dict[str, BatchPreparer] = {}
 
 
 class SendFailure(Exception):
@@ -53,6 +56,7 @@ def register_sender(
     *,
     check: PayloadCheck | None = None,
     retry_delays: tuple[int, ...] | None = None,
+    prepare: BatchPreparer | None = None,
 ) -> None:
     """Name the sender of ``kind`` (its payload check, its retry schedule); again replaces all."""
     if not kind or len(kind) > 30:
@@ -64,6 +68,23 @@ def register_sender(
         _checks[kind] = check
     if retry_delays is not None:
         _schedules[kind] = tuple(retry_delays)
+    _preparers.pop(kind, None)
+    if prepare is not None:
+        _preparers[kind] = prepare
+
+
+def set_preparer(kind: str, prepare: BatchPreparer | None) -> None:
+    """Name (or clear) the function that reads a claimed batch of ``kind`` before its sends."""
+    _preparers.pop(kind, None)
+    if prepare is not None:
+        _preparers[kind] = prepare
+
+
+def prepare_batch(messages: list[OutboxMessage]) -> None:
+    """Let each kind's preparer read what its sends will need, for the whole batch at once."""
+    kinds = {message.kind for message in messages}
+    for kind in sorted(kinds & set(_preparers)):
+        _preparers[kind]([message for message in messages if message.kind == kind])
 
 
 def retry_delays(kind: str) -> tuple[int, ...] | None:

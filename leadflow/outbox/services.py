@@ -162,6 +162,7 @@ def dispatch_due(*, batch_size: int = BATCH_SIZE, limit: int = RUN_LIMIT) -> Dis
             break
         result.claimed += len(batch)
         stop_at = time.monotonic() + settings.OUTBOX_LEASE_SECONDS / 2
+        _prepare(batch)
         for index, message in enumerate(batch):
             if time.monotonic() > stop_at:
                 result.released += _release(batch[index:], token)
@@ -198,6 +199,14 @@ def dispatch_message(message_id: int) -> DispatchResult:
     result.claimed = 1
     _send_one(message, token, result)
     return result
+
+
+def _prepare(batch: list[OutboxMessage]) -> None:
+    """A preparer that fails only costs its reads: each sender reads for itself then."""
+    try:
+        senders.prepare_batch(batch)
+    except Exception:  # noqa: BLE001 — an optimisation must never stop a dispatch
+        logger.exception("preparing a batch of %s messages failed", len(batch))
 
 
 def _send_one(message: OutboxMessage, token: uuid.UUID, result: DispatchResult) -> None:

@@ -114,6 +114,8 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
     def _open(self) -> socket.socket:
         sock = socket.create_connection((self._address, self.port), self._connect_timeout)
         sock.settimeout(self.timeout)  # type: ignore[arg-type]
+        # As http.client's own connect: no Nagle delay between the request's writes.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock
 
     def connect(self) -> None:

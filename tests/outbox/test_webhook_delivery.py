@@ -269,3 +269,26 @@ def test_every_endpoint_belongs_to_its_tenant(actors, northwind):
     with tenant_context(actors.tenant_b):
         assert not WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
         assert not WebhookEndpoint.dangerously_all_tenants.filter(pk=endpoint.pk).exists()
+
+
+def test_a_410_stops_the_rest_of_the_batch_at_once(in_tenant_a, northwind, receiver):
+    receiver.status = 410
+    make_endpoint(northwind, receiver.url)
+    first = publish(northwind, key="one")
+    second = publish(northwind, key="two")
+    services.dispatch_due()
+    assert len(receiver.requests) == 1
+    assert reload(first[0].message).state == OutboxState.FAILED
+    assert "disabled" in reload(second[0].message).last_error
+
+
+def test_a_batch_reads_its_deliveries_in_one_query(
+    in_tenant_a, northwind, receiver, django_assert_max_num_queries
+):
+    make_endpoint(northwind, receiver.url)
+    for n in range(5):
+        publish(northwind, key=f"k{n}")
+    # Claim and reload (5) and the batch's deliveries (1), the empty claim at the end (3); per
+    # message only the attempt's log (savepoint, asynchronous commit, insert, release) and mark.
+    with django_assert_max_num_queries(5 + 1 + 3 + 5 * 5):
+        assert services.dispatch_due().sent == 5

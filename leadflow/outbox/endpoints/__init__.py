@@ -17,8 +17,9 @@ from __future__ import annotations
 
 def connect() -> None:
     """Give the webhook sender its secret resolver and attempt listener (``AppConfig.ready``)."""
-    from leadflow.outbox import webhooks
+    from leadflow.outbox import senders, webhooks
     from leadflow.outbox.endpoints import services
 
     webhooks.set_secret_resolver(services.resolve_target)
     webhooks.set_attempt_listener(services.record_attempt)
+    senders.set_preparer("webhook", services.prepare_deliveries)
