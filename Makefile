@@ -39,6 +39,7 @@ schemathesis: install
 # them to docs/performance.md. BENCH_ARGS reach every script, e.g. --no-record.
 BENCHES ?= capture rescore import_csv inbox outbox missing_updates lead_lists routing digests
 BENCHES += partner_sync
+BENCHES += webhooks
 bench: install
 	@for b in $(BENCHES); do echo "== bench/$$b.py"; $(PY) bench/$$b.py $(BENCH_ARGS) || exit 1; done
 
