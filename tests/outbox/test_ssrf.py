@@ -171,3 +171,27 @@ def test_a_receiver_that_never_answers_times_out(settings):
             )
     finally:
         listener.close()
+
+
+def test_a_dns_name_resolving_to_an_ipv4_mapped_private_address_is_refused(monkeypatch):
+    fake_dns(monkeypatch, "::ffff:192.168.1.20")
+    with pytest.raises(ssrf.Refused, match="private"):
+        ssrf.resolve_checked("mapped.example", 443)
+
+
+def test_an_http_url_saved_in_development_is_refused_once_the_setting_is_off(
+    in_tenant_a, northwind, receiver, settings
+):
+    from django.db import transaction
+
+    from leadflow.outbox.endpoints import services as endpoint_services
+
+    make_endpoint(northwind, receiver.url)
+    settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = False
+    with transaction.atomic():
+        [delivery] = endpoint_services.publish(northwind.partner, "lead.assigned", {}, "k")
+    services.dispatch_due()
+    message = reload(delivery.message)
+    assert message.state == OutboxState.FAILED
+    assert "only https" in message.last_error
+    assert receiver.requests == []
