@@ -135,6 +135,10 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=6, help="figure/baseline pairs (ABBA)")
     parser.add_argument("--no-record", action="store_true", help="leave docs/performance.md")
     parser.add_argument("--note", default="", help="said beside the figures (e.g. busy machine)")
+    parser.add_argument("--profile", action="store_true", help="cProfile one sync, no pairs")
+    parser.add_argument(
+        "--explain", action="store_true", help="with --profile: EXPLAIN ANALYZE each statement"
+    )
     args = parser.parse_args()
     os.environ.pop("REDIS_URL", None)
     fresh_database(DB)
@@ -186,6 +190,34 @@ def main() -> None:
                 if cur.rowcount != len(items):
                     raise SystemExit(f"the baseline inserted {cur.rowcount} rows")
 
+        if args.profile:
+            import cProfile
+            import pstats
+
+            _rolled_back(figure)  # warm: the first run pays the imports and the plan cache
+            statements: list[tuple[float, str]] = []
+
+            def timer(execute, sql, params, many, context):
+                if args.explain and sql.lstrip()[:6] in ("INSERT", "UPDATE", "SELECT"):
+                    with connection.cursor() as cur:  # runs the statement too: extra rows
+                        cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+                        print("\n".join(row[0] for row in cur.fetchall()))
+                began = time.perf_counter()
+                try:
+                    return execute(sql, params, many, context)
+                finally:
+                    elapsed = (time.perf_counter() - began) * 1000
+                    statements.append((elapsed, " ".join(sql.split())[:90]))
+
+            with connection.execute_wrapper(timer):
+                _rolled_back(figure)
+                _rolled_back(baseline)
+            for elapsed, sql in statements:
+                print(f"{elapsed:8.2f} ms  {sql}")
+            profiler = cProfile.Profile()
+            profiler.runcall(_rolled_back, figure)
+            pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(40)
+            return
         timed = alternate(
             {
                 "figure": lambda run: _rolled_back(figure),
