@@ -41,6 +41,7 @@ from django.utils import timezone
 
 from leadflow import outbox
 from leadflow.lib import times
+from leadflow.lib.instances import loaded
 from leadflow.tenancy.context import require_tenant_id
 from leadflow.tenancy.models import Membership, Partner, Tenant, User
 from leadflow.tenancy.principal import Principal
@@ -529,10 +530,10 @@ def _insert_assignments(
     names = [f.attname for f in Assignment._meta.concrete_fields]
     found = []
     for n, item in enumerate(routed):
-        # ``from_db`` with the values in the model's field order: the fast way to make
-        # 10,000 instances (no keyword handling), marked as stored.
-        assignment = Assignment.from_db(
-            connection.alias,
+        # The values in the model's field order, marked as stored, without ``__init__``'s
+        # pass over every field: 10,000 instances in milliseconds.
+        assignment = loaded(
+            Assignment,
             names,
             (
                 ids[item.lead.pk],

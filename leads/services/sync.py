@@ -25,14 +25,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
-from django.db.models import Model
-from django.db.models.base import ModelState
 from django.utils import timezone
 
+from leadflow.lib.instances import M, loaded
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.services.audit import AuditEntry, record_audits
@@ -52,8 +51,6 @@ from leads.services.updates import (
 #: The most items one sync takes; more is refused whole (400 ``items``).
 MAX_ITEMS = 1000
 NOT_FOUND = "Not found."
-
-M = TypeVar("M", bound=Model)
 
 
 @dataclass(frozen=True)
@@ -151,7 +148,8 @@ def _locked_leads(
 
     With ``touches``, each lead's inquiry's arrival too (``log_touch`` checks
     a touch's time against it). The leads are deferred instances loaded with
-    ``LEAD_FIELDS`` only, as ``.only()`` makes them.
+    ``LEAD_FIELDS`` only (``leadflow.lib.instances.loaded``), as ``.only()``
+    makes them without ``__init__``'s pass over every field.
     """
     leads = (
         lead_list(principal=by)
@@ -164,27 +162,12 @@ def _locked_leads(
     arrived: dict[int, datetime] = {}
     if touches:
         for *values, created_at in leads.values_list(*LEAD_FIELDS, "inquiry__created_at"):
-            found[values[0]] = _loaded(Lead, LEAD_FIELDS, values)
+            found[values[0]] = loaded(Lead, LEAD_FIELDS, values)
             arrived[values[0]] = created_at
     else:
         for values in leads.values_list(*LEAD_FIELDS):
-            found[values[0]] = _loaded(Lead, LEAD_FIELDS, values)
+            found[values[0]] = loaded(Lead, LEAD_FIELDS, values)
     return found, arrived
-
-
-def _loaded(model: type[M], names: Sequence[str], values: Sequence[Any]) -> M:
-    """A stored instance with ``names`` loaded and every other field deferred.
-
-    What ``from_db`` makes of an ``.only()`` row, without ``__init__``'s pass
-    over every field (a tenth of the cost; a sync reads a thousand leads). A
-    deferred field is read from the database on first access, as usual.
-    """
-    instance = model.__new__(model)
-    instance.__dict__.update(zip(names, values, strict=True))
-    instance._state = ModelState()
-    instance._state.adding = False
-    instance._state.db = connection.alias
-    return instance
 
 
 def _touch(item: SyncItem) -> Mapping[str, Any] | None:
@@ -382,10 +365,9 @@ def _insert(
         return [pk for (pk,) in cursor.fetchall()]
 
 
-def _stored(model: type[Model], values: tuple[Any, ...]) -> Any:
-    """A model instance marked as stored, from its concrete fields' values in their order."""
-    names = [f.attname for f in model._meta.concrete_fields]
-    return model.from_db(connection.alias, names, values)
+def _stored(model: type[M], values: tuple[Any, ...]) -> M:
+    """A stored instance from its concrete fields' values in their order."""
+    return loaded(model, [f.attname for f in model._meta.concrete_fields], values)
 
 
 def _sync_one(item: SyncItem, lead: Lead | None, by: Principal) -> SyncOutcome:
