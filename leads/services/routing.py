@@ -742,15 +742,24 @@ def _email_new_owners(routed: list[_Routed], *, tenant: Tenant) -> None:
     zone; never the score breakdown or the meeting's internal notes.
     """
     letters: dict[str, _Letter] = {}
+    # Each owner's people once, not once a lead (a partner's are a query).
+    people: dict[tuple[int | None, int | None], list[tuple[str, str, str]]] = {}
     for item in routed:
         decision = item.decision
         if not decision.has_owner:
             continue
-        for email, name, tz_name in _people_of(decision.rep, decision.partner, tenant):
+        owner = (
+            decision.rep.pk if decision.rep else None,
+            decision.partner.pk if decision.partner else None,
+        )
+        if owner not in people:
+            people[owner] = _people_of(decision.rep, decision.partner, tenant)
+        for email, name, tz_name in people[owner]:
             letter = letters.setdefault(email.lower(), _Letter(email, name, tz_name))
             letter.items.append(item)
     for address, letter in letters.items():
         tz = _zone(letter.tz_name, tenant)
+        zone_name = times.zone_name(tz)
         blocks = []
         for item in letter.items:
             lead = item.lead
@@ -758,7 +767,7 @@ def _email_new_owners(routed: list[_Routed], *, tenant: Tenant) -> None:
             need = lead.need or lead.interest or "not recorded yet"
             meeting = _meeting(lead)
             when = (
-                f"{meeting[0].astimezone(tz):%a %d %b %Y, %H:%M} ({times.zone_name(tz)})"
+                f"{meeting[0].astimezone(tz):%a %d %b %Y, %H:%M} ({zone_name})"
                 if meeting
                 else "no meeting planned"
             )
