@@ -2,6 +2,7 @@
 owner) at 200,000 open leads of 2,000 owners.
 
     python bench/digests.py [--leads 200000] [--owners 2000] [--pairs 6] [--runs 5] [--no-record]
+    python bench/digests.py --keep …; python bench/digests.py --reuse [--explain] [--profile] …
 
 Creates its own PostgreSQL database ``leadflow_bench_digests`` (dropped first
 if it exists, and again at the end) as ``leadflow_owner``, migrates it and
@@ -27,7 +28,9 @@ pairs in ABBA order (``common.alternate``), each side ``--runs`` times a pair
   (executed and fetched through a cursor, no model objects, no Python work).
 
 Prints the figures and appends them to ``docs/performance.md``. Not part of
-``make test``.
+``make test``. Generating the data takes minutes on a busy machine: ``--keep``
+leaves the database in place and ``--reuse`` times it again without
+generating (and keeps it; drop ``leadflow_bench_digests`` when done).
 """
 
 from __future__ import annotations
