@@ -2,6 +2,7 @@
 owner) at 200,000 open leads of 2,000 owners.
 
     python bench/digests.py [--leads 200000] [--owners 2000] [--pairs 6] [--runs 5] [--no-record]
+    python bench/digests.py --keep …; python bench/digests.py --reuse [--explain] [--profile] …
 
 Creates its own PostgreSQL database ``leadflow_bench_digests`` (dropped first
 if it exists, and again at the end) as ``leadflow_owner``, migrates it and
@@ -27,7 +28,9 @@ pairs in ABBA order (``common.alternate``), each side ``--runs`` times a pair
   (executed and fetched through a cursor, no model objects, no Python work).
 
 Prints the figures and appends them to ``docs/performance.md``. Not part of
-``make test``.
+``make test``. Generating the data takes minutes on a busy machine: ``--keep``
+leaves the database in place and ``--reuse`` times it again without
+generating (and keeps it; drop ``leadflow_bench_digests`` when done).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import statistics
 import time
 
 from common import (
+    HOST,
     Ratio,
     alternate,
     drop_database,
@@ -139,6 +143,34 @@ def _generate(tenant, owners: int):
     return open_leads, total, updates
 
 
+def _reuse_database(name: str, **environment: str) -> None:
+    """``fresh_database`` for the database a ``--keep`` run left: the same settings, no drop."""
+    os.environ["DATABASE_URL"] = f"postgres://leadflow_app@{HOST}/{name}"
+    os.environ["DATABASE_OWNER_URL"] = f"postgres://leadflow_owner@{HOST}/{name}"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "leadflow.settings"
+    os.environ.update(environment)
+
+
+def _kept():
+    """The tenant a ``--keep`` run generated and its counts (as ``_generate`` returns them)."""
+    from django.db import connections
+
+    from leadflow.tenancy.context import tenant_context
+    from leadflow.tenancy.models import Tenant
+
+    tenant = Tenant.objects.get(slug="bench")
+    with tenant_context(tenant), connections["owner"].cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FILTER (WHERE stage IN ('accepted', 'sql')), count(*) "
+            "FROM leads_lead WHERE tenant_id = %s",
+            [tenant.pk],
+        )
+        open_leads, total = cur.fetchone()
+        cur.execute("SELECT count(*) FROM leads_weeklyupdate WHERE tenant_id = %s", [tenant.pk])
+        updates = cur.fetchone()[0]
+    return tenant, open_leads, total, updates
+
+
 def _timed(call, runs: int) -> float:
     samples = []
     for _ in range(runs):
@@ -148,11 +180,13 @@ def _timed(call, runs: int) -> float:
     return statistics.median(samples)
 
 
-def _selection_sql(week, tz) -> list[tuple[str, tuple]]:
-    """The SQL of ``digest_rows``'s one query (``digest_query``), as it runs it."""
-    from leads.services.digests import digest_query
+def _selection_sql(week, tz) -> list[tuple[str, str, tuple]]:
+    """The SQL of ``digest_rows``'s one query (``digest_query``), as it runs it: the settings
+    sent before it in the same string, the query, its parameters."""
+    from leads.services.digests import QUERY_SETTINGS, digest_query
 
-    return [digest_query(week, tz)]
+    sql, params = digest_query(week, tz)
+    return [(QUERY_SETTINGS, sql, params)]
 
 
 def main() -> None:
@@ -165,9 +199,20 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true", help="print the plans")
     parser.add_argument("--profile", action="store_true", help="profile one selection (cProfile)")
     parser.add_argument("--note", default="", help="said beside the figures (e.g. busy machine)")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the database at the end (for --reuse)"
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="time the data a --keep run left (generating it takes minutes); keeps it too",
+    )
     args = parser.parse_args()
     os.environ.pop("REDIS_URL", None)
-    fresh_database(DB, ALLOWED_HOSTS="testserver")
+    if args.reuse:
+        _reuse_database(DB, ALLOWED_HOSTS="testserver")
+    else:
+        fresh_database(DB, ALLOWED_HOSTS="testserver")
     try:
         migrate()
         from django.db import connection
@@ -178,10 +223,13 @@ def main() -> None:
         from leads.services.digests import digest_rows
 
         started = time.perf_counter()
-        tenant, _, _ = generate_tenant("bench", args.leads, activities=False)
-        tenant.timezone = "Europe/Berlin"
-        tenant.save()
-        open_leads, total, updates = _generate(tenant, args.owners)
+        if args.reuse:
+            tenant, open_leads, total, updates = _kept()
+        else:
+            tenant, _, _ = generate_tenant("bench", args.leads, activities=False)
+            tenant.timezone = "Europe/Berlin"
+            tenant.save()
+            open_leads, total, updates = _generate(tenant, args.owners)
         print(
             f"generated {total:,} leads ({open_leads:,} accepted/SQL, {updates:,} updates) of "
             f"{args.owners:,} owners in {time.perf_counter() - started:.1f} s"
@@ -202,16 +250,16 @@ def main() -> None:
         def sql_only() -> int:
             fetched = 0
             with tenant_context(tenant):
-                for sql, params in _selection_sql(week, tz):
+                for settings, sql, params in _selection_sql(week, tz):
                     with connection.cursor() as cur:
-                        cur.execute(sql, params)
+                        cur.execute(settings + sql, params)
                         fetched += len(cur.fetchall())
             return fetched
 
         if args.explain:
             with tenant_context(tenant), connection.cursor() as cur:
-                for sql, params in _selection_sql(week, tz):
-                    cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+                for settings, sql, params in _selection_sql(week, tz):
+                    cur.execute(settings + "EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
                     print("\n".join(row[0] for row in cur.fetchall()), "\n")
                 cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + BASELINE_SQL, [tenant.pk, cutoff])
                 print("\n".join(row[0] for row in cur.fetchall()))
@@ -269,7 +317,8 @@ def main() -> None:
                 f"{sql_ratio}.",
             )
     finally:
-        drop_database(DB)
+        if not (args.keep or args.reuse):
+            drop_database(DB)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Benchmark: a partner's bulk sync of 1,000 weekly updates, against a plain INSERT … SELECT.
 
     python bench/partner_sync.py [--leads 20000] [--items 1000] [--pairs 6] [--no-record]
+    python bench/partner_sync.py --profile [--explain]   # one sync: its statements, cProfile
 
 Creates its own PostgreSQL database ``leadflow_bench_partner_sync`` (dropped
 first if it exists, and again at the end) as ``leadflow_owner``, migrates it
@@ -12,8 +13,11 @@ rolled back afterwards so every run starts from the same rows:
 
 * figure — ``leads.services.sync.sync_updates`` as the partner's API key, one
   progress update with a note for each of its ``--items`` leads: the leads
-  read once, then each item through ``record_weekly_update`` in its savepoint
-  (row lock, the update, the lead's reported week, the audit row);
+  read and locked in one query, each item checked in memory with the single
+  endpoint's checks, then one ``INSERT`` of the updates, one ``UPDATE`` of the
+  leads' reported weeks and one ``INSERT`` of the audit rows (the set-based
+  path; before it, each item went through ``record_weekly_update`` in its
+  savepoint, six statements an item);
 * baseline — one plain ``INSERT INTO leads_weeklyupdate … SELECT`` of the same
   ``--items`` rows from the partner's leads.
 
@@ -46,8 +50,9 @@ HEADING = "## Partners' bulk sync"
 INTRO = (
     "`python bench/partner_sync.py` (see `bench/README.md`): a partner's "
     "`POST /api/v1/leads/sync/` of 1,000 progress updates, timed through the service it "
-    "calls (`leads.services.sync.sync_updates`: each item through `record_weekly_update` "
-    "in its own savepoint) against one plain `INSERT … SELECT` of the same 1,000 update "
+    "calls (`leads.services.sync.sync_updates`: progress items checked in memory, then "
+    "written with one statement per table) against one plain `INSERT … SELECT` of the same "
+    "1,000 update "
     "rows, as the runtime role under row-level security, each run rolled back — goal ≤ 3×. "
     "Each run appends its figures here."
 )
@@ -135,6 +140,10 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=6, help="figure/baseline pairs (ABBA)")
     parser.add_argument("--no-record", action="store_true", help="leave docs/performance.md")
     parser.add_argument("--note", default="", help="said beside the figures (e.g. busy machine)")
+    parser.add_argument("--profile", action="store_true", help="cProfile one sync, no pairs")
+    parser.add_argument(
+        "--explain", action="store_true", help="with --profile: EXPLAIN ANALYZE each statement"
+    )
     args = parser.parse_args()
     os.environ.pop("REDIS_URL", None)
     fresh_database(DB)
@@ -186,6 +195,34 @@ def main() -> None:
                 if cur.rowcount != len(items):
                     raise SystemExit(f"the baseline inserted {cur.rowcount} rows")
 
+        if args.profile:
+            import cProfile
+            import pstats
+
+            _rolled_back(figure)  # warm: the first run pays the imports and the plan cache
+            statements: list[tuple[float, str]] = []
+
+            def timer(execute, sql, params, many, context):
+                if args.explain and sql.lstrip()[:6] in ("INSERT", "UPDATE", "SELECT"):
+                    with connection.cursor() as cur:  # runs the statement too: extra rows
+                        cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+                        print("\n".join(row[0] for row in cur.fetchall()))
+                began = time.perf_counter()
+                try:
+                    return execute(sql, params, many, context)
+                finally:
+                    elapsed = (time.perf_counter() - began) * 1000
+                    statements.append((elapsed, " ".join(sql.split())[:90]))
+
+            with connection.execute_wrapper(timer):
+                _rolled_back(figure)
+                _rolled_back(baseline)
+            for elapsed, sql in statements:
+                print(f"{elapsed:8.2f} ms  {sql}")
+            profiler = cProfile.Profile()
+            profiler.runcall(_rolled_back, figure)
+            pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(40)
+            return
         timed = alternate(
             {
                 "figure": lambda run: _rolled_back(figure),

@@ -198,10 +198,27 @@ def _time_phases(call) -> None:
                 spent[__name] += (time.perf_counter() - begun) * 1000
 
         setattr(routing, name, timed)
-    total = call()
+    from django.db import connection
+
+    statements: list[tuple[float, str]] = []
+
+    def timer(execute, sql, params, many, context):
+        began = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            elapsed = (time.perf_counter() - began) * 1000
+            statements.append((elapsed, " ".join(sql.split())[:80]))
+
+    with connection.execute_wrapper(timer):
+        total = call()
     for name in names:
         print(f"  {name:22} {spent[name]:8.1f} ms")
     print(f"  {'total':22} {total:8.1f} ms")
+    print("  statements over 5 ms (the commit is not one):")
+    for elapsed, sql in statements:
+        if elapsed > 5:
+            print(f"    {elapsed:8.1f} ms  {sql}")
 
 
 def main() -> None:

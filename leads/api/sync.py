@@ -79,12 +79,11 @@ def _refused(index: int, raw: Any, errors: Any) -> SyncOutcome:
 
 def _answer(outcome: SyncOutcome) -> dict[str, Any]:
     if outcome.ok:
-        assert outcome.update is not None
         return {
             "index": outcome.index,
             "lead": outcome.lead,
             "ok": True,
-            "update": outcome.update.pk,
+            "update": outcome.update_id,
         }
     return {"index": outcome.index, "lead": outcome.lead, "ok": False, "errors": outcome.errors}
 

@@ -41,6 +41,7 @@ from django.utils import timezone
 
 from leadflow import outbox
 from leadflow.lib import times
+from leadflow.lib.instances import loaded
 from leadflow.tenancy.context import require_tenant_id
 from leadflow.tenancy.models import Membership, Partner, Tenant, User
 from leadflow.tenancy.principal import Principal
@@ -531,10 +532,10 @@ def _insert_assignments(
     names = [f.attname for f in Assignment._meta.concrete_fields]
     found = []
     for n, item in enumerate(routed):
-        # ``from_db`` with the values in the model's field order: the fast way to make
-        # 10,000 instances (no keyword handling), marked as stored.
-        assignment = Assignment.from_db(
-            connection.alias,
+        # The values in the model's field order, marked as stored, without ``__init__``'s
+        # pass over every field: 10,000 instances in milliseconds.
+        assignment = loaded(
+            Assignment,
             names,
             (
                 ids[item.lead.pk],
@@ -743,15 +744,24 @@ def _email_new_owners(routed: list[_Routed], *, tenant: Tenant) -> None:
     zone; never the score breakdown or the meeting's internal notes.
     """
     letters: dict[str, _Letter] = {}
+    # Each owner's people once, not once a lead (a partner's are a query).
+    people: dict[tuple[int | None, int | None], list[tuple[str, str, str]]] = {}
     for item in routed:
         decision = item.decision
         if not decision.has_owner:
             continue
-        for email, name, tz_name in _people_of(decision.rep, decision.partner, tenant):
+        owner = (
+            decision.rep.pk if decision.rep else None,
+            decision.partner.pk if decision.partner else None,
+        )
+        if owner not in people:
+            people[owner] = _people_of(decision.rep, decision.partner, tenant)
+        for email, name, tz_name in people[owner]:
             letter = letters.setdefault(email.lower(), _Letter(email, name, tz_name))
             letter.items.append(item)
     for address, letter in letters.items():
         tz = _zone(letter.tz_name, tenant)
+        zone_name = times.zone_name(tz)
         blocks = []
         for item in letter.items:
             lead = item.lead
@@ -759,7 +769,7 @@ def _email_new_owners(routed: list[_Routed], *, tenant: Tenant) -> None:
             need = lead.need or lead.interest or "not recorded yet"
             meeting = _meeting(lead)
             when = (
-                f"{meeting[0].astimezone(tz):%a %d %b %Y, %H:%M} ({times.zone_name(tz)})"
+                f"{meeting[0].astimezone(tz):%a %d %b %Y, %H:%M} ({zone_name})"
                 if meeting
                 else "no meeting planned"
             )

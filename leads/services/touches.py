@@ -10,7 +10,9 @@ can pad them. Without a lead it is the marketing side's (the qualifier's).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -26,6 +28,9 @@ from leads.models import Lead, Touch, TouchKind, TouchOutcome
 MAX_NOTE_LENGTH = 5000
 # A client's clock a little ahead of ours is not a touch "in the future".
 CLOCK_SKEW = timedelta(minutes=5)
+# The choices as sets, built once (``TextChoices.values`` builds its list on every read).
+KINDS = frozenset(TouchKind.values)
+OUTCOMES = frozenset(TouchOutcome.values)
 
 
 def works_lead(lead: Lead, by: Principal) -> bool:
@@ -35,6 +40,81 @@ def works_lead(lead: Lead, by: Principal) -> bool:
     if by.has_role(*MANAGERS):
         return True
     return by.user is not None and lead.partner_id is None and lead.rep_id == by.user.pk
+
+
+@dataclass(frozen=True)
+class CheckedTouch:
+    """A touch that passed ``check_touch``: its cleaned fields, ready to be written."""
+
+    kind: str
+    outcome: str
+    note: str
+    at: datetime
+    created_at: datetime
+
+
+def check_touch(
+    *,
+    inquiry_id: int,
+    inquiry_created_at: datetime,
+    lead: Lead | None,
+    kind: str,
+    outcome: str,
+    note: str = "",
+    at: datetime | None = None,
+    by: Principal,
+) -> CheckedTouch:
+    """``log_touch``'s rules, in its order, without writing; the bulk sync checks with it too.
+
+    Refused with ``PermissionDenied`` (not the lead's owner nor a manager) or a
+    ``RuleViolation`` naming the field.
+    """
+    if lead is not None:
+        if not works_lead(lead, by):
+            raise PermissionDenied("Only the lead's owner or a manager logs touches on it.")
+        if lead.inquiry_id != inquiry_id:
+            raise RuleViolation(
+                field="lead", code="other_inquiry", message="This lead is another person's."
+            )
+    elif by.partner is not None or not by.has_role(*MARKETING):
+        raise PermissionDenied("Touches before hand-over are the marketing side's.")
+    if kind not in KINDS:
+        raise RuleViolation(
+            field="kind",
+            code="invalid",
+            message="A touch is a " + ", ".join(TouchKind.values[:-1]) + " or other.",
+        )
+    if outcome not in OUTCOMES:
+        raise RuleViolation(
+            field="outcome",
+            code="invalid",
+            message="The outcome is one of: " + ", ".join(TouchOutcome.values) + ".",
+        )
+    note = note.strip()
+    if len(note) > MAX_NOTE_LENGTH:
+        raise RuleViolation(
+            field="note", code="too_long", message=f"At most {MAX_NOTE_LENGTH} characters."
+        )
+    now = timezone.now()
+    at = at or now
+    if timezone.is_naive(at):
+        raise RuleViolation(field="at", code="invalid", message="The time needs its time zone.")
+    if at > now + CLOCK_SKEW:
+        raise RuleViolation(
+            field="at", code="future", message="A touch is logged when it happened, not before."
+        )
+    if at < inquiry_created_at:
+        raise RuleViolation(
+            field="at",
+            code="before_inquiry",
+            message="This time is before the person's inquiry arrived.",
+        )
+    return CheckedTouch(kind=kind, outcome=outcome, note=note, at=at, created_at=now)
+
+
+def touch_audit(touch: Touch) -> dict[str, Any]:
+    """The ``after`` of a touch's ``touch.logged`` audit row (one shape for every writer)."""
+    return {"kind": touch.kind, "outcome": touch.outcome, "lead": touch.lead_id}
 
 
 @transaction.atomic
@@ -54,62 +134,34 @@ def log_touch(
     clock skew aside) nor before the inquiry existed. The lead, when given,
     must be this inquiry's.
     """
-    if lead is not None:
-        if not works_lead(lead, by):
-            raise PermissionDenied("Only the lead's owner or a manager logs touches on it.")
-        if lead.inquiry_id != inquiry.pk:
-            raise RuleViolation(
-                field="lead", code="other_inquiry", message="This lead is another person's."
-            )
-    elif by.partner is not None or not by.has_role(*MARKETING):
-        raise PermissionDenied("Touches before hand-over are the marketing side's.")
-    if kind not in TouchKind.values:
-        raise RuleViolation(
-            field="kind",
-            code="invalid",
-            message="A touch is a " + ", ".join(TouchKind.values[:-1]) + " or other.",
-        )
-    if outcome not in TouchOutcome.values:
-        raise RuleViolation(
-            field="outcome",
-            code="invalid",
-            message="The outcome is one of: " + ", ".join(TouchOutcome.values) + ".",
-        )
-    note = note.strip()
-    if len(note) > MAX_NOTE_LENGTH:
-        raise RuleViolation(
-            field="note", code="too_long", message=f"At most {MAX_NOTE_LENGTH} characters."
-        )
-    now = timezone.now()
-    at = at or now
-    if timezone.is_naive(at):
-        raise RuleViolation(field="at", code="invalid", message="The time needs its time zone.")
-    if at > now + CLOCK_SKEW:
-        raise RuleViolation(
-            field="at", code="future", message="A touch is logged when it happened, not before."
-        )
-    if at < inquiry.created_at:
-        raise RuleViolation(
-            field="at",
-            code="before_inquiry",
-            message="This time is before the person's inquiry arrived.",
-        )
-    touch = Touch.objects.create(
-        tenant=by.tenant,
-        inquiry=inquiry,
+    checked = check_touch(
+        inquiry_id=inquiry.pk,
+        inquiry_created_at=inquiry.created_at,
         lead=lead,
-        user=by.user,
-        partner=by.partner,
         kind=kind,
         outcome=outcome,
         note=note,
         at=at,
-        created_at=now,
-    )
-    record_audit(
-        action="touch.logged",
-        obj=touch,
-        after={"kind": kind, "outcome": outcome, "lead": lead.pk if lead else None},
         by=by,
     )
+    return save_touch(checked, inquiry_id=inquiry.pk, lead=lead, by=by)
+
+
+def save_touch(
+    checked: CheckedTouch, *, inquiry_id: int, lead: Lead | None, by: Principal
+) -> Touch:
+    """Write a checked touch and its audit row (``log_touch``'s writes)."""
+    touch = Touch.objects.create(
+        tenant=by.tenant,
+        inquiry_id=inquiry_id,
+        lead=lead,
+        user=by.user,
+        partner=by.partner,
+        kind=checked.kind,
+        outcome=checked.outcome,
+        note=checked.note,
+        at=checked.at,
+        created_at=checked.created_at,
+    )
+    record_audit(action="touch.logged", obj=touch, after=touch_audit(touch), by=by)
     return touch

@@ -13,7 +13,8 @@ the lead. The touch, the close, the update and the audit row commit together.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -28,13 +29,21 @@ from leadflow.tenancy.services import record_audit
 from leads.models import REPORTED_STAGES, Lead, LeadStage, Touch, UpdateStatus, WeeklyUpdate
 from leads.selectors.weekly import current_week
 from leads.services.closing import close_lead, closed_conflict
-from leads.services.touches import MAX_NOTE_LENGTH, log_touch, works_lead
+from leads.services.touches import (
+    MAX_NOTE_LENGTH,
+    CheckedTouch,
+    check_touch,
+    save_touch,
+    works_lead,
+)
 
 TOUCH_FIELDS = ("kind", "outcome", "note", "at")
 
 # ``Lead.reported_weeks`` keeps bits 0..62 (bit 63 is a bigint's sign).
 WEEKS_KEPT = 63
 KEPT_MASK = (1 << WEEKS_KEPT) - 1
+# Built once (``TextChoices.values`` builds its list on every read).
+STATUSES = frozenset(UpdateStatus.values)
 
 
 def mark_reported(last_week: date | None, reported: int, monday: date) -> tuple[date, int]:
@@ -105,6 +114,65 @@ def _check_open(lead: Lead) -> None:
         raise closed_conflict(lead)
 
 
+@dataclass(frozen=True)
+class CheckedUpdate:
+    """An update that passed ``check_update``: its cleaned note and the week it reports on."""
+
+    status: str
+    note: str
+    week: date
+    late: bool
+
+
+def check_update(
+    lead: Lead,
+    *,
+    status: str,
+    note: str = "",
+    touch: Mapping[str, Any] | None = None,
+    week: date | str | None = None,
+    by: Principal,
+) -> CheckedUpdate:
+    """``record_weekly_update``'s rules on the update itself, in its order, without writing.
+
+    The lead is open (400 awaiting acceptance, 409 closed), the status known,
+    the note within its length and not missing on a bare progress update, the
+    week one the update may name (``update_week``). The bulk sync checks its
+    items with it too. The caller checks ``works_lead`` first and, to write,
+    holds the lead's row lock.
+    """
+    _check_open(lead)
+    if status not in STATUSES:
+        raise RuleViolation(
+            field="status",
+            code="invalid",
+            message="The status is progress, won, lost or postponed.",
+        )
+    note = note.strip()
+    if len(note) > MAX_NOTE_LENGTH:
+        raise RuleViolation(
+            field="note", code="too_long", message=f"At most {MAX_NOTE_LENGTH} characters."
+        )
+    if status == UpdateStatus.PROGRESS and not note and not touch:
+        raise RuleViolation(
+            field="note",
+            code="required",
+            message="An update says what happened: write a note or log a touch.",
+        )
+    monday, late = update_week(lead, week, by=by)
+    return CheckedUpdate(status=status, note=note, week=monday, late=late)
+
+
+def update_audit(checked: CheckedUpdate, touch_id: int | None) -> dict[str, Any]:
+    """The ``after`` of an update's ``lead.weekly_update`` audit row (one shape for all writers)."""
+    return {
+        "week": weeks.week_label(checked.week),
+        "status": checked.status,
+        "late": checked.late,
+        "touch": touch_id,
+    }
+
+
 @transaction.atomic
 def record_weekly_update(
     *,
@@ -128,25 +196,7 @@ def record_weekly_update(
     if not works_lead(lead, by):
         raise PermissionDenied("Only the lead's owner or a manager reports on it.")
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
-    _check_open(lead)
-    if status not in UpdateStatus.values:
-        raise RuleViolation(
-            field="status",
-            code="invalid",
-            message="The status is progress, won, lost or postponed.",
-        )
-    note = note.strip()
-    if len(note) > MAX_NOTE_LENGTH:
-        raise RuleViolation(
-            field="note", code="too_long", message=f"At most {MAX_NOTE_LENGTH} characters."
-        )
-    if status == UpdateStatus.PROGRESS and not note and not touch:
-        raise RuleViolation(
-            field="note",
-            code="required",
-            message="An update says what happened: write a note or log a touch.",
-        )
-    monday, late = update_week(lead, week, by=by)
+    checked = check_update(lead, status=status, note=note, touch=touch, week=week, by=by)
     logged = _log(lead, touch, by=by) if touch else None
     if status != UpdateStatus.PROGRESS:
         close_lead(
@@ -157,37 +207,33 @@ def record_weekly_update(
             closed_on=closed_on,
             lost_reason=lost_reason,
             postponed_until=postponed_until,
-            reason=note[:200],
+            reason=checked.note[:200],
         )
     update = WeeklyUpdate.objects.create(
         tenant=by.tenant,
         lead=lead,
-        week=monday,
+        week=checked.week,
         status=status,
-        note=note,
+        note=checked.note,
         touch=logged,
         user=by.user,
         partner=by.partner,
-        late=late,
+        late=checked.late,
     )
     # Under the row lock taken above: a concurrent update of this lead waits, then reads ours.
-    last_week, reported = mark_reported(lead.last_update_week, lead.reported_weeks, monday)
+    last_week, reported = mark_reported(lead.last_update_week, lead.reported_weeks, checked.week)
     Lead.objects.filter(pk=lead.pk).update(last_update_week=last_week, reported_weeks=reported)
     record_audit(
         action="lead.weekly_update",
         obj=lead,
-        after={
-            "week": weeks.week_label(monday),
-            "status": status,
-            "late": late,
-            "touch": logged.pk if logged else None,
-        },
+        after=update_audit(checked, logged.pk if logged else None),
         by=by,
     )
     return update
 
 
-def _log(lead: Lead, touch: Mapping[str, Any], *, by: Principal) -> Touch:
+def check_touch_fields(touch: Mapping[str, Any]) -> None:
+    """An update's touch names only the touch's fields (400 ``touch`` otherwise)."""
     unknown = set(touch) - set(TOUCH_FIELDS)
     if unknown:
         raise RuleViolation(
@@ -195,10 +241,27 @@ def _log(lead: Lead, touch: Mapping[str, Any], *, by: Principal) -> Touch:
             code="invalid",
             message="A touch has kind, outcome, note and at; not " + ", ".join(sorted(unknown)),
         )
-    inquiry = Inquiry.objects.get(pk=lead.inquiry_id)
+
+
+def as_touch_refusal(refused: RuleViolation) -> RuleViolation:
+    """A touch's refusal as an update reports it: on ``touch``, naming the touch's field."""
+    return RuleViolation(
+        field="touch",
+        code=refused.code,
+        message=f"{refused.field}: {refused.message}",
+        conflict=refused.conflict,
+    )
+
+
+def check_update_touch(
+    lead: Lead, touch: Mapping[str, Any], *, inquiry_created_at: datetime, by: Principal
+) -> CheckedTouch:
+    """An update's touch checked as ``log_touch`` checks it; refusals on ``touch``."""
+    check_touch_fields(touch)
     try:
-        return log_touch(
-            inquiry=inquiry,
+        return check_touch(
+            inquiry_id=lead.inquiry_id,
+            inquiry_created_at=inquiry_created_at,
             lead=lead,
             kind=touch.get("kind") or "",
             outcome=touch.get("outcome") or "",
@@ -207,9 +270,11 @@ def _log(lead: Lead, touch: Mapping[str, Any], *, by: Principal) -> Touch:
             by=by,
         )
     except RuleViolation as refused:
-        raise RuleViolation(
-            field="touch",
-            code=refused.code,
-            message=f"{refused.field}: {refused.message}",
-            conflict=refused.conflict,
-        ) from None
+        raise as_touch_refusal(refused) from None
+
+
+def _log(lead: Lead, touch: Mapping[str, Any], *, by: Principal) -> Touch:
+    check_touch_fields(touch)
+    created_at = Inquiry.objects.values_list("created_at", flat=True).get(pk=lead.inquiry_id)
+    checked = check_update_touch(lead, touch, inquiry_created_at=created_at, by=by)
+    return save_touch(checked, inquiry_id=lead.inquiry_id, lead=lead, by=by)
