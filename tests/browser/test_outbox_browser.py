@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from leadflow.outbox import services
+from leadflow.outbox.endpoints import services as endpoint_services
 from leadflow.outbox.models import OutboxState
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Role
@@ -14,8 +15,8 @@ from tests.browser.test_session import log_in
 from tests.browser.test_tokens_browser import both_widths
 from tests.conftest import make_actor, transactional_databases, wait_until
 from tests.factories import TenantFactory
+from tests.outbox.conftest import make_partner_side, reload
 from tests.outbox.conftest import receiver as webhook_receiver
-from tests.outbox.conftest import reload
 
 # The local webhook endpoint of the outbox tests, as a fixture of this module too.
 receiver = webhook_receiver
@@ -33,17 +34,24 @@ def test_an_admin_retries_a_failed_webhook_and_the_worker_delivers_it(
 ):
     tenant = TenantFactory(slug="outbox-browser", name="Acme Robotics")
     admin = make_actor(tenant, Role.ADMIN, user__full_name="Dana Whitfield")
+    northwind = make_partner_side(tenant, "Northwind")
     receiver.status = 410
     with tenant_context(tenant):
-        message = services.enqueue(
-            kind="webhook",
-            key="webhook:crm:lead.accepted:41",
-            recipient=receiver.url,
-            payload={"type": "lead.accepted", "data": {"lead": 41}},
-            cause=("webhook-endpoint", "crm"),
+        endpoint = endpoint_services.create_endpoint(
+            partner=northwind.partner,
+            url=receiver.url,
+            events=["lead.assigned"],
+            by=northwind.principal,
+        ).endpoint
+        (delivery,) = endpoint_services.publish(
+            northwind.partner, "lead.assigned", {"lead": {"id": 41}}, "lead:41:assigned:1"
         )
         services.dispatch_due()
-    assert reload(message).state == OutboxState.FAILED
+        message = delivery.message
+        assert reload(message).state == OutboxState.FAILED
+        # The 410 disabled the endpoint; the partner fixes its receiver and enables it again.
+        endpoint.refresh_from_db()
+        endpoint_services.update_endpoint(endpoint=endpoint, enabled=True, by=northwind.principal)
 
     log_in(page, live_server, admin.user.email)
     page.get_by_role("link", name="Failed messages").first.click()
