@@ -275,8 +275,11 @@ def test_a_file_with_hundreds_of_columns_can_be_mapped(live_server, page, import
     page.get_by_label("CSV file").set_input_files(str(path))
     page.get_by_role("button", name="Upload and read the columns").click()
     page.wait_for_load_state()
-    page.get_by_label("Answer 7", exact=True).select_option(label="+ New custom field…")
-    page.get_by_label("Label for Answer 7", exact=True).fill("Answer seven")
+    # 300 columns make 1,200 labels to name: the lookup by label takes seconds on a busy machine.
+    page.get_by_label("Answer 7", exact=True).select_option(
+        label="+ New custom field…", timeout=30_000
+    )
+    page.get_by_label("Label for Answer 7", exact=True).fill("Answer seven", timeout=30_000)
     page.get_by_role("button", name="Save mapping").click()
     page.wait_for_load_state()
 
