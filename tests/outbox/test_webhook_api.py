@@ -269,3 +269,12 @@ def test_a_partner_of_another_tenant_cannot_create_for_this_one(actors):
     assert response.status_code == 201
     assert count_endpoints(actors.tenant_a) == 0
     assert count_endpoints(actors.tenant_b) == 1
+
+
+def test_the_schema_says_a_delivery_may_have_no_next_attempt(actors):
+    """A sent or failed delivery answers ``next_attempt_at: null``; the schema must allow it."""
+    schema = actors.owner.api().get("/api/v1/schema/", {"format": "json"}).json()
+    field = schema["components"]["schemas"]["WebhookDeliveryOutput"]["properties"][
+        "next_attempt_at"
+    ]
+    assert field.get("nullable") is True

@@ -8,7 +8,6 @@ only (an ``Idempotency-Key`` replay answers ``null``).
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -159,7 +158,7 @@ class WebhookDeliveryOutput(serializers.ModelSerializer):
             "attempts",
         ]
 
-    @extend_schema_field(OpenApiTypes.DATETIME)
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_next_attempt_at(self, delivery: WebhookDelivery) -> str | None:
         message = delivery.message
         if message.state != OutboxState.PENDING:
