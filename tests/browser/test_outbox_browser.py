@@ -48,7 +48,8 @@ def test_an_admin_retries_a_failed_webhook_and_the_worker_delivers_it(
         )
         services.dispatch_due()
         message = delivery.message
-        assert reload(message).state == OutboxState.FAILED
+        # The running worker may claim it first (the publish kicks it after commit).
+        assert wait_until(lambda: reload(message).state == OutboxState.FAILED, seconds=20)
         # The 410 disabled the endpoint; the partner fixes its receiver and enables it again.
         endpoint.refresh_from_db()
         endpoint_services.update_endpoint(endpoint=endpoint, enabled=True, by=northwind.principal)
