@@ -1,0 +1,1 @@
+"""The Monday report: win / loss / postpone per rep, partner, team and tenant, one ISO week."""
