@@ -12,6 +12,8 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.autodiscover_tasks(["leadflow.tenancy", "leadflow.outbox"])
 app.autodiscover_tasks(["leadflow.lib"], related_name="job_tasks")
+# The Monday report's tasks live in its sub-package (reporting/weekly/tasks.py).
+app.autodiscover_tasks(["reporting.weekly"])
 
 
 @worker_init.connect

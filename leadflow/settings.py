@@ -233,6 +233,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "leads.tasks.enforce_partner_compliance",
         "schedule": timedelta(hours=1),
     },
+    # The Monday report (issue 21): hourly, so each tenant's Monday hour in its own zone is
+    # met; the report's unique week makes a second run make and send nothing.
+    "generate-weekly-reports": {
+        "task": "reporting.weekly.tasks.generate_weekly_reports",
+        "schedule": timedelta(hours=1),
+    },
 }
 # The outbox (docs/architecture.md, "The outbox"): a claimed message is the claiming
 # run's for OUTBOX_LEASE_SECONDS; a run stops claiming-and-sending before its lease ends.
