@@ -150,3 +150,9 @@ webhooks_router.register(
 )
 webhooks_router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhook-endpoint")
 api_v1 += webhooks_router.urls
+
+# The Monday report (reporting.weekly, issue 21): its page and its API routes.
+from reporting.weekly.urls import api_urlpatterns as weekly_report_api  # noqa: E402
+
+api_v1 += weekly_report_api
+urlpatterns += [path("", include("reporting.weekly.urls"))]
