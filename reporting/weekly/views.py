@@ -66,7 +66,7 @@ def _rows(view: WeekView) -> list[dict[str, Any]]:
                 "line": line,
                 "figures": rendering.figures(line),
                 "scope": scope,
-                "owner": "" if owner is None else owner,
+                "owner": "" if owner is None else str(owner),
                 "lost_by_reason": lost_by_reason(line),
                 "postponed_by_date": postponed_by_date(line),
                 "changes": len(view.changes_of(line)),

@@ -412,6 +412,10 @@ class Page:
     axe_exclude: tuple[str, ...] = ()
 
 
+# The weekly report's last week (UTC's; any past week is a valid page).
+LAST_WEEK = (timezone.now() - timedelta(weeks=1)).strftime("%G-W%V")
+
+
 def pages(app: App) -> list[Page]:
     ids = app.ids
     return [
@@ -498,6 +502,14 @@ def pages(app: App) -> list[Page]:
         Page("partner-webhooks", "/partner/webhooks/", "partner_user"),
         Page("partner-webhook", f"/partner/webhooks/{ids['webhook_endpoint']}/", "partner_user"),
         Page("webhooks-overview", "/webhooks/", "manager"),
+        # The Monday report (issue 21): last week (empty or live), and the leads of a figure.
+        Page("weekly-report", "/reports/weekly/", "manager"),
+        Page("weekly-report-partner", "/reports/weekly/", "partner_user"),
+        Page(
+            "weekly-report-leads",
+            f"/reports/weekly/leads/?week={LAST_WEEK}&scope=tenant&figure=missing",
+            "manager",
+        ),
     ]
 
 
@@ -705,6 +717,8 @@ def test_the_page_list_names_every_html_route():
         "partner-webhook-enabled",
         "partner-webhook-delete",
         "partner-webhook-resend",
+        # The Monday report's CSV download.
+        "weekly-report-csv",
     }
     stand_in = SimpleNamespace(
         ids=defaultdict(lambda: 1),

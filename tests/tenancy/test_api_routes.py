@@ -130,6 +130,10 @@ ROUTES = [
     ("get", "/api/v1/deal-registrations/"),
     ("post", "/api/v1/deal-registrations/"),
     ("get", "/api/v1/deal-registrations/1/"),
+    # The Monday report (issue 21).
+    ("get", "/api/v1/reports/weekly/"),
+    ("get", "/api/v1/reports/weekly/settings/"),
+    ("put", "/api/v1/reports/weekly/settings/"),
 ]
 
 
@@ -236,6 +240,8 @@ def test_route_list_covers_every_api_route():
         "lead-sync",
         "deal-registration-list",
         "deal-registration-detail",
+        "weekly-report",
+        "weekly-report-settings",
     }
 
 
