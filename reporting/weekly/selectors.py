@@ -308,7 +308,7 @@ def live_lines(week: date, tz: tzinfo) -> list[WeeklyReportLine]:
     return sort_lines(lines)
 
 
-SCOPE_ORDER = {LineScope.TENANT: 0, LineScope.TEAM: 1, LineScope.REP: 2, LineScope.PARTNER: 3}
+SCOPE_ORDER: dict[str, int] = {"tenant": 0, "team": 1, "rep": 2, "partner": 3}
 
 
 def sort_lines(lines: Iterable[WeeklyReportLine]) -> list[WeeklyReportLine]:

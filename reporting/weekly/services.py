@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -106,7 +107,9 @@ def report_url(week: date) -> str:
     return f"{site}/reports/weekly/?week={weeks.week_label(week)}"
 
 
-def _payload(tenant: Tenant, week: date, lines: list[WeeklyReportLine], subject: str) -> dict:
+def _payload(
+    tenant: Tenant, week: date, lines: list[WeeklyReportLine], subject: str
+) -> dict[str, Any]:
     url = report_url(week)
     return {
         "subject": subject,
