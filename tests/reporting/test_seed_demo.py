@@ -176,3 +176,20 @@ def test_the_demo_has_sent_messages_and_one_failed_webhook(db, small_demo):
             demo = OutboxMessage.objects.filter(key__startswith="demo:")
             rows = demo.values("state").annotate(n=Count("id"))
             assert {row["state"]: row["n"] for row in rows} == {"sent": 3, "failed": 1}
+
+
+def test_the_demo_has_last_weeks_report_and_a_second_seed_adds_none(db, small_demo):
+    """``make run`` opens /reports/weekly/ on a snapshot made from the demo's own leads."""
+    from reporting.weekly.models import WeeklyReport, WeeklyReportLine
+    from reporting.weekly.selectors import last_week
+
+    assert "Weekly report snapshots made" in seed()
+    tenant = Tenant.objects.get(slug="acme")
+    with tenant_context(tenant):
+        reports = list(WeeklyReport.objects.order_by("week"))
+        assert len(reports) == 4 and reports[-1].week == last_week(tenant)
+        newest = WeeklyReportLine.objects.get(report=reports[-1], scope="tenant")
+        assert newest.progressed_count + newest.missing_count > 0
+    assert "Weekly report snapshots made" not in seed()
+    with tenant_context(tenant):
+        assert WeeklyReport.objects.count() == 4

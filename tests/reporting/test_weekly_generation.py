@@ -245,3 +245,12 @@ def test_the_beat_waits_for_the_tenants_monday_hour(data):
         with time_machine.travel(berlin(2027, 1, 4, 8, 0), tick=False):
             done = run_weekly_report()
     assert done is not None and done.created and done.report.week == W53
+
+
+def test_a_week_with_no_leads_has_one_empty_tenant_line(actors):
+    tenant = actors.tenant_a
+    with time_machine.travel(datetime(2026, 12, 8, 9, tzinfo=ZoneInfo("UTC")), tick=False):
+        with tenant_context(tenant):
+            done = generate_weekly_report(week=date(2026, 11, 30), by=Principal.system(tenant, "t"))
+            [line] = snapshot_lines(done.report)
+    assert (line.scope, line.won_count, line.won_value, line.won_ids) == ("tenant", 0, 0, [])
