@@ -249,8 +249,8 @@ def test_the_beat_waits_for_the_tenants_monday_hour(data):
 
 def test_a_week_with_no_leads_has_one_empty_tenant_line(actors):
     tenant = actors.tenant_a
-    with time_machine.travel(datetime(2026, 12, 8, 9, tzinfo=ZoneInfo("UTC")), tick=False):
-        with tenant_context(tenant):
-            done = generate_weekly_report(week=date(2026, 11, 30), by=Principal.system(tenant, "t"))
-            [line] = snapshot_lines(done.report)
+    moment = datetime(2026, 12, 8, 9, tzinfo=ZoneInfo("UTC"))
+    with time_machine.travel(moment, tick=False), tenant_context(tenant):
+        done = generate_weekly_report(week=date(2026, 11, 30), by=Principal.system(tenant, "t"))
+        [line] = snapshot_lines(done.report)
     assert (line.scope, line.won_count, line.won_value, line.won_ids) == ("tenant", 0, 0, [])
