@@ -48,6 +48,7 @@ from leads.models import REPORTED_STAGES, Lead
 from leads.selectors.weekly import owed_cutoff
 from reporting.weekly.models import LineScope, ReportSettings, WeeklyReport, WeeklyReportLine
 
+FIRST_YEAR = 1970  # no report is older; earlier years only invite date overflows
 WEEK_PATTERN = re.compile(r"^(\d{4})-W(\d{2})$")
 
 # The figures a page links to the leads behind; "changes" are the leads that moved since.
@@ -103,6 +104,8 @@ def parse_week(text: str) -> date:
     if match is None:
         raise BadWeek("Give the week as YYYY-Www, e.g. 2026-W49.")
     year, number = int(match.group(1)), int(match.group(2))
+    if year < FIRST_YEAR:
+        raise BadWeek(f"Give a week from {FIRST_YEAR} on.")
     try:
         return date.fromisocalendar(year, number, 1)
     except ValueError:

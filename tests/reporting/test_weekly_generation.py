@@ -156,7 +156,9 @@ def test_a_week_that_has_not_ended_is_refused(data):
     assert refused.value.field == "week"
 
 
-@pytest.mark.parametrize("text", ["2026-W60", "2025-W53", "2026-53", "2026-W5", "W53", ""])
+@pytest.mark.parametrize(
+    "text", ["2026-W60", "2025-W53", "2026-53", "2026-W5", "W53", "", "0001-W01", "0000-W00"]
+)
 def test_malformed_or_missing_weeks_are_refused(text):
     with pytest.raises(BadWeek):
         parse_week(text)
