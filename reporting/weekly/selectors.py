@@ -160,15 +160,17 @@ class Window:
         )
 
     def params(self, tenant_id: int) -> dict[str, Any]:
+        """The query's parameters, adapted as the backend stores them (SQLite: UTC text)."""
+        moment = connection.ops.adapt_datetimefield_value
         return {
             "tenant": tenant_id,
-            "week": self.week,
-            "start": self.start,
-            "end": self.end,
-            "qstart": self.quarter_start,
+            "week": connection.ops.adapt_datefield_value(self.week),
+            "start": moment(self.start),
+            "end": moment(self.end),
+            "qstart": moment(self.quarter_start),
             "year": self.year,
             "quarter": self.quarter,
-            "cutoff": self.cutoff,
+            "cutoff": moment(self.cutoff),
         }
 
 
