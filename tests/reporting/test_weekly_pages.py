@@ -123,3 +123,21 @@ def test_the_csv_download(data):
     assert response["Content-Type"] == "text/csv"
     assert 'filename="weekly-report-2026-W53.csv"' in response["Content-Disposition"]
     assert response.content.decode().splitlines()[0].startswith("scope,name,won,won_value")
+
+
+def test_the_report_page_reads_a_fixed_number_of_queries(data):
+    with CaptureQueriesContext(connection) as few:
+        fetch(data.manager, "/reports/weekly/?week=2026-W53")
+    with tenant_context(data.tenant):
+        for _ in range(5):
+            LeadFactory(
+                tenant=data.tenant,
+                rep=data.sam.user,
+                stage="won",
+                value=10,
+                closed_at=berlin(2026, 12, 29, 9),
+            )
+    with CaptureQueriesContext(connection) as more:
+        page = fetch(data.manager, "/reports/weekly/?week=2026-W53").content.decode()
+    assert len(more) == len(few)
+    assert "5 changes since, view them" in page
