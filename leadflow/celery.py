@@ -12,6 +12,8 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.autodiscover_tasks(["leadflow.tenancy", "leadflow.outbox"])
 app.autodiscover_tasks(["leadflow.lib"], related_name="job_tasks")
+# The dashboards' rollup refresh (issue 22) lives in a package of reporting.
+app.autodiscover_tasks(["reporting.dashboards"])
 
 
 @worker_init.connect
