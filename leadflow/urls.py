@@ -150,3 +150,6 @@ webhooks_router.register(
 )
 webhooks_router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhook-endpoint")
 api_v1 += webhooks_router.urls
+
+# Manager dashboards (reporting.dashboards, issue 22): /api/v1/reports/… and /reports/….
+urlpatterns += [path("", include("reporting.dashboards.urls"))]

@@ -195,11 +195,11 @@ def stage_times(inquiries: QuerySet[Inquiry], tz: tzinfo) -> Counter[tuple[Any, 
 
 
 def lead_facts(leads: QuerySet[Lead]) -> QuerySet[Lead]:
-    """The leads with their touches counted and the latest touch's time."""
+    """The leads with their touches counted and the latest touch's time (``LeadFact``'s names)."""
     touches = Touch.objects.filter(lead_id=OuterRef("pk")).values("lead_id").order_by()
     return leads.annotate(
-        touch_count=Coalesce(Subquery(touches.annotate(n=Count("id")).values("n")), Value(0)),
-        last_touch=Subquery(
+        touches=Coalesce(Subquery(touches.annotate(n=Count("id")).values("n")), Value(0)),
+        last_touch_at=Subquery(
             Touch.objects.filter(lead_id=OuterRef("pk")).order_by("-at").values("at")[:1]
         ),
     )

@@ -217,8 +217,8 @@ def write_lead_facts(*, tenant: Tenant, lead_ids: Iterable[int]) -> int:
                 closed_at=lead.closed_at,
                 breached_at=lead.breached_at,
                 last_update_week=lead.last_update_week,
-                touches=lead.touch_count,  # type: ignore[attr-defined]
-                last_touch_at=lead.last_touch,  # type: ignore[attr-defined]
+                touches=lead.touches,  # type: ignore[attr-defined]
+                last_touch_at=lead.last_touch_at,  # type: ignore[attr-defined]
             )
             for lead in facts.lead_facts(Lead.objects.filter(pk__in=chunk))
         ]
