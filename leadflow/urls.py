@@ -152,4 +152,7 @@ webhooks_router.register("webhook-endpoints", WebhookEndpointViewSet, basename="
 api_v1 += webhooks_router.urls
 
 # Manager dashboards (reporting.dashboards, issue 22): /api/v1/reports/… and /reports/….
-urlpatterns += [path("", include("reporting.dashboards.urls"))]
+from reporting.dashboards import urls as dashboards_urls  # noqa: E402
+
+api_v1 += dashboards_urls.api_patterns
+urlpatterns += dashboards_urls.urlpatterns

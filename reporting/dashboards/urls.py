@@ -4,12 +4,13 @@ from django.urls import include, path
 
 from reporting.dashboards import api, views
 
+# Appended to the API's list (leadflow/urls.py), so they share its namespace and schema.
 api_patterns = [
-    path("funnel/", api.FunnelView.as_view(), name="report-funnel"),
-    path("roi/", api.RoiView.as_view(), name="report-roi"),
-    path("accountability/", api.AccountabilityView.as_view(), name="report-accountability"),
-    path("nurture/", api.NurtureView.as_view(), name="report-nurture"),
-    path("rows/", api.RowsView.as_view(), name="report-rows"),
+    path("reports/funnel/", api.FunnelView.as_view(), name="report-funnel"),
+    path("reports/roi/", api.RoiView.as_view(), name="report-roi"),
+    path("reports/accountability/", api.AccountabilityView.as_view(), name="report-accountability"),
+    path("reports/nurture/", api.NurtureView.as_view(), name="report-nurture"),
+    path("reports/rows/", api.RowsView.as_view(), name="report-rows"),
 ]
 
 page_patterns = [
@@ -19,7 +20,4 @@ page_patterns = [
     path("<str:board>.csv", views.dashboard_csv, name="report-csv"),
 ]
 
-urlpatterns = [
-    path("api/v1/reports/", include((api_patterns, "reports"), namespace="reports-api")),
-    path("reports/", include(page_patterns)),
-]
+urlpatterns = [path("reports/", include(page_patterns))]

@@ -498,6 +498,14 @@ def pages(app: App) -> list[Page]:
         Page("partner-webhooks", "/partner/webhooks/", "partner_user"),
         Page("partner-webhook", f"/partner/webhooks/{ids['webhook_endpoint']}/", "partner_user"),
         Page("webhooks-overview", "/webhooks/", "manager"),
+        # Manager dashboards (issue 22); a rep and a partner see their own figures.
+        Page("reports", "/reports/", "manager"),
+        Page("reports-funnel", "/reports/funnel/?include_history=true", "manager"),
+        Page("reports-roi", "/reports/roi/", "manager"),
+        Page("reports-accountability", "/reports/accountability/", "manager"),
+        Page("reports-nurture", "/reports/nurture/", "rep"),
+        Page("reports-partner", "/reports/accountability/", "partner_user"),
+        Page("reports-rows", "/reports/rows/?metric=funnel.inquiries", "manager"),
     ]
 
 
@@ -705,6 +713,8 @@ def test_the_page_list_names_every_html_route():
         "partner-webhook-enabled",
         "partner-webhook-delete",
         "partner-webhook-resend",
+        # The dashboards' CSV downloads (issue 22).
+        "report-csv",
     }
     stand_in = SimpleNamespace(
         ids=defaultdict(lambda: 1),

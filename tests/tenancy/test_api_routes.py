@@ -130,6 +130,12 @@ ROUTES = [
     ("get", "/api/v1/deal-registrations/"),
     ("post", "/api/v1/deal-registrations/"),
     ("get", "/api/v1/deal-registrations/1/"),
+    # Manager dashboards (issue 22).
+    ("get", "/api/v1/reports/funnel/"),
+    ("get", "/api/v1/reports/roi/"),
+    ("get", "/api/v1/reports/accountability/"),
+    ("get", "/api/v1/reports/nurture/"),
+    ("get", "/api/v1/reports/rows/"),
 ]
 
 
@@ -236,6 +242,12 @@ def test_route_list_covers_every_api_route():
         "lead-sync",
         "deal-registration-list",
         "deal-registration-detail",
+        # Manager dashboards (issue 22).
+        "report-funnel",
+        "report-roi",
+        "report-accountability",
+        "report-nurture",
+        "report-rows",
     }
 
 
