@@ -4,7 +4,6 @@ with refreshes anywhere in between, the rollups equal the raw aggregate of the b
 from __future__ import annotations
 
 import contextlib
-
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import count
