@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, tzinfo
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import (
@@ -78,7 +79,7 @@ def annotated_inquiries(inquiries: QuerySet[Inquiry], tz: tzinfo) -> QuerySet[In
         .annotate(total=Sum("value"))
         .values("total")
     )
-    money = DecimalField(max_digits=16, decimal_places=2)
+    money: DecimalField[Decimal, Decimal] = DecimalField(max_digits=16, decimal_places=2)
     return inquiries.annotate(
         day=TruncDate("created_at", tzinfo=tz),
         partner_dim=Coalesce(
@@ -124,7 +125,7 @@ STEP_FILTERS: dict[str, Q] = {
 
 def funnel_groups(inquiries: QuerySet[Inquiry], tz: tzinfo) -> QuerySet[Any]:
     """The rollup's rows: one per cohort day and dimension, counted on the base tables."""
-    return (
+    groups: QuerySet[Any] = (
         annotated_inquiries(inquiries, tz)
         .values(*DIMENSIONS)
         .order_by()
@@ -141,6 +142,7 @@ def funnel_groups(inquiries: QuerySet[Inquiry], tz: tzinfo) -> QuerySet[Any]:
             nurtured_won=Count("id", filter=NURTURED & WON),
         )
     )
+    return groups
 
 
 def stage_times(inquiries: QuerySet[Inquiry], tz: tzinfo) -> Counter[tuple[Any, ...]]:

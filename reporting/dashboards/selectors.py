@@ -569,9 +569,9 @@ def inquiry_rows(metric: str, scope: Scope) -> QuerySet[Inquiry]:
     if scope.campaign_id:
         found = found.filter(campaign_id=scope.campaign_id)
     if scope.partner_id:
-        found = found.filter(partner_dim=scope.partner_id)
+        found = found.filter(Q(partner_dim=scope.partner_id))
     if scope.rep_id:
-        found = found.filter(rep_dim=scope.rep_id)
+        found = found.filter(Q(rep_dim=scope.rep_id))
     kind, name = metric.split(".", 1)
     if kind == "funnel":
         condition = facts.STEP_FILTERS[name]

@@ -15,7 +15,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, tzinfo
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Max, QuerySet
@@ -47,7 +48,7 @@ class Refreshed:
     leads: int
 
 
-def _days_of(inquiries: QuerySet[Inquiry], tz: times.tzinfo) -> set[date]:
+def _days_of(inquiries: QuerySet[Inquiry], tz: tzinfo) -> set[date]:
     return set(
         inquiries.annotate(day=TruncDate("created_at", tzinfo=tz))
         .values_list("day", flat=True)
@@ -56,8 +57,8 @@ def _days_of(inquiries: QuerySet[Inquiry], tz: times.tzinfo) -> set[date]:
     )
 
 
-def _ids_past(queryset: QuerySet, last: int, top: int, column: str) -> QuerySet:
-    return queryset.filter(pk__gt=last, pk__lte=top).values_list(column, flat=True).order_by()
+def _ids_past(model: Any, last: int, top: int, column: str) -> QuerySet[Any]:
+    return model.objects.filter(pk__gt=last, pk__lte=top).values_list(column, flat=True).order_by()
 
 
 def mark_inquiries_moved(*, inquiry_ids: Iterable[int]) -> int:
@@ -89,14 +90,10 @@ def refresh_rollups() -> Refreshed:
     changes = StageChange.objects.filter(pk__gt=state.last_stage_change_id, pk__lte=tops["change"])
     inquiry_ids = set(changes.filter(machine="inquiry").values_list("object_id", flat=True))
     lead_ids = set(changes.filter(machine="lead").values_list("object_id", flat=True))
-    lead_ids |= set(_ids_past(Lead.objects, state.last_lead_id, tops["lead"], "id"))
-    lead_ids |= set(_ids_past(Touch.objects, state.last_touch_id, tops["touch"], "lead_id"))
-    lead_ids |= set(
-        _ids_past(WeeklyUpdate.objects, state.last_update_id, tops["update"], "lead_id")
-    )
-    lead_ids |= set(
-        _ids_past(Assignment.objects, state.last_assignment_id, tops["assignment"], "lead_id")
-    )
+    lead_ids |= set(_ids_past(Lead, state.last_lead_id, tops["lead"], "id"))
+    lead_ids |= set(_ids_past(Touch, state.last_touch_id, tops["touch"], "lead_id"))
+    lead_ids |= set(_ids_past(WeeklyUpdate, state.last_update_id, tops["update"], "lead_id"))
+    lead_ids |= set(_ids_past(Assignment, state.last_assignment_id, tops["assignment"], "lead_id"))
     marked = RollupDirtyLead.objects.select_for_update(skip_locked=True)
     taken_leads = list(marked.values_list("id", "lead_id"))
     lead_ids |= {lead_id for _pk, lead_id in taken_leads}
@@ -104,7 +101,7 @@ def refresh_rollups() -> Refreshed:
     lead_ids |= set(
         Lead.objects.filter(stage=LeadStage.AWAITING_ACCEPTANCE).values_list("id", flat=True)
     )
-    lead_ids.discard(None)  # type: ignore[arg-type]
+    lead_ids.discard(None)
     days = _days_of(
         Inquiry.objects.filter(pk__gt=state.last_inquiry_id, pk__lte=tops["inquiry"]), tz
     )
@@ -138,8 +135,7 @@ def _tops() -> dict[str, int]:
         "assignment": Assignment,
     }
     return {
-        name: model.objects.aggregate(top=Max("id"))["top"] or 0  # type: ignore[attr-defined]
-        for name, model in models.items()
+        name: model.objects.aggregate(top=Max("id"))["top"] or 0 for name, model in models.items()
     }
 
 
