@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Sum
 
 from inquiries import definition_template
 from inquiries.models import (
@@ -176,3 +176,16 @@ def test_the_demo_has_sent_messages_and_one_failed_webhook(db, small_demo):
             demo = OutboxMessage.objects.filter(key__startswith="demo:")
             rows = demo.values("state").annotate(n=Count("id"))
             assert {row["state"]: row["n"] for row in rows} == {"sent": 3, "failed": 1}
+
+
+def test_the_demo_fills_the_dashboards(db, small_demo):
+    """The demo's rollups are built: the funnel has leads and the touches histogram closed leads."""
+    from reporting.dashboards.models import FunnelRollup, LeadFact
+
+    seed()
+    tenant = Tenant.objects.get(slug="acme")
+    with tenant_context(tenant):
+        assert FunnelRollup.objects.aggregate(n=Sum("inquiries"))["n"] == Inquiry.objects.count()
+        assert FunnelRollup.objects.aggregate(n=Sum("leads"))["n"] > 0
+        assert LeadFact.objects.count() == Lead.objects.count()
+        assert LeadFact.objects.filter(stage__in=["won", "lost"]).exists()
