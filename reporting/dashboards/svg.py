@@ -68,7 +68,7 @@ def bar_chart(
         ((f"{LABEL + v * span:.1f}", height - 12, height - 2, t) for v, t in marks),
     )
     return format_html(
-        '<svg class="chart" viewBox="0 0 {} {}" role="img" aria-label="{}" '
+        '<svg class="chart" viewBox="0 0 {} {}" role="group" aria-label="{}" '
         'preserveAspectRatio="xMinYMin meet" data-testid="chart">{}{}</svg>',
         WIDTH,
         height,
