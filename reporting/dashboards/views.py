@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -114,8 +115,9 @@ def _roi(scope: selectors.Scope, link: Links) -> tuple[list[SafeString], list[Ta
         if row.name == "No campaign":
             campaign = ""
 
-        def to(metric: str, c: str = campaign) -> str:
-            return link(metric, campaign=c)
+        def to(metric: str, c: str = campaign, none: bool = row.name == "No campaign") -> str:
+            # The inquiries of no campaign have no filter of their own: their figures stay text.
+            return "" if none else link(metric, campaign=c)
 
         marketing.rows.append(
             [
@@ -165,8 +167,11 @@ def _accountability(scope: selectors.Scope, link: Links) -> tuple[list[SafeStrin
         rep = str(row.rep_id or "") if row is not found.total else ""
         partner = str(row.partner_id or "") if row is not found.total else ""
 
-        def to(metric: str, r: str = rep, p: str = partner) -> str:
-            return link(f"accountability.{metric}", rep=r, partner=p)
+        nobody = row is not found.total and not (row.rep_id or row.partner_id)
+
+        def to(metric: str, r: str = rep, p: str = partner, n: bool = nobody) -> str:
+            # Leads with no owner have no filter of their own: their figures stay text.
+            return "" if n else link(f"accountability.{metric}", rep=r, partner=p)
 
         owners.rows.append(
             [
@@ -212,14 +217,26 @@ def _nurture(scope: selectors.Scope, link: Links) -> tuple[list[SafeString], lis
     )
     for month in [*found.months, found.total]:
         label = month.month.strftime("%b %Y") if month is not found.total else "Whole period"
+        days: dict[str, str] = {}
+        if month is not found.total:
+            # A month's figures link to that month's rows (within the period).
+            end = (month.month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+            days = {
+                "from": max(month.month, scope.first).isoformat(),
+                "to": min(end, scope.last).isoformat(),
+            }
+
+        def to(metric: str, d: dict[str, str] = days) -> str:
+            return link(metric, **d)
+
         table.rows.append(
             [
                 Cell(label),
-                Cell(_num(month.nurtured), link("nurture.nurtured")),
-                Cell(_num(month.nurtured_won), link("nurture.nurtured_won")),
+                Cell(_num(month.nurtured), to("nurture.nurtured")),
+                Cell(_num(month.nurtured_won), to("nurture.nurtured_won")),
                 Cell(svg.percent(month.nurtured_rate)),
-                Cell(_num(month.never), link("nurture.never")),
-                Cell(_num(month.never_won), link("nurture.never_won")),
+                Cell(_num(month.never), to("nurture.never")),
+                Cell(_num(month.never_won), to("nurture.never_won")),
                 Cell(svg.percent(month.never_rate)),
             ]
         )

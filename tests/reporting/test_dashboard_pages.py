@@ -124,3 +124,22 @@ def _api_queries(actor, path):
     with CaptureQueriesContext(connection) as captured, time_machine.travel(NOW, tick=False):
         assert actor.api().get(path, PERIOD).status_code == 200
     return len(captured)
+
+
+@pytest.mark.parametrize("board", ["funnel", "roi", "accountability", "nurture"])
+def test_every_figure_on_a_page_links_to_as_many_rows(data, board):
+    """Each linked figure (tables and charts) opens a rows page counting exactly the figure."""
+    import html
+    import re
+
+    text = page(data.manager, f"/reports/{board}/").content.decode()
+    links = re.findall(r'<a href="(/reports/rows/\?[^"]+)" data-testid="figure">([0-9,.]+)</a>', text)
+    assert links
+    client = browser(data.manager)
+    for href, figure in links:
+        if "." in figure:  # money links to the leads it prices; its count is not the figure
+            continue
+        with time_machine.travel(NOW, tick=False):
+            rows = client.get(html.unescape(href))
+        assert rows.status_code == 200, href
+        assert rows.context["page"].paginator.count == int(figure.replace(",", "")), href
