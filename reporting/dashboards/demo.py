@@ -61,7 +61,7 @@ def _work(tenant: Tenant) -> None:
                     timeline="Next quarter",
                     by=rep,
                 )
-                if touches >= 8:
+                if touches >= 5:
                     close_lead(
                         lead=lead,
                         stage="won",
