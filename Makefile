@@ -41,6 +41,7 @@ BENCHES ?= capture rescore import_csv inbox outbox missing_updates lead_lists ro
 BENCHES += partner_sync
 BENCHES += webhooks
 BENCHES += weekly_report
+BENCHES += dashboards
 bench: install
 	@for b in $(BENCHES); do echo "== bench/$$b.py"; $(PY) bench/$$b.py $(BENCH_ARGS) || exit 1; done
 

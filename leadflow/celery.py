@@ -14,6 +14,8 @@ app.autodiscover_tasks(["leadflow.tenancy", "leadflow.outbox"])
 app.autodiscover_tasks(["leadflow.lib"], related_name="job_tasks")
 # The Monday report's tasks live in its sub-package (reporting/weekly/tasks.py).
 app.autodiscover_tasks(["reporting.weekly"])
+# The dashboards' rollup refresh (issue 22) lives in a package of reporting.
+app.autodiscover_tasks(["reporting.dashboards"])
 
 
 @worker_init.connect

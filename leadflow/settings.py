@@ -240,6 +240,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(hours=1),
     },
 }
+# Dashboards (issue 22): roll up what changed since each tenant's watermark, every minute.
+CELERY_BEAT_SCHEDULE["refresh-dashboard-rollups"] = {
+    "task": "reporting.dashboards.tasks.refresh_rollups",
+    "schedule": timedelta(seconds=env.integer("ROLLUP_BEAT_SECONDS", 60, minimum=1)),
+}
 # The outbox (docs/architecture.md, "The outbox"): a claimed message is the claiming
 # run's for OUTBOX_LEASE_SECONDS; a run stops claiming-and-sending before its lease ends.
 OUTBOX_LEASE_SECONDS = env.integer("OUTBOX_LEASE_SECONDS", 120, minimum=1)

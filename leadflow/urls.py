@@ -156,3 +156,8 @@ from reporting.weekly.urls import api_urlpatterns as weekly_report_api  # noqa: 
 
 api_v1 += weekly_report_api
 urlpatterns += [path("", include("reporting.weekly.urls"))]
+# Manager dashboards (reporting.dashboards, issue 22): /api/v1/reports/… and /reports/….
+from reporting.dashboards import urls as dashboards_urls  # noqa: E402
+
+api_v1 += dashboards_urls.api_patterns
+urlpatterns += dashboards_urls.urlpatterns

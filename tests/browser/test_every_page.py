@@ -510,6 +510,14 @@ def pages(app: App) -> list[Page]:
             f"/reports/weekly/leads/?week={LAST_WEEK}&scope=tenant&figure=missing",
             "manager",
         ),
+        # Manager dashboards (issue 22); a rep and a partner see their own figures.
+        Page("reports", "/reports/", "manager"),
+        Page("reports-funnel", "/reports/funnel/?include_history=true", "manager"),
+        Page("reports-roi", "/reports/roi/", "manager"),
+        Page("reports-accountability", "/reports/accountability/", "manager"),
+        Page("reports-nurture", "/reports/nurture/", "rep"),
+        Page("reports-partner", "/reports/accountability/", "partner_user"),
+        Page("reports-rows", "/reports/rows/?metric=funnel.inquiries", "manager"),
     ]
 
 
@@ -719,6 +727,8 @@ def test_the_page_list_names_every_html_route():
         "partner-webhook-resend",
         # The Monday report's CSV download.
         "weekly-report-csv",
+        # The dashboards' CSV downloads (issue 22).
+        "report-csv",
     }
     stand_in = SimpleNamespace(
         ids=defaultdict(lambda: 1),

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Sum
 
 from inquiries import definition_template
 from inquiries.models import (
@@ -193,3 +193,16 @@ def test_the_demo_has_last_weeks_report_and_a_second_seed_adds_none(db, small_de
     assert "Weekly report snapshots made" not in seed()
     with tenant_context(tenant):
         assert WeeklyReport.objects.count() == 4
+
+
+def test_the_demo_fills_the_dashboards(db, small_demo):
+    """The demo's rollups are built: the funnel has leads and the touches histogram closed leads."""
+    from reporting.dashboards.models import FunnelRollup, LeadFact
+
+    seed()
+    tenant = Tenant.objects.get(slug="acme")
+    with tenant_context(tenant):
+        assert FunnelRollup.objects.aggregate(n=Sum("inquiries"))["n"] == Inquiry.objects.count()
+        assert FunnelRollup.objects.aggregate(n=Sum("leads"))["n"] > 0
+        assert LeadFact.objects.count() == Lead.objects.count()
+        assert LeadFact.objects.filter(stage__in=["won", "lost"]).exists()

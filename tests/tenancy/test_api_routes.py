@@ -134,6 +134,12 @@ ROUTES = [
     ("get", "/api/v1/reports/weekly/"),
     ("get", "/api/v1/reports/weekly/settings/"),
     ("put", "/api/v1/reports/weekly/settings/"),
+    # Manager dashboards (issue 22).
+    ("get", "/api/v1/reports/funnel/"),
+    ("get", "/api/v1/reports/roi/"),
+    ("get", "/api/v1/reports/accountability/"),
+    ("get", "/api/v1/reports/nurture/"),
+    ("get", "/api/v1/reports/rows/"),
 ]
 
 
@@ -242,6 +248,12 @@ def test_route_list_covers_every_api_route():
         "deal-registration-detail",
         "weekly-report",
         "weekly-report-settings",
+        # Manager dashboards (issue 22).
+        "report-funnel",
+        "report-roi",
+        "report-accountability",
+        "report-nurture",
+        "report-rows",
     }
 
 

@@ -15,6 +15,7 @@ from inquiries.demo import seed_demo_marketing
 from leadflow.outbox.endpoints.demo import seed_demo_webhooks
 from leadflow.tenancy.demo import BOTH_TENANTS_MANAGER, DEMO_PARTNER, seed_demo_people
 from leads.demo import seed_demo_leads
+from reporting.dashboards.demo import seed_demo_dashboards
 from reporting.weekly.demo import seed_demo_weekly_reports
 
 
@@ -30,7 +31,10 @@ class Command(BaseCommand):
         # The demo partner's webhook endpoint (disabled: nothing leaves the machine) and its log.
         for tenant in people.tenants:
             seed_demo_webhooks(tenant=tenant, partner_name=DEMO_PARTNER)
-        # The Monday report: snapshots of the last weeks, from the leads just seeded.
+        # Dashboards (issue 22): the rep works some leads, then each tenant's rollups.
+        for each, booked in zip(seeded, leads, strict=True):
+            seed_demo_dashboards(tenant=each.tenant, work=bool(booked))
+        # The Monday report: snapshots of the last weeks, from the leads just seeded and worked.
         reports = sum(seed_demo_weekly_reports(tenant=tenant) for tenant in people.tenants)
         self.stdout.write("Demo logins (tenant, role, email, password):")
         self.stdout.write("\n".join(people.logins))

@@ -1,0 +1,218 @@
+"""What each dashboard figure means, read straight from the base tables (no rollup).
+
+The rollup refresh stores what these queries compute, the rows pages list
+what they select, and the benchmark times them as the raw ``GROUP BY``: one
+definition of every figure, so a tile and its rows cannot disagree.
+
+An inquiry belongs to the cohort of the day it arrived (``created_at`` in the
+tenant's time zone). It *reached* a stage if it is there now, its stage
+history enters or leaves it, or a later stage was reached (the funnel is
+monotone: a lead passed MQL). Lead stages read the inquiry's leads: SAL is a
+lead accepted (``accepted_at``) or beyond, SQL one qualified or won, won a
+lead whose stage is won now (a reopened lead is not won). Its partner is the
+latest lead's owner partner, else the partner that referred the inquiry; its
+rep the latest lead's rep. *Nurtured*: ever in stage nurture.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta, tzinfo
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    DecimalField,
+    Exists,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, TruncDate
+
+from inquiries.models import Inquiry, Outcome
+from leadflow.tenancy.models import StageChange
+from leads.models import Lead, LeadStage, Touch
+
+DIMENSIONS = ("day", "source", "campaign_id", "partner_dim", "rep_dim")
+# The funnel's steps: (key, label, Q over the annotated inquiries).
+FUNNEL_STEPS = ("inquiries", "mqls", "leads", "sals", "sqls", "won")
+# Stages timed: (machine, stage in the machine, the funnel's name for it).
+TIMED_STAGES = {
+    ("inquiry", "inquiry"): "inquiry",
+    ("inquiry", "mql"): "mql",
+    ("lead", "awaiting_acceptance"): "lead",
+    ("lead", "accepted"): "sal",
+    ("lead", "sql"): "sql",
+}
+DAY = timedelta(days=1)
+
+
+def day_bounds(first: date, last: date, tz: tzinfo) -> tuple[datetime, datetime]:
+    """From midnight of ``first`` to midnight after ``last``, in ``tz``."""
+    start = datetime.combine(first, datetime.min.time(), tzinfo=tz)
+    end = datetime.combine(last + DAY, datetime.min.time(), tzinfo=tz)
+    return start, end
+
+
+def _seen(stage: str) -> Exists:
+    return Exists(
+        StageChange.objects.filter(machine="inquiry", object_id=OuterRef("pk")).filter(
+            Q(to_stage=stage) | Q(from_stage=stage)
+        )
+    )
+
+
+def annotated_inquiries(inquiries: QuerySet[Inquiry], tz: tzinfo) -> QuerySet[Inquiry]:
+    """The inquiries with their cohort day, dimensions and what stages they reached."""
+    leads = Lead.objects.filter(inquiry_id=OuterRef("pk"))
+    latest = leads.order_by("-created_at", "-id")
+    won_value = (
+        leads.filter(stage=LeadStage.WON)
+        .values("inquiry_id")
+        .annotate(total=Sum("value"))
+        .values("total")
+    )
+    money: DecimalField[Decimal, Decimal] = DecimalField(max_digits=16, decimal_places=2)
+    return inquiries.annotate(
+        day=TruncDate("created_at", tzinfo=tz),
+        partner_dim=Coalesce(
+            Subquery(latest.values("partner_id")[:1]), "partner_id", output_field=BigIntegerField()
+        ),
+        rep_dim=Subquery(latest.values("rep_id")[:1], output_field=BigIntegerField()),
+        has_lead=Exists(leads),
+        seen_mql=_seen("mql"),
+        seen_nurture=_seen("nurture"),
+        has_sal=Exists(
+            leads.filter(
+                Q(accepted_at__isnull=False)
+                | Q(stage__in=[LeadStage.ACCEPTED, LeadStage.SQL, LeadStage.WON])
+            )
+        ),
+        has_sql=Exists(
+            leads.filter(
+                Q(qualified_at__isnull=False) | Q(stage__in=[LeadStage.SQL, LeadStage.WON])
+            )
+        ),
+        has_won=Exists(leads.filter(stage=LeadStage.WON)),
+        won_value=Coalesce(Subquery(won_value, output_field=money), Value(0), output_field=money),
+    )
+
+
+# What each step means over the annotated inquiries (the rows pages filter by these).
+WON = Q(has_won=True)
+SQL = Q(has_sql=True) | WON
+SAL = Q(has_sal=True) | SQL
+LEAD = Q(has_lead=True) | Q(stage="lead") | SAL
+MQL = Q(seen_mql=True) | Q(stage="mql") | LEAD
+NURTURED = Q(seen_nurture=True) | Q(stage="nurture")
+HISTORY_WON = Q(outcome=Outcome.WON, has_lead=False)
+STEP_FILTERS: dict[str, Q] = {
+    "inquiries": Q(),
+    "mqls": MQL,
+    "leads": LEAD,
+    "sals": SAL,
+    "sqls": SQL,
+    "won": WON,
+}
+
+
+def funnel_groups(inquiries: QuerySet[Inquiry], tz: tzinfo) -> QuerySet[Any]:
+    """The rollup's rows: one per cohort day and dimension, counted on the base tables."""
+    groups: QuerySet[Any] = (
+        annotated_inquiries(inquiries, tz)
+        .values(*DIMENSIONS)
+        .order_by()
+        .annotate(
+            inquiries=Count("id"),
+            mqls=Count("id", filter=MQL),
+            leads=Count("id", filter=LEAD),
+            sals=Count("id", filter=SAL),
+            sqls=Count("id", filter=SQL),
+            won=Count("id", filter=WON),
+            value_won=Sum("won_value"),
+            history_won=Count("id", filter=HISTORY_WON),
+            nurtured=Count("id", filter=NURTURED),
+            nurtured_won=Count("id", filter=NURTURED & WON),
+        )
+    )
+    return groups
+
+
+def stage_times(inquiries: QuerySet[Inquiry], tz: tzinfo) -> Counter[tuple[Any, ...]]:
+    """Whole days spent in each timed stage, per cohort day and dimension: a histogram.
+
+    A record's time in a stage is the sum of its completed stays there (a stay
+    ends with the next move); a stay still running is not timed yet. Four
+    queries whatever the number of records.
+    """
+    people = {
+        row["id"]: tuple(row[d] for d in DIMENSIONS)
+        for row in annotated_inquiries(inquiries, tz).values("id", *DIMENSIONS).order_by()
+    }
+    if not people:
+        return Counter()
+    ids = list(people)
+    leads = list(
+        Lead.objects.filter(inquiry_id__in=ids).values_list(
+            "id", "inquiry_id", "created_at", "stage"
+        )
+    )
+    records: dict[tuple[str, int], tuple[tuple[Any, ...], datetime, str]] = {}
+    created = dict(Inquiry.objects.filter(pk__in=ids).values_list("id", "created_at").order_by())
+    current = dict(Inquiry.objects.filter(pk__in=ids).values_list("id", "stage").order_by())
+    for pk, dims in people.items():
+        records[("inquiry", pk)] = (dims, created[pk], current[pk])
+    for lead_id, inquiry_id, lead_created, stage in leads:
+        records[("lead", lead_id)] = (people[inquiry_id], lead_created, stage)
+    changes: dict[tuple[str, int], list[tuple[datetime, str, str]]] = {}
+    history = StageChange.objects.filter(
+        Q(machine="inquiry", object_id__in=ids)
+        | Q(machine="lead", object_id__in=[lead[0] for lead in leads])
+    ).order_by("created_at", "id")
+    for machine, object_id, at, from_stage, to_stage in history.values_list(
+        "machine", "object_id", "created_at", "from_stage", "to_stage"
+    ):
+        changes.setdefault((machine, object_id), []).append((at, from_stage, to_stage))
+    counts: Counter[tuple[Any, ...]] = Counter()
+    for key, (dims, born, stage_now) in records.items():
+        moves = changes.get(key, [])
+        stage = moves[0][1] if moves else stage_now
+        since = born
+        spent: dict[str, timedelta] = {}
+        for at, _from, to in moves:
+            spent[stage] = spent.get(stage, timedelta()) + max(at - since, timedelta())
+            stage, since = to, at
+        for stage_name, total in spent.items():
+            label = TIMED_STAGES.get((key[0], stage_name))
+            if label is not None:
+                counts[(*dims, label, int(total.total_seconds() // 86400))] += 1
+    return counts
+
+
+def lead_facts(leads: QuerySet[Lead]) -> QuerySet[Lead]:
+    """The leads with their touches counted and the latest touch's time (``LeadFact``'s names)."""
+    touches = Touch.objects.filter(lead_id=OuterRef("pk")).values("lead_id").order_by()
+    return leads.annotate(
+        touches=Coalesce(Subquery(touches.annotate(n=Count("id")).values("n")), Value(0)),
+        last_touch_at=Subquery(
+            Touch.objects.filter(lead_id=OuterRef("pk")).order_by("-at").values("at")[:1]
+        ),
+    )
+
+
+def cohort_ranges(days: Iterable[date]) -> list[tuple[date, date]]:
+    """Runs of consecutive days, so each is one index range scan."""
+    runs: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if runs and runs[-1][1] + DAY == day:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs

@@ -1,0 +1,612 @@
+"""The dashboards' figures, read from the rollups, and the rows behind each figure.
+
+Every dashboard is a handful of queries over the rollup tables whatever the
+tenant's size (tested); every figure names a ``metric`` whose rows
+(:func:`metric_rows`) are selected from the base tables with the same
+definition (``facts.py``), so a rows page's count equals its tile once the
+refresh has run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta, tzinfo
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
+
+from inquiries.models import Campaign, Inquiry
+from leadflow.lib import weeks
+from leadflow.tenancy.models import Partner, PartnerStatus, Tenant, User
+from leads.models import REPORTED_STAGES, Lead, LeadSettings, LeadStage, Target
+from reporting.dashboards import facts
+from reporting.dashboards.models import FunnelRollup, LeadFact, StageTimeRollup
+
+OPEN_STAGES = ("awaiting_acceptance", "accepted", "sql")
+CLOSED_WITH_OUTCOME = (LeadStage.WON, LeadStage.LOST, LeadStage.POSTPONED)
+STEP_LABELS = {
+    "inquiries": "Inquiry",
+    "mqls": "MQL",
+    "leads": "Lead (appointment)",
+    "sals": "SAL (accepted)",
+    "sqls": "SQL",
+    "won": "Won",
+}
+STEP_TIMED = {"inquiries": "inquiry", "mqls": "mql", "leads": "lead", "sals": "sal", "sqls": "sql"}
+# The articles' figures the nurture dashboard is read against.
+NURTURED_BENCHMARK = (Decimal("0.15"), Decimal("0.20"))
+NOT_NURTURED_BENCHMARK = (Decimal("0.08"), Decimal("0.10"))
+# Touches per closed lead, bucketed: 0–7 one by one, then the 8–12 buyers need, then more.
+TOUCH_BUCKETS = ("0", "1", "2", "3", "4", "5", "6", "7", "8-12", "13+")
+STALE_DAYS_DEFAULT = 14
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose figures over which days: the period in the tenant's zone, filters, visibility."""
+
+    tenant: Tenant
+    tz: tzinfo
+    first: date
+    last: date
+    source: str | None = None
+    campaign_id: int | None = None
+    partner_id: int | None = None
+    rep_id: int | None = None
+    include_history: bool = False
+    now: datetime = field(default_factory=timezone.now)
+
+    @property
+    def bounds(self) -> tuple[datetime, datetime]:
+        return facts.day_bounds(self.first, self.last, self.tz)
+
+    def cohort(self, rows: QuerySet[Any], *, dims: bool = True) -> QuerySet[Any]:
+        """Rollup (or annotated inquiry) rows of the period and the filters."""
+        rows = rows.filter(day__range=(self.first, self.last))
+        if self.source:
+            rows = rows.filter(source=self.source)
+        if self.campaign_id:
+            rows = rows.filter(campaign_id=self.campaign_id)
+        return rows
+
+
+def _rollup_filter(rows: QuerySet[Any], scope: Scope) -> QuerySet[Any]:
+    rows = scope.cohort(rows)
+    if scope.partner_id:
+        rows = rows.filter(partner_id=scope.partner_id)
+    if scope.rep_id:
+        rows = rows.filter(rep_id=scope.rep_id)
+    return rows
+
+
+def _rate(part: int | Decimal, whole: int | Decimal) -> Decimal | None:
+    if not whole:
+        return None
+    return (Decimal(part) / Decimal(whole)).quantize(Decimal("0.0001"))
+
+
+def _money(amount: Decimal | int | None) -> Decimal:
+    return Decimal(amount or 0).quantize(Decimal("0.01"))
+
+
+def weighted_median(histogram: Iterable[tuple[int, int]]) -> Decimal | None:
+    """The median of values given as (value, how many), the two middles averaged."""
+    pairs = sorted((value, n) for value, n in histogram if n)
+    total = sum(n for _v, n in pairs)
+    if not total:
+        return None
+    wanted = [(total - 1) // 2, total // 2]
+    found: list[int] = []
+    seen = 0
+    for value, n in pairs:
+        while wanted and wanted[0] < seen + n:
+            found.append(value)
+            wanted.pop(0)
+        seen += n
+    return (Decimal(found[0] + found[1]) / 2).quantize(Decimal("0.1"))
+
+
+# --- Funnel -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    label: str
+    count: int
+    rate_from_previous: Decimal | None
+    rate_from_inquiry: Decimal | None
+    median_days: Decimal | None
+
+
+@dataclass(frozen=True)
+class Funnel:
+    steps: list[Step]
+    value_won: Decimal
+    history_won: int
+    include_history: bool
+
+
+SUMS = (*facts.FUNNEL_STEPS, "value_won", "history_won", "nurtured", "nurtured_won")
+
+
+def _totals(rows: QuerySet[Any]) -> dict[str, Any]:
+    found = rows.aggregate(**{name: Sum(name) for name in SUMS})
+    return {name: found[name] or 0 for name in SUMS}
+
+
+def funnel(scope: Scope) -> Funnel:
+    """Inquiry → MQL → lead → SAL → SQL → won for the period's cohort: two queries."""
+    totals = _totals(_rollup_filter(FunnelRollup.objects.all(), scope))
+    history = totals["history_won"] if scope.include_history else 0
+    medians: dict[str, list[tuple[int, int]]] = {}
+    timed = (
+        _rollup_filter(StageTimeRollup.objects.all(), scope)
+        .values("stage", "days")
+        .annotate(n=Sum("records"))
+        .order_by()
+    )
+    for row in timed:
+        medians.setdefault(row["stage"], []).append((row["days"], row["n"]))
+    steps: list[Step] = []
+    first = totals["inquiries"]
+    previous: int | None = None
+    for key in facts.FUNNEL_STEPS:
+        count = totals[key] + (history if key != "inquiries" else 0)
+        stage = STEP_TIMED.get(key)
+        steps.append(
+            Step(
+                key=key,
+                label=STEP_LABELS[key],
+                count=count,
+                rate_from_previous=_rate(count, previous) if previous is not None else None,
+                rate_from_inquiry=_rate(count, first) if key != "inquiries" else None,
+                median_days=weighted_median(medians.get(stage, [])) if stage else None,
+            )
+        )
+        previous = count
+    return Funnel(
+        steps=steps,
+        value_won=_money(totals["value_won"]),
+        history_won=totals["history_won"],
+        include_history=scope.include_history,
+    )
+
+
+# --- ROI ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CampaignRoi:
+    campaign_id: int | None
+    name: str
+    spend: Decimal
+    inquiries: int
+    mqls: int
+    leads: int
+    won: int
+    value_won: Decimal
+    # Marketing's formulas: leads per 1,000 of spend; cost per inquiry, MQL, lead, win.
+    leads_per_1000: Decimal | None
+    cost_per_inquiry: Decimal | None
+    cost_per_mql: Decimal | None
+    cost_per_lead: Decimal | None
+    cost_per_win: Decimal | None
+    # Sales' formula: won ÷ leads.
+    win_rate: Decimal | None
+
+
+@dataclass(frozen=True)
+class Roi:
+    campaigns: list[CampaignRoi]
+    total: CampaignRoi
+    target_value: Decimal | None
+    value_to_target: Decimal | None
+    include_history: bool
+
+
+def _cost(spend: Decimal, count: int) -> Decimal | None:
+    return _money(spend / count) if count and spend else None
+
+
+def _campaign_roi(
+    campaign_id: int | None, name: str, spend: Decimal, row: dict[str, Any], history: bool
+) -> CampaignRoi:
+    extra = row["history_won"] if history else 0
+    mqls, leads, won = row["mqls"] + extra, row["leads"] + extra, row["won"] + extra
+    return CampaignRoi(
+        campaign_id=campaign_id,
+        name=name,
+        spend=_money(spend),
+        inquiries=row["inquiries"],
+        mqls=mqls,
+        leads=leads,
+        won=won,
+        value_won=_money(row["value_won"]),
+        leads_per_1000=(Decimal(leads) * 1000 / spend).quantize(Decimal("0.01")) if spend else None,
+        cost_per_inquiry=_cost(spend, row["inquiries"]),
+        cost_per_mql=_cost(spend, mqls),
+        cost_per_lead=_cost(spend, leads),
+        cost_per_win=_cost(spend, won),
+        win_rate=_rate(won, leads),
+    )
+
+
+def quarters_of(first: date, last: date) -> list[tuple[int, int]]:
+    """The (year, quarter) pairs the days from ``first`` to ``last`` touch."""
+    found: list[tuple[int, int]] = []
+    year, quarter = first.year, (first.month - 1) // 3 + 1
+    while (year, quarter) <= (last.year, (last.month - 1) // 3 + 1):
+        found.append((year, quarter))
+        year, quarter = (year + 1, 1) if quarter == 4 else (year, quarter + 1)
+    return found
+
+
+def roi(scope: Scope) -> Roi:
+    """Both departments' formulas per campaign, side by side: four queries.
+
+    Spend is the campaign's whole spend (``Campaign.spend`` is not dated); the
+    target is the sum of the value targets of reps and partners (teams'
+    targets would count them twice) for the quarters the period touches.
+    """
+    per_campaign = {
+        row["campaign_id"]: row
+        for row in _rollup_filter(FunnelRollup.objects.all(), scope)
+        .values("campaign_id")
+        .annotate(**{name: Sum(name) for name in SUMS})
+        .order_by()
+    }
+    campaigns = Campaign.objects.all()
+    if scope.campaign_id:
+        campaigns = campaigns.filter(pk=scope.campaign_id)
+    known = {c.pk: c for c in campaigns.only("id", "name", "spend")}
+    empty = dict.fromkeys(SUMS, 0)
+    rows: list[CampaignRoi] = []
+    for pk, campaign in sorted(known.items(), key=lambda item: item[1].name.lower()):
+        rows.append(
+            _campaign_roi(
+                pk,
+                campaign.name,
+                campaign.spend,
+                per_campaign.get(pk, empty),
+                scope.include_history,
+            )
+        )
+    if None in per_campaign:
+        rows.append(
+            _campaign_roi(
+                None, "No campaign", Decimal(0), per_campaign[None], scope.include_history
+            )
+        )
+    summed = {name: sum((r[name] for r in per_campaign.values()), 0) for name in SUMS}
+    spend = sum((c.spend for c in known.values()), Decimal(0))
+    total = _campaign_roi(None, "All campaigns", spend, summed, scope.include_history)
+    targets = Q()
+    for year, quarter in quarters_of(scope.first, scope.last):
+        targets |= Q(year=year, quarter=quarter)
+    owners = Target.objects.filter(targets, team__isnull=True)
+    if scope.rep_id:
+        owners = owners.filter(rep_id=scope.rep_id)
+    if scope.partner_id:
+        owners = owners.filter(partner_id=scope.partner_id)
+    target_value = owners.aggregate(total=Sum("value"))["total"]
+    return Roi(
+        campaigns=rows,
+        total=total,
+        target_value=_money(target_value) if target_value is not None else None,
+        value_to_target=_rate(total.value_won, target_value) if target_value else None,
+        include_history=scope.include_history,
+    )
+
+
+# --- Nurture effect -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NurtureMonth:
+    month: date
+    nurtured: int
+    nurtured_won: int
+    never: int
+    never_won: int
+    nurtured_rate: Decimal | None
+    never_rate: Decimal | None
+
+
+@dataclass(frozen=True)
+class NurtureEffect:
+    months: list[NurtureMonth]
+    total: NurtureMonth
+    nurtured_benchmark: tuple[Decimal, Decimal] = NURTURED_BENCHMARK
+    never_benchmark: tuple[Decimal, Decimal] = NOT_NURTURED_BENCHMARK
+
+
+def _nurture_month(month: date, row: dict[str, Any]) -> NurtureMonth:
+    never = row["inquiries"] - row["nurtured"]
+    never_won = row["won"] - row["nurtured_won"]
+    return NurtureMonth(
+        month=month,
+        nurtured=row["nurtured"],
+        nurtured_won=row["nurtured_won"],
+        never=never,
+        never_won=never_won,
+        nurtured_rate=_rate(row["nurtured_won"], row["nurtured"]),
+        never_rate=_rate(never_won, never),
+    )
+
+
+def nurture_effect(scope: Scope) -> NurtureEffect:
+    """Won ÷ inquiries of the nurtured and the never nurtured, by cohort month: one query.
+
+    Imported history is left out: whether an imported buyer was nurtured is unknown.
+    """
+    by_month: dict[date, dict[str, int]] = {}
+    names = ("inquiries", "won", "nurtured", "nurtured_won")
+    rows = (
+        _rollup_filter(FunnelRollup.objects.all(), scope)
+        .values("day")
+        .annotate(**{name: Sum(name) for name in names})
+    )
+    for row in rows.order_by():
+        month = row["day"].replace(day=1)
+        into = by_month.setdefault(month, dict.fromkeys(names, 0))
+        for name in names:
+            into[name] += row[name]
+    months = [_nurture_month(month, by_month[month]) for month in sorted(by_month)]
+    total = {name: sum(m[name] for m in by_month.values()) for name in names}
+    return NurtureEffect(months=months, total=_nurture_month(scope.first.replace(day=1), total))
+
+
+# --- Accountability -----------------------------------------------------------------------
+
+
+def stale_days() -> int:
+    found = LeadSettings.objects.values_list("recall_after_days", flat=True).first()
+    return found or STALE_DAYS_DEFAULT
+
+
+def accountability_filters(scope: Scope, stale_after: int) -> dict[str, Q]:
+    """Each accountability figure as a condition on ``LeadFact`` or on annotated leads."""
+    start, end = scope.bounds
+    week = weeks.week_of_moment(scope.now, scope.tz)
+    cutoff = datetime.combine(week + timedelta(days=3), datetime.min.time(), tzinfo=scope.tz)
+    stale_before = scope.now - timedelta(days=stale_after)
+    open_ = Q(stage__in=OPEN_STAGES)
+    return {
+        "open": open_,
+        "missing": Q(stage__in=list(REPORTED_STAGES), assigned_at__lt=cutoff)
+        & (Q(last_update_week__isnull=True) | Q(last_update_week__lt=week)),
+        "breached": Q(breached_at__gte=start, breached_at__lt=end),
+        "stale": open_
+        & (
+            Q(last_touch_at__lt=stale_before)
+            | Q(last_touch_at__isnull=True, assigned_at__lt=stale_before)
+        ),
+        "unworked": open_ & Q(touches=0),
+        "closed": Q(stage__in=list(CLOSED_WITH_OUTCOME), closed_at__gte=start, closed_at__lt=end),
+    }
+
+
+def touch_bucket_filter(bucket: str) -> Q:
+    if bucket == "8-12":
+        return Q(touches__gte=8, touches__lte=12)
+    if bucket == "13+":
+        return Q(touches__gte=13)
+    return Q(touches=int(bucket))
+
+
+def _bucket_of(touches: int) -> str:
+    if touches >= 13:
+        return "13+"
+    if touches >= 8:
+        return "8-12"
+    return str(touches)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    touches: str
+    leads: int
+
+
+@dataclass(frozen=True)
+class OwnerRow:
+    rep_id: int | None
+    partner_id: int | None
+    name: str
+    open: int
+    missing: int
+    breached: int
+    stale: int
+    unworked: int
+    money_at_risk: Decimal
+
+
+@dataclass(frozen=True)
+class PartnerCompliance:
+    partner_id: int
+    name: str
+    status: str  # active, warned or suspended
+    open: int
+    missing: int
+
+
+@dataclass(frozen=True)
+class Accountability:
+    owners: list[OwnerRow]
+    total: OwnerRow
+    histogram: list[Bucket]
+    touch_cliff: int
+    touch_minimum: int
+    cost_per_lead: Decimal
+    partners: list[PartnerCompliance]
+    stale_days: int
+
+
+def _lead_facts(scope: Scope) -> QuerySet[LeadFact]:
+    found = LeadFact.objects.all()
+    if scope.rep_id:
+        found = found.filter(rep_id=scope.rep_id)
+    if scope.partner_id:
+        found = found.filter(partner_id=scope.partner_id)
+    return found
+
+
+def accountability(scope: Scope) -> Accountability:
+    """Per rep and partner: open, missing updates, breaches, stale, unworked, money: 6 queries.
+
+    Never counts imported history (an imported outcome has no lead to account for).
+    """
+    settings = LeadSettings.objects.filter(tenant_id=scope.tenant.pk).first() or LeadSettings()
+    after = settings.recall_after_days or STALE_DAYS_DEFAULT
+    figures = accountability_filters(scope, after)
+    names = ("open", "missing", "breached", "stale", "unworked")
+    per_owner = list(
+        _lead_facts(scope)
+        .values("rep_id", "partner_id")
+        .annotate(**{name: Count("id", filter=figures[name]) for name in names})
+        .order_by()
+    )
+    per_owner = [row for row in per_owner if any(row[name] for name in names)]
+    users = {
+        u.pk: u.display_name
+        for u in User.objects.filter(pk__in=[r["rep_id"] for r in per_owner if r["rep_id"]])
+    }
+    partners = list(Partner.objects.all() if not scope.rep_id else Partner.objects.none())
+    if scope.partner_id:
+        partners = [p for p in partners if p.pk == scope.partner_id]
+    partner_names = {p.pk: p.name for p in partners}
+    cost = _money(settings.cost_per_lead)
+
+    def owner_row(row: dict[str, Any], name: str) -> OwnerRow:
+        return OwnerRow(
+            rep_id=row.get("rep_id"),
+            partner_id=row.get("partner_id"),
+            name=name,
+            **{n: row[n] for n in names},
+            money_at_risk=_money(cost * row["unworked"]),
+        )
+
+    owners: list[OwnerRow] = []
+    for row in per_owner:
+        if row["partner_id"]:
+            name = partner_names.get(row["partner_id"], f"Partner {row['partner_id']}")
+        elif row["rep_id"]:
+            name = users.get(row["rep_id"], f"User {row['rep_id']}")
+        else:
+            name = "Nobody (waiting for a manager)"
+        owners.append(owner_row(row, name))
+    owners.sort(key=lambda o: (-o.money_at_risk, o.name.lower()))
+    summed: dict[str, Any] = {n: sum(getattr(o, n) for o in owners) for n in names}
+    total = owner_row(summed, "Everyone")
+    counts = dict.fromkeys(TOUCH_BUCKETS, 0)
+    for touches, n in (
+        _lead_facts(scope)
+        .filter(figures["closed"])
+        .values_list("touches")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        counts[_bucket_of(touches)] += n
+    by_partner = {o.partner_id: o for o in owners if o.partner_id}
+    compliance = [
+        PartnerCompliance(
+            partner_id=p.pk,
+            name=p.name,
+            status=(
+                "suspended"
+                if p.status == PartnerStatus.SUSPENDED
+                else "warned"
+                if p.warned_at is not None
+                else "active"
+            ),
+            open=by_partner[p.pk].open if p.pk in by_partner else 0,
+            missing=by_partner[p.pk].missing if p.pk in by_partner else 0,
+        )
+        for p in partners
+    ]
+    return Accountability(
+        owners=owners,
+        total=total,
+        histogram=[Bucket(touches=k, leads=n) for k, n in counts.items()],
+        touch_cliff=settings.touch_cliff,
+        touch_minimum=settings.touch_minimum,
+        cost_per_lead=cost,
+        partners=compliance,
+        stale_days=after,
+    )
+
+
+# --- The rows behind a figure -------------------------------------------------------------
+
+INQUIRY_METRICS = {f"funnel.{step}" for step in facts.FUNNEL_STEPS} | {
+    "nurture.nurtured",
+    "nurture.nurtured_won",
+    "nurture.never",
+    "nurture.never_won",
+}
+LEAD_METRICS = {
+    "accountability.open",
+    "accountability.missing",
+    "accountability.breached",
+    "accountability.stale",
+    "accountability.unworked",
+} | {f"accountability.touches.{bucket}" for bucket in TOUCH_BUCKETS}
+METRICS = tuple(sorted(INQUIRY_METRICS | LEAD_METRICS))
+
+
+def inquiry_rows(metric: str, scope: Scope) -> QuerySet[Inquiry]:
+    """The inquiries behind a funnel, ROI or nurture figure, from the base tables."""
+    start, end = scope.bounds
+    found = facts.annotated_inquiries(
+        Inquiry.objects.filter(created_at__gte=start, created_at__lt=end), scope.tz
+    )
+    if scope.source:
+        found = found.filter(source=scope.source)
+    if scope.campaign_id:
+        found = found.filter(campaign_id=scope.campaign_id)
+    if scope.partner_id:
+        found = found.filter(Q(partner_dim=scope.partner_id))
+    if scope.rep_id:
+        found = found.filter(Q(rep_dim=scope.rep_id))
+    kind, name = metric.split(".", 1)
+    if kind == "funnel":
+        condition = facts.STEP_FILTERS[name]
+        if scope.include_history and name != "inquiries":
+            condition = condition | facts.HISTORY_WON
+        return found.filter(condition)
+    nurtured = facts.NURTURED
+    return found.filter(
+        {
+            "nurtured": nurtured,
+            "nurtured_won": nurtured & facts.WON,
+            "never": ~nurtured,
+            "never_won": ~nurtured & facts.WON,
+        }[name]
+    )
+
+
+def lead_rows(metric: str, scope: Scope) -> QuerySet[Lead]:
+    """The leads behind an accountability figure, from the base tables (touches counted)."""
+    found = facts.lead_facts(Lead.objects.all())
+    if scope.rep_id:
+        found = found.filter(rep_id=scope.rep_id)
+    if scope.partner_id:
+        found = found.filter(partner_id=scope.partner_id)
+    figures = accountability_filters(scope, stale_days())
+    name = metric.split(".", 1)[1]
+    if name.startswith("touches."):
+        return found.filter(figures["closed"] & touch_bucket_filter(name.split(".", 1)[1]))
+    return found.filter(figures[name])
+
+
+def owner_scope(scope: Scope, *, rep_id: int | None, partner_id: int | None) -> Scope:
+    """Narrowed to one owner (an accountability row's link); a rep or partner stays theirs."""
+    return replace(
+        scope,
+        rep_id=scope.rep_id or rep_id,
+        partner_id=scope.partner_id or partner_id,
+    )
