@@ -18,7 +18,7 @@ from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Role
 from leadflow.tenancy.principal import Principal
-from leads.models import Lead
+from leads.models import Appointment, Lead
 from leads.services.ownership import reassign_leads
 from reporting.dashboards import facts, services
 from reporting.dashboards.models import FunnelRollup, LeadFact, StageTimeRollup
@@ -108,9 +108,16 @@ def test_rollups_equal_the_raw_aggregate(db, operations, zone):
                 stages.move_many("inquiry", [_pick(inquiries, op[1]).pk], op[2], by=by)
             elif kind == "book" and inquiries:
                 person = _pick(inquiries, op[1])
-                if not Lead.objects.filter(
-                    inquiry=person, stage__in=["awaiting_acceptance", "accepted", "sql"]
-                ).exists():
+                # One open lead and one open appointment per person (a closed lead's
+                # appointment may still be open: the factory does not close it).
+                if (
+                    not Lead.objects.filter(
+                        inquiry=person, stage__in=["awaiting_acceptance", "accepted", "sql"]
+                    ).exists()
+                    and not Appointment.objects.filter(
+                        inquiry=person, closed_at__isnull=True
+                    ).exists()
+                ):
                     stages.move_many("inquiry", [person.pk], "lead", by=by)
                     leads.append(LeadFactory(tenant=tenant, inquiry=person, rep=reps[op[2]]))
             elif kind == "lead_move" and leads:
