@@ -41,12 +41,10 @@ from django.utils import timezone
 
 from leadflow.lib import times, weeks
 from leadflow.tenancy.context import require_tenant_id
-from leadflow.tenancy.models import Role, Tenant
-from leadflow.tenancy.principal import Principal
-from leadflow.tenancy.roles import MANAGERS
+from leadflow.tenancy.models import Tenant
 from leads.models import REPORTED_STAGES, Lead
 from leads.selectors.weekly import owed_cutoff
-from reporting.weekly.models import LineScope, ReportSettings, WeeklyReport, WeeklyReportLine
+from reporting.weekly.models import ReportSettings, WeeklyReport, WeeklyReportLine
 
 FIRST_YEAR = 1970  # no report is older; earlier years only invite date overflows
 WEEK_PATTERN = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -457,118 +455,3 @@ def leads_of(ids: list[int]) -> QuerySet[Lead]:
         .select_related("inquiry", "rep", "partner", "team")
         .order_by("-id")
     )
-
-
-def reported_week_range(tz: tzinfo) -> tuple[date, date]:
-    """The newest week one may open (the current one, provisional) and the last complete one."""
-    current = current_week(tz)
-    return current, current - timedelta(weeks=1)
-
-
-# --- What one viewer reads: a week's lines, the viewer's own only unless a manager -------
-
-
-class NotVisible(LookupError):
-    """A line the viewer may not see, or one that does not exist: the same 404."""
-
-
-@dataclass
-class WeekView:
-    """One week as a viewer reads it: the snapshot (or live figures) and what changed since."""
-
-    week: date
-    tz: tzinfo
-    provisional: bool
-    generated_at: datetime | None
-    lines: list[WeeklyReportLine]
-    changes: dict[tuple[str, int | None], list[int]]
-    current: date
-
-    @property
-    def label(self) -> str:
-        return weeks.week_label(self.week)
-
-    @property
-    def previous(self) -> str:
-        return weeks.week_label(self.week - timedelta(weeks=1))
-
-    @property
-    def next(self) -> str | None:
-        later = self.week + timedelta(weeks=1)
-        return weeks.week_label(later) if later <= self.current else None
-
-    @property
-    def ends(self) -> date:
-        return self.week + timedelta(days=6)
-
-    def changes_of(self, line: WeeklyReportLine) -> list[int]:
-        return self.changes.get(line_key(line), [])
-
-
-def may_see_all(principal: Principal) -> bool:
-    """Managers and admins read every line; reps and partners their own."""
-    return not principal.is_partner and principal.has_role(*MANAGERS)
-
-
-def may_read_reports(principal: Principal) -> bool:
-    return may_see_all(principal) or principal.is_partner or principal.has_role(Role.REP)
-
-
-def _visible(principal: Principal, line: WeeklyReportLine) -> bool:
-    if may_see_all(principal):
-        return True
-    if principal.partner is not None:
-        return line.scope == LineScope.PARTNER and line.partner_id == principal.partner.pk
-    user_id = principal.user.pk if principal.user is not None else None
-    return line.scope == LineScope.REP and line.rep_id == user_id
-
-
-def week_view(
-    principal: Principal,
-    week: date,
-    *,
-    scope: str | None = None,
-    owner_id: int | None = None,
-) -> WeekView:
-    """The week's lines the viewer may read, narrowed to one line (``scope`` + ``owner_id``).
-
-    A past week with a snapshot reads it, with the changes since beside it
-    (one live pass of the same query); the current week, or a past week never
-    snapshotted, is computed live and marked provisional. A future week is
-    :class:`BadWeek`. A narrowing that matches no visible line is
-    :class:`NotVisible` (404).
-    """
-    tz = tenant_zone(principal.tenant)
-    current = current_week(tz)
-    if week > current:
-        raise BadWeek(f"{weeks.week_label(week)} has not started yet.")
-    stored = snapshot(week) if week < current else None
-    live = live_lines(week, tz)
-    if stored is not None:
-        lines = snapshot_lines(stored)
-        changes = changes_since(lines, live)
-    else:
-        lines, changes = live, {}
-    lines = [line for line in lines if _visible(principal, line)]
-    if scope is not None:
-        lines = [line for line in lines if line_key(line) == (scope, owner_id)]
-        if not lines:
-            raise NotVisible(f"no {scope} line {owner_id} in {weeks.week_label(week)}")
-    return WeekView(
-        week=week,
-        tz=tz,
-        provisional=stored is None,
-        generated_at=stored.generated_at if stored is not None else None,
-        lines=lines,
-        changes=changes,
-        current=current,
-    )
-
-
-def figure_lead_ids(view: WeekView, line: WeeklyReportLine, figure: str) -> list[int]:
-    """The leads behind one figure of a line (``changes``: those changed since the snapshot)."""
-    if figure == "changes":
-        return view.changes_of(line)
-    if figure not in LEAD_FIGURES:
-        raise NotVisible(figure)
-    return lead_ids(line, figure)
