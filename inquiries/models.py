@@ -656,3 +656,57 @@ class SavedView(TenantOwnedModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class InquiryNote(TenantOwnedModel):
+    """An internal note on the person, by a member; never sent to a buyer."""
+
+    inquiry = tenant_foreign_key("inquiries.Inquiry", on_delete=models.CASCADE, related_name="+")
+    author = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    text = models.TextField()
+    created_at = models.DateTimeField(default=now)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "inquiry", "created_at"], name="inquiries_note_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.text[:50]
+
+
+class InquiryTask(TenantOwnedModel):
+    """A reminder on an inquiry ("call back Tuesday 10:00") for a member, due at a time."""
+
+    inquiry = tenant_foreign_key("inquiries.Inquiry", on_delete=models.CASCADE, related_name="+")
+    assignee = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    due_at = models.DateTimeField()
+    note = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["due_at", "id"]
+        indexes = [
+            # The queue of open tasks by due time; the inquiry page's list of its tasks.
+            models.Index(
+                fields=["tenant", "due_at"],
+                condition=Q(completed_at__isnull=True),
+                name="inquiries_task_open_idx",
+            ),
+            models.Index(fields=["tenant", "inquiry", "due_at"], name="inquiries_task_inquiry_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.note[:40]} {self.due_at:%Y-%m-%d %H:%M}"

@@ -130,6 +130,16 @@ ROUTES = [
     ("get", "/api/v1/deal-registrations/"),
     ("post", "/api/v1/deal-registrations/"),
     ("get", "/api/v1/deal-registrations/1/"),
+    # The qualifier's desk (issue 23).
+    ("get", "/api/v1/inquiries/1/touches/"),
+    ("post", "/api/v1/inquiries/1/touches/"),
+    ("get", "/api/v1/inquiries/1/notes/"),
+    ("post", "/api/v1/inquiries/1/notes/"),
+    ("post", "/api/v1/inquiries/1/requalify/"),
+    ("get", "/api/v1/inquiries/1/timeline/"),
+    ("get", "/api/v1/tasks/"),
+    ("post", "/api/v1/tasks/"),
+    ("post", "/api/v1/tasks/1/complete/"),
 ]
 
 
@@ -236,6 +246,13 @@ def test_route_list_covers_every_api_route():
         "lead-sync",
         "deal-registration-list",
         "deal-registration-detail",
+        # The qualifier's desk (issue 23).
+        "inquiry-touches",
+        "inquiry-notes",
+        "inquiry-requalify",
+        "inquiry-timeline",
+        "task-list",
+        "task-complete",
     }
 
 
