@@ -4,6 +4,7 @@ from inquiries.views import (
     campaigns,
     custom_fields,
     definitions,
+    desk,
     inbox,
     merging,
     public_form,
@@ -114,4 +115,16 @@ urlpatterns = [
         definitions.rescore_progress_page,
         name="definition-rescore-progress",
     ),
+]
+
+# The qualifier's desk (issue 23): working one inquiry from its page, and the queue.
+urlpatterns += [
+    path("queue/", desk.queue_page, name="inquiry-queue"),
+    path("inquiries/<int:pk>/notes/", desk.inquiry_note_page, name="inquiry-note"),
+    path("inquiries/<int:pk>/assign/", desk.inquiry_assign_page, name="inquiry-assign"),
+    path("inquiries/<int:pk>/disqualify/", desk.inquiry_disqualify_page, name="inquiry-disqualify"),
+    path("inquiries/<int:pk>/requalify/", desk.inquiry_requalify_page, name="inquiry-requalify"),
+    path("inquiries/<int:pk>/tasks/", desk.inquiry_task_page, name="inquiry-task"),
+    path("inquiries/<int:pk>/profile/", desk.inquiry_profile_page, name="inquiry-profile"),
+    path("tasks/<int:pk>/complete/", desk.task_complete_page, name="task-complete"),
 ]
