@@ -498,6 +498,9 @@ def pages(app: App) -> list[Page]:
         Page("partner-webhooks", "/partner/webhooks/", "partner_user"),
         Page("partner-webhook", f"/partner/webhooks/{ids['webhook_endpoint']}/", "partner_user"),
         Page("webhooks-overview", "/webhooks/", "manager"),
+        # The qualifier's desk (issue 23).
+        Page("queue", "/queue/", "qualifier"),
+        Page("inquiry-profile", f"/inquiries/{ids['detailed']}/profile/", "qualifier"),
     ]
 
 
@@ -705,6 +708,14 @@ def test_the_page_list_names_every_html_route():
         "partner-webhook-enabled",
         "partner-webhook-delete",
         "partner-webhook-resend",
+        # The qualifier's desk (issue 23): POST-only actions, each back to the inquiry page.
+        "inquiry-note",
+        "inquiry-assign",
+        "inquiry-disqualify",
+        "inquiry-requalify",
+        "inquiry-task",
+        "task-complete",
+        "inquiry-log-touch",
     }
     stand_in = SimpleNamespace(
         ids=defaultdict(lambda: 1),
