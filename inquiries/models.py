@@ -644,6 +644,8 @@ class SavedView(TenantOwnedModel):
     name = models.CharField(max_length=100)
     query = models.TextField(blank=True)
     created_at = models.DateTimeField(default=now)
+    # Shown to the whole team (who may use it; only its owner changes or deletes it).
+    shared = models.BooleanField(default=False)
 
     class Meta(TenantOwnedModel.Meta):
         ordering = ["name"]

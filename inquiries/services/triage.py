@@ -554,8 +554,9 @@ def clean_view_query(query: str, *, user_id: int | None) -> str:
 
 
 @transaction.atomic
-def save_inbox_view(*, name: str, query: str, by: Principal) -> SavedView:
-    """Keep the inbox's filter and sort under a name, for this user; a same name is replaced."""
+def save_inbox_view(*, name: str, query: str, shared: bool = False, by: Principal) -> SavedView:
+    """Keep the inbox's filter and sort under a name, for this user (and the team when
+    ``shared``); a same name is replaced."""
     name = " ".join(name.split())
     if not name or len(name) > 100:
         raise RuleViolation(
@@ -567,13 +568,20 @@ def save_inbox_view(*, name: str, query: str, by: Principal) -> SavedView:
     try:
         with transaction.atomic():
             view, _ = SavedView.objects.update_or_create(
-                user=by.user, name=name, defaults={"query": query, "tenant": by.tenant}
+                user=by.user,
+                name=name,
+                defaults={"query": query, "tenant": by.tenant, "shared": shared},
             )
     except IntegrityError as exc:  # a concurrent save of the same name
         raise RuleViolation(
             field="name", code="duplicate", message="Saved at the same time; try again."
         ) from exc
-    record_audit(action="saved_view.saved", obj=view, after={"name": name, "query": query}, by=by)
+    record_audit(
+        action="saved_view.saved",
+        obj=view,
+        after={"name": name, "query": query, "shared": shared},
+        by=by,
+    )
     return view
 
 

@@ -15,6 +15,7 @@ from datetime import tzinfo
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Exists, OuterRef, Q
 
 from inquiries.models import Activity, ActivityKind, Inquiry, InquiryNote, InquiryTask
 from leadflow.tenancy.models import AuditEvent, User
@@ -199,3 +200,8 @@ def inquiry_timeline(*, inquiry: Inquiry, principal: Principal) -> list[Timeline
         entries.append(_activity_entry(activity, tz))
     entries.sort(key=lambda entry: entry.at, reverse=True)
     return entries
+
+
+def untouched() -> Q:
+    """Inquiries nobody has touched yet (no call, email or meeting logged), for the inbox."""
+    return ~Q(Exists(Touch.objects.filter(inquiry_id=OuterRef("pk"))))

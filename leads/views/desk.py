@@ -75,6 +75,9 @@ def inquiry_touch_page(request: HttpRequest, principal: Principal, pk: int) -> H
 
 
 def register() -> None:
+    from inquiries.selectors.inbox import register_untouched
     from inquiries.views import panels
+    from leads.selectors.desk import untouched
 
     panels.register("leads.desk", desk_panel, order=5)
+    register_untouched(untouched)

@@ -468,9 +468,10 @@ def test_inquiry_list_query_count_does_not_grow_with_rows(
         InquiryFactory(tenant=actors.tenant_a, definition=definition)
     marketer_client.get("/inquiries/")
     # session, user, memberships; capped counts, page; the triage inbox's choices: campaigns,
-    # custom fields, disqualify reasons, members, saved views (tests/inquiries/test_inbox.py);
-    # with no reasons, a marketer is told who adds them: the admins and managers
-    with django_assert_num_queries(11):
+    # custom fields, disqualify reasons, members, saved views, partners
+    # (tests/inquiries/test_inbox.py); with no reasons, a marketer is told who adds them:
+    # the admins and managers
+    with django_assert_num_queries(12):
         marketer_client.get("/inquiries/")
 
 
