@@ -8,6 +8,7 @@ from inquiries.views import (
     inbox,
     merging,
     public_form,
+    rule_builder,
 )
 from inquiries.views import imports as import_views
 from inquiries.views import inquiries as inquiry_views
@@ -127,4 +128,5 @@ urlpatterns += [
     path("inquiries/<int:pk>/tasks/", desk.inquiry_task_page, name="inquiry-task"),
     path("inquiries/<int:pk>/profile/", desk.inquiry_profile_page, name="inquiry-profile"),
     path("tasks/<int:pk>/complete/", desk.task_complete_page, name="task-complete"),
+    path("definitions/<int:pk>/rules/", rule_builder.rule_builder_page, name="definition-rules"),
 ]

@@ -501,6 +501,7 @@ def pages(app: App) -> list[Page]:
         # The qualifier's desk (issue 23).
         Page("queue", "/queue/", "qualifier"),
         Page("inquiry-profile", f"/inquiries/{ids['detailed']}/profile/", "qualifier"),
+        Page("rule-builder", f"/definitions/{ids['draft']}/rules/", "marketer"),
     ]
 
 
