@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from inquiries.models import Inquiry, InquiryNote
+from inquiries.models import Inquiry, InquiryNote, LeadDefinition
+from inquiries.services import definitions as definition_services
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Role
 from leads.models import Lead, Touch
@@ -112,4 +113,63 @@ def test_a_qualifier_works_an_mql_from_the_queue_to_a_booked_appointment(
         assert Lead.objects.filter(inquiry=dana).exists()
         assert Touch.objects.filter(inquiry=dana, lead__isnull=True).count() == 2
         assert InquiryNote.objects.filter(inquiry=dana).count() == 1
+    assert not csp_errors
+
+
+def test_a_marketer_builds_a_rule_without_typing_json(live_server, page, screenshot, csp_errors):
+    """Pick a field, the operator its type allows, a value the data holds, points; save."""
+    tenant = TenantFactory(slug="builder-browser", name="Builder Co")
+    marketer = make_actor(tenant, Role.MARKETER)
+    LeadDefinitionFactory(tenant=tenant, version=1, name="Agreed last year")
+    for industry in ("Logistics", "Logistics", "Retail"):
+        InquiryFactory(tenant=tenant, industry=industry)
+    with tenant_context(tenant):
+        draft = definition_services.create_draft(values={"name": "Spring"}, by=marketer.principal)
+
+    log_in(page, live_server, marketer.user.email)
+    page.goto(f"{live_server.url}/definitions/{draft.pk}/")
+    page.get_by_test_id("open-rule-builder").click()
+    page.wait_for_load_state()
+    expect(page.get_by_test_id("rule-builder-heading")).to_contain_text("v2")
+    rows = page.get_by_test_id("fit-row")
+    blank = rows.nth(rows.count() - 2)
+    blank.get_by_label("field", exact=False).first.select_option(label="Company size")
+    operator = blank.locator("select.rule-op")
+    # A number offers no "contains" nor "is one of"; a range shows its two bounds.
+    expect(operator.locator("option[value=contains]")).to_be_disabled()
+    operator.select_option(label="is between")
+    blank.locator("input[name$='-low']").fill("100")
+    blank.locator("input[name$='-high']").fill("2000")
+    blank.locator("input[name$='-points']").fill("25")
+
+    second = rows.nth(rows.count() - 1)
+    second.locator("select.rule-field").select_option(label="Industry")
+    expect(second.locator("input.rule-value")).to_have_attribute("list", "values-industry")
+    expect(page.locator("#values-industry option").first).to_have_attribute("value", "Logistics")
+    second.locator("select.rule-op").select_option(label="is one of")
+    second.locator("input.rule-value").fill("Logistics")
+    second.locator("input[name$='-points']").fill("10")
+
+    engagement = page.get_by_test_id("engagement-row").nth(
+        page.get_by_test_id("engagement-row").count() - 2
+    )
+    engagement.locator("select").select_option(label="Chat")
+    engagement.locator("input[name$='-points']").fill("4")
+    engagement.locator("input[name$='-half_life_days']").fill("14")
+    screenshot("filled")
+    page.get_by_role("button", name="Save rules").click()
+    page.wait_for_load_state()
+    expect(page.get_by_role("status")).to_contain_text("rules saved")
+    screenshot("saved")
+    page.set_viewport_size(PHONE)
+    screenshot("saved-phone")
+    with tenant_context(tenant):
+        saved = LeadDefinition.objects.get(pk=draft.pk)
+    assert {"field": "company_size", "op": "range", "value": [100, 2000], "points": 25} in (
+        saved.fit_rules
+    )
+    assert {"field": "industry", "op": "in", "value": ["Logistics"], "points": 10} in (
+        saved.fit_rules
+    )
+    assert {"activity": "chat", "points": 4, "half_life_days": 14} in saved.engagement_rules
     assert not csp_errors
