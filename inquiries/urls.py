@@ -129,4 +129,14 @@ urlpatterns += [
     path("inquiries/<int:pk>/profile/", desk.inquiry_profile_page, name="inquiry-profile"),
     path("tasks/<int:pk>/complete/", desk.task_complete_page, name="task-complete"),
     path("definitions/<int:pk>/rules/", rule_builder.rule_builder_page, name="definition-rules"),
+    path(
+        "inquiries/custom-fields/<int:pk>/rename/",
+        custom_fields.custom_field_rename_page,
+        name="custom-field-rename",
+    ),
+    path(
+        "inquiries/custom-fields/<int:pk>/delete/",
+        custom_fields.custom_field_delete_page,
+        name="custom-field-delete",
+    ),
 ]

@@ -13,7 +13,13 @@ from django.db.models import Count
 from django.db.models.fields.json import KeyTextTransform
 
 from inquiries import scoring
-from inquiries.models import CustomField, CustomFieldKind, Inquiry
+from inquiries.models import (
+    CustomField,
+    CustomFieldKind,
+    DefinitionStatus,
+    Inquiry,
+    LeadDefinition,
+)
 from inquiries.profile import PROFILE_LABELS
 
 SAMPLE = 5000
@@ -71,3 +77,30 @@ def builder_fields(custom_fields: list[CustomField]) -> list[BuilderField]:
             BuilderField(key=f"custom.{custom.key}", label=custom.label, kind=kind, values=values)
         )
     return fields
+
+
+@dataclass(frozen=True)
+class RuleUse:
+    """One rule of a draft or active definition that reads a custom field."""
+
+    version: int
+    status: str
+    rule: str  # the rule's label, as the builder and the score breakdown name it
+
+
+def custom_field_uses() -> dict[str, list[RuleUse]]:
+    """Which rules read each custom field (by key), in the drafts and the active version.
+    One query: a tenant has a handful of definitions."""
+    uses: dict[str, list[RuleUse]] = {}
+    definitions = LeadDefinition.objects.exclude(status=DefinitionStatus.RETIRED).order_by(
+        "-version"
+    )
+    for definition in definitions:
+        for rule in [*definition.fit_rules, *definition.qualifiers]:
+            field = rule.get("field", "") if isinstance(rule, dict) else ""
+            if isinstance(field, str) and field.startswith("custom."):
+                label = str(rule.get("label") or f"{field[7:]} {rule.get('op', '')}".strip())
+                uses.setdefault(field[7:], []).append(
+                    RuleUse(version=definition.version, status=definition.status, rule=label)
+                )
+    return uses

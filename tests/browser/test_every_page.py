@@ -717,6 +717,8 @@ def test_the_page_list_names_every_html_route():
         "inquiry-task",
         "task-complete",
         "inquiry-log-touch",
+        "custom-field-rename",
+        "custom-field-delete",
     }
     stand_in = SimpleNamespace(
         ids=defaultdict(lambda: 1),
