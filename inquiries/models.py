@@ -134,6 +134,8 @@ class CustomField(TenantOwnedModel):
     # Off until an admin or marketer puts the field on /f/<tenant>/: a field made
     # for an import ("Import notes") is not a question for buyers.
     on_public_form = models.BooleanField(default=False)
+    # A buyer must answer it on the public form (imports and the API may leave it empty).
+    required = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=now)
 
     class Meta(TenantOwnedModel.Meta):

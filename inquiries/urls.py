@@ -135,6 +135,11 @@ urlpatterns += [
         name="custom-field-rename",
     ),
     path(
+        "inquiries/custom-fields/<int:pk>/required/",
+        custom_fields.custom_field_required_page,
+        name="custom-field-required",
+    ),
+    path(
         "inquiries/custom-fields/<int:pk>/delete/",
         custom_fields.custom_field_delete_page,
         name="custom-field-delete",

@@ -246,3 +246,22 @@ def delete_custom_field(*, field: CustomField, by: Principal) -> None:
         by=by,
     )
     field.delete()
+
+
+@transaction.atomic
+def set_custom_field_required(*, field: CustomField, required: bool, by: Principal) -> CustomField:
+    """Make buyers answer the field on the public form, or let them skip it."""
+    _may_edit_public_form(by)
+    field = CustomField.objects.select_for_update().get(pk=field.pk)
+    if field.required == required:
+        return field
+    field.required = required
+    field.save(update_fields=["required"])
+    record_audit(
+        action="custom_field.required_changed",
+        obj=field,
+        before={"required": not required},
+        after={"required": required},
+        by=by,
+    )
+    return field

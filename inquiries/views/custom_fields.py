@@ -13,6 +13,7 @@ from inquiries.services.custom_fields import (
     delete_custom_field,
     rename_custom_field,
     set_custom_field_on_public_form,
+    set_custom_field_required,
 )
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.pages import member_page
@@ -80,4 +81,19 @@ def custom_field_delete_page(request, principal, pk: int):
         messages.error(request, exc.message)
     else:
         messages.success(request, f"“{field.label}” was removed.")
+    return redirect("custom-field-list")
+
+
+@require_POST
+@member_page(*PUBLIC_FORM_EDITORS)
+def custom_field_required_page(request, principal, pk: int):
+    """Make buyers answer a field on the public form, or let them skip it."""
+    field = get_object_or_404(custom_field_list(), pk=pk)
+    wanted = request.POST.get("required")
+    if wanted not in ("0", "1"):
+        messages.error(request, "Choose whether the field is required.")
+        return redirect("custom-field-list")
+    field = set_custom_field_required(field=field, required=wanted == "1", by=principal)
+    state = "required" if field.required else "optional"
+    messages.success(request, f"“{field.label}” is now {state} on the public form.")
     return redirect("custom-field-list")

@@ -719,6 +719,7 @@ def test_the_page_list_names_every_html_route():
         "inquiry-log-touch",
         "custom-field-rename",
         "custom-field-delete",
+        "custom-field-required",
     }
     stand_in = SimpleNamespace(
         ids=defaultdict(lambda: 1),

@@ -93,7 +93,7 @@ def test_a_blank_label_is_refused(actors, marketer_client, fleet):
     assert "Give a label of 1–100 characters." in response.content.decode()
 
 
-@pytest.mark.parametrize("action", ["rename", "delete"])
+@pytest.mark.parametrize("action", ["rename", "delete", "required"])
 def test_another_tenants_field_is_404(actors, client, fleet, action):
     client.force_login(actors.outsider.user)
     response = client.post(f"/inquiries/custom-fields/{fleet.pk}/{action}/", {"label": "X"})
@@ -116,3 +116,32 @@ def test_the_page_query_count_does_not_grow_with_fields(
             )
     with django_assert_max_num_queries(len(few.captured_queries)):
         marketer_client.get("/inquiries/custom-fields/")
+
+
+def test_a_required_field_must_be_answered_on_the_public_form(
+    actors, marketer_client, fleet, client
+):
+    from inquiries.services.custom_fields import set_custom_field_on_public_form
+
+    with tenant_context(actors.tenant_a):
+        set_custom_field_on_public_form(
+            field=fleet, on_public_form=True, by=actors.teammate.principal
+        )
+    response = marketer_client.post(
+        f"/inquiries/custom-fields/{fleet.pk}/required/", {"required": "1"}, follow=True
+    )
+    assert "“Fleet size” is now required on the public form." in response.content.decode()
+    form = client.get(f"/f/{actors.tenant_a.slug}/").content.decode()
+    assert (
+        'name="custom__fleet_size"' in form
+        and "required" in form.split('name="custom__fleet_size"')[1][:80]
+    )
+    with tenant_context(actors.tenant_a):
+        assert CustomField.objects.get(pk=fleet.pk).required
+
+
+def test_required_takes_only_0_or_1(actors, marketer_client, fleet):
+    response = marketer_client.post(
+        f"/inquiries/custom-fields/{fleet.pk}/required/", {"required": "maybe"}, follow=True
+    )
+    assert "Choose whether the field is required." in response.content.decode()
