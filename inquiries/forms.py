@@ -77,6 +77,12 @@ class PublicInquiryForm(forms.Form):
 
 
 def _form_field(field: CustomField) -> forms.Field:
+    made = _typed_form_field(field)
+    made.required = field.required
+    return made
+
+
+def _typed_form_field(field: CustomField) -> forms.Field:
     if field.kind == CustomFieldKind.NUMBER:
         return forms.DecimalField(
             label=field.label, required=False, max_digits=18, decimal_places=4

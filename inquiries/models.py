@@ -134,6 +134,8 @@ class CustomField(TenantOwnedModel):
     # Off until an admin or marketer puts the field on /f/<tenant>/: a field made
     # for an import ("Import notes") is not a question for buyers.
     on_public_form = models.BooleanField(default=False)
+    # A buyer must answer it on the public form (imports and the API may leave it empty).
+    required = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=now)
 
     class Meta(TenantOwnedModel.Meta):
@@ -644,6 +646,8 @@ class SavedView(TenantOwnedModel):
     name = models.CharField(max_length=100)
     query = models.TextField(blank=True)
     created_at = models.DateTimeField(default=now)
+    # Shown to the whole team (who may use it; only its owner changes or deletes it).
+    shared = models.BooleanField(default=False)
 
     class Meta(TenantOwnedModel.Meta):
         ordering = ["name"]
@@ -656,3 +660,57 @@ class SavedView(TenantOwnedModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class InquiryNote(TenantOwnedModel):
+    """An internal note on the person, by a member; never sent to a buyer."""
+
+    inquiry = tenant_foreign_key("inquiries.Inquiry", on_delete=models.CASCADE, related_name="+")
+    author = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    text = models.TextField()
+    created_at = models.DateTimeField(default=now)
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "inquiry", "created_at"], name="inquiries_note_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.text[:50]
+
+
+class InquiryTask(TenantOwnedModel):
+    """A reminder on an inquiry ("call back Tuesday 10:00") for a member, due at a time."""
+
+    inquiry = tenant_foreign_key("inquiries.Inquiry", on_delete=models.CASCADE, related_name="+")
+    assignee = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    due_at = models.DateTimeField()
+    note = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta(TenantOwnedModel.Meta):
+        ordering = ["due_at", "id"]
+        indexes = [
+            # The queue of open tasks by due time; the inquiry page's list of its tasks.
+            models.Index(
+                fields=["tenant", "due_at"],
+                condition=Q(completed_at__isnull=True),
+                name="inquiries_task_open_idx",
+            ),
+            models.Index(fields=["tenant", "inquiry", "due_at"], name="inquiries_task_inquiry_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.note[:40]} {self.due_at:%Y-%m-%d %H:%M}"

@@ -38,7 +38,7 @@ STANDARD_FIELDS = {
     "timeline": "text",
     "source": "text",
 }
-OPERATORS = {"equals", "in", "range", "contains"}
+OPERATORS = {"equals", "in", "range", "contains", "is_set"}
 CONVERSION_KINDS = {
     "form_fill",
     "download",
@@ -63,6 +63,8 @@ class FitRule:
         actual = profile.get(self.field)
         if actual is None or actual == "":
             return False
+        if self.op == "is_set":
+            return True
         if self.op == "range":
             number = _number(actual)
             if number is None:
@@ -170,6 +172,8 @@ def _fit_rule(
         if not isinstance(value, list) or not value or len(value) > 200:
             raise _fail(f"{path}.value", "Give a list of 1–200 values.")
         value = tuple(value)
+    elif op == "is_set":
+        value = None  # any value given matches; the rule's value is not read
     elif value is None or (isinstance(value, str) and not value.strip()):
         raise _fail(f"{path}.value", "Give a value.")
     points = _int(raw.get("points", 0), f"{path}.points") if with_points else 0
@@ -187,6 +191,8 @@ def _describe(field: str, op: str, value: Any) -> str:
         return f"{field} {low:g}–{high:g}"
     if op == "in":
         return f"{field} in {', '.join(map(str, value))}"
+    if op == "is_set":
+        return f"{field} is set"
     return f"{field} {op} {value}"
 
 

@@ -4,9 +4,11 @@ from inquiries.views import (
     campaigns,
     custom_fields,
     definitions,
+    desk,
     inbox,
     merging,
     public_form,
+    rule_builder,
 )
 from inquiries.views import imports as import_views
 from inquiries.views import inquiries as inquiry_views
@@ -113,5 +115,33 @@ urlpatterns = [
         "definitions/<int:pk>/rescore-progress/",
         definitions.rescore_progress_page,
         name="definition-rescore-progress",
+    ),
+]
+
+# The qualifier's desk (issue 23): working one inquiry from its page, and the queue.
+urlpatterns += [
+    path("queue/", desk.queue_page, name="inquiry-queue"),
+    path("inquiries/<int:pk>/notes/", desk.inquiry_note_page, name="inquiry-note"),
+    path("inquiries/<int:pk>/assign/", desk.inquiry_assign_page, name="inquiry-assign"),
+    path("inquiries/<int:pk>/disqualify/", desk.inquiry_disqualify_page, name="inquiry-disqualify"),
+    path("inquiries/<int:pk>/requalify/", desk.inquiry_requalify_page, name="inquiry-requalify"),
+    path("inquiries/<int:pk>/tasks/", desk.inquiry_task_page, name="inquiry-task"),
+    path("inquiries/<int:pk>/profile/", desk.inquiry_profile_page, name="inquiry-profile"),
+    path("tasks/<int:pk>/complete/", desk.task_complete_page, name="task-complete"),
+    path("definitions/<int:pk>/rules/", rule_builder.rule_builder_page, name="definition-rules"),
+    path(
+        "inquiries/custom-fields/<int:pk>/rename/",
+        custom_fields.custom_field_rename_page,
+        name="custom-field-rename",
+    ),
+    path(
+        "inquiries/custom-fields/<int:pk>/required/",
+        custom_fields.custom_field_required_page,
+        name="custom-field-required",
+    ),
+    path(
+        "inquiries/custom-fields/<int:pk>/delete/",
+        custom_fields.custom_field_delete_page,
+        name="custom-field-delete",
     ),
 ]

@@ -161,3 +161,16 @@ from reporting.dashboards import urls as dashboards_urls  # noqa: E402
 
 api_v1 += dashboards_urls.api_patterns
 urlpatterns += dashboards_urls.urlpatterns
+# The qualifier's desk (issue 23): working one inquiry, and tasks on inquiries.
+from inquiries.api.desk import InquiryNotesView, RequalifyView, TaskViewSet  # noqa: E402
+from leads.api.desk import InquiryTimelineView, InquiryTouchesView  # noqa: E402
+
+desk_router = SimpleRouter()
+desk_router.register("tasks", TaskViewSet, basename="task")
+api_v1 += [
+    path("inquiries/<int:pk>/touches/", InquiryTouchesView.as_view(), name="inquiry-touches"),
+    path("inquiries/<int:pk>/notes/", InquiryNotesView.as_view(), name="inquiry-notes"),
+    path("inquiries/<int:pk>/requalify/", RequalifyView.as_view(), name="inquiry-requalify"),
+    path("inquiries/<int:pk>/timeline/", InquiryTimelineView.as_view(), name="inquiry-timeline"),
+    *desk_router.urls,
+]

@@ -14,3 +14,7 @@ class LeadsConfig(AppConfig):
         # app: the app registers its tiles and its panel.
         start_page.register()
         panels.register()
+        # The qualifier's touches and the person's history on the inquiry page (issue 23).
+        from leads.views import desk
+
+        desk.register()

@@ -38,6 +38,7 @@ def seed_demo_leads(*, tenant: Tenant) -> int:
     rules and this quarter's targets; how many booked."""
     with tenant_context(tenant), transaction.atomic():
         booked = _book(tenant)
+        seed_demo_desk(tenant=tenant)
         seed_demo_routing(tenant=tenant)
         booked += seed_demo_partner_weeks(tenant=tenant)
     seed_demo_targets(tenant=tenant)
@@ -474,3 +475,40 @@ def seed_demo_registrations(*, tenant: Tenant) -> int:
             need="Heard they are expanding; would like to quote.",
         )
         return 2
+
+
+def seed_demo_desk(*, tenant: Tenant) -> int:
+    """The qualifier's desk (issue 23): the oldest unassigned MQLs taken and worked (touches,
+    notes, tasks due today, late and later), and a shared inbox view; how many worked."""
+    from inquiries.services import desk, reminders, triage
+
+    now = timezone.now()
+    qualifier = acting_member(tenant, f"qualifier@{tenant.slug}.example")
+    worked = list(
+        Inquiry.objects.filter(stage=Stage.MQL, assigned_to__isnull=True).order_by(
+            "created_at", "id"
+        )[:3]
+    )
+    script = [
+        (("call", "no_answer"), ("email", "replied"), "Wants pricing for 40 seats; CFO signs.", 2),
+        (("call", "left_message"), None, "Assistant says back from a trade fair on Monday.", -3),
+        (("email", "no_answer"), ("call", "reached"), "Evaluating two vendors; demo in Q1.", 26),
+    ]
+    for inquiry, (first, second, note, due_in_hours) in zip(worked, script, strict=False):
+        desk.assign_inquiry(inquiry=inquiry, assignee=qualifier.user, by=qualifier)
+        for n, touch in enumerate(t for t in (first, second) if t):
+            at = max(now - timedelta(hours=30 - 6 * n), inquiry.created_at + timedelta(minutes=5))
+            log_touch(
+                inquiry=inquiry, kind=touch[0], outcome=touch[1], at=min(at, now), by=qualifier
+            )
+        desk.add_note(inquiry=inquiry, text=note, by=qualifier)
+        reminders.create_task(
+            inquiry=inquiry,
+            due_at=now + timedelta(hours=due_in_hours),
+            note="Call back" if due_in_hours > 0 else "Call back — was due this morning",
+            by=qualifier,
+        )
+    triage.save_inbox_view(
+        name="Untouched MQLs", query="stage=mql&touched=none", shared=True, by=qualifier
+    )
+    return len(worked)

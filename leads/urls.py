@@ -135,3 +135,10 @@ urlpatterns += [
     ),
     path("webhooks/", partner_webhooks.webhooks_overview_page, name="webhooks-overview"),
 ]
+
+# The qualifier's desk (issue 23): a touch before hand-over, from the inquiry page.
+from leads.views import desk as desk_views  # noqa: E402
+
+urlpatterns += [
+    path("inquiries/<int:pk>/touches/", desk_views.inquiry_touch_page, name="inquiry-log-touch"),
+]

@@ -35,8 +35,8 @@ from inquiries.selectors.inbox import (
     keyset_page,
     keyset_queryset,
     missing_ids,
-    saved_views,
     search_is_selective,
+    visible_views,
 )
 from inquiries.selectors.inquiries import campaign_choices
 from inquiries.services import triage
@@ -493,8 +493,10 @@ class SavedViewSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SavedView
-        fields = ["id", "name", "query", "inquiries_url", "created_at"]
+        fields = ["id", "name", "query", "shared", "owner", "inquiries_url", "created_at"]
         read_only_fields = ["id", "inquiries_url", "created_at"]
+
+    owner = serializers.CharField(source="user.display_name", read_only=True)
 
     def get_inquiries_url(self, view: SavedView) -> str:
         path = "/api/v1/inquiries/" + (f"?{view.query}" if view.query else "")
@@ -509,12 +511,16 @@ class SavedViewInput(StrictSerializer):
         allow_blank=True,
         help_text="The inbox's query string: filters and `sort` (`cursor` and `page` are dropped).",
     )
+    shared = serializers.BooleanField(
+        required=False, default=False, help_text="Shown to the whole team (default: only you)."
+    )
 
 
 class SavedViewViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, TenantViewSet
 ):
-    """The caller's own named inbox filters; another user's are not found (404)."""
+    """The caller's named inbox filters and the team's shared ones; only the owner deletes
+    (another user's view is not found, 404)."""
 
     model = SavedView
     serializer_class = SavedViewSerializer
@@ -523,7 +529,7 @@ class SavedViewViewSet(
 
     def scoped_queryset(self):
         user = self.principal.user
-        return saved_views(user_id=user.pk) if user else SavedView.objects.none()
+        return visible_views(user_id=user.pk) if user else SavedView.objects.none()
 
     @extend_schema(request=SavedViewInput, responses={201: SavedViewSerializer})
     def create(self, request):
@@ -534,6 +540,9 @@ class SavedViewViewSet(
         return Response(serializer.data, status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance):
+        user = self.principal.user
+        if user is None or instance.user_id != user.pk:
+            raise exceptions.NotFound()
         triage.delete_inbox_view(view=instance, by=self.principal)
 
 

@@ -302,8 +302,8 @@ class CustomFieldSerializer(JsonTypedInput, serializers.ModelSerializer):
 
     class Meta:
         model = CustomField
-        fields = ["id", "key", "label", "kind", "choices", "on_public_form"]
-        read_only_fields = ["id"]
+        fields = ["id", "key", "label", "kind", "choices", "on_public_form", "required"]
+        read_only_fields = ["id", "required"]
 
 
 class CustomFieldChange(StrictSerializer):

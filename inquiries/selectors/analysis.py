@@ -79,6 +79,23 @@ class WhatIf:
     weeks_over_capacity: int
     draft_outcomes: PassedOutcomes
     active_outcomes: PassedOutcomes | None
+    # Inquiries the two versions disagree on (the first ``CHANGED_SHOWN``), and how many.
+    changed: tuple[ChangedSide, ...] = ()
+    changed_total: int = 0
+
+
+@dataclass(frozen=True)
+class ChangedSide:
+    """An inquiry one version passes and the other does not."""
+
+    inquiry_id: int
+    name: str
+    company: str
+    arrived: date
+    draft_passes: bool
+
+
+CHANGED_SHOWN = 50
 
 
 @dataclass(frozen=True)
@@ -104,7 +121,19 @@ def _chunks(
     queryset: QuerySet[Inquiry], *, as_of: datetime
 ) -> Iterator[tuple[list[Inquiry], Activities]]:
     """Inquiries by id in chunks, each with its activities up to ``as_of``."""
-    queryset = queryset.only("id", "created_at", "outcome", "custom", *SCORED_FIELDS)
+    queryset = queryset.only(
+        "id",
+        "created_at",
+        "outcome",
+        "custom",
+        # What a person is called in the list of those who change side.
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "external_id",
+        *{"company", *SCORED_FIELDS},
+    )
     last_id = 0
     while True:
         chunk = list(queryset.filter(pk__gt=last_id).order_by("pk")[:CHUNK])
@@ -141,10 +170,13 @@ def what_if(
 ) -> WhatIf:
     """How many MQLs a week the draft would have made vs the active version, and how they ended.
 
-    * The window is the inquiries created in ``[as_of - days, as_of)``; each is
-      scored under both versions as of ``as_of``, counting only activities that
-      had happened by then.
-    * An inquiry counts as an MQL in the ISO week it was created in (weeks are
+    * The window is the inquiries that *arrived* in ``[as_of - days, as_of)``:
+      an inquiry arrives at its first activity, or when it was recorded if that
+      is earlier — so a historical import counts in the weeks its people first
+      responded, not as one spike on the day of the import. Each is scored
+      under both versions as of ``as_of``, counting only activities that had
+      happened by then.
+    * An inquiry counts as an MQL in the ISO week it arrived in (weeks are
       named by their Monday, in the tenant's time zone) when its score
       qualifies. Every week the window touches is listed, oldest first, empty
       ones too; the first and last may be partial.
@@ -169,12 +201,20 @@ def what_if(
         versions.append((active, rules_of(active)))
     mqls = [[0] * len(weeks) for _ in versions]
     tallies = [[0, 0, 0, 0] for _ in versions]  # passed, became_leads, won, lost
+    # Arriving no later than it was recorded, an inquiry that arrived in the window was
+    # recorded in it or after (an import of last quarter's responses, today).
     window = Inquiry.objects.filter(created_at__gte=start, created_at__lt=as_of)
+    changed: list[ChangedSide] = []
+    changed_total = 0
     for chunk, activities in _chunks(window, as_of=as_of):
         for inquiry in chunk:
-            week = week_index[_monday(inquiry.created_at, tz)]
+            arrived = min([inquiry.created_at, *(when for _kind, when in activities[inquiry.pk])])
+            if arrived < start:
+                continue
+            week = week_index[_monday(arrived, tz)]
             outcome = _outcome(inquiry.outcome)
             booked = _was_booked(activities[inquiry.pk])
+            passes = []
             for n, (definition, rules) in enumerate(versions):
                 result = compute_score(
                     inquiry=inquiry,
@@ -183,6 +223,7 @@ def what_if(
                     activities=activities[inquiry.pk],
                     as_of=as_of,
                 )
+                passes.append(result.qualifies)
                 if result.qualifies:
                     mqls[n][week] += 1
                     tally = tallies[n]
@@ -190,6 +231,18 @@ def what_if(
                     tally[1] += booked
                     tally[2] += outcome == WON
                     tally[3] += outcome == LOST
+            if len(passes) == 2 and passes[0] != passes[1]:
+                changed_total += 1
+                if len(changed) < CHANGED_SHOWN:
+                    changed.append(
+                        ChangedSide(
+                            inquiry_id=inquiry.pk,
+                            name=inquiry.display_name,
+                            company=inquiry.company,
+                            arrived=arrived.astimezone(tz).date(),
+                            draft_passes=passes[0],
+                        )
+                    )
     capacity = draft.weekly_capacity
     return WhatIf(
         weeks=weeks,
@@ -199,6 +252,8 @@ def what_if(
         weeks_over_capacity=sum(1 for count in mqls[0] if count > capacity),
         draft_outcomes=PassedOutcomes(*tallies[0]),
         active_outcomes=PassedOutcomes(*tallies[1]) if active is not None else None,
+        changed=tuple(changed),
+        changed_total=changed_total,
     )
 
 

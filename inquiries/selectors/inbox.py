@@ -26,7 +26,7 @@ import datetime as dt
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,10 +35,12 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import (
     BooleanField,
+    Exists,
     ExpressionWrapper,
     F,
     Field,
     Func,
+    OuterRef,
     Q,
     QuerySet,
     Subquery,
@@ -59,6 +61,7 @@ from inquiries.models import (
     DisqualifyReason,
     Inquiry,
     InquiryEmail,
+    InquiryTask,
     SavedView,
     Source,
     Stage,
@@ -336,6 +339,28 @@ class ScoreFilter(WholeNumberFilter):
         super().__init__(*args, **kwargs)
 
 
+# Company size bands of the inbox filter: key, label, lowest and highest head count.
+SIZE_BANDS: tuple[tuple[str, str, int, int | None], ...] = (
+    ("1-49", "1–49 employees", 0, 49),
+    ("50-249", "50–249 employees", 50, 249),
+    ("250-999", "250–999 employees", 250, 999),
+    ("1000-4999", "1,000–4,999 employees", 1000, 4999),
+    ("5000+", "5,000 or more employees", 5000, None),
+)
+
+_untouched: list[Callable[[], Q]] = []
+
+
+def register_untouched(condition: Callable[[], Q]) -> None:
+    """The app that owns touches tells the inbox how to find inquiries with none (once)."""
+    _untouched[:] = [condition]
+
+
+def untouched_condition() -> Q | None:
+    """The registered "no touch yet" condition, or None when no app registered one."""
+    return _untouched[0]() if _untouched else None
+
+
 class InboxFilter(django_filters.FilterSet):
     """The inbox's filters; also the ``filter`` of a bulk action and of the CSV export.
 
@@ -367,6 +392,30 @@ class InboxFilter(django_filters.FilterSet):
     created_to = django_filters.DateFilter(method="filter_created_to")
     activity_from = django_filters.DateFilter(method="filter_activity_from")
     activity_to = django_filters.DateFilter(method="filter_activity_to")
+    # The qualifier's desk (issue 23): who they are, where they came from, how far worked.
+    title = django_filters.CharFilter(
+        method="filter_title", max_length=200, label="Title", help_text="Contains, any case."
+    )
+    industry = django_filters.CharFilter(
+        field_name="industry", lookup_expr="iexact", max_length=100, label="Industry"
+    )
+    country = django_filters.CharFilter(
+        method="filter_country", max_length=2, label="Country", help_text="ISO code: DE, US."
+    )
+    size = django_filters.ChoiceFilter(
+        choices=[(key, label) for key, label, _low, _high in SIZE_BANDS],
+        method="filter_size",
+        label="Company size",
+    )
+    partner = IdFilter(field_name="partner_id", label="Partner")
+    touched = django_filters.ChoiceFilter(
+        choices=[("none", "No touch yet")], method="filter_touched", label="Touches"
+    )
+    task = django_filters.ChoiceFilter(
+        choices=[("due", "A task due today or late"), ("open", "An open task")],
+        method="filter_task",
+        label="Tasks",
+    )
 
     class Meta:
         model = Inquiry
@@ -417,6 +466,38 @@ class InboxFilter(django_filters.FilterSet):
         self, queryset: QuerySet[Inquiry], name: str, value: dt.date
     ) -> QuerySet[Inquiry]:
         return _on_or_before(queryset, "last_activity_at", value)
+
+    def filter_title(self, queryset: QuerySet[Inquiry], name: str, value: str) -> QuerySet[Inquiry]:
+        value = value.strip()
+        return queryset.filter(title__icontains=value) if value else queryset
+
+    def filter_country(
+        self, queryset: QuerySet[Inquiry], name: str, value: str
+    ) -> QuerySet[Inquiry]:
+        return queryset.filter(country=value.strip().upper())
+
+    def filter_size(self, queryset: QuerySet[Inquiry], name: str, value: str) -> QuerySet[Inquiry]:
+        for key, _label, low, high in SIZE_BANDS:
+            if key == value:
+                queryset = queryset.filter(company_size__gte=low)
+                return queryset.filter(company_size__lte=high) if high is not None else queryset
+        return queryset
+
+    def filter_touched(
+        self, queryset: QuerySet[Inquiry], name: str, value: str
+    ) -> QuerySet[Inquiry]:
+        # Touches belong to ``leads``, which this app may not import: it registers the
+        # condition (``untouched_condition``); without it every inquiry counts as untouched.
+        condition = untouched_condition()
+        return queryset.filter(condition) if condition is not None else queryset
+
+    def filter_task(self, queryset: QuerySet[Inquiry], name: str, value: str) -> QuerySet[Inquiry]:
+        tasks = InquiryTask.objects.filter(inquiry_id=OuterRef("pk"), completed_at__isnull=True)
+        if value == "due":
+            tz = timezone.get_current_timezone()
+            tomorrow = timezone.localtime(timezone.now(), tz).date() + dt.timedelta(days=1)
+            tasks = tasks.filter(due_at__lt=dt.datetime.combine(tomorrow, dt.time.min, tzinfo=tz))
+        return queryset.filter(Exists(tasks))
 
     def is_valid(self) -> bool:
         valid = super().is_valid()
@@ -741,6 +822,15 @@ def bulk_jobs() -> QuerySet[BulkJob]:
 def saved_views(*, user_id: int) -> QuerySet[SavedView]:
     """The user's saved inbox views, by name."""
     return SavedView.objects.filter(user_id=user_id).order_by("name")
+
+
+def visible_views(*, user_id: int) -> QuerySet[SavedView]:
+    """The user's own saved views and those the team shares, by name, with their owners."""
+    return (
+        SavedView.objects.select_related("user")
+        .filter(Q(user_id=user_id) | Q(shared=True))
+        .order_by("name", "id")
+    )
 
 
 def disqualify_reasons(*, active_only: bool = False) -> QuerySet[DisqualifyReason]:

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 
 from inquiries.models import CustomField, CustomFieldKind
+from inquiries.selectors.rule_builder import custom_field_uses
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Role
 from leadflow.tenancy.principal import Principal
@@ -195,3 +196,72 @@ def _typed(field: CustomField, value: Any) -> Any:
         if choice.lower() == text.lower():
             return choice
     raise ValueError(f"{text!r} is not one of: {', '.join(field.choices)}.")
+
+
+@transaction.atomic
+def rename_custom_field(*, field: CustomField, label: str, by: Principal) -> CustomField:
+    """Give a field a new label; its key stays, so every inquiry's value and every rule keep
+    working."""
+    _may_edit_public_form(by)
+    label = label.strip()
+    if not label or len(label) > 100:
+        raise RuleViolation(
+            field="label", code="invalid", message="Give a label of 1–100 characters."
+        )
+    field = CustomField.objects.select_for_update().get(pk=field.pk)
+    if field.label == label:
+        return field
+    before = field.label
+    field.label = label
+    field.save(update_fields=["label"])
+    record_audit(
+        action="custom_field.renamed",
+        obj=field,
+        before={"label": before},
+        after={"label": label},
+        by=by,
+    )
+    return field
+
+
+@transaction.atomic
+def delete_custom_field(*, field: CustomField, by: Principal) -> None:
+    """Remove a field nobody's rules read; one a draft or the active definition uses is refused,
+    naming the rule. The values inquiries hold stay in their records (and their history)."""
+    _may_edit_public_form(by)
+    uses = custom_field_uses().get(field.key, [])
+    if uses:
+        use = uses[0]
+        raise RuleViolation(
+            field="field",
+            code="in_use",
+            conflict=True,
+            message=f"“{field.label}” is used by the rule “{use.rule}” of version {use.version} "
+            f"({use.status}); change that rule first.",
+        )
+    record_audit(
+        action="custom_field.deleted",
+        obj=field,
+        before={"key": field.key, "label": field.label},
+        by=by,
+    )
+    field.delete()
+
+
+@transaction.atomic
+def set_custom_field_required(*, field: CustomField, required: bool, by: Principal) -> CustomField:
+    """Make buyers answer the field on the public form, or let them skip it."""
+    _may_edit_public_form(by)
+    field = CustomField.objects.select_for_update().get(pk=field.pk)
+    if field.required == required:
+        return field
+    field.required = required
+    field.save(update_fields=["required"])
+    record_audit(
+        action="custom_field.required_changed",
+        obj=field,
+        before={"required": not required},
+        after={"required": required},
+        by=by,
+    )
+    return field

@@ -488,6 +488,8 @@ def _condition_sql(rule: scoring.FitRule, col: str, q: _Sql) -> str:
         test = " AND ".join(parts)
     elif rule.op == "equals":
         test = f"{col}_text = {q.param(scoring._normal(rule.value))}"
+    elif rule.op == "is_set":
+        test = "TRUE"
     elif rule.op == "in":
         values = sorted({scoring._normal(v) for v in rule.value})
         test = f"{col}_text = ANY({q.param(values, '::text[]')})"

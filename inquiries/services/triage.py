@@ -92,7 +92,7 @@ def _audit(result: BulkResult, selection: Selection, by: Principal, **details: A
     )
 
 
-def _check_assignee(assignee: User | None) -> None:
+def check_assignee(assignee: User | None) -> None:
     if (
         assignee is not None
         and not Membership.objects.filter(
@@ -206,7 +206,7 @@ PAST_TENSE = {
 @transaction.atomic
 def assign_inquiries(*, selection: Selection, assignee: User | None, by: Principal) -> BulkResult:
     """Hand the selected inquiries to a qualifier (or take them back with ``assignee=None``)."""
-    _check_assignee(assignee)
+    check_assignee(assignee)
     matched, changed = _assign(_selected(selection, by), assignee)
     result = BulkResult("assigned", matched, changed)
     _audit(result, selection, by, assignee=assignee.pk if assignee else None)
@@ -285,7 +285,7 @@ def _more_than(inquiries: QuerySet[Inquiry], limit: int) -> bool:
 
 def _stored_values(action: str, values: dict[str, Any]) -> dict[str, Any]:
     if action == "assign":
-        _check_assignee(values["assignee"])
+        check_assignee(values["assignee"])
         return {"assignee": values["assignee"].pk if values["assignee"] else None}
     if action == "disqualify":
         _check_reason(values["reason"])
@@ -327,7 +327,7 @@ def _loaded_values(job: BulkJob) -> dict[str, Any]:
         user = User.objects.filter(pk=stored.get("assignee")).first()
         if stored.get("assignee") is not None and user is None:
             raise RuleViolation(field="assignee", code="gone", message="The assignee is gone.")
-        _check_assignee(user)
+        check_assignee(user)
         return {"assignee": user}
     if job.action == "disqualify":
         reason = DisqualifyReason.objects.filter(pk=stored.get("reason")).first()
@@ -554,8 +554,9 @@ def clean_view_query(query: str, *, user_id: int | None) -> str:
 
 
 @transaction.atomic
-def save_inbox_view(*, name: str, query: str, by: Principal) -> SavedView:
-    """Keep the inbox's filter and sort under a name, for this user; a same name is replaced."""
+def save_inbox_view(*, name: str, query: str, shared: bool = False, by: Principal) -> SavedView:
+    """Keep the inbox's filter and sort under a name, for this user (and the team when
+    ``shared``); a same name is replaced."""
     name = " ".join(name.split())
     if not name or len(name) > 100:
         raise RuleViolation(
@@ -567,13 +568,20 @@ def save_inbox_view(*, name: str, query: str, by: Principal) -> SavedView:
     try:
         with transaction.atomic():
             view, _ = SavedView.objects.update_or_create(
-                user=by.user, name=name, defaults={"query": query, "tenant": by.tenant}
+                user=by.user,
+                name=name,
+                defaults={"query": query, "tenant": by.tenant, "shared": shared},
             )
     except IntegrityError as exc:  # a concurrent save of the same name
         raise RuleViolation(
             field="name", code="duplicate", message="Saved at the same time; try again."
         ) from exc
-    record_audit(action="saved_view.saved", obj=view, after={"name": name, "query": query}, by=by)
+    record_audit(
+        action="saved_view.saved",
+        obj=view,
+        after={"name": name, "query": query, "shared": shared},
+        by=by,
+    )
     return view
 
 

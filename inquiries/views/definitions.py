@@ -8,21 +8,19 @@ another tenant's definition is a 404, never a 403.
 
 from __future__ import annotations
 
-import json
 import re
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from inquiries import scoring
-from inquiries.models import ActivityKind, DefinitionStatus, SignOffSide
+from inquiries.models import DefinitionStatus, SignOffSide
 from inquiries.selectors.analysis import what_if
-from inquiries.selectors.inquiries import custom_field_list, definition_list
+from inquiries.selectors.inquiries import definition_list
 from inquiries.selectors.rescoring import rescore_job_list
 from inquiries.selectors.scoring import active_definition
 from inquiries.services import definitions as definition_services
@@ -74,49 +72,12 @@ def definition_suggest_page(request, principal):
     return redirect("definition-detail", pk=definition.pk)
 
 
-class RulesField(forms.JSONField):
-    """A list of rules as pretty-printed JSON; a syntax error names its line and column."""
-
-    widget = forms.Textarea(attrs={"rows": 16, "class": "code", "spellcheck": "false"})
-
-    def to_python(self, value):
-        if value in self.empty_values:
-            return []
-        if isinstance(value, list):
-            return value
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise ValidationError(
-                f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.",
-                code="invalid",
-            ) from None
-
-    def prepare_value(self, value):
-        if isinstance(value, forms.fields.InvalidJSONInput):
-            return value
-        if isinstance(value, list):
-            value = [_in_reading_order(rule) for rule in value]
-        return json.dumps(value, indent=2, ensure_ascii=False)
-
-
 def _show_violation(request, form, exc: RuleViolation, *, field: str) -> None:
     """A service's refusal on the form field it names, else as a message above the page."""
     if field in form.fields:
         form.add_error(field, exc.message if exc.field == field else f"{exc.field}: {exc.message}")
     else:
         messages.error(request, exc.message)
-
-
-# The database keeps JSON keys in its own order; people read a rule in this one.
-RULE_KEY_ORDER = ("field", "activity", "op", "value", "points", "cap", "half_life_days", "label")
-
-
-def _in_reading_order(rule):
-    if not isinstance(rule, dict):
-        return rule
-    known = {key: rule[key] for key in RULE_KEY_ORDER if key in rule}
-    return known | {key: value for key, value in rule.items() if key not in known}
 
 
 class DefinitionForm(forms.Form):
@@ -131,19 +92,16 @@ class DefinitionForm(forms.Form):
     notes = forms.CharField(
         max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
-    fit_rules = RulesField(required=False, label="Fit rules (JSON)")
-    engagement_rules = RulesField(required=False, label="Engagement rules (JSON)")
-    qualifiers = RulesField(required=False, label="Must-have qualifiers (JSON)")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for name in ("fit_rules", "engagement_rules", "qualifiers"):
-            lines = len(json.dumps(self.initial.get(name) or [], indent=2).splitlines())
-            self.fields[name].widget.attrs["rows"] = min(18, max(4, lines))
+    # The rules themselves are built on the rule builder page (rule_builder.py); their JSON
+    # is the API's only.
 
 
 def _definition_form(definition, data=None) -> DefinitionForm:
-    initial = {name: getattr(definition, name) for name in definition_services.EDITABLE}
+    initial = {
+        name: getattr(definition, name)
+        for name in definition_services.EDITABLE
+        if name in DefinitionForm.base_fields
+    }
     return DefinitionForm(data, initial=initial)
 
 
@@ -198,12 +156,6 @@ def _render_definition(request, principal, definition, form=None, *, status=200)
         "can_activate": can_sign and len(sign_offs) == len(SignOffSide),
         "rules": _readable_rules(definition),
         "job": rescore_job_list().filter(definition=definition).first(),
-        "known_fields": [
-            *scoring.STANDARD_FIELDS,
-            *(f"custom.{field.key}" for field in custom_field_list()),
-        ],
-        "operators": sorted(scoring.OPERATORS),
-        "activity_kinds": ActivityKind.values,
     }
     return render(request, "inquiries/definition_detail.html", context, status=status)
 

@@ -23,6 +23,7 @@ from inquiries.selectors.inbox import (
     DEFAULT_SORT,
     MAX_SELECTED_IDS,
     PAGE_SIZE,
+    SIZE_BANDS,
     SORTS,
     BadCursor,
     Selection,
@@ -36,14 +37,16 @@ from inquiries.selectors.inbox import (
     saved_views,
     search_is_selective,
     stage_facets,
+    visible_views,
     without_blanks,
 )
 from inquiries.selectors.inquiries import campaign_choices, campaign_list, custom_field_list
 from inquiries.services import triage
+from inquiries.views.inbox_sentence import filter_sentence
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.pages import member_page
 from leadflow.tenancy.roles import MANAGERS, MARKETING
-from leadflow.tenancy.selectors import reason_editors
+from leadflow.tenancy.selectors import partner_list, reason_editors
 
 # Parameters that are not filters: kept out of saved views and facet links.
 NOT_FILTERS = ("cursor", "sort")
@@ -97,6 +100,16 @@ def _inbox_context(request, principal, data: QueryDict, *, notice: str = "") -> 
     reasons = list(disqualify_reasons(active_only=True))
     may_edit_reasons = principal.has_role(*MANAGERS)
     campaigns = list(campaign_list())
+    members = list(assignable_members())
+    partners = list(partner_list())
+    custom_fields = list(custom_field_list())
+    subject, chips = filter_sentence(
+        data,
+        campaigns=campaigns,
+        members=members,
+        partners=partners,
+        custom_fields=custom_fields,
+    )
     return {
         "principal": principal,
         "filter": bound,
@@ -129,14 +142,16 @@ def _inbox_context(request, principal, data: QueryDict, *, notice: str = "") -> 
         # "add to campaign" picker only the current ones (the same rows: no second query).
         "campaigns": campaigns,
         "campaign_choices": [c for c in campaigns if c.archived_at is None],
-        "custom_fields": [
-            (field, data.get(f"cf_{field.key}", "")) for field in custom_field_list()
-        ],
+        "custom_fields": [(field, data.get(f"cf_{field.key}", "")) for field in custom_fields],
+        "partners": partners,
+        "size_bands": SIZE_BANDS,
+        "sentence_subject": subject,
+        "chips": chips,
         "reasons": reasons,
         # Who to ask, named only when someone who cannot add reasons finds none.
         "reason_editors": [] if reasons or may_edit_reasons or not rows else reason_editors(),
-        "members": list(assignable_members()),
-        "saved_views": list(saved_views(user_id=user_id)),
+        "members": members,
+        "saved_views": list(visible_views(user_id=user_id)),
         "values": data,
         "may_edit_reasons": may_edit_reasons,
         "max_selected": MAX_SELECTED_IDS,
@@ -302,7 +317,12 @@ def saved_view_save_page(request, principal):
     """Save the inbox's current filter under a name."""
     query = _query(QueryDict(request.POST.get("query", "")), cursor=None)
     try:
-        view = triage.save_inbox_view(name=request.POST.get("name", ""), query=query, by=principal)
+        view = triage.save_inbox_view(
+            name=request.POST.get("name", ""),
+            query=query,
+            shared=request.POST.get("shared") == "on",
+            by=principal,
+        )
     except RuleViolation as exc:
         messages.error(request, f"The view was not saved: {exc.message}")
         return redirect(reverse("inquiry-list") + "?" + query)

@@ -23,6 +23,7 @@ from inquiries.selectors.inquiries import (
     inquiry_list,
     timeline,
 )
+from inquiries.views.desk import desk_context
 from inquiries.views.panels import render_panels
 from leadflow.tenancy.pages import member_page
 from leadflow.tenancy.principal import Principal
@@ -75,6 +76,7 @@ def render_inquiry_detail(
         "people": _people_in(activities),
         "timeline_limit": TIMELINE_LIMIT,
         "panels": render_panels(request, principal, inquiry, state),
+        **desk_context(principal, inquiry),
     }
     return render(request, "inquiries/inquiry_detail.html", context, status=status)
 

@@ -75,7 +75,7 @@ def person_timeline(*, inquiry: Inquiry, principal: Principal) -> list[TimelineE
     leads = {
         lead.pk: lead
         for lead in lead_list(principal=principal)
-        .select_related("appointment__booked_by")
+        .select_related("appointment__booked_by", "appointment__rep")
         .filter(inquiry_id=inquiry.pk)
     }
     entries: list[TimelineEntry] = [
@@ -215,14 +215,26 @@ def _lead_created(lead: Lead, tz: tzinfo) -> TimelineEntry:
     )
 
 
+def zone_label(tz: tzinfo) -> str:
+    """``Chicago`` for America/Chicago, ``UTC`` for UTC: the zone as people name it."""
+    return str(tz).rsplit("/", 1)[-1].replace("_", " ")
+
+
+def meeting_time(moment: datetime, tz: tzinfo) -> str:
+    """``Tue 10 Dec 10:00 (Chicago)``: a meeting's time in ``tz``, the zone named."""
+    local = moment.astimezone(tz)
+    return f"{local:%a} {local.day} {local:%b %H:%M} ({zone_label(tz)})"
+
+
 def _appointment_entries(appointment: Appointment, lead_id: int, tz: tzinfo) -> list[TimelineEntry]:
-    starts = appointment.starts_at.astimezone(tz)
     booked_by = _who(appointment.booked_by, label="LeadFlow")
+    rep = f" with {appointment.rep.display_name}" if appointment.rep is not None else ""
     found = [
         TimelineEntry(
             at=appointment.created_at.astimezone(tz),
             kind="appointment",
-            text=f"{booked_by} booked the meeting for {starts:%a %d %b %Y, %H:%M}",
+            text=f"Appointment booked for {meeting_time(appointment.starts_at, tz)}{rep}",
+            detail=f"by {booked_by}",
             lead_id=lead_id,
         )
     ]

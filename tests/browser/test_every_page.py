@@ -518,6 +518,10 @@ def pages(app: App) -> list[Page]:
         Page("reports-nurture", "/reports/nurture/", "rep"),
         Page("reports-partner", "/reports/accountability/", "partner_user"),
         Page("reports-rows", "/reports/rows/?metric=funnel.inquiries", "manager"),
+        # The qualifier's desk (issue 23).
+        Page("queue", "/queue/", "qualifier"),
+        Page("inquiry-profile", f"/inquiries/{ids['detailed']}/profile/", "qualifier"),
+        Page("rule-builder", f"/definitions/{ids['draft']}/rules/", "marketer"),
     ]
 
 
@@ -729,6 +733,17 @@ def test_the_page_list_names_every_html_route():
         "weekly-report-csv",
         # The dashboards' CSV downloads (issue 22).
         "report-csv",
+        # The qualifier's desk (issue 23): POST-only actions, each back to the inquiry page.
+        "inquiry-note",
+        "inquiry-assign",
+        "inquiry-disqualify",
+        "inquiry-requalify",
+        "inquiry-task",
+        "task-complete",
+        "inquiry-log-touch",
+        "custom-field-rename",
+        "custom-field-delete",
+        "custom-field-required",
     }
     stand_in = SimpleNamespace(
         ids=defaultdict(lambda: 1),

@@ -349,3 +349,29 @@ def test_too_few_outcomes_cannot_suggest(actors):
     assert (raised.value.field, raised.value.code) == ("outcomes", "not_enough_outcomes")
     assert "at least 20 won and 20 lost" in raised.value.message
     assert "you have 19 won and 25 lost" in raised.value.message
+
+
+def test_what_if_counts_a_historical_import_in_the_weeks_its_people_arrived(actors):
+    """Imported on 2 June, they first responded in May: counted in May's weeks, not as a spike."""
+    tenant = actors.tenant_a
+    for day in (19, 26, 27):
+        made = inquiry(tenant, at(2, 6), title="VP", industry="retail")
+        ActivityFactory(tenant=tenant, inquiry=made, kind="webinar", occurred_at=at(day))
+    # Arrived long before the window (imported inside it): not counted.
+    old = inquiry(tenant, at(2, 6), title="VP", industry="retail")
+    ActivityFactory(tenant=tenant, inquiry=old, kind="webinar", occurred_at=at(1, 1))
+    draft, active = definitions(tenant)
+    with tenant_context(tenant):
+        result = what_if(draft=draft, active=active, as_of=AS_OF, days=21)
+    assert result.draft_mqls == [0, 1, 2, 0]
+
+
+def test_what_if_lists_the_inquiries_that_change_side(window):
+    draft, active = definitions(window)
+    with tenant_context(window):
+        result = what_if(draft=draft, active=active, as_of=AS_OF, days=21)
+    # Draft only: the open lead, the imported won and lost (VPs in retail with a webinar);
+    # active only: the engineer and the analyst in healthcare.
+    assert result.changed_total == 5
+    assert sorted(row.draft_passes for row in result.changed) == [False, False, True, True, True]
+    assert all(row.name for row in result.changed)

@@ -319,7 +319,7 @@ def test_inbox_query_count_does_not_grow_with_rows(
     url = "/inquiries/?" + urlencode(query)
     marketer_client.get(url)
     # session, user, memberships; counts (one statement), page; campaigns, custom fields,
-    # reasons, members, saved views
-    with django_assert_num_queries(10):
+    # reasons, members, saved views (own and shared), partners
+    with django_assert_num_queries(11):
         response = marketer_client.get(url)
     assert response.content.decode().count('data-testid="inbox-row"') == rows

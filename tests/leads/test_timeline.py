@@ -42,7 +42,7 @@ def test_the_timeline_shows_hand_over_score_booking_and_acceptance(actors, lead,
     assert "Sales received the lead with score 72" in lines
     assert "Handed to sales: the inquiry became a lead" in lines
     assert any(
-        line.startswith(f"{actors.teammate.user.display_name} booked the meeting for")
+        line.startswith("Appointment booked for ") and line.endswith(" with Riley Rep")
         for line in lines
     )
     receipt = next(e for e in timeline(actors, lead, rep_a.principal) if e.kind == "lead_created")

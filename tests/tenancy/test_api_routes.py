@@ -140,6 +140,16 @@ ROUTES = [
     ("get", "/api/v1/reports/accountability/"),
     ("get", "/api/v1/reports/nurture/"),
     ("get", "/api/v1/reports/rows/"),
+    # The qualifier's desk (issue 23).
+    ("get", "/api/v1/inquiries/1/touches/"),
+    ("post", "/api/v1/inquiries/1/touches/"),
+    ("get", "/api/v1/inquiries/1/notes/"),
+    ("post", "/api/v1/inquiries/1/notes/"),
+    ("post", "/api/v1/inquiries/1/requalify/"),
+    ("get", "/api/v1/inquiries/1/timeline/"),
+    ("get", "/api/v1/tasks/"),
+    ("post", "/api/v1/tasks/"),
+    ("post", "/api/v1/tasks/1/complete/"),
 ]
 
 
@@ -254,6 +264,13 @@ def test_route_list_covers_every_api_route():
         "report-accountability",
         "report-nurture",
         "report-rows",
+        # The qualifier's desk (issue 23).
+        "inquiry-touches",
+        "inquiry-notes",
+        "inquiry-requalify",
+        "inquiry-timeline",
+        "task-list",
+        "task-complete",
     }
 
 
