@@ -133,7 +133,9 @@ def test_every_figure_on_a_page_links_to_as_many_rows(data, board):
     import re
 
     text = page(data.manager, f"/reports/{board}/").content.decode()
-    links = re.findall(r'<a href="(/reports/rows/\?[^"]+)" data-testid="figure">([0-9,.]+)</a>', text)
+    links = re.findall(
+        r'<a href="(/reports/rows/\?[^"]+)" data-testid="figure">([0-9,.]+)</a>', text
+    )
     assert links
     client = browser(data.manager)
     for href, figure in links:
