@@ -97,10 +97,6 @@ def refresh_rollups() -> Refreshed:
     marked = RollupDirtyLead.objects.select_for_update(skip_locked=True)
     taken_leads = list(marked.values_list("id", "lead_id"))
     lead_ids |= {lead_id for _pk, lead_id in taken_leads}
-    # Awaiting leads change without a move when their window is breached: always re-read.
-    lead_ids |= set(
-        Lead.objects.filter(stage=LeadStage.AWAITING_ACCEPTANCE).values_list("id", flat=True)
-    )
     lead_ids.discard(None)
     days = _days_of(
         Inquiry.objects.filter(pk__gt=state.last_inquiry_id, pk__lte=tops["inquiry"]), tz
@@ -118,8 +114,14 @@ def refresh_rollups() -> Refreshed:
     days |= {day for _pk, day in taken_days}
     RollupDirtyDay.objects.filter(pk__in=[pk for pk, _day in taken_days]).delete()
     RollupDirtyLead.objects.filter(pk__in=[pk for pk, _lead in taken_leads]).delete()
+    # A breach changes an awaiting lead without a move: its fact only (no cohort day moves).
+    breached = set(
+        Lead.objects.filter(stage=LeadStage.AWAITING_ACCEPTANCE, breached_at__isnull=False)
+        .exclude(pk__in=LeadFact.objects.filter(breached_at__isnull=False).values("lead_id"))
+        .values_list("id", flat=True)
+    )
     roll_up_days(tenant=tenant, days=days)
-    write_lead_facts(tenant=tenant, lead_ids=lead_ids)
+    write_lead_facts(tenant=tenant, lead_ids=lead_ids | breached)
     _advance(state, tops)
     return Refreshed(days=len(days), leads=len(lead_ids))
 
