@@ -233,6 +233,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "leads.tasks.enforce_partner_compliance",
         "schedule": timedelta(hours=1),
     },
+    # Nurture (issue 19): due steps become outbox messages every minute; hourly, the
+    # never-dropped sweep enrolls (and logs) any nurture inquiry found in no program.
+    "run-nurture": {
+        "task": "nurture.tasks.run_nurture",
+        "schedule": timedelta(minutes=1),
+    },
+    "enroll-dropped-nurture": {
+        "task": "nurture.tasks.enroll_dropped",
+        "schedule": timedelta(hours=1),
+    },
 }
 # The outbox (docs/architecture.md, "The outbox"): a claimed message is the claiming
 # run's for OUTBOX_LEASE_SECONDS; a run stops claiming-and-sending before its lease ends.
@@ -425,3 +435,7 @@ LOGGING = {
 # targets, so a partner can point at a receiver on the developer's machine. Off, webhooks
 # go to public https addresses only (leadflow/outbox/ssrf.py).
 WEBHOOKS_ALLOW_PRIVATE_TARGETS = env.boolean("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False)
+
+# Nurture (issue 19): Mailgun's webhook signing key (its control panel, "Webhook signing
+# key") verifies the bounce and complaint webhook; empty: every webhook request is refused.
+MAILGUN_WEBHOOK_SIGNING_KEY = env.string("MAILGUN_WEBHOOK_SIGNING_KEY", "")
