@@ -26,6 +26,7 @@ from leadflow.outbox.services import kick_after_commit
 from leadflow.tenancy.context import require_tenant_id
 from leadflow.tenancy.models import Tenant
 from nurture.models import (
+    ContactConsent,
     Enrollment,
     EnrollmentState,
     ExitReason,
@@ -37,7 +38,7 @@ from nurture.models import (
     SendStatus,
     StepKind,
 )
-from nurture.selectors import nurture_settings
+from nurture.selectors import may_email, nurture_settings
 from nurture.services.enrollment import move_to_long_term
 
 EMAIL_KIND = "nurture_email"
@@ -112,9 +113,22 @@ def run_due_steps(*, now: datetime | None = None, limit: int = BATCH) -> RunResu
         people = {
             row["pk"]: row
             for row in Inquiry.objects.filter(pk__in=[e.inquiry_id for e in due]).values(
-                "pk", "email"
+                "pk", "email", "consent"
             )
         }
+        consents = {
+            row["inquiry_id"]: row
+            for row in ContactConsent.objects.filter(inquiry_id__in=list(people)).values(
+                "inquiry_id", "status", "suppressed_at"
+            )
+        }
+        for pk, row in people.items():
+            known = consents.get(pk)
+            row["mailable"] = may_email(
+                status=known["status"] if known else row["consent"],
+                suppressed=bool(known and known["suppressed_at"]),
+                mode=config.consent_mode,
+            )
         done = set(
             NurtureSend.objects.filter(enrollment__in=due).values_list("enrollment_id", "step_id")
         )
@@ -263,8 +277,9 @@ def _walk(  # noqa: C901 — one step kind per branch reads best in one place
             enrollment.due_at = first + timedelta(days=config.cap_days)
             result.deferred += 1
             return budget
-        if not person.get("email"):
-            _record(plan, enrollment, step, SendStatus.SKIPPED, "no email address")
+        if not person.get("email") or not person.get("mailable"):
+            reason = "no email address" if not person.get("email") else "no consent"
+            _record(plan, enrollment, step, SendStatus.SKIPPED, reason)
             result.skipped += 1
             done.add((enrollment.pk, step.pk))
             _advance(enrollment, now)
