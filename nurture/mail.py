@@ -14,6 +14,7 @@ signature.
 
 from __future__ import annotations
 
+from email import message_from_bytes
 from email.utils import formataddr, formatdate
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +63,10 @@ class _RawMessage:
 
     def get_charset(self) -> None:
         return None
+
+    def __getitem__(self, name: str) -> Any:
+        """A header's value, read from the bytes (as a receiver would)."""
+        return message_from_bytes(self.raw)[name]
 
 
 class SignedEmail(EmailMultiAlternatives):
