@@ -400,6 +400,10 @@ SPECTACULAR_SETTINGS = {
         "TouchOutcomeEnum": "leads.models.TouchOutcome",
         "UpdateStatusEnum": "leads.models.UpdateStatus",
         "RejectKindEnum": "leads.models.RejectKind",
+        # Nurture (issue 19): its consent values are the capture's.
+        "ConsentEnum": "inquiries.models.Consent",
+        "NurtureConsentSourceEnum": "nurture.models.RECORDABLE_CONSENT_SOURCES",
+        "SourceEnum": "inquiries.models.Source",
     },
 }
 IDEMPOTENCY_KEY_TTL = timedelta(hours=env.integer("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24))

@@ -24,12 +24,12 @@ from leadflow.tenancy.models import Role
 from nurture import selectors
 from nurture.models import (
     ConsentMode,
-    ConsentSource,
     ConsentStatus,
     Enrollment,
     EnrollmentState,
     NurtureProgram,
     NurtureStep,
+    RECORDABLE_CONSENT_SOURCES,
 )
 from nurture.services import consent as consent_services
 from nurture.services import enrollment as enrollment_services
@@ -223,9 +223,7 @@ class ConsentOutput(serializers.Serializer):
 
 class ConsentInput(StrictSerializer):
     status = serializers.ChoiceField(choices=ConsentStatus.choices)
-    source = serializers.ChoiceField(
-        choices=[c for c in ConsentSource.choices if c[0] in ("form", "api", "import", "by_hand")]
-    )
+    source = serializers.ChoiceField(choices=RECORDABLE_CONSENT_SOURCES)
     text_shown = serializers.CharField(max_length=2000, allow_blank=True, required=False)
 
 

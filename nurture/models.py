@@ -253,6 +253,14 @@ class ConsentSource(models.TextChoices):
     COMPLAINT = "complaint", "Spam complaint"
 
 
+# What a person (API, page) may record; the rest is written by LeadFlow itself.
+RECORDABLE_CONSENT_SOURCES = [
+    (value, label)
+    for value, label in ConsentSource.choices
+    if value in ("form", "api", "import", "by_hand")
+]
+
+
 class ConsentEvent(TenantOwnedModel):
     """One change of a contact's consent: what, from where, when, and the text they were shown."""
 

@@ -130,6 +130,20 @@ ROUTES = [
     ("get", "/api/v1/deal-registrations/"),
     ("post", "/api/v1/deal-registrations/"),
     ("get", "/api/v1/deal-registrations/1/"),
+    # Nurture (issue 19).
+    ("get", "/api/v1/nurture/programs/"),
+    ("get", "/api/v1/nurture/programs/1/"),
+    ("delete", "/api/v1/nurture/programs/1/"),
+    ("post", "/api/v1/nurture/programs/1/pause/"),
+    ("post", "/api/v1/nurture/programs/1/resume/"),
+    ("get", "/api/v1/nurture/enrollments/"),
+    ("get", "/api/v1/nurture/enrollments/1/"),
+    ("post", "/api/v1/nurture/enrollments/enroll/"),
+    ("post", "/api/v1/nurture/enrollments/1/remove/"),
+    ("get", "/api/v1/nurture/consent/1/"),
+    ("post", "/api/v1/nurture/consent/1/"),
+    ("get", "/api/v1/nurture/settings/"),
+    ("patch", "/api/v1/nurture/settings/"),
 ]
 
 
@@ -236,6 +250,17 @@ def test_route_list_covers_every_api_route():
         "lead-sync",
         "deal-registration-list",
         "deal-registration-detail",
+        # Nurture (issue 19).
+        "nurture-program-list",
+        "nurture-program-detail",
+        "nurture-program-pause",
+        "nurture-program-resume",
+        "nurture-enrollment-list",
+        "nurture-enrollment-detail",
+        "nurture-enrollment-enroll",
+        "nurture-enrollment-remove",
+        "nurture-consent",
+        "nurture-settings",
     }
 
 
