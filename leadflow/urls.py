@@ -156,7 +156,9 @@ api_v1 += webhooks_router.urls
 from nurture import api as nurture_api  # noqa: E402
 
 nurture_router = SimpleRouter()
-nurture_router.register("nurture/programs", nurture_api.NurtureProgramViewSet, basename="nurture-program")
+nurture_router.register(
+    "nurture/programs", nurture_api.NurtureProgramViewSet, basename="nurture-program"
+)
 nurture_router.register(
     "nurture/enrollments", nurture_api.EnrollmentViewSet, basename="nurture-enrollment"
 )

@@ -23,13 +23,13 @@ from leadflow.tenancy.api_base import TenantViewSet
 from leadflow.tenancy.models import Role
 from nurture import selectors
 from nurture.models import (
+    RECORDABLE_CONSENT_SOURCES,
     ConsentMode,
     ConsentStatus,
     Enrollment,
     EnrollmentState,
     NurtureProgram,
     NurtureStep,
-    RECORDABLE_CONSENT_SOURCES,
 )
 from nurture.services import consent as consent_services
 from nurture.services import enrollment as enrollment_services
@@ -55,7 +55,16 @@ class NurtureAccess(BasePermission):
 class StepOutput(serializers.ModelSerializer):
     class Meta:
         model = NurtureStep
-        fields = ["id", "position", "kind", "subject", "body", "wait_days", "wait_minutes", "branch_to"]
+        fields = [
+            "id",
+            "position",
+            "kind",
+            "subject",
+            "body",
+            "wait_days",
+            "wait_minutes",
+            "branch_to",
+        ]
 
 
 class ProgramOutput(serializers.ModelSerializer):
@@ -104,14 +113,18 @@ class NurtureProgramViewSet(
     @action(detail=True, methods=["post"])
     def pause(self, request, pk=None):
         """Pause the program: none of its steps run until it is resumed."""
-        program_services.set_program_paused(program=self.get_object(), paused=True, by=self.principal)
+        program_services.set_program_paused(
+            program=self.get_object(), paused=True, by=self.principal
+        )
         return Response(ProgramOutput(self.get_object()).data)
 
     @extend_schema(request=None, responses=ProgramOutput)
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
         """Resume the program: steps that fell due meanwhile run at the next minute."""
-        program_services.set_program_paused(program=self.get_object(), paused=False, by=self.principal)
+        program_services.set_program_paused(
+            program=self.get_object(), paused=False, by=self.principal
+        )
         return Response(ProgramOutput(self.get_object()).data)
 
 

@@ -197,7 +197,9 @@ class NurtureSend(TenantOwnedModel):
 class NurtureTask(TenantOwnedModel):
     """A task a program's step made for a qualifier (call, postcard)."""
 
-    enrollment = tenant_foreign_key("nurture.Enrollment", on_delete=models.CASCADE, related_name="+")
+    enrollment = tenant_foreign_key(
+        "nurture.Enrollment", on_delete=models.CASCADE, related_name="+"
+    )
     inquiry = tenant_foreign_key("inquiries.Inquiry", on_delete=models.CASCADE, related_name="+")
     title = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=now)
@@ -274,7 +276,9 @@ class ConsentEvent(TenantOwnedModel):
     class Meta(TenantOwnedModel.Meta):
         ordering = ["-recorded_at", "-id"]
         indexes = [
-            models.Index(fields=["tenant", "inquiry", "recorded_at"], name="nurture_consent_hist_idx")
+            models.Index(
+                fields=["tenant", "inquiry", "recorded_at"], name="nurture_consent_hist_idx"
+            )
         ]
 
     def __str__(self) -> str:

@@ -58,7 +58,9 @@ def active_enrollment_of(inquiry_id: int) -> Enrollment | None:
 
 def has_active_enrollment() -> Exists:
     """Per inquiry (``OuterRef("pk")``): it has an active enrollment."""
-    return Exists(Enrollment.objects.filter(inquiry_id=OuterRef("pk"), state=EnrollmentState.ACTIVE))
+    return Exists(
+        Enrollment.objects.filter(inquiry_id=OuterRef("pk"), state=EnrollmentState.ACTIVE)
+    )
 
 
 def left_nurture_email() -> Exists:
@@ -123,4 +125,6 @@ def consent_of(inquiry: Inquiry) -> ConsentView:
 
 def _captured(inquiry: Inquiry) -> str:
     """The consent the capture recorded on the inquiry (same three values)."""
-    return str(inquiry.consent) if inquiry.consent in ConsentStatus.values else ConsentStatus.UNKNOWN
+    return (
+        str(inquiry.consent) if inquiry.consent in ConsentStatus.values else ConsentStatus.UNKNOWN
+    )

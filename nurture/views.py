@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
@@ -243,5 +243,3 @@ def mailgun_webhook(request, tenant_slug: str):
     with tenant_context(tenant):
         result = bounces.process_mailgun_event(event_data)
     return JsonResponse({"event": result.event, "action": result.action})
-
-

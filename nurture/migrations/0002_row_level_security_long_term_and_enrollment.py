@@ -33,9 +33,7 @@ def long_term_and_enrollments(apps, schema_editor):
     db = schema_editor.connection.alias
     for tenant_id in Tenant.objects.using(db).values_list("pk", flat=True):
         if postgres:
-            schema_editor.execute(
-                "SELECT set_config('app.tenant_id', %s, true)", [str(tenant_id)]
-            )
+            schema_editor.execute("SELECT set_config('app.tenant_id', %s, true)", [str(tenant_id)])
         program = Program.objects.using(db).filter(tenant_id=tenant_id, is_long_term=True).first()
         if program is None:
             program = Program.objects.using(db).create(
@@ -58,11 +56,15 @@ def long_term_and_enrollments(apps, schema_editor):
             Step.objects.using(db).create(
                 tenant_id=tenant_id, program=program, position=1, kind="wait", wait_days=30
             )
-        enrolled = Enrollment.objects.using(db).filter(tenant_id=tenant_id, state="active").values(
-            "inquiry_id"
+        enrolled = (
+            Enrollment.objects.using(db)
+            .filter(tenant_id=tenant_id, state="active")
+            .values("inquiry_id")
         )
-        waiting = Inquiry.objects.using(db).filter(tenant_id=tenant_id, stage="nurture").exclude(
-            pk__in=enrolled
+        waiting = (
+            Inquiry.objects.using(db)
+            .filter(tenant_id=tenant_id, stage="nurture")
+            .exclude(pk__in=enrolled)
         )
         Enrollment.objects.using(db).bulk_create(
             [

@@ -39,9 +39,7 @@ def inquiries_reached_nurture(moves: stages.Moves) -> None:
     came from), else the long-term program.
     """
     by_label = moves.by.label if moves.by is not None else "stage mover"
-    reasons = {
-        pk: reason_of_move(moves.from_stages.get(pk), moves.reason) for pk in moves.ids
-    }
+    reasons = {pk: reason_of_move(moves.from_stages.get(pk), moves.reason) for pk in moves.ids}
     with tenant_context(moves.tenant_id), transaction.atomic():
         enrolled = enroll_matching(inquiry_ids=moves.ids, reasons=reasons, by_label=by_label)
     logger.debug(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Q
@@ -21,8 +22,12 @@ from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.context import require_tenant_id
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.services import record_audit
-from nurture.selectors import has_active_enrollment, left_nurture_email, unenrolled_nurture_inquiries
 from nurture.models import Enrollment, EnrollmentState, ExitReason, NurtureProgram
+from nurture.selectors import (
+    has_active_enrollment,
+    left_nurture_email,
+    unenrolled_nurture_inquiries,
+)
 from nurture.services.programs import long_term_program
 
 INQUIRY_MACHINE = "inquiry"
@@ -85,9 +90,7 @@ def _active() -> Q:
     return Q(has_active_enrollment()) | Q(left_nurture_email())
 
 
-def enroll_matching(
-    *, inquiry_ids: Iterable[int], reasons: dict[int, str], by_label: str
-) -> int:
+def enroll_matching(*, inquiry_ids: Iterable[int], reasons: dict[int, str], by_label: str) -> int:
     """Enroll the nurture inquiries with no active enrollment in the first program that fits.
 
     Programs are tried by position (paused ones skipped); no fit: the long-term
@@ -116,7 +119,9 @@ def enroll_matching(
     return len(rows)
 
 
-def _new(inquiry_id: int, program: NurtureProgram, reason: str, by_label: str, now) -> Enrollment:  # type: ignore[no-untyped-def]
+def _new(
+    inquiry_id: int, program: NurtureProgram, reason: str, by_label: str, now: datetime
+) -> Enrollment:
     return Enrollment(
         tenant_id=require_tenant_id(),
         inquiry_id=inquiry_id,
@@ -225,7 +230,10 @@ def remove_from_program(*, enrollment: Enrollment, by: Principal) -> Enrollment 
     """
     if enrollment.state != EnrollmentState.ACTIVE:
         raise RuleViolation(
-            field="enrollment", code="not_active", message="This enrollment has ended.", conflict=True
+            field="enrollment",
+            code="not_active",
+            message="This enrollment has ended.",
+            conflict=True,
         )
     if enrollment.program.is_long_term:
         raise RuleViolation(

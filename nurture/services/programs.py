@@ -169,5 +169,7 @@ def delete_program(*, program: NurtureProgram, by: Principal) -> None:
             message="People were enrolled in this program: pause it instead, to keep its history.",
             conflict=True,
         )
-    record_audit(action="nurture.program_deleted", obj=program, before={"name": program.name}, by=by)
+    record_audit(
+        action="nurture.program_deleted", obj=program, before={"name": program.name}, by=by
+    )
     program.delete()

@@ -144,9 +144,14 @@ def run_due_steps(*, now: datetime | None = None, limit: int = BATCH) -> RunResu
             .values("inquiry_id")
             .annotate(n=Count("id"), first=Min("created_at"))
         }
-        budget = config.throttle_per_minute - NurtureSend.objects.filter(
-            kind=StepKind.EMAIL, status=SendStatus.QUEUED, created_at__gt=now - timedelta(minutes=1)
-        ).count()
+        budget = (
+            config.throttle_per_minute
+            - NurtureSend.objects.filter(
+                kind=StepKind.EMAIL,
+                status=SendStatus.QUEUED,
+                created_at__gt=now - timedelta(minutes=1),
+            ).count()
+        )
         clicks = _clicks(due)
         plan = _Plan(sends=[], messages=[], tasks=[], finished=[])
         long_term_ids = set(
@@ -309,7 +314,9 @@ def _walk(  # noqa: C901 — one step kind per branch reads best in one place
     return budget
 
 
-def _record(plan: _Plan, enrollment: Enrollment, step: NurtureStep, status: str, detail: str) -> None:
+def _record(
+    plan: _Plan, enrollment: Enrollment, step: NurtureStep, status: str, detail: str
+) -> None:
     plan.sends.append(
         NurtureSend(
             tenant_id=enrollment.tenant_id,

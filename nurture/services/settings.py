@@ -47,7 +47,9 @@ def update_nurture_settings(*, changes: Mapping[str, Any], by: Principal) -> Nur
                 code="invalid",
                 message="Not an RSA private key in PEM form.",
             ) from None
-    NurtureSettings.objects.bulk_create([NurtureSettings(tenant_id=by.tenant.pk)], ignore_conflicts=True)
+    NurtureSettings.objects.bulk_create(
+        [NurtureSettings(tenant_id=by.tenant.pk)], ignore_conflicts=True
+    )
     config = NurtureSettings.objects.select_for_update().get()
     before = {name: str(getattr(config, name)) for name in FIELDS if name != "dkim_private_key"}
     for name, value in changes.items():

@@ -73,7 +73,11 @@ def two_step_program(by, **kwargs):
         steps=kwargs.pop(
             "steps",
             [
-                {"kind": "email", "subject": "Hello {{ first_name }}", "body": "Hi {{ first_name }} at {{ company }}."},
+                {
+                    "kind": "email",
+                    "subject": "Hello {{ first_name }}",
+                    "body": "Hi {{ first_name }} at {{ company }}.",
+                },
                 {"kind": "wait", "wait_days": 3},
                 {"kind": "email", "subject": "Still there?", "body": "A second note."},
             ],

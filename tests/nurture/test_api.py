@@ -65,7 +65,9 @@ def test_deleting_the_long_term_program_is_a_409(actors, enrolled):
     assert response.json()["code"] == "long_term"
 
 
-def test_enrollments_filter_by_program_and_inquiry(actors, enrolled, system_a, django_capture_on_commit_callbacks):
+def test_enrollments_filter_by_program_and_inquiry(
+    actors, enrolled, system_a, django_capture_on_commit_callbacks
+):
     program, inquiry, enrollment = enrolled
     api = actors.teammate.api()
     rows = api.get(f"/api/v1/nurture/enrollments/?program={program.pk}").json()["results"]
@@ -74,7 +76,9 @@ def test_enrollments_filter_by_program_and_inquiry(actors, enrolled, system_a, d
     assert api.get(f"/api/v1/nurture/enrollments/?inquiry={inquiry.pk + 1000}").json()["count"] == 0
 
 
-@pytest.mark.parametrize("query", ["program=0", "program=abc", "inquiry=2147483648", "state=bogus", "program=1.0"])
+@pytest.mark.parametrize(
+    "query", ["program=0", "program=abc", "inquiry=2147483648", "state=bogus", "program=1.0"]
+)
 def test_bad_query_parameters_are_a_400(actors, enrolled, query):
     response = actors.teammate.api().get(f"/api/v1/nurture/enrollments/?{query}")
     assert response.status_code == 400
@@ -113,8 +117,14 @@ def test_enrolling_unknown_or_foreign_ids_is_a_400_and_changes_nothing(actors, e
     )
     assert response.status_code == 400
     assert "inquiry_ids" in response.json()["errors"]
-    for body in ({"program": program.pk}, {"program": program.pk, "inquiry_ids": []}, {"program": program.pk, "inquiry_ids": [1], "extra": 1}):
-        assert api.post("/api/v1/nurture/enrollments/enroll/", body, format="json").status_code == 400
+    for body in (
+        {"program": program.pk},
+        {"program": program.pk, "inquiry_ids": []},
+        {"program": program.pk, "inquiry_ids": [1], "extra": 1},
+    ):
+        assert (
+            api.post("/api/v1/nurture/enrollments/enroll/", body, format="json").status_code == 400
+        )
     with tenant_context(actors.tenant_a):
         assert Enrollment.objects.count() == 1
 
@@ -132,10 +142,16 @@ def test_consent_read_and_record(actors, enrolled):
     body = response.json()
     assert body["status"] == "opted_in"
     assert body["history"][0]["text_shown"] == "Yes, send me news."
-    bad = api.post(f"/api/v1/nurture/consent/{inquiry.pk}/", {"status": "maybe", "source": "form"}, format="json")
+    bad = api.post(
+        f"/api/v1/nurture/consent/{inquiry.pk}/",
+        {"status": "maybe", "source": "form"},
+        format="json",
+    )
     assert bad.status_code == 400
     written_by_leadflow = api.post(
-        f"/api/v1/nurture/consent/{inquiry.pk}/", {"status": "opted_out", "source": "bounce"}, format="json"
+        f"/api/v1/nurture/consent/{inquiry.pk}/",
+        {"status": "opted_out", "source": "bounce"},
+        format="json",
     )
     assert written_by_leadflow.status_code == 400
 
@@ -151,8 +167,13 @@ def test_settings_read_and_change_never_show_the_dkim_key(actors, in_a):
     assert response.status_code == 200
     assert "dkim_private_key" not in response.json()
     assert NurtureSettings.objects.get().consent_mode == "opt_out"
-    assert api.patch("/api/v1/nurture/settings/", {"cap_emails": 0}, format="json").status_code == 400
-    assert api.patch("/api/v1/nurture/settings/", {"window_start": "25:00"}, format="json").status_code == 400
+    assert (
+        api.patch("/api/v1/nurture/settings/", {"cap_emails": 0}, format="json").status_code == 400
+    )
+    assert (
+        api.patch("/api/v1/nurture/settings/", {"window_start": "25:00"}, format="json").status_code
+        == 400
+    )
     assert NurtureSettings.objects.get().cap_emails == 3
 
 
@@ -164,7 +185,9 @@ def test_qualifiers_read_but_do_not_change(actors, enrolled):
     api = qualifier.api()
     assert api.get("/api/v1/nurture/programs/").status_code == 200
     assert api.post(f"/api/v1/nurture/programs/{program.pk}/pause/").status_code == 403
-    assert api.patch("/api/v1/nurture/settings/", {"cap_emails": 3}, format="json").status_code == 403
+    assert (
+        api.patch("/api/v1/nurture/settings/", {"cap_emails": 3}, format="json").status_code == 403
+    )
 
 
 def test_another_tenants_rows_are_404_on_every_route(actors, enrolled):
@@ -180,7 +203,9 @@ def test_another_tenants_rows_are_404_on_every_route(actors, enrolled):
         ("get", f"/api/v1/nurture/consent/{inquiry.pk}/"),
         ("post", f"/api/v1/nurture/consent/{inquiry.pk}/"),
     ]:
-        response = getattr(api, method)(path, {"status": "opted_out", "source": "api"}, format="json")
+        response = getattr(api, method)(
+            path, {"status": "opted_out", "source": "api"}, format="json"
+        )
         assert response.status_code == 404, (method, path, response.status_code)
     assert api.get("/api/v1/nurture/enrollments/").json()["count"] == 0
     names = [row["name"] for row in api.get("/api/v1/nurture/programs/").json()["results"]]

@@ -33,7 +33,11 @@ def sample(event: str, recipient: str, **extra) -> dict:
         "log-level": "error",
         "recipient": recipient,
         "recipient-domain": recipient.split("@")[1],
-        "envelope": {"sender": "bob@sandbox.mailgun.org", "transport": "smtp", "targets": recipient},
+        "envelope": {
+            "sender": "bob@sandbox.mailgun.org",
+            "transport": "smtp",
+            "targets": recipient,
+        },
         "message": {
             "headers": {
                 "to": recipient,
@@ -44,12 +48,20 @@ def sample(event: str, recipient: str, **extra) -> dict:
             "attachments": [],
             "size": 111,
         },
-        "flags": {"is-routed": False, "is-authenticated": True, "is-system-test": False, "is-test-mode": False},
+        "flags": {
+            "is-routed": False,
+            "is-authenticated": True,
+            "is-system-test": False,
+            "is-test-mode": False,
+        },
         "tags": ["my_tag_1", "my_tag_2"],
         "user-variables": {"my_var_1": "Mailgun Variable #1"},
         **extra,
     }
-    return {"signature": {"timestamp": timestamp, "token": token, "signature": signature}, "event-data": data}
+    return {
+        "signature": {"timestamp": timestamp, "token": token, "signature": signature},
+        "event-data": data,
+    }
 
 
 PERMANENT = {
@@ -143,5 +155,10 @@ def test_another_tenants_contact_is_not_touched(signing_key, alice, actors):
 
 def test_malformed_bodies_are_a_400(signing_key, alice):
     client = Client()
-    assert client.post("/hooks/mailgun/tenant-a/", data="{", content_type="application/json").status_code == 400
+    assert (
+        client.post(
+            "/hooks/mailgun/tenant-a/", data="{", content_type="application/json"
+        ).status_code
+        == 400
+    )
     assert post({"event-data": {}}).status_code == 400

@@ -78,10 +78,12 @@ def test_nothing_internal_is_in_the_sent_message(
     assert outbox_message.key not in raw
     assert "nurture:" not in raw
     assert django_settings.SECRET_KEY not in raw
-    assert f"tenant_id" not in raw.lower()
+    assert "tenant_id" not in raw.lower()
     for header in ("Message-ID", "List-Unsubscribe"):
         value = str(email.message()[header])
-        assert not re.search(rf"\b{actors.tenant_a.pk}\b", value.split("@")[0].replace("-", " ")), value
+        assert not re.search(rf"\b{actors.tenant_a.pk}\b", value.split("@")[0].replace("-", " ")), (
+            value
+        )
         assert not re.search(rf"[/_.:]{inquiry.pk}[/_.:>]", value), value
 
 
@@ -133,7 +135,9 @@ def test_dkim_signs_the_unsubscribe_headers_and_verifies_on_the_sent_bytes(
 
     assert dkim.verify(sent, dnsfunc=dns)
     # Any change to a signed header breaks it.
-    tampered = sent.replace(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click", b"List-Unsubscribe-Post: x")
+    tampered = sent.replace(
+        b"List-Unsubscribe-Post: List-Unsubscribe=One-Click", b"List-Unsubscribe-Post: x"
+    )
     assert not dkim.verify(tampered, dnsfunc=dns)
 
 
@@ -142,6 +146,8 @@ def test_a_bad_dkim_key_is_refused_in_the_settings(in_a, actors):
     from nurture.services.settings import update_nurture_settings
 
     with pytest.raises(RuleViolation) as refused:
-        update_nurture_settings(changes={"dkim_private_key": "not a key"}, by=actors.owner.principal)
+        update_nurture_settings(
+            changes={"dkim_private_key": "not a key"}, by=actors.owner.principal
+        )
     assert refused.value.field == "dkim_private_key"
     assert not NurtureSettings.objects.exists()

@@ -8,7 +8,14 @@ from inquiries.models import Stage
 from leadflow.lib.rules import RuleViolation
 from nurture.models import Enrollment, EnrollmentState, ExitReason, NurtureProgram
 from nurture.services import enrollment, programs
-from tests.nurture.conftest import active, person, move, nurture_inquiry, to_nurture, two_step_program
+from tests.nurture.conftest import (
+    active,
+    move,
+    nurture_inquiry,
+    person,
+    to_nurture,
+    two_step_program,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +34,11 @@ def test_a_person_moved_to_nurture_goes_to_the_first_program_whose_audience_fits
         name="Retail", steps=[], audience={"industry": ["retail"]}, position=1, by=system_a
     )
     factories = programs.create_program(
-        name="Factories", steps=[], audience={"industry": ["manufacturing"]}, position=2, by=system_a
+        name="Factories",
+        steps=[],
+        audience={"industry": ["manufacturing"]},
+        position=2,
+        by=system_a,
     )
     inquiry = nurture_inquiry(system_a, run_hooks=django_capture_on_commit_callbacks)
     enrolled = active(inquiry.pk).get()
@@ -35,10 +46,10 @@ def test_a_person_moved_to_nurture_goes_to_the_first_program_whose_audience_fits
     assert enrolled.reason == "below_threshold"
 
 
-def test_no_fitting_program_means_the_long_term_one(in_a, system_a, django_capture_on_commit_callbacks):
-    programs.create_program(
-        name="Retail", steps=[], audience={"industry": ["retail"]}, by=system_a
-    )
+def test_no_fitting_program_means_the_long_term_one(
+    in_a, system_a, django_capture_on_commit_callbacks
+):
+    programs.create_program(name="Retail", steps=[], audience={"industry": ["retail"]}, by=system_a)
     inquiry = nurture_inquiry(system_a, run_hooks=django_capture_on_commit_callbacks)
     assert active(inquiry.pk).get().program.is_long_term
 

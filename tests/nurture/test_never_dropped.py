@@ -46,11 +46,13 @@ operations = st.lists(
 
 
 def left_email(pk: int) -> bool:
-    return ContactConsent.objects.filter(inquiry_id=pk).exclude(
-        status="opted_in", suppressed_at__isnull=True
-    ).filter(status="opted_out").exists() or ContactConsent.objects.filter(
-        inquiry_id=pk, suppressed_at__isnull=False
-    ).exists()
+    return (
+        ContactConsent.objects.filter(inquiry_id=pk)
+        .exclude(status="opted_in", suppressed_at__isnull=True)
+        .filter(status="opted_out")
+        .exists()
+        or ContactConsent.objects.filter(inquiry_id=pk, suppressed_at__isnull=False).exists()
+    )
 
 
 def check_the_rule(ids: list[int]) -> None:
@@ -71,7 +73,9 @@ def check_the_rule(ids: list[int]) -> None:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(steps=operations)
-def test_no_sequence_of_operations_drops_anyone(in_a, system_a, django_capture_on_commit_callbacks, steps):
+def test_no_sequence_of_operations_drops_anyone(
+    in_a, system_a, django_capture_on_commit_callbacks, steps
+):
     start = datetime(2026, 6, 1, 10, tzinfo=UTC)
     with transaction.atomic():
         sid = transaction.savepoint()
@@ -102,7 +106,9 @@ def test_no_sequence_of_operations_drops_anyone(in_a, system_a, django_capture_o
                                 inquiry_ids=[pk], program=program_list[arg], by=system_a
                             )
                         elif op == "remove":
-                            current = Enrollment.objects.filter(inquiry_id=pk, state="active").first()
+                            current = Enrollment.objects.filter(
+                                inquiry_id=pk, state="active"
+                            ).first()
                             if current is not None:
                                 enrollment.remove_from_program(enrollment=current, by=system_a)
                         elif op == "opt_out":
@@ -128,7 +134,9 @@ def test_no_sequence_of_operations_drops_anyone(in_a, system_a, django_capture_o
         transaction.savepoint_rollback(sid)
 
 
-def test_the_sweep_enrolls_anyone_found_without_an_enrollment(in_a, system_a, django_capture_on_commit_callbacks):
+def test_the_sweep_enrolls_anyone_found_without_an_enrollment(
+    in_a, system_a, django_capture_on_commit_callbacks
+):
     from nurture.tasks import enroll_dropped_of_tenant
 
     # Written around the services (as a bad import or a restored backup could).

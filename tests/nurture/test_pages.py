@@ -22,7 +22,10 @@ def browser(actor) -> Client:
 def enrolled(in_a, system_a, django_capture_on_commit_callbacks):
     program = two_step_program(system_a)
     inquiry = nurture_inquiry(
-        system_a, run_hooks=django_capture_on_commit_callbacks, first_name="Dana", last_name="Okafor"
+        system_a,
+        run_hooks=django_capture_on_commit_callbacks,
+        first_name="Dana",
+        last_name="Okafor",
     )
     return program, inquiry
 
@@ -100,7 +103,9 @@ def test_the_settings_page_saves_and_refuses_bad_values(actors, in_a):
     }
     assert client.post("/nurture/settings/", form).status_code == 302
     assert NurtureSettings.objects.get().consent_mode == "opt_out"
-    bad = client.post("/nurture/settings/", {**form, "cap_emails": 0, "postal_address": "2 Side St"})
+    bad = client.post(
+        "/nurture/settings/", {**form, "cap_emails": 0, "postal_address": "2 Side St"}
+    )
     assert bad.status_code == 400
     assert NurtureSettings.objects.get().postal_address == "1 Main St"
 

@@ -96,7 +96,9 @@ def models_shift():
     return F("position") + 1000
 
 
-def test_the_frequency_cap_holds_across_programs(in_a, system_a, django_capture_on_commit_callbacks):
+def test_the_frequency_cap_holds_across_programs(
+    in_a, system_a, django_capture_on_commit_callbacks
+):
     NurtureSettings.objects.create(
         consent_mode="opt_out", window_start=time(0), window_end=time(0), cap_emails=1, cap_days=7
     )
@@ -161,7 +163,9 @@ def test_quiet_hours_open_at_the_tenants_local_time_across_dst(
             assert scheduler.run_due_steps().emails == 1
 
 
-def test_opt_in_mode_never_mails_unknown_consent(in_a, system_a, django_capture_on_commit_callbacks):
+def test_opt_in_mode_never_mails_unknown_consent(
+    in_a, system_a, django_capture_on_commit_callbacks
+):
     NurtureSettings.objects.create(window_start=time(0), window_end=time(0))
     with time_machine.travel(START, tick=False):
         unknown = nurture_inquiry(system_a, run_hooks=django_capture_on_commit_callbacks)
