@@ -57,7 +57,7 @@ def seed_demo_nurture(*, tenant: Tenant) -> int:
                 "consent_mode": "opt_out",
                 "window_start": time(0),
                 "window_end": time(0),
-                "throttle_per_minute": 30,
+                "throttle_per_minute": 200,
             }
         )
         program = programs.create_program(
