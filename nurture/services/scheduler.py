@@ -30,7 +30,6 @@ from nurture.models import (
     Enrollment,
     EnrollmentState,
     ExitReason,
-    NurtureProgram,
     NurtureSend,
     NurtureSettings,
     NurtureStep,
@@ -154,15 +153,11 @@ def run_due_steps(*, now: datetime | None = None, limit: int = BATCH) -> RunResu
         )
         clicks = _clicks(due)
         plan = _Plan(sends=[], messages=[], tasks=[], finished=[])
-        long_term_ids = set(
-            NurtureProgram.objects.filter(is_long_term=True).values_list("pk", flat=True)
-        )
         for enrollment in due:
             program_steps = steps.get(enrollment.program_id, [])
             budget = _walk(
                 enrollment,
                 program_steps,
-                enrollment.program_id in long_term_ids,
                 people.get(enrollment.inquiry_id, {}),
                 done,
                 recent,
@@ -213,7 +208,6 @@ def _clicks(due: list[Enrollment]) -> dict[int, datetime]:
 def _walk(  # noqa: C901 — one step kind per branch reads best in one place
     enrollment: Enrollment,
     steps: list[NurtureStep],
-    long_term: bool,
     person: dict,  # type: ignore[type-arg]
     done: set[tuple[int, int]],
     recent: dict[int, tuple[int, datetime]],
@@ -229,9 +223,8 @@ def _walk(  # noqa: C901 — one step kind per branch reads best in one place
     tenant_id = enrollment.tenant_id
     for _ in range(len(steps) + 1):
         if enrollment.position >= len(steps):
-            if long_term and steps:
-                enrollment.position = 0
-                continue
+            # Finished: the long-term program too, which then starts over as a new
+            # enrollment (its steps are keyed per enrollment, so they run again).
             plan.finished.append(enrollment.inquiry_id)
             return budget
         step = steps[enrollment.position]

@@ -208,3 +208,20 @@ def test_consent_is_checked_again_at_send_time(
     message = OutboxMessage.objects.get()
     assert message.state == "failed"
     assert "not sent" in message.last_error
+
+
+def test_the_long_term_program_mails_again_every_month(
+    open_window, system_a, django_capture_on_commit_callbacks
+):
+    with time_machine.travel(START, tick=False):
+        inquiry = nurture_inquiry(system_a, run_hooks=django_capture_on_commit_callbacks)
+        assert scheduler.run_due_steps().emails == 1
+    for month in (1, 2):
+        # The wait ends: the round is finished and a new one starts, mailed at the next run.
+        with time_machine.travel(START + timedelta(days=30 * month, minutes=month), tick=False):
+            assert scheduler.run_due_steps().finished == 1
+        with time_machine.travel(START + timedelta(days=30 * month, minutes=month + 1), tick=False):
+            assert scheduler.run_due_steps().emails == 1
+    assert OutboxMessage.objects.count() == 3
+    assert active(inquiry.pk).get().program.is_long_term
+    assert Enrollment.objects.filter(inquiry_id=inquiry.pk, exit_reason="finished").count() == 2
