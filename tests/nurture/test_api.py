@@ -219,3 +219,21 @@ def test_another_tenants_rows_are_404_on_every_route(actors, enrolled):
     with tenant_context(actors.tenant_a):
         assert not NurtureProgram.objects.get(pk=program.pk).paused
         assert active(inquiry.pk).get().pk == enrollment.pk
+
+
+def test_the_enrollment_list_costs_the_same_queries_for_more_rows(
+    actors, enrolled, system_a, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    api = actors.teammate.api()
+    api.get("/api/v1/nurture/enrollments/")
+    with CaptureQueriesContext(connection) as few:
+        api.get("/api/v1/nurture/enrollments/")
+    with tenant_context(actors.tenant_a):
+        for _ in range(4):
+            nurture_inquiry(system_a, run_hooks=django_capture_on_commit_callbacks)
+    with CaptureQueriesContext(connection) as many:
+        assert api.get("/api/v1/nurture/enrollments/").json()["count"] == 5
+    assert len(many) == len(few)

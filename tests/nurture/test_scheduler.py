@@ -225,3 +225,36 @@ def test_the_long_term_program_mails_again_every_month(
     assert OutboxMessage.objects.count() == 3
     assert active(inquiry.pk).get().program.is_long_term
     assert Enrollment.objects.filter(inquiry_id=inquiry.pk, exit_reason="finished").count() == 2
+
+
+@pytest.mark.parametrize(("clicked", "next_subject"), [(True, "Clicked"), (False, "No click")])
+def test_a_branch_follows_a_click_within_its_days(
+    open_window, system_a, django_capture_on_commit_callbacks, clicked, next_subject
+):
+    from tests.factories import ActivityFactory
+
+    with time_machine.travel(START, tick=False):
+        programs.create_program(
+            name="Branching",
+            steps=[
+                {"kind": "branch", "wait_days": 2, "branch_to": 3},
+                {"kind": "email", "subject": "No click", "body": "b"},
+                {"kind": "wait", "wait_days": 10},
+                {"kind": "email", "subject": "Clicked", "body": "c"},
+            ],
+            by=system_a,
+        )
+        inquiry = nurture_inquiry(system_a, run_hooks=django_capture_on_commit_callbacks)
+        assert scheduler.run_due_steps().emails == 0  # waits for the branch's days
+    if clicked:
+        ActivityFactory(
+            tenant=inquiry.tenant,
+            inquiry=inquiry,
+            kind="email_click",
+            occurred_at=START + timedelta(days=1),
+        )
+    with time_machine.travel(START + timedelta(days=2, minutes=1), tick=False):
+        assert scheduler.run_due_steps().emails == 1
+    message = OutboxMessage.objects.get()
+    step = NurtureStep.objects.get(pk=message.payload["step"])
+    assert step.subject == next_subject
