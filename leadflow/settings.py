@@ -245,6 +245,18 @@ CELERY_BEAT_SCHEDULE["refresh-dashboard-rollups"] = {
     "task": "reporting.dashboards.tasks.refresh_rollups",
     "schedule": timedelta(seconds=env.integer("ROLLUP_BEAT_SECONDS", 60, minimum=1)),
 }
+CELERY_BEAT_SCHEDULE |= {
+    # Nurture (issue 19): due steps become outbox messages every minute; hourly, the
+    # never-dropped sweep enrolls (and logs) any nurture inquiry found in no program.
+    "run-nurture": {
+        "task": "nurture.tasks.run_nurture",
+        "schedule": timedelta(minutes=1),
+    },
+    "enroll-dropped-nurture": {
+        "task": "nurture.tasks.enroll_dropped",
+        "schedule": timedelta(hours=1),
+    },
+}
 # The outbox (docs/architecture.md, "The outbox"): a claimed message is the claiming
 # run's for OUTBOX_LEASE_SECONDS; a run stops claiming-and-sending before its lease ends.
 OUTBOX_LEASE_SECONDS = env.integer("OUTBOX_LEASE_SECONDS", 120, minimum=1)
@@ -401,6 +413,10 @@ SPECTACULAR_SETTINGS = {
         "TouchOutcomeEnum": "leads.models.TouchOutcome",
         "UpdateStatusEnum": "leads.models.UpdateStatus",
         "RejectKindEnum": "leads.models.RejectKind",
+        # Nurture (issue 19): its consent values are the capture's.
+        "ConsentEnum": "inquiries.models.Consent",
+        "NurtureConsentSourceEnum": "nurture.models.RECORDABLE_CONSENT_SOURCES",
+        "SourceEnum": "inquiries.models.Source",
     },
 }
 IDEMPOTENCY_KEY_TTL = timedelta(hours=env.integer("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24))
@@ -436,3 +452,7 @@ LOGGING = {
 # targets, so a partner can point at a receiver on the developer's machine. Off, webhooks
 # go to public https addresses only (leadflow/outbox/ssrf.py).
 WEBHOOKS_ALLOW_PRIVATE_TARGETS = env.boolean("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False)
+
+# Nurture (issue 19): Mailgun's webhook signing key (its control panel, "Webhook signing
+# key") verifies the bounce and complaint webhook; empty: every webhook request is refused.
+MAILGUN_WEBHOOK_SIGNING_KEY = env.string("MAILGUN_WEBHOOK_SIGNING_KEY", "")

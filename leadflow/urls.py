@@ -174,3 +174,24 @@ api_v1 += [
     path("inquiries/<int:pk>/timeline/", InquiryTimelineView.as_view(), name="inquiry-timeline"),
     *desk_router.urls,
 ]
+# Nurture (issue 19): programs, enrollments, consent, settings; the pages, the unsubscribe
+# link and Mailgun's bounce webhook.
+from nurture import api as nurture_api  # noqa: E402
+
+nurture_router = SimpleRouter()
+nurture_router.register(
+    "nurture/programs", nurture_api.NurtureProgramViewSet, basename="nurture-program"
+)
+nurture_router.register(
+    "nurture/enrollments", nurture_api.EnrollmentViewSet, basename="nurture-enrollment"
+)
+api_v1 += nurture_router.urls
+api_v1 += [
+    path(
+        "nurture/consent/<int:inquiry_id>/",
+        nurture_api.ConsentView.as_view(),
+        name="nurture-consent",
+    ),
+    path("nurture/settings/", nurture_api.NurtureSettingsView.as_view(), name="nurture-settings"),
+]
+urlpatterns += [path("", include("nurture.urls"))]

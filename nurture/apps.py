@@ -6,7 +6,11 @@ class NurtureConfig(AppConfig):
     verbose_name = "Nurture"
 
     def ready(self) -> None:
-        from nurture import services
+        from nurture import mail, panels, services, start_page
 
         # The one sanctioned hook: inquiries moves people to nurture without importing this app.
         services.register()
+        # The outbox (leadflow/) imports no app: nurture names its email's sender.
+        mail.register()
+        start_page.register()
+        panels.register()

@@ -28,5 +28,7 @@ def tenancy(request):
             "partner_overview": member and role in MANAGERS,
             # Deal registrations: a partner's users register theirs; managers read all.
             "deals": principal is not None and (principal.is_partner or role in MANAGERS),
+            # Nurture programs (issue 19): marketing's, qualifiers read them.
+            "nurture": member and role in (Role.ADMIN, Role.MARKETER, Role.QUALIFIER),
         },
     }

@@ -281,7 +281,28 @@ def build_app(imports_root: Path) -> App:
     app.invitation_token = invitation_links.token(invitation)
     _routing(app, northwind)
     _webhooks(app, northwind)
+    _nurture(app)
     return app
+
+
+def _nurture(app: App) -> None:
+    """The demo's nurture program with its people, and one contact's unsubscribe link (issue 19)."""
+    from nurture import links
+    from nurture.demo import DEMO_PROGRAM, seed_demo_nurture
+    from nurture.models import NurtureProgram
+    from nurture.services.consent import contact_consent
+
+    seed_demo_nurture(tenant=app.tenant)
+    with tenant_context(app.tenant):
+        program = NurtureProgram.objects.get(name=DEMO_PROGRAM)
+        first = program.enrollments.select_related("inquiry").first()
+        token = contact_consent(first.inquiry).token if first else "none"
+    app.ids.update(
+        nurture_program=program.pk,
+        nurture_unsubscribe=links.unsubscribe_token(
+            tenant_slug=app.tenant.slug, contact_token=token
+        ),
+    )
 
 
 def _webhooks(app: App, partner) -> None:
@@ -522,6 +543,11 @@ def pages(app: App) -> list[Page]:
         Page("queue", "/queue/", "qualifier"),
         Page("inquiry-profile", f"/inquiries/{ids['detailed']}/profile/", "qualifier"),
         Page("rule-builder", f"/definitions/{ids['draft']}/rules/", "marketer"),
+        # Nurture (issue 19): programs, a program, settings; a contact's unsubscribe page.
+        Page("nurture-programs", "/nurture/", "marketer"),
+        Page("nurture-program", f"/nurture/{ids['nurture_program']}/", "marketer"),
+        Page("nurture-settings", "/nurture/settings/", "admin"),
+        Page("nurture-unsubscribe", f"/u/{ids['nurture_unsubscribe']}/", "anonymous"),
     ]
 
 
@@ -744,6 +770,10 @@ def test_the_page_list_names_every_html_route():
         "custom-field-rename",
         "custom-field-delete",
         "custom-field-required",
+        # Nurture's POST-only pause/resume (redirects to the program page) and Mailgun's
+        # bounce webhook (JSON for the mail provider).
+        "nurture-program-pause",
+        "nurture-mailgun",
     }
     stand_in = SimpleNamespace(
         ids=defaultdict(lambda: 1),

@@ -144,7 +144,7 @@ def test_no_module_writes_a_stage_outside_the_stage_modules():
 def test_the_scan_sees_the_apps():
     scanned = {relative for relative, _path in scanned_modules()}
     assert "inquiries/services/scoring.py" in scanned
-    assert "nurture/services.py" in scanned
+    assert "nurture/services/enrollment.py" in scanned
     assert "leads/services/closing.py" in scanned
     assert "inquiries/stages.py" not in scanned
     assert "leadflow/lib/stages.py" not in scanned

@@ -37,7 +37,7 @@ def test_inquiries_moved_to_nurture_reach_nurture_after_commit(
     with tenant_context(actors.tenant_a), django_capture_on_commit_callbacks(execute=True):
         stages.move_many("inquiry", ids, Stage.NURTURE, by=actors.owner.principal)
         assert heard(caplog) == []
-    assert heard(caplog) == ["2 inquiries reached nurture (moved)"]
+    assert heard(caplog) == ["2 inquiries reached nurture (moved), 2 enrolled"]
     assert caplog.records[-1].inquiry_ids == sorted(ids)
 
 
@@ -48,7 +48,7 @@ def test_inquiries_created_in_nurture_reach_nurture_too(
     inquiry = InquiryFactory(tenant=actors.tenant_a, stage=Stage.NURTURE)
     with tenant_context(actors.tenant_a), django_capture_on_commit_callbacks(execute=True):
         stages.arrived("inquiry", [inquiry.pk], Stage.NURTURE)
-    assert heard(caplog) == ["1 inquiries reached nurture (created there)"]
+    assert heard(caplog) == ["1 inquiries reached nurture (created there), 1 enrolled"]
 
 
 def test_a_rolled_back_move_never_reaches_nurture(

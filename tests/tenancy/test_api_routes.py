@@ -150,6 +150,20 @@ ROUTES = [
     ("get", "/api/v1/tasks/"),
     ("post", "/api/v1/tasks/"),
     ("post", "/api/v1/tasks/1/complete/"),
+    # Nurture (issue 19).
+    ("get", "/api/v1/nurture/programs/"),
+    ("get", "/api/v1/nurture/programs/1/"),
+    ("delete", "/api/v1/nurture/programs/1/"),
+    ("post", "/api/v1/nurture/programs/1/pause/"),
+    ("post", "/api/v1/nurture/programs/1/resume/"),
+    ("get", "/api/v1/nurture/enrollments/"),
+    ("get", "/api/v1/nurture/enrollments/1/"),
+    ("post", "/api/v1/nurture/enrollments/enroll/"),
+    ("post", "/api/v1/nurture/enrollments/1/remove/"),
+    ("get", "/api/v1/nurture/consent/1/"),
+    ("post", "/api/v1/nurture/consent/1/"),
+    ("get", "/api/v1/nurture/settings/"),
+    ("patch", "/api/v1/nurture/settings/"),
 ]
 
 
@@ -271,6 +285,17 @@ def test_route_list_covers_every_api_route():
         "inquiry-timeline",
         "task-list",
         "task-complete",
+        # Nurture (issue 19).
+        "nurture-program-list",
+        "nurture-program-detail",
+        "nurture-program-pause",
+        "nurture-program-resume",
+        "nurture-enrollment-list",
+        "nurture-enrollment-detail",
+        "nurture-enrollment-enroll",
+        "nurture-enrollment-remove",
+        "nurture-consent",
+        "nurture-settings",
     }
 
 

@@ -15,6 +15,7 @@ from inquiries.demo import seed_demo_marketing
 from leadflow.outbox.endpoints.demo import seed_demo_webhooks
 from leadflow.tenancy.demo import BOTH_TENANTS_MANAGER, DEMO_PARTNER, seed_demo_people
 from leads.demo import seed_demo_leads
+from nurture.demo import seed_demo_nurture
 from reporting.dashboards.demo import seed_demo_dashboards
 from reporting.weekly.demo import seed_demo_weekly_reports
 
@@ -36,6 +37,8 @@ class Command(BaseCommand):
             seed_demo_dashboards(tenant=each.tenant, work=bool(booked))
         # The Monday report: snapshots of the last weeks, from the leads just seeded and worked.
         reports = sum(seed_demo_weekly_reports(tenant=tenant) for tenant in people.tenants)
+        # Nurture (issue 19): one running program with 1-minute waits; mail lands in var/mail/.
+        nurtured = [seed_demo_nurture(tenant=tenant) for tenant in people.tenants]
         self.stdout.write("Demo logins (tenant, role, email, password):")
         self.stdout.write("\n".join(people.logins))
         self.stdout.write(f"  {BOTH_TENANTS_MANAGER} is in both tenants: use the tenant switcher.")
@@ -53,4 +56,9 @@ class Command(BaseCommand):
                 self.stdout.write(f"{each.tenant.name} already has its demo data; kept as it is.")
         if reports:
             self.stdout.write(f"Weekly report snapshots made: {reports}.")
+        if any(nurtured):
+            self.stdout.write(
+                f"Nurture: {sum(nurtured)} people in the demo program; mail arrives in var/mail/ "
+                "within a few minutes (the beat runs nurture every minute)."
+            )
         self.stdout.write(f"Demo ready in {monotonic() - started:.1f} s.")

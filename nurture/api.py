@@ -1,0 +1,324 @@
+"""API of nurture: programs (pause, resume), enrollments (enroll, remove), consent, settings.
+
+Admins and marketers change; qualifiers read. Every row is looked up within
+the caller's tenant (another tenant's is 404). Business refusals are 400 with
+field errors, or 409 (deleting the long-term program, removing from it).
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from inquiries.api.serializers import StrictSerializer
+from inquiries.models import Inquiry
+from leadflow.lib.query_fields import IdFilter
+from leadflow.tenancy.api_base import TenantViewSet
+from leadflow.tenancy.models import Role
+from nurture import selectors
+from nurture.models import (
+    RECORDABLE_CONSENT_SOURCES,
+    ConsentMode,
+    ConsentStatus,
+    Enrollment,
+    EnrollmentState,
+    NurtureProgram,
+    NurtureStep,
+)
+from nurture.services import consent as consent_services
+from nurture.services import enrollment as enrollment_services
+from nurture.services import programs as program_services
+from nurture.services import settings as settings_services
+
+ID_MAX = 2**31 - 1
+READERS = (Role.ADMIN, Role.MARKETER, Role.QUALIFIER)
+WRITERS = (Role.ADMIN, Role.MARKETER)
+
+
+class NurtureAccess(BasePermission):
+    """Qualifiers read; admins and marketers read and change; partners never."""
+
+    def has_permission(self, request, view) -> bool:
+        principal = request.auth
+        if principal is None or principal.is_partner:
+            return False
+        roles = READERS if request.method in SAFE_METHODS else WRITERS
+        return principal.has_role(*roles)
+
+
+class StepOutput(serializers.ModelSerializer):
+    class Meta:
+        model = NurtureStep
+        fields = [
+            "id",
+            "position",
+            "kind",
+            "subject",
+            "body",
+            "wait_days",
+            "wait_minutes",
+            "branch_to",
+        ]
+
+
+class ProgramOutput(serializers.ModelSerializer):
+    steps = StepOutput(many=True, read_only=True)
+    active_enrollments = serializers.SerializerMethodField()
+
+    class Meta:
+        model = NurtureProgram
+        fields = [
+            "id",
+            "name",
+            "description",
+            "audience",
+            "position",
+            "paused",
+            "is_long_term",
+            "active_enrollments",
+            "steps",
+            "created_at",
+        ]
+
+    def get_active_enrollments(self, program: NurtureProgram) -> int:
+        return getattr(program, "active_count", 0)
+
+
+class NurtureProgramViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, TenantViewSet
+):
+    """Nurture programs in the order enrollment tries them, with their steps."""
+
+    permission_classes = [NurtureAccess]
+    serializer_class = ProgramOutput
+    model = NurtureProgram
+
+    def scoped_queryset(self):
+        return selectors.programs().prefetch_related("steps")
+
+    def list(self, request, *args, **kwargs):
+        program_services.long_term_program()
+        return super().list(request, *args, **kwargs)
+
+    def perform_destroy(self, instance):
+        program_services.delete_program(program=instance, by=self.principal)
+
+    @extend_schema(request=None, responses=ProgramOutput)
+    @action(detail=True, methods=["post"])
+    def pause(self, request, pk=None):
+        """Pause the program: none of its steps run until it is resumed."""
+        program_services.set_program_paused(
+            program=self.get_object(), paused=True, by=self.principal
+        )
+        return Response(ProgramOutput(self.get_object()).data)
+
+    @extend_schema(request=None, responses=ProgramOutput)
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        """Resume the program: steps that fell due meanwhile run at the next minute."""
+        program_services.set_program_paused(
+            program=self.get_object(), paused=False, by=self.principal
+        )
+        return Response(ProgramOutput(self.get_object()).data)
+
+
+class EnrollmentOutput(serializers.ModelSerializer):
+    inquiry_name = serializers.SerializerMethodField()
+    program_name = serializers.CharField(source="program.name")
+
+    class Meta:
+        model = Enrollment
+        fields = [
+            "id",
+            "inquiry",
+            "inquiry_name",
+            "program",
+            "program_name",
+            "state",
+            "position",
+            "due_at",
+            "reason",
+            "enrolled_by",
+            "enrolled_at",
+            "exited_at",
+            "exit_reason",
+        ]
+
+    def get_inquiry_name(self, enrollment: Enrollment) -> str:
+        return str(enrollment.inquiry)
+
+
+class EnrollmentFilter(django_filters.FilterSet):
+    program = IdFilter(field_name="program_id", max_value=ID_MAX, help_text="The program's id.")
+    inquiry = IdFilter(field_name="inquiry_id", max_value=ID_MAX, help_text="The inquiry's id.")
+    state = django_filters.ChoiceFilter(choices=EnrollmentState.choices)
+
+    class Meta:
+        model = Enrollment
+        fields: list[str] = []
+
+
+class EnrollInput(StrictSerializer):
+    program = serializers.IntegerField(min_value=1, max_value=ID_MAX)
+    inquiry_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=ID_MAX),
+        min_length=1,
+        max_length=1000,
+    )
+
+
+class EnrollOutput(serializers.Serializer):
+    enrolled = serializers.ListField(child=serializers.IntegerField())
+    moved_to_nurture = serializers.ListField(child=serializers.IntegerField())
+
+
+class EnrollmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    """Who is in which program: state, next step, due time; enroll by hand, remove."""
+
+    permission_classes = [NurtureAccess]
+    serializer_class = EnrollmentOutput
+    filterset_class = EnrollmentFilter
+    model = Enrollment
+
+    def scoped_queryset(self):
+        return selectors.enrollments()
+
+    @extend_schema(request=EnrollInput, responses={200: EnrollOutput})
+    @action(detail=False, methods=["post"])
+    def enroll(self, request):
+        """Enroll inquiries by id in a program (those not in nurture move there first)."""
+        data = EnrollInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        program = NurtureProgram.objects.filter(pk=data.validated_data["program"]).first()
+        if program is None:
+            raise serializers.ValidationError({"program": ["No such program."]})
+        result = enrollment_services.enroll_by_hand(
+            inquiry_ids=data.validated_data["inquiry_ids"], program=program, by=self.principal
+        )
+        return Response(
+            EnrollOutput(
+                {"enrolled": result.enrolled, "moved_to_nurture": result.moved_to_nurture}
+            ).data
+        )
+
+    @extend_schema(request=None, responses={200: EnrollmentOutput})
+    @action(detail=True, methods=["post"])
+    def remove(self, request, pk=None):
+        """Take the person out of this program; they continue in the long-term program."""
+        replacement = enrollment_services.remove_from_program(
+            enrollment=self.get_object(), by=self.principal
+        )
+        return Response(EnrollmentOutput(replacement).data)
+
+
+class ConsentEventOutput(serializers.Serializer):
+    status = serializers.CharField()
+    source = serializers.CharField()
+    text_shown = serializers.CharField()
+    recorded_by = serializers.CharField()
+    recorded_at = serializers.DateTimeField()
+
+
+class ConsentOutput(serializers.Serializer):
+    inquiry = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=ConsentStatus.choices)
+    suppressed = serializers.BooleanField()
+    suppressed_reason = serializers.CharField()
+    mailable = serializers.BooleanField(help_text="Whether nurture email may go to them now.")
+    history = ConsentEventOutput(many=True)
+
+
+class ConsentInput(StrictSerializer):
+    status = serializers.ChoiceField(choices=ConsentStatus.choices)
+    source = serializers.ChoiceField(choices=RECORDABLE_CONSENT_SOURCES)
+    text_shown = serializers.CharField(max_length=2000, allow_blank=True, required=False)
+
+
+def _consent_data(inquiry: Inquiry) -> dict:
+    view = selectors.consent_of(inquiry)
+    return {
+        "inquiry": inquiry.pk,
+        "status": view.status,
+        "suppressed": view.suppressed,
+        "suppressed_reason": view.suppressed_reason,
+        "mailable": view.mailable,
+        "history": view.history,
+    }
+
+
+class ConsentView(APIView):
+    """``/api/v1/nurture/consent/<inquiry>/``: a contact's consent and its history; record one."""
+
+    permission_classes = [NurtureAccess]
+
+    @extend_schema(responses=ConsentOutput)
+    def get(self, request, inquiry_id: int):
+        inquiry = get_object_or_404(Inquiry.objects.all(), pk=inquiry_id)
+        return Response(ConsentOutput(_consent_data(inquiry)).data)
+
+    @extend_schema(request=ConsentInput, responses={201: ConsentOutput})
+    def post(self, request, inquiry_id: int):
+        inquiry = get_object_or_404(Inquiry.objects.all(), pk=inquiry_id)
+        data = ConsentInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        consent_services.record_consent(
+            inquiry=inquiry,
+            status=data.validated_data["status"],
+            source=data.validated_data["source"],
+            text_shown=data.validated_data.get("text_shown", ""),
+            by_label=request.auth.label,
+        )
+        return Response(ConsentOutput(_consent_data(inquiry)).data, status=status.HTTP_201_CREATED)
+
+
+class SettingsSerializer(StrictSerializer):
+    from_name = serializers.CharField(max_length=200, allow_blank=True, required=False)
+    from_address = serializers.EmailField(allow_blank=True, required=False)
+    reply_to = serializers.EmailField(allow_blank=True, required=False)
+    postal_address = serializers.CharField(max_length=1000, allow_blank=True, required=False)
+    consent_mode = serializers.ChoiceField(choices=ConsentMode.choices, required=False)
+    cap_emails = serializers.IntegerField(min_value=1, max_value=100, required=False)
+    cap_days = serializers.IntegerField(min_value=1, max_value=365, required=False)
+    window_start = serializers.TimeField(required=False)
+    window_end = serializers.TimeField(required=False)
+    throttle_per_minute = serializers.IntegerField(min_value=1, max_value=100000, required=False)
+    dkim_selector = serializers.CharField(max_length=63, allow_blank=True, required=False)
+    dkim_domain = serializers.CharField(max_length=253, allow_blank=True, required=False)
+    dkim_private_key = serializers.CharField(
+        max_length=10000, allow_blank=True, required=False, write_only=True
+    )
+    dkim_configured = serializers.BooleanField(read_only=True)
+
+
+def _settings_data() -> dict:
+    config = selectors.nurture_settings()
+    data = {name: getattr(config, name) for name in settings_services.FIELDS}
+    data.pop("dkim_private_key")
+    data["dkim_configured"] = bool(config.dkim_private_key)
+    return data
+
+
+class NurtureSettingsView(APIView):
+    """``/api/v1/nurture/settings/``: sender, consent mode, caps, send window, DKIM.
+
+    The DKIM private key is write-only: it is never returned.
+    """
+
+    permission_classes = [NurtureAccess]
+
+    @extend_schema(responses=SettingsSerializer)
+    def get(self, request):
+        return Response(SettingsSerializer(_settings_data()).data)
+
+    @extend_schema(request=SettingsSerializer, responses=SettingsSerializer)
+    def patch(self, request):
+        data = SettingsSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        settings_services.update_nurture_settings(changes=data.validated_data, by=request.auth)
+        return Response(SettingsSerializer(_settings_data()).data)

@@ -1,0 +1,223 @@
+"""The nurture email: rendered at send time, compliant, optionally DKIM-signed.
+
+The ``nurture_email`` outbox kind carries only the enrollment's and step's ids;
+the sender loads them, checks consent *now* (an unsubscribe between the
+scheduler's run and the send wins), renders the step's subject and body with
+the contact's merge fields, and builds a multipart email: plain text and
+HTML (CSS inlined by css-inline), the tenant's postal address in the footer,
+``List-Unsubscribe`` (https first, then mailto) and ``List-Unsubscribe-Post:
+List-Unsubscribe=One-Click`` (RFC 8058). With a DKIM key in the tenant's
+settings the exact bytes are signed once and those bytes are what the
+backend sends, so no later re-folding of a long header can break the
+signature.
+"""
+
+from __future__ import annotations
+
+from email import message_from_bytes
+from email.utils import formataddr, formatdate
+from typing import TYPE_CHECKING, Any
+
+import css_inline
+import dkim
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template import Context, Template
+from django.template.loader import render_to_string
+
+from leadflow.outbox.email import deliver, message_id
+from leadflow.outbox.senders import PermanentFailure
+from leadflow.tenancy.models import Tenant
+from nurture import links
+from nurture.models import Enrollment, EnrollmentState, NurtureSettings, NurtureStep
+
+if TYPE_CHECKING:
+    from leadflow.outbox.models import OutboxMessage
+
+# Headers the DKIM signature covers (the unsubscribe headers must be among them).
+SIGNED_HEADERS = [
+    b"From",
+    b"To",
+    b"Subject",
+    b"Date",
+    b"Message-ID",
+    b"Reply-To",
+    b"List-Unsubscribe",
+    b"List-Unsubscribe-Post",
+    b"MIME-Version",
+    b"Content-Type",
+]
+
+
+class _RawMessage:
+    """Exactly the signed bytes, for the backends (SMTP, file, locmem) to send as they are."""
+
+    def __init__(self, raw: bytes):
+        self.raw = raw.replace(b"\r\n", b"\n")
+
+    def as_bytes(self, unixfrom: bool = False, linesep: str = "\n") -> bytes:
+        return self.raw.replace(b"\n", linesep.encode())
+
+    def as_string(self, unixfrom: bool = False, linesep: str = "\n") -> str:
+        return self.as_bytes(linesep=linesep).decode()
+
+    def get_charset(self) -> None:
+        return None
+
+    def __getitem__(self, name: str) -> Any:
+        """A header's value, read from the bytes (as a receiver would)."""
+        return message_from_bytes(self.raw)[name]
+
+
+class SignedEmail(EmailMultiAlternatives):
+    """An email built once and DKIM-signed; ``message()`` returns those same bytes every time."""
+
+    def __init__(self, *args: Any, dkim_key: tuple[str, str, str], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._dkim_key = dkim_key
+        self._signed: _RawMessage | None = None
+
+    def message(self, *args: Any, **kwargs: Any) -> Any:
+        if self._signed is None:
+            raw = super().message(*args, **kwargs).as_bytes(linesep="\r\n")
+            selector, domain, key = self._dkim_key
+            signature = dkim.sign(
+                raw,
+                selector.encode(),
+                domain.encode(),
+                key.encode(),
+                canonicalize=(b"relaxed", b"relaxed"),
+                include_headers=SIGNED_HEADERS,
+            )
+            self._signed = _RawMessage(signature + raw)
+        return self._signed
+
+
+def merge_fields(enrollment: Enrollment, config: NurtureSettings, tenant: Tenant) -> dict[str, str]:
+    inquiry = enrollment.inquiry
+    return {
+        "first_name": inquiry.first_name or "there",
+        "last_name": inquiry.last_name,
+        "company": inquiry.company or "your company",
+        "sender_name": config.from_name or tenant.name,
+    }
+
+
+def _render(text: str, fields: dict[str, str], *, html: bool) -> str:
+    return Template(text).render(Context(fields, autoescape=html))
+
+
+def build_email(
+    message: OutboxMessage,
+    *,
+    enrollment: Enrollment,
+    step: NurtureStep,
+    config: NurtureSettings,
+    tenant: Tenant,
+    contact_token: str,
+) -> EmailMultiAlternatives:
+    """The nurture email for one step and contact (no tenant id, no key, no secret in it)."""
+    fields = merge_fields(enrollment, config, tenant)
+    token = links.unsubscribe_token(tenant_slug=tenant.slug, contact_token=contact_token)
+    unsubscribe_url = links.unsubscribe_url(token)
+    sender_address = config.from_address or _address_of(settings.DEFAULT_FROM_EMAIL)
+    sender_name = config.from_name or tenant.name
+    subject = _render(step.subject, fields, html=False).strip() or f"News from {sender_name}"
+    text_body = _render(step.body, fields, html=False)
+    postal = config.postal_address.strip()
+    footer = [
+        "",
+        "-- ",
+        sender_name,
+        *([postal] if postal else []),
+        f"You receive this email because you asked {sender_name} about its products.",
+        f"Unsubscribe: {unsubscribe_url}",
+    ]
+    html = render_to_string(
+        "nurture/email.html",
+        {
+            "subject": subject,
+            "body": _render(step.body, fields, html=True),
+            "sender_name": sender_name,
+            "postal_address": postal,
+            "unsubscribe_url": unsubscribe_url,
+        },
+    )
+    headers = {
+        "Message-ID": message_id(message),
+        "Date": formatdate(usegmt=True),
+        # Gmail uses the first URI: the https one, which the one-click POST reaches.
+        "List-Unsubscribe": f"<{unsubscribe_url}>, <mailto:{sender_address}?subject=unsubscribe>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+    kwargs: dict[str, Any] = {
+        "subject": subject,
+        "body": text_body.rstrip() + "\n" + "\n".join(footer) + "\n",
+        "from_email": formataddr((sender_name, sender_address)),
+        "to": [message.recipient],
+        "reply_to": [config.reply_to] if config.reply_to else None,
+        "headers": headers,
+    }
+    if config.dkim_private_key and config.dkim_selector and config.dkim_domain:
+        email: EmailMultiAlternatives = SignedEmail(
+            dkim_key=(config.dkim_selector, config.dkim_domain, config.dkim_private_key), **kwargs
+        )
+    else:
+        email = EmailMultiAlternatives(**kwargs)
+    email.attach_alternative(css_inline.inline(html), "text/html")
+    return email
+
+
+def _address_of(value: str) -> str:
+    return value.rsplit("<", 1)[-1].strip(" >")
+
+
+def send_nurture_email(message: OutboxMessage) -> None:
+    """The ``nurture_email`` sender: consent checked now, then the email built and delivered."""
+    from nurture.selectors import may_email, nurture_settings
+    from nurture.services.consent import contact_consent
+
+    payload = message.payload
+    enrollment = (
+        Enrollment.objects.select_related("inquiry", "program")
+        .filter(pk=payload.get("enrollment"))
+        .first()
+    )
+    step = NurtureStep.objects.filter(pk=payload.get("step")).first()
+    if enrollment is None or step is None:
+        raise PermanentFailure("not sent: the enrollment or its step no longer exists")
+    if enrollment.state != EnrollmentState.ACTIVE:
+        raise PermanentFailure(
+            f"not sent: the person left the program ({enrollment.get_exit_reason_display()})"
+        )
+    config = nurture_settings()
+    consent = contact_consent(enrollment.inquiry)
+    if not may_email(
+        status=consent.status,
+        suppressed=consent.suppressed_at is not None,
+        mode=config.consent_mode,
+    ):
+        raise PermanentFailure(f"not sent: no consent at send time ({consent.status})")
+    tenant = Tenant.objects.get(pk=message.tenant_id)
+    deliver(
+        build_email(
+            message,
+            enrollment=enrollment,
+            step=step,
+            config=config,
+            tenant=tenant,
+            contact_token=consent.token,
+        )
+    )
+
+
+def check_payload(recipient: str, payload: dict[str, Any]) -> None:
+    if set(payload) != {"enrollment", "step"}:
+        raise ValueError("a nurture email's payload is exactly {enrollment, step}")
+
+
+def register() -> None:
+    """Name the nurture email's sender in the outbox (from ``NurtureConfig.ready()``)."""
+    from leadflow import outbox
+
+    outbox.register_sender("nurture_email", send_nurture_email, check=check_payload)

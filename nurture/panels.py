@@ -1,0 +1,36 @@
+"""The nurture panel on the inquiry page: enrollments with their reasons, and consent.
+
+Registered with ``inquiries.views.panels`` in ``NurtureConfig.ready()``:
+every enrollment (program, why, when) and every exit (why, when) of the
+person, newest first, and their consent with its history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString
+
+from inquiries.models import Inquiry
+from inquiries.views import panels
+from leadflow.tenancy.principal import Principal
+from nurture import selectors
+
+
+def nurture_panel(
+    request: HttpRequest, principal: Principal, inquiry: Inquiry, state: Mapping[str, Any]
+) -> SafeString:
+    """Three queries whatever the history's length: enrollments, consent row, consent events."""
+    context = {
+        "inquiry": inquiry,
+        "enrollments": list(selectors.enrollments(inquiry_id=inquiry.pk)[:50]),
+        "consent": selectors.consent_of(inquiry),
+    }
+    return render_to_string("nurture/_inquiry_panel.html", context, request=request)
+
+
+def register() -> None:
+    panels.register("nurture", nurture_panel, order=30)

@@ -1,0 +1,130 @@
+"""Reads of nurture: programs, enrollments, the never-dropped check, consent and settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+
+from inquiries.models import Inquiry, Stage
+from nurture.models import (
+    ConsentEvent,
+    ConsentMode,
+    ConsentStatus,
+    ContactConsent,
+    Enrollment,
+    EnrollmentState,
+    NurtureProgram,
+    NurtureSettings,
+    NurtureStep,
+)
+
+
+def nurture_settings() -> NurtureSettings:
+    """The tenant's nurture settings, or an unsaved row with the defaults."""
+    return NurtureSettings.objects.first() or NurtureSettings()
+
+
+def programs() -> QuerySet[NurtureProgram]:
+    """Programs in the order enrollment tries them, each with its active enrollment count."""
+    return NurtureProgram.objects.annotate(
+        active_count=Count("enrollments", filter=Q(enrollments__state=EnrollmentState.ACTIVE))
+    ).order_by("position", "id")
+
+
+def program_steps(program: NurtureProgram) -> list[NurtureStep]:
+    return list(NurtureStep.objects.filter(program=program).order_by("position"))
+
+
+def enrollments(
+    *, program_id: int | None = None, inquiry_id: int | None = None
+) -> QuerySet[Enrollment]:
+    """Enrollments newest first, with the inquiry and program they show (one query a page)."""
+    rows = Enrollment.objects.select_related("inquiry", "program")
+    if program_id is not None:
+        rows = rows.filter(program_id=program_id)
+    if inquiry_id is not None:
+        rows = rows.filter(inquiry_id=inquiry_id)
+    return rows.order_by("-enrolled_at", "-id")
+
+
+def active_enrollment_of(inquiry_id: int) -> Enrollment | None:
+    return (
+        Enrollment.objects.select_related("program")
+        .filter(inquiry_id=inquiry_id, state=EnrollmentState.ACTIVE)
+        .first()
+    )
+
+
+def has_active_enrollment() -> Exists:
+    """Per inquiry (``OuterRef("pk")``): it has an active enrollment."""
+    return Exists(
+        Enrollment.objects.filter(inquiry_id=OuterRef("pk"), state=EnrollmentState.ACTIVE)
+    )
+
+
+def left_nurture_email() -> Exists:
+    """Per inquiry: the contact unsubscribed, bounced hard or complained (never enrolled again)."""
+    return Exists(
+        ContactConsent.objects.filter(inquiry_id=OuterRef("pk")).filter(
+            Q(status=ConsentStatus.OPTED_OUT) | Q(suppressed_at__isnull=False)
+        )
+    )
+
+
+def unenrolled_nurture_inquiries() -> QuerySet[Inquiry]:
+    """Inquiries in stage nurture with no active enrollment: what must never exist.
+
+    A contact who left nurture email themselves (unsubscribed, bounced,
+    complained) is not dropped: their enrollment ended with that reason.
+    """
+    return (
+        Inquiry.objects.filter(stage=Stage.NURTURE)
+        .exclude(has_active_enrollment())
+        .exclude(left_nurture_email())
+        .order_by("pk")
+    )
+
+
+@dataclass(frozen=True)
+class ConsentView:
+    """A contact's consent now, its history, and whether nurture may email them."""
+
+    status: str
+    suppressed: bool
+    suppressed_reason: str
+    mailable: bool
+    history: list[ConsentEvent]
+
+
+def may_email(*, status: str, suppressed: bool, mode: str) -> bool:
+    """The rule checked at send time: never suppressed; opt-in needs a yes, opt-out a no-no."""
+    if suppressed or status == ConsentStatus.OPTED_OUT:
+        return False
+    if status == ConsentStatus.OPTED_IN:
+        return True
+    return mode == ConsentMode.OPT_OUT
+
+
+def consent_of(inquiry: Inquiry) -> ConsentView:
+    """The contact's consent (the capture's value until nurture records one) and history."""
+    row = ContactConsent.objects.filter(inquiry=inquiry).first()
+    status = row.status if row is not None else _captured(inquiry)
+    suppressed = row is not None and row.suppressed_at is not None
+    history = list(ConsentEvent.objects.filter(inquiry=inquiry).order_by("-recorded_at", "-id"))
+    return ConsentView(
+        status=status,
+        suppressed=suppressed,
+        suppressed_reason=row.suppressed_reason if row is not None else "",
+        mailable=may_email(
+            status=status, suppressed=suppressed, mode=nurture_settings().consent_mode
+        ),
+        history=history,
+    )
+
+
+def _captured(inquiry: Inquiry) -> str:
+    """The consent the capture recorded on the inquiry (same three values)."""
+    return (
+        str(inquiry.consent) if inquiry.consent in ConsentStatus.values else ConsentStatus.UNKNOWN
+    )

@@ -1,0 +1,332 @@
+"""The scheduler: due steps of active enrollments become sends, set-based, every minute.
+
+One run per tenant claims a bounded batch of due enrollments (``FOR UPDATE
+SKIP LOCKED``, so two runs never take the same person), walks each person's
+steps in memory, then writes in a fixed number of statements: the send log
+(keyed enrollment and step, so an edited program never repeats a finished
+step), the outbox messages (key ``nurture:<enrollment>:<step>``), the tasks,
+and the enrollments' new positions and due times. Emails respect the
+contact's frequency cap, the tenant's send window in its own time zone, and
+the per-minute throttle; consent is checked again by the sender at send time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+
+from django.db import transaction
+from django.db.models import Count, Max, Min
+from django.utils import timezone
+
+from inquiries.models import Activity, ActivityKind, Inquiry
+from leadflow.lib import times
+from leadflow.outbox.models import OutboxMessage
+from leadflow.outbox.services import kick_after_commit
+from leadflow.tenancy.context import require_tenant_id
+from leadflow.tenancy.models import Tenant
+from nurture.models import (
+    ContactConsent,
+    Enrollment,
+    EnrollmentState,
+    ExitReason,
+    NurtureSend,
+    NurtureSettings,
+    NurtureStep,
+    NurtureTask,
+    SendStatus,
+    StepKind,
+)
+from nurture.selectors import may_email, nurture_settings
+from nurture.services.enrollment import move_to_long_term
+
+EMAIL_KIND = "nurture_email"
+BATCH = 500
+THROTTLE_RETRY = timedelta(minutes=1)
+
+
+def outbox_key(enrollment_id: int, step_id: int) -> str:
+    return f"nurture:{enrollment_id}:{step_id}"
+
+
+def next_window_start(moment: datetime, config: NurtureSettings, zone: tzinfo) -> datetime:
+    """``moment`` if it is inside the send window (tenant's local time), else the next opening.
+
+    Computed on the local calendar day and converted back, so a window opening
+    at 08:00 opens at 08:00 local time on both sides of a DST change. A window
+    whose end is before its start runs over midnight; equal ends: always open.
+    """
+    local = moment.astimezone(zone)
+    start, end = config.window_start, config.window_end
+    if start == end:
+        return moment
+    now_time = local.time().replace(tzinfo=None)
+    inside = start <= now_time < end if start < end else (now_time >= start or now_time < end)
+    if inside:
+        return moment
+    opening = datetime.combine(local.date(), start, tzinfo=zone)
+    if opening <= local:
+        opening = datetime.combine(local.date() + timedelta(days=1), start, tzinfo=zone)
+    return opening.astimezone(UTC)
+
+
+@dataclass
+class RunResult:
+    claimed: int = 0
+    emails: int = 0
+    tasks: int = 0
+    skipped: int = 0
+    finished: int = 0
+    deferred: int = 0
+
+
+@dataclass
+class _Plan:
+    """What one run writes, gathered while walking the steps."""
+
+    sends: list[NurtureSend]
+    messages: list[OutboxMessage]
+    tasks: list[NurtureTask]
+    finished: list[int]
+
+
+def run_due_steps(*, now: datetime | None = None, limit: int = BATCH) -> RunResult:
+    """Turn the current tenant's due steps into sends; safe to run twice or at once."""
+    now = now or timezone.now()
+    result = RunResult()
+    tenant_id = require_tenant_id()
+    with transaction.atomic():
+        due = list(
+            Enrollment.objects.filter(
+                state=EnrollmentState.ACTIVE, due_at__lte=now, program__paused=False
+            )
+            .select_for_update(skip_locked=True, of=("self",))
+            .order_by("due_at", "id")[:limit]
+        )
+        result.claimed = len(due)
+        if not due:
+            return result
+        config = nurture_settings()
+        zone = times.zone(Tenant.objects.get(pk=tenant_id).timezone)
+        steps = _steps_of({e.program_id for e in due})
+        people = {
+            row["pk"]: row
+            for row in Inquiry.objects.filter(pk__in=[e.inquiry_id for e in due]).values(
+                "pk", "email", "consent"
+            )
+        }
+        consents = {
+            row["inquiry_id"]: row
+            for row in ContactConsent.objects.filter(inquiry_id__in=list(people)).values(
+                "inquiry_id", "status", "suppressed_at"
+            )
+        }
+        for pk, row in people.items():
+            known = consents.get(pk)
+            row["mailable"] = may_email(
+                status=known["status"] if known else row["consent"],
+                suppressed=bool(known and known["suppressed_at"]),
+                mode=config.consent_mode,
+            )
+        done = set(
+            NurtureSend.objects.filter(enrollment__in=due).values_list("enrollment_id", "step_id")
+        )
+        cap_since = now - timedelta(days=config.cap_days)
+        recent = {
+            row["inquiry_id"]: (row["n"], row["first"])
+            for row in NurtureSend.objects.filter(
+                inquiry_id__in=list(people),
+                kind=StepKind.EMAIL,
+                status=SendStatus.QUEUED,
+                created_at__gte=cap_since,
+            )
+            .values("inquiry_id")
+            .annotate(n=Count("id"), first=Min("created_at"))
+        }
+        budget = (
+            config.throttle_per_minute
+            - NurtureSend.objects.filter(
+                kind=StepKind.EMAIL,
+                status=SendStatus.QUEUED,
+                created_at__gt=now - timedelta(minutes=1),
+            ).count()
+        )
+        clicks = _clicks(due)
+        plan = _Plan(sends=[], messages=[], tasks=[], finished=[])
+        for enrollment in due:
+            program_steps = steps.get(enrollment.program_id, [])
+            budget = _walk(
+                enrollment,
+                program_steps,
+                people.get(enrollment.inquiry_id, {}),
+                done,
+                recent,
+                clicks,
+                config,
+                zone,
+                now,
+                budget,
+                plan,
+                result,
+            )
+        NurtureSend.objects.bulk_create(plan.sends, ignore_conflicts=True)
+        OutboxMessage.objects.bulk_create(plan.messages, ignore_conflicts=True)
+        NurtureTask.objects.bulk_create(plan.tasks)
+        Enrollment.objects.bulk_update(
+            [e for e in due if e.inquiry_id not in plan.finished],
+            ["position", "due_at", "step_started_at"],
+        )
+        if plan.finished:
+            move_to_long_term(inquiry_ids=plan.finished, by_label="finished its program")
+        if plan.messages:
+            kick_after_commit(tenant_id)
+    result.emails = len(plan.messages)
+    result.tasks = len(plan.tasks)
+    result.finished = len(plan.finished)
+    return result
+
+
+def _steps_of(program_ids: set[int]) -> dict[int, list[NurtureStep]]:
+    steps: dict[int, list[NurtureStep]] = {}
+    for step in NurtureStep.objects.filter(program_id__in=program_ids).order_by("position"):
+        steps.setdefault(step.program_id, []).append(step)
+    return steps
+
+
+def _clicks(due: list[Enrollment]) -> dict[int, datetime]:
+    """Each person's latest email click (a branch looks for one since its step started)."""
+    rows = (
+        Activity.objects.filter(
+            inquiry_id__in=[e.inquiry_id for e in due], kind=ActivityKind.EMAIL_CLICK
+        )
+        .values("inquiry_id")
+        .annotate(last=Max("occurred_at"))
+    )
+    return {row["inquiry_id"]: row["last"] for row in rows}
+
+
+def _walk(  # noqa: C901 — one step kind per branch reads best in one place
+    enrollment: Enrollment,
+    steps: list[NurtureStep],
+    person: dict,  # type: ignore[type-arg]
+    done: set[tuple[int, int]],
+    recent: dict[int, tuple[int, datetime]],
+    clicks: dict[int, datetime],
+    config: NurtureSettings,
+    zone: tzinfo,
+    now: datetime,
+    budget: int,
+    plan: _Plan,
+    result: RunResult,
+) -> int:
+    """Run one person's steps from their position until one makes them wait."""
+    tenant_id = enrollment.tenant_id
+    for _ in range(len(steps) + 1):
+        if enrollment.position >= len(steps):
+            # Finished: the long-term program too, which then starts over as a new
+            # enrollment (its steps are keyed per enrollment, so they run again).
+            plan.finished.append(enrollment.inquiry_id)
+            return budget
+        step = steps[enrollment.position]
+        if (enrollment.pk, step.pk) in done:
+            # Already run (the program was edited around it): never again.
+            _advance(enrollment, now)
+            continue
+        if step.kind == StepKind.WAIT:
+            started = enrollment.step_started_at
+            if now < started + step.wait:
+                enrollment.due_at = started + step.wait
+                return budget
+            _advance(enrollment, now)
+            continue
+        if step.kind == StepKind.BRANCH:
+            started = enrollment.step_started_at
+            clicked_at = clicks.get(enrollment.inquiry_id)
+            clicked = clicked_at is not None and clicked_at >= started
+            if not clicked and now < started + step.wait:
+                enrollment.due_at = started + step.wait
+                return budget
+            _record(plan, enrollment, step, SendStatus.DONE, "clicked" if clicked else "no click")
+            done.add((enrollment.pk, step.pk))
+            target = step.branch_to if clicked and step.branch_to is not None else None
+            _advance(enrollment, now, to=target)
+            continue
+        if step.kind == StepKind.TASK:
+            plan.tasks.append(
+                NurtureTask(
+                    tenant_id=tenant_id,
+                    enrollment=enrollment,
+                    inquiry_id=enrollment.inquiry_id,
+                    title=step.subject or "Follow up",
+                )
+            )
+            _record(plan, enrollment, step, SendStatus.DONE, "task created")
+            done.add((enrollment.pk, step.pk))
+            _advance(enrollment, now)
+            continue
+        # An email.
+        opening = next_window_start(now, config, zone)
+        if opening > now:
+            enrollment.due_at = opening
+            result.deferred += 1
+            return budget
+        count, first = recent.get(enrollment.inquiry_id, (0, now))
+        if count >= config.cap_emails:
+            enrollment.due_at = first + timedelta(days=config.cap_days)
+            result.deferred += 1
+            return budget
+        if not person.get("email") or not person.get("mailable"):
+            reason = "no email address" if not person.get("email") else "no consent"
+            _record(plan, enrollment, step, SendStatus.SKIPPED, reason)
+            result.skipped += 1
+            done.add((enrollment.pk, step.pk))
+            _advance(enrollment, now)
+            continue
+        if budget <= 0:
+            enrollment.due_at = now + THROTTLE_RETRY
+            result.deferred += 1
+            return budget
+        budget -= 1
+        _record(plan, enrollment, step, SendStatus.QUEUED, "")
+        done.add((enrollment.pk, step.pk))
+        recent[enrollment.inquiry_id] = (count + 1, first if count else now)
+        key = outbox_key(enrollment.pk, step.pk)
+        plan.messages.append(
+            OutboxMessage(
+                tenant_id=tenant_id,
+                kind=EMAIL_KIND,
+                key=key,
+                recipient=person["email"],
+                payload={"enrollment": enrollment.pk, "step": step.pk},
+                due_at=now,
+                cause_type="nurture_enrollment",
+                cause_id=str(enrollment.pk),
+            )
+        )
+        _advance(enrollment, now)
+    return budget
+
+
+def _record(
+    plan: _Plan, enrollment: Enrollment, step: NurtureStep, status: str, detail: str
+) -> None:
+    plan.sends.append(
+        NurtureSend(
+            tenant_id=enrollment.tenant_id,
+            enrollment=enrollment,
+            step=step,
+            inquiry_id=enrollment.inquiry_id,
+            kind=step.kind,
+            status=status,
+            detail=detail,
+        )
+    )
+
+
+def _advance(enrollment: Enrollment, now: datetime, *, to: int | None = None) -> None:
+    enrollment.position = enrollment.position + 1 if to is None else to
+    enrollment.step_started_at = now
+    enrollment.due_at = now
+
+
+__all__ = ["EMAIL_KIND", "ExitReason", "RunResult", "next_window_start", "run_due_steps"]

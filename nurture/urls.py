@@ -1,0 +1,13 @@
+from django.urls import path
+
+from nurture import views
+
+urlpatterns = [
+    path("nurture/", views.program_list, name="nurture-programs"),
+    path("nurture/settings/", views.settings_page, name="nurture-settings"),
+    path("nurture/<int:pk>/", views.program_detail, name="nurture-program"),
+    path("nurture/<int:pk>/<str:change>/", views.program_pause, name="nurture-program-pause"),
+    # For contacts and the mail provider: no login, no session.
+    path("u/<str:token>/", views.unsubscribe, name="nurture-unsubscribe"),
+    path("hooks/mailgun/<slug:tenant_slug>/", views.mailgun_webhook, name="nurture-mailgun"),
+]

@@ -1,0 +1,245 @@
+"""Browser pages of nurture: programs, a program's enrollments, settings; unsubscribe; bounces.
+
+The unsubscribe page and the Mailgun webhook are for people and machines
+outside LeadFlow: no login, no session, no CSRF token (the link's signature
+and the webhook's HMAC are what authenticate them).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+
+from leadflow.lib.rules import RuleViolation
+from leadflow.tenancy.context import tenant_context
+from leadflow.tenancy.models import Role, Tenant
+from nurture import links, selectors
+from nurture.models import ConsentMode, ConsentStatus, ContactConsent, NurtureProgram
+from nurture.services import bounces, consent
+from nurture.services import enrollment as enrollment_services
+from nurture.services import programs as program_services
+from nurture.services import settings as settings_services
+
+READERS = (Role.ADMIN, Role.MARKETER, Role.QUALIFIER)
+WRITERS = (Role.ADMIN, Role.MARKETER)
+
+
+def _principal(request, roles=READERS):
+    principal = request.principal
+    if principal is None:
+        raise Http404("You are not a member of any tenant.")
+    if principal.is_partner or not principal.has_role(*roles):
+        raise PermissionDenied
+    return principal
+
+
+@login_required
+def program_list(request):
+    """The programs in the order enrollment tries them, and anyone in nurture but in none."""
+    principal = _principal(request)
+    program_services.long_term_program()
+    dropped = list(selectors.unenrolled_nurture_inquiries()[:50])
+    return render(
+        request,
+        "nurture/programs.html",
+        {
+            "programs": list(selectors.programs()),
+            "dropped": dropped,
+            "can_change": principal.has_role(*WRITERS),
+        },
+    )
+
+
+class EnrollForm(forms.Form):
+    inquiry_ids = forms.CharField(
+        label="Inquiry ids",
+        help_text="One or more ids, separated by commas or spaces.",
+        max_length=10000,
+    )
+
+    def clean_inquiry_ids(self) -> list[int]:
+        parts = [p for p in re.split(r"[\s,]+", self.cleaned_data["inquiry_ids"]) if p]
+        if not parts or not all(p.isdigit() and 1 <= int(p) <= 2**31 - 1 for p in parts):
+            raise forms.ValidationError("Enter inquiry ids (whole numbers).")
+        if len(parts) > 1000:
+            raise forms.ValidationError("At most 1,000 at a time.")
+        return [int(p) for p in parts]
+
+
+@login_required
+def program_detail(request, pk: int):
+    """A program's steps and its enrollments (state, next step, due time), 50 a page."""
+    principal = _principal(request)
+    program = get_object_or_404(NurtureProgram.objects.all(), pk=pk)
+    form = EnrollForm()
+    if request.method == "POST":
+        _principal(request, WRITERS)
+        form = EnrollForm(request.POST)
+        if form.is_valid():
+            try:
+                result = enrollment_services.enroll_by_hand(
+                    inquiry_ids=form.cleaned_data["inquiry_ids"], program=program, by=principal
+                )
+            except RuleViolation as exc:
+                form.add_error("inquiry_ids", exc.message)
+            else:
+                messages.success(request, f"{len(result.enrolled)} enrolled in {program.name}.")
+                return redirect("nurture-program", pk=program.pk)
+    steps = selectors.program_steps(program)
+    by_position = {step.position: step for step in steps}
+    page = Paginator(selectors.enrollments(program_id=program.pk), 50).get_page(
+        request.GET.get("page")
+    )
+    for enrollment in page.object_list:
+        enrollment.next_step = by_position.get(enrollment.position)
+    return render(
+        request,
+        "nurture/program_detail.html",
+        {
+            "program": program,
+            "steps": steps,
+            "page": page,
+            "form": form,
+            "can_change": principal.has_role(*WRITERS),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@require_POST
+def program_pause(request, pk: int, change: str):
+    principal = _principal(request, WRITERS)
+    program = get_object_or_404(NurtureProgram.objects.all(), pk=pk)
+    if change not in ("pause", "resume"):
+        raise Http404
+    program_services.set_program_paused(program=program, paused=change == "pause", by=principal)
+    messages.success(request, f"{program.name} is {'paused' if change == 'pause' else 'running'}.")
+    return redirect("nurture-program", pk=program.pk)
+
+
+class SettingsForm(forms.Form):
+    from_name = forms.CharField(max_length=200, required=False)
+    from_address = forms.EmailField(required=False)
+    reply_to = forms.EmailField(required=False)
+    postal_address = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        help_text="Shown in the footer of every nurture email.",
+    )
+    consent_mode = forms.ChoiceField(choices=ConsentMode.choices)
+    cap_emails = forms.IntegerField(min_value=1, max_value=100, label="At most … emails")
+    cap_days = forms.IntegerField(min_value=1, max_value=365, label="… per this many days")
+    window_start = forms.TimeField(label="Send from (tenant time)")
+    window_end = forms.TimeField(label="Send until (tenant time)")
+    throttle_per_minute = forms.IntegerField(min_value=1, max_value=100000)
+    dkim_selector = forms.CharField(max_length=63, required=False)
+    dkim_domain = forms.CharField(max_length=253, required=False)
+    dkim_private_key = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        help_text="PEM; leave empty to keep the current key. Never shown again.",
+    )
+
+
+@login_required
+def settings_page(request):
+    """Sender, consent mode, frequency cap, send window, throttle and DKIM."""
+    principal = _principal(request, WRITERS)
+    config = selectors.nurture_settings()
+    initial = {name: getattr(config, name) for name in settings_services.FIELDS}
+    initial["dkim_private_key"] = ""
+    form = SettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        changes = dict(form.cleaned_data)
+        if not changes["dkim_private_key"]:
+            changes.pop("dkim_private_key")
+        try:
+            settings_services.update_nurture_settings(changes=changes, by=principal)
+        except RuleViolation as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, "Nurture settings saved.")
+            return redirect("nurture-settings")
+    return render(
+        request,
+        "nurture/settings.html",
+        {"form": form, "dkim_configured": bool(config.dkim_private_key)},
+        status=400 if form.errors else 200,
+    )
+
+
+def _consent_for(token: str) -> ContactConsent:
+    read = links.read_token(token)
+    if read is None:
+        raise Http404("This unsubscribe link is not valid.")
+    tenant = Tenant.objects.filter(slug=read.tenant_slug).first()
+    if tenant is None:
+        raise Http404("This unsubscribe link is not valid.")
+    with tenant_context(tenant):
+        row = (
+            ContactConsent.objects.select_related("inquiry")
+            .filter(token=read.contact_token)
+            .first()
+        )
+    if row is None:
+        raise Http404("This unsubscribe link is not valid.")
+    return row
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request, token: str):
+    """GET: a confirmation page (never unsubscribes: scanners follow links). POST: unsubscribe.
+
+    The POST is both the page's button and RFC 8058's one-click
+    (``List-Unsubscribe=One-Click``): no cookie, session or CSRF token is
+    needed, and it takes effect before the response.
+    """
+    row = _consent_for(token)
+    with tenant_context(row.tenant_id):
+        tenant = Tenant.objects.get(pk=row.tenant_id)
+        sender = selectors.nurture_settings().from_name or tenant.name
+        if request.method == "POST":
+            consent.unsubscribe(consent=row)
+            return render(request, "nurture/unsubscribed.html", {"sender": sender})
+    return render(
+        request,
+        "nurture/unsubscribe.html",
+        {"sender": sender, "already": row.status == ConsentStatus.OPTED_OUT},
+    )
+
+
+@csrf_exempt
+@require_POST
+def mailgun_webhook(request, tenant_slug: str):
+    """Mailgun's signed event webhook: hard bounces and complaints suppress the contact."""
+    try:
+        body = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        return JsonResponse({"detail": "The body is not JSON."}, status=400)
+    if not isinstance(body, dict) or not isinstance(body.get("signature"), dict):
+        return JsonResponse({"detail": "No signature."}, status=400)
+    try:
+        bounces.verify_signature(body["signature"])
+    except bounces.BadSignature:
+        return JsonResponse({"detail": "The signature is not valid."}, status=403)
+    tenant = Tenant.objects.filter(slug=tenant_slug).first()
+    if tenant is None:
+        raise Http404
+    event_data = body.get("event-data")
+    if not isinstance(event_data, dict):
+        return JsonResponse({"detail": "No event-data."}, status=400)
+    with tenant_context(tenant):
+        result = bounces.process_mailgun_event(event_data)
+    return JsonResponse({"event": result.event, "action": result.action})
