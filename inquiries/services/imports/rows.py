@@ -13,6 +13,7 @@ from inquiries.models import Campaign, CustomField, ImportJob, RowProblem
 from inquiries.profile import PROFILE_FIELDS
 from inquiries.services.capture import _normalized
 from inquiries.services.custom_fields import clean_custom_values
+from inquiries.services.imports.values import EMPTY, NEW_CHOICE, guess_value, value_target
 from inquiries.services.validation import clean_activity_time, clean_cell, clean_choice
 from leadflow.lib.rules import RuleViolation
 
@@ -32,6 +33,21 @@ class Plan:
     campaigns: dict[str, int] = field(default_factory=dict)
     # Archived campaigns' lower-case names: they exist, but take no new inquiries.
     archived_campaigns: frozenset[str] = frozenset()
+    # Per choice-like column: what each value becomes (the saved value map, then the
+    # first guesses — a country name, 1/0 — worked out once per distinct value).
+    value_maps: dict[str, dict[str, str]] = field(default_factory=dict)
+    value_targets: dict[str, str] = field(default_factory=dict)
+
+    def translate(self, header: str, text: str) -> str:
+        """The cell as its value map says (``""`` for left empty); the cell itself if unmapped."""
+        target = self.value_targets.get(header)
+        if target is None:
+            return text
+        known = self.value_maps[header]
+        if text not in known:
+            guess = guess_value(target, text, self.fields)
+            known[text] = text if guess is None or guess == NEW_CHOICE else guess
+        return known[text]
 
     @classmethod
     def of(cls, job: ImportJob) -> Plan:
@@ -60,7 +76,27 @@ class Plan:
                     campaigns[name.lower()] = pk
                 else:
                     archived.add(name.lower())
-        return cls(columns, fields, placeholders, custom_headers, campaigns, frozenset(archived))
+        value_maps: dict[str, dict[str, str]] = {}
+        value_targets: dict[str, str] = {}
+        for _i, header, spec in columns:
+            target = value_target(spec, fields)
+            if target is not None:
+                value_targets[header] = target
+                value_maps[header] = {
+                    raw: becomes
+                    for raw, becomes in (spec.get("values") or {}).items()
+                    if becomes != NEW_CHOICE
+                }
+        return cls(
+            columns,
+            fields,
+            placeholders,
+            custom_headers,
+            campaigns,
+            frozenset(archived),
+            value_maps,
+            value_targets,
+        )
 
     def is_missing_campaign(self, header: str, text: str) -> bool:
         """Whether ``text`` in ``header`` names a campaign that does not exist (not archived)."""
@@ -144,6 +180,9 @@ def parse_row(plan: Plan, number: int, cells: list[str]) -> tuple[Row | None, li
     for index, header, spec in plan.columns:
         text = cells[index].strip() if index < len(cells) else ""
         if not text or text.lower() in plan.placeholders:
+            continue
+        text = plan.translate(header, text)
+        if text == EMPTY:
             continue
         to = spec["to"]
         try:
