@@ -34,6 +34,7 @@ from inquiries.selectors.inquiries import custom_field_list
 from inquiries.services import imports as import_services
 from inquiries.services.campaigns import create_missing_campaigns
 from inquiries.services.validation import CELL_FIELDS
+from inquiries.views.import_values import value_columns
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.pages import member_page
 from leadflow.tenancy.roles import EDITORS, MARKETING
@@ -308,6 +309,10 @@ def import_mapping_page(request, principal, pk: int):
     except RuleViolation as exc:
         form.add_error(form.field_for(exc), exc.message)
         return _render_mapping(request, job, form, status=409 if exc.conflict else 400)
+    job.refresh_from_db()
+    if value_columns(job):
+        messages.success(request, "Columns saved. Now say what the values in them become.")
+        return redirect("import-values", pk=job.pk)
     messages.success(request, "Mapping saved. Run the dry run to see what the import would do.")
     return redirect("import-detail", pk=job.pk)
 
