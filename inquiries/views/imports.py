@@ -132,8 +132,19 @@ def _target_choices(custom_fields) -> list:
         ("Custom field", [*custom, (NEW_FIELD, "+ New custom field…")]),
         ("Activity (the cell is its date and time)", activities),
         ("Campaign", [("campaign", "Campaign (by name)")]),
-        ("Outcome", [("outcome", "Outcome (won / lost)")]),
+        (
+            "Outcome",
+            [
+                ("outcome", "Outcome (won / lost / open)"),
+                ("outcome_date", "Outcome close date"),
+                ("outcome_value", "Outcome value"),
+            ],
+        ),
     ]
+
+
+# Targets that are their own "to" (no field, key or kind after a colon).
+OWN_TARGETS = ("outcome", "outcome_date", "outcome_value", "campaign")
 
 
 def _target_of(spec: dict) -> str:
@@ -145,7 +156,7 @@ def _target_of(spec: dict) -> str:
         return f"custom:{spec.get('key')}"
     if to == "activity":
         return f"activity:{spec.get('kind')}"
-    return to if to in ("outcome", "campaign") else "ignore"
+    return to if to in OWN_TARGETS else "ignore"
 
 
 def _split(text: str) -> list[str]:
@@ -243,7 +254,7 @@ class MappingForm(forms.Form):
                 if kind == CustomFieldKind.CHOICE:
                     create["choices"] = _split(self.cleaned_data[f"c{n}_choices"])
                 spec = {"to": "custom", "key": _new_field_key(label), "create": create}
-            elif target in ("ignore", "outcome", "campaign"):
+            elif target == "ignore" or target in OWN_TARGETS:
                 spec = {"to": target}
             else:
                 to, _, value = target.partition(":")

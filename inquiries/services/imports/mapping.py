@@ -189,10 +189,15 @@ def _clean_spec(
         return "", {"to": "activity", "kind": kind}
     if to == "outcome":
         return "outcome", {"to": "outcome"}
+    if to in ("outcome_date", "outcome_value"):
+        return to, {"to": to}
     if to == "campaign":
         return "campaign", {"to": "campaign"}
     raise _mapping_error(
-        header, "invalid", 'Map to field, custom, activity, campaign, outcome or ignore ("to").'
+        header,
+        "invalid",
+        "Map to field, custom, activity, campaign, outcome, outcome_date, outcome_value "
+        'or ignore ("to").',
     )
 
 

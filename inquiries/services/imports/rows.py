@@ -6,7 +6,8 @@ Matching the checked rows to people is in ``matching.py``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
 from inquiries.models import Campaign, CustomField, ImportJob, RowProblem
@@ -120,6 +121,8 @@ class Row:
     external_id: str
     outcome: str
     activities: list[tuple[str, datetime]]
+    outcome_on: date | None = None
+    outcome_value: Decimal | None = None
     campaign_id: int | None = None
     # Set by the reader (a forked process): the row's stage cells as a new person on its own
     # (scored), as CSV text; the stage they put it in; the scorer (or None) used.
@@ -176,6 +179,8 @@ def parse_row(plan: Plan, number: int, cells: list[str]) -> tuple[Row | None, li
     activities: list[tuple[str, datetime]] = []
     columns_of: dict[str, tuple[str, str]] = {}
     outcome = ""
+    outcome_on: date | None = None
+    outcome_value: Decimal | None = None
     campaign_id = None
     for index, header, spec in plan.columns:
         text = cells[index].strip() if index < len(cells) else ""
@@ -209,6 +214,10 @@ def parse_row(plan: Plan, number: int, cells: list[str]) -> tuple[Row | None, li
                         f"No campaign named {text!r}; create it from the dry run or under "
                         "Campaigns, or ignore this column."
                     )
+            elif to == "outcome_date":
+                outcome_on = clean_activity_time(text).date()
+            elif to == "outcome_value":
+                outcome_value = clean_amount(text)
             else:
                 outcome = clean_choice("outcome", text)
         except ValueError as exc:
@@ -253,10 +262,24 @@ def parse_row(plan: Plan, number: int, cells: list[str]) -> tuple[Row | None, li
             external_id=external_id,
             outcome=outcome,
             activities=activities,
+            outcome_on=outcome_on,
+            outcome_value=outcome_value,
             campaign_id=campaign_id,
         ),
         errors,
     )
+
+
+def clean_amount(text: str) -> Decimal:
+    """An amount as exports write it: 12500, 12,500.00, €12 500, 12500 EUR; ValueError otherwise."""
+    digits = "".join(ch for ch in text if ch.isdigit() or ch in ".-")
+    try:
+        value = Decimal(digits)
+    except InvalidOperation:
+        raise ValueError(f'"{text[:20]}" is not an amount, e.g. 12500 or 12,500.00.') from None
+    if not digits or value < 0 or value >= Decimal("1e12") or not value.is_finite():
+        raise ValueError(f'"{text[:20]}" is not an amount, e.g. 12500 or 12,500.00.')
+    return value.quantize(Decimal("0.01"))
 
 
 def parse_chunk(

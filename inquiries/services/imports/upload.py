@@ -73,6 +73,8 @@ OUTCOME_HEADERS = (
     "conversion",
     "won",
 )
+OUTCOME_DATE_HEADERS = ("close_date", "closed_on", "closed_at", "won_date", "date_closed")
+OUTCOME_VALUE_HEADERS = ("deal_value", "amount", "deal_amount", "revenue", "won_value", "value")
 # An id column a CRM names otherwise ("Lead Number", "Prospect Ref"): <who>_<id word>.
 ID_RE = re.compile(r"(lead|record|contact|prospect|customer|person|crm)_?(id|number|no|nr|ref|key)")
 
@@ -182,6 +184,12 @@ def suggest_mapping(headers: list[str]) -> dict[str, dict[str, Any]]:
         elif ID_RE.fullmatch(name) and "external_id" not in taken:
             mapping[header] = {"to": "field", "field": "external_id"}
             taken.add("external_id")
+        elif name in OUTCOME_DATE_HEADERS and "outcome_date" not in taken:
+            mapping[header] = {"to": "outcome_date"}
+            taken.add("outcome_date")
+        elif name in OUTCOME_VALUE_HEADERS and "outcome_value" not in taken:
+            mapping[header] = {"to": "outcome_value"}
+            taken.add("outcome_value")
         elif name in OUTCOME_HEADERS and "outcome" not in taken:
             mapping[header] = {"to": "outcome"}
             taken.add("outcome")
