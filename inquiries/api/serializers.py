@@ -237,6 +237,9 @@ class InquiryOutput(serializers.ModelSerializer):
             "last_activity_at",
             "assigned_to",
             "disqualified_reason",
+            "outcome",
+            "outcome_on",
+            "outcome_value",
         ]
 
 

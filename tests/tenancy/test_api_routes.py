@@ -130,6 +130,7 @@ ROUTES = [
     ("get", "/api/v1/deal-registrations/"),
     ("post", "/api/v1/deal-registrations/"),
     ("get", "/api/v1/deal-registrations/1/"),
+    ("post", "/api/v1/inquiries/outcomes/"),
 ]
 
 
@@ -236,6 +237,7 @@ def test_route_list_covers_every_api_route():
         "lead-sync",
         "deal-registration-list",
         "deal-registration-detail",
+        "inquiry-outcomes",
     }
 
 
