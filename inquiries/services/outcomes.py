@@ -12,18 +12,17 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
 
 from inquiries.models import Inquiry, Outcome, Stage
+from inquiries.services.planner import refresh_statistics
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.services import record_audit
 
 MAX_IDS = 1000
-# Past this many rows written, the table's statistics are refreshed before the next job plans.
-ANALYZE_AFTER = 500
 
 
 @dataclass(frozen=True)
@@ -31,20 +30,6 @@ class OutcomeResult:
     matched: int
     changed: int
     leads_left_alone: int
-
-
-def analyze_tables(*tables: str) -> None:
-    """Refresh the planner's statistics of tables a job just changed in bulk.
-
-    Autovacuum may be off or late (it is off on the test server): a rescore
-    planned on the statistics of an empty table joins row by row. ANALYZE
-    reads a sample (30,000 rows at most), so it costs well under a second.
-    """
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        for table in tables:
-            cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
 
 
 @transaction.atomic
@@ -102,6 +87,5 @@ def record_outcomes(
         },
         by=by,
     )
-    if changed >= ANALYZE_AFTER:
-        analyze_tables(Inquiry._meta.db_table)
+    transaction.on_commit(lambda: refresh_statistics(changed))
     return OutcomeResult(matched, changed, matched - changed)
