@@ -40,6 +40,7 @@ schemathesis: install
 BENCHES ?= capture rescore import_csv inbox outbox missing_updates lead_lists routing digests
 BENCHES += partner_sync
 BENCHES += webhooks
+BENCHES += suggest_auc
 bench: install
 	@for b in $(BENCHES); do echo "== bench/$$b.py"; $(PY) bench/$$b.py $(BENCH_ARGS) || exit 1; done
 

@@ -201,7 +201,9 @@ def what_if(
 
 
 @dataclass(frozen=True)
-class _Example:
+class Example:
+    """One inquiry with a known outcome: its profile, its activities, won?, held back?"""
+
     profile: dict[str, Any]
     activities: list[tuple[str, datetime]]
     won: bool
@@ -389,7 +391,7 @@ def _choose_penalty(rows: list[list[int]], won: list[bool], width: int) -> float
 
 
 def _evidence_rules(
-    train: list[_Example], custom_kinds: Mapping[str, str]
+    train: list[Example], custom_kinds: Mapping[str, str]
 ) -> tuple[list[dict[str, Any]], float]:
     """Fit rules whose points are a penalised logistic regression's weights, ×10, rounded.
 
@@ -559,7 +561,7 @@ def suggest_from_outcomes(
         )
     custom_kinds = custom_field_kinds()
     labelled = Inquiry.objects.filter(created_at__lt=as_of, outcome__in=[WON, LOST])
-    examples: list[_Example] = []
+    examples: list[Example] = []
     for chunk, activities in _chunks(labelled, as_of=as_of):
         for inquiry in chunk:
             outcome = _outcome(inquiry.outcome)
@@ -567,7 +569,7 @@ def suggest_from_outcomes(
                 continue
             held = (inquiry.pk * SPLIT_MULTIPLIER) % 1000 < holdout_fraction * 1000
             profile = profile_of(inquiry)
-            examples.append(_Example(profile, activities[inquiry.pk], outcome == WON, held))
+            examples.append(Example(profile, activities[inquiry.pk], outcome == WON, held))
     won = sum(e.won for e in examples)
     lost = len(examples) - won
     if won < min_each or lost < min_each:
@@ -578,6 +580,15 @@ def suggest_from_outcomes(
             f"(from closed leads or an imported outcome field); "
             f"you have {won} won and {lost} lost.",
         )
+    return suggest_from_examples(examples, custom_kinds, as_of=as_of)
+
+
+def suggest_from_examples(
+    examples: list[Example], custom_kinds: Mapping[str, str], *, as_of: datetime
+) -> Suggestion:
+    """The suggestion from examples already read (the benchmark feeds generated ones)."""
+    won = sum(e.won for e in examples)
+    lost = len(examples) - won
     train = [e for e in examples if not e.held_back]
     test = [e for e in examples if e.held_back]
     train_won, test_won = sum(e.won for e in train), sum(e.won for e in test)
