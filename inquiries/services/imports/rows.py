@@ -38,6 +38,8 @@ class Plan:
     # first guesses — a country name, 1/0 — worked out once per distinct value).
     value_maps: dict[str, dict[str, str]] = field(default_factory=dict)
     value_targets: dict[str, str] = field(default_factory=dict)
+    # The tenant's country: phone numbers without "+" are read in it.
+    region: str = ""
 
     def translate(self, header: str, text: str) -> str:
         """The cell as its value map says (``""`` for left empty); the cell itself if unmapped."""
@@ -97,6 +99,7 @@ class Plan:
             frozenset(archived),
             value_maps,
             value_targets,
+            job.tenant.country,
         )
 
     def is_missing_campaign(self, header: str, text: str) -> bool:
@@ -231,7 +234,7 @@ def parse_row(plan: Plan, number: int, cells: list[str]) -> tuple[Row | None, li
     clean: dict[str, Any] = {}
     while True:
         try:
-            clean = _normalized(profile)
+            clean = _normalized(profile, plan.region)
             break
         except RuleViolation as exc:
             header, text = columns_of.get(exc.field, (exc.field, ""))
