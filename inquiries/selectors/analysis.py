@@ -463,7 +463,9 @@ def _evidence_rules(
     return [{k: v for k, v in r.items() if k != "_support"} for r in kept], penalty
 
 
-def lift_of(scores: list[int], won: list[bool], tops: Iterable[int] = (10, 20, 30)) -> tuple:
+def lift_of(
+    scores: list[int], won: list[bool], tops: Iterable[int] = (10, 20, 30)
+) -> tuple[tuple[int, float], ...]:
     """(top %, share of wins among them) for the best-scored ``top`` percent (ties by order)."""
     ranked = sorted(zip(scores, won, strict=True), key=lambda pair: -pair[0])
     shares = []

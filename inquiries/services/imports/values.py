@@ -305,7 +305,7 @@ def set_value_mapping(
     for header, value_map in values.items():
         spec = mapping.get(header)
         target = value_target(spec, fields) if spec else None
-        if target is None:
+        if spec is None or target is None:
             raise RuleViolation(
                 field=f"mapping.{header}.values",
                 code="not_a_choice",
