@@ -278,3 +278,23 @@ def test_values_of_a_column_without_a_list_of_values_are_refused(actors):
     with tenant_context(owner.tenant):
         job.refresh_from_db()
     assert "values" not in job.mapping["Lead Number"]
+
+
+def test_the_api_takes_value_maps_and_refuses_a_value_not_allowed(actors):
+    owner = actors.owner
+    job = upload(owner, EXPORT.read_bytes())
+    api = owner.api()
+    url = f"/api/v1/inquiries/imports/{job.pk}/mapping/"
+    mapping = {
+        "Lead Number": {"to": "field", "field": "external_id"},
+        "Lead Source": {"to": "field", "field": "source", "values": {"Google": "nonsense"}},
+    }
+    refused = api.post(url, {"mapping": mapping}, format="json")
+    assert refused.status_code == 400
+    assert "mapping.Lead Source.values" in refused.json()["errors"]
+    mapping["Lead Source"]["values"] = {"Google": "web_form", "Direct Traffic": ""}
+    accepted = api.post(url, {"mapping": mapping}, format="json")
+    assert accepted.status_code == 200, accepted.json()
+    with tenant_context(owner.tenant):
+        job.refresh_from_db()
+    assert job.mapping["Lead Source"]["values"] == {"Google": "web_form", "Direct Traffic": ""}
