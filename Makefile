@@ -42,6 +42,7 @@ BENCHES += partner_sync
 BENCHES += webhooks
 BENCHES += weekly_report
 BENCHES += dashboards
+BENCHES += suggest_auc
 bench: install
 	@for b in $(BENCHES); do echo "== bench/$$b.py"; $(PY) bench/$$b.py $(BENCH_ARGS) || exit 1; done
 

@@ -136,6 +136,9 @@ class CustomField(TenantOwnedModel):
     on_public_form = models.BooleanField(default=False)
     # A buyer must answer it on the public form (imports and the API may leave it empty).
     required = models.BooleanField(default=False)
+    # A choice field open to new values: an import's value step offers each value it
+    # has not seen as a new choice (added when the value map is saved).
+    open_choices = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=now)
 
     class Meta(TenantOwnedModel.Meta):
@@ -261,6 +264,9 @@ class Inquiry(TenantOwnedModel):
     external_id = models.CharField(max_length=100, blank=True)
     custom = models.JSONField(default=dict, blank=True)
     outcome = models.CharField(max_length=4, choices=Outcome.choices, blank=True)
+    # When the known outcome closed and what it was worth (an imported history).
+    outcome_on = models.DateField(null=True, blank=True)
+    outcome_value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
 
     stage = models.CharField(max_length=12, choices=Stage.choices, default=Stage.INQUIRY)
     disqualified_reason = models.CharField(max_length=200, blank=True)
@@ -520,6 +526,8 @@ class ImportJob(TenantOwnedModel):
     headers = models.JSONField(default=list, blank=True)
     mapping = models.JSONField(default=dict, blank=True)
     placeholders = models.JSONField(default=list, blank=True)
+    # The saved mapping this job's mapping was saved as: the value step updates it too.
+    mapping_name = models.CharField(max_length=100, blank=True)
     status = models.CharField(
         max_length=10, choices=ImportStatus.choices, default=ImportStatus.ANALYSED
     )

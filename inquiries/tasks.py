@@ -9,6 +9,9 @@ from django.db import DatabaseError
 
 from inquiries.models import BulkJob, ImportJob, RescoreJob
 from inquiries.services import imports, rescoring, triage
+from inquiries.services.phones import renormalize_phones
+from leadflow.tenancy.models import Tenant
+from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.tasks import TenantTask
 
 logger = logging.getLogger(__name__)
@@ -48,3 +51,18 @@ def run_bulk_job_task(*, job_id: int, tenant_id: int) -> str | None:
     """Apply a bulk action to all inquiries matching a filter, batch by batch; resumable."""
     job = _job_or_none(BulkJob, job_id, tenant_id)
     return None if job is None else triage.run_bulk_job(job=job).status
+
+
+@shared_task(base=TenantTask, autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=5)
+def renormalize_phones_task(*, tenant_id: int) -> dict[str, int]:
+    """Parse the tenant's stored phones again in its country; log the duplicates revealed."""
+    tenant = Tenant.objects.get(pk=tenant_id)
+    report = renormalize_phones(by=Principal.system(tenant, "phone re-normalisation"))
+    logger.info(
+        "phones re-normalised: %s checked, %s changed, %s shared numbers",
+        report.checked,
+        report.changed,
+        len(report.duplicates),
+        extra={"tenant_id": tenant_id},
+    )
+    return {"checked": report.checked, "changed": report.changed, "shared": len(report.duplicates)}

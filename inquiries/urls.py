@@ -10,6 +10,7 @@ from inquiries.views import (
     public_form,
     rule_builder,
 )
+from inquiries.views import import_values as import_value_views
 from inquiries.views import imports as import_views
 from inquiries.views import inquiries as inquiry_views
 
@@ -81,6 +82,11 @@ urlpatterns = [
         name="import-dry-run-progress",
     ),
     path("inquiries/imports/<int:pk>/start/", import_views.import_start_page, name="import-start"),
+    path(
+        "inquiries/imports/<int:pk>/values/",
+        import_value_views.import_values_page,
+        name="import-values",
+    ),
     path(
         "inquiries/imports/<int:pk>/cancel/", import_views.import_cancel_page, name="import-cancel"
     ),

@@ -10,6 +10,7 @@ from inquiries.api import inbox as inbox_api
 from inquiries.api import inquiries as inquiries_api
 from inquiries.api import rescoring as rescoring_api
 from inquiries.api.merging import DuplicatesView, MergeView
+from inquiries.api.outcomes import OutcomesView
 from leadflow.outbox import api as outbox_api
 from leadflow.tenancy import api as tenancy_api
 from leadflow.tenancy import views as tenancy_views
@@ -68,6 +69,11 @@ api_v1 = [
 
 api_v1 += [
     path("lead-settings/", LeadSettingsView.as_view(), name="lead-settings"),
+]
+
+# Issue 24 (onboarding a CRM export): outcomes in bulk.
+api_v1 += [
+    path("inquiries/outcomes/", OutcomesView.as_view(), name="inquiry-outcomes"),
 ]
 
 routing_router = SimpleRouter()

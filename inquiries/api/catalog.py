@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_filters
+from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.response import Response
@@ -18,6 +19,7 @@ from inquiries.selectors.inquiries import campaign_list, custom_field_list
 from inquiries.services.campaigns import change_campaign, create_campaign
 from inquiries.services.custom_fields import (
     PUBLIC_FORM_EDITORS,
+    change_custom_field_choices,
     define_custom_field,
     set_custom_field_on_public_form,
 )
@@ -110,9 +112,19 @@ class CustomFieldViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tenan
         field = self.get_object()
         data = CustomFieldChange(data=request.data)
         data.is_valid(raise_exception=True)
-        field = set_custom_field_on_public_form(
-            field=field, on_public_form=data.validated_data["on_public_form"], by=self.principal
-        )
+        change = data.validated_data
+        with transaction.atomic():
+            if "choices" in change or "open_choices" in change:
+                field = change_custom_field_choices(
+                    field=field,
+                    choices=change.get("choices"),
+                    open_choices=change.get("open_choices"),
+                    by=self.principal,
+                )
+            if "on_public_form" in change:
+                field = set_custom_field_on_public_form(
+                    field=field, on_public_form=change["on_public_form"], by=self.principal
+                )
         return Response(CustomFieldSerializer(field).data)
 
     @extend_schema(request=CustomFieldSerializer, responses={201: CustomFieldSerializer})

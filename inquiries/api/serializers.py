@@ -237,6 +237,9 @@ class InquiryOutput(serializers.ModelSerializer):
             "last_activity_at",
             "assigned_to",
             "disqualified_reason",
+            "outcome",
+            "outcome_on",
+            "outcome_value",
         ]
 
 
@@ -302,11 +305,39 @@ class CustomFieldSerializer(JsonTypedInput, serializers.ModelSerializer):
 
     class Meta:
         model = CustomField
-        fields = ["id", "key", "label", "kind", "choices", "on_public_form", "required"]
+        fields = [
+            "id",
+            "key",
+            "label",
+            "kind",
+            "choices",
+            "on_public_form",
+            "required",
+            "open_choices",
+        ]
         read_only_fields = ["id", "required"]
 
 
 class CustomFieldChange(StrictSerializer):
     on_public_form = serializers.BooleanField(
-        help_text="Put the field on the public form (true) or take it off (false)."
+        required=False,
+        help_text="Put the field on the public form (true) or take it off (false).",
     )
+    choices = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        required=False,
+        min_length=1,
+        max_length=100,
+        help_text="A choice field's choices, all of them, in order (edits, adds, removes).",
+    )
+    open_choices = serializers.BooleanField(
+        required=False,
+        help_text="A choice field takes new values (an import offers each unseen one).",
+    )
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError(
+                {"on_public_form": ["Give on_public_form, choices or open_choices."]}
+            )
+        return attrs

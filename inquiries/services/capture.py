@@ -92,7 +92,7 @@ def company_domain(email: str) -> str:
     return "" if not domain or domain in FREE_MAIL_DOMAINS else domain
 
 
-def _normalized(profile: dict[str, Any]) -> dict[str, Any]:
+def _normalized(profile: dict[str, Any], region: str = "") -> dict[str, Any]:
     clean: dict[str, Any] = {}
     for name in PROFILE_FIELDS:
         value = profile.get(name)
@@ -112,7 +112,7 @@ def _normalized(profile: dict[str, Any]) -> dict[str, Any]:
         except ValueError as exc:
             raise RuleViolation(field="company_size", code="invalid", message=str(exc)) from None
     if "phone" in clean:
-        normalized = phone_lib.normalize(clean["phone"])
+        normalized = phone_lib.normalize(clean["phone"], region)
         if not normalized:
             raise RuleViolation(
                 field="phone",
@@ -174,7 +174,7 @@ def capture_inquiry(
     below it goes to nurture. Retrying the same response merges again and
     never makes a duplicate.
     """
-    clean = _normalized(profile)
+    clean = _normalized(profile, by.tenant.country)
     external_source = external_source.strip()
     external_id = external_id.strip()
     if not (clean.get("email") or clean.get("phone_normalized") or external_id):
@@ -380,7 +380,7 @@ def update_profile(
         if name == "country" and value:
             value = value.upper()
         if name == "phone":
-            normalized = phone_lib.normalize(value) if value else ""
+            normalized = phone_lib.normalize(value, by.tenant.country) if value else ""
             if value and not normalized:
                 raise RuleViolation(
                     field="phone", code="invalid", message="Give a phone number of 7–15 digits."

@@ -13,6 +13,7 @@ from inquiries.selectors.rule_builder import custom_field_uses
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Role
 from leadflow.tenancy.principal import Principal
+from leadflow.tenancy.roles import EDITORS
 from leadflow.tenancy.services import record_audit
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
@@ -31,6 +32,7 @@ def define_custom_field(
     kind: str,
     choices: list[str] | None = None,
     on_public_form: bool = False,
+    open_choices: bool = False,
     by: Principal,
 ) -> CustomField:
     """Add a qualifier of the tenant's own (text, number, choice or yes/no).
@@ -90,6 +92,7 @@ def define_custom_field(
         kind=kind,
         choices=cleaned,
         on_public_form=on_public_form,
+        open_choices=open_choices and kind == CustomFieldKind.CHOICE,
     )
     record_audit(
         action="custom_field.defined",
@@ -131,6 +134,53 @@ def set_custom_field_on_public_form(
         after={"on_public_form": on_public_form},
         by=by,
     )
+    return field
+
+
+@transaction.atomic
+def change_custom_field_choices(
+    *,
+    field: CustomField,
+    choices: list[str] | None = None,
+    open_choices: bool | None = None,
+    by: Principal,
+) -> CustomField:
+    """Edit a choice field's choices (add, rename, reorder, remove) and whether it takes new ones.
+
+    Values already stored stay as they are; a removed choice is no longer
+    accepted from now on. Only editors may change a field's choices.
+    """
+    if not by.has_role(*EDITORS):
+        raise RuleViolation(
+            field="choices", code="forbidden", message="Your role may not edit custom fields."
+        )
+    field = CustomField.objects.select_for_update().get(pk=field.pk)
+    if field.kind != CustomFieldKind.CHOICE:
+        raise RuleViolation(
+            field="choices", code="invalid", message="Only choice fields have choices."
+        )
+    before = {"choices": list(field.choices), "open_choices": field.open_choices}
+    if choices is not None:
+        cleaned = [str(c).strip() for c in choices if str(c).strip()]
+        if (
+            not cleaned
+            or len(cleaned) > MAX_CHOICES
+            or len(set(map(str.lower, cleaned))) != len(cleaned)
+        ):
+            raise RuleViolation(
+                field="choices",
+                code="invalid",
+                message=f"A choice field needs 1–{MAX_CHOICES} distinct choices.",
+            )
+        field.choices = cleaned
+    if open_choices is not None:
+        field.open_choices = open_choices
+    after = {"choices": list(field.choices), "open_choices": field.open_choices}
+    if after != before:
+        field.save(update_fields=["choices", "open_choices"])
+        record_audit(
+            action="custom_field.choices_changed", obj=field, before=before, after=after, by=by
+        )
     return field
 
 

@@ -235,7 +235,12 @@ def create_suggested_draft(*, by: Principal) -> LeadDefinition:
         f"{suggestion.train_lost} lost, checked on {suggestion.test_won} won / "
         f"{suggestion.test_lost} lost held back. ROC AUC {suggestion.auc:.2f}; at the "
         f"threshold {suggestion.threshold}: precision {suggestion.precision:.0%}, "
-        f"recall {suggestion.recall:.0%}."
+        f"recall {suggestion.recall:.0%}. Wins among the top "
+        + ", ".join(f"{top}%: {share:.0%}" for top, share in suggestion.lift)
+        + f" by score (all held back: {suggestion.base_rate:.0%}). Points are a logistic "
+        f"regression's weights ×10 with an L2 penalty of {suggestion.penalty:g} (chosen by "
+        "cross-validation), so values seen rarely earn few points; each rule's label shows "
+        "its support (won / lost)."
     )
     return create_draft(
         values={

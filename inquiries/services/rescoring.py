@@ -50,6 +50,7 @@ from inquiries.models import (
     RescoreStatus,
 )
 from inquiries.selectors.scoring import profile_of, rules_of
+from inquiries.services.planner import refresh_statistics
 from inquiries.services.scoring import SCORED_STAGES, route_by_score
 from leadflow.lib import jobs
 from leadflow.lib.rules import RuleViolation
@@ -132,6 +133,9 @@ def run_rescore_job(
         rules = rules_of(definition)
     except RuleViolation as exc:
         return _fail(job, f"the definition no longer validates: {exc.message}")
+    if not job.done:
+        # Planned on the statistics of before an import, the rescore joins row by row.
+        refresh_statistics(job.total)
     batches = 0
     try:
         while stop_after_batches is None or batches < stop_after_batches:
@@ -147,6 +151,8 @@ def run_rescore_job(
         )
         raise
     job.refresh_from_db()
+    if job.status == RescoreStatus.DONE:
+        refresh_statistics(job.done)
     logger.info(
         "rescore job %s: %s of %s inquiries, %s",
         job.pk,

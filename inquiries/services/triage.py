@@ -38,6 +38,7 @@ from inquiries.selectors.inbox import (
     selection_queryset,
     without_blanks,
 )
+from inquiries.services.planner import refresh_statistics
 from leadflow.lib import jobs, stages
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Membership, Role, User
@@ -381,6 +382,9 @@ def run_bulk_job(
             if not _run_batch(job, matching, values, batch_size or JOB_BATCH, by):
                 break
             batches += 1
+        job.refresh_from_db()
+        if job.status == BulkStatus.DONE:
+            refresh_statistics(job.changed)
     except RuleViolation as exc:
         BulkJob.objects.filter(pk=job.pk).update(
             status=BulkStatus.FAILED, error=exc.message, finished_at=timezone.now()

@@ -34,6 +34,7 @@ from inquiries.selectors.inquiries import custom_field_list
 from inquiries.services import imports as import_services
 from inquiries.services.campaigns import create_missing_campaigns
 from inquiries.services.validation import CELL_FIELDS
+from inquiries.views.import_values import value_columns
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.pages import member_page
 from leadflow.tenancy.roles import EDITORS, MARKETING
@@ -131,8 +132,19 @@ def _target_choices(custom_fields) -> list:
         ("Custom field", [*custom, (NEW_FIELD, "+ New custom field…")]),
         ("Activity (the cell is its date and time)", activities),
         ("Campaign", [("campaign", "Campaign (by name)")]),
-        ("Outcome", [("outcome", "Outcome (won / lost)")]),
+        (
+            "Outcome",
+            [
+                ("outcome", "Outcome (won / lost / open)"),
+                ("outcome_date", "Outcome close date"),
+                ("outcome_value", "Outcome value"),
+            ],
+        ),
     ]
+
+
+# Targets that are their own "to" (no field, key or kind after a colon).
+OWN_TARGETS = ("outcome", "outcome_date", "outcome_value", "campaign")
 
 
 def _target_of(spec: dict) -> str:
@@ -144,7 +156,7 @@ def _target_of(spec: dict) -> str:
         return f"custom:{spec.get('key')}"
     if to == "activity":
         return f"activity:{spec.get('kind')}"
-    return to if to in ("outcome", "campaign") else "ignore"
+    return to if to in OWN_TARGETS else "ignore"
 
 
 def _split(text: str) -> list[str]:
@@ -242,7 +254,7 @@ class MappingForm(forms.Form):
                 if kind == CustomFieldKind.CHOICE:
                     create["choices"] = _split(self.cleaned_data[f"c{n}_choices"])
                 spec = {"to": "custom", "key": _new_field_key(label), "create": create}
-            elif target in ("ignore", "outcome", "campaign"):
+            elif target == "ignore" or target in OWN_TARGETS:
                 spec = {"to": target}
             else:
                 to, _, value = target.partition(":")
@@ -308,6 +320,10 @@ def import_mapping_page(request, principal, pk: int):
     except RuleViolation as exc:
         form.add_error(form.field_for(exc), exc.message)
         return _render_mapping(request, job, form, status=409 if exc.conflict else 400)
+    job.refresh_from_db()
+    if value_columns(job):
+        messages.success(request, "Columns saved. Now say what the values in them become.")
+        return redirect("import-values", pk=job.pk)
     messages.success(request, "Mapping saved. Run the dry run to see what the import would do.")
     return redirect("import-detail", pk=job.pk)
 

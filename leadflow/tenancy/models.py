@@ -87,6 +87,8 @@ class Tenant(models.Model):
         default="USD",
         validators=[RegexValidator(r"^[A-Z]{3}$", "Use a three-letter ISO 4217 code, e.g. EUR.")],
     )
+    # Where the tenant sells (ISO 3166-1 alpha-2): phone numbers without "+" are read in it.
+    country = models.CharField(max_length=2, blank=True)
     created_at = models.DateTimeField(default=now)
 
     class Meta:

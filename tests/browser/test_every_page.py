@@ -259,6 +259,8 @@ def build_app(imports_root: Path) -> App:
         done_import = _import(app, imports_root, "trade-show-hanover-2026.csv", run=True)
         mapping_import = _import(app, imports_root, "webinar-attendees-march.csv", run=False)
         campaign_import = _campaign_import(app, imports_root)
+        crm_import = _crm_import(app)
+    app.ids.update(crm_import=crm_import.pk)
     app.ids.update(
         detailed=detailed.pk,
         assigned=inquiries[1].pk,
@@ -423,6 +425,15 @@ def _campaign_import(app: App, imports_root: Path):
     return import_services.run_dry_run(job=job)
 
 
+def _crm_import(app: App):
+    """A real CRM export mapped by the suggestion: its value step lists sources and countries."""
+    path = Path(__file__).parent.parent / "inquiries" / "data" / "crm_export.csv"
+    by = app.marketer.principal
+    upload = SimpleUploadedFile("crm-export.csv", path.read_bytes())
+    job = import_services.analyse_upload(file=upload, file_name="crm-export.csv", by=by)
+    return import_services.set_mapping(job=job, mapping=job.mapping, placeholders=["Select"], by=by)
+
+
 @dataclass(frozen=True)
 class Page:
     name: str
@@ -475,6 +486,7 @@ def pages(app: App) -> list[Page]:
         Page("import-new", "/inquiries/imports/new/", "marketer"),
         Page("import-done", f"/inquiries/imports/{ids['done_import']}/", "marketer"),
         Page("import-mapping", f"/inquiries/imports/{ids['mapping_import']}/mapping/", "marketer"),
+        Page("import-values", f"/inquiries/imports/{ids['crm_import']}/values/", "marketer"),
         Page(
             "import-missing-campaigns",
             f"/inquiries/imports/{ids['campaign_import']}/",

@@ -286,7 +286,7 @@ def test_suggestion_finds_the_known_signal(history):
     assert points[("industry", "healthcare")] > 0
     assert points[("industry", "retail")] < 0
     assert points[("custom.has_erp", "true")] > 0
-    assert all(2 <= abs(p) <= 50 for p in points.values())
+    assert all(1 <= abs(p) <= 50 for p in points.values())
     healthcare = next(r for r in suggestion.fit_rules if r["value"] == "healthcare")
     assert healthcare["label"].startswith("industry = healthcare (won ")
 

@@ -154,7 +154,8 @@ def test_a_column_can_go_to_a_new_custom_field_created_on_the_spot(marketer_clie
     }
     response = marketer_client.post(f"/inquiries/imports/{job.pk}/mapping/", data)
     assert response.status_code == 302
-    assert response["Location"] == f"/inquiries/imports/{job.pk}/"
+    # A choice field's values are mapped next, one by one.
+    assert response["Location"] == f"/inquiries/imports/{job.pk}/values/"
     with tenant_context(actors.tenant_a):
         field = CustomField.objects.get()
         job.refresh_from_db()
@@ -557,6 +558,8 @@ ROUTES = [
     ("post", "/inquiries/imports/{job}/cancel/"),
     ("get", "/inquiries/imports/{job}/progress/"),
     ("get", "/inquiries/imports/{job}/report.csv"),
+    ("get", "/inquiries/imports/{job}/values/"),
+    ("post", "/inquiries/imports/{job}/values/"),
 ]
 ALL_ROUTES = [("get", "/inquiries/imports/"), ("get", "/inquiries/imports/new/"), *ROUTES]
 

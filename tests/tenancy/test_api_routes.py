@@ -164,6 +164,7 @@ ROUTES = [
     ("post", "/api/v1/nurture/consent/1/"),
     ("get", "/api/v1/nurture/settings/"),
     ("patch", "/api/v1/nurture/settings/"),
+    ("post", "/api/v1/inquiries/outcomes/"),
 ]
 
 
@@ -296,6 +297,7 @@ def test_route_list_covers_every_api_route():
         "nurture-enrollment-remove",
         "nurture-consent",
         "nurture-settings",
+        "inquiry-outcomes",
     }
 
 

@@ -76,8 +76,10 @@ from inquiries.services.imports.upload import (
     stored_file,
     suggest_mapping,
 )
+from inquiries.services.imports.values import set_value_mapping
 
 __all__ = [
+    "set_value_mapping",
     "DEFAULT_CHUNK_SIZE",
     "DRY_RUN_BUSY",
     "MAX_PLACEHOLDERS",

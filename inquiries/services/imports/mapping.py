@@ -8,6 +8,7 @@ from django.db import transaction
 
 from inquiries.models import CustomField, CustomFieldKind, ImportJob, ImportMapping, ImportStatus
 from inquiries.services.custom_fields import define_custom_field
+from inquiries.services.imports.values import add_new_choices, clean_value_map, value_target
 from inquiries.services.validation import ACTIVITY_KINDS, CELL_FIELDS
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.principal import Principal
@@ -64,6 +65,14 @@ def set_mapping(
             )
         if target:
             targets.add(target)
+        values = mapping[header].get("values") if isinstance(mapping[header], dict) else None
+        if values:
+            kind = value_target(spec, fields)
+            if kind is None:
+                raise _mapping_error(
+                    header, "not_a_choice", "Only a column with a list of values maps values."
+                )
+            spec["values"] = clean_value_map(header, kind, values, fields)
         clean[header] = spec
     for header in job.headers:
         clean.setdefault(header, {"to": "ignore"})
@@ -73,14 +82,16 @@ def set_mapping(
             code="identity_required",
             message="Map at least one column to email, phone or external_id.",
         )
+    clean = add_new_choices(clean, fields, by)
+    save_as = (save_as or "").strip()
+    if len(save_as) > 100:
+        raise RuleViolation(field="save_as", code="invalid", message="At most 100 characters.")
     job.mapping = clean
     job.placeholders = placeholders
     job.dry_run = None
-    job.save(update_fields=["mapping", "placeholders", "dry_run"])
-    save_as = (save_as or "").strip()
+    job.mapping_name = save_as
+    job.save(update_fields=["mapping", "placeholders", "dry_run", "mapping_name"])
     if save_as:
-        if len(save_as) > 100:
-            raise RuleViolation(field="save_as", code="invalid", message="At most 100 characters.")
         saved, _ = ImportMapping.objects.update_or_create(
             name=save_as,
             defaults={
@@ -178,10 +189,15 @@ def _clean_spec(
         return "", {"to": "activity", "kind": kind}
     if to == "outcome":
         return "outcome", {"to": "outcome"}
+    if to in ("outcome_date", "outcome_value"):
+        return to, {"to": to}
     if to == "campaign":
         return "campaign", {"to": "campaign"}
     raise _mapping_error(
-        header, "invalid", 'Map to field, custom, activity, campaign, outcome or ignore ("to").'
+        header,
+        "invalid",
+        "Map to field, custom, activity, campaign, outcome, outcome_date, outcome_value "
+        'or ignore ("to").',
     )
 
 

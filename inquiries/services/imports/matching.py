@@ -10,7 +10,8 @@ came earlier right after the first row with it).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
@@ -35,6 +36,8 @@ class Person:
     external_source_new: str = ""
     external_id_new: str = ""
     outcome: str = ""
+    outcome_on: date | None = None
+    outcome_value: Decimal | None = None
     campaign_id: int | None = None
     activities: set[tuple[str, datetime]] = field(default_factory=set)
     rows: list[Row] = field(default_factory=list)
@@ -52,6 +55,10 @@ class Person:
             self.source = row.source
         if row.outcome:
             self.outcome = row.outcome
+        if row.outcome_on:
+            self.outcome_on = row.outcome_on
+        if row.outcome_value is not None:
+            self.outcome_value = row.outcome_value
         if row.campaign_id and not self.campaign_id:
             self.campaign_id = row.campaign_id  # the first campaign that reached them
         if row.external_id and not self.external_id and ext_free:

@@ -177,6 +177,8 @@ MERGED_FIELDS = [
     "external_source",
     "external_id",
     "campaign",
+    "outcome_on",
+    "outcome_value",
     "updated_at",
     "last_activity_at",
 ]
@@ -204,6 +206,12 @@ def merge_into(inquiry: Inquiry | StoredInquiry, person: Person, now: datetime) 
     if person.outcome and person.outcome != inquiry.outcome:
         inquiry.outcome = person.outcome
         changed.append("outcome")
+    if person.outcome_on and person.outcome_on != inquiry.outcome_on:
+        inquiry.outcome_on = person.outcome_on
+        changed.append("outcome_on")
+    if person.outcome_value is not None and person.outcome_value != inquiry.outcome_value:
+        inquiry.outcome_value = person.outcome_value
+        changed.append("outcome_value")
     if person.campaign_id and inquiry.campaign_id is None:
         inquiry.campaign_id = person.campaign_id
         changed.append("campaign")

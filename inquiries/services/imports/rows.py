@@ -6,13 +6,15 @@ Matching the checked rows to people is in ``matching.py``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
 from inquiries.models import Campaign, CustomField, ImportJob, RowProblem
 from inquiries.profile import PROFILE_FIELDS
 from inquiries.services.capture import _normalized
 from inquiries.services.custom_fields import clean_custom_values
+from inquiries.services.imports.values import EMPTY, NEW_CHOICE, guess_value, value_target
 from inquiries.services.validation import clean_activity_time, clean_cell, clean_choice
 from leadflow.lib.rules import RuleViolation
 
@@ -32,6 +34,23 @@ class Plan:
     campaigns: dict[str, int] = field(default_factory=dict)
     # Archived campaigns' lower-case names: they exist, but take no new inquiries.
     archived_campaigns: frozenset[str] = frozenset()
+    # Per choice-like column: what each value becomes (the saved value map, then the
+    # first guesses — a country name, 1/0 — worked out once per distinct value).
+    value_maps: dict[str, dict[str, str]] = field(default_factory=dict)
+    value_targets: dict[str, str] = field(default_factory=dict)
+    # The tenant's country: phone numbers without "+" are read in it.
+    region: str = ""
+
+    def translate(self, header: str, text: str) -> str:
+        """The cell as its value map says (``""`` for left empty); the cell itself if unmapped."""
+        target = self.value_targets.get(header)
+        if target is None:
+            return text
+        known = self.value_maps[header]
+        if text not in known:
+            guess = guess_value(target, text, self.fields)
+            known[text] = text if guess is None or guess == NEW_CHOICE else guess
+        return known[text]
 
     @classmethod
     def of(cls, job: ImportJob) -> Plan:
@@ -60,7 +79,28 @@ class Plan:
                     campaigns[name.lower()] = pk
                 else:
                     archived.add(name.lower())
-        return cls(columns, fields, placeholders, custom_headers, campaigns, frozenset(archived))
+        value_maps: dict[str, dict[str, str]] = {}
+        value_targets: dict[str, str] = {}
+        for _i, header, spec in columns:
+            target = value_target(spec, fields)
+            if target is not None:
+                value_targets[header] = target
+                value_maps[header] = {
+                    raw: becomes
+                    for raw, becomes in (spec.get("values") or {}).items()
+                    if becomes != NEW_CHOICE
+                }
+        return cls(
+            columns,
+            fields,
+            placeholders,
+            custom_headers,
+            campaigns,
+            frozenset(archived),
+            value_maps,
+            value_targets,
+            job.tenant.country,
+        )
 
     def is_missing_campaign(self, header: str, text: str) -> bool:
         """Whether ``text`` in ``header`` names a campaign that does not exist (not archived)."""
@@ -84,6 +124,8 @@ class Row:
     external_id: str
     outcome: str
     activities: list[tuple[str, datetime]]
+    outcome_on: date | None = None
+    outcome_value: Decimal | None = None
     campaign_id: int | None = None
     # Set by the reader (a forked process): the row's stage cells as a new person on its own
     # (scored), as CSV text; the stage they put it in; the scorer (or None) used.
@@ -140,10 +182,15 @@ def parse_row(plan: Plan, number: int, cells: list[str]) -> tuple[Row | None, li
     activities: list[tuple[str, datetime]] = []
     columns_of: dict[str, tuple[str, str]] = {}
     outcome = ""
+    outcome_on: date | None = None
+    outcome_value: Decimal | None = None
     campaign_id = None
     for index, header, spec in plan.columns:
         text = cells[index].strip() if index < len(cells) else ""
         if not text or text.lower() in plan.placeholders:
+            continue
+        text = plan.translate(header, text)
+        if text == EMPTY:
             continue
         to = spec["to"]
         try:
@@ -170,6 +217,10 @@ def parse_row(plan: Plan, number: int, cells: list[str]) -> tuple[Row | None, li
                         f"No campaign named {text!r}; create it from the dry run or under "
                         "Campaigns, or ignore this column."
                     )
+            elif to == "outcome_date":
+                outcome_on = clean_activity_time(text).date()
+            elif to == "outcome_value":
+                outcome_value = clean_amount(text)
             else:
                 outcome = clean_choice("outcome", text)
         except ValueError as exc:
@@ -183,7 +234,7 @@ def parse_row(plan: Plan, number: int, cells: list[str]) -> tuple[Row | None, li
     clean: dict[str, Any] = {}
     while True:
         try:
-            clean = _normalized(profile)
+            clean = _normalized(profile, plan.region)
             break
         except RuleViolation as exc:
             header, text = columns_of.get(exc.field, (exc.field, ""))
@@ -214,10 +265,24 @@ def parse_row(plan: Plan, number: int, cells: list[str]) -> tuple[Row | None, li
             external_id=external_id,
             outcome=outcome,
             activities=activities,
+            outcome_on=outcome_on,
+            outcome_value=outcome_value,
             campaign_id=campaign_id,
         ),
         errors,
     )
+
+
+def clean_amount(text: str) -> Decimal:
+    """An amount as exports write it: 12500, 12,500.00, €12 500, 12500 EUR; ValueError otherwise."""
+    digits = "".join(ch for ch in text if ch.isdigit() or ch in ".-")
+    try:
+        value = Decimal(digits)
+    except InvalidOperation:
+        raise ValueError(f'"{text[:20]}" is not an amount, e.g. 12500 or 12,500.00.') from None
+    if not digits or value < 0 or value >= Decimal("1e12") or not value.is_finite():
+        raise ValueError(f'"{text[:20]}" is not an amount, e.g. 12500 or 12,500.00.')
+    return value.quantize(Decimal("0.01"))
 
 
 def parse_chunk(

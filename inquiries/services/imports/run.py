@@ -23,6 +23,7 @@ from inquiries.services.imports.staging import prepare_rows
 from inquiries.services.imports.statistics import PlannerStatistics
 from inquiries.services.imports.upload import remove_file_on_commit
 from inquiries.services.imports.writing import write_in_sql, write_with_orm
+from inquiries.services.planner import refresh_statistics
 from leadflow.lib import jobs
 from leadflow.lib.ahead import ProducerFailed, ahead
 from leadflow.lib.rules import RuleViolation
@@ -108,6 +109,9 @@ def run_import_job(
         if statistics is not None:
             statistics.wait()
     job.refresh_from_db()
+    if job.status == ImportStatus.DONE:
+        # What follows (a rescore, the inbox) is planned for the tenant as it is now.
+        refresh_statistics(job.new_count + job.merged_count)
     logger.info(
         "import job %s: %s of %s rows, %s",
         job.pk,

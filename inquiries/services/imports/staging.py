@@ -7,7 +7,8 @@ import io
 import itertools
 import json
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
@@ -41,6 +42,8 @@ WRITTEN = (
     ("external_id", "text"),
     ("custom", "jsonb"),
     ("campaign_id", "bigint"),
+    ("outcome_on", "date"),
+    ("outcome_value", "numeric"),
     ("stage", "text"),
     ("fit_score", "integer"),
     ("engagement_score", "integer"),
@@ -64,7 +67,15 @@ STAGE_COLUMNS = [
     *WRITTEN,
 ]
 
-NULLABLE = ("company_size", "campaign_id", "definition_id", "scored_at", "last_activity_at")
+NULLABLE = (
+    "company_size",
+    "campaign_id",
+    "outcome_on",
+    "outcome_value",
+    "definition_id",
+    "scored_at",
+    "last_activity_at",
+)
 
 
 class CsvLines:
@@ -136,6 +147,7 @@ def new_cells(
     outcome: str,
     campaign_id: int | None,
     scored: ScoreCells,
+    closed: tuple[date | None, Decimal | None] = (None, None),
 ) -> tuple[Any, ...]:
     """The stage cells of a new person, from ``first_name`` to ``behaviour_level``."""
     email = values.get("email", "")
@@ -150,6 +162,8 @@ def new_cells(
         *external,
         json.dumps(custom),
         campaign_id,
+        closed[0].isoformat() if closed[0] else None,
+        closed[1],
         *scored,
     )
 
@@ -179,6 +193,7 @@ def prepare_rows(rows: Iterable[Row], scorer: Scorer | None) -> None:
             row.outcome,
             row.campaign_id,
             scored,
+            (row.outcome_on, row.outcome_value),
         )
         row.cells = lines.line(cells)[:-1]
         row.new_stage = scored[0]
@@ -209,6 +224,7 @@ def staged_new(person: Person, new_id: int, scorer: Scorer | None, tail: Tail) -
             person.outcome,
             person.campaign_id,
             scored,
+            (person.outcome_on, person.outcome_value),
         )
         cells, stage = tail.lines.line(values)[:-1], scored[0]
     last = max((when for _kind, when in person.activities), default=None)
@@ -229,7 +245,7 @@ class Tail:
 
 
 def _cell(value: Any) -> Any:
-    if isinstance(value, datetime):
+    if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, dict | list):
         return json.dumps(value)
@@ -285,6 +301,8 @@ class StoredInquiry:
     external_id: str
     custom: dict[str, Any]
     campaign_id: int | None
+    outcome_on: date | None
+    outcome_value: Decimal | None
     stage: str
     fit_score: int
     engagement_score: int

@@ -42,11 +42,41 @@ HEADER_ALIASES = {
     "timeline": ("timeline", "purchase_timeline", "timeframe", "buying_timeline"),
     "source": ("source", "lead_source"),
     "consent": ("consent", "email_consent", "marketing_consent"),
-    "external_id": ("external_id", "id", "record_id", "contact_id", "lead_id"),
+    "external_id": (
+        "external_id",
+        "id",
+        "record_id",
+        "contact_id",
+        "lead_id",
+        "lead_number",
+        "lead_no",
+        "lead_nr",
+        "lead_num",
+        "record_number",
+        "contact_number",
+        "prospect_id",
+        "prospect_number",
+        "customer_id",
+        "customer_number",
+        "crm_id",
+    ),
     "external_source": ("external_source", "system", "origin"),
 }
 
 CAMPAIGN_HEADERS = ("campaign", "campaign_name", "utm_campaign")
+OUTCOME_HEADERS = (
+    "outcome",
+    "result",
+    "won_lost",
+    "converted",
+    "is_converted",
+    "conversion",
+    "won",
+)
+OUTCOME_DATE_HEADERS = ("close_date", "closed_on", "closed_at", "won_date", "date_closed")
+OUTCOME_VALUE_HEADERS = ("deal_value", "amount", "deal_amount", "revenue", "won_value", "value")
+# An id column a CRM names otherwise ("Lead Number", "Prospect Ref"): <who>_<id word>.
+ID_RE = re.compile(r"(lead|record|contact|prospect|customer|person|crm)_?(id|number|no|nr|ref|key)")
 
 
 def imports_root() -> Path:
@@ -151,7 +181,16 @@ def suggest_mapping(headers: list[str]) -> dict[str, dict[str, Any]]:
         elif name in CAMPAIGN_HEADERS and "campaign" not in taken:
             mapping[header] = {"to": "campaign"}
             taken.add("campaign")
-        elif name in ("outcome", "result", "won_lost") and "outcome" not in taken:
+        elif ID_RE.fullmatch(name) and "external_id" not in taken:
+            mapping[header] = {"to": "field", "field": "external_id"}
+            taken.add("external_id")
+        elif name in OUTCOME_DATE_HEADERS and "outcome_date" not in taken:
+            mapping[header] = {"to": "outcome_date"}
+            taken.add("outcome_date")
+        elif name in OUTCOME_VALUE_HEADERS and "outcome_value" not in taken:
+            mapping[header] = {"to": "outcome_value"}
+            taken.add("outcome_value")
+        elif name in OUTCOME_HEADERS and "outcome" not in taken:
             mapping[header] = {"to": "outcome"}
             taken.add("outcome")
         else:

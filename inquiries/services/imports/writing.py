@@ -224,6 +224,8 @@ def write_with_orm(
                 external_id=p.external_id_new,
                 custom=p.custom,
                 outcome=p.outcome,
+                outcome_on=p.outcome_on,
+                outcome_value=p.outcome_value,
                 campaign_id=p.campaign_id,
                 created_at=now,
                 updated_at=now,

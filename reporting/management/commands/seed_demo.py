@@ -12,6 +12,7 @@ from time import monotonic
 from django.core.management.base import BaseCommand
 
 from inquiries.demo import seed_demo_marketing
+from inquiries.demo_onboarding import seed_demo_onboarding
 from leadflow.outbox.endpoints.demo import seed_demo_webhooks
 from leadflow.tenancy.demo import BOTH_TENANTS_MANAGER, DEMO_PARTNER, seed_demo_people
 from leads.demo import seed_demo_leads
@@ -39,6 +40,9 @@ class Command(BaseCommand):
         reports = sum(seed_demo_weekly_reports(tenant=tenant) for tenant in people.tenants)
         # Nurture (issue 19): one running program with 1-minute waits; mail lands in var/mail/.
         nurtured = [seed_demo_nurture(tenant=tenant) for tenant in people.tenants]
+        # Issue 24: the tenant's country, and a CRM export waiting at the import's value step.
+        for tenant in people.tenants:
+            seed_demo_onboarding(tenant=tenant)
         self.stdout.write("Demo logins (tenant, role, email, password):")
         self.stdout.write("\n".join(people.logins))
         self.stdout.write(f"  {BOTH_TENANTS_MANAGER} is in both tenants: use the tenant switcher.")
