@@ -40,8 +40,11 @@ def _work(tenant: Tenant) -> None:
     leads = list(
         Lead.objects.filter(rep=rep.user, stage=LeadStage.AWAITING_ACCEPTANCE).order_by("id")
     )
+    # The leads demo keeps its first two awaiting (the start page's tile and My week's
+    # "accept these first"): they are left as they are.
+    kept = 2
     for index, lead in enumerate(leads):
-        if index % 3 == 2:
+        if index < kept or index % 3 == 1:
             continue  # a third waits for acceptance: the breaches and unworked leads
         try:
             with transaction.atomic():
@@ -51,7 +54,7 @@ def _work(tenant: Tenant) -> None:
                 touches = rng.choice([0, 1, 2, 3, 4, 4, 4, 5, 8, 9, 11])
                 for _ in range(touches):
                     log_touch(inquiry=inquiry, lead=lead, kind="call", outcome="no_answer", by=rep)
-                if index % 3 == 1 or touches == 0:
+                if index % 3 == 0 or touches == 0:
                     continue  # open and accepted: the weekly update is owed
                 lead = qualify_lead(
                     lead=lead,

@@ -130,18 +130,7 @@ class Migration(migrations.Migration):
                         to="reporting.weeklyreport",
                     ),
                 ),
-                (
-                    "team",
-                    models.ForeignKey(
-                        blank=True,
-                        db_constraint=False,
-                        db_index=False,
-                        null=True,
-                        on_delete=django.db.models.deletion.DO_NOTHING,
-                        related_name="+",
-                        to="leads.team",
-                    ),
-                ),
+                ("team_id", models.BigIntegerField(blank=True, null=True)),
                 (
                     "tenant",
                     models.ForeignKey(

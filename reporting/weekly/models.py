@@ -78,10 +78,9 @@ class WeeklyReportLine(TenantOwnedModel):
     partner = tenant_foreign_key(
         "tenancy.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    # No database key: a team may be deleted, its past lines stay (with ``name``).
-    team = tenant_foreign_key(
-        "leads.Team", on_delete=models.DO_NOTHING, null=True, blank=True, related_name="+"
-    )
+    # The team's id, not a relation: a team may be deleted while its past lines stay (with
+    # ``name``), and a snapshot line is never updated (so no key could be set to null).
+    team_id = models.BigIntegerField(null=True, blank=True)
     # The owner's or team's name when the snapshot was made (people shown by name).
     name = models.CharField(max_length=200, blank=True)
     won_count = models.PositiveIntegerField(default=0)
