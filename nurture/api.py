@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import django_filters
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.permissions import SAFE_METHODS, BasePermission
@@ -155,8 +155,8 @@ class EnrollmentOutput(serializers.ModelSerializer):
 
 
 class EnrollmentFilter(django_filters.FilterSet):
-    program = IdFilter(field_name="program_id", max_value=ID_MAX, help_text="The program's id.")
-    inquiry = IdFilter(field_name="inquiry_id", max_value=ID_MAX, help_text="The inquiry's id.")
+    program = IdFilter(field_name="program_id", help_text="The program's id.")
+    inquiry = IdFilter(field_name="inquiry_id", help_text="The inquiry's id.")
     state = django_filters.ChoiceFilter(choices=EnrollmentState.choices)
 
     class Meta:
@@ -277,6 +277,20 @@ class ConsentView(APIView):
         return Response(ConsentOutput(_consent_data(inquiry)).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$",
+        "example": "09:00",
+    }
+)
+class LocalTimeField(serializers.TimeField):
+    """A wall-clock time of day, ``HH:MM[:SS]`` with no offset (the tenant's zone applies).
+
+    OpenAPI's ``format: time`` is RFC 3339's full-time, which requires an offset.
+    """
+
+
 class SettingsSerializer(StrictSerializer):
     from_name = serializers.CharField(max_length=200, allow_blank=True, required=False)
     from_address = serializers.EmailField(allow_blank=True, required=False)
@@ -285,8 +299,8 @@ class SettingsSerializer(StrictSerializer):
     consent_mode = serializers.ChoiceField(choices=ConsentMode.choices, required=False)
     cap_emails = serializers.IntegerField(min_value=1, max_value=100, required=False)
     cap_days = serializers.IntegerField(min_value=1, max_value=365, required=False)
-    window_start = serializers.TimeField(required=False)
-    window_end = serializers.TimeField(required=False)
+    window_start = LocalTimeField(required=False, help_text="From, in the tenant's time zone.")
+    window_end = LocalTimeField(required=False, help_text="Until, in the tenant's time zone.")
     throttle_per_minute = serializers.IntegerField(min_value=1, max_value=100000, required=False)
     dkim_selector = serializers.CharField(max_length=63, allow_blank=True, required=False)
     dkim_domain = serializers.CharField(max_length=253, allow_blank=True, required=False)

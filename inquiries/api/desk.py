@@ -179,8 +179,9 @@ class TaskViewSet(mixins.ListModelMixin, TenantViewSet):
         summary="Open tasks, soonest due first",
     )
     def list(self, request: Request) -> Response:
-        due = request.query_params.get("due", "all")
-        mine = request.query_params.get("mine", "false")
+        # A parameter given empty (``?mine=``) means the same as not given.
+        due = request.query_params.get("due") or "all"
+        mine = request.query_params.get("mine") or "false"
         errors = {}
         if due not in DUE_CHOICES:
             errors["due"] = ["One of: " + ", ".join(DUE_CHOICES) + "."]

@@ -28,7 +28,7 @@ MONEY = {"max_digits": 16, "decimal_places": 2}
 RATE = {"max_digits": 8, "decimal_places": 4, "allow_null": True}
 
 
-class StepOutput(serializers.Serializer):
+class FunnelStepOutput(serializers.Serializer):
     key = serializers.CharField(help_text="The figure's metric is `funnel.<key>`.")
     label = serializers.CharField()
     count = serializers.IntegerField()
@@ -43,7 +43,7 @@ class StepOutput(serializers.Serializer):
 
 
 class FunnelOutput(serializers.Serializer):
-    steps = StepOutput(many=True)
+    steps = FunnelStepOutput(many=True)
     value_won = serializers.DecimalField(**MONEY)
     history_won = serializers.IntegerField(help_text="Won known only from imported history.")
     include_history = serializers.BooleanField()
