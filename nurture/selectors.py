@@ -32,6 +32,11 @@ def programs() -> QuerySet[NurtureProgram]:
     ).order_by("position", "id")
 
 
+def program_choices() -> QuerySet[NurtureProgram]:
+    """Programs a person can be enrolled in by hand, for a select (names only, one query)."""
+    return NurtureProgram.objects.only("pk", "name").order_by("position", "id")
+
+
 def program_steps(program: NurtureProgram) -> list[NurtureStep]:
     return list(NurtureStep.objects.filter(program=program).order_by("position"))
 

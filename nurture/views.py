@@ -24,7 +24,15 @@ from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Role, Tenant
 from nurture import links, selectors
-from nurture.models import ConsentMode, ConsentStatus, ContactConsent, NurtureProgram
+from inquiries.models import Inquiry
+from nurture.models import (
+    ConsentMode,
+    ConsentStatus,
+    ContactConsent,
+    Enrollment,
+    EnrollmentState,
+    NurtureProgram,
+)
 from nurture.services import bounces, consent
 from nurture.services import enrollment as enrollment_services
 from nurture.services import programs as program_services
@@ -126,6 +134,52 @@ def program_pause(request, pk: int, change: str):
     program_services.set_program_paused(program=program, paused=change == "pause", by=principal)
     messages.success(request, f"{program.name} is {'paused' if change == 'pause' else 'running'}.")
     return redirect("nurture-program", pk=program.pk)
+
+
+@login_required
+@require_POST
+def inquiry_enroll(request, inquiry_id: int):
+    """The inquiry panel's "Enroll in <program>": the same service as the program page's form."""
+    principal = _principal(request, WRITERS)
+    inquiry = get_object_or_404(Inquiry.objects.all(), pk=inquiry_id)
+    raw = request.POST.get("program", "")
+    program = None
+    if raw.isdigit() and 1 <= int(raw) <= 2**31 - 1:
+        program = NurtureProgram.objects.filter(pk=int(raw)).first()
+    if program is None:
+        messages.error(request, "Choose a nurture program.")
+        return redirect("inquiry-detail", pk=inquiry.pk)
+    try:
+        enrollment_services.enroll_by_hand(inquiry_ids=[inquiry.pk], program=program, by=principal)
+    except RuleViolation as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Enrolled in {program.name}.")
+    return redirect("inquiry-detail", pk=inquiry.pk)
+
+
+@login_required
+@require_POST
+def inquiry_remove(request, inquiry_id: int):
+    """The inquiry panel's "Remove from nurture": out of the program, into the long-term one."""
+    principal = _principal(request, WRITERS)
+    inquiry = get_object_or_404(Inquiry.objects.all(), pk=inquiry_id)
+    current = (
+        Enrollment.objects.select_related("program")
+        .filter(inquiry=inquiry, state=EnrollmentState.ACTIVE)
+        .first()
+    )
+    if current is None:
+        messages.error(request, "Not in a nurture program.")
+        return redirect("inquiry-detail", pk=inquiry.pk)
+    try:
+        replacement = enrollment_services.remove_from_program(enrollment=current, by=principal)
+    except RuleViolation as exc:
+        messages.error(request, exc.message)
+    else:
+        where = replacement.program.name if replacement is not None else "no program"
+        messages.success(request, f"Removed from {current.program.name}; now in {where}.")
+    return redirect("inquiry-detail", pk=inquiry.pk)
 
 
 class SettingsForm(forms.Form):

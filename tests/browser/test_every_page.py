@@ -786,6 +786,9 @@ def test_the_page_list_names_every_html_route():
         # bounce webhook (JSON for the mail provider).
         "nurture-program-pause",
         "nurture-mailgun",
+        # The inquiry page's nurture panel: enroll by hand and remove (back to the inquiry page).
+        "nurture-inquiry-enroll",
+        "nurture-inquiry-remove",
     }
     stand_in = SimpleNamespace(
         ids=defaultdict(lambda: 1),

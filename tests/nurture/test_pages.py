@@ -6,7 +6,8 @@ import pytest
 from django.test import Client
 
 from leadflow.tenancy.context import tenant_context
-from nurture.models import NurtureProgram, NurtureSettings
+from inquiries.models import Inquiry
+from nurture.models import Enrollment, NurtureProgram, NurtureSettings
 from tests.nurture.conftest import active, nurture_inquiry, person, two_step_program
 
 pytestmark = pytest.mark.django_db
@@ -135,3 +136,65 @@ def test_other_tenants_pages_are_404(actors, enrolled):
     assert b"Welcome series" not in client.get("/nurture/").content
     with tenant_context(actors.tenant_a):
         assert not NurtureProgram.objects.get(pk=program.pk).paused
+
+
+def test_the_inquiry_panel_enrolls_by_hand_with_a_message(actors, enrolled):
+    program, inquiry = enrolled
+    with tenant_context(actors.tenant_a):
+        other = person(stage="inquiry")
+    client = browser(actors.teammate)
+    page = client.get(f"/inquiries/{other.pk}/").content.decode()
+    assert 'data-testid="nurture-enroll-form"' in page and "Welcome series" in page
+    response = client.post(f"/nurture/inquiry/{other.pk}/enroll/", {"program": program.pk})
+    assert response.status_code == 302 and response["Location"] == f"/inquiries/{other.pk}/"
+    with tenant_context(actors.tenant_a):
+        assert active(other.pk).get().program == program
+        assert Inquiry.objects.get(pk=other.pk).stage == "nurture"
+    assert "Enrolled in Welcome series." in client.get(response["Location"]).content.decode()
+    bad = client.post(f"/nurture/inquiry/{inquiry.pk}/enroll/", {"program": "x"}, follow=True)
+    assert "Choose a nurture program." in bad.content.decode()
+    with tenant_context(actors.tenant_a):
+        assert active(inquiry.pk).get().program == program
+
+
+def test_the_inquiry_panel_removes_to_the_long_term_program(actors, enrolled):
+    program, inquiry = enrolled
+    client = browser(actors.teammate)
+    page = client.get(f"/inquiries/{inquiry.pk}/").content.decode()
+    assert 'data-testid="nurture-remove-form"' in page
+    response = client.post(f"/nurture/inquiry/{inquiry.pk}/remove/")
+    assert response.status_code == 302 and response["Location"] == f"/inquiries/{inquiry.pk}/"
+    with tenant_context(actors.tenant_a):
+        now = active(inquiry.pk).get()
+        assert now.program.is_long_term
+        assert Enrollment.objects.get(inquiry_id=inquiry.pk, program=program).exit_reason == (
+            "removed"
+        )
+    text = client.get(f"/inquiries/{inquiry.pk}/").content.decode()
+    assert "Removed from Welcome series; now in Long-term nurture." in text
+    assert 'data-testid="nurture-remove-form"' not in text
+    # Already in the long-term program: refused with a message, nothing changes.
+    again = client.post(f"/nurture/inquiry/{inquiry.pk}/remove/", follow=True)
+    assert "The long-term program is the last stop" in again.content.decode()
+    with tenant_context(actors.tenant_a):
+        assert active(inquiry.pk).get().pk == now.pk
+
+
+def test_the_inquiry_panel_actions_need_csrf_and_are_404_across_tenants(actors, enrolled):
+    program, inquiry = enrolled
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(actors.teammate.user)
+    assert strict.post(f"/nurture/inquiry/{inquiry.pk}/remove/").status_code == 403
+    assert (
+        strict.post(f"/nurture/inquiry/{inquiry.pk}/enroll/", {"program": program.pk}).status_code
+        == 403
+    )
+    outsider = browser(actors.outsider)
+    assert outsider.post(f"/nurture/inquiry/{inquiry.pk}/remove/").status_code == 404
+    assert (
+        outsider.post(f"/nurture/inquiry/{inquiry.pk}/enroll/", {"program": program.pk}).status_code
+        == 404
+    )
+    assert browser(actors.teammate).get(f"/nurture/inquiry/{inquiry.pk}/remove/").status_code == 405
+    with tenant_context(actors.tenant_a):
+        assert active(inquiry.pk).get().program == program
