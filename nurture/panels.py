@@ -16,8 +16,8 @@ from django.utils.safestring import SafeString
 
 from inquiries.models import Inquiry
 from inquiries.views import panels
-from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.models import Role
+from leadflow.tenancy.principal import Principal
 from nurture import selectors
 from nurture.models import EnrollmentState
 

@@ -20,11 +20,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from inquiries.models import Inquiry
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Role, Tenant
 from nurture import links, selectors
-from inquiries.models import Inquiry
 from nurture.models import (
     ConsentMode,
     ConsentStatus,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from leadflow.tenancy.context import tenant_context
 from inquiries.models import Inquiry
+from leadflow.tenancy.context import tenant_context
 from nurture.models import Enrollment, NurtureProgram, NurtureSettings
 from tests.nurture.conftest import active, nurture_inquiry, person, two_step_program
 
