@@ -300,6 +300,7 @@ def _nurture(app: App) -> None:
         first = program.enrollments.select_related("inquiry").first()
         token = contact_consent(first.inquiry).token if first else "none"
     app.ids.update(
+        nurture_inquiry=first.inquiry_id if first else 1,
         nurture_program=program.pk,
         nurture_unsubscribe=links.unsubscribe_token(
             tenant_slug=app.tenant.slug, contact_token=token
@@ -560,6 +561,8 @@ def pages(app: App) -> list[Page]:
         Page("nurture-program", f"/nurture/{ids['nurture_program']}/", "marketer"),
         Page("nurture-settings", "/nurture/settings/", "admin"),
         Page("nurture-unsubscribe", f"/u/{ids['nurture_unsubscribe']}/", "anonymous"),
+        # The inquiry page as a marketer: the nurture panel's enroll and remove forms.
+        Page("nurture-inquiry-panel", f"/inquiries/{ids['nurture_inquiry']}/", "marketer"),
     ]
 
 
