@@ -302,6 +302,10 @@ class SettingsSerializer(StrictSerializer):
     window_start = LocalTimeField(required=False, help_text="From, in the tenant's time zone.")
     window_end = LocalTimeField(required=False, help_text="Until, in the tenant's time zone.")
     throttle_per_minute = serializers.IntegerField(min_value=1, max_value=100000, required=False)
+    double_opt_in = serializers.BooleanField(
+        required=False,
+        help_text="Public-form opt-ins confirm by email before nurture mails them.",
+    )
     dkim_selector = serializers.CharField(max_length=63, allow_blank=True, required=False)
     dkim_domain = serializers.CharField(max_length=253, allow_blank=True, required=False)
     dkim_private_key = serializers.CharField(

@@ -15,14 +15,21 @@ from django.core import signing
 from django.urls import reverse
 
 _SALT = "nurture.unsubscribe"
+UNSUBSCRIBE_SALT = _SALT
+# The double opt-in's confirmation link: same shape, its own salt (one never works as the other).
+CONFIRM_SALT = "nurture.confirm"
 
 
-def _signer() -> signing.Signer:
-    return signing.Signer(salt=_SALT, algorithm="sha256")
+def _signer(salt: str = _SALT) -> signing.Signer:
+    return signing.Signer(salt=salt, algorithm="sha256")
 
 
 def unsubscribe_token(*, tenant_slug: str, contact_token: str) -> str:
     return _signer().sign(f"{tenant_slug}.{contact_token}")
+
+
+def confirm_token(*, tenant_slug: str, contact_token: str) -> str:
+    return _signer(CONFIRM_SALT).sign(f"{tenant_slug}.{contact_token}")
 
 
 @dataclass(frozen=True)
@@ -31,12 +38,12 @@ class Unsigned:
     contact_token: str
 
 
-def read_token(token: str) -> Unsigned | None:
+def read_token(token: str, *, salt: str = _SALT) -> Unsigned | None:
     """The slug and contact token of a link; ``None`` when it was changed or is not ours."""
     if len(token) > 300:
         return None
     try:
-        value = _signer().unsign(token)
+        value = _signer(salt).unsign(token)
     except signing.BadSignature:
         return None
     slug, _, contact = value.partition(".")
@@ -51,3 +58,7 @@ def base_url() -> str:
 
 def unsubscribe_url(token: str) -> str:
     return base_url() + reverse("nurture-unsubscribe", args=[token])
+
+
+def confirm_url(token: str) -> str:
+    return base_url() + reverse("nurture-confirm", args=[token])

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import css_inline
 import dkim
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.template import Context, Template
 from django.template.loader import render_to_string
 
@@ -216,8 +216,68 @@ def check_payload(recipient: str, payload: dict[str, Any]) -> None:
         raise ValueError("a nurture email's payload is exactly {enrollment, step}")
 
 
+def build_confirmation_email(
+    message: OutboxMessage, *, config: NurtureSettings, tenant: Tenant, contact_token: str
+) -> EmailMessage:
+    """The double opt-in's one email: a signed link to a confirmation page (no id, no secret)."""
+    token = links.confirm_token(tenant_slug=tenant.slug, contact_token=contact_token)
+    sender_address = config.from_address or _address_of(settings.DEFAULT_FROM_EMAIL)
+    sender_name = config.from_name or tenant.name
+    postal = config.postal_address.strip()
+    body = "\n".join(
+        [
+            "Hello,",
+            "",
+            f"You asked {sender_name} to send you occasional useful emails.",
+            "Please confirm by opening this link and pressing the button:",
+            "",
+            links.confirm_url(token),
+            "",
+            "If it was not you, ignore this email: you will get no more from us.",
+            "",
+            "-- ",
+            sender_name,
+            *([postal] if postal else []),
+        ]
+    )
+    return EmailMessage(
+        subject=f"Please confirm your subscription to {sender_name}",
+        body=body + "\n",
+        from_email=formataddr((sender_name, sender_address)),
+        to=[message.recipient],
+        reply_to=[config.reply_to] if config.reply_to else None,
+        headers={"Message-ID": message_id(message), "Date": formatdate(usegmt=True)},
+    )
+
+
+def send_confirmation_email(message: OutboxMessage) -> None:
+    """The ``nurture_confirm`` sender: only while the contact's consent is still pending."""
+    from nurture.models import ConsentStatus, ContactConsent
+    from nurture.selectors import nurture_settings
+
+    consent = ContactConsent.objects.filter(pk=message.payload.get("consent")).first()
+    if consent is None:
+        raise PermanentFailure("not sent: the contact no longer exists")
+    if consent.status != ConsentStatus.PENDING or consent.suppressed_at is not None:
+        raise PermanentFailure(f"not sent: consent is no longer pending ({consent.status})")
+    tenant = Tenant.objects.get(pk=message.tenant_id)
+    deliver(
+        build_confirmation_email(
+            message, config=nurture_settings(), tenant=tenant, contact_token=consent.token
+        )
+    )
+
+
+def check_confirmation_payload(recipient: str, payload: dict[str, Any]) -> None:
+    if set(payload) != {"consent"}:
+        raise ValueError("a nurture confirmation's payload is exactly {consent}")
+
+
 def register() -> None:
     """Name the nurture email's sender in the outbox (from ``NurtureConfig.ready()``)."""
     from leadflow import outbox
 
     outbox.register_sender("nurture_email", send_nurture_email, check=check_payload)
+    outbox.register_sender(
+        "nurture_confirm", send_confirmation_email, check=check_confirmation_payload
+    )

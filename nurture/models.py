@@ -216,6 +216,8 @@ class ConsentStatus(models.TextChoices):
     UNKNOWN = "unknown", "Unknown"
     OPTED_IN = "opted_in", "Opted in"
     OPTED_OUT = "opted_out", "Opted out"
+    # Ticked the public form's box; the confirmation email's link not clicked yet (never mailed).
+    PENDING = "pending", "Waiting for confirmation"
 
 
 class ContactConsent(TenantOwnedModel):
@@ -253,6 +255,7 @@ class ConsentSource(models.TextChoices):
     UNSUBSCRIBE = "unsubscribe", "Unsubscribe link"
     BOUNCE = "bounce", "Hard bounce"
     COMPLAINT = "complaint", "Spam complaint"
+    DOUBLE_OPT_IN = "double_opt_in", "Confirmed by email (double opt-in)"
 
 
 # What a person (API, page) may record; the rest is written by LeadFlow itself.
@@ -312,6 +315,8 @@ class NurtureSettings(TenantOwnedModel):
     window_end = models.TimeField(default=time(18, 0))
     # At most this many nurture emails per minute for the tenant.
     throttle_per_minute = models.PositiveIntegerField(default=60)
+    # Public-form opt-ins wait for the contact to confirm by email before nurture mails them.
+    double_opt_in = models.BooleanField(default=False)
     dkim_selector = models.CharField(max_length=63, blank=True)
     dkim_domain = models.CharField(max_length=253, blank=True)
     dkim_private_key = models.TextField(blank=True)

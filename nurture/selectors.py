@@ -104,8 +104,8 @@ class ConsentView:
 
 def may_email(*, status: str, suppressed: bool, mode: str) -> bool:
     """The rule checked at send time: never suppressed; opt-in needs a yes, opt-out a no-no."""
-    if suppressed or status == ConsentStatus.OPTED_OUT:
-        return False
+    if suppressed or status in (ConsentStatus.OPTED_OUT, ConsentStatus.PENDING):
+        return False  # pending: a double opt-in not confirmed yet, in either mode
     if status == ConsentStatus.OPTED_IN:
         return True
     return mode == ConsentMode.OPT_OUT

@@ -20,5 +20,6 @@ urlpatterns = [
     ),
     # For contacts and the mail provider: no login, no session.
     path("u/<str:token>/", views.unsubscribe, name="nurture-unsubscribe"),
+    path("c/<str:token>/", views.confirm, name="nurture-confirm"),
     path("hooks/mailgun/<slug:tenant_slug>/", views.mailgun_webhook, name="nurture-mailgun"),
 ]

@@ -197,6 +197,12 @@ class SettingsForm(forms.Form):
     window_start = forms.TimeField(label="Send from (tenant time)")
     window_end = forms.TimeField(label="Send until (tenant time)")
     throttle_per_minute = forms.IntegerField(min_value=1, max_value=100000)
+    double_opt_in = forms.BooleanField(
+        required=False,
+        label="Double opt-in for the public form",
+        help_text="Public-form opt-ins get one email with a link to confirm; "
+        "nurture mails them only once they have confirmed.",
+    )
     dkim_selector = forms.CharField(max_length=63, required=False)
     dkim_domain = forms.CharField(max_length=253, required=False)
     dkim_private_key = forms.CharField(
@@ -233,8 +239,8 @@ def settings_page(request):
     )
 
 
-def _consent_for(token: str) -> ContactConsent:
-    read = links.read_token(token)
+def _consent_for(token: str, *, salt: str = links.UNSUBSCRIBE_SALT) -> ContactConsent:
+    read = links.read_token(token, salt=salt)
     if read is None:
         raise Http404("This unsubscribe link is not valid.")
     tenant = Tenant.objects.filter(slug=read.tenant_slug).first()
@@ -271,6 +277,35 @@ def unsubscribe(request, token: str):
         request,
         "nurture/unsubscribe.html",
         {"sender": sender, "already": row.status == ConsentStatus.OPTED_OUT},
+    )
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def confirm(request, token: str):
+    """The double opt-in's link. GET: a page with a button (scanners follow links). POST: opted in.
+
+    Like the unsubscribe page, for the contact: no login, session or CSRF token;
+    the link's signature is what authenticates it, and a changed link is a 404.
+    """
+    try:
+        row = _consent_for(token, salt=links.CONFIRM_SALT)
+    except Http404:
+        raise Http404("This confirmation link is not valid.") from None
+    with tenant_context(row.tenant_id):
+        tenant = Tenant.objects.get(pk=row.tenant_id)
+        sender = selectors.nurture_settings().from_name or tenant.name
+        if request.method == "POST" and row.status == ConsentStatus.PENDING:
+            consent.confirm(consent=row)
+            return render(request, "nurture/confirmed.html", {"sender": sender})
+    return render(
+        request,
+        "nurture/confirm.html",
+        {
+            "sender": sender,
+            "pending": row.status == ConsentStatus.PENDING,
+            "text": consent.CONFIRM_TEXT,
+        },
     )
 
 

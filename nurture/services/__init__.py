@@ -18,6 +18,7 @@ from django.db import transaction
 from leadflow.lib import stages
 from leadflow.tenancy.context import tenant_context
 from nurture.models import ExitReason
+from nurture.services.consent import request_confirmations  # noqa: I001 (after enrollment)
 from nurture.services.enrollment import enroll_matching, exit_enrollments, reason_of_move
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ def inquiries_reached_nurture(moves: stages.Moves) -> None:
     by_label = moves.by.label if moves.by is not None else "stage mover"
     reasons = {pk: reason_of_move(moves.from_stages.get(pk), moves.reason) for pk in moves.ids}
     with tenant_context(moves.tenant_id), transaction.atomic():
+        # Double opt-in (when on): public-form opt-ins become pending first, never mailed.
+        request_confirmations(inquiry_ids=moves.ids)
         enrolled = enroll_matching(inquiry_ids=moves.ids, reasons=reasons, by_label=by_label)
     logger.debug(
         "%s inquiries reached nurture (%s), %s enrolled",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 
 from django.db import transaction
 from django.utils import timezone
 
-from inquiries.models import Inquiry
+from inquiries.models import Consent, Inquiry, Source
 from leadflow.lib.rules import RuleViolation
+from leadflow.outbox import services as outbox
 from nurture.models import (
     ConsentEvent,
     ConsentSource,
@@ -16,7 +18,7 @@ from nurture.models import (
     ContactConsent,
     ExitReason,
 )
-from nurture.selectors import consent_of
+from nurture.selectors import consent_of, nurture_settings
 from nurture.services.enrollment import enroll_matching, exit_enrollments
 
 
@@ -107,3 +109,71 @@ def suppress(*, inquiry: Inquiry, source: str, detail: str = "") -> ContactConse
         reason=ExitReason.COMPLAINED if source == ConsentSource.COMPLAINT else ExitReason.BOUNCED,
     )
     return row
+
+
+# What the confirmation page shows next to its button (kept in the consent history).
+CONFIRM_TEXT = "Yes, send me occasional useful emails."
+CONFIRM_KIND = "nurture_confirm"
+
+
+def request_confirmations(*, inquiry_ids: Iterable[int]) -> int:
+    """Double opt-in: public-form opt-ins nurture has not seen yet become pending, with one email.
+
+    Only when the tenant turned ``double_opt_in`` on. The people are those
+    captured by the public form (source ``web_form``) with its box ticked
+    (``opted_in``) and no consent row of nurture's yet; each gets a pending row,
+    a history row and ONE confirmation email (outbox key per contact, so a
+    repeat is the same message). Pending is never mailed by nurture.
+    """
+    ids = sorted(set(inquiry_ids))
+    if not ids or not nurture_settings().double_opt_in:
+        return 0
+    people = list(
+        Inquiry.objects.filter(pk__in=ids, source=Source.WEB_FORM, consent=Consent.OPTED_IN)
+        .exclude(email="")
+        .exclude(pk__in=ContactConsent.objects.values("inquiry_id"))
+    )
+    for inquiry in people:
+        ContactConsent.objects.bulk_create(
+            [
+                ContactConsent(
+                    tenant_id=inquiry.tenant_id,
+                    inquiry=inquiry,
+                    status=ConsentStatus.PENDING,
+                    token=secrets.token_urlsafe(24),
+                )
+            ],
+            ignore_conflicts=True,
+        )
+        row = ContactConsent.objects.get(inquiry=inquiry)
+        if row.status != ConsentStatus.PENDING:
+            continue
+        ConsentEvent.objects.create(
+            inquiry=inquiry,
+            status=ConsentStatus.PENDING,
+            source=ConsentSource.FORM,
+            text_shown="Public form; waiting for the confirmation email's link",
+            recorded_by="public form",
+        )
+        outbox.enqueue(
+            kind=CONFIRM_KIND,
+            key=f"nurture:confirm:{row.pk}",
+            recipient=inquiry.email,
+            payload={"consent": row.pk},
+            cause=("nurture.contactconsent", row.pk),
+        )
+    return len(people)
+
+
+@transaction.atomic
+def confirm(*, consent: ContactConsent) -> ContactConsent:
+    """The contact clicked the confirmation link and pressed the button: opted in, with history."""
+    if consent.status != ConsentStatus.PENDING:
+        return consent
+    return record_consent(
+        inquiry=consent.inquiry,
+        status=ConsentStatus.OPTED_IN,
+        source=ConsentSource.DOUBLE_OPT_IN,
+        text_shown=CONFIRM_TEXT,
+        by_label="the contact",
+    )

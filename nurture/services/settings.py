@@ -25,6 +25,7 @@ FIELDS = (
     "window_start",
     "window_end",
     "throttle_per_minute",
+    "double_opt_in",
     "dkim_selector",
     "dkim_domain",
     "dkim_private_key",
