@@ -417,6 +417,8 @@ SPECTACULAR_SETTINGS = {
         "ConsentEnum": "inquiries.models.Consent",
         "NurtureConsentSourceEnum": "nurture.models.RECORDABLE_CONSENT_SOURCES",
         "SourceEnum": "inquiries.models.Source",
+        # Nurture's double opt-in: a contact's consent may also be pending (read only).
+        "NurtureConsentStatusEnum": "nurture.models.ConsentStatus",
     },
 }
 IDEMPOTENCY_KEY_TTL = timedelta(hours=env.integer("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24))

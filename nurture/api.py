@@ -24,6 +24,7 @@ from leadflow.tenancy.models import Role
 from nurture import selectors
 from nurture.models import (
     RECORDABLE_CONSENT_SOURCES,
+    RECORDABLE_CONSENT_STATUSES,
     ConsentMode,
     ConsentStatus,
     Enrollment,
@@ -235,7 +236,8 @@ class ConsentOutput(serializers.Serializer):
 
 
 class ConsentInput(StrictSerializer):
-    status = serializers.ChoiceField(choices=ConsentStatus.choices)
+    # Pending is the double opt-in's own state: a person records yes, no or unknown.
+    status = serializers.ChoiceField(choices=RECORDABLE_CONSENT_STATUSES)
     source = serializers.ChoiceField(choices=RECORDABLE_CONSENT_SOURCES)
     text_shown = serializers.CharField(max_length=2000, allow_blank=True, required=False)
 

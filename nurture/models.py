@@ -258,6 +258,10 @@ class ConsentSource(models.TextChoices):
     DOUBLE_OPT_IN = "double_opt_in", "Confirmed by email (double opt-in)"
 
 
+# The statuses a person (API, page) may record: pending is set by the double opt-in only.
+RECORDABLE_CONSENT_STATUSES = [
+    (value, label) for value, label in ConsentStatus.choices if value != "pending"
+]
 # What a person (API, page) may record; the rest is written by LeadFlow itself.
 RECORDABLE_CONSENT_SOURCES = [
     (value, label)

@@ -301,6 +301,7 @@ def _nurture(app: App) -> None:
         token = contact_consent(first.inquiry).token if first else "none"
     app.ids.update(
         nurture_inquiry=first.inquiry_id if first else 1,
+        nurture_confirm=links.confirm_token(tenant_slug=app.tenant.slug, contact_token=token),
         nurture_program=program.pk,
         nurture_unsubscribe=links.unsubscribe_token(
             tenant_slug=app.tenant.slug, contact_token=token
@@ -563,6 +564,8 @@ def pages(app: App) -> list[Page]:
         Page("nurture-unsubscribe", f"/u/{ids['nurture_unsubscribe']}/", "anonymous"),
         # The inquiry page as a marketer: the nurture panel's enroll and remove forms.
         Page("nurture-inquiry-panel", f"/inquiries/{ids['nurture_inquiry']}/", "marketer"),
+        # The double opt-in's confirmation page (the demo contact has answered: no button).
+        Page("nurture-confirm", f"/c/{ids['nurture_confirm']}/", "anonymous"),
     ]
 
 
