@@ -18,7 +18,7 @@ from django.db import transaction
 from leadflow.lib import stages
 from leadflow.tenancy.context import tenant_context
 from nurture.models import ExitReason
-from nurture.services.consent import request_confirmations  # noqa: I001 (after enrollment)
+from nurture.services.consent import request_confirmations
 from nurture.services.enrollment import enroll_matching, exit_enrollments, reason_of_move
 
 logger = logging.getLogger(__name__)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from django.conf import settings
@@ -162,3 +163,25 @@ def test_the_setting_on_the_page_and_in_the_api(actors, in_a):
     client = Client()
     client.force_login(actors.owner.user)
     assert b'name="double_opt_in"' in client.get("/nurture/settings/").content
+
+
+def test_no_nurture_email_until_confirmed_even_in_opt_out_mode(
+    open_window, system_a, django_capture_on_commit_callbacks
+):
+    import time_machine
+
+    from nurture.services import scheduler
+    from tests.nurture.conftest import two_step_program
+
+    config = NurtureSettings.objects.get()
+    config.double_opt_in = True
+    config.save(update_fields=["double_opt_in"])
+    with time_machine.travel(datetime(2026, 6, 1, 10, 0, tzinfo=UTC), tick=False):
+        two_step_program(system_a)
+        inquiry = public_form_person()
+        to_nurture([inquiry.pk], system_a, run_hooks=django_capture_on_commit_callbacks)
+        result = scheduler.run_due_steps()
+    assert ContactConsent.objects.get(inquiry=inquiry).status == "pending"
+    assert result.emails == 0 and result.skipped == 1
+    assert not OutboxMessage.objects.filter(kind="nurture_email").exists()
+    assert confirmations().count() == 1
