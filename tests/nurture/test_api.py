@@ -77,7 +77,8 @@ def test_enrollments_filter_by_program_and_inquiry(
 
 
 @pytest.mark.parametrize(
-    "query", ["program=0", "program=abc", "inquiry=9223372036854775808", "state=bogus", "program=1.0"]
+    "query",
+    ["program=0", "program=abc", "inquiry=9223372036854775808", "state=bogus", "program=1.0"],
 )
 def test_bad_query_parameters_are_a_400(actors, enrolled, query):
     response = actors.teammate.api().get(f"/api/v1/nurture/enrollments/?{query}")
