@@ -49,6 +49,7 @@ def test_qualifier_merges_a_duplicate_from_the_duplicates_list(live_server, page
     ActivityFactory(tenant=tenant, inquiry=newer, kind="download")
 
     log_in(page, live_server, qualifier.user.email)
+    page.get_by_text("More", exact=True).first.click()  # the setup pages' menu
     page.get_by_role("link", name="Duplicates", exact=True).click()
     expect(page.get_by_test_id("duplicate-pairs")).to_contain_text("same name and company")
     screenshot("duplicates")
