@@ -254,3 +254,44 @@ def generate_tenant(slug: str, rows: int, *, activities: bool = True):
         cur.execute("VACUUM ANALYZE inquiries_inquiry")
         cur.execute("VACUUM ANALYZE inquiries_activity")
     return tenant, by, count
+
+
+# --- The command line and the database every benchmark starts with (appended: rep21) -------
+
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+
+
+def bench_args(doc: str, **sizes: int) -> argparse.ArgumentParser:
+    """A benchmark's command line: ``--<size> N`` for each of ``sizes`` (name → default), plus
+    the options every benchmark shares: ``--pairs`` (6), ``--no-record``, ``--note`` and
+    ``--keep`` (leave the database for a look afterwards). Add the script's own, then parse."""
+    parser = argparse.ArgumentParser(
+        description=doc.strip().splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    for name, default in {"pairs": 6, **sizes}.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=default)
+    parser.add_argument("--no-record", action="store_true", help="leave docs/performance.md")
+    parser.add_argument("--note", default="", help="said beside the figures (e.g. busy machine)")
+    parser.add_argument("--keep", action="store_true", help="keep the database at the end")
+    return parser
+
+
+@contextlib.contextmanager
+def bench_db(name: str, *, keep: bool = False, **environment: str) -> Iterator[None]:
+    """A fresh, migrated database ``name`` for the block (Django set up on it), dropped after
+    it unless ``keep``."""
+    fresh_database(name, **environment)
+    try:
+        migrate()
+        yield
+    finally:
+        if keep:
+            from django.db import connections
+
+            connections.close_all()
+            print(f"kept the database {name}")
+        else:
+            drop_database(name)

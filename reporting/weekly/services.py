@@ -32,6 +32,7 @@ from reporting.weekly import rendering
 from reporting.weekly.models import LineScope, ReportSettings, WeeklyReport, WeeklyReportLine
 from reporting.weekly.selectors import (
     LINE_COLUMNS,
+    POSTGRES_SETTINGS,
     Window,
     current_week,
     figures_sql,
@@ -43,7 +44,6 @@ from reporting.weekly.selectors import (
 logger = logging.getLogger(__name__)
 
 CAUSE = "weekly_report"
-REPORT_WORK_MEM = "64MB"
 
 
 @dataclass(frozen=True)
@@ -97,9 +97,8 @@ def insert_lines(report: WeeklyReport, window: Window) -> None:
     params = {**window.params(report.tenant_id), "report": report.pk}
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # The four GROUP BYs sort or hash every lead of the week once each: room for that
-            # in memory instead of spilling to disk (this transaction only).
-            cursor.execute(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
+            # No JIT, room in memory for the sort (this transaction only; see the settings).
+            cursor.execute(POSTGRES_SETTINGS)
         cursor.execute(
             f"INSERT INTO reporting_weeklyreportline (tenant_id, report_id, {columns}) "
             f"SELECT %(tenant)s, %(report)s, {columns} FROM ({figures_sql()}) AS g",

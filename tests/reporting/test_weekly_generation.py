@@ -6,19 +6,20 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from leadflow.outbox.models import OutboxMessage
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Role
 from leadflow.tenancy.principal import Principal
-from leads.models import Lead
+from leads.services.closing import reopen_lead
 from reporting.weekly.models import WeeklyReport, WeeklyReportLine
 from reporting.weekly.selectors import (
     BadWeek,
+    changed_leads,
     changes_since,
     line_key,
-    live_lines,
     lost_by_reason,
     parse_week,
     postponed_by_date,
@@ -134,11 +135,9 @@ def test_late_updates_and_reopened_leads_show_beside_the_snapshot(data):
         WeeklyUpdateFactory(
             tenant=data.tenant, lead=data.leads["missing"], week=W53, status="progress", late=True
         )
-        Lead.objects.filter(pk=data.leads["won_in"].pk).update(
-            stage="accepted", closed_at=None, value=None
-        )
+        reopen_lead(lead=data.leads["won_in"], by=Principal.system(data.tenant, "tests"))
         stored = snapshot_lines(done.report)
-        changed = changes_since(stored, live_lines(W53, ZoneInfo("Europe/Berlin")))
+        changed = changes_since(stored, changed_leads(done.report, ZoneInfo("Europe/Berlin")))
     assert changed[("tenant", None)] == ids(data, "missing", "won_in")
     assert changed[("rep", data.sam.user.pk)] == ids(data, "missing")
     assert changed[("rep", data.riley.user.pk)] == ids(data, "won_in")
@@ -146,6 +145,43 @@ def test_late_updates_and_reopened_leads_show_beside_the_snapshot(data):
     # The snapshot itself is as it was.
     everyone = lines_by_key(data.tenant, done.report)[("tenant", None)]
     assert (everyone.won_count, everyone.missing_count) == (1, 1)
+
+
+class Undone(Exception):
+    """Rolls a snapshot back, so the same week can be made again."""
+
+
+def snapshot_queries(data) -> list[str]:
+    by = Principal.system(data.tenant, "tests")
+    with (
+        CaptureQueriesContext(connection) as made,
+        pytest.raises(Undone),
+        time_machine.travel(MONDAY_AFTER, tick=False),
+        tenant_context(data.tenant),
+        transaction.atomic(),
+    ):
+        assert generate_weekly_report(week=W53, by=by, send=False).created
+        raise Undone
+    return [query["sql"] for query in made.captured_queries]
+
+
+def test_the_snapshot_takes_the_same_queries_however_many_leads(data):
+    few = snapshot_queries(data)
+    with tenant_context(data.tenant):
+        for stage, closed in (("won", True), ("lost", True), ("accepted", False)):
+            for _ in range(10):
+                LeadFactory(
+                    tenant=data.tenant,
+                    rep=data.sam.user,
+                    stage=stage,
+                    value=Decimal("10.00") if stage == "won" else None,
+                    lost_reason="no budget" if stage == "lost" else "",
+                    closed_at=berlin(2026, 12, 29, 9) if closed else None,
+                    assigned_at=berlin(2026, 12, 1, 9),
+                )
+    more = snapshot_queries(data)
+    assert len(more) == len(few)
+    assert sum("INSERT INTO reporting_weeklyreportline" in sql for sql in more) == 1
 
 
 def test_a_week_that_has_not_ended_is_refused(data):

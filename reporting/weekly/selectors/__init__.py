@@ -1,8 +1,9 @@
 """The weekly report as one viewer reads it: a week's lines, the viewer's own unless a manager.
 
-The figures themselves (one set-based query for a week, its window and
-parsing) are in :mod:`reporting.weekly.selectors.figures`; this package
-re-exports both, so callers import from ``reporting.weekly.selectors``.
+The parts, by concern: which week and its window (:mod:`.window`), the SQL of the figures
+(:mod:`.sql`), a week's lines (:mod:`.lines`) and what changed since a
+snapshot (:mod:`.changes`); this package re-exports them, so callers import
+from ``reporting.weekly.selectors``.
 """
 
 from __future__ import annotations
@@ -15,31 +16,37 @@ from leadflow.tenancy.models import Role
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.roles import MANAGERS
 from reporting.weekly.models import LineScope, WeeklyReportLine
-from reporting.weekly.selectors.figures import (
+from reporting.weekly.selectors.changes import ChangedLead, Changes, changed_leads, changes_since
+from reporting.weekly.selectors.lines import (
     FIGURE_LABELS,
-    FIRST_YEAR,
-    JSON_COLUMNS,
     LEAD_FIGURES,
-    LINE_COLUMNS,
     SCOPE_ORDER,
-    WEEK_PATTERN,
-    BadWeek,
-    Window,
-    changes_since,
-    current_week,
-    figures_sql,
-    last_week,
     lead_ids,
     leads_of,
     line_key,
     live_lines,
     lost_by_reason,
-    parse_week,
     postponed_by_date,
     report_settings,
     snapshot,
     snapshot_lines,
     sort_lines,
+)
+from reporting.weekly.selectors.sql import (
+    JSON_COLUMNS,
+    LINE_COLUMNS,
+    POSTGRES_SETTINGS,
+    changed_leads_sql,
+    figures_sql,
+)
+from reporting.weekly.selectors.window import (
+    FIRST_YEAR,
+    WEEK_PATTERN,
+    BadWeek,
+    Window,
+    current_week,
+    last_week,
+    parse_week,
     tenant_zone,
 )
 
@@ -59,7 +66,7 @@ class WeekView:
     provisional: bool
     generated_at: datetime | None
     lines: list[WeeklyReportLine]
-    changes: dict[tuple[str, int | None], list[int]]
+    changes: Changes
     current: date
 
     @property
@@ -111,8 +118,9 @@ def week_view(
     """The week's lines the viewer may read, narrowed to one line (``scope`` + ``owner_id``).
 
     A past week with a snapshot reads it, with the changes since beside it
-    (one live pass of the same query); the current week, or a past week never
-    snapshotted, is computed live and marked provisional. A future week is
+    (only the leads changed since it was made are computed again); the current
+    week, or a past week never snapshotted, is computed live and marked
+    provisional. A future week is
     :class:`BadWeek`. A narrowing that matches no visible line is
     :class:`NotVisible` (404).
     """
@@ -121,12 +129,12 @@ def week_view(
     if week > current:
         raise BadWeek(f"{weeks.week_label(week)} has not started yet.")
     stored = snapshot(week) if week < current else None
-    live = live_lines(week, tz)
+    changes: Changes = {}
     if stored is not None:
         lines = snapshot_lines(stored)
-        changes = changes_since(lines, live)
+        changes = changes_since(lines, changed_leads(stored, tz))
     else:
-        lines, changes = live, {}
+        lines = live_lines(week, tz)
     lines = [line for line in lines if _visible(principal, line)]
     if scope is not None:
         lines = [line for line in lines if line_key(line) == (scope, owner_id)]
@@ -154,6 +162,10 @@ def figure_lead_ids(view: WeekView, line: WeeklyReportLine, figure: str) -> list
 
 __all__ = [
     "BadWeek",
+    "changed_leads",
+    "changed_leads_sql",
+    "ChangedLead",
+    "Changes",
     "changes_since",
     "current_week",
     "FIGURE_LABELS",
@@ -174,6 +186,7 @@ __all__ = [
     "NotVisible",
     "parse_week",
     "postponed_by_date",
+    "POSTGRES_SETTINGS",
     "report_settings",
     "SCOPE_ORDER",
     "snapshot",
