@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from leadflow import outbox
@@ -32,13 +32,13 @@ from reporting.weekly import rendering
 from reporting.weekly.models import LineScope, ReportSettings, WeeklyReport, WeeklyReportLine
 from reporting.weekly.selectors import (
     LINE_COLUMNS,
-    POSTGRES_SETTINGS,
     Window,
     current_week,
     figures_sql,
     report_settings,
     snapshot_lines,
     tenant_zone,
+    tuned,
 )
 
 logger = logging.getLogger(__name__)
@@ -95,10 +95,8 @@ def insert_lines(report: WeeklyReport, window: Window) -> None:
     """Every line of the report in one ``INSERT … SELECT`` (no loop over leads or owners)."""
     columns = ", ".join(LINE_COLUMNS)
     params = {**window.params(report.tenant_id), "report": report.pk}
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # No JIT, room in memory for the sort (this transaction only; see the settings).
-            cursor.execute(POSTGRES_SETTINGS)
+    # No JIT, room in memory, merge joins (this statement only; see POSTGRES_SETTINGS).
+    with tuned() as cursor:
         cursor.execute(
             f"INSERT INTO reporting_weeklyreportline (tenant_id, report_id, {columns}) "
             f"SELECT %(tenant)s, %(report)s, {columns} FROM ({figures_sql()}) AS g",

@@ -38,6 +38,7 @@ from reporting.weekly.selectors.sql import (
     POSTGRES_SETTINGS,
     changed_leads_sql,
     figures_sql,
+    tuned,
 )
 from reporting.weekly.selectors.window import (
     FIRST_YEAR,
@@ -193,6 +194,7 @@ __all__ = [
     "snapshot_lines",
     "sort_lines",
     "tenant_zone",
+    "tuned",
     "WEEK_PATTERN",
     "week_view",
     "WeekView",

@@ -14,13 +14,12 @@ from datetime import date, tzinfo
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
 from django.db.models import QuerySet
 
 from leadflow.tenancy.context import require_tenant_id
 from leads.models import Lead
 from reporting.weekly.models import ReportSettings, WeeklyReport, WeeklyReportLine
-from reporting.weekly.selectors.sql import JSON_COLUMNS, LINE_COLUMNS, figures_sql
+from reporting.weekly.selectors.sql import JSON_COLUMNS, LINE_COLUMNS, figures_sql, tuned
 from reporting.weekly.selectors.window import Window
 
 # The figures a page links to the leads behind; "changes" are the leads that moved since.
@@ -58,7 +57,7 @@ def _decoded(column: str, value: Any) -> Any:
 def live_lines(week: date, tz: tzinfo) -> list[WeeklyReportLine]:
     """The lines of ``week`` computed now (unsaved rows): the current week, or "changes since"."""
     tenant_id = require_tenant_id()
-    with connection.cursor() as cursor:
+    with tuned() as cursor:
         cursor.execute(figures_sql(), Window.of(week, tz).params(tenant_id))
         rows = cursor.fetchall()
     lines = [

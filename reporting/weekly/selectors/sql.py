@@ -23,7 +23,11 @@ changed since a snapshot (:func:`changed_leads_sql`), finds what moved.
 
 from __future__ import annotations
 
-from django.db import connection
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 
 from leads.models import REPORTED_STAGES, LeadStage
 from leads.stages import MACHINE as LEAD_MACHINE
@@ -74,17 +78,35 @@ LEAD_COLUMNS = (
 
 # PostgreSQL: the settings the figures' statement runs with (its transaction only). JIT would
 # compile the plan on every snapshot (its cost is far over ``jit_above_cost``; measured: 0.24 s
-# of a 1.4 s snapshot at 200,000 leads); the GROUPING SETS sort and the per-group arrays get
-# room in memory instead of spilling to disk.
-POSTGRES_SETTINGS = "SET LOCAL jit = off; SET LOCAL work_mem = '64MB'"
+# of a 1.4 s snapshot at 200,000 leads); the sorts and the per-group lists get room in memory
+# instead of spilling to disk; the week's touches and updates are joined to the leads in lead
+# order (merge joins over the (tenant, lead, …) indexes) instead of hashing 200,000 leads
+# (measured: the per-lead pass 1.08 s → 0.60 s, the snapshot about 15% faster, busy machine).
+POSTGRES_SETTINGS = (
+    "SET LOCAL jit = off; SET LOCAL work_mem = '64MB'; SET LOCAL enable_hashjoin = off"
+)
+# Back to the session's values, so the rest of a caller's transaction plans as usual.
+POSTGRES_DEFAULTS = (
+    "SET LOCAL jit = DEFAULT; SET LOCAL work_mem = DEFAULT; SET LOCAL enable_hashjoin = DEFAULT"
+)
+
+
+@contextmanager
+def tuned() -> Iterator[CursorWrapper]:
+    """A cursor in a transaction whose statements run with :data:`POSTGRES_SETTINGS`."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            yield cursor
+            return
+        cursor.execute(POSTGRES_SETTINGS)
+        try:
+            yield cursor
+        finally:
+            cursor.execute(POSTGRES_DEFAULTS)
 
 
 def _json_agg(expression: str, condition: str) -> str:
-    if connection.vendor == "postgresql":
-        # array_agg then one conversion: much cheaper than jsonb_agg's per-element values.
-        return (
-            f"COALESCE(to_jsonb(array_agg({expression}) FILTER (WHERE {condition})), '[]'::jsonb)"
-        )
+    """SQLite: one figure's list of a group (ids, reasons or dates) as a JSON array."""
     return f"json_group_array({expression}) FILTER (WHERE {condition})"
 
 
@@ -114,36 +136,102 @@ def _aggregates(target_count: str, target_value: str) -> list[str]:
     ]
 
 
+# PostgreSQL, first level: each figure's part of one owner combination (rep, partner, team),
+# the lists as comma-separated JSON items (``string_agg`` appends; no array per group).
+_PARTS = {
+    "won": "SUM(f.won)",
+    "won_value": "SUM(f.value) FILTER (WHERE f.won = 1)",
+    "won_ids": "string_agg(f.id::text, ',') FILTER (WHERE f.won = 1)",
+    "qwon": "SUM(f.qwon)",
+    "qwon_value": "SUM(f.value) FILTER (WHERE f.qwon = 1)",
+    "lost": "SUM(f.lost)",
+    "lost_ids": "string_agg(f.id::text, ',') FILTER (WHERE f.lost = 1)",
+    "lost_reasons": "string_agg(COALESCE(to_json(f.lost_reason)::text, 'null'), ',') "
+    "FILTER (WHERE f.lost = 1)",
+    "postponed": "SUM(f.postponed)",
+    "postponed_ids": "string_agg(f.id::text, ',') FILTER (WHERE f.postponed = 1)",
+    "postponed_until": "string_agg(COALESCE(to_json(f.postponed_until)::text, 'null'), ',') "
+    "FILTER (WHERE f.postponed = 1)",
+    "progressed": "SUM(f.progressed)",
+    "progressed_ids": "string_agg(f.id::text, ',') FILTER (WHERE f.progressed = 1)",
+    "touches": "SUM(f.touches)",
+    "breached": "SUM(f.breached)",
+    "breach_ids": "string_agg(f.id::text, ',') FILTER (WHERE f.breached = 1)",
+    "missing": "SUM(f.missing)",
+    "missing_ids": "string_agg(f.id::text, ',') FILTER (WHERE f.missing = 1)",
+}
+
+
+def _parts() -> str:
+    """The first level ``g``: one row per owner combination with its figures' parts."""
+    parts = ",\n        ".join(f"{expression} AS {name}" for name, expression in _PARTS.items())
+    return f"""g AS (
+        SELECT f.rep_id, f.partner_id, f.team_id,
+        {parts}
+        FROM f GROUP BY f.rep_id, f.partner_id, f.team_id
+    )"""
+
+
 def _grouping_sets() -> str:
-    """PostgreSQL: every scope's lines in one pass (``GROUPING SETS``), not four scans."""
+    """PostgreSQL: every scope's lines from the owner combinations in one ``GROUPING SETS``.
+
+    Each lead is aggregated once (into its owner combination, :func:`_parts`), not
+    once per scope: the four scopes then add up a few thousand partial rows, and
+    their lists are the parts' texts joined, read as JSON once per line.
+    """
     scope = (
-        "CASE WHEN GROUPING(f.rep_id) = 0 THEN 'rep' WHEN GROUPING(f.partner_id) = 0 "
-        "THEN 'partner' WHEN GROUPING(f.team_id) = 0 THEN 'team' ELSE 'tenant' END"
+        "CASE WHEN GROUPING(g.rep_id) = 0 THEN 'rep' WHEN GROUPING(g.partner_id) = 0 "
+        "THEN 'partner' WHEN GROUPING(g.team_id) = 0 THEN 'team' ELSE 'tenant' END"
     )
     name = (
-        "CASE WHEN GROUPING(f.rep_id) = 0 THEN (SELECT COALESCE(NULLIF(u.full_name, ''), "
-        "u.email) FROM tenancy_user u WHERE u.id = f.rep_id) "
-        "WHEN GROUPING(f.partner_id) = 0 THEN (SELECT p.name FROM tenancy_partner p "
-        "WHERE p.id = f.partner_id) "
-        "WHEN GROUPING(f.team_id) = 0 THEN (SELECT t.name FROM leads_team t "
-        "WHERE t.id = f.team_id) ELSE 'Everyone' END"
+        "CASE WHEN GROUPING(g.rep_id) = 0 THEN (SELECT COALESCE(NULLIF(u.full_name, ''), "
+        "u.email) FROM tenancy_user u WHERE u.id = g.rep_id) "
+        "WHEN GROUPING(g.partner_id) = 0 THEN (SELECT p.name FROM tenancy_partner p "
+        "WHERE p.id = g.partner_id) "
+        "WHEN GROUPING(g.team_id) = 0 THEN (SELECT t.name FROM leads_team t "
+        "WHERE t.id = g.team_id) ELSE 'Everyone' END"
     )
 
     def target(field: str) -> str:
         owners = [
             "(SELECT tg.{field} FROM leads_target tg WHERE tg.tenant_id = %(tenant)s "
-            f"AND tg.year = %(year)s AND tg.quarter = %(quarter)s AND tg.{key} = f.{key})"
+            f"AND tg.year = %(year)s AND tg.quarter = %(quarter)s AND tg.{key} = g.{key})"
             for key in ("rep_id", "partner_id", "team_id")
         ]
         return "COALESCE(" + ", ".join(o.replace("{field}", field) for o in owners) + ")"
 
+    def total(part: str) -> str:
+        return f"COALESCE(SUM(g.{part}), 0)"
+
+    def items(part: str) -> str:
+        return f"CAST('[' || COALESCE(string_agg(g.{part}, ','), '') || ']' AS jsonb)"
+
     expressions = [
         scope,
-        "f.rep_id",
-        "f.partner_id",
-        "f.team_id",
+        "g.rep_id",
+        "g.partner_id",
+        "g.team_id",
         name,
-        *_aggregates(target("count"), target("value")),
+        total("won"),
+        total("won_value"),
+        items("won_ids"),
+        total("qwon"),
+        total("qwon_value"),
+        target("count"),
+        target("value"),
+        total("lost"),
+        items("lost_ids"),
+        items("lost_reasons"),
+        total("postponed"),
+        items("postponed_ids"),
+        items("postponed_until"),
+        total("progressed"),
+        items("progressed_ids"),
+        total("touches"),
+        total("breached"),
+        items("breach_ids"),
+        total("missing"),
+        items("missing_ids"),
     ]
     selected = ",\n        ".join(
         f"{expression} AS {column}"
@@ -152,11 +240,11 @@ def _grouping_sets() -> str:
     # A set's NULL key (leads with no rep, say) is no line of that scope.
     return f"""
     SELECT {selected}
-    FROM f
-    GROUP BY GROUPING SETS ((f.rep_id), (f.partner_id), (f.team_id), ())
-    HAVING NOT ((GROUPING(f.rep_id) = 0 AND f.rep_id IS NULL)
-        OR (GROUPING(f.partner_id) = 0 AND f.partner_id IS NULL)
-        OR (GROUPING(f.team_id) = 0 AND f.team_id IS NULL))"""
+    FROM g
+    GROUP BY GROUPING SETS ((g.rep_id), (g.partner_id), (g.team_id), ())
+    HAVING NOT ((GROUPING(g.rep_id) = 0 AND g.rep_id IS NULL)
+        OR (GROUPING(g.partner_id) = 0 AND g.partner_id IS NULL)
+        OR (GROUPING(g.team_id) = 0 AND g.team_id IS NULL))"""
 
 
 def _branch(scope: str, key: str | None) -> str:
@@ -253,19 +341,19 @@ def _per_lead(*, changed_only: bool) -> str:
 
 def figures_sql() -> str:
     """The SELECT of every line of one week (named parameters: ``Window.params``)."""
+    per_lead = _per_lead(changed_only=False)
     if connection.vendor == "postgresql":
-        lines = _grouping_sets()
-    else:
-        lines = " UNION ALL ".join(
-            _branch(scope, key)
-            for scope, key in (
-                ("tenant", None),
-                ("team", "team_id"),
-                ("rep", "rep_id"),
-                ("partner", "partner_id"),
-            )
+        return f"{per_lead}, {_parts()}\n    SELECT * FROM ({_grouping_sets()}) AS lines"
+    lines = " UNION ALL ".join(
+        _branch(scope, key)
+        for scope, key in (
+            ("tenant", None),
+            ("team", "team_id"),
+            ("rep", "rep_id"),
+            ("partner", "partner_id"),
         )
-    return f"{_per_lead(changed_only=False)}\n    SELECT * FROM ({lines}) AS lines"
+    )
+    return f"{per_lead}\n    SELECT * FROM ({lines}) AS lines"
 
 
 def _changed_since() -> str:
