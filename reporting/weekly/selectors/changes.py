@@ -50,7 +50,7 @@ def changed_leads(report: WeeklyReport, tz: tzinfo) -> list[ChangedLead]:
         cursor.execute(changed_leads_sql(), params)
         rows = cursor.fetchall()
     assert len(LEAD_COLUMNS) == len(ChangedLead._fields)
-    return [ChangedLead(*(int(v) if v is not None else None for v in row)) for row in rows]
+    return [ChangedLead._make(row) for row in rows]
 
 
 def _in_line(lead: ChangedLead, line: WeeklyReportLine) -> bool:
