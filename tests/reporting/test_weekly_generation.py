@@ -14,6 +14,7 @@ from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Role
 from leadflow.tenancy.principal import Principal
 from leads.services.closing import reopen_lead
+from leads.services.ownership import reassign_leads
 from reporting.weekly.models import WeeklyReport, WeeklyReportLine
 from reporting.weekly.selectors import (
     BadWeek,
@@ -145,6 +146,30 @@ def test_late_updates_and_reopened_leads_show_beside_the_snapshot(data):
     # The snapshot itself is as it was.
     everyone = lines_by_key(data.tenant, done.report)[("tenant", None)]
     assert (everyone.won_count, everyone.missing_count) == (1, 1)
+
+
+def test_a_lead_given_to_another_owner_after_the_snapshot_shows_on_both_lines(data):
+    done = generate(data)
+    missing = data.leads["missing"]
+    with time_machine.travel(berlin(2027, 1, 5, 10), tick=False), tenant_context(data.tenant):
+        by = Principal.system(data.tenant, "tests")
+        assert reassign_leads(lead_ids=[missing.pk], rep=data.riley.user, by=by) == 1
+        changed = changes_since(
+            snapshot_lines(done.report), changed_leads(done.report, ZoneInfo("Europe/Berlin"))
+        )
+    assert changed[("rep", data.sam.user.pk)] == ids(data, "missing")
+    assert changed[("rep", data.riley.user.pk)] == []  # no line of Riley's had it, nor has now:
+    # reassigned after the week's Thursday, it owes Riley no update for that week.
+    assert changed[("tenant", None)] == ids(data, "missing")
+
+
+def test_a_past_week_with_nothing_changed_since_lists_no_changes(data):
+    done = generate(data)
+    with tenant_context(data.tenant):
+        changed = changes_since(
+            snapshot_lines(done.report), changed_leads(done.report, ZoneInfo("Europe/Berlin"))
+        )
+    assert set(map(tuple, changed.values())) == {()}
 
 
 class Undone(Exception):

@@ -130,17 +130,13 @@ def week_view(
     if week > current:
         raise BadWeek(f"{weeks.week_label(week)} has not started yet.")
     stored = snapshot(week) if week < current else None
-    changes: Changes = {}
-    if stored is not None:
-        lines = snapshot_lines(stored)
-        changes = changes_since(lines, changed_leads(stored, tz))
-    else:
-        lines = live_lines(week, tz)
+    lines = snapshot_lines(stored) if stored is not None else live_lines(week, tz)
     lines = [line for line in lines if _visible(principal, line)]
     if scope is not None:
         lines = [line for line in lines if line_key(line) == (scope, owner_id)]
         if not lines:
             raise NotVisible(f"no {scope} line {owner_id} in {weeks.week_label(week)}")
+    changes = changes_since(lines, changed_leads(stored, tz)) if stored is not None else {}
     return WeekView(
         week=week,
         tz=tz,

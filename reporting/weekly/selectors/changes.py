@@ -19,7 +19,12 @@ from django.db import connection
 from leadflow.tenancy.context import require_tenant_id
 from reporting.weekly.models import LineScope, WeeklyReport, WeeklyReportLine
 from reporting.weekly.selectors.lines import LEAD_FIGURES, line_key
-from reporting.weekly.selectors.sql import LEAD_COLUMNS, changed_leads_sql, tuned
+from reporting.weekly.selectors.sql import (
+    LEAD_COLUMNS,
+    POSTGRES_CHANGES_SETTINGS,
+    changed_leads_sql,
+    tuned,
+)
 from reporting.weekly.selectors.window import Window
 
 Changes = dict[tuple[str, int | None], list[int]]
@@ -46,7 +51,7 @@ def changed_leads(report: WeeklyReport, tz: tzinfo) -> list[ChangedLead]:
         **Window.of(report.week, tz).params(require_tenant_id()),
         "since": connection.ops.adapt_datetimefield_value(report.generated_at),
     }
-    with tuned() as cursor:
+    with tuned(POSTGRES_CHANGES_SETTINGS) as cursor:
         cursor.execute(changed_leads_sql(), params)
         rows = cursor.fetchall()
     assert len(LEAD_COLUMNS) == len(ChangedLead._fields)
