@@ -58,14 +58,17 @@ def changed_leads(report: WeeklyReport, tz: tzinfo) -> list[ChangedLead]:
     return [ChangedLead._make(row) for row in rows]
 
 
-def _in_line(lead: ChangedLead, line: WeeklyReportLine) -> bool:
-    if line.scope == LineScope.TENANT:
-        return True
-    if line.scope == LineScope.REP:
-        return lead.rep_id is not None and lead.rep_id == line.rep_id
-    if line.scope == LineScope.PARTNER:
-        return lead.partner_id is not None and lead.partner_id == line.partner_id
-    return lead.team_id is not None and lead.team_id == line.team_id
+def _line_keys(lead: ChangedLead) -> list[tuple[str, int | None]]:
+    """The keys (:func:`line_key`) of the lines a lead counts in now: the tenant's, its owners'."""
+    keys: list[tuple[str, int | None]] = [(LineScope.TENANT, None)]
+    for scope, owner in (
+        (LineScope.REP, lead.rep_id),
+        (LineScope.PARTNER, lead.partner_id),
+        (LineScope.TEAM, lead.team_id),
+    ):
+        if owner is not None:
+            keys.append((scope, owner))
+    return keys
 
 
 def changes_since(stored: Iterable[WeeklyReportLine], changed: list[ChangedLead]) -> Changes:
@@ -73,9 +76,13 @@ def changes_since(stored: Iterable[WeeklyReportLine], changed: list[ChangedLead]
     if not changed:
         return {line_key(line): [] for line in stored}
     candidates = {lead.id for lead in changed}
+    now: dict[tuple[str, int | None], list[ChangedLead]] = {}
+    for lead in changed:
+        for key in _line_keys(lead):
+            now.setdefault(key, []).append(lead)
     result: Changes = {}
     for line in stored:
-        mine = [lead for lead in changed if _in_line(lead, line)]
+        mine = now.get(line_key(line), [])
         moved: set[int] = set()
         for figure in LEAD_FIGURES:
             before = candidates.intersection(getattr(line, f"{figure}_ids"))
