@@ -158,8 +158,9 @@ def test_a_lead_given_to_another_owner_after_the_snapshot_shows_on_both_lines(da
             snapshot_lines(done.report), changed_leads(done.report, ZoneInfo("Europe/Berlin"))
         )
     assert changed[("rep", data.sam.user.pk)] == ids(data, "missing")
-    assert changed[("rep", data.riley.user.pk)] == []  # no line of Riley's had it, nor has now:
-    # reassigned after the week's Thursday, it owes Riley no update for that week.
+    # Given after the week's Thursday, it owes Riley no update for that week: not in a figure
+    # of Riley's line then or now.
+    assert changed[("rep", data.riley.user.pk)] == []
     assert changed[("tenant", None)] == ids(data, "missing")
 
 
