@@ -722,3 +722,38 @@ class InquiryTask(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.note[:40]} {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class PhoneJob(BackgroundJob):
+    """Parsing every stored phone again in the tenant's country, started when the country changes.
+
+    Resumable by id like the other jobs; when done it keeps the numbers now
+    shared by several inquiries (``duplicates``: E.164 → inquiry ids, oldest
+    first) for the settings page to show and a qualifier to merge.
+    """
+
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    region = models.CharField(max_length=2, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    last_inquiry_id = models.BigIntegerField(default=0)
+    duplicates = models.JSONField(default=dict, blank=True)
+
+    class Meta(BackgroundJob.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"phones in {self.region or '-'}: {self.done}/{self.total}"
+
+    @property
+    def percent(self) -> int:
+        if self.status == JobStatus.DONE:
+            return 100
+        return 0 if not self.total else min(99, round(100 * self.done / self.total))
+
+    @property
+    def shared(self) -> int:
+        return len(self.duplicates or {})
