@@ -136,6 +136,11 @@ urlpatterns += [
     path("tasks/<int:pk>/complete/", desk.task_complete_page, name="task-complete"),
     path("definitions/<int:pk>/rules/", rule_builder.rule_builder_page, name="definition-rules"),
     path(
+        "inquiries/custom-fields/<int:pk>/choices/",
+        custom_fields.custom_field_choices_page,
+        name="custom-field-choices",
+    ),
+    path(
         "inquiries/custom-fields/<int:pk>/rename/",
         custom_fields.custom_field_rename_page,
         name="custom-field-rename",
