@@ -12,6 +12,7 @@ from inquiries.models import (
     Inquiry,
     InquiryEmail,
     LeadDefinition,
+    Stage,
 )
 
 
@@ -50,6 +51,12 @@ def campaign_choices() -> QuerySet[Campaign]:
 
 def custom_field_list() -> QuerySet[CustomField]:
     return CustomField.objects.order_by("label", "id")
+
+
+def lead_names(ids: tuple[int, ...]) -> list[str]:
+    """The names of those among ``ids`` that are leads (their outcome is sales'), by id."""
+    rows = Inquiry.objects.filter(pk__in=ids, stage=Stage.LEAD).order_by("pk")
+    return [row.display_name for row in rows]
 
 
 def choice_counts(field: CustomField) -> dict[str, int]:
