@@ -18,8 +18,9 @@ from inquiries.models import (
     PhoneJob,
     RescoreJob,
     RescoreStatus,
+    SuggestJob,
 )
-from inquiries.services import imports, phones, rescoring, triage
+from inquiries.services import imports, phones, rescoring, suggestions, triage
 from leadflow.lib import jobs
 from leadflow.lib.jobs import JobStatus
 
@@ -69,6 +70,15 @@ def register() -> None:
             status=JobStatus,
             stale_after=phones.STALE_AFTER,
             task="inquiries.tasks.run_phone_job_task",
+        )
+    )
+    jobs.register(
+        jobs.JobKind(
+            name="suggestions",
+            model=SuggestJob,
+            status=JobStatus,
+            stale_after=suggestions.STALE_AFTER,
+            task="inquiries.tasks.run_suggestion_job_task",
         )
     )
     jobs.register_cleanup("expired_uploads", lambda: imports.expire_unstarted_uploads())

@@ -757,3 +757,27 @@ class PhoneJob(BackgroundJob):
     @property
     def shared(self) -> int:
         return len(self.duplicates or {})
+
+
+class SuggestJob(BackgroundJob):
+    """Fitting a suggested definition from won and lost outcomes, in a worker with its progress.
+
+    The fit takes tens of seconds on a real history, too long for a request.
+    ``step`` and ``percent`` say how far it is; when done, ``definition_id``
+    is the draft it made (a plain id: a deleted draft leaves the job's record).
+    A rerun of a dead worker starts the fit again (it writes nothing until the draft).
+    """
+
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    role = models.CharField(max_length=20, blank=True)
+    step = models.CharField(max_length=80, blank=True)
+    percent = models.PositiveSmallIntegerField(default=0)
+    definition_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta(BackgroundJob.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"suggestion {self.status} {self.percent}%"
