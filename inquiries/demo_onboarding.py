@@ -10,9 +10,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from inquiries.demo import acting_member
 from inquiries.models import ImportJob
-from inquiries.services import imports
+from inquiries.services import imports, phones
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Tenant
+from leadflow.tenancy.principal import Principal
 
 FILE_NAME = "crm-leads-export-2026.csv"
 
@@ -41,8 +42,7 @@ def _export(rows: int = 300, seed: int = 24) -> bytes:
 def seed_demo_onboarding(*, tenant: Tenant) -> bool:
     """Set the tenant's country (phones) and leave a mapped CRM export at its value step, once."""
     if not tenant.country:
-        tenant.country = "DE"
-        tenant.save(update_fields=["country"])
+        _set_country(tenant, "DE")
     with tenant_context(tenant):
         if ImportJob.objects.filter(file_name=FILE_NAME).exists():
             return False
@@ -54,3 +54,13 @@ def seed_demo_onboarding(*, tenant: Tenant) -> bool:
             job=job, mapping=job.mapping, placeholders=list(job.placeholders), by=marketer
         )
     return True
+
+
+def _set_country(tenant: Tenant, country: str) -> None:
+    """Set the country as an admin would, and run its phone job now: the lead settings page
+    then shows the numbers it found shared (the demo's capture data has a few)."""
+    with tenant_context(tenant):
+        job = phones.set_tenant_country(country=country, by=Principal.system(tenant, "demo"))
+        if job is not None:
+            phones.run_phone_job(job=job)
+    tenant.country = country

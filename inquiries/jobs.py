@@ -10,9 +10,19 @@ from datetime import datetime
 
 from django.utils.dateparse import parse_datetime
 
-from inquiries.models import BulkJob, BulkStatus, ImportJob, ImportStatus, RescoreJob, RescoreStatus
-from inquiries.services import imports, rescoring, triage
+from inquiries.models import (
+    BulkJob,
+    BulkStatus,
+    ImportJob,
+    ImportStatus,
+    PhoneJob,
+    RescoreJob,
+    RescoreStatus,
+    SuggestJob,
+)
+from inquiries.services import imports, phones, rescoring, suggestions, triage
 from leadflow.lib import jobs
+from leadflow.lib.jobs import JobStatus
 
 
 def register() -> None:
@@ -51,6 +61,24 @@ def register() -> None:
             stale_after=imports.STALE_AFTER,
             task="inquiries.tasks.run_dry_run_task",
             find_stalled=stalled_dry_runs,
+        )
+    )
+    jobs.register(
+        jobs.JobKind(
+            name="phones",
+            model=PhoneJob,
+            status=JobStatus,
+            stale_after=phones.STALE_AFTER,
+            task="inquiries.tasks.run_phone_job_task",
+        )
+    )
+    jobs.register(
+        jobs.JobKind(
+            name="suggestions",
+            model=SuggestJob,
+            status=JobStatus,
+            stale_after=suggestions.STALE_AFTER,
+            task="inquiries.tasks.run_suggestion_job_task",
         )
     )
     jobs.register_cleanup("expired_uploads", lambda: imports.expire_unstarted_uploads())

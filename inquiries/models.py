@@ -722,3 +722,62 @@ class InquiryTask(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.note[:40]} {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class PhoneJob(BackgroundJob):
+    """Parsing every stored phone again in the tenant's country, started when the country changes.
+
+    Resumable by id like the other jobs; when done it keeps the numbers now
+    shared by several inquiries (``duplicates``: E.164 → inquiry ids, oldest
+    first) for the settings page to show and a qualifier to merge.
+    """
+
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    region = models.CharField(max_length=2, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    last_inquiry_id = models.BigIntegerField(default=0)
+    duplicates = models.JSONField(default=dict, blank=True)
+
+    class Meta(BackgroundJob.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"phones in {self.region or '-'}: {self.done}/{self.total}"
+
+    @property
+    def percent(self) -> int:
+        if self.status == JobStatus.DONE:
+            return 100
+        return 0 if not self.total else min(99, round(100 * self.done / self.total))
+
+    @property
+    def shared(self) -> int:
+        return len(self.duplicates or {})
+
+
+class SuggestJob(BackgroundJob):
+    """Fitting a suggested definition from won and lost outcomes, in a worker with its progress.
+
+    The fit takes tens of seconds on a real history, too long for a request.
+    ``step`` and ``percent`` say how far it is; when done, ``definition_id``
+    is the draft it made (a plain id: a deleted draft leaves the job's record).
+    A rerun of a dead worker starts the fit again (it writes nothing until the draft).
+    """
+
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    role = models.CharField(max_length=20, blank=True)
+    step = models.CharField(max_length=80, blank=True)
+    percent = models.PositiveSmallIntegerField(default=0)
+    definition_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta(BackgroundJob.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"suggestion {self.status} {self.percent}%"

@@ -7,8 +7,8 @@ import logging
 from celery import shared_task
 from django.db import DatabaseError
 
-from inquiries.models import BulkJob, ImportJob, RescoreJob
-from inquiries.services import imports, rescoring, triage
+from inquiries.models import BulkJob, ImportJob, PhoneJob, RescoreJob, SuggestJob
+from inquiries.services import imports, phones, rescoring, suggestions, triage
 from inquiries.services.phones import renormalize_phones
 from leadflow.tenancy.models import Tenant
 from leadflow.tenancy.principal import Principal
@@ -51,6 +51,20 @@ def run_bulk_job_task(*, job_id: int, tenant_id: int) -> str | None:
     """Apply a bulk action to all inquiries matching a filter, batch by batch; resumable."""
     job = _job_or_none(BulkJob, job_id, tenant_id)
     return None if job is None else triage.run_bulk_job(job=job).status
+
+
+@shared_task(base=TenantTask, autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=5)
+def run_phone_job_task(*, job_id: int, tenant_id: int) -> str | None:
+    """Parse the tenant's phones again in its new country; a second delivery resumes."""
+    job = _job_or_none(PhoneJob, job_id, tenant_id)
+    return None if job is None else phones.run_phone_job(job=job).status
+
+
+@shared_task(base=TenantTask, autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=5)
+def run_suggestion_job_task(*, job_id: int, tenant_id: int) -> str | None:
+    """Fit a suggested definition from outcomes with its progress; a second delivery fits again."""
+    job = _job_or_none(SuggestJob, job_id, tenant_id)
+    return None if job is None else suggestions.run_suggestion_job(job=job).status
 
 
 @shared_task(base=TenantTask, autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=5)

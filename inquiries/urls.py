@@ -104,6 +104,11 @@ urlpatterns = [
     path("definitions/", definitions.definition_list_page, name="definition-list"),
     path("definitions/new/", definitions.definition_new_page, name="definition-new"),
     path("definitions/suggest/", definitions.definition_suggest_page, name="definition-suggest"),
+    path(
+        "definitions/suggestions/<int:pk>/",
+        definitions.definition_suggestion_page,
+        name="definition-suggestion",
+    ),
     path("definitions/<int:pk>/", definitions.definition_detail_page, name="definition-detail"),
     path("definitions/<int:pk>/copy/", definitions.definition_copy_page, name="definition-copy"),
     path("definitions/<int:pk>/sign/", definitions.definition_sign_page, name="definition-sign"),
@@ -135,6 +140,11 @@ urlpatterns += [
     path("inquiries/<int:pk>/profile/", desk.inquiry_profile_page, name="inquiry-profile"),
     path("tasks/<int:pk>/complete/", desk.task_complete_page, name="task-complete"),
     path("definitions/<int:pk>/rules/", rule_builder.rule_builder_page, name="definition-rules"),
+    path(
+        "inquiries/custom-fields/<int:pk>/choices/",
+        custom_fields.custom_field_choices_page,
+        name="custom-field-choices",
+    ),
     path(
         "inquiries/custom-fields/<int:pk>/rename/",
         custom_fields.custom_field_rename_page,

@@ -55,6 +55,11 @@ urlpatterns += [
 
 urlpatterns += [
     path("settings/leads/", settings.lead_settings_page, name="lead-settings"),
+    path(
+        "settings/leads/phones/<int:pk>/",
+        settings.phone_job_progress_page,
+        name="lead-settings-phone-job",
+    ),
 ]
 
 urlpatterns += [

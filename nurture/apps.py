@@ -6,7 +6,7 @@ class NurtureConfig(AppConfig):
     verbose_name = "Nurture"
 
     def ready(self) -> None:
-        from nurture import mail, panels, services, start_page
+        from nurture import mail, panels, services, start_page, timeline
 
         # The one sanctioned hook: inquiries moves people to nurture without importing this app.
         services.register()
@@ -14,3 +14,5 @@ class NurtureConfig(AppConfig):
         mail.register()
         start_page.register()
         panels.register()
+        # leads' timeline may not import nurture: the enrollments and exits are a registered source.
+        timeline.register()

@@ -114,11 +114,12 @@ class CustomFieldViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tenan
         data.is_valid(raise_exception=True)
         change = data.validated_data
         with transaction.atomic():
-            if "choices" in change or "open_choices" in change:
+            if "choices" in change or "open_choices" in change or "renames" in change:
                 field = change_custom_field_choices(
                     field=field,
                     choices=change.get("choices"),
                     open_choices=change.get("open_choices"),
+                    renames=change.get("renames"),
                     by=self.principal,
                 )
             if "on_public_form" in change:

@@ -334,10 +334,17 @@ class CustomFieldChange(StrictSerializer):
         required=False,
         help_text="A choice field takes new values (an import offers each unseen one).",
     )
+    renames = serializers.DictField(
+        child=serializers.CharField(max_length=100),
+        required=False,
+        help_text="Current choice → its new text (which must be in `choices`, or is put in its "
+        "place when `choices` is not given); inquiries holding the old value get the new one. "
+        "Removing a choice that inquiries hold is refused (400 on choices, with the count).",
+    )
 
     def validate(self, attrs):
         if not attrs:
             raise serializers.ValidationError(
-                {"on_public_form": ["Give on_public_form, choices or open_choices."]}
+                {"on_public_form": ["Give on_public_form, choices, renames or open_choices."]}
             )
         return attrs

@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 import zoneinfo
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -425,14 +426,28 @@ def _rank_auc(scores: list[float], won: list[bool]) -> float:
     return (rank_sum - wins * (wins + 1) / 2) / (wins * losses)
 
 
+#: Told how far a suggestion has come (a step in words, a percent); set by the job that runs it.
+suggestion_progress: ContextVar[Callable[[str, int], None] | None] = ContextVar(
+    "suggestion_progress", default=None
+)
+
+
+def _progress(step: str, percent: int) -> None:
+    hook = suggestion_progress.get()
+    if hook is not None:
+        hook(step, percent)
+
+
 def _choose_penalty(rows: list[list[int]], won: list[bool], width: int) -> float:
     """The penalty with the best cross-validated AUC on the training part (fixed folds)."""
     if len(PENALTIES) == 1:
         return PENALTIES[0]
     best, best_auc = PENALTIES[0], -1.0
-    for penalty in PENALTIES:
+    for n, penalty in enumerate(PENALTIES):
         scores: list[float] = [0.0] * len(rows)
         for fold in range(FOLDS):
+            done = (n * FOLDS + fold) / (len(PENALTIES) * FOLDS)
+            _progress("Choosing the penalty by cross-validation", 20 + round(60 * done))
             fit_ids = [i for i in range(len(rows)) if i % FOLDS != fold]
             intercept, weights = _fit_logistic(
                 [rows[i] for i in fit_ids], [won[i] for i in fit_ids], width, penalty
@@ -617,6 +632,7 @@ def suggest_from_outcomes(
             field="holdout_fraction", code="invalid", message="Hold back between 0 and 1, e.g. 0.3."
         )
     custom_kinds = custom_field_kinds()
+    _progress("Reading the won and lost outcomes", 5)
     labelled = Inquiry.objects.filter(created_at__lt=as_of, outcome__in=[WON, LOST])
     examples: list[Example] = []
     for chunk, activities in _chunks(labelled, as_of=as_of):
@@ -637,6 +653,7 @@ def suggest_from_outcomes(
             f"(from closed leads or an imported outcome field); "
             f"you have {won} won and {lost} lost.",
         )
+    _progress("Preparing the fields", 15)
     return suggest_from_examples(examples, custom_kinds, as_of=as_of)
 
 
@@ -658,9 +675,11 @@ def suggest_from_examples(
         )
     fit_rules, penalty = _evidence_rules(train, custom_kinds)
     draft_rules = _rules(fit_rules, custom_kinds, threshold=1)
+    _progress("Scoring the training part for a threshold", 82)
     train_scores = [scoring.score(e.profile, e.activities, draft_rules, as_of=as_of) for e in train]
     threshold = _best_threshold([s.total for s in train_scores], [e.won for e in train])
     final = _rules(fit_rules, custom_kinds, threshold=threshold)
+    _progress("Checking on the held-back part", 90)
     results = [scoring.score(e.profile, e.activities, final, as_of=as_of) for e in test]
     true_pos = sum(1 for r, e in zip(results, test, strict=True) if r.qualifies and e.won)
     passed = sum(1 for r in results if r.qualifies)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
+from django.db.models.fields.json import KeyTextTransform
 
 from inquiries.models import (
     Activity,
@@ -11,6 +12,7 @@ from inquiries.models import (
     Inquiry,
     InquiryEmail,
     LeadDefinition,
+    Stage,
 )
 
 
@@ -49,6 +51,24 @@ def campaign_choices() -> QuerySet[Campaign]:
 
 def custom_field_list() -> QuerySet[CustomField]:
     return CustomField.objects.order_by("label", "id")
+
+
+def lead_names(ids: tuple[int, ...]) -> list[str]:
+    """The names of those among ``ids`` that are leads (their outcome is sales'), by id."""
+    rows = Inquiry.objects.filter(pk__in=ids, stage=Stage.LEAD).order_by("pk")
+    return [row.display_name for row in rows]
+
+
+def choice_counts(field: CustomField) -> dict[str, int]:
+    """How many of the tenant's inquiries hold each value of ``field`` (one grouped query)."""
+    rows = (
+        Inquiry.objects.annotate(value=KeyTextTransform(field.key, "custom"))
+        .filter(value__isnull=False)
+        .values("value")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {row["value"]: row["n"] for row in rows}
 
 
 def public_form_fields() -> QuerySet[CustomField]:

@@ -7,8 +7,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 
-from inquiries.models import CustomField, CustomFieldKind
+from inquiries.models import CustomField, CustomFieldKind, Inquiry
 from inquiries.selectors.rule_builder import custom_field_uses
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Role
@@ -137,18 +138,49 @@ def set_custom_field_on_public_form(
     return field
 
 
+def _clean_choices(choices: list[str]) -> list[str]:
+    """Trimmed choices, blanks dropped; RuleViolation naming a repeated one or the limits."""
+    cleaned = [str(c).strip() for c in choices if str(c).strip()]
+    if not cleaned or len(cleaned) > MAX_CHOICES:
+        raise RuleViolation(
+            field="choices",
+            code="invalid",
+            message=f"A choice field needs 1–{MAX_CHOICES} distinct choices.",
+        )
+    seen: set[str] = set()
+    for choice in cleaned:
+        if choice.lower() in seen:
+            raise RuleViolation(
+                field="choices",
+                code="duplicate",
+                message=f"“{choice}” is listed twice (choices are compared without case); "
+                f"a field needs 1–{MAX_CHOICES} distinct choices.",
+            )
+        seen.add(choice.lower())
+    return cleaned
+
+
+def _holding(key: str, value: str) -> QuerySet[Inquiry]:
+    return Inquiry.objects.filter(**{f"custom__{key}": value})
+
+
 @transaction.atomic
 def change_custom_field_choices(
     *,
     field: CustomField,
     choices: list[str] | None = None,
     open_choices: bool | None = None,
+    renames: dict[str, str] | None = None,
     by: Principal,
 ) -> CustomField:
     """Edit a choice field's choices (add, rename, reorder, remove) and whether it takes new ones.
 
-    Values already stored stay as they are; a removed choice is no longer
-    accepted from now on. Only editors may change a field's choices.
+    ``renames`` maps a current choice to its new text (which must be in
+    ``choices``); the inquiries holding the old value are given the new one,
+    so renaming "Brasil" to an existing "Brazil" merges the two. Removing a
+    choice that stored values still hold is refused, naming it and how many
+    inquiries hold it: rename it into another choice instead (nothing is
+    silently orphaned). Only editors may change a field's choices.
     """
     if not by.has_role(*EDITORS):
         raise RuleViolation(
@@ -160,26 +192,59 @@ def change_custom_field_choices(
             field="choices", code="invalid", message="Only choice fields have choices."
         )
     before = {"choices": list(field.choices), "open_choices": field.open_choices}
+    renames = {old: new.strip() for old, new in (renames or {}).items() if old != new.strip()}
+    if renames and choices is None:
+        choices = [renames.get(c, c) for c in field.choices]
     if choices is not None:
-        cleaned = [str(c).strip() for c in choices if str(c).strip()]
-        if (
-            not cleaned
-            or len(cleaned) > MAX_CHOICES
-            or len(set(map(str.lower, cleaned))) != len(cleaned)
-        ):
+        # A choice renamed into another one is a merge: its text once, where it first stands.
+        targets, seen, merged = set(renames.values()), set(), []
+        for choice in (str(c).strip() for c in choices):
+            if choice in targets and choice in seen:
+                continue
+            seen.add(choice)
+            merged.append(choice)
+        cleaned = _clean_choices(merged)
+        for old, new in renames.items():
+            if old not in field.choices:
+                raise RuleViolation(
+                    field="renames", code="invalid", message=f"“{old}” is not a choice to rename."
+                )
+            if new not in cleaned:
+                raise RuleViolation(
+                    field="renames",
+                    code="invalid",
+                    message=f"“{old}” is renamed to “{new}”, which is not among the choices.",
+                )
+        removed = [c for c in field.choices if c not in cleaned and c not in renames]
+        held = [(c, _holding(field.key, c).count()) for c in removed]
+        held = [(c, n) for c, n in held if n]
+        if held:
+            listed = ", ".join(f"“{c}” by {n} inquir{'y' if n == 1 else 'ies'}" for c, n in held)
             raise RuleViolation(
                 field="choices",
-                code="invalid",
-                message=f"A choice field needs 1–{MAX_CHOICES} distinct choices.",
+                code="in_use",
+                message=f"Nothing was changed: {listed} still held. Rename a choice into "
+                "another one to move its values, or keep it.",
             )
         field.choices = cleaned
     if open_choices is not None:
         field.open_choices = open_choices
     after = {"choices": list(field.choices), "open_choices": field.open_choices}
-    if after != before:
+    moved = 0
+    for old, new in renames.items():
+        rows = list(_holding(field.key, old))
+        for row in rows:
+            row.custom = {**row.custom, field.key: new}
+        Inquiry.objects.bulk_update(rows, ["custom"], batch_size=1000)
+        moved += len(rows)
+    if after != before or moved:
         field.save(update_fields=["choices", "open_choices"])
         record_audit(
-            action="custom_field.choices_changed", obj=field, before=before, after=after, by=by
+            action="custom_field.choices_changed",
+            obj=field,
+            before=before,
+            after={**after, "renamed": renames, "values_moved": moved},
+            by=by,
         )
     return field
 

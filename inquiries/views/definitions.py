@@ -14,16 +14,20 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from inquiries.models import DefinitionStatus, SignOffSide
 from inquiries.selectors.analysis import what_if
 from inquiries.selectors.inquiries import definition_list
-from inquiries.selectors.rescoring import rescore_job_list
+from inquiries.selectors.rescoring import rescore_job_list, suggest_job_list
 from inquiries.selectors.scoring import active_definition
 from inquiries.services import definitions as definition_services
+from inquiries.services.suggestions import start_suggestion
+from leadflow.lib.jobs import JobStatus
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.pages import member_page
 from leadflow.tenancy.roles import EDITORS, MARKETING
@@ -60,16 +64,34 @@ def definition_new_page(request, principal):
 @require_POST
 @member_page(*EDITORS)
 def definition_suggest_page(request, principal):
-    """Start a draft whose points come from won and lost outcomes."""
+    """Start fitting a draft from won and lost outcomes in a worker; show its progress."""
     try:
-        definition = definition_services.create_suggested_draft(by=principal)
+        job = start_suggestion(by=principal)
     except RuleViolation as exc:
         messages.error(request, exc.message)
         return redirect("definition-list")
-    messages.success(
-        request, f"Draft version {definition.version} suggested from outcomes; see its notes."
-    )
-    return redirect("definition-detail", pk=definition.pk)
+    return redirect("definition-suggestion", pk=job.pk)
+
+
+@require_safe
+@member_page(*EDITORS)
+def definition_suggestion_page(request, principal, pk: int):
+    """How far the suggestion has come; polled while it runs, then on to its draft."""
+    job = get_object_or_404(suggest_job_list(), pk=pk)
+    if job.status == JobStatus.DONE and job.definition_id is not None:
+        version = definition_list().filter(pk=job.definition_id).values_list("version", flat=True)
+        if version:
+            messages.success(
+                request, f"Draft version {version[0]} suggested from outcomes; see its notes."
+            )
+            target = reverse("definition-detail", args=[job.definition_id])
+            if request.htmx:
+                response = HttpResponse(status=204)
+                response["HX-Redirect"] = target
+                return response
+            return redirect(target)
+    template = "inquiries/_suggest_progress.html" if request.htmx else "inquiries/suggestion.html"
+    return render(request, template, {"job": job})
 
 
 def _show_violation(request, form, exc: RuleViolation, *, field: str) -> None:

@@ -40,8 +40,15 @@ from inquiries.selectors.inbox import (
     visible_views,
     without_blanks,
 )
-from inquiries.selectors.inquiries import campaign_choices, campaign_list, custom_field_list
+from inquiries.selectors.inquiries import (
+    campaign_choices,
+    campaign_list,
+    custom_field_list,
+    lead_names,
+)
 from inquiries.services import triage
+from inquiries.services.outcomes import MAX_IDS as OUTCOME_MAX_IDS
+from inquiries.services.outcomes import record_outcomes
 from inquiries.views.inbox_sentence import filter_sentence
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.pages import member_page
@@ -171,8 +178,14 @@ def inbox_page(request, principal):
 
 
 class BulkForm(forms.Form):
-    action = forms.ChoiceField(choices=[(key, key) for key in BULK_ACTIONS])
+    action = forms.ChoiceField(choices=[(key, key) for key in [*BULK_ACTIONS, "outcome"]])
     ids = forms.TypedMultipleChoiceField(coerce=int, required=False)
+    # The outcome action (no lead: what became of an inquiry sales never had).
+    outcome = forms.ChoiceField(
+        choices=[("", ""), ("won", "won"), ("lost", "lost"), ("open", "open")], required=False
+    )
+    outcome_on = forms.DateField(required=False)
+    outcome_value = forms.DecimalField(required=False, min_value=0, max_digits=14, decimal_places=2)
     all_matching = forms.BooleanField(required=False)
     query = forms.CharField(required=False, max_length=4000)
     assignee = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
@@ -203,6 +216,15 @@ class BulkForm(forms.Form):
             self.add_error("reason", "Choose a reason.")
         if action == "add_to_campaign" and data.get("campaign") is None:
             self.add_error("campaign", "Choose a campaign.")
+        if action == "outcome":
+            if not data.get("outcome"):
+                self.add_error("outcome", "Choose won, lost or open.")
+            if data.get("all_matching"):
+                self.add_error(
+                    "all_matching",
+                    "An outcome is set on the inquiries you select (up to "
+                    f"{OUTCOME_MAX_IDS:,}), not on all matching.",
+                )
         return data
 
     def service_values(self) -> dict:
@@ -231,6 +253,8 @@ def inbox_bulk_page(request, principal):
         context["bulk_errors"] = errors
         return _render_inbox(request, context, status=400)
     data = form.cleaned_data
+    if data["action"] == "outcome":
+        return _bulk_outcome(request, principal, query, data)
     if data["all_matching"]:
         selection = Selection(query=_query(query, cursor=None, sort=None))
     else:
@@ -263,6 +287,37 @@ def inbox_bulk_page(request, principal):
         elif data["action"] == "nurture":
             notice += " (not an inquiry or MQL)"
     notice += "."
+    if not request.htmx:
+        messages.success(request, notice)
+        return redirect(reverse("inquiry-list") + "?" + query.urlencode())
+    return _render_inbox(request, _inbox_context(request, principal, query, notice=notice))
+
+
+def _bulk_outcome(request, principal, query: QueryDict, data: dict[str, Any]) -> HttpResponse:
+    """Set the selected inquiries' outcome through the API's service; leads named, left alone."""
+    ids = tuple(dict.fromkeys(data["ids"]))
+    if missing_ids(ids):
+        raise Http404("No such inquiry.")
+    outcome = "" if data["outcome"] == "open" else data["outcome"]
+    leads = lead_names(ids)
+    try:
+        result = record_outcomes(
+            ids=list(ids),
+            outcome=outcome,
+            closed_on=data.get("outcome_on"),
+            value=data.get("outcome_value"),
+            by=principal,
+        )
+    except RuleViolation as exc:
+        context = _inbox_context(request, principal, query)
+        context["bulk_errors"] = [exc.message] + [
+            f"{name}: a lead — sales records its outcome." for name in leads
+        ]
+        return _render_inbox(request, context, status=409 if exc.conflict else 400)
+    word = {"won": "marked won", "lost": "marked lost", "": "reopened (no outcome)"}[outcome]
+    notice = f"{result.changed:,} {'inquiry' if result.changed == 1 else 'inquiries'} {word}."
+    if leads:
+        notice += " Left alone (leads — sales records their outcome): " + ", ".join(leads) + "."
     if not request.htmx:
         messages.success(request, notice)
         return redirect(reverse("inquiry-list") + "?" + query.urlencode())

@@ -28,7 +28,7 @@ class TimelineEntryOutput(serializers.Serializer):
     at = serializers.DateTimeField(help_text="When, in the caller's time zone.")
     kind = serializers.CharField(
         help_text="inquiry_stage · lead_created · lead_stage · touch · update · appointment · "
-        "assignment · note · edit · task · activity"
+        "assignment · note · edit · task · activity · nurture_enrolled · nurture_exited"
     )
     text = serializers.CharField(help_text="The line for people: names, times with their zone.")
     detail = serializers.CharField(help_text="A note, the changes made, or empty.")

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inquiries.api.serializers import StrictSerializer
+from inquiries.selectors.phones import latest_phone_job
 from leadflow.tenancy.permissions import role_required
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.roles import MANAGERS
@@ -25,6 +26,21 @@ from leads.services.settings import (
     settings_snapshot,
     update_lead_settings,
 )
+
+
+class PhoneJobOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField(help_text="queued, running, done or failed.")
+    country = serializers.CharField(
+        source="region", help_text="The country parsed in; blank: none."
+    )
+    total = serializers.IntegerField(help_text="Inquiries with a phone when it started.")
+    done = serializers.IntegerField()
+    changed = serializers.IntegerField(help_text="Stored numbers that changed.")
+    shared_numbers = serializers.IntegerField(
+        source="shared", help_text="Numbers now shared by several inquiries (once done)."
+    )
+    finished_at = serializers.DateTimeField(allow_null=True)
 
 
 class TeamRef(serializers.Serializer):
@@ -66,6 +82,13 @@ class LeadSettingsOutput(serializers.Serializer):
     currency = serializers.CharField(help_text="The tenant's currency (ISO 4217), read-only.")
     timezone = serializers.CharField(
         help_text="The tenant's IANA time zone: its days, weeks and reminders."
+    )
+    country = serializers.CharField(
+        help_text="The tenant's ISO 3166-1 alpha-2 country (phones are parsed in it); blank: none."
+    )
+    phone_job = PhoneJobOutput(
+        allow_null=True,
+        help_text="The latest re-normalisation of stored phones (started by a change of country).",
     )
     suspend_after_weeks = serializers.IntegerField(
         help_text="A partner with missing weekly updates in this many consecutive ISO weeks is "
@@ -118,6 +141,13 @@ class LeadSettingsChange(StrictSerializer):
         help_text="The tenant's IANA time zone (Europe/Berlin); changes days, weeks and "
         "reminders for everyone in the tenant.",
     )
+    country = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2,
+        help_text="The tenant's ISO 3166-1 alpha-2 country (DE); blank: none. A change starts "
+        "parsing every stored phone again in the background (see phone_job).",
+    )
 
 
 SETTINGS_EXAMPLE = {
@@ -139,6 +169,8 @@ SETTINGS_EXAMPLE = {
     "protection_days": 90,
     "currency": "USD",
     "timezone": "America/Chicago",
+    "country": "US",
+    "phone_job": None,
     "default_team": None,
     "suspend_after_weeks": 2,
     "recall_on_suspension": False,
@@ -152,6 +184,8 @@ def _output(row: LeadSettings, principal: Principal) -> dict:
             **settings_snapshot(row),
             "currency": principal.tenant.currency,
             "timezone": principal.tenant.timezone,
+            "country": principal.tenant.country,
+            "phone_job": latest_phone_job(),
             "default_team": team,
         }
     ).data

@@ -18,11 +18,12 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Exists, OuterRef, Q
 
 from inquiries.models import Activity, ActivityKind, Inquiry, InquiryNote, InquiryTask
+from leadflow.lib.timeline import TimelineEntry
 from leadflow.tenancy.models import AuditEvent, User
 from leadflow.tenancy.principal import Principal
 from leads.models import Touch
 from leads.selectors.settings import lead_settings
-from leads.selectors.timeline import TimelineEntry, _who, meeting_time, person_timeline
+from leads.selectors.timeline import _who, meeting_time, person_timeline
 
 # The newest activities shown; a person with years of page visits still reads quickly.
 ACTIVITY_LIMIT = 200

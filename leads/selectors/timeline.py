@@ -11,7 +11,6 @@ belong to the person and are always shown.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from decimal import Decimal
 
@@ -19,6 +18,7 @@ from django.db.models import Q
 
 from inquiries.models import Inquiry, Stage
 from leadflow.lib import weeks
+from leadflow.lib.timeline import TimelineEntry, entries_from_sources
 from leadflow.tenancy.models import Partner, StageChange, User
 from leadflow.tenancy.principal import Principal
 from leads.models import (
@@ -37,17 +37,6 @@ from leads.models import (
 from leads.selectors.leads import lead_list
 
 CURRENCY_SIGNS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥"}
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    """One line of the person's history: when (viewer's zone), what kind, the line, a detail."""
-
-    at: datetime
-    kind: str  # inquiry_stage, lead_created, lead_stage, touch, update, appointment, assignment
-    text: str
-    detail: str = ""
-    lead_id: int | None = None
 
 
 def money(value: Decimal | None, currency: str) -> str:
@@ -69,7 +58,8 @@ def _who(user: User | None, partner: Partner | None = None, label: str = "") -> 
 
 def person_timeline(*, inquiry: Inquiry, principal: Principal) -> list[TimelineEntry]:
     """The person's history as ``principal`` may see it, newest first. Five queries: the
-    leads with their appointments, stage changes, touches, updates, assignments."""
+    leads with their appointments, stage changes, touches, updates, assignments; plus
+    each registered source's own fixed count (``leadflow.lib.timeline``; nurture: one)."""
     tz = principal.timezone
     currency = principal.tenant.currency
     leads = {
@@ -139,6 +129,8 @@ def person_timeline(*, inquiry: Inquiry, principal: Principal) -> list[TimelineE
     ).filter(lead_id__in=list(leads))
     for assignment in assignments:
         entries.append(_assignment_entry(assignment, tz))
+    # What other apps keep about the person (nurture's enrollments and exits), registered.
+    entries += entries_from_sources(inquiry.pk, principal, tz)
     entries.sort(key=lambda entry: entry.at, reverse=True)
     return entries
 

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.timezone import now
 
+from inquiries.services.phones import clean_tenant_country, set_tenant_country
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import validate_timezone
 from leadflow.tenancy.principal import Principal
@@ -194,7 +195,7 @@ _UNCHANGED = object()
 
 
 def update_lead_settings(
-    *, by: Principal, timezone: Any = _UNCHANGED, **fields: Any
+    *, by: Principal, timezone: Any = _UNCHANGED, country: Any = _UNCHANGED, **fields: Any
 ) -> LeadSettings:
     """Change the given rules of ``by``'s tenant, all or nothing; audited with before and after.
 
@@ -202,10 +203,13 @@ def update_lead_settings(
     (the cliff must be 1 to the minimum), so both can be changed together.
     ``timezone`` is the tenant's own (``Tenant.timezone``, changed by
     ``set_tenant_timezone`` and audited there); it is checked with the rest
-    before anything is written.
+    before anything is written. ``country`` is the tenant's too (phones are
+    parsed in it); a change starts the re-normalisation of stored phones as a
+    background job (``inquiries.services.phones.set_tenant_country``).
     """
     _may_change(by)
     zone_name = None if timezone is _UNCHANGED else clean_tenant_timezone(timezone)
+    country_code = None if country is _UNCHANGED else clean_tenant_country(country)
     with transaction.atomic():
         row = LeadSettings.objects.select_for_update().filter(tenant_id=by.tenant.pk).first()
         if row is None:
@@ -216,8 +220,10 @@ def update_lead_settings(
         cleaned = _clean(fields, row)
         if zone_name is not None:
             set_tenant_timezone(timezone_name=zone_name, by=by)
-            if not fields:
-                return row
+        if country_code is not None:
+            set_tenant_country(country=country_code, by=by)
+        if not fields and (zone_name is not None or country_code is not None):
+            return row
         for name, value in cleaned.items():
             setattr(row, name, value)
         row.updated_at = now()

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pycountry
 from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import Resolver404, resolve
+from django.views.decorators.http import require_safe
 
+from inquiries.models import PhoneJob
+from inquiries.selectors.phones import latest_phone_job
 from leadflow.lib import times
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.pages import member_page
@@ -25,6 +29,10 @@ from leads.selectors.settings import lead_settings
 from leads.services.settings import MAX_LOST_REASONS, RANGES, update_lead_settings
 
 ROUTING_PAGE = "/settings/routing/"
+
+COUNTRY_CHOICES = [("", "None: numbers need their +country code")] + sorted(
+    ((country.alpha_2, country.name) for country in pycountry.countries), key=lambda c: c[1]
+)
 
 POSTPONED_CHOICES = [
     ("owner", "Back into its owner's week"),
@@ -110,10 +118,19 @@ class LeadSettingsForm(forms.Form):
         "their own zone to read times in.",
     )
 
+    country = forms.ChoiceField(
+        label="The organisation's country",
+        required=False,
+        help_text="Phone numbers written without a country code are read as this country's "
+        "(030 1234567 and +49 30 1234567 are one person in Germany). Changing it parses "
+        "every stored number again in the background and lists the numbers now shared.",
+    )
+
     def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["cost_per_lead"].label = f"Cost per lead ({currency})"
         self.fields["timezone"].choices = [(name, name) for name in times.zone_names()]
+        self.fields["country"].choices = COUNTRY_CHOICES
 
     def changes(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
@@ -156,9 +173,14 @@ def _routing_page() -> str | None:
 @member_page(*MANAGERS)
 def lead_settings_page(request: HttpRequest, principal: Principal) -> HttpResponse:
     rules = lead_settings()
+    before_country = principal.tenant.country
     form = LeadSettingsForm(
         request.POST if request.method == "POST" else None,
-        initial={**_initial(rules), "timezone": principal.tenant.timezone},
+        initial={
+            **_initial(rules),
+            "timezone": principal.tenant.timezone,
+            "country": principal.tenant.country,
+        },
         currency=principal.tenant.currency,
     )
     if form.is_bound and form.is_valid():
@@ -169,11 +191,26 @@ def lead_settings_page(request: HttpRequest, principal: Principal) -> HttpRespon
             form.add_error(field if field in form.fields else None, refused.message)
         else:
             messages.success(request, "The lead settings are saved.")
+            if form.cleaned_data["country"] != before_country:
+                messages.info(
+                    request,
+                    "Stored phone numbers are being parsed again in the new country; "
+                    "the progress is shown below.",
+                )
             return redirect("lead-settings")
     status = 400 if form.is_bound else 200
     context = {
         "form": form,
         "default_team": rules.default_team if rules.default_team_id is not None else None,
         "routing_page": _routing_page(),
+        "phone_job": latest_phone_job(),
     }
     return render(request, "leads/settings.html", context, status=status)
+
+
+@require_safe
+@member_page(*MANAGERS)
+def phone_job_progress_page(request: HttpRequest, principal: Principal, pk: int) -> HttpResponse:
+    """How far parsing the phones again has come, and the numbers now shared; polled."""
+    job = get_object_or_404(PhoneJob.objects.all(), pk=pk)
+    return render(request, "leads/_phone_job.html", {"phone_job": job})

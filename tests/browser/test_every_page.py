@@ -27,11 +27,12 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from inquiries.models import Activity, DisqualifyReason, Inquiry, SavedView
+from inquiries.models import Activity, DisqualifyReason, Inquiry, SavedView, SuggestJob
 from inquiries.selectors.inbox import Selection
 from inquiries.services import definitions as definition_services
 from inquiries.services import imports as import_services
 from inquiries.services import triage
+from inquiries.services.custom_fields import define_custom_field
 from leadflow.outbox import services as outbox_services
 from leadflow.outbox.models import OutboxMessage, OutboxState
 from leadflow.tenancy import invitation_links
@@ -261,6 +262,23 @@ def build_app(imports_root: Path) -> App:
         campaign_import = _campaign_import(app, imports_root)
         crm_import = _crm_import(app)
     app.ids.update(crm_import=crm_import.pk)
+    with tenant_context(tenant):
+        # Issue 24's follow-ups: a choice field's own page, a suggestion being fitted.
+        region = define_custom_field(
+            key="sales_region",
+            label="Sales region",
+            kind="choice",
+            choices=["North", "South", "East", "West"],
+            by=system,
+        )
+        fitting = SuggestJob.objects.create(
+            tenant=tenant,
+            created_by=app.marketer.user,
+            status="running",
+            step="Choosing the penalty by cross-validation",
+            percent=40,
+        )
+    app.ids.update(choice_field=region.pk, suggest_job=fitting.pk)
     app.ids.update(
         detailed=detailed.pk,
         assigned=inquiries[1].pk,
@@ -483,6 +501,12 @@ def pages(app: App) -> list[Page]:
         Page("disqualify-reasons", "/inquiries/disqualify-reasons/", "manager"),
         Page("duplicates", "/inquiries/duplicates/", "qualifier"),
         Page("custom-fields", "/inquiries/custom-fields/", "marketer"),
+        Page(
+            "custom-field-choices",
+            f"/inquiries/custom-fields/{ids['choice_field']}/choices/",
+            "marketer",
+        ),
+        Page("suggestion", f"/definitions/suggestions/{ids['suggest_job']}/", "marketer"),
         Page("merge", f"/inquiries/merge/?ids={ids['detailed']},{ids['twin']}", "qualifier"),
         Page("imports", "/inquiries/imports/", "marketer"),
         Page("import-new", "/inquiries/imports/new/", "marketer"),
@@ -795,6 +819,8 @@ def test_the_page_list_names_every_html_route():
         # The inquiry page's nurture panel: enroll by hand and remove (back to the inquiry page).
         "nurture-inquiry-enroll",
         "nurture-inquiry-remove",
+        # The lead settings' phone job progress, polled by the settings page (issue 24).
+        "lead-settings-phone-job",
     }
     stand_in = SimpleNamespace(
         ids=defaultdict(lambda: 1),

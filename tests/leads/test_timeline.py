@@ -105,13 +105,13 @@ def test_the_timeline_takes_the_same_queries_for_1_and_30_touches(
     actors, lead, rep_a, django_assert_max_num_queries
 ):
     TouchFactory(tenant=actors.tenant_a, lead=lead, user=rep_a.user)
-    with tenant_context(actors.tenant_a), django_assert_max_num_queries(5):
+    with tenant_context(actors.tenant_a), django_assert_max_num_queries(6):
         person_timeline(inquiry=lead.inquiry, principal=rep_a.principal)
     for _ in range(29):
         TouchFactory(tenant=actors.tenant_a, lead=lead, user=rep_a.user)
         WeeklyUpdateFactory(
             tenant=actors.tenant_a, lead=lead, user=rep_a.user, week=timezone.localdate()
         )
-    with tenant_context(actors.tenant_a), django_assert_max_num_queries(5):
+    with tenant_context(actors.tenant_a), django_assert_max_num_queries(6):
         entries = person_timeline(inquiry=lead.inquiry, principal=rep_a.principal)
     assert len([e for e in entries if e.kind == "touch"]) == 30
