@@ -126,7 +126,7 @@ def send_test(
     subject: str | None = None,
     body: str | None = None,
 ) -> OutboxMessage:
-    """Mail the rendered step to the person asking, marked as a test (refused without an address)."""
+    """Mail the rendered step to the person asking, marked as a test (400 without an address)."""
     address = by.user.email if by.user is not None else ""
     if not address:
         raise RuleViolation(

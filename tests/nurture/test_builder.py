@@ -1,4 +1,4 @@
-"""The builder's services: each validation rule refuses (nothing written), edits keep people in place."""
+"""The builder's services: each rule refuses (nothing written); edits keep people in place."""
 
 from __future__ import annotations
 
