@@ -53,7 +53,7 @@ def add_step(page, kind: str, **fields) -> None:
 
 
 def test_a_marketer_builds_a_program_with_a_branch_and_previews_its_email(
-    live_server, browser, page, screenshot, csp_errors
+    live_server, browser, page, screenshot, screenshot_dir, csp_errors
 ):
     tenant = TenantFactory(slug="builder-browser", name="Harbour Freight")
     marketer = make_actor(tenant, Role.MARKETER, user__full_name="Mina Torres")
@@ -107,7 +107,13 @@ def test_a_marketer_builds_a_program_with_a_branch_and_previews_its_email(
     expect(desktop.get_by_role("link", name="Unsubscribe")).to_be_visible()
     phone = page.get_by_test_id("preview-phone")
     assert phone.bounding_box()["width"] == pytest.approx(375, abs=2)
+    expect(
+        page.frame_locator("[data-testid=preview-phone]").get_by_text("Hello Alex,")
+    ).to_be_visible()
     both_widths(page, screenshot, "preview")
+    page.get_by_test_id("email-preview").screenshot(
+        path=str(screenshot_dir / "nurture-builder-preview-frames-1280.png")
+    )
     page.get_by_role("button", name="Send a test to me").click()
     expect(page.get_by_text(f"A test is on its way to {marketer.user.email}.")).to_be_visible()
     assert csp_errors == []
