@@ -19,7 +19,7 @@ from tests.browser.test_every_page import serious_violations
 from tests.browser.test_session import log_in
 from tests.browser.test_tokens_browser import both_widths
 from tests.conftest import make_actor, transactional_databases
-from tests.factories import TenantFactory
+from tests.factories import InquiryFactory, TenantFactory
 
 pytestmark = [
     pytest.mark.browser,
@@ -57,13 +57,21 @@ def test_a_marketer_builds_a_program_with_a_branch_and_previews_its_email(
 ):
     tenant = TenantFactory(slug="builder-browser", name="Harbour Freight")
     marketer = make_actor(tenant, Role.MARKETER, user__full_name="Mina Torres")
+    InquiryFactory(
+        tenant=tenant, first_name="Dana", company="Freight Co", stage="nurture", source="webinar"
+    )
     log_in(page, live_server, marketer.user.email)
 
     page.goto(f"{live_server.url}/nurture/")
     page.get_by_test_id("new-program").click()
     page.get_by_label("Name").fill("Webinar follow-up")
-    page.get_by_label("Webinar").check()
+    # The live count follows the ticks (nothing saved): Dana came from a webinar.
+    expect(page.get_by_test_id("audience-count")).to_contain_text("1 person in nurture")
+    page.get_by_label("Event card").check()
     expect(page.get_by_test_id("audience-count")).to_contain_text("0 people")
+    page.get_by_label("Event card").uncheck()
+    page.get_by_label("Webinar").check()
+    expect(page.get_by_test_id("audience-count")).to_contain_text("1 person in nurture")
     page.get_by_role("button", name="Create program").click()
     expect(page.get_by_role("heading", name="Build: Webinar follow-up")).to_be_visible()
 
@@ -103,12 +111,12 @@ def test_a_marketer_builds_a_program_with_a_branch_and_previews_its_email(
 
     page.get_by_role("button", name="Edit & preview step 1").click()
     desktop = page.frame_locator("[data-testid=preview-desktop]")
-    expect(desktop.get_by_text("Hello Alex,")).to_be_visible()  # no inquiry yet: a sample person
+    expect(desktop.get_by_text("Hello Dana,")).to_be_visible()  # the newest inquiry in nurture
     expect(desktop.get_by_role("link", name="Unsubscribe")).to_be_visible()
     phone = page.get_by_test_id("preview-phone")
     assert phone.bounding_box()["width"] == pytest.approx(375, abs=2)
     expect(
-        page.frame_locator("[data-testid=preview-phone]").get_by_text("Hello Alex,")
+        page.frame_locator("[data-testid=preview-phone]").get_by_text("Hello Dana,")
     ).to_be_visible()
     both_widths(page, screenshot, "preview")
     page.get_by_test_id("email-preview").screenshot(
