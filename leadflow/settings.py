@@ -419,6 +419,8 @@ SPECTACULAR_SETTINGS = {
         "SourceEnum": "inquiries.models.Source",
         # Nurture's double opt-in: a contact's consent may also be pending (read only).
         "NurtureConsentStatusEnum": "nurture.models.ConsentStatus",
+        # Nurture's program builder (issue 20): a step's kind, in and out.
+        "NurtureStepKindEnum": "nurture.models.StepKind",
     },
 }
 IDEMPOTENCY_KEY_TTL = timedelta(hours=env.integer("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24))

@@ -201,3 +201,18 @@ api_v1 += [
     path("nurture/settings/", nurture_api.NurtureSettingsView.as_view(), name="nurture-settings"),
 ]
 urlpatterns += [path("", include("nurture.urls"))]
+# The nurture program builder (issue 20): programs created and changed, steps, audience count.
+nurture_builder_router = SimpleRouter()
+nurture_builder_router.register(
+    r"nurture/programs/(?P<program_pk>[0-9]+)/steps",
+    nurture_api.NurtureStepViewSet,
+    basename="nurture-step",
+)
+api_v1 += nurture_builder_router.urls
+api_v1 += [
+    path(
+        "nurture/audience-count/",
+        nurture_api.AudienceCountView.as_view(),
+        name="nurture-audience-count",
+    ),
+]

@@ -31,7 +31,9 @@ from nurture.models import (
     EnrollmentState,
     NurtureProgram,
     NurtureStep,
+    StepKind,
 )
+from nurture.services import builder, preview
 from nurture.services import consent as consent_services
 from nurture.services import enrollment as enrollment_services
 from nurture.services import programs as program_services
@@ -91,6 +93,117 @@ class ProgramOutput(serializers.ModelSerializer):
         return getattr(program, "active_count", 0)
 
 
+# The builder's inputs and outputs (issue 20).
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        "description": "Keys industry, behaviour_level, source, reason, each a list of values "
+        '(a key left out, or an empty list, matches everyone): {"source": ["webinar"]}.',
+    }
+)
+class AudienceField(serializers.JSONField):
+    """An audience rule; its keys and values are checked by the builder's service."""
+
+
+class StepInput(StrictSerializer):
+    kind = serializers.ChoiceField(choices=StepKind.choices)
+    subject = serializers.CharField(max_length=200, allow_blank=True, required=False)
+    body = serializers.CharField(max_length=20000, allow_blank=True, required=False)
+    wait_days = serializers.IntegerField(min_value=0, max_value=365, required=False)
+    wait_minutes = serializers.IntegerField(min_value=0, max_value=1439, required=False)
+    branch_to = serializers.IntegerField(
+        min_value=0,
+        max_value=49,
+        allow_null=True,
+        required=False,
+        help_text="A branch: the position (0-based) of the step a person who clicked goes on at.",
+    )
+
+
+class StepCreateInput(StepInput):
+    position = serializers.IntegerField(
+        min_value=0,
+        max_value=50,
+        required=False,
+        help_text="Insert before the step now at this position (0-based); left out: at the end.",
+    )
+
+
+class StepUpdateInput(StepInput):
+    kind = serializers.ChoiceField(choices=StepKind.choices, required=False)
+
+
+class ProgramInput(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(max_length=2000, allow_blank=True, required=False)
+    audience = AudienceField(required=False)
+    position = serializers.IntegerField(min_value=0, max_value=100000, required=False)
+    steps = StepInput(many=True, required=False)
+
+
+class ProgramUpdateInput(StrictSerializer):
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(max_length=2000, allow_blank=True, required=False)
+    audience = AudienceField(required=False)
+    position = serializers.IntegerField(min_value=0, max_value=100000, required=False)
+
+
+class ReorderInput(StrictSerializer):
+    order = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=ID_MAX),
+        min_length=1,
+        max_length=50,
+        help_text="Every step id of the program once, in the new order.",
+    )
+
+
+class AudienceInput(StrictSerializer):
+    audience = AudienceField()
+
+
+class AudienceCountOutput(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Inquiries in nurture now that the rule fits.")
+
+
+class EmailPreviewInput(StrictSerializer):
+    inquiry = serializers.IntegerField(
+        min_value=1,
+        max_value=ID_MAX,
+        required=False,
+        help_text="The sample inquiry; left out: the newest in nurture (or a made-up person).",
+    )
+    subject = serializers.CharField(
+        max_length=200, required=False, help_text="A draft subject to render instead."
+    )
+    body = serializers.CharField(
+        max_length=20000, required=False, help_text="A draft body to render instead."
+    )
+
+
+class EmailPreviewOutput(serializers.Serializer):
+    subject = serializers.CharField()
+    text = serializers.CharField()
+    html = serializers.CharField()
+    sample_name = serializers.CharField()
+    sample_id = serializers.IntegerField(allow_null=True)
+
+
+class TestSendOutput(serializers.Serializer):
+    to = serializers.EmailField()
+    outbox_message = serializers.IntegerField()
+
+
+class NurtureFunnelOutput(serializers.Serializer):
+    enrolled = serializers.IntegerField()
+    engaged = serializers.IntegerField(help_text="Any activity at or after enrolling.")
+    mql = serializers.IntegerField()
+    lead = serializers.IntegerField()
+    won = serializers.IntegerField()
+
+
 class NurtureProgramViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, TenantViewSet
 ):
@@ -127,6 +240,30 @@ class NurtureProgramViewSet(
             program=self.get_object(), paused=False, by=self.principal
         )
         return Response(ProgramOutput(self.get_object()).data)
+
+    @extend_schema(request=ProgramInput, responses={201: ProgramOutput})
+    def create(self, request, *args, **kwargs):
+        """A program with its steps; every step validated (400 names the step and field)."""
+        data = ProgramInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        program = builder.create_program(by=self.principal, **data.validated_data)
+        return Response(_program_data(program.pk), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ProgramUpdateInput, responses=ProgramOutput)
+    def partial_update(self, request, *args, **kwargs):
+        """Change the name, description, audience or position (steps: the steps routes)."""
+        program = self.get_object()
+        data = ProgramUpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        builder.update_program(program=program, changes=data.validated_data, by=self.principal)
+        return Response(_program_data(program.pk))
+
+    @extend_schema(responses=NurtureFunnelOutput)
+    @action(detail=True, methods=["get"])
+    def funnel(self, request, pk=None):
+        """Of everyone ever enrolled: engaged (any activity after enrolling), MQL, lead, won."""
+        funnel = builder.program_funnel(self.get_object())
+        return Response(NurtureFunnelOutput(funnel).data)
 
 
 class EnrollmentOutput(serializers.ModelSerializer):
@@ -342,3 +479,109 @@ class NurtureSettingsView(APIView):
         data.is_valid(raise_exception=True)
         settings_services.update_nurture_settings(changes=data.validated_data, by=request.auth)
         return Response(SettingsSerializer(_settings_data()).data)
+
+
+# --- The program builder (issue 20): programs and steps edited, audience count, preview, funnel.
+
+
+def _program_data(program_id: int) -> dict:
+    return ProgramOutput(selectors.programs().prefetch_related("steps").get(pk=program_id)).data
+
+
+class NurtureStepViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, TenantViewSet
+):
+    """A program's steps in order: add, change, delete, reorder; an email's preview and test."""
+
+    permission_classes = [NurtureAccess]
+    serializer_class = StepOutput
+    model = NurtureStep
+    pagination_class = None
+
+    def scoped_queryset(self):
+        return NurtureStep.objects.filter(program_id=self.kwargs.get("program_pk")).order_by(
+            "position"
+        )
+
+    def program(self) -> NurtureProgram:
+        return get_object_or_404(NurtureProgram.objects.all(), pk=self.kwargs["program_pk"])
+
+    def list(self, request, *args, **kwargs):
+        self.program()  # another tenant's program: 404, not an empty list
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=StepCreateInput, responses={201: StepOutput})
+    def create(self, request, *args, **kwargs):
+        """Add a step at the end, or before ``position``; later steps and people follow."""
+        program = self.program()
+        data = StepCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        position = fields.pop("position", None)
+        step = builder.add_step(program=program, step=fields, position=position, by=self.principal)
+        return Response(StepOutput(step).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=StepUpdateInput, responses=StepOutput)
+    def partial_update(self, request, *args, **kwargs):
+        """Change a step's fields; validated against the program as it stands."""
+        step = self.get_object()
+        data = StepUpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        step = builder.update_step(step=step, changes=data.validated_data, by=self.principal)
+        return Response(StepOutput(step).data)
+
+    def perform_destroy(self, instance):
+        builder.delete_step(step=instance, by=self.principal)
+
+    @extend_schema(request=ReorderInput, responses={200: StepOutput(many=True)})
+    @action(detail=False, methods=["post"])
+    def reorder(self, request, program_pk=None):
+        """Put the steps in this order; branch targets and enrolled people stay on their steps."""
+        program = self.program()
+        data = ReorderInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        builder.reorder_steps(
+            program=program, order=data.validated_data["order"], by=self.principal
+        )
+        return Response(StepOutput(selectors.program_steps(program), many=True).data)
+
+    def _render_input(self, request) -> tuple[NurtureStep, dict]:
+        step = self.get_object()
+        data = EmailPreviewInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        fields["inquiry"] = preview.sample_inquiry(fields.get("inquiry"))
+        return step, fields
+
+    @extend_schema(request=EmailPreviewInput, responses=EmailPreviewOutput)
+    @action(detail=True, methods=["post"])
+    def preview(self, request, program_pk=None, pk=None):
+        """The email rendered for a sample inquiry: merge fields, footer, unsubscribe link."""
+        step, fields = self._render_input(request)
+        shown = preview.render_step(step=step, **fields)
+        return Response(EmailPreviewOutput(shown).data)
+
+    @extend_schema(request=EmailPreviewInput, responses={202: TestSendOutput})
+    @action(detail=True, methods=["post"], url_path="send-test")
+    def send_test(self, request, program_pk=None, pk=None):
+        """Mail the rendered email to you, its subject starting "[Test]"; nothing is recorded
+        for the sample inquiry."""
+        step, fields = self._render_input(request)
+        message = preview.send_test(step=step, by=self.principal, **fields)
+        return Response(
+            TestSendOutput({"to": message.recipient, "outbox_message": message.pk}).data,
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class AudienceCountView(APIView):
+    """``/api/v1/nurture/audience-count/``: how many people in nurture an (unsaved) rule fits."""
+
+    permission_classes = [NurtureAccess]
+
+    @extend_schema(request=AudienceInput, responses=AudienceCountOutput)
+    def post(self, request):
+        data = AudienceInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        count = builder.audience_count(data.validated_data["audience"])
+        return Response(AudienceCountOutput({"count": count}).data)

@@ -46,6 +46,7 @@ def seed_demo_nurture(*, tenant: Tenant) -> int:
     by = Principal.system(tenant, "demo")
     with tenant_context(tenant), transaction.atomic():
         programs.long_term_program()
+        seed_builder_program(by=by)
         if NurtureProgram.objects.filter(name=DEMO_PROGRAM).exists():
             return 0
         NurtureSettings.objects.get_or_create(
@@ -77,3 +78,44 @@ def seed_demo_nurture(*, tenant: Tenant) -> int:
         if not people:
             return 0
         return len(enrollment.enroll_by_hand(inquiry_ids=people, program=program, by=by).enrolled)
+
+
+# The builder's demo (issue 20): a program as a marketer would build it, with a branch.
+BUILDER_PROGRAM = "Webinar follow-up"
+BUILDER_STEPS = [
+    {
+        "kind": "email",
+        "subject": "{{ first_name }}, your webinar recording",
+        "body": "Hello {{ first_name }},\n\nThank you for joining the webinar. The recording "
+        "and the slides are here: https://example.com/webinar\n\nBest regards,\n"
+        "{{ sender_name }}\n\nNot interested? Unsubscribe: {{ unsubscribe_url }}",
+    },
+    {"kind": "wait", "wait_days": 2},
+    # Clicked the recording within three days: straight to a call; the others get one more email.
+    {"kind": "branch", "wait_days": 3, "branch_to": 5},
+    {
+        "kind": "email",
+        "subject": "Three questions teams like {{ company }} ask us",
+        "body": "Hello {{ first_name }},\n\nAfter the webinar most teams ask about pricing, "
+        "set-up time and integrations. The answers are short: reply and we will send them.\n\n"
+        "{{ sender_name }}\n\nUnsubscribe: {{ unsubscribe_url }}",
+    },
+    {"kind": "wait", "wait_days": 7},
+    {"kind": "task", "subject": "Call about the webinar: ask what they need"},
+]
+
+
+def seed_builder_program(*, by: Principal) -> None:
+    """The builder's demo program (webinar sign-ups), made through the builder's validation."""
+    from nurture.services import builder
+
+    if NurtureProgram.objects.filter(name=BUILDER_PROGRAM).exists():
+        return
+    builder.create_program(
+        name=BUILDER_PROGRAM,
+        description="A recording, a reminder for who did not click, and a call for who did.",
+        steps=BUILDER_STEPS,
+        audience={"source": ["webinar"]},
+        position=2,
+        by=by,
+    )

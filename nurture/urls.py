@@ -23,3 +23,49 @@ urlpatterns = [
     path("c/<str:token>/", views.confirm, name="nurture-confirm"),
     path("hooks/mailgun/<slug:tenant_slug>/", views.mailgun_webhook, name="nurture-mailgun"),
 ]
+# The program builder (issue 20): under builder/ so nothing above ("<pk>/<change>/") catches it.
+urlpatterns += [
+    path("nurture/builder/new/", views.builder_new, name="nurture-builder-new"),
+    path(
+        "nurture/builder/audience-count/",
+        views.builder_audience_count,
+        name="nurture-builder-audience-new",
+    ),
+    path("nurture/builder/<int:pk>/", views.builder_edit, name="nurture-builder"),
+    path(
+        "nurture/builder/<int:pk>/audience-count/",
+        views.builder_audience_count,
+        name="nurture-builder-audience",
+    ),
+    path("nurture/builder/<int:pk>/steps/", views.builder_add_step, name="nurture-builder-add"),
+    path(
+        "nurture/builder/<int:pk>/steps/reorder/",
+        views.builder_reorder,
+        name="nurture-builder-reorder",
+    ),
+    path(
+        "nurture/builder/<int:pk>/steps/<int:step_pk>/",
+        views.builder_step,
+        name="nurture-builder-step",
+    ),
+    path(
+        "nurture/builder/<int:pk>/steps/<int:step_pk>/move/",
+        views.builder_move_step,
+        name="nurture-builder-move",
+    ),
+    path(
+        "nurture/builder/<int:pk>/steps/<int:step_pk>/delete/",
+        views.builder_delete_step,
+        name="nurture-builder-delete",
+    ),
+    path(
+        "nurture/builder/<int:pk>/steps/<int:step_pk>/preview/",
+        views.builder_preview,
+        name="nurture-builder-preview",
+    ),
+    path(
+        "nurture/builder/<int:pk>/steps/<int:step_pk>/test/",
+        views.builder_send_test,
+        name="nurture-builder-test",
+    ),
+]

@@ -10,17 +10,20 @@ from __future__ import annotations
 import json
 import re
 
+from csp.decorators import csp_replace
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from inquiries.models import Inquiry
+from inquiries.models import BehaviourLevel, Inquiry, Source
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Role, Tenant
@@ -32,11 +35,15 @@ from nurture.models import (
     Enrollment,
     EnrollmentState,
     NurtureProgram,
+    NurtureStep,
+    StepKind,
 )
-from nurture.services import bounces, consent
+from nurture.services import bounces, builder, consent
 from nurture.services import enrollment as enrollment_services
+from nurture.services import preview as preview_services
 from nurture.services import programs as program_services
 from nurture.services import settings as settings_services
+from nurture.services.enrollment import REASONS
 
 READERS = (Role.ADMIN, Role.MARKETER, Role.QUALIFIER)
 WRITERS = (Role.ADMIN, Role.MARKETER)
@@ -119,6 +126,7 @@ def program_detail(request, pk: int):
             "page": page,
             "form": form,
             "can_change": principal.has_role(*WRITERS),
+            "funnel": builder.program_funnel(program).as_rows(),
         },
         status=400 if form.errors else 200,
     )
@@ -332,3 +340,355 @@ def mailgun_webhook(request, tenant_slug: str):
     with tenant_context(tenant):
         result = bounces.process_mailgun_event(event_data)
     return JsonResponse({"event": result.event, "action": result.action})
+
+
+# --- The program builder (issue 20): a program's fields, audience, steps; preview, test send.
+
+REASON_CHOICES = [(reason, reason.replace("_", " ").capitalize()) for reason in REASONS]
+
+
+class ProgramForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=2000
+    )
+    industry = forms.CharField(
+        required=False,
+        max_length=2000,
+        label="Industries",
+        help_text="Separated by commas; empty: every industry.",
+    )
+    behaviour_level = forms.MultipleChoiceField(
+        choices=BehaviourLevel.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Behaviour levels",
+        help_text="None ticked: every level.",
+    )
+    source = forms.MultipleChoiceField(
+        choices=Source.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Sources",
+        help_text="None ticked: every source.",
+    )
+    reason = forms.MultipleChoiceField(
+        choices=REASON_CHOICES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Why they reached nurture",
+        help_text="None ticked: every reason.",
+    )
+
+    def audience(self) -> dict[str, list[str]]:
+        data = self.cleaned_data
+        industries = [i.strip() for i in data.get("industry", "").split(",") if i.strip()]
+        rule = {
+            "industry": industries,
+            "behaviour_level": data.get("behaviour_level") or [],
+            "source": data.get("source") or [],
+            "reason": data.get("reason") or [],
+        }
+        return {key: values for key, values in rule.items() if values}
+
+
+def _program_initial(program: NurtureProgram) -> dict:
+    audience = program.audience or {}
+    return {
+        "name": program.name,
+        "description": program.description,
+        "industry": ", ".join(audience.get("industry", [])),
+        "behaviour_level": audience.get("behaviour_level", []),
+        "source": audience.get("source", []),
+        "reason": audience.get("reason", []),
+    }
+
+
+class StepForm(forms.Form):
+    kind = forms.ChoiceField(choices=StepKind.choices)
+    subject = forms.CharField(
+        max_length=200,
+        required=False,
+        help_text="An email's subject, or a task's title. Merge fields: "
+        + ", ".join("{{ " + f + " }}" for f in builder.MERGE_FIELDS[:-1])
+        + ".",
+    )
+    body = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 8}),
+        required=False,
+        max_length=20000,
+        help_text="An email's text. It must contain {{ unsubscribe_url }}; the footer with "
+        "your postal address is added.",
+    )
+    wait_days = forms.IntegerField(min_value=0, max_value=365, initial=0, label="Days")
+    wait_minutes = forms.IntegerField(
+        min_value=0, max_value=1439, initial=0, label="Minutes", required=False
+    )
+    branch_to = forms.TypedChoiceField(
+        coerce=int,
+        required=False,
+        empty_value=None,
+        label="On a click, go to step",
+        help_text="A branch: who clicked a nurture email within the days above goes there; "
+        "the others go on at the next step.",
+    )
+
+    def __init__(self, *args, count: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["branch_to"].choices = [("", "—")] + [
+            (str(i), f"Step {i + 1}") for i in range(count)
+        ]
+
+    def step_fields(self) -> dict:
+        data = dict(self.cleaned_data)
+        data["wait_minutes"] = data.get("wait_minutes") or 0
+        return data
+
+
+def _steps_context(program: NurtureProgram) -> list[NurtureStep]:
+    steps = selectors.program_steps(program)
+    return steps
+
+
+def _builder_page(request, program, form, step_form, status=200):
+    steps = _steps_context(program)
+    return render(
+        request,
+        "nurture/builder.html",
+        {
+            "program": program,
+            "form": form,
+            "step_form": step_form,
+            "steps": steps,
+            "audience_count": builder.audience_count(program.audience or {}),
+        },
+        status=status,
+    )
+
+
+def _add_error(form: forms.Form, exc: RuleViolation) -> None:
+    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+
+
+@login_required
+def builder_new(request):
+    """A new program: its name and audience; steps are added on the builder page next."""
+    principal = _principal(request, WRITERS)
+    form = ProgramForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            program = builder.create_program(
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+                audience=form.audience(),
+                by=principal,
+            )
+        except RuleViolation as exc:
+            _add_error(form, exc)
+        else:
+            messages.success(request, f"{program.name} created: add its steps.")
+            return redirect("nurture-builder", pk=program.pk)
+    return render(
+        request,
+        "nurture/builder_new.html",
+        {"form": form, "audience_count": builder.audience_count({})},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+def builder_edit(request, pk: int):
+    """The builder: the program's name and audience (with its live count) and its steps."""
+    principal = _principal(request, WRITERS)
+    program = get_object_or_404(NurtureProgram.objects.all(), pk=pk)
+    form = ProgramForm(request.POST or None, initial=_program_initial(program))
+    step_form = StepForm(count=len(selectors.program_steps(program)) + 1)
+    if request.method == "POST" and form.is_valid():
+        try:
+            builder.update_program(
+                program=program,
+                changes={
+                    "name": form.cleaned_data["name"],
+                    "description": form.cleaned_data["description"],
+                    "audience": form.audience(),
+                },
+                by=principal,
+            )
+        except RuleViolation as exc:
+            _add_error(form, exc)
+        else:
+            messages.success(request, f"{program.name} saved.")
+            return redirect("nurture-builder", pk=program.pk)
+    return _builder_page(request, program, form, step_form, 400 if form.errors else 200)
+
+
+@login_required
+def builder_audience_count(request, pk: int | None = None):
+    """The live count for the audience fields as they are now in the form (nothing saved)."""
+    _principal(request, WRITERS)
+    if pk is not None:
+        get_object_or_404(NurtureProgram.objects.all(), pk=pk)
+    form = ProgramForm(request.GET)
+    form.is_valid()
+    count = None
+    error = ""
+    if not any(name in form.errors for name in ("industry", "behaviour_level", "source", "reason")):
+        try:
+            count = builder.audience_count(form.audience())
+        except RuleViolation as exc:
+            error = exc.message
+    else:
+        error = "Check the audience fields."
+    return render(
+        request, "nurture/_audience_count.html", {"audience_count": count, "error": error}
+    )
+
+
+@login_required
+@require_POST
+def builder_add_step(request, pk: int):
+    principal = _principal(request, WRITERS)
+    program = get_object_or_404(NurtureProgram.objects.all(), pk=pk)
+    count = len(selectors.program_steps(program))
+    step_form = StepForm(request.POST, count=count + 1)
+    if step_form.is_valid():
+        try:
+            builder.add_step(program=program, step=step_form.step_fields(), by=principal)
+        except RuleViolation as exc:
+            _add_error(step_form, exc)
+        else:
+            messages.success(request, f"Step {count + 1} added.")
+            return redirect("nurture-builder", pk=program.pk)
+    form = ProgramForm(initial=_program_initial(program))
+    return _builder_page(request, program, form, step_form, 400)
+
+
+def _step_of(pk: int, step_pk: int) -> NurtureStep:
+    return get_object_or_404(
+        NurtureStep.objects.select_related("program"), pk=step_pk, program_id=pk
+    )
+
+
+@login_required
+def builder_step(request, pk: int, step_pk: int):
+    """One step: its fields; an email's preview at desktop and phone width, and a test send."""
+    principal = _principal(request, WRITERS)
+    step = _step_of(pk, step_pk)
+    count = len(selectors.program_steps(step.program))
+    initial = {name: getattr(step, name) for name in builder.STEP_FIELDS}
+    form = StepForm(request.POST or None, initial=initial, count=count)
+    if request.method == "POST" and form.is_valid():
+        try:
+            builder.update_step(step=step, changes=form.step_fields(), by=principal)
+        except RuleViolation as exc:
+            _add_error(form, exc)
+        else:
+            messages.success(request, f"Step {step.position + 1} saved.")
+            return redirect("nurture-builder-step", pk=pk, step_pk=step.pk)
+    sample = preview_services.sample_inquiry()
+    return render(
+        request,
+        "nurture/builder_step.html",
+        {
+            "program": step.program,
+            "step": step,
+            "form": form,
+            "sample": sample,
+            "merge_fields": builder.MERGE_FIELDS,
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@require_POST
+def builder_move_step(request, pk: int, step_pk: int):
+    """The up/down buttons (plain forms: they work without JavaScript)."""
+    principal = _principal(request, WRITERS)
+    step = _step_of(pk, step_pk)
+    offset = {"up": -1, "down": 1}.get(request.POST.get("direction", ""))
+    if offset is None:
+        messages.error(request, "Move a step up or down.")
+    else:
+        builder.move_step(step=step, offset=offset, by=principal)
+    return redirect(f"{reverse('nurture-builder', args=[pk])}#step-{step.pk}")
+
+
+@login_required
+@require_POST
+def builder_reorder(request, pk: int):
+    """Drag and drop's order (step ids, comma-separated); the page reloads after."""
+    principal = _principal(request, WRITERS)
+    program = get_object_or_404(NurtureProgram.objects.all(), pk=pk)
+    raw = [p for p in request.POST.get("order", "").split(",") if p.strip()]
+    if not raw or not all(p.strip().isdigit() and int(p) <= 2**31 - 1 for p in raw):
+        messages.error(request, "Name the steps in their new order.")
+        return redirect("nurture-builder", pk=program.pk)
+    try:
+        builder.reorder_steps(program=program, order=[int(p) for p in raw], by=principal)
+    except RuleViolation as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Steps reordered.")
+    return redirect("nurture-builder", pk=program.pk)
+
+
+@login_required
+@require_POST
+def builder_delete_step(request, pk: int, step_pk: int):
+    principal = _principal(request, WRITERS)
+    step = _step_of(pk, step_pk)
+    try:
+        builder.delete_step(step=step, by=principal)
+    except RuleViolation as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Step {step.position + 1} deleted.")
+    return redirect("nurture-builder", pk=pk)
+
+
+def _sample_from(request) -> Inquiry:
+    raw = request.GET.get("inquiry") or request.POST.get("inquiry") or ""
+    if raw.isdigit() and int(raw) <= 2**31 - 1:
+        return preview_services.sample_inquiry(int(raw))
+    return preview_services.sample_inquiry()
+
+
+@xframe_options_sameorigin
+@csp_replace(
+    {
+        "default-src": ["'none'"],
+        "script-src": ["'none'"],
+        "connect-src": ["'none'"],
+        "font-src": ["'none'"],
+        "style-src": ["'unsafe-inline'"],
+        "img-src": ["data:", "https:"],
+        "frame-ancestors": ["'self'"],
+        "sandbox": [""],
+    }
+)
+@login_required
+def builder_preview(request, pk: int, step_pk: int):
+    """The email's HTML for the preview frames: no script may run in it (sandboxed)."""
+    _principal(request, WRITERS)
+    step = _step_of(pk, step_pk)
+    try:
+        shown = preview_services.render_step(step=step, inquiry=_sample_from(request))
+    except RuleViolation as exc:
+        return HttpResponse(exc.message, content_type="text/plain; charset=utf-8", status=400)
+    return HttpResponse(shown.html, content_type="text/html; charset=utf-8")
+
+
+@login_required
+@require_POST
+def builder_send_test(request, pk: int, step_pk: int):
+    """ "Send a test to me": the rendered email to the signed-in person, subject "[Test] …"."""
+    principal = _principal(request, WRITERS)
+    step = _step_of(pk, step_pk)
+    try:
+        message = preview_services.send_test(step=step, inquiry=_sample_from(request), by=principal)
+    except RuleViolation as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"A test is on its way to {message.recipient}.")
+    return redirect("nurture-builder-step", pk=pk, step_pk=step.pk)

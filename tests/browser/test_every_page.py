@@ -317,10 +317,12 @@ def _nurture(app: App) -> None:
         program = NurtureProgram.objects.get(name=DEMO_PROGRAM)
         first = program.enrollments.select_related("inquiry").first()
         token = contact_consent(first.inquiry).token if first else "none"
+        step = program.steps.order_by("position").first()
     app.ids.update(
         nurture_inquiry=first.inquiry_id if first else 1,
         nurture_confirm=links.confirm_token(tenant_slug=app.tenant.slug, contact_token=token),
         nurture_program=program.pk,
+        nurture_step=step.pk,
         nurture_unsubscribe=links.unsubscribe_token(
             tenant_slug=app.tenant.slug, contact_token=token
         ),
@@ -590,6 +592,14 @@ def pages(app: App) -> list[Page]:
         Page("nurture-inquiry-panel", f"/inquiries/{ids['nurture_inquiry']}/", "marketer"),
         # The double opt-in's confirmation page (the demo contact has answered: no button).
         Page("nurture-confirm", f"/c/{ids['nurture_confirm']}/", "anonymous"),
+        # The program builder (issue 20): new program, a program's steps, an email step's preview.
+        Page("nurture-builder-new", "/nurture/builder/new/", "marketer"),
+        Page("nurture-builder", f"/nurture/builder/{ids['nurture_program']}/", "marketer"),
+        Page(
+            "nurture-builder-step",
+            f"/nurture/builder/{ids['nurture_program']}/steps/{ids['nurture_step']}/",
+            "marketer",
+        ),
     ]
 
 
@@ -821,6 +831,16 @@ def test_the_page_list_names_every_html_route():
         "nurture-inquiry-remove",
         # The lead settings' phone job progress, polled by the settings page (issue 24).
         "lead-settings-phone-job",
+        # The program builder (issue 20): POST-only step actions (back to the builder), the
+        # live audience count (an htmx fragment) and the preview frame's email document.
+        "nurture-builder-add",
+        "nurture-builder-reorder",
+        "nurture-builder-move",
+        "nurture-builder-delete",
+        "nurture-builder-test",
+        "nurture-builder-audience",
+        "nurture-builder-audience-new",
+        "nurture-builder-preview",
     }
     stand_in = SimpleNamespace(
         ids=defaultdict(lambda: 1),

@@ -165,6 +165,19 @@ ROUTES = [
     ("get", "/api/v1/nurture/settings/"),
     ("patch", "/api/v1/nurture/settings/"),
     ("post", "/api/v1/inquiries/outcomes/"),
+    # The nurture program builder (issue 20).
+    ("post", "/api/v1/nurture/programs/"),
+    ("patch", "/api/v1/nurture/programs/1/"),
+    ("get", "/api/v1/nurture/programs/1/funnel/"),
+    ("get", "/api/v1/nurture/programs/1/steps/"),
+    ("post", "/api/v1/nurture/programs/1/steps/"),
+    ("get", "/api/v1/nurture/programs/1/steps/1/"),
+    ("patch", "/api/v1/nurture/programs/1/steps/1/"),
+    ("delete", "/api/v1/nurture/programs/1/steps/1/"),
+    ("post", "/api/v1/nurture/programs/1/steps/reorder/"),
+    ("post", "/api/v1/nurture/programs/1/steps/1/preview/"),
+    ("post", "/api/v1/nurture/programs/1/steps/1/send-test/"),
+    ("post", "/api/v1/nurture/audience-count/"),
 ]
 
 
@@ -298,6 +311,14 @@ def test_route_list_covers_every_api_route():
         "nurture-consent",
         "nurture-settings",
         "inquiry-outcomes",
+        # The nurture program builder (issue 20).
+        "nurture-program-funnel",
+        "nurture-step-list",
+        "nurture-step-detail",
+        "nurture-step-reorder",
+        "nurture-step-preview",
+        "nurture-step-send-test",
+        "nurture-audience-count",
     }
 
 
