@@ -1,5 +1,5 @@
-"""Benchmark: the Monday digest's selection (this week's missing and the late backlog of every
-owner) at 200,000 open leads of 2,000 owners.
+"""Benchmark: the Monday digest job (every owner's missing and late leads, one email each
+through the outbox) at 200,000 open leads of 2,000 owners.
 
     python bench/digests.py [--leads 200000] [--owners 2000] [--pairs 6] [--runs 5] [--no-record]
     python bench/digests.py --keep …; python bench/digests.py --reuse [--explain] [--profile] …
@@ -12,20 +12,22 @@ as an open lead (90% accepted or SQL, 10% awaiting acceptance) of one of
 data); about 40% of the accepted/SQL leads have this week's update, 60% last
 week's and 70% each of the six weeks before, and each lead's ``reported_weeks``
 from them as migration leads 0012 fills it (all in SQL, not timed). Timed as
-the runtime role under row-level security, figure and baseline in ``--pairs``
-pairs in ABBA order (``common.alternate``), each side ``--runs`` times a pair
-(the pair's median counts):
+the runtime role under row-level security, in ``--pairs`` rounds in ABBA order
+(``common.alternate``), each side ``--runs`` times a round (the round's median
+counts):
 
-* the digest's selection — ``leads.services.digests.digest_rows`` (its one
-  query: one scan of the owing leads with buyer and owner, the backlog read
-  from each lead's ``reported_weeks``, at most 25 leads an owner ranked by a
-  window function with the owner's counts; and the Python that groups the
-  rows by owner; no email is built or queued) — against the plain
-  ``SELECT rep_id, count(*) FROM leads_lead WHERE tenant_id = … AND stage IN
-  ('accepted', 'sql') AND assigned_at < <this week's cutoff> GROUP BY rep_id``
-  of the same leads — goal ≤ 3×;
-* beside it, for the reading of the figure, the same query's SQL alone
-  (executed and fetched through a cursor, no model objects, no Python work).
+* the figure — the whole job, ``queue_missing_update_digests`` at Monday 07:01
+  in a transaction rolled back afterwards: the tenant, the digest's one query
+  (every owner's counts, first 25 leads and their buyers, one row an owner),
+  the sent keys, one email rendered an owner and one ``INSERT`` of them all
+  through the outbox (``outbox.enqueue_many``);
+* the baseline the issue names — the plain ``GROUP BY`` owner (the partner,
+  else the rep) of the same counts: this week's missing and the leads with
+  late weeks, over the same owing leads with the same rules
+  (``digests.owing_leads``) and the query's settings — goal ≤ 3×;
+* beside them, for the reading: the selection alone (``digest_rows``, no
+  email) and the baseline used before (the owing leads counted a rep from an
+  index, ``BASELINE_SQL``: not the digest's counts, and no partner's leads).
 
 Prints the figures and appends them to ``docs/performance.md``. Not part of
 ``make test``. Generating the data takes minutes on a busy machine: ``--keep``
@@ -60,13 +62,17 @@ DB = "leadflow_bench_digests"
 HEADING = "## The Monday digest's selection"
 INTRO = (
     "`python bench/digests.py` (see its docstring): a tenant with 200,000 open leads of 2,000 "
-    "owners (~40% reported this week, 60% last week, 70% each week before). The digest's "
-    "selection (`leads.services.digests.digest_rows`: every owner's missing leads and late "
-    "weeks, one query and the grouping in Python, no email) against one plain SQL "
-    "`GROUP BY rep_id` counting the same owing leads, as the runtime role under row-level "
-    "security — goal ≤ 3×. Each run appends its figures here."
+    "owners (~40% reported this week, 60% last week, 70% each week before). The whole Monday "
+    "job (`leads.services.digests.queue_missing_update_digests`, rolled back: the one query "
+    "of every owner's counts and first 25 leads with their buyers, one email rendered an "
+    "owner, one outbox INSERT of them all) against the issue's baseline, the plain "
+    "`GROUP BY` owner of the same counts (this week's missing and the leads with late weeks, "
+    "same rules, same settings), as the runtime role under row-level security — goal ≤ 3×. "
+    "Each run appends its figures here."
 )
 
+# The baseline used before 2026-12-07's last runs, still printed beside: the owing leads counted a
+# rep (index only; neither the counts the digest reports nor a partner's leads).
 BASELINE_SQL = (
     "SELECT rep_id, count(*) FROM leads_lead WHERE tenant_id = %s "
     "AND stage IN ('accepted', 'sql') AND assigned_at < %s GROUP BY rep_id"
