@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from django.db.models import QuerySet
 
     from leadflow.outbox.models import OutboxMessage
-    from leadflow.outbox.services import Message
+    from leadflow.outbox.services import Message as Message
 
 
 def enqueue(

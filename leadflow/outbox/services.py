@@ -163,7 +163,7 @@ FROM unnest(%(keys)s::text[], %(recipients)s::text[], %(payloads)s::text[],
 ON CONFLICT DO NOTHING
 """
     causes = [_cause(message) for message in messages]
-    params = {
+    params: dict[str, Any] = {
         "tenant": tenant_id,
         "kind": kind,
         "due": due,

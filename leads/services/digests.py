@@ -378,16 +378,18 @@ def _owner_rows_in_python(week: date, tz: tzinfo) -> list[_Owner]:
         columns = list(zip(*(buyer for _, buyer in keyed), strict=True))
         first = rows[0]
         found.append(
-            _Owner(
-                partner_id,
-                rep_id,
-                len(rows),
-                sum(1 for row in rows if row[3]),
-                sum(1 for row in rows if row[4]),
-                [key for key, _ in keyed],
-                *(list(column) for column in columns),
-                *first[11:16],
-                rep_id in members,
+            _Owner._make(
+                [
+                    partner_id,
+                    rep_id,
+                    len(rows),
+                    sum(1 for row in rows if row[3]),
+                    sum(1 for row in rows if row[4]),
+                    [key for key, _ in keyed],
+                    *(list(column) for column in columns),
+                    *first[11:16],
+                    rep_id in members,
+                ]
             )
         )
     return found
