@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from django.db.models import QuerySet
 
     from leadflow.outbox.models import OutboxMessage
+    from leadflow.outbox.services import Message as Message
 
 
 def enqueue(
@@ -42,6 +43,24 @@ def enqueue(
     return services.enqueue(
         kind=kind, key=key, recipient=recipient, payload=payload, due_at=due_at, cause=cause
     )
+
+
+def enqueue_many(
+    kind: str, messages: list[Message], *, due_at: datetime | None = None
+) -> list[Message]:
+    """Write many messages of one kind in one statement (``services.enqueue_many``)."""
+    from leadflow.outbox import services
+
+    return services.enqueue_many(kind, messages, due_at=due_at)
+
+
+def message(
+    key: str, recipient: str, payload: Mapping[str, Any], cause: tuple[str, object] | None = None
+) -> Message:
+    """One message for :func:`enqueue_many`."""
+    from leadflow.outbox import services
+
+    return services.Message(key=key, recipient=recipient, payload=payload, cause=cause)
 
 
 def messages_for(cause: tuple[str, object]) -> QuerySet[OutboxMessage]:

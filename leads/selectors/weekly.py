@@ -16,6 +16,7 @@ from django.db.models import (
     Case,
     Exists,
     F,
+    Func,
     OuterRef,
     Q,
     QuerySet,
@@ -135,12 +136,14 @@ def owed_in_window(window: list[PastWeek]) -> Case | Value:
 
 def missed_in_window(week: date, window: list[PastWeek]) -> CombinedExpression:
     """Bit ``i`` set when the lead owed the week ``i`` weeks before ``week`` and has no
-    update for it: ``owed - (owed & reported)``, from the lead row alone."""
-    owed = owed_in_window(window)
-    reported = CombinedExpression(
-        owed, Combinable.BITAND, reported_in_window(week), output_field=BigIntegerField()
+    update for it: ``owed & ~reported``, from the lead row alone."""
+    # ``owed & ~reported``: the owed ``CASE`` written (and evaluated) once.
+    not_reported = Func(
+        reported_in_window(week), template="~(%(expressions)s)", output_field=BigIntegerField()
     )
-    return CombinedExpression(owed, Combinable.SUB, reported, output_field=BigIntegerField())
+    return CombinedExpression(
+        owed_in_window(window), Combinable.BITAND, not_reported, output_field=BigIntegerField()
+    )
 
 
 def late_weeks(missed: int, week: date) -> list[date]:

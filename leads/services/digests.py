@@ -30,7 +30,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, tzinfo
 from functools import lru_cache
-from operator import attrgetter
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 
@@ -39,19 +38,13 @@ from django.db import connection, transaction
 from django.db.models import (
     BooleanField,
     Case,
-    Count,
     ExpressionWrapper,
     F,
     IntegerField,
-    OrderBy,
     Q,
     QuerySet,
-    Sum,
-    Value,
     When,
-    Window,
 )
-from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from inquiries.models import Inquiry
@@ -79,70 +72,50 @@ CAUSE = "digest-missing"
 # At most this many leads listed in one owner's email; the rest are counted and left to My week.
 DIGEST_LIMIT = 25
 
-# The lead rows' columns the ranking returns (``ranked_leads``).
-RANKED_FIELDS = (
-    "id",
-    "tenant_id",
-    "inquiry_id",
-    "rep_id",
-    "partner_id",
-    "missing",
-    "missed",
-    "owner_rep",
-    "rank",
-    "owner_leads",
-    "owner_missing",
-    "owner_late",
-)
 
-# The columns the digest reads, in this order (``_Row``): the rules' and the email's.
-DIGEST_FIELDS = (
-    "id",
-    "rep_id",
-    "partner_id",
-    "missing",
-    "missed",
-    "inquiry__first_name",
-    "inquiry__last_name",
-    "inquiry__email",
-    "inquiry__phone",
-    "inquiry__external_id",
-    "inquiry__company",
-    "rep__full_name",
-    "rep__email",
-    "rep__is_active",
-    "partner__name",
-    "partner__contact_email",
-    "rep_is_member",
-    "owner_leads",
-    "owner_missing",
-    "owner_late",
-    "rank",
-)
-
-
-class _Row(NamedTuple):
-    id: int
-    rep_id: int | None
+# The owner's rows the digest reads, in this order (``_Owner``): the counts, the listed leads'
+# keys (``_KEY_*``) and their buyers as parallel arrays, and who gets the email.
+class _Owner(NamedTuple):
     partner_id: int | None
-    missing: bool
-    missed: int
-    first_name: str
-    last_name: str
-    email: str
-    phone: str
-    external_id: str
-    company: str
+    rep_id: int | None
+    leads: int
+    missing: int
+    late: int
+    keys: list[int]
+    first_names: list[str]
+    last_names: list[str]
+    emails: list[str]
+    phones: list[str]
+    external_ids: list[str]
+    companies: list[str]
     rep_name: str | None
     rep_email: str | None
     rep_is_active: bool | None
     partner_name: str | None
     partner_email: str | None
     rep_is_member: bool
-    owner_leads: int
-    owner_missing: int
-    owner_late: int
-    rank: int
+
+
+class _Buyer(NamedTuple):
+    """The columns ``Inquiry.display_name`` reads, and the company."""
+
+    first_name: str
+    last_name: str
+    email: str
+    phone: str
+    external_id: str
+    company: str
+
+
+# A listed lead travels as one bigint key, so that sorting the keys sorts the owner's leads as
+# the email lists them (this week's missing first, then by id) and carries the late weeks:
+# bit 62 set when this week's update is not missing, the lead's id from bit 9, and the
+# ``missed_in_window`` mask (bits 1 … ``LATE_WEEKS``) below.
+_KEY_LATE_ONLY = 62
+_KEY_ID_SHIFT = 9
+_KEY_MISSED = (1 << _KEY_ID_SHIFT) - 1
+_KEY_ID = (1 << (_KEY_LATE_ONLY - _KEY_ID_SHIFT)) - 1
+assert LATE_WEEKS < _KEY_ID_SHIFT, "the late weeks' mask must fit below the id"
 
 
 class DigestLead(NamedTuple):
@@ -193,11 +166,11 @@ def digest_due(now: datetime, tz: tzinfo) -> bool:
     return local >= start
 
 
-def _owner_key(row: _Row) -> str:
+def _owner_key(partner_id: int | None, rep_id: int | None) -> str:
     """A partner owns its partner's leads; otherwise the rep does (as in My week)."""
-    if row.partner_id is not None:
-        return f"partner:{row.partner_id}"
-    return f"rep:{row.rep_id}"
+    if partner_id is not None:
+        return f"partner:{partner_id}"
+    return f"rep:{rep_id}"
 
 
 def _owner_order(key: str) -> tuple[bool, int]:
@@ -206,7 +179,7 @@ def _owner_order(key: str) -> tuple[bool, int]:
     return kind != "partner", int(pk)
 
 
-def _owner(row: _Row, key: str) -> DigestOwner | None:
+def _owner(row: _Owner, key: str) -> DigestOwner | None:
     """Who gets the digest for ``row``'s owner, or None when there is nobody to write to."""
     if row.partner_id is not None:
         if not row.partner_email:
@@ -219,16 +192,24 @@ def _owner(row: _Row, key: str) -> DigestOwner | None:
     return DigestOwner(key=key, name=name, email=row.rep_email)
 
 
-def _lead(row: _Row) -> DigestLead:
+def _lead(lead_id: int, buyer: _Buyer) -> DigestLead:
     # The inquiry's own rule for its name (``Inquiry.display_name``), on the columns read.
-    person = Inquiry.display_name.fget(row)  # type: ignore[attr-defined]
-    company = f" ({row.company})" if row.company else ""
-    return DigestLead(id=row.id, person=f"{person}{company}")
+    person = Inquiry.display_name.fget(buyer)  # type: ignore[attr-defined]
+    company = f" ({buyer.company})" if buyer.company else ""
+    return DigestLead(id=lead_id, person=f"{person}{company}")
 
 
-def _lead_url(lead: DigestLead) -> str:
+def _lead_url(lead: DigestLead, site: str | None = None) -> str:
     """``SITE_URL``/leads/<id>/, or the relative path when no site address is configured."""
-    return f"{getattr(settings, 'SITE_URL', '') or ''}/leads/{lead.id}/"
+    if site is None:
+        site = getattr(settings, "SITE_URL", "") or ""
+    return f"{site}/leads/{lead.id}/"
+
+
+@lru_cache(maxsize=1024)
+def _week_labels(missed: tuple[date, ...]) -> str:
+    """The late weeks as the email names them, worked out once for each set of weeks."""
+    return ", ".join(weeks.week_label(monday) for monday in missed)
 
 
 def _text(owner: DigestOwner, row: DigestRow, label: str) -> str:
@@ -237,26 +218,26 @@ def _text(owner: DigestOwner, row: DigestRow, label: str) -> str:
     count = row.missing_count
     if count:
         noun = "lead still needs" if count == 1 else "leads still need"
-        lines = [f"- {lead.person}: {_lead_url(lead)}" for lead in row.missing]
+        lines = [f"- {lead.person}: {_lead_url(lead, site)}" for lead in row.missing]
         parts.append(f"{count} {noun} this week's update ({label}):\n\n" + "\n".join(lines) + "\n")
     else:
         parts.append(f"Every lead has this week's update ({label}) or does not owe it yet.\n")
     if row.late:
         lines = []
         for lead, missed in row.late:
-            labels = ", ".join(weeks.week_label(monday) for monday in missed)
             noun = "week" if len(missed) == 1 else "weeks"
             lines.append(
-                f"- Late: {len(missed)} {noun} missing for {lead.person} — {labels}: "
-                f"{_lead_url(lead)}"
+                f"- Late: {len(missed)} {noun} missing for {lead.person} — "
+                f"{_week_labels(tuple(missed))}: {_lead_url(lead, site)}"
             )
         parts.append(
             f"Earlier weeks with no update (the last {LATE_WEEKS} weeks):\n\n"
             + "\n".join(lines)
             + "\n"
         )
-    if row.unlisted:
-        parts.append(f"And {row.unlisted} more — see My week: {site}/leads/week/\n")
+    unlisted = row.unlisted
+    if unlisted:
+        parts.append(f"And {unlisted} more — see My week: {site}/leads/week/\n")
     else:
         parts.append(f"Report them in My week: {site}/leads/week/\n")
     return "\n".join(parts)
@@ -270,85 +251,148 @@ def _owner_partition() -> list[Any]:
     ]
 
 
-def ranked_leads(week: date, tz: tzinfo) -> QuerySet[Any]:
-    """The leads the digest lists, from the lead rows alone: at most ``DIGEST_LIMIT`` an owner.
-
-    One scan of the leads that owe an update (``owing_update``), kept when
-    ``week``'s update is missing (``last_update_week`` before it) or an earlier
-    week is (``missed``: ``missed_in_window``); per owner ranked (this week's
-    missing first, then by id) and cut at ``DIGEST_LIMIT``, with the owner's
-    counts beside each row. Narrow rows, so the ranking's sort stays in memory.
-    """
+def owing_leads(week: date, tz: tzinfo) -> QuerySet[Any]:
+    """Every owned lead that owes ``week``'s update, from the lead row alone: its owner,
+    whether ``week``'s update is missing (``last_update_week`` before it) and which earlier
+    weeks are (``missed``: ``missed_in_window``). A lead is in the digest when either is."""
     owned = Lead.objects.filter(Q(partner__isnull=False) | Q(rep__isnull=False))
     missing = Q(last_update_week__isnull=True) | Q(last_update_week__lt=week)
-    owner = _owner_partition()
     return (
         owing_update(owned, week=week, tz=tz)
         .annotate(
             missing=ExpressionWrapper(missing, output_field=BooleanField()),
             missed=missed_in_window(week, past_weeks(week, tz)),
+            owner_rep=_owner_partition()[1],
         )
-        .filter(missing | Q(missed__gt=0))
-        .annotate(
-            owner_rep=owner[1],
-            rank=Window(
-                RowNumber(),
-                partition_by=owner,
-                order_by=[OrderBy(F("missing"), descending=True), F("id").asc()],
-            ),
-            owner_leads=Window(Count("id"), partition_by=owner),
-            owner_missing=Window(
-                Sum(Case(When(missing, then=Value(1)), default=Value(0))), partition_by=owner
-            ),
-            owner_late=Window(
-                Sum(Case(When(missed__gt=0, then=Value(1)), default=Value(0))),
-                partition_by=owner,
-            ),
-        )
-        .filter(rank__lte=DIGEST_LIMIT)
         .order_by()
-        .values(*RANKED_FIELDS)
+        .values("id", "inquiry_id", "partner_id", "owner_rep", "missing", "missed")
     )
 
 
 def digest_query(week: date, tz: tzinfo) -> tuple[str, tuple[Any, ...]]:
-    """The digest's one query (SQL and parameters): ``ranked_leads`` joined to the buyer and
-    the owner, as ``DIGEST_FIELDS`` (unordered: ``digest_rows`` groups them).
+    """The digest's one query on PostgreSQL (SQL and parameters): one row an owner.
 
-    The joins come after the ranking, so only the listed leads are joined. Every
-    joined row is the lead's tenant's (and row-level security holds besides).
+    One scan of the owing leads (``owing_leads``; ``OFFSET 0`` keeps it a subquery,
+    so each row's rules are worked out once), grouped by owner: the owner's counts
+    and every digest lead's key (``_KEY_*``) and inquiry as arrays. No sort of the
+    tenant's leads: each owner's keys are sorted on their own and cut at
+    ``DIGEST_LIMIT`` (a ``LATERAL`` over the owner's ~100 keys), and only those
+    leads' buyers are read (by primary key) and returned as parallel arrays, with
+    the owner's name and address.
     """
-    inner, params = ranked_leads(week, tz).query.sql_with_params()
+    inner, params = owing_leads(week, tz).query.sql_with_params()
+    tenant_id = require_tenant_id()
+    digest = "d.missing OR d.missed > 0"
     sql = f"""
-SELECT r.id, r.rep_id, r.partner_id, r.missing, r.missed,
-    i.first_name, i.last_name, i.email, i.phone, i.external_id, i.company,
-    u.full_name, u.email, u.is_active, p.name, p.contact_email,
-    (m.is_active IS TRUE), r.owner_leads, r.owner_missing, r.owner_late, r.rank
-FROM ({inner}) r
-JOIN {Inquiry._meta.db_table} i ON i.id = r.inquiry_id AND i.tenant_id = r.tenant_id
-LEFT JOIN {User._meta.db_table} u ON u.id = r.rep_id
-LEFT JOIN {Partner._meta.db_table} p ON p.id = r.partner_id AND p.tenant_id = r.tenant_id
-LEFT JOIN {Membership._meta.db_table} m ON m.user_id = r.rep_id AND m.tenant_id = r.tenant_id
+SELECT o.partner_id, o.owner_rep, o.leads, o.missing, o.late,
+    x.keys, x.first_names, x.last_names, x.emails, x.phones, x.external_ids, x.companies,
+    u.full_name, u.email, u.is_active, p.name, p.contact_email, (m.is_active IS TRUE)
+FROM (
+    SELECT d.partner_id, d.owner_rep,
+        count(*) FILTER (WHERE {digest}) AS leads,
+        count(*) FILTER (WHERE d.missing) AS missing,
+        count(*) FILTER (WHERE d.missed > 0) AS late,
+        array_agg(
+            ((CASE WHEN d.missing THEN 0 ELSE 1 END)::bigint << {_KEY_LATE_ONLY})
+            | (d.id::bigint << {_KEY_ID_SHIFT}) | d.missed
+        ) FILTER (WHERE {digest}) AS keys,
+        array_agg(d.inquiry_id) FILTER (WHERE {digest}) AS inquiries
+    FROM ({inner} OFFSET 0) d
+    GROUP BY d.partner_id, d.owner_rep
+    HAVING count(*) FILTER (WHERE {digest}) > 0
+) o
+CROSS JOIN LATERAL (
+    SELECT array_agg(t.key) AS keys, array_agg(i.first_name) AS first_names,
+        array_agg(i.last_name) AS last_names, array_agg(i.email) AS emails,
+        array_agg(i.phone) AS phones, array_agg(i.external_id) AS external_ids,
+        array_agg(i.company) AS companies
+    FROM (
+        SELECT k.key, k.inquiry_id FROM unnest(o.keys, o.inquiries) AS k(key, inquiry_id)
+        ORDER BY k.key LIMIT %s
+    ) t
+    JOIN {Inquiry._meta.db_table} i ON i.id = t.inquiry_id AND i.tenant_id = %s
+) x
+LEFT JOIN {User._meta.db_table} u ON u.id = o.owner_rep
+LEFT JOIN {Partner._meta.db_table} p ON p.id = o.partner_id AND p.tenant_id = %s
+LEFT JOIN {Membership._meta.db_table} m ON m.user_id = o.owner_rep AND m.tenant_id = %s
 """
-    return sql, tuple(params)
+    return sql, (*params, DIGEST_LIMIT, tenant_id, tenant_id, tenant_id)
 
 
 # Sent with the query, in the same round trip, for its transaction only. JIT would compile
 # this plan on every run (its estimated cost is over ``jit_above_cost``: 0.2-0.4 s of
-# compiling for a query of about a second), and the ranking's sort of the digest leads
+# compiling for a query of a few hundred milliseconds), and the grouping of the digest leads
 # (160,000 narrow rows at 200,000 leads) spills to disk at the default 4 MB of ``work_mem``.
-QUERY_SETTINGS = "SET LOCAL jit = off; SET LOCAL work_mem = '16MB'; "
+QUERY_SETTINGS = "SET LOCAL jit = off; SET LOCAL work_mem = '32MB'; "
 
 
-def _digest_tuples(week: date, tz: tzinfo) -> list[tuple[Any, ...]]:
-    sql, params = digest_query(week, tz)
+def _owner_rows(week: date, tz: tzinfo) -> list[_Owner]:
+    """``digest_query``'s rows; elsewhere (SQLite: ``make run``'s few leads) the same rows
+    worked out in Python from the digest leads and their buyers, one query too."""
     if connection.vendor == "postgresql":
+        sql, params = digest_query(week, tz)
         # One string, one round trip: the settings last until the transaction ends (the one the
         # statement runs in, or the caller's).
-        sql = QUERY_SETTINGS + sql
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+        with connection.cursor() as cursor:
+            cursor.execute(QUERY_SETTINGS + sql, params)
+            return [_Owner._make(row) for row in cursor.fetchall()]
+    return _owner_rows_in_python(week, tz)
+
+
+def _owner_rows_in_python(week: date, tz: tzinfo) -> list[_Owner]:
+    leads = (
+        owing_leads(week, tz)
+        .filter(Q(missing=True) | Q(missed__gt=0))
+        .values_list(
+            "id",
+            "partner_id",
+            "owner_rep",
+            "missing",
+            "missed",
+            "inquiry__first_name",
+            "inquiry__last_name",
+            "inquiry__email",
+            "inquiry__phone",
+            "inquiry__external_id",
+            "inquiry__company",
+            "rep__full_name",
+            "rep__email",
+            "rep__is_active",
+            "partner__name",
+            "partner__contact_email",
+        )
+    )
+    members = set(Membership.objects.filter(is_active=True).values_list("user_id", flat=True))
+    grouped: dict[tuple[int | None, int | None], list[tuple[Any, ...]]] = defaultdict(list)
+    for row in leads:
+        grouped[(row[1], row[2])].append(row)
+    found = []
+    for (partner_id, rep_id), rows in grouped.items():
+        keyed = sorted(
+            (
+                (0 if missing else 1) << _KEY_LATE_ONLY | pk << _KEY_ID_SHIFT | missed,
+                buyer,
+            )
+            for pk, _, _, missing, missed, *buyer, _, _, _, _, _ in rows
+        )[:DIGEST_LIMIT]
+        columns = list(zip(*(buyer for _, buyer in keyed), strict=True))
+        first = rows[0]
+        found.append(
+            _Owner._make(
+                [
+                    partner_id,
+                    rep_id,
+                    len(rows),
+                    sum(1 for row in rows if row[3]),
+                    sum(1 for row in rows if row[4]),
+                    [key for key, _ in keyed],
+                    *(list(column) for column in columns),
+                    *first[11:16],
+                    rep_id in members,
+                ]
+            )
+        )
+    return found
 
 
 def digest_rows(week: date, tz: tzinfo) -> list[DigestRow]:
@@ -357,28 +401,40 @@ def digest_rows(week: date, tz: tzinfo) -> list[DigestRow]:
     Rows are in owner order (partners, then reps); an owner appears only when
     something is missing, this week or in the backlog.
     """
-    # Grouped here, not sorted in SQL: the listed rows are few, a sort of them there spills.
-    owners: dict[str, list[_Row]] = defaultdict(list)
-    for row in map(_Row._make, _digest_tuples(week, tz)):
-        owners[_owner_key(row)].append(row)
     result: list[DigestRow] = []
-    for owner_key in sorted(owners, key=_owner_order):
-        rows = sorted(owners[owner_key], key=attrgetter("rank"))
-        first = rows[0]
+    for row in _owner_rows(week, tz):
+        owner_key = _owner_key(row.partner_id, row.rep_id)
         digest = DigestRow(
             owner_key=owner_key,
-            owner=_owner(first, owner_key),
-            leads_count=first.owner_leads,
-            missing_count=first.owner_missing,
-            late_count=first.owner_late,
+            owner=_owner(row, owner_key),
+            leads_count=row.leads,
+            missing_count=row.missing,
+            late_count=row.late,
         )
-        for row in rows:
-            lead = _lead(row)
-            if row.missing:
+        listed = sorted(
+            zip(
+                row.keys,
+                map(
+                    _Buyer,
+                    row.first_names,
+                    row.last_names,
+                    row.emails,
+                    row.phones,
+                    row.external_ids,
+                    row.companies,
+                ),
+                strict=True,
+            )
+        )
+        for key, buyer in listed:
+            lead = _lead(key >> _KEY_ID_SHIFT & _KEY_ID, buyer)
+            missed = key & _KEY_MISSED
+            if not key >> _KEY_LATE_ONLY:
                 digest.missing.append(lead)
-            if row.missed:
-                digest.late.append((lead, list(_late_weeks(row.missed, week))))
+            if missed:
+                digest.late.append((lead, list(_late_weeks(missed, week))))
         result.append(digest)
+    result.sort(key=lambda row: _owner_order(row.owner_key))
     return result
 
 
@@ -414,30 +470,27 @@ def queue_missing_update_digests(now: datetime | None = None) -> int:
     label = weeks.week_label(week)
     rows = digest_rows(week, tz)
     sent_keys = set(outbox.messages_for((CAUSE, label)).values_list("key", flat=True))
-    queued = 0
+    # Each owner's email rendered once from its row (no query a lead or an owner), then every
+    # email written through the outbox in one INSERT.
+    messages = [
+        outbox.message(
+            key=key,
+            recipient=row.owner.email,
+            payload={
+                "subject": _subject(tenant.name, row.missing_count, row.late_count, label),
+                "text": _text(row.owner, row, label),
+            },
+            cause=(CAUSE, label),
+        )
+        for row in rows
+        if row.owner is not None
+        and (key := f"digest:missing:{label}:{row.owner_key}") not in sent_keys
+    ]
     with transaction.atomic():
         # Partners' webhook endpoints hear of the same leads (issue 18), listed or not here.
         webhook_events.reminders(_partner_leads(rows), week=label)
-        for row in rows:
-            key = f"digest:missing:{label}:{row.owner_key}"
-            if row.owner is None or key in sent_keys:
-                continue
-            try:
-                outbox.enqueue(
-                    kind="email",
-                    key=key,
-                    recipient=row.owner.email,
-                    payload={
-                        "subject": _subject(tenant.name, row.missing_count, row.late_count, label),
-                        "text": _text(row.owner, row, label),
-                    },
-                    cause=(CAUSE, label),
-                )
-            except ValueError as refused:
-                logger.warning("no missing-update digest for %s (%s)", row.owner_key, refused)
-                continue
-            queued += 1
-    return queued
+        queued = outbox.enqueue_many("email", messages)
+    return len(queued)
 
 
 def _partner_leads(rows: list[DigestRow]) -> dict[int, list[int]]:

@@ -724,17 +724,17 @@ def _people_of(
     return []
 
 
-def _send(letter_key: str, letter: _Letter, subject: str, text: str, cause: str) -> None:
-    try:
-        outbox.enqueue(
-            kind="email",
-            key=letter_key,
-            recipient=letter.email,
-            payload={"subject": subject, "text": text},
-            cause=(cause, letter_key.rsplit(":", 1)[-1]),
-        )
-    except ValueError as refused:  # an address no mail server would take
-        logger.warning("no %s email to %s (%s)", cause, letter.email, refused)
+def _message(
+    letter_key: str, letter: _Letter, subject: str, text: str, cause: str
+) -> outbox.Message:
+    """One email for ``outbox.enqueue_many``: each function writes its emails in one INSERT
+    (an address no mail server would take is logged and left out there)."""
+    return outbox.message(
+        key=letter_key,
+        recipient=letter.email,
+        payload={"subject": subject, "text": text},
+        cause=(cause, letter_key.rsplit(":", 1)[-1]),
+    )
 
 
 def _email_new_owners(routed: list[_Routed], *, tenant: Tenant) -> None:
@@ -759,6 +759,7 @@ def _email_new_owners(routed: list[_Routed], *, tenant: Tenant) -> None:
         for email, name, tz_name in people[owner]:
             letter = letters.setdefault(email.lower(), _Letter(email, name, tz_name))
             letter.items.append(item)
+    messages: list[outbox.Message] = []
     for address, letter in letters.items():
         tz = _zone(letter.tz_name, tenant)
         zone_name = times.zone_name(tz)
@@ -802,7 +803,8 @@ def _email_new_owners(routed: list[_Routed], *, tenant: Tenant) -> None:
             + "\n"
         )
         key = f"lead-assigned:{address}:{_digest(letter.items)}"
-        _send(key, letter, subject, text, "lead-assigned")
+        messages.append(_message(key, letter, subject, text, "lead-assigned"))
+    outbox.enqueue_many("email", messages)
 
 
 def _email_old_owners(routed: list[_Routed], *, kind: str, tenant: Tenant) -> None:
@@ -819,6 +821,7 @@ def _email_old_owners(routed: list[_Routed], *, kind: str, tenant: Tenant) -> No
             letter = letters.setdefault(email.lower(), _Letter(email, name, tz_name))
             letter.items.append(item)
     why = WHY.get(AssignmentKind(kind), "recalled")
+    messages: list[outbox.Message] = []
     for address, letter in letters.items():
         lines = []
         for item in letter.items:
@@ -834,7 +837,9 @@ def _email_old_owners(routed: list[_Routed], *, kind: str, tenant: Tenant) -> No
             + "\n\nNothing to do; ask your manager if this is a mistake.\n"
         )
         key = f"lead-recalled:{address}:{_digest(letter.items)}"
-        _send(key, letter, f"Recalled ({why}): {count} {noun.split()[0]}", text, "lead-recalled")
+        subject = f"Recalled ({why}): {count} {noun.split()[0]}"
+        messages.append(_message(key, letter, subject, text, "lead-recalled"))
+    outbox.enqueue_many("email", messages)
 
 
 def _alert_managers(
@@ -897,6 +902,7 @@ def _alert_managers(
                 letter.items.append(item)
     names = _previous_names(alerting)
     why = WHY.get(AssignmentKind(kind), "")
+    messages: list[outbox.Message] = []
     for address, letter in letters.items():
         lines = []
         for item in letter.items:
@@ -918,7 +924,8 @@ def _alert_managers(
         )
         text = f"Hello {letter.name},\n\n" + "\n".join(lines) + "\n"
         key = f"lead-routing-alert:{address}:{_digest(letter.items)}"
-        _send(key, letter, subject, text, "lead-routing-alert")
+        messages.append(_message(key, letter, subject, text, "lead-routing-alert"))
+    outbox.enqueue_many("email", messages)
 
 
 def _previous_names(routed: list[_Routed]) -> dict[int, str]:

@@ -227,18 +227,57 @@ def test_another_tenants_leads_never_appear(berlin, rep, actors):
     assert digests(actors.tenant_b) == []
 
 
-def test_the_query_count_does_not_grow_with_owners(berlin, django_assert_max_num_queries):
-    reps = [make_actor(berlin, Role.REP).membership.user for _ in range(6)]
-    for rep in reps:
-        owing(berlin, MONDAY, rep=rep, inquiry=InquiryFactory(tenant=berlin))
-    # Tenant, the owing leads (their past weeks within), sent keys, and per message one insert +
-    # one read: 3 + 2 × 6.
+def _queries_of_a_run(tenant, owners: int, leads_each: int, partner=None) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for _n in range(owners):
+        rep = make_actor(tenant, Role.REP).membership.user
+        for _m in range(leads_each):
+            owing(tenant, MONDAY, rep=rep, inquiry=InquiryFactory(tenant=tenant))
+    for _m in range(leads_each if partner is not None else 0):
+        owing(tenant, MONDAY, partner=partner, inquiry=InquiryFactory(tenant=tenant))
+    with (
+        time_machine.travel(at(MONDAY, 7), tick=False),
+        tenant_context(tenant),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        assert queue_missing_update_digests() == owners + (partner is not None)
+    return len(queries)
+
+
+def test_the_query_count_does_not_grow_with_owners(berlin):
+    # The tenant, the digest's one query, the sent keys, the partners' webhook endpoints and
+    # one INSERT of every email (in a savepoint): the same for one owner as for six.
+    assert _queries_of_a_run(berlin, owners=6, leads_each=1) == 6
+
+
+def test_the_query_count_does_not_grow_with_leads_or_recipients(berlin, actors):
+    partner = PartnerFactory(tenant=berlin, contact_email="dealer@example.com")
+    few = _queries_of_a_run(berlin, owners=1, leads_each=1, partner=partner)
+    with tenant_context(berlin):
+        Lead.objects.all().delete()
+        OutboxMessage.objects.all().delete()
+    many = _queries_of_a_run(berlin, owners=5, leads_each=30, partner=partner)
+    assert many == few
+
+
+def test_every_email_is_written_in_one_insert(berlin, rep):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    other = make_actor(berlin, Role.REP).membership.user
+    owing(berlin, MONDAY, rep=rep)
+    owing(berlin, MONDAY, rep=other, inquiry=InquiryFactory(tenant=berlin))
     with (
         time_machine.travel(at(MONDAY, 7), tick=False),
         tenant_context(berlin),
-        django_assert_max_num_queries(3 + 2 * len(reps) + 2),
+        CaptureQueriesContext(connection) as queries,
     ):
-        assert queue_missing_update_digests() == len(reps)
+        assert queue_missing_update_digests() == 2
+    inserts = [q["sql"] for q in queries if "INSERT INTO" in q["sql"]]
+    assert len(inserts) == 1 and "outbox" in inserts[0]
+    assert sorted(m.recipient for m in digests(berlin)) == sorted([rep.email, other.email])
 
 
 def test_the_beat_runs_the_digest_hourly(settings):

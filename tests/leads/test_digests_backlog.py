@@ -247,3 +247,29 @@ def test_the_cap_counts_leads_in_one_query(berlin, rep, django_assert_max_num_qu
         [row] = digest_rows(MONDAY, BERLIN)
     assert (len(row.late), row.late_count, row.unlisted) == (25, 27, 2)
     assert row.missing == [] and row.missing_count == 0
+
+
+def test_the_sqlite_fallback_gives_the_rows_of_the_postgresql_query(berlin, rep):
+    from leads.services import digests
+    from tests.factories import PartnerFactory
+
+    other = make_actor(berlin, Role.REP).membership.user
+    partner = PartnerFactory(tenant=berlin, contact_email="dealer@example.com")
+    for _n in range(27):
+        lead_of(berlin, rep, at(weeks_back(3), 9), reported=[MONDAY])
+    lead_of(berlin, rep, at(weeks_back(2), 9))
+    lead_of(berlin, other, at(weeks_back(4), 9), reported=[weeks_back(2)])
+    lead_of(berlin, None, at(weeks_back(3), 9), partner=partner, company="")
+    with tenant_context(berlin):
+        postgresql = digests._owner_rows(MONDAY, BERLIN)
+        fallback = digests._owner_rows_in_python(MONDAY, BERLIN)
+
+    def comparable(rows):
+        found = {}
+        for row in rows:
+            listed = sorted(zip(row.keys, row.first_names, row.companies, strict=True))
+            found[(row.partner_id, row.rep_id)] = (row[2:5], listed, row[12:])
+        return found
+
+    assert len(postgresql) == 3
+    assert comparable(fallback) == comparable(postgresql)

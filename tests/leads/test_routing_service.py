@@ -262,6 +262,24 @@ def test_routing_reads_a_fixed_number_of_queries_whatever_the_team_size(
         route(actors, leads)
 
 
+def test_the_query_count_does_not_grow_with_leads_or_new_owners(actors, central):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for n in range(8):
+        member(actors, central, f"Rep {n}")
+    past = timezone.now() - timedelta(days=1)
+    [one] = leads_in_de(actors, 1, appointment__starts_at=past)
+    with CaptureQueriesContext(connection) as few:
+        route(actors, [one])
+    many = leads_in_de(actors, 7, appointment__starts_at=past - timedelta(hours=2))
+    with CaptureQueriesContext(connection) as more:
+        route(actors, many)
+    # Seven owners' emails in one INSERT, as one owner's.
+    assert len({m.recipient for m in outbox(actors, "lead-assigned:")}) == 8
+    assert len(more) == len(few)
+
+
 # --- cannot_serve -------------------------------------------------------------------
 
 
