@@ -207,7 +207,9 @@ def send_nurture_email(message: OutboxMessage) -> None:
     step = NurtureStep.objects.filter(pk=payload.get("step")).first()
     if enrollment is None or step is None:
         raise PermanentFailure("not sent: the enrollment or its step no longer exists")
-    if enrollment.state != EnrollmentState.ACTIVE:
+    # A program ending with an email finishes in the run that queues that email: the
+    # last email still goes. Only an exit (MQL, booked, unsubscribed, …) stops it.
+    if enrollment.state == EnrollmentState.EXITED:
         raise PermanentFailure(
             f"not sent: the person left the program ({enrollment.get_exit_reason_display()})"
         )
