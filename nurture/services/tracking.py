@@ -87,7 +87,6 @@ def record_click(tracked: Tracked) -> bool | None:
                 "program": program.pk,
                 "program_name": program.name,
                 "step": send.step.position,
-                "subject": send.step.subject[:200],
                 "url": tracked.url,
             },
             by=Principal.system(tenant, CLICK_LABEL),

@@ -285,3 +285,33 @@ def test_settings_api_turns_open_tracking_on(actors, in_a):
     assert response.status_code == 400
     assert "track_opens" in str(response.json())
     assert NurtureSettings.objects.get().track_opens is True
+
+
+def test_the_last_email_of_a_program_is_sent_though_the_program_finished(
+    open_window, system_a, django_capture_on_commit_callbacks
+):
+    # Found by bench/nurture_chaos.py: the run that queues a program's last email also
+    # finishes the program, and the sender used to refuse the email then.
+    two_step_program(
+        system_a, steps=[{"kind": "email", "subject": "Only one", "body": "Just this."}]
+    )
+    inquiry = nurture_inquiry(system_a, run_hooks=django_capture_on_commit_callbacks)
+    assert scheduler.run_due_steps().finished == 1
+    dispatch()
+    assert [m.subject for m in mail.outbox] == ["Only one"]
+    assert mail.outbox[0].to == [inquiry.email]
+    assert OutboxMessage.objects.get(key__startswith="nurture:").state == "sent"
+
+
+def test_an_email_queued_before_the_person_became_an_mql_is_not_sent(
+    open_window, system_a, django_capture_on_commit_callbacks
+):
+    two_step_program(system_a)
+    inquiry = nurture_inquiry(system_a, run_hooks=django_capture_on_commit_callbacks)
+    scheduler.run_due_steps()
+    from tests.nurture.conftest import move
+
+    move([inquiry.pk], Stage.MQL, system_a, run_hooks=django_capture_on_commit_callbacks)
+    dispatch()
+    assert mail.outbox == []
+    assert "left the program" in OutboxMessage.objects.get().last_error
