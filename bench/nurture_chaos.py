@@ -64,7 +64,8 @@ DB = "leadflow_bench_nurture_chaos"
 REDIS = "redis://127.0.0.1:6379/13"
 HEADING = "## Nurture chaos run"
 INTRO = (
-    "`python bench/nurture_chaos.py` (not in CI): 10,000 nurture sends scheduled at once "
+    "`python bench/nurture_chaos.py` (not in CI): `--sends` nurture sends (10,000 by "
+    "default) scheduled at once "
     "while a real Celery worker (prefork, 2 processes) is SIGKILLed 8–15 s after each "
     "start and two "
     "`celery beat` processes queue every scheduler tick and outbox sweep twice; the "
@@ -118,9 +119,6 @@ def setup_nurture(slug: str, people: int, due: int):
     owner = connections["owner"]
     params = {"tenant": tenant.pk, "program": program.pk, "due": due}
     with tenant_context(tenant), transaction.atomic(using="owner"), owner.cursor() as cur:
-        cur.execute(
-            "UPDATE inquiries_inquiry SET stage = 'nurture' WHERE tenant_id = %s", [tenant.pk]
-        )
         cur.execute(
             """
             INSERT INTO nurture_enrollment (tenant_id, inquiry_id, program_id, state, position,

@@ -4,7 +4,8 @@
 
 Creates its own PostgreSQL database ``leadflow_bench_nurture_tick`` (dropped
 first if it exists, and again at the end) and one tenant with
-``--enrollments`` nurture inquiries, each actively enrolled in a program of an
+``--enrollments`` inquiries (as ``common.generate_tenant`` makes them; the scheduler does not read
+the stage), each actively enrolled in a program of an
 email and a 30-day wait; ``--due`` of them (chosen at random) are due now, the
 rest over the next month. Sending never holds an email back (opt-out mode, an
 always-open window, the highest throttle). Both sides run as the runtime role
