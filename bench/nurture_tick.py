@@ -93,10 +93,13 @@ def main() -> None:
     parser.add_argument("--due", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=4, help="pairs; even keeps ABBA balanced")
     parser.add_argument("--no-record", action="store_true", help="leave docs/performance.md")
+    parser.add_argument("--database", default=DB, help="to run two at once")
     args = parser.parse_args()
     # A broker of its own (Redis database 14, flushed at the end): the tick's one
     # after-commit kick of the outbox is a real publish, as in production.
-    fresh_database(DB, LOG_LEVEL="WARNING", SITE_URL="https://leadflow.example", REDIS_URL=REDIS)
+    fresh_database(
+        args.database, LOG_LEVEL="WARNING", SITE_URL="https://leadflow.example", REDIS_URL=REDIS
+    )
     try:
         migrate()
         started = time.perf_counter()
@@ -165,7 +168,7 @@ def main() -> None:
                 f"baseline {', '.join(f'{s:.3f}' for s in baselines)} s).",
             )
     finally:
-        drop_database(DB)
+        drop_database(args.database)
         import redis
 
         redis.Redis.from_url(REDIS).flushdb()
