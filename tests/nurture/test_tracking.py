@@ -315,3 +315,24 @@ def test_an_email_queued_before_the_person_became_an_mql_is_not_sent(
     dispatch()
     assert mail.outbox == []
     assert "left the program" in OutboxMessage.objects.get().last_error
+
+
+def test_the_settings_page_turns_open_tracking_on(actors, in_a):
+    from tests.nurture.test_pages import browser
+
+    client = browser(actors.owner)
+    page = client.get("/nurture/settings/")
+    assert b"Track opens" in page.content
+    form = {
+        "consent_mode": "opt_in",
+        "cap_emails": 2,
+        "cap_days": 7,
+        "window_start": "08:00",
+        "window_end": "18:00",
+        "throttle_per_minute": 60,
+        "track_opens": "on",
+    }
+    assert client.post("/nurture/settings/", form).status_code == 302
+    assert NurtureSettings.objects.get().track_opens is True
+    assert client.post("/nurture/settings/", {**form, "track_opens": ""}).status_code == 302
+    assert NurtureSettings.objects.get().track_opens is False
