@@ -460,3 +460,7 @@ WEBHOOKS_ALLOW_PRIVATE_TARGETS = env.boolean("WEBHOOKS_ALLOW_PRIVATE_TARGETS", F
 # Nurture (issue 19): Mailgun's webhook signing key (its control panel, "Webhook signing
 # key") verifies the bounce and complaint webhook; empty: every webhook request is refused.
 MAILGUN_WEBHOOK_SIGNING_KEY = env.string("MAILGUN_WEBHOOK_SIGNING_KEY", "")
+# The nurture scheduler's beat interval (bench/nurture_chaos.py runs it every few seconds).
+CELERY_BEAT_SCHEDULE["run-nurture"]["schedule"] = timedelta(
+    seconds=env.integer("NURTURE_BEAT_SECONDS", 60, minimum=1)
+)

@@ -451,6 +451,10 @@ class SettingsSerializer(StrictSerializer):
         max_length=10000, allow_blank=True, required=False, write_only=True
     )
     dkim_configured = serializers.BooleanField(read_only=True)
+    track_opens = serializers.BooleanField(
+        required=False,
+        help_text="A 1×1 image in each email notes opens (never scored). Off by default.",
+    )
 
 
 def _settings_data() -> dict:

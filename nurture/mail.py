@@ -14,6 +14,8 @@ signature.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from email import message_from_bytes
 from email.utils import formataddr, formatdate
 from typing import TYPE_CHECKING, Any
@@ -24,6 +26,8 @@ from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.template import Context, Template
 from django.template.loader import render_to_string
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 from leadflow.outbox.email import deliver, message_id
 from leadflow.outbox.senders import PermanentFailure
@@ -123,7 +127,24 @@ def build_email(
     sender_address = config.from_address or _address_of(settings.DEFAULT_FROM_EMAIL)
     sender_name = config.from_name or tenant.name
     subject = _render(step.subject, fields, html=False).strip() or f"News from {sender_name}"
-    text_body = _render(step.body, fields, html=False)
+    plain = _render(step.body, fields, html=False)
+
+    def track(url: str) -> str:
+        return links.click_url(
+            links.click_token(
+                tenant_slug=tenant.slug, enrollment_id=enrollment.pk, step_id=step.pk, url=url
+            )
+        )
+
+    text_body = tracked_text(plain, track)
+    html_body = tracked_html(plain, track)
+    if config.track_opens:
+        pixel = links.open_url(
+            links.open_token(tenant_slug=tenant.slug, enrollment_id=enrollment.pk, step_id=step.pk)
+        )
+        html_body = mark_safe(  # noqa: S308 — built from escaped parts only
+            html_body + f'<img src="{escape(pixel)}" width="1" height="1" alt="">'
+        )
     postal = config.postal_address.strip()
     footer = [
         "",
@@ -137,7 +158,7 @@ def build_email(
         "nurture/email.html",
         {
             "subject": subject,
-            "body": _render(step.body, fields, html=True),
+            "body": html_body,
             "sender_name": sender_name,
             "postal_address": postal,
             "unsubscribe_url": unsubscribe_url,
@@ -186,7 +207,9 @@ def send_nurture_email(message: OutboxMessage) -> None:
     step = NurtureStep.objects.filter(pk=payload.get("step")).first()
     if enrollment is None or step is None:
         raise PermanentFailure("not sent: the enrollment or its step no longer exists")
-    if enrollment.state != EnrollmentState.ACTIVE:
+    # A program ending with an email finishes in the run that queues that email: the
+    # last email still goes. Only an exit (MQL, booked, unsubscribed, …) stops it.
+    if enrollment.state == EnrollmentState.EXITED:
         raise PermanentFailure(
             f"not sent: the person left the program ({enrollment.get_exit_reason_display()})"
         )
@@ -281,3 +304,43 @@ def register() -> None:
     outbox.register_sender(
         "nurture_confirm", send_confirmation_email, check=check_confirmation_payload
     )
+
+
+# A web address in a step's body: http(s), up to whitespace or a character that cannot end one.
+URL_RE = re.compile(r"https?://[^\s<>\"']+")
+_TRAILING = ".,;:!?)]}"
+
+
+def _links(text: str) -> list[tuple[int, int, str]]:
+    """Each address in ``text`` as (start, end, url), trailing punctuation left out."""
+    found = []
+    for match in URL_RE.finditer(text):
+        url = match.group(0).rstrip(_TRAILING)
+        if len(url) > len("https://"):
+            found.append((match.start(), match.start() + len(url), url))
+    return found
+
+
+def tracked_text(text: str, track: Callable[[str], str]) -> str:
+    """The plain-text body with each address replaced by its tracked redirect."""
+    parts, last = [], 0
+    for start, end, url in _links(text):
+        parts += [text[last:start], track(url)]
+        last = end
+    return "".join([*parts, text[last:]])
+
+
+def tracked_html(text: str, track: Callable[[str], str]) -> SafeString:
+    """The body as HTML: the text escaped, each address a link through its tracked redirect.
+
+    The link's text stays the address the reader expects; only the ``href``
+    goes through ``/r/``. The template applies ``linebreaks`` to it as before.
+    """
+    parts, last = [], 0
+    for start, end, url in _links(text):
+        parts += [
+            escape(text[last:start]),
+            f'<a href="{escape(track(url))}">{escape(url)}</a>',
+        ]
+        last = end
+    return mark_safe("".join([*parts, escape(text[last:])]))  # noqa: S308 — escaped above

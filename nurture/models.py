@@ -176,6 +176,9 @@ class NurtureSend(TenantOwnedModel):
     status = models.CharField(max_length=10, choices=SendStatus.choices)
     detail = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=now)
+    # The first tracked click on a link of this email, and the first open (pixel, when on).
+    clicked_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(TenantOwnedModel.Meta):
         ordering = ["-created_at", "-id"]
@@ -321,6 +324,9 @@ class NurtureSettings(TenantOwnedModel):
     throttle_per_minute = models.PositiveIntegerField(default=60)
     # Public-form opt-ins wait for the contact to confirm by email before nurture mails them.
     double_opt_in = models.BooleanField(default=False)
+    # A 1×1 image in each email records opens; off by default (privacy, and image
+    # proxies open every email anyway): clicks are the signal.
+    track_opens = models.BooleanField(default=False)
     dkim_selector = models.CharField(max_length=63, blank=True)
     dkim_domain = models.CharField(max_length=253, blank=True)
     dkim_private_key = models.TextField(blank=True)

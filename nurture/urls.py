@@ -21,6 +21,8 @@ urlpatterns = [
     # For contacts and the mail provider: no login, no session.
     path("u/<str:token>/", views.unsubscribe, name="nurture-unsubscribe"),
     path("c/<str:token>/", views.confirm, name="nurture-confirm"),
+    path("r/<str:token>/", views.tracked_click, name="nurture-click"),
+    path("o/<str:token>.gif", views.tracked_open, name="nurture-open"),
     path("hooks/mailgun/<slug:tenant_slug>/", views.mailgun_webhook, name="nurture-mailgun"),
 ]
 # The program builder (issue 20): under builder/ so nothing above ("<pk>/<change>/") catches it.

@@ -218,6 +218,12 @@ class SettingsForm(forms.Form):
         required=False,
         help_text="PEM; leave empty to keep the current key. Never shown again.",
     )
+    track_opens = forms.BooleanField(
+        required=False,
+        label="Track opens",
+        help_text="Adds a 1×1 image to each email to note when it is opened. Off by default: "
+        "image proxies open every email, so clicks are the signal; opens are never scored.",
+    )
 
 
 @login_required
@@ -692,3 +698,45 @@ def builder_send_test(request, pk: int, step_pk: int):
     else:
         messages.success(request, f"A test is on its way to {message.recipient}.")
     return redirect("nurture-builder-step", pk=pk, step_pk=step.pk)
+# --- Tracked links (no login, no session: the token's signature authenticates them) ---------
+
+# A transparent 1×1 GIF.
+PIXEL = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
+    b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
+
+
+@require_http_methods(["GET", "HEAD"])
+def tracked_click(request, token: str):
+    """``/r/<token>/``: record the click (once per window), then 302 to the email's address.
+
+    A changed, expired or unknown token is a 404 page and no redirect: the
+    target is only ever an address signed into an email by LeadFlow.
+    """
+    from django.http import HttpResponseRedirect
+
+    from nurture.services import tracking
+
+    tracked = links.read_tracked(token, salt=links.CLICK_SALT)
+    if tracked is None or tracking.record_click(tracked) is None:
+        raise Http404("This link is not valid.")
+    response = HttpResponseRedirect(tracked.url)
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@require_http_methods(["GET", "HEAD"])
+def tracked_open(request, token: str):
+    """``/o/<token>.gif``: a 1×1 image; notes the send's first open when the tenant tracks opens."""
+    from django.http import HttpResponse
+
+    from nurture.services import tracking
+
+    tracked = links.read_tracked(token, salt=links.OPEN_SALT)
+    if tracked is None or tracking.record_open(tracked) is None:
+        raise Http404("This image is not valid.")
+    response = HttpResponse(PIXEL, content_type="image/gif")
+    response["Cache-Control"] = "no-store, private"
+    return response

@@ -234,12 +234,15 @@ def claim_due(*, token: uuid.UUID, size: int) -> list[OutboxMessage]:
         )
         if not ids:
             return []
+        # No attempt is counted here: a claimed batch whose worker dies before reaching
+        # a message must not use up that message's attempts (the chaos run of
+        # 2026-12-07 saw messages fail "gave up after 8 attempts" without ever being
+        # sent). ``_send_one`` counts each attempt as it starts.
         OutboxMessage.objects.filter(due_now(), id__in=ids).update(
             state=OutboxState.SENDING,
             claim_token=token,
             claimed_at=now,
             lease_until=lease_until,
-            attempts=F("attempts") + 1,
         )
     return list(
         OutboxMessage.objects.filter(
@@ -294,7 +297,6 @@ def dispatch_message(message_id: int) -> DispatchResult:
             claim_token=token,
             claimed_at=now,
             lease_until=now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS),
-            attempts=F("attempts") + 1,
         )
     message = OutboxMessage.objects.get(pk=message_id, claim_token=token)
     result.claimed = 1
@@ -313,6 +315,13 @@ def _prepare(batch: list[OutboxMessage]) -> None:
 def _send_one(message: OutboxMessage, token: uuid.UUID, result: DispatchResult) -> None:
     schedule = senders.retry_delays(message.kind)
     max_attempts = len(schedule) + 1 if schedule is not None else settings.OUTBOX_MAX_ATTEMPTS
+    # The attempt is counted as it starts (one UPDATE, committed without waiting for
+    # the disk like a mark): ``attempts`` is how many sends began, so a count above
+    # one on a sent message means a worker died between a send and its mark.
+    if not _mine(message, token).update(attempts=F("attempts") + 1):
+        _lost(message, result)
+        return
+    message.attempts += 1
     if message.attempts > max_attempts:
         # Only reachable by reclaiming a message whose worker kept dying mid-send.
         _fail(message, token, result, f"gave up after {max_attempts} attempts")
@@ -444,15 +453,10 @@ def _fail(message: OutboxMessage, token: uuid.UUID, result: DispatchResult, reas
 
 
 def _release(messages: list[OutboxMessage], token: uuid.UUID) -> int:
-    """Give unsent claimed messages back, as if never claimed (the attempt is not counted)."""
+    """Give unsent claimed messages back, as if never claimed (no attempt was counted)."""
     return OutboxMessage.objects.filter(
         pk__in=[m.pk for m in messages], state=OutboxState.SENDING, claim_token=token
-    ).update(
-        state=OutboxState.PENDING,
-        claim_token=None,
-        lease_until=None,
-        attempts=F("attempts") - 1,
-    )
+    ).update(state=OutboxState.PENDING, claim_token=None, lease_until=None)
 
 
 @transaction.atomic

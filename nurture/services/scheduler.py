@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
@@ -169,13 +169,15 @@ def run_due_steps(*, now: datetime | None = None, limit: int = BATCH) -> RunResu
                 plan,
                 result,
             )
-        NurtureSend.objects.bulk_create(plan.sends, ignore_conflicts=True)
-        OutboxMessage.objects.bulk_create(plan.messages, ignore_conflicts=True)
+        finished = set(plan.finished)
+        moved = [e for e in due if e.inquiry_id not in finished]
+        if connection.vendor == "postgresql":
+            _write_set_based(tenant_id, plan, moved)
+        else:
+            NurtureSend.objects.bulk_create(plan.sends, ignore_conflicts=True)
+            OutboxMessage.objects.bulk_create(plan.messages, ignore_conflicts=True)
+            Enrollment.objects.bulk_update(moved, ["position", "due_at", "step_started_at"])
         NurtureTask.objects.bulk_create(plan.tasks)
-        Enrollment.objects.bulk_update(
-            [e for e in due if e.inquiry_id not in plan.finished],
-            ["position", "due_at", "step_started_at"],
-        )
         if plan.finished:
             move_to_long_term(inquiry_ids=plan.finished, by_label="finished its program")
         if plan.messages:
@@ -184,6 +186,83 @@ def run_due_steps(*, now: datetime | None = None, limit: int = BATCH) -> RunResu
     result.tasks = len(plan.tasks)
     result.finished = len(plan.finished)
     return result
+
+
+# One statement each for a run's writes (PostgreSQL): arrays bound as parameters and
+# unnested, instead of Django's bulk_update (a CASE per row and field, whose
+# expressions took 4 of a 500-person run's 6.5 s to build) and bulk_create.
+_INSERT_SENDS = """
+INSERT INTO nurture_nurturesend
+    (tenant_id, enrollment_id, step_id, inquiry_id, kind, status, detail, created_at)
+SELECT %s, v.enrollment_id, v.step_id, v.inquiry_id, v.kind, v.status, v.detail, %s
+FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[])
+    AS v(enrollment_id, step_id, inquiry_id, kind, status, detail)
+ON CONFLICT DO NOTHING
+"""
+_INSERT_MESSAGES = """
+INSERT INTO outbox_outboxmessage
+    (tenant_id, kind, key, recipient, payload, due_at, state, attempts, last_error,
+     cause_type, cause_id, created_at)
+SELECT %s, %s, v.key, v.recipient,
+    jsonb_build_object('enrollment', v.enrollment_id, 'step', v.step_id), %s, 'pending', 0, '',
+    'nurture_enrollment', v.enrollment_id::text, %s
+FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::bigint[])
+    AS v(key, recipient, enrollment_id, step_id)
+ON CONFLICT DO NOTHING
+"""
+_UPDATE_ENROLLMENTS = """
+UPDATE nurture_enrollment AS e
+SET position = v.position, due_at = v.due_at, step_started_at = v.started
+FROM unnest(%s::bigint[], %s::integer[], %s::timestamptz[], %s::timestamptz[])
+    AS v(id, position, due_at, started)
+WHERE e.tenant_id = %s AND e.id = v.id
+"""
+
+
+def _write_set_based(tenant_id: int, plan: _Plan, moved: list[Enrollment]) -> None:
+    """The send log, the outbox messages and the enrollments' moves: three statements."""
+    created = timezone.now()
+    with connection.cursor() as cursor:
+        if plan.sends:
+            cursor.execute(
+                _INSERT_SENDS,
+                [
+                    tenant_id,
+                    created,
+                    [send.enrollment_id for send in plan.sends],
+                    [send.step_id for send in plan.sends],
+                    [send.inquiry_id for send in plan.sends],
+                    [send.kind for send in plan.sends],
+                    [send.status for send in plan.sends],
+                    [send.detail for send in plan.sends],
+                ],
+            )
+        if plan.messages:
+            due_at = plan.messages[0].due_at
+            cursor.execute(
+                _INSERT_MESSAGES,
+                [
+                    tenant_id,
+                    EMAIL_KIND,
+                    due_at,
+                    created,
+                    [message.key for message in plan.messages],
+                    [message.recipient for message in plan.messages],
+                    [message.payload["enrollment"] for message in plan.messages],
+                    [message.payload["step"] for message in plan.messages],
+                ],
+            )
+        if moved:
+            cursor.execute(
+                _UPDATE_ENROLLMENTS,
+                [
+                    [e.pk for e in moved],
+                    [e.position for e in moved],
+                    [e.due_at for e in moved],
+                    [e.step_started_at for e in moved],
+                    tenant_id,
+                ],
+            )
 
 
 def _steps_of(program_ids: set[int]) -> dict[int, list[NurtureStep]]:

@@ -29,6 +29,7 @@ FIELDS = (
     "dkim_selector",
     "dkim_domain",
     "dkim_private_key",
+    "track_opens",
 )
 
 

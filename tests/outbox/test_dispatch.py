@@ -71,7 +71,24 @@ def test_a_message_whose_lease_ran_out_is_claimed_again(in_tenant_a):
     )
     services.dispatch_due()
     message = reload(message)
-    assert (message.state, message.attempts) == (OutboxState.SENT, 2)
+    # The first claim never began a send: one attempt, the one that sent it.
+    assert (message.state, message.attempts) == (OutboxState.SENT, 1)
+    assert len(mail.outbox) == 1
+
+
+def test_a_claimed_batch_whose_worker_keeps_dying_before_a_send_uses_no_attempts(
+    in_tenant_a, settings
+):
+    settings.OUTBOX_MAX_ATTEMPTS = 2
+    message = enqueue_email()
+    for _ in range(5):  # claimed, then the worker dies before reaching it; the lease runs out
+        services.claim_due(token=uuid.uuid4(), size=10)
+        OutboxMessage.objects.filter(pk=message.pk).update(
+            lease_until=timezone.now() - timedelta(seconds=1)
+        )
+    services.dispatch_due()
+    message = reload(message)
+    assert (message.state, message.attempts) == (OutboxState.SENT, 1)
     assert len(mail.outbox) == 1
 
 
