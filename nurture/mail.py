@@ -124,12 +124,17 @@ def build_email(
     fields = merge_fields(enrollment, config, tenant)
     token = links.unsubscribe_token(tenant_slug=tenant.slug, contact_token=contact_token)
     unsubscribe_url = links.unsubscribe_url(token)
+    # The builder requires {{ unsubscribe_url }} in every body; the footer repeats it.
+    fields["unsubscribe_url"] = unsubscribe_url
     sender_address = config.from_address or _address_of(settings.DEFAULT_FROM_EMAIL)
     sender_name = config.from_name or tenant.name
     subject = _render(step.subject, fields, html=False).strip() or f"News from {sender_name}"
     plain = _render(step.body, fields, html=False)
 
     def track(url: str) -> str:
+        # Unsubscribing is not engagement: its link is never tracked or scored.
+        if url == unsubscribe_url:
+            return url
         return links.click_url(
             links.click_token(
                 tenant_slug=tenant.slug, enrollment_id=enrollment.pk, step_id=step.pk, url=url

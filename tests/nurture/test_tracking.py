@@ -336,3 +336,28 @@ def test_the_settings_page_turns_open_tracking_on(actors, in_a):
     assert NurtureSettings.objects.get().track_opens is True
     assert client.post("/nurture/settings/", {**form, "track_opens": ""}).status_code == 302
     assert NurtureSettings.objects.get().track_opens is False
+
+
+def test_the_bodys_unsubscribe_link_is_the_contacts_own_and_never_tracked(
+    actors, open_window, system_a, django_capture_on_commit_callbacks
+):
+    two_step_program(
+        system_a,
+        steps=[
+            {
+                "kind": "email",
+                "subject": "Hello",
+                "body": "See " + PRICING + "\nNot for you? {{ unsubscribe_url }}",
+            },
+        ],
+    )
+    nurture_inquiry(system_a, run_hooks=django_capture_on_commit_callbacks)
+    scheduler.run_due_steps()
+    dispatch()
+    email = mail.outbox[0]
+    header = email.extra_headers["List-Unsubscribe"].split(",")[0].strip("<> ")
+    body_line = email.body.split("Not for you? ")[1].splitlines()[0]
+    assert body_line == header
+    assert "/u/" in body_line
+    # Only the pricing link goes through the tracked redirect.
+    assert len(hrefs(email)) == 1
