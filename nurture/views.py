@@ -698,6 +698,8 @@ def builder_send_test(request, pk: int, step_pk: int):
     else:
         messages.success(request, f"A test is on its way to {message.recipient}.")
     return redirect("nurture-builder-step", pk=pk, step_pk=step.pk)
+
+
 # --- Tracked links (no login, no session: the token's signature authenticates them) ---------
 
 # A transparent 1×1 GIF.
