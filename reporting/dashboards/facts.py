@@ -34,7 +34,7 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce, Now, TruncDate
 
 from inquiries.models import Inquiry, Outcome
 from leadflow.tenancy.models import StageChange
@@ -286,3 +286,67 @@ def funnel_groups_sql(inquiries: QuerySet[Inquiry], tz: tzinfo) -> tuple[str, li
         f"{columns} FROM ({sql}) AS g",
         list(params),
     )
+
+
+# --- Per nurture program: enrolled → engaged → MQL → lead → won -----------------------------
+
+PROGRAM_STEPS = ("enrolled", "engaged", "mqls", "leads", "won")
+# What counts as engaging while enrolled: the person did something (not LeadFlow's own rows).
+ENGAGEMENT_KINDS = (
+    "form_fill",
+    "download",
+    "webinar",
+    "event_card",
+    "chat",
+    "email_reply",
+    "email_click",
+    "page_visit",
+)
+
+
+def annotated_enrollments(enrollments: QuerySet[Any]) -> QuerySet[Any]:
+    """Enrollments with what their person did from enrolment on (``PROGRAM_FILTERS``' names).
+
+    *Engaged*: an engagement activity while enrolled (from ``enrolled_at`` to the exit,
+    or still enrolled). *MQL*: a move of the inquiry to MQL or lead at or after the
+    enrolment. *Lead*: a lead of the inquiry created at or after it; *won*: such a lead
+    won now. A step implies the ones before it (an MQL engaged), so the breakdown is a
+    funnel.
+    """
+    from inquiries.models import Activity
+
+    since = OuterRef("enrolled_at")
+    leads = Lead.objects.filter(inquiry_id=OuterRef("inquiry_id"), created_at__gte=since)
+    return enrollments.annotate(ended=Coalesce("exited_at", Now())).annotate(
+        engaged_activity=Exists(
+            Activity.objects.filter(
+                inquiry_id=OuterRef("inquiry_id"),
+                kind__in=ENGAGEMENT_KINDS,
+                occurred_at__gte=since,
+                occurred_at__lte=OuterRef("ended"),
+            )
+        ),
+        became_mql=Exists(
+            StageChange.objects.filter(
+                machine="inquiry",
+                object_id=OuterRef("inquiry_id"),
+                to_stage__in=["mql", "lead"],
+                created_at__gte=since,
+            )
+        ),
+        has_lead_since=Exists(leads),
+        has_won_since=Exists(leads.filter(stage=LeadStage.WON)),
+    )
+
+
+PROGRAM_WON = Q(has_won_since=True)
+PROGRAM_LEAD = Q(has_lead_since=True) | PROGRAM_WON
+PROGRAM_MQL = Q(became_mql=True) | PROGRAM_LEAD
+PROGRAM_ENGAGED = Q(engaged_activity=True) | PROGRAM_MQL
+PROGRAM_FILTERS: dict[str, Q] = {
+    "enrolled": Q(),
+    "engaged": PROGRAM_ENGAGED,
+    "mqls": PROGRAM_MQL,
+    "leads": PROGRAM_LEAD,
+    "won": PROGRAM_WON,
+}
