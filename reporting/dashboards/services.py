@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from django.db import connection, transaction
@@ -71,8 +71,21 @@ def mark_inquiries_moved(*, inquiry_ids: Iterable[int]) -> int:
     return len(days)
 
 
+def mark_inquiries_edited(*, inquiry_ids: Iterable[int], arrived: Iterable[datetime] = ()) -> int:
+    """Mark the cohort days of inquiries edited outside the stage mover (the edits hook):
+    those still there by their rows, those merged away by when they arrived."""
+    tenant = Tenant.objects.get(pk=require_tenant_id())
+    tz = times.zone(tenant.timezone)
+    days = _days_of(Inquiry.objects.filter(pk__in=list(inquiry_ids)), tz)
+    days |= {when.astimezone(tz).date() for when in arrived}
+    RollupDirtyDay.objects.bulk_create(
+        [RollupDirtyDay(tenant=tenant, day=day) for day in days], ignore_conflicts=True
+    )
+    return len(days)
+
+
 def mark_leads_moved(*, lead_ids: Iterable[int]) -> int:
-    """Mark leads that moved (the stage mover's hook) for their facts and cohort days."""
+    """Mark leads that moved or were edited (the hooks) for their facts and cohort days."""
     tenant_id = require_tenant_id()
     marks = [RollupDirtyLead(tenant_id=tenant_id, lead_id=pk) for pk in set(lead_ids)]
     RollupDirtyLead.objects.bulk_create(marks, ignore_conflicts=True)
