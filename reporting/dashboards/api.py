@@ -166,7 +166,7 @@ class RowOutput(serializers.Serializer):
 
 
 def _validated(request: Request, serializer: type[serializers.Serializer]) -> dict[str, Any]:
-    data = serializer(data=query.cleaned(request.query_params))
+    data = serializer(data=request.query_params)
     data.is_valid(raise_exception=True)
     return dict(data.validated_data)
 

@@ -3,8 +3,9 @@
 ``from``/``to`` are days in the tenant's time zone (default: the last 90
 days to today); ``source``, ``campaign`` and ``partner`` narrow the figures;
 ``include_history`` adds imported history (funnel and ROI only). An empty
-value is "not given". A rep sees only their own figures, a partner only its
-own: their scope is pinned whatever they ask.
+value is "not given" (``leadflow.lib.query_fields.EmptyMeansNotGiven``). A rep
+sees only their own figures, a partner only its own: their scope is pinned
+whatever they ask.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from rest_framework import exceptions, serializers
 
 from inquiries.models import Campaign, Source
 from leadflow.lib import times
+from leadflow.lib.query_fields import EmptyMeansNotGiven, without_empty
 from leadflow.tenancy.models import Membership, Partner, Role
 from leadflow.tenancy.principal import Principal
 from nurture.models import NurtureProgram
@@ -43,7 +45,7 @@ class IdField(serializers.IntegerField):
         return int(super().to_internal_value(data))
 
 
-class ReportQuery(serializers.Serializer):
+class ReportQuery(EmptyMeansNotGiven, serializers.Serializer):
     """Query parameters shared by every dashboard."""
 
     locals()["from"] = serializers.DateField(
@@ -125,8 +127,9 @@ class RowsQuery(HistoryQuery):
 
 
 def cleaned(data: Any) -> dict[str, Any]:
-    """The query string with empty values dropped (an empty field is "not given")."""
-    return {key: value for key, value in data.items() if value != ""}
+    """The query string with empty values dropped (an empty field is "not given"): the
+    pages keep it in their links."""
+    return without_empty(data)
 
 
 def scope_of(principal: Principal, fields: dict[str, Any]) -> Scope:

@@ -170,3 +170,9 @@ def test_the_nurture_page_shows_each_program_linked_to_its_people(programs):
     assert link in text
     csv = client.get("/reports/nurture.csv", {**PERIOD, "table": "1"}).content.decode()
     assert "Spring,3,1,1,1,1,33.3%" in csv.replace("\r", "")
+
+
+def test_empty_parameters_mean_not_given(programs):
+    """An empty value is "not given" (``query_fields.EmptyMeansNotGiven``), never a 400."""
+    body = get(programs.manager, "nurture/programs", program="", source="", campaign="")
+    assert {"Spring", "Webinar"} <= set(by_name(body.json()))
