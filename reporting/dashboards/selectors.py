@@ -552,8 +552,12 @@ def accountability(scope: Scope) -> Accountability:
     after = settings.recall_after_days or STALE_DAYS_DEFAULT
     figures = accountability_filters(scope, after)
     names = ("open", "missing", "breached", "stale", "unworked")
+    # Only an open lead or one breached in the period can count in a row (the other
+    # figures are conditions on open leads): the scan reads those through two indexes,
+    # not every closed lead of the tenant's history.
     per_owner = list(
         _lead_facts(scope)
+        .filter(Q(stage__in=OPEN_STAGES) | figures["breached"])
         .values("rep_id", "partner_id")
         .annotate(**{name: Count("id", filter=figures[name]) for name in names})
         .order_by()
