@@ -50,7 +50,11 @@ class Programs:
 
 @pytest.fixture
 def programs(actors) -> Programs:
-    tenant = actors.tenant_a
+    return build_programs(actors.tenant_a)
+
+
+def build_programs(tenant) -> Programs:
+    """The data set of the table above, in ``tenant``; its manager to look at it."""
     tenant.timezone = "America/New_York"
     tenant.save()
     by = Principal.system(tenant, "tests")
