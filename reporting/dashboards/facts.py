@@ -317,7 +317,7 @@ def annotated_enrollments(enrollments: QuerySet[Any]) -> QuerySet[Any]:
 
     since = OuterRef("enrolled_at")
     leads = Lead.objects.filter(inquiry_id=OuterRef("inquiry_id"), created_at__gte=since)
-    return enrollments.annotate(ended=Coalesce("exited_at", Now())).annotate(
+    annotated: QuerySet[Any] = enrollments.annotate(ended=Coalesce("exited_at", Now())).annotate(
         engaged_activity=Exists(
             Activity.objects.filter(
                 inquiry_id=OuterRef("inquiry_id"),
@@ -337,6 +337,7 @@ def annotated_enrollments(enrollments: QuerySet[Any]) -> QuerySet[Any]:
         has_lead_since=Exists(leads),
         has_won_since=Exists(leads.filter(stage=LeadStage.WON)),
     )
+    return annotated
 
 
 PROGRAM_WON = Q(has_won_since=True)

@@ -398,9 +398,9 @@ def program_enrollments(scope: Scope) -> QuerySet[Enrollment]:
     if scope.partner_id or scope.rep_id:
         owned = facts.annotated_inquiries(Inquiry.objects.all(), scope.tz)
         if scope.partner_id:
-            owned = owned.filter(partner_dim=scope.partner_id)
+            owned = owned.filter(Q(partner_dim=scope.partner_id))
         if scope.rep_id:
-            owned = owned.filter(rep_dim=scope.rep_id)
+            owned = owned.filter(Q(rep_dim=scope.rep_id))
         found = found.filter(inquiry_id__in=owned.values("id"))
     return found
 

@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reporting', '0003_merge_weekly_report_rollups'),
-        ('tenancy', '0020_tenant_country'),
+        ("reporting", "0003_merge_weekly_report_rollups"),
+        ("tenancy", "0020_tenant_country"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='leadfact',
-            index=models.Index(condition=models.Q(('breached_at__isnull', False)), fields=['tenant', 'breached_at'], name='reporting_leadfact_breach_idx'),
+            model_name="leadfact",
+            index=models.Index(
+                condition=models.Q(("breached_at__isnull", False)),
+                fields=["tenant", "breached_at"],
+                name="reporting_leadfact_breach_idx",
+            ),
         ),
     ]
