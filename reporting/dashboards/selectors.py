@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -546,8 +547,15 @@ def _lead_facts(scope: Scope) -> QuerySet[LeadFact]:
 def accountability(scope: Scope) -> Accountability:
     """Per rep and partner: open, missing updates, breaches, stale, unworked, money: 6 queries.
 
-    Never counts imported history (an imported outcome has no lead to account for).
+    Never counts imported history (an imported outcome has no lead to account for). One
+    read-only transaction: the figures come from one snapshot, and the tenant is set once
+    instead of around each query.
     """
+    with transaction.atomic():
+        return _accountability(scope)
+
+
+def _accountability(scope: Scope) -> Accountability:
     settings = LeadSettings.objects.filter(tenant_id=scope.tenant.pk).first() or LeadSettings()
     after = settings.recall_after_days or STALE_DAYS_DEFAULT
     figures = accountability_filters(scope, after)
