@@ -32,6 +32,7 @@ from inquiries.models import (
 from inquiries.profile import PROFILE_FIELDS
 from inquiries.services import scoring as scoring_services
 from inquiries.services.custom_fields import clean_custom_values
+from leadflow.lib import edits
 from leadflow.lib import phone as phone_lib
 from leadflow.lib.company_size import parse_company_size
 from leadflow.lib.rules import RuleViolation
@@ -281,6 +282,7 @@ def _capture(
     inquiry.updated_at = now
     inquiry.last_activity_at = max(filter(None, [inquiry.last_activity_at, when]))
     inquiry.save(update_fields=[*changed, "updated_at", "last_activity_at"])
+    edits.edited("inquiry", [inquiry.pk], changed)
     _add_activity(
         inquiry,
         ActivityKind.MERGED,

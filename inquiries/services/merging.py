@@ -65,7 +65,7 @@ from inquiries.models import (
 from inquiries.profile import ABOUT_FIELDS, CONTACT_FIELDS, PROFILE_LABELS
 from inquiries.services import scoring as scoring_services
 from inquiries.services.capture import company_domain
-from leadflow.lib import stages
+from leadflow.lib import edits, stages
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.services import record_audit
@@ -467,6 +467,14 @@ def merge_inquiries(*, survivor: Inquiry, others: list[Inquiry], by: Principal) 
         setattr(survivor, name, value)
     survivor.updated_at = now
     survivor.save(update_fields=[*written, "updated_at"])
+    # The others are gone (their cohorts lose them) and the survivor may have a new source,
+    # campaign or partner: followers of edits place them by when each arrived.
+    edits.edited(
+        "inquiry",
+        ids,
+        {*written, "merged"},
+        arrived=[inquiry.created_at for inquiry in locked],
+    )
     if target != survivor.stage:
         stages.move(
             survivor,

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
+from leadflow.lib import edits
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Partner, PartnerStatus, Tenant, User
 from leadflow.tenancy.principal import Principal
@@ -86,6 +87,7 @@ def change_owner(
         lead.breached_at = None
         fields += ["acceptance_due_at", "breached_at"]
     lead.save(update_fields=fields)
+    edits.edited("lead", [lead.pk], fields)
     Appointment.objects.filter(pk=lead.appointment_id).update(rep_id=new_rep_id)
     send_owner_invites(
         lead, old_rep_id=before["rep"], old_partner_id=before["partner"], new_rep=rep

@@ -135,6 +135,25 @@ class NurtureOutput(serializers.Serializer):
     )
 
 
+class ProgramOutput(serializers.Serializer):
+    program_id = serializers.IntegerField()
+    name = serializers.CharField()
+    long_term = serializers.BooleanField()
+    paused = serializers.BooleanField()
+    enrolled = serializers.IntegerField(help_text="People enrolled in the period.")
+    engaged = serializers.IntegerField(help_text="Of them, engaged while enrolled (or beyond).")
+    mqls = serializers.IntegerField(help_text="Of them, became an MQL after enrolling.")
+    leads = serializers.IntegerField(help_text="Of them, became a lead after enrolling.")
+    won = serializers.IntegerField(help_text="Of them, with such a lead won.")
+    rates = serializers.DictField(
+        child=serializers.DecimalField(**RATE), help_text="Each step ÷ enrolled."
+    )
+
+
+class ProgramsOutput(serializers.Serializer):
+    programs = ProgramOutput(many=True)
+
+
 class RowOutput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["inquiry", "lead"])
     id = serializers.IntegerField()
@@ -147,7 +166,7 @@ class RowOutput(serializers.Serializer):
 
 
 def _validated(request: Request, serializer: type[serializers.Serializer]) -> dict[str, Any]:
-    data = serializer(data=query.cleaned(request.query_params))
+    data = serializer(data=request.query_params)
     data.is_valid(raise_exception=True)
     return dict(data.validated_data)
 
@@ -196,6 +215,18 @@ class NurtureView(_Report):
         return Response(NurtureOutput(selectors.nurture_effect(self.scope(request))).data)
 
 
+class NurtureProgramsView(_Report):
+    """Per nurture program: enrolled → engaged → MQL → lead → won, of those enrolled in the
+    period."""
+
+    query_class = query.ProgramQuery
+
+    @extend_schema(parameters=[query.ProgramQuery], responses=ProgramsOutput)
+    def get(self, request: Request) -> Response:
+        programs = selectors.nurture_programs(self.scope(request))
+        return Response(ProgramsOutput({"programs": programs}).data)
+
+
 def row_of(record: Any, kind: str) -> dict[str, Any]:
     if kind == "inquiry":
         return {
@@ -224,7 +255,7 @@ def row_of(record: Any, kind: str) -> dict[str, Any]:
 
 def rows_of(metric: str, scope: selectors.Scope) -> tuple[str, Any]:
     """The queryset behind ``metric`` (newest first) and the kind of its rows."""
-    if metric in selectors.INQUIRY_METRICS:
+    if metric in selectors.INQUIRY_METRICS | selectors.PROGRAM_METRICS:
         return "inquiry", selectors.inquiry_rows(metric, scope).order_by("-created_at", "-id")
     return "lead", selectors.lead_rows(metric, scope).order_by("-created_at", "-id")
 

@@ -34,7 +34,7 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce, Now, TruncDate
 
 from inquiries.models import Inquiry, Outcome
 from leadflow.tenancy.models import StageChange
@@ -216,3 +216,138 @@ def cohort_ranges(days: Iterable[date]) -> list[tuple[date, date]]:
         else:
             runs.append((day, day))
     return runs
+
+
+# ``stage_times`` in one statement (PostgreSQL): each move ends a stay in the stage it
+# leaves — the previous move's target, or the first move's ``from_stage`` — which began
+# at the previous move, or when the record was created; stays are summed per record and
+# stage, cut to whole days and counted per cohort day and dimension.
+_TIMED_VALUES = ", ".join(f"('{m}', '{s}', '{label}')" for (m, s), label in TIMED_STAGES.items())
+_DIMS_SQL = "day, source, campaign_id, partner_dim, rep_dim"
+STAGE_TIMES_SQL = f"""
+WITH people AS ({{people}}),
+records AS (
+    SELECT 'inquiry'::varchar AS machine, i.id AS object_id, i.created_at AS born,
+        {", ".join(f"p.{d}" for d in _DIMS_SQL.split(", "))}
+    FROM people p JOIN inquiries_inquiry i ON i.tenant_id = %s AND i.id = p.id
+    UNION ALL
+    SELECT 'lead', l.id, l.created_at,
+        {", ".join(f"p.{d}" for d in _DIMS_SQL.split(", "))}
+    FROM people p JOIN leads_lead l ON l.tenant_id = %s AND l.inquiry_id = p.id
+),
+stays AS (
+    SELECT r.machine, r.object_id, {_DIMS_SQL},
+        COALESCE(LAG(c.to_stage) OVER w, c.from_stage) AS stage,
+        GREATEST(c.created_at - COALESCE(LAG(c.created_at) OVER w, r.born), interval '0')
+            AS stay
+    FROM records r
+    JOIN tenancy_stagechange c
+        ON c.tenant_id = %s AND c.machine = r.machine AND c.object_id = r.object_id
+    WINDOW w AS (PARTITION BY c.machine, c.object_id ORDER BY c.created_at, c.id)
+),
+spent AS (
+    SELECT machine, object_id, {_DIMS_SQL}, stage, SUM(stay) AS total
+    FROM stays GROUP BY machine, object_id, {_DIMS_SQL}, stage
+)
+SELECT day, source, campaign_id, partner_dim AS partner_id, rep_dim AS rep_id, t.label AS stage,
+    floor(extract(epoch FROM s.total) / 86400)::integer AS days, count(*) AS records
+FROM spent s JOIN (VALUES {_TIMED_VALUES}) AS t (machine, stage, label)
+    ON t.machine = s.machine AND t.stage = s.stage
+GROUP BY day, source, campaign_id, partner_dim, rep_dim, t.label, 7
+"""
+
+
+def stage_times_sql(inquiries: QuerySet[Inquiry], tz: tzinfo) -> tuple[str, list[Any]]:
+    """``stage_times`` as one set-based query (PostgreSQL): its SQL and parameters.
+
+    Rows: day, source, campaign_id, partner_id, rep_id, stage, days, records —
+    the same histogram ``stage_times`` counts in Python (the property test holds
+    the two equal).
+    """
+    from leadflow.tenancy.context import require_tenant_id
+
+    people, params = (
+        annotated_inquiries(inquiries, tz)
+        .values("id", *DIMENSIONS)
+        .order_by()
+        .query.sql_with_params()
+    )
+    tenant_id = require_tenant_id()
+    return STAGE_TIMES_SQL.format(people=people), [*params, tenant_id, tenant_id, tenant_id]
+
+
+def funnel_groups_sql(inquiries: QuerySet[Inquiry], tz: tzinfo) -> tuple[str, list[Any]]:
+    """``funnel_groups`` as SQL whose columns are named as ``FunnelRollup``'s (partner_id…)."""
+    names = (*FUNNEL_STEPS, "value_won", "history_won", "nurtured", "nurtured_won")
+    sql, params = funnel_groups(inquiries, tz).query.sql_with_params()
+    columns = ", ".join(names)
+    return (
+        f"SELECT day, source, campaign_id, partner_dim AS partner_id, rep_dim AS rep_id, "
+        f"{columns} FROM ({sql}) AS g",
+        list(params),
+    )
+
+
+# --- Per nurture program: enrolled → engaged → MQL → lead → won -----------------------------
+
+PROGRAM_STEPS = ("enrolled", "engaged", "mqls", "leads", "won")
+# What counts as engaging while enrolled: the person did something (not LeadFlow's own rows).
+ENGAGEMENT_KINDS = (
+    "form_fill",
+    "download",
+    "webinar",
+    "event_card",
+    "chat",
+    "email_reply",
+    "email_click",
+    "page_visit",
+)
+
+
+def annotated_enrollments(enrollments: QuerySet[Any]) -> QuerySet[Any]:
+    """Enrollments with what their person did from enrolment on (``PROGRAM_FILTERS``' names).
+
+    *Engaged*: an engagement activity while enrolled (from ``enrolled_at`` to the exit,
+    or still enrolled). *MQL*: a move of the inquiry to MQL or lead at or after the
+    enrolment. *Lead*: a lead of the inquiry created at or after it; *won*: such a lead
+    won now. A step implies the ones before it (an MQL engaged), so the breakdown is a
+    funnel.
+    """
+    from inquiries.models import Activity
+
+    since = OuterRef("enrolled_at")
+    leads = Lead.objects.filter(inquiry_id=OuterRef("inquiry_id"), created_at__gte=since)
+    annotated: QuerySet[Any] = enrollments.annotate(ended=Coalesce("exited_at", Now())).annotate(
+        engaged_activity=Exists(
+            Activity.objects.filter(
+                inquiry_id=OuterRef("inquiry_id"),
+                kind__in=ENGAGEMENT_KINDS,
+                occurred_at__gte=since,
+                occurred_at__lte=OuterRef("ended"),
+            )
+        ),
+        became_mql=Exists(
+            StageChange.objects.filter(
+                machine="inquiry",
+                object_id=OuterRef("inquiry_id"),
+                to_stage__in=["mql", "lead"],
+                created_at__gte=since,
+            )
+        ),
+        has_lead_since=Exists(leads),
+        has_won_since=Exists(leads.filter(stage=LeadStage.WON)),
+    )
+    return annotated
+
+
+PROGRAM_WON = Q(has_won_since=True)
+PROGRAM_LEAD = Q(has_lead_since=True) | PROGRAM_WON
+PROGRAM_MQL = Q(became_mql=True) | PROGRAM_LEAD
+PROGRAM_ENGAGED = Q(engaged_activity=True) | PROGRAM_MQL
+PROGRAM_FILTERS: dict[str, Q] = {
+    "enrolled": Q(),
+    "engaged": PROGRAM_ENGAGED,
+    "mqls": PROGRAM_MQL,
+    "leads": PROGRAM_LEAD,
+    "won": PROGRAM_WON,
+}

@@ -87,6 +87,12 @@ class LeadFact(TenantOwnedModel):
         indexes = [
             models.Index(fields=["tenant", "stage"], name="reporting_leadfact_stage_idx"),
             models.Index(fields=["tenant", "closed_at"], name="reporting_leadfact_closed_idx"),
+            # Accountability's "breached in the period": few leads ever breach.
+            models.Index(
+                fields=["tenant", "breached_at"],
+                name="reporting_leadfact_breach_idx",
+                condition=models.Q(breached_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -3,8 +3,9 @@
 ``from``/``to`` are days in the tenant's time zone (default: the last 90
 days to today); ``source``, ``campaign`` and ``partner`` narrow the figures;
 ``include_history`` adds imported history (funnel and ROI only). An empty
-value is "not given". A rep sees only their own figures, a partner only its
-own: their scope is pinned whatever they ask.
+value is "not given" (``leadflow.lib.query_fields.EmptyMeansNotGiven``). A rep
+sees only their own figures, a partner only its own: their scope is pinned
+whatever they ask.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from rest_framework import exceptions, serializers
 
 from inquiries.models import Campaign, Source
 from leadflow.lib import times
+from leadflow.lib.query_fields import EmptyMeansNotGiven, without_empty
 from leadflow.tenancy.models import Membership, Partner, Role
 from leadflow.tenancy.principal import Principal
+from nurture.models import NurtureProgram
 from reporting.dashboards.selectors import METRICS, Scope
 
 ID_MAX = 2**31 - 1
@@ -42,7 +45,7 @@ class IdField(serializers.IntegerField):
         return int(super().to_internal_value(data))
 
 
-class ReportQuery(serializers.Serializer):
+class ReportQuery(EmptyMeansNotGiven, serializers.Serializer):
     """Query parameters shared by every dashboard."""
 
     locals()["from"] = serializers.DateField(
@@ -85,12 +88,35 @@ class HistoryQuery(ReportQuery):
     )
 
 
-class RowsQuery(HistoryQuery):
-    metric = serializers.ChoiceField(choices=METRICS, help_text="The figure whose rows to list.")
-    rep = IdField(required=False, help_text="An owner's (user's) id.")
+def _program_exists(attrs: dict[str, Any]) -> None:
+    # Another tenant's program is the same 404 as a missing one.
+    if attrs.get("program") and not NurtureProgram.objects.filter(pk=attrs["program"]).exists():
+        raise exceptions.NotFound("No such program.")
+
+
+class ProgramQuery(ReportQuery):
+    """The per-program nurture breakdown's query: the shared one, and one program."""
+
+    program = IdField(required=False, help_text="A nurture program's id (default: every one).")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
+        _program_exists(attrs)
+        return attrs
+
+
+class RowsQuery(HistoryQuery):
+    metric = serializers.ChoiceField(choices=METRICS, help_text="The figure whose rows to list.")
+    rep = IdField(required=False, help_text="An owner's (user's) id.")
+    program = IdField(
+        required=False, help_text="A nurture program's id (required by nurture.program.*)."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if attrs["metric"].startswith("nurture.program.") and not attrs.get("program"):
+            raise serializers.ValidationError({"program": ["Give the program of this figure."]})
+        _program_exists(attrs)
         if attrs.get("include_history") and attrs["metric"].startswith("accountability."):
             raise serializers.ValidationError(
                 {"include_history": ["Imported history never counts in accountability."]}
@@ -101,8 +127,9 @@ class RowsQuery(HistoryQuery):
 
 
 def cleaned(data: Any) -> dict[str, Any]:
-    """The query string with empty values dropped (an empty field is "not given")."""
-    return {key: value for key, value in data.items() if value != ""}
+    """The query string with empty values dropped (an empty field is "not given"): the
+    pages keep it in their links."""
+    return without_empty(data)
 
 
 def scope_of(principal: Principal, fields: dict[str, Any]) -> Scope:
@@ -130,4 +157,5 @@ def scope_of(principal: Principal, fields: dict[str, Any]) -> Scope:
         partner_id=partner_id,
         rep_id=rep_id,
         include_history=bool(fields.get("include_history")),
+        program_id=fields.get("program"),
     )

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -22,6 +23,7 @@ from inquiries.models import Campaign, Inquiry
 from leadflow.lib import weeks
 from leadflow.tenancy.models import Partner, PartnerStatus, Tenant, User
 from leads.models import REPORTED_STAGES, Lead, LeadSettings, LeadStage, Target
+from nurture.models import Enrollment, NurtureProgram
 from reporting.dashboards import facts
 from reporting.dashboards.models import FunnelRollup, LeadFact, StageTimeRollup
 
@@ -57,6 +59,7 @@ class Scope:
     partner_id: int | None = None
     rep_id: int | None = None
     include_history: bool = False
+    program_id: int | None = None
     now: datetime = field(default_factory=timezone.now)
 
     @property
@@ -360,6 +363,92 @@ def nurture_effect(scope: Scope) -> NurtureEffect:
     return NurtureEffect(months=months, total=_nurture_month(scope.first.replace(day=1), total))
 
 
+# --- Nurture per program ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProgramFunnel:
+    """One program's people enrolled in the period and how far they got from there."""
+
+    program_id: int
+    name: str
+    long_term: bool
+    paused: bool
+    enrolled: int
+    engaged: int
+    mqls: int
+    leads: int
+    won: int
+
+    @property
+    def rates(self) -> dict[str, Decimal | None]:
+        """Each step ÷ enrolled."""
+        return {step: _rate(getattr(self, step), self.enrolled) for step in facts.PROGRAM_STEPS}
+
+
+def program_enrollments(scope: Scope) -> QuerySet[Enrollment]:
+    """Enrollments made in the period, of inquiries within the filters and the caller's view."""
+    start, end = scope.bounds
+    found = Enrollment.objects.filter(enrolled_at__gte=start, enrolled_at__lt=end)
+    if scope.program_id:
+        found = found.filter(program_id=scope.program_id)
+    if scope.source:
+        found = found.filter(inquiry__source=scope.source)
+    if scope.campaign_id:
+        found = found.filter(inquiry__campaign_id=scope.campaign_id)
+    if scope.partner_id or scope.rep_id:
+        owned = facts.annotated_inquiries(Inquiry.objects.all(), scope.tz)
+        if scope.partner_id:
+            owned = owned.filter(Q(partner_dim=scope.partner_id))
+        if scope.rep_id:
+            owned = owned.filter(Q(rep_dim=scope.rep_id))
+        found = found.filter(inquiry_id__in=owned.values("id"))
+    return found
+
+
+def nurture_programs(scope: Scope) -> list[ProgramFunnel]:
+    """Enrolled → engaged → MQL → lead → won per program (every program, the long-term one
+    first), counting people (an inquiry enrolled twice in a program counts once): two queries.
+
+    Read from the base tables, not a rollup: enrollments are a small share of inquiries,
+    and engagement depends on each enrollment's own dates.
+    """
+    counts = {
+        row["program_id"]: row
+        for row in facts.annotated_enrollments(program_enrollments(scope))
+        .values("program_id")
+        .annotate(
+            **{
+                step: Count("inquiry_id", distinct=True, filter=condition)
+                for step, condition in facts.PROGRAM_FILTERS.items()
+            }
+        )
+        .order_by()
+    }
+    programs = NurtureProgram.objects.order_by("-is_long_term", "position", "name", "id")
+    if scope.program_id:
+        programs = programs.filter(pk=scope.program_id)
+    empty = dict.fromkeys(facts.PROGRAM_STEPS, 0)
+    return [
+        ProgramFunnel(
+            program_id=program.pk,
+            name=program.name,
+            long_term=program.is_long_term,
+            paused=program.paused,
+            **{step: counts.get(program.pk, empty)[step] for step in facts.PROGRAM_STEPS},
+        )
+        for program in programs
+    ]
+
+
+def program_rows(step: str, scope: Scope) -> QuerySet[Inquiry]:
+    """The people behind a program's figure (``scope.program_id``): as many as it counts."""
+    enrolled = facts.annotated_enrollments(program_enrollments(scope)).filter(
+        facts.PROGRAM_FILTERS[step]
+    )
+    return Inquiry.objects.filter(pk__in=enrolled.values("inquiry_id"))
+
+
 # --- Accountability -----------------------------------------------------------------------
 
 
@@ -458,14 +547,25 @@ def _lead_facts(scope: Scope) -> QuerySet[LeadFact]:
 def accountability(scope: Scope) -> Accountability:
     """Per rep and partner: open, missing updates, breaches, stale, unworked, money: 6 queries.
 
-    Never counts imported history (an imported outcome has no lead to account for).
+    Never counts imported history (an imported outcome has no lead to account for). One
+    read-only transaction: the figures come from one snapshot, and the tenant is set once
+    instead of around each query.
     """
+    with transaction.atomic():
+        return _accountability(scope)
+
+
+def _accountability(scope: Scope) -> Accountability:
     settings = LeadSettings.objects.filter(tenant_id=scope.tenant.pk).first() or LeadSettings()
     after = settings.recall_after_days or STALE_DAYS_DEFAULT
     figures = accountability_filters(scope, after)
     names = ("open", "missing", "breached", "stale", "unworked")
+    # Only an open lead or one breached in the period can count in a row (the other
+    # figures are conditions on open leads): the scan reads those through two indexes,
+    # not every closed lead of the tenant's history.
     per_owner = list(
         _lead_facts(scope)
+        .filter(Q(stage__in=OPEN_STAGES) | figures["breached"])
         .values("rep_id", "partner_id")
         .annotate(**{name: Count("id", filter=figures[name]) for name in names})
         .order_by()
@@ -548,6 +648,7 @@ INQUIRY_METRICS = {f"funnel.{step}" for step in facts.FUNNEL_STEPS} | {
     "nurture.never",
     "nurture.never_won",
 }
+PROGRAM_METRICS = {f"nurture.program.{step}" for step in facts.PROGRAM_STEPS}
 LEAD_METRICS = {
     "accountability.open",
     "accountability.missing",
@@ -555,11 +656,13 @@ LEAD_METRICS = {
     "accountability.stale",
     "accountability.unworked",
 } | {f"accountability.touches.{bucket}" for bucket in TOUCH_BUCKETS}
-METRICS = tuple(sorted(INQUIRY_METRICS | LEAD_METRICS))
+METRICS = tuple(sorted(INQUIRY_METRICS | PROGRAM_METRICS | LEAD_METRICS))
 
 
 def inquiry_rows(metric: str, scope: Scope) -> QuerySet[Inquiry]:
     """The inquiries behind a funnel, ROI or nurture figure, from the base tables."""
+    if metric in PROGRAM_METRICS:
+        return program_rows(metric.rsplit(".", 1)[1], scope)
     start, end = scope.bounds
     found = facts.annotated_inquiries(
         Inquiry.objects.filter(created_at__gte=start, created_at__lt=end), scope.tz

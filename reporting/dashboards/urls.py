@@ -10,6 +10,11 @@ api_patterns = [
     path("reports/roi/", api.RoiView.as_view(), name="report-roi"),
     path("reports/accountability/", api.AccountabilityView.as_view(), name="report-accountability"),
     path("reports/nurture/", api.NurtureView.as_view(), name="report-nurture"),
+    path(
+        "reports/nurture/programs/",
+        api.NurtureProgramsView.as_view(),
+        name="report-nurture-programs",
+    ),
     path("reports/rows/", api.RowsView.as_view(), name="report-rows"),
 ]
 

@@ -258,7 +258,34 @@ def _nurture(scope: selectors.Scope, link: Links) -> tuple[list[SafeString], lis
         ),
         svg.Bar("Articles: without", 9.0, "8–10%", "", "secondary"),
     ]
-    return [svg.bar_chart(bars, title="Conversion: nurtured versus never nurtured")], [table]
+    chart = svg.bar_chart(bars, title="Conversion: nurtured versus never nurtured")
+    return [chart], [table, _programs_table(scope, link)]
+
+
+def _programs_table(scope: selectors.Scope, link: Links) -> Table:
+    """Per program, people enrolled in the period and how far they got: each figure links
+    to its people, each rate is of those enrolled."""
+    table = Table(
+        "Per program: enrolled in the period, then",
+        ["Program", "Enrolled", "Engaged", "MQL", "Lead", "Won", "Won ÷ enrolled"],
+    )
+    for program in selectors.nurture_programs(scope):
+        name = program.name + (" (long-term)" if program.long_term else "")
+        name += " — paused" if program.paused else ""
+        table.rows.append(
+            [
+                Cell(name),
+                *(
+                    Cell(
+                        _num(getattr(program, step)),
+                        link(f"nurture.program.{step}", program=program.program_id),
+                    )
+                    for step in ("enrolled", "engaged", "mqls", "leads", "won")
+                ),
+                Cell(svg.percent(program.rates["won"])),
+            ]
+        )
+    return table
 
 
 BUILDERS = {

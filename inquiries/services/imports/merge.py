@@ -15,7 +15,7 @@ from inquiries.services.capture import company_domain
 from inquiries.services.imports.matching import Person
 from inquiries.services.imports.scorer import Scorer
 from inquiries.services.imports.staging import TEXT_FIELDS, StoredInquiry, staged_merge
-from leadflow.lib import stages
+from leadflow.lib import edits, stages
 from leadflow.tenancy.principal import Principal
 
 
@@ -166,6 +166,12 @@ def route_written(written: Written, *, by: Principal) -> None:
         )
     for stage, ids in sorted(written.arrived.items()):
         stages.arrived(inquiry_stages.MACHINE, ids, stage, by=by)
+    # Stored people whose merged values changed (a campaign, an outcome): not moves, but
+    # followers of edits (the dashboards' rollups) hear of them all the same.
+    merged = {pk: changed for pk, changed in written.changed.items() if changed}
+    if merged:
+        fields = {name for changed in merged.values() for name in changed}
+        edits.edited("inquiry", sorted(merged), fields)
 
 
 MERGED_FIELDS = [
