@@ -25,6 +25,7 @@ from inquiries.selectors.inquiries import inquiry_list
 from inquiries.services.desk import MAX_NOTE_LENGTH, add_note, requalify_inquiry
 from inquiries.services.reminders import MAX_NOTE_LENGTH as MAX_TASK_NOTE
 from inquiries.services.reminders import complete_task, create_task
+from leadflow.lib.query_fields import without_empty
 from leadflow.tenancy.api_base import TenantViewSet
 from leadflow.tenancy.permissions import role_required
 from leadflow.tenancy.roles import MARKETING
@@ -180,8 +181,9 @@ class TaskViewSet(mixins.ListModelMixin, TenantViewSet):
     )
     def list(self, request: Request) -> Response:
         # A parameter given empty (``?mine=``) means the same as not given.
-        due = request.query_params.get("due") or "all"
-        mine = request.query_params.get("mine") or "false"
+        params = without_empty(request.query_params)
+        due = params.get("due", "all")
+        mine = params.get("mine", "false")
         errors = {}
         if due not in DUE_CHOICES:
             errors["due"] = ["One of: " + ", ".join(DUE_CHOICES) + "."]

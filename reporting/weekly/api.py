@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inquiries.api.serializers import StrictSerializer
+from leadflow.lib.query_fields import EmptyMeansNotGiven
 from leadflow.tenancy.permissions import IsTenantCaller, role_required
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.roles import MANAGERS
@@ -42,7 +43,9 @@ from reporting.weekly.services import update_report_settings
 MAX_ID = 2**31 - 1
 
 
-class WeeklyQuery(serializers.Serializer):
+class WeeklyQuery(EmptyMeansNotGiven, serializers.Serializer):
+    """A parameter given empty (``?owner=``) means the same as not given."""
+
     week = serializers.CharField(required=False, allow_blank=True)
     owner = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     partner = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)

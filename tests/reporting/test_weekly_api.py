@@ -77,6 +77,12 @@ def test_a_manager_narrows_to_an_owner_or_a_team(data):
     assert names(get(data.manager, partner=data.partner.pk)) == ["Northwind"]
 
 
+def test_an_empty_narrowing_parameter_means_not_given(data):
+    response = get(data.manager, week="2026-W53", owner="", team="")
+    assert response.status_code == 200
+    assert names(response) == ["Everyone", "North", "Riley Rep", "Sam Seller", "Northwind"]
+
+
 def test_another_tenants_people_are_a_404(actors, data):
     stranger = make_actor(actors.tenant_b, Role.REP, user__full_name="Other Tenant Rep")
     assert get(data.manager, owner=stranger.user.pk).status_code == 404
