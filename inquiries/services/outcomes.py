@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from inquiries.models import Inquiry, Outcome, Stage
 from inquiries.services.planner import refresh_statistics
+from leadflow.lib import edits
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.services import record_audit
@@ -65,14 +66,15 @@ def record_outcomes(
     if matched != len(set(ids)):
         raise Http404("No such inquiry.")  # another tenant's id is no id here
     open_ones = found.exclude(stage=Stage.LEAD)
-    if not open_ones.exists():
+    changed_ids = list(open_ones.values_list("pk", flat=True))
+    if not changed_ids:
         raise RuleViolation(
             field="ids",
             code="already_lead",
             conflict=True,
             message="A lead's outcome comes from sales; these inquiries are all leads.",
         )
-    changed = open_ones.update(
+    changed = Inquiry.objects.filter(pk__in=changed_ids).update(
         outcome=outcome, outcome_on=closed_on, outcome_value=value, updated_at=timezone.now()
     )
     record_audit(
@@ -87,5 +89,7 @@ def record_outcomes(
         },
         by=by,
     )
+    # Whoever keeps figures from imported outcomes (the dashboards' history) is told.
+    edits.edited("inquiry", changed_ids, ["outcome", "outcome_value"])
     transaction.on_commit(lambda: refresh_statistics(changed))
     return OutcomeResult(matched, changed, matched - changed)

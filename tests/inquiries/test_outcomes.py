@@ -118,7 +118,7 @@ def test_a_bulk_outcome_costs_the_same_few_queries_for_any_number(
     tenant = actors.owner.tenant
     with tenant_context(tenant):
         many = [InquiryFactory(tenant=tenant).pk for _ in range(30)]
-        # count, any not a lead, the update, the audit row (in one savepoint)
+        # count, the ids not leads, the update, the audit row (in one savepoint)
         with django_assert_num_queries(6):
             result = record_outcomes(ids=many, outcome="lost", by=actors.owner.principal)
     assert (result.matched, result.changed) == (30, 30)

@@ -1,12 +1,14 @@
 """Property: edits that are not stage moves — a known person captured again with a campaign,
-two inquiries merged, a lead given to another owner — reach the rollups through the edits
-hook, so after any mix of them (refreshes anywhere in between) the incremental rollups
+two inquiries merged, a lead given to another owner, an outcome recorded in bulk — reach
+the rollups through the edits hook, so after any mix of them (refreshes anywhere in
+between) the incremental rollups
 equal a rebuild from scratch."""
 
 from __future__ import annotations
 
 import contextlib
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from itertools import count
 
 import pytest
@@ -17,6 +19,7 @@ from hypothesis import strategies as st
 from inquiries.models import Inquiry
 from inquiries.services.capture import capture_inquiry
 from inquiries.services.merging import merge_inquiries
+from inquiries.services.outcomes import record_outcomes
 from leadflow.lib import stages
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.context import tenant_context
@@ -45,6 +48,7 @@ operation = st.one_of(
     st.tuples(st.just("recapture"), st.integers(0, 30), st.integers(0, 1)),
     st.tuples(st.just("merge"), st.integers(0, 30), st.integers(0, 30)),
     st.tuples(st.just("owner"), st.integers(0, 30), st.integers(0, 3)),
+    st.tuples(st.just("outcome"), st.integers(0, 30), st.sampled_from(["won", "lost", ""])),
     st.tuples(st.just("refresh")),
 )
 
@@ -125,5 +129,20 @@ def apply(op, tenant, by, reps, campaigns, partners, people, leads):
         owner = {"rep": reps[op[2]]} if op[2] < 2 else {"partner": partners[op[2] - 2]}
         with contextlib.suppress(RuleViolation), transaction.atomic():
             change_owner(lead=Lead.objects.get(pk=lead.pk), by=by, **owner)
+    elif kind == "outcome" and people:
+        person = _pick(people, op[1])
+        value = Decimal(500) if op[2] == "won" else None
+        with contextlib.suppress(RuleViolation), transaction.atomic():
+            record_outcomes(ids=[person.pk], outcome=op[2], value=value, by=by)
     elif kind == "refresh":
         services.refresh_rollups()
+
+
+def test_an_outcome_recorded_in_bulk_reaches_the_incremental_rollups(
+    db, django_capture_on_commit_callbacks
+):
+    check(
+        [("insert", 3, 10), ("refresh",), ("outcome", 0, "won")],
+        "UTC",
+        django_capture_on_commit_callbacks,
+    )
