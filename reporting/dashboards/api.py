@@ -135,7 +135,7 @@ class NurtureOutput(serializers.Serializer):
     )
 
 
-class ProgramOutput(serializers.Serializer):
+class ProgramFunnelOutput(serializers.Serializer):
     program_id = serializers.IntegerField()
     name = serializers.CharField()
     long_term = serializers.BooleanField()
@@ -151,7 +151,7 @@ class ProgramOutput(serializers.Serializer):
 
 
 class ProgramsOutput(serializers.Serializer):
-    programs = ProgramOutput(many=True)
+    programs = ProgramFunnelOutput(many=True)
 
 
 class RowOutput(serializers.Serializer):

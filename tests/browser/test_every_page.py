@@ -841,6 +841,9 @@ def test_the_page_list_names_every_html_route():
         "nurture-builder-audience",
         "nurture-builder-audience-new",
         "nurture-builder-preview",
+        # Tracked links and the open pixel in nurture emails (a redirect and a GIF, no page).
+        "nurture-click",
+        "nurture-open",
     }
     stand_in = SimpleNamespace(
         ids=defaultdict(lambda: 1),

@@ -87,6 +87,8 @@ def test_a_running_job_with_a_fresh_heartbeat_is_left_alone(
         "rescores": [],
         "bulk": [],
         "dry_runs": [],
+        "phones": [],
+        "suggestions": [],
     }
     assert sent == []
 

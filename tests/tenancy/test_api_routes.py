@@ -291,6 +291,7 @@ def test_route_list_covers_every_api_route():
         "report-roi",
         "report-accountability",
         "report-nurture",
+        "report-nurture-programs",
         "report-rows",
         # The qualifier's desk (issue 23).
         "inquiry-touches",
