@@ -4,7 +4,9 @@ Called by ``seed_demo`` per demo tenant after the marketing demo. The sender
 settings carry a postal address; the send window is always open and the mode
 is opt-out, so the demo's inquiries (captured without a consent answer) are
 mailed; five people in nurture are enrolled by hand. The beat's every-minute
-run turns their steps into emails in ``var/mail/`` within a few minutes.
+run turns their steps into emails in ``var/mail/`` within a few minutes; their
+links go through the tracked redirect, so opening one from a mail file records a
+click on the person's timeline and rescores them.
 Idempotent: a tenant that has the program keeps it as it is.
 """
 
@@ -27,14 +29,16 @@ DEMO_STEPS = [
         "kind": "email",
         "subject": "{{ first_name }}, three ideas for {{ company }}",
         "body": "Hello {{ first_name }},\n\nThank you for your interest. Here are three ways "
-        "teams like {{ company }} get started.\n\nBest regards,\n{{ sender_name }}",
+        "teams like {{ company }} get started: https://example.com/getting-started\n\n"
+        "Best regards,\n{{ sender_name }}\n\nNot for you? Unsubscribe: {{ unsubscribe_url }}",
     },
     {"kind": "wait", "wait_minutes": 1},
     {
         "kind": "email",
         "subject": "A customer story you may like",
         "body": "Hello {{ first_name }},\n\nHow a company like {{ company }} cut its lead "
-        "response time in half. Reply if you would like to talk.\n\n{{ sender_name }}",
+        "response time in half: https://example.com/customer-story\n\nReply if you would "
+        "like to talk.\n\n{{ sender_name }}\n\nUnsubscribe: {{ unsubscribe_url }}",
     },
     {"kind": "wait", "wait_minutes": 1},
     {"kind": "task", "subject": "Call to ask about timing"},

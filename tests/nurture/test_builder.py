@@ -276,3 +276,12 @@ def test_a_preview_of_a_draft_is_validated(in_a, system_a):
     email = NurtureStep.objects.get(program=program, position=0)
     with pytest.raises(RuleViolation):
         preview.render_step(step=email, inquiry=person(), body="No link here.")
+
+
+@pytest.mark.parametrize("name", ["DEMO_STEPS", "BUILDER_STEPS"])
+def test_the_demo_programs_pass_the_builders_validation(name):
+    from nurture import demo
+
+    steps = getattr(demo, name)
+    for index, step in enumerate(steps):
+        builder.check_step(step, index=index, count=len(steps))
