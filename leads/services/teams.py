@@ -253,6 +253,7 @@ def delete_team(*, team: Team, by: Principal) -> None:
             raise RuleViolation(
                 field="team",
                 code="in_use",
+                conflict=True,  # the request is fine; the team's state refuses it: 409
                 message=f"Rules send leads to this team ({names}{more}): "
                 "give them another team or delete them first.",
             )

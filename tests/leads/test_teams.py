@@ -394,7 +394,7 @@ def test_the_api_refuses_deleting_a_team_in_use(actors):
     team = make_team(actors)
     make_rule(actors, team)
     response = actors.owner.api().delete(f"{API}{team.pk}/")
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert response.json()["code"] == "in_use"
 
 
