@@ -127,7 +127,7 @@ def main() -> None:
                 while True:
                     result = scheduler.run_due_steps()
                     emails += result.emails
-                    if result.claimed < scheduler.BATCH:
+                    if not result.full:
                         break
             seconds = time.perf_counter() - started
             assert emails == args.due, emails

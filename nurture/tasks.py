@@ -14,11 +14,11 @@ logger = logging.getLogger(__name__)
 
 @shared_task(base=TenantTask)
 def run_nurture_of_tenant(*, tenant_id: int) -> int:
-    """One tenant's due steps; another run follows at once while a full batch was found."""
+    """One tenant's due steps; another run follows at once while a claim was full."""
     result = scheduler.run_due_steps()
     if result.claimed:
         logger.info("nurture run %s", result, extra={"tenant_id": tenant_id})
-    if result.claimed >= scheduler.BATCH:
+    if result.full:
         run_nurture_of_tenant.delay(tenant_id=tenant_id)
     return result.emails
 

@@ -26,6 +26,7 @@ from leadflow.outbox.services import kick_after_commit
 from leadflow.tenancy.context import require_tenant_id
 from leadflow.tenancy.models import Tenant
 from nurture.models import (
+    ConsentMode,
     ContactConsent,
     Enrollment,
     EnrollmentState,
@@ -42,6 +43,9 @@ from nurture.services.enrollment import move_to_long_term
 
 EMAIL_KIND = "nurture_email"
 BATCH = 500
+# One statement claims and sends at most this many due emails: its row locks are held
+# for that statement only (about half a second for 10,000 on the benchmark's machine).
+EMAIL_BATCH = 10_000
 THROTTLE_RETRY = timedelta(minutes=1)
 
 
@@ -78,6 +82,9 @@ class RunResult:
     skipped: int = 0
     finished: int = 0
     deferred: int = 0
+    # Of ``emails``, those the one-statement path queued; a claim was full (run again).
+    fast_emails: int = 0
+    full: bool = False
 
 
 @dataclass
@@ -90,11 +97,43 @@ class _Plan:
     finished: list[int]
 
 
-def run_due_steps(*, now: datetime | None = None, limit: int = BATCH) -> RunResult:
-    """Turn the current tenant's due steps into sends; safe to run twice or at once."""
+def run_due_steps(
+    *, now: datetime | None = None, limit: int = BATCH, email_limit: int = EMAIL_BATCH
+) -> RunResult:
+    """Turn the current tenant's due steps into sends; safe to run twice or at once.
+
+    First the common case in one SQL statement (``_send_due_emails``: a due email
+    step that may go now), then everything else — branches, tasks, the end of a
+    program, and every email held back by consent, the cap, the window or the
+    throttle — on the step walk below, in one claim of at most ``limit``.
+    ``result.full`` says a claim was full: more may be due, run again.
+    """
     now = now or timezone.now()
     result = RunResult()
     tenant_id = require_tenant_id()
+    config = nurture_settings()
+    zone = times.zone(Tenant.objects.values_list("timezone", flat=True).get(pk=tenant_id))
+    if connection.vendor == "postgresql" and email_limit > 0:
+        claimed, sent = _send_due_emails(tenant_id, config, zone, now, email_limit)
+        result.claimed += claimed
+        result.fast_emails = sent
+        result.full = claimed >= email_limit
+    slow = _walk_due_steps(tenant_id, config, zone, now, limit)
+    result.claimed += slow.claimed
+    result.emails = result.fast_emails + slow.emails
+    result.tasks = slow.tasks
+    result.skipped = slow.skipped
+    result.finished = slow.finished
+    result.deferred = slow.deferred
+    result.full = result.full or slow.claimed >= limit
+    return result
+
+
+def _walk_due_steps(
+    tenant_id: int, config: NurtureSettings, zone: tzinfo, now: datetime, limit: int
+) -> RunResult:
+    """The step walk: one claim of due enrollments, each person's steps walked in memory."""
+    result = RunResult()
     with transaction.atomic():
         due = list(
             Enrollment.objects.filter(
@@ -106,8 +145,6 @@ def run_due_steps(*, now: datetime | None = None, limit: int = BATCH) -> RunResu
         result.claimed = len(due)
         if not due:
             return result
-        config = nurture_settings()
-        zone = times.zone(Tenant.objects.get(pk=tenant_id).timezone)
         steps = _steps_of({e.program_id for e in due})
         people = {
             row["pk"]: row
@@ -186,6 +223,118 @@ def run_due_steps(*, now: datetime | None = None, limit: int = BATCH) -> RunResu
     result.tasks = len(plan.tasks)
     result.finished = len(plan.finished)
     return result
+
+
+# The common case in one statement (PostgreSQL): claim due enrollments (``SKIP LOCKED``,
+# so two runs never take the same person), keep those whose step is an email that may go
+# now — an address, consent (the rule of ``may_email``), never run for this enrollment
+# (the send log's key), under the frequency cap, within the minute's throttle in due
+# order — then log the send, queue the outbox message (key ``nurture:<enrollment>:<step>``)
+# and move the enrollment on: to the wait's end when the next step is a wait, else due now
+# for the step walk. Everything else it claimed is left as it was, due, for the walk.
+_SEND_DUE_EMAILS = """
+WITH due AS MATERIALIZED (
+    SELECT e.id, e.inquiry_id, e.program_id, e.position, e.due_at
+    FROM nurture_enrollment e
+    WHERE e.tenant_id = %(tenant)s AND e.state = 'active' AND e.due_at <= %(now)s
+      AND EXISTS (
+          SELECT 1 FROM nurture_nurtureprogram p
+          WHERE p.tenant_id = e.tenant_id AND p.id = e.program_id AND NOT p.paused)
+    ORDER BY e.due_at, e.id
+    LIMIT %(limit)s
+    FOR UPDATE OF e SKIP LOCKED
+),
+budget AS (
+    SELECT %(throttle)s - count(*) AS left_over
+    FROM nurture_nurturesend
+    WHERE tenant_id = %(tenant)s AND kind = 'email' AND status = 'queued'
+      AND created_at > %(minute_ago)s
+),
+ready AS (
+    SELECT d.id, d.inquiry_id, s.id AS step_id, i.email, nxt.kind AS next_kind,
+        nxt.wait_days, nxt.wait_minutes,
+        row_number() OVER (ORDER BY d.due_at, d.id) AS n
+    FROM due d
+    JOIN nurture_nurturestep s ON s.tenant_id = %(tenant)s AND s.program_id = d.program_id
+        AND s.position = d.position AND s.kind = 'email'
+    JOIN inquiries_inquiry i ON i.tenant_id = %(tenant)s AND i.id = d.inquiry_id
+    LEFT JOIN nurture_contactconsent c ON c.tenant_id = %(tenant)s
+        AND c.inquiry_id = d.inquiry_id
+    LEFT JOIN nurture_nurturestep nxt ON nxt.tenant_id = %(tenant)s
+        AND nxt.program_id = d.program_id AND nxt.position = d.position + 1
+    WHERE COALESCE(i.email, '') <> ''
+      AND c.suppressed_at IS NULL
+      AND CASE COALESCE(c.status, i.consent)
+              WHEN 'opted_in' THEN true
+              WHEN 'opted_out' THEN false
+              WHEN 'pending' THEN false
+              ELSE %(opt_out)s END
+      AND NOT EXISTS (
+          SELECT 1 FROM nurture_nurturesend x
+          WHERE x.tenant_id = %(tenant)s AND x.enrollment_id = d.id AND x.step_id = s.id)
+      AND (SELECT count(*) FROM nurture_nurturesend x
+           WHERE x.tenant_id = %(tenant)s AND x.inquiry_id = d.inquiry_id
+             AND x.kind = 'email' AND x.status = 'queued'
+             AND x.created_at >= %(cap_since)s) < %(cap)s
+),
+picked AS (
+    SELECT r.* FROM ready r, budget b WHERE r.n <= b.left_over
+),
+logged AS (
+    INSERT INTO nurture_nurturesend
+        (tenant_id, enrollment_id, step_id, inquiry_id, kind, status, detail, created_at)
+    SELECT %(tenant)s, p.id, p.step_id, p.inquiry_id, 'email', 'queued', '', %(created)s
+    FROM picked p
+    ON CONFLICT DO NOTHING
+),
+queued AS (
+    INSERT INTO outbox_outboxmessage
+        (tenant_id, kind, key, recipient, payload, due_at, state, attempts, last_error,
+         cause_type, cause_id, created_at)
+    SELECT %(tenant)s, %(kind)s, 'nurture:' || p.id || ':' || p.step_id, p.email,
+        jsonb_build_object('enrollment', p.id, 'step', p.step_id), %(now)s, 'pending', 0, '',
+        'nurture_enrollment', p.id::text, %(created)s
+    FROM picked p
+    ON CONFLICT DO NOTHING
+),
+moved AS (
+    UPDATE nurture_enrollment AS e
+    SET position = e.position + 1, step_started_at = %(now)s,
+        due_at = CASE WHEN p.next_kind = 'wait'
+            THEN %(now)s + make_interval(days => p.wait_days, mins => p.wait_minutes)
+            ELSE %(now)s END
+    FROM picked p
+    WHERE e.tenant_id = %(tenant)s AND e.id = p.id
+    RETURNING e.id
+)
+SELECT (SELECT count(*) FROM due), (SELECT count(*) FROM moved)
+"""
+
+
+def _send_due_emails(
+    tenant_id: int, config: NurtureSettings, zone: tzinfo, now: datetime, limit: int
+) -> tuple[int, int]:
+    """The one-statement path for due emails that may go now: (claimed, emails queued)."""
+    if next_window_start(now, config, zone) > now:
+        return 0, 0  # the window is closed: the walk moves each to its opening
+    params: dict[str, bool | int | str | datetime] = {
+        "tenant": tenant_id,
+        "now": now,
+        "limit": limit,
+        "throttle": config.throttle_per_minute,
+        "minute_ago": now - timedelta(minutes=1),
+        "opt_out": config.consent_mode == ConsentMode.OPT_OUT,
+        "cap_since": now - timedelta(days=config.cap_days),
+        "cap": config.cap_emails,
+        "created": timezone.now(),
+        "kind": EMAIL_KIND,
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_SEND_DUE_EMAILS, params)
+        claimed, sent = cursor.fetchone()
+        if sent:
+            kick_after_commit(tenant_id)
+    return int(claimed), int(sent)
 
 
 # One statement each for a run's writes (PostgreSQL): arrays bound as parameters and
