@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.timezone import now
 
-from leadflow.tenancy.models import TenantOwnedModel, tenant_foreign_key
+from leadflow.tenancy.models import Tenant, TenantOwnedModel, tenant_foreign_key
 
 
 class NurtureProgram(TenantOwnedModel):
@@ -167,6 +167,17 @@ class SendStatus(models.TextChoices):
 class NurtureSend(TenantOwnedModel):
     """A step run for one enrollment: keyed (enrollment, step), so no step ever runs twice."""
 
+    # No foreign key of its own to the tenant: the composite key to the enrollment
+    # holds the tenant to one that exists, and its check at commit was one of four a
+    # scheduler tick paid per email (migration 0011).
+    tenant = models.ForeignKey(
+        Tenant,
+        on_delete=models.CASCADE,
+        related_name="+",
+        editable=False,
+        db_index=False,
+        db_constraint=False,
+    )
     enrollment = tenant_foreign_key(
         "nurture.Enrollment", on_delete=models.CASCADE, related_name="sends"
     )
