@@ -12,9 +12,10 @@ always-open window, the highest throttle). Both sides run as the runtime role
 (row-level security on), in the tenant's scope, in pairs in ABBA order:
 
 * tick — what the beat's scheduler run does until nothing is due:
-  ``run_due_steps()`` in batches of 500 (each claims with ``SKIP LOCKED``,
-  writes the send log, the outbox messages, the enrollments' next position
-  and due time) until a run finds nothing due;
+  ``run_due_steps()`` until a run's claims are not full — its one statement
+  claims up to 10,000 due emails (``SKIP LOCKED``) and writes their send log
+  rows, outbox messages and the enrollments' next position and due time, then
+  the step walk claims what else is due (nothing, here);
 * baseline — one plain ``INSERT INTO outbox_outboxmessage … SELECT`` of the
   same due enrollments (joined to their inquiries for the address), in one
   transaction: the least any scheduler must write.
@@ -47,7 +48,7 @@ DB = "leadflow_bench_nurture_tick"
 HEADING = "## Nurture scheduler tick"
 INTRO = (
     "`python bench/nurture_tick.py` (see `bench/README.md`): one scheduler tick — "
-    "`run_due_steps()` in batches of 500 until nothing is due — over 1,000,000 active "
+    "`run_due_steps()` until nothing is due — over 1,000,000 active "
     "enrollments of which 10,000 are due, compared with one plain `INSERT … SELECT` "
     "of those 10,000 rows into the outbox in the same run. Goal: at most 2×."
 )
