@@ -167,9 +167,11 @@ class SendStatus(models.TextChoices):
 class NurtureSend(TenantOwnedModel):
     """A step run for one enrollment: keyed (enrollment, step), so no step ever runs twice."""
 
-    # No foreign key of its own to the tenant: the composite key to the enrollment
-    # holds the tenant to one that exists, and its check at commit was one of four a
-    # scheduler tick paid per email (migration 0011).
+    # No key of its own to the tenant, and the person a plain copy of the enrollment's
+    # (for the cap's index), not a relation: the composite key to the enrollment holds
+    # both — the enrollment's own keys hold its tenant and inquiry. Their checks at
+    # commit were two of four a scheduler tick paid per email, the inquiry's a row lock
+    # on every person mailed (migration 0011).
     tenant = models.ForeignKey(
         Tenant,
         on_delete=models.CASCADE,
@@ -182,7 +184,8 @@ class NurtureSend(TenantOwnedModel):
         "nurture.Enrollment", on_delete=models.CASCADE, related_name="sends"
     )
     step = tenant_foreign_key("nurture.NurtureStep", on_delete=models.CASCADE, related_name="+")
-    inquiry = tenant_foreign_key("inquiries.Inquiry", on_delete=models.CASCADE, related_name="+")
+    # Always the enrollment's inquiry (both scheduler paths copy it from there).
+    inquiry_id = models.BigIntegerField()
     kind = models.CharField(max_length=10, choices=StepKind.choices)
     status = models.CharField(max_length=10, choices=SendStatus.choices)
     detail = models.CharField(max_length=200, blank=True)
@@ -201,7 +204,9 @@ class NurtureSend(TenantOwnedModel):
         ]
         indexes = [
             # The frequency cap: a contact's emails in the last days.
-            models.Index(fields=["tenant", "inquiry", "created_at"], name="nurture_send_cap_idx"),
+            models.Index(
+                fields=["tenant", "inquiry_id", "created_at"], name="nurture_send_cap_idx"
+            ),
         ]
 
     def __str__(self) -> str:

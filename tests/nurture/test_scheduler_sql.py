@@ -97,7 +97,7 @@ def _people(by, run_hooks) -> None:
     NurtureSend.objects.create(
         enrollment=enrollment,
         step=enrollment.program.steps.get(position=2),
-        inquiry=capped,
+        inquiry_id=capped.pk,
         kind="email",
         status="queued",
         created_at=START - timedelta(days=1),
