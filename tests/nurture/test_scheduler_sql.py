@@ -200,3 +200,21 @@ def test_a_tick_takes_the_same_queries_however_many_emails_are_due(
     many = _queries_of_one_tick(START + timedelta(minutes=10))
     assert (few[1], many[1]) == (2, 12)
     assert few[0] == many[0]
+
+
+def test_deleting_an_inquiry_deletes_its_sends_through_its_enrollment(
+    open_window, system_a, django_capture_on_commit_callbacks
+):
+    from inquiries.models import Inquiry
+
+    with time_machine.travel(START - timedelta(minutes=5), tick=False):
+        program = programs.create_program(
+            name="One", steps=[{"kind": "email", "subject": "1", "body": "1"}], by=system_a
+        )
+        gone = nurture_inquiry(system_a, run_hooks=django_capture_on_commit_callbacks)
+        kept = nurture_inquiry(system_a, run_hooks=django_capture_on_commit_callbacks)
+    with time_machine.travel(START, tick=False):
+        assert scheduler.run_due_steps().emails == 2
+    Inquiry.objects.filter(pk=gone.pk).delete()
+    assert list(NurtureSend.objects.values_list("inquiry_id", flat=True)) == [kept.pk]
+    assert program.enrollments.filter(inquiry_id=gone.pk).count() == 0
