@@ -257,9 +257,20 @@ ready AS (
     FROM due d
     JOIN nurture_nurturestep s ON s.tenant_id = %(tenant)s AND s.program_id = d.program_id
         AND s.position = d.position AND s.kind = 'email'
-    JOIN inquiries_inquiry i ON i.tenant_id = %(tenant)s AND i.id = d.inquiry_id
-    LEFT JOIN nurture_contactconsent c ON c.tenant_id = %(tenant)s
-        AND c.inquiry_id = d.inquiry_id
+    -- Each lookup per claimed person is a fenced subquery (OFFSET 0, or an aggregate):
+    -- one index lookup each, whatever the estimates. Joined plainly, the planner chose a
+    -- seq scan of the inquiries inside a nested loop when every enrollment of a small
+    -- tenant was due at once (10,000 × 10,000 rows; the chaos run's first ticks).
+    CROSS JOIN LATERAL (
+        SELECT q.email, q.consent FROM inquiries_inquiry q
+        WHERE q.tenant_id = %(tenant)s AND q.id = d.inquiry_id
+        OFFSET 0
+    ) AS i
+    LEFT JOIN LATERAL (
+        SELECT k.status, k.suppressed_at FROM nurture_contactconsent k
+        WHERE k.tenant_id = %(tenant)s AND k.inquiry_id = d.inquiry_id
+        OFFSET 0
+    ) AS c ON true
     LEFT JOIN nurture_nurturestep nxt ON nxt.tenant_id = %(tenant)s
         AND nxt.program_id = d.program_id AND nxt.position = d.position + 1
     WHERE COALESCE(i.email, '') <> ''
@@ -269,9 +280,9 @@ ready AS (
               WHEN 'opted_out' THEN false
               WHEN 'pending' THEN false
               ELSE %(opt_out)s END
-      AND NOT EXISTS (
-          SELECT 1 FROM nurture_nurturesend x
-          WHERE x.tenant_id = %(tenant)s AND x.enrollment_id = d.id AND x.step_id = s.id)
+      AND (SELECT count(*) FROM nurture_nurturesend x
+           WHERE x.tenant_id = %(tenant)s AND x.enrollment_id = d.id
+             AND x.step_id = s.id) = 0
       AND (SELECT count(*) FROM nurture_nurturesend x
            WHERE x.tenant_id = %(tenant)s AND x.inquiry_id = d.inquiry_id
              AND x.kind = 'email' AND x.status = 'queued'
