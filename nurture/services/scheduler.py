@@ -1,8 +1,11 @@
 """The scheduler: due steps of active enrollments become sends, set-based, every minute.
 
-One run per tenant claims a bounded batch of due enrollments (``FOR UPDATE
-SKIP LOCKED``, so two runs never take the same person), walks each person's
-steps in memory, then writes in a fixed number of statements: the send log
+Due emails that may go now are claimed, checked and written in one SQL
+statement (``_SEND_DUE_EMAILS``); everything else — branches, tasks, ends,
+held-back emails — goes to the step walk: one run per tenant claims a bounded
+batch of due enrollments (``FOR UPDATE SKIP LOCKED``, so two runs never take
+the same person), walks each person's steps in memory, then writes in a fixed
+number of statements: the send log
 (keyed enrollment and step, so an edited program never repeats a finished
 step), the outbox messages (key ``nurture:<enrollment>:<step>``), the tasks,
 and the enrollments' new positions and due times. Emails respect the
