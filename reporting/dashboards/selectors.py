@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from inquiries.models import Campaign, Inquiry
@@ -25,9 +26,15 @@ from leadflow.tenancy.models import Partner, PartnerStatus, Tenant, User
 from leads.models import REPORTED_STAGES, Lead, LeadSettings, LeadStage, Target
 from nurture.models import Enrollment, NurtureProgram
 from reporting.dashboards import facts
-from reporting.dashboards.models import FunnelRollup, LeadFact, StageTimeRollup
+from reporting.dashboards.models import (
+    OPEN_STAGES,
+    FunnelRollup,
+    LeadFact,
+    OwnerKind,
+    OwnerRollup,
+    StageTimeRollup,
+)
 
-OPEN_STAGES = ("awaiting_acceptance", "accepted", "sql")
 CLOSED_WITH_OUTCOME = (LeadStage.WON, LeadStage.LOST, LeadStage.POSTPONED)
 STEP_LABELS = {
     "inquiries": "Inquiry",
@@ -457,11 +464,16 @@ def stale_days() -> int:
     return found or STALE_DAYS_DEFAULT
 
 
+def this_week(scope: Scope) -> tuple[date, datetime]:
+    """This week's Monday and the moment from which a lead assigned owes no update yet."""
+    week = weeks.week_of_moment(scope.now, scope.tz)
+    return week, datetime.combine(week + timedelta(days=3), datetime.min.time(), tzinfo=scope.tz)
+
+
 def accountability_filters(scope: Scope, stale_after: int) -> dict[str, Q]:
     """Each accountability figure as a condition on ``LeadFact`` or on annotated leads."""
     start, end = scope.bounds
-    week = weeks.week_of_moment(scope.now, scope.tz)
-    cutoff = datetime.combine(week + timedelta(days=3), datetime.min.time(), tzinfo=scope.tz)
+    week, cutoff = this_week(scope)
     stale_before = scope.now - timedelta(days=stale_after)
     open_ = Q(stage__in=OPEN_STAGES)
     return {
@@ -485,14 +497,6 @@ def touch_bucket_filter(bucket: str) -> Q:
     if bucket == "13+":
         return Q(touches__gte=13)
     return Q(touches=int(bucket))
-
-
-def _bucket_of(touches: int) -> str:
-    if touches >= 13:
-        return "13+"
-    if touches >= 8:
-        return "8-12"
-    return str(touches)
 
 
 @dataclass(frozen=True)
@@ -555,22 +559,128 @@ def accountability(scope: Scope) -> Accountability:
         return _accountability(scope)
 
 
+# Each histogram bucket as ``OwnerRollup.touches`` codes it (``services.TOUCH_CODE``).
+BUCKET_CODES = dict(zip(TOUCH_BUCKETS, (0, 1, 2, 3, 4, 5, 6, 7, 8, 13), strict=True))
+OWNER_FIGURES = ("open", "missing", "breached", "stale", "unworked")
+
+
+def full_months(first: date, last: date) -> tuple[date, date]:
+    """The months wholly inside ``first``–``last``: from the first of ``lo`` to before
+    the first of ``hi`` (none when ``lo >= hi``)."""
+    lo = first if first.day == 1 else (first.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return lo, (last + facts.DAY).replace(day=1)
+
+
+def _edge_days(scope: Scope, lo: date, hi: date) -> Q:
+    """The period's closes outside its whole months, as a condition on ``closed_at``."""
+    spans = (
+        [(scope.first, scope.last)]
+        if lo >= hi
+        else [
+            (scope.first, lo - facts.DAY),
+            (hi, scope.last),
+        ]
+    )
+    found = Q(pk__in=[])
+    for first, last in spans:
+        if first <= last:
+            start, end = facts.day_bounds(first, last, scope.tz)
+            found |= Q(closed_at__gte=start, closed_at__lt=end)
+    return found
+
+
+def _owner_rollup(scope: Scope, lo: date, hi: date) -> list[dict[str, Any]]:
+    """Per owner from ``OwnerRollup``: open, unworked, reported, breached in the period and
+    the histogram of the period's whole months — rows per owner, stage, day and bucket."""
+    found = OwnerRollup.objects.all()
+    if scope.rep_id:
+        found = found.filter(rep_id=scope.rep_id)
+    if scope.partner_id:
+        found = found.filter(partner_id=scope.partner_id)
+    is_open = Q(kind=OwnerKind.OPEN)
+    closed = Q(kind=OwnerKind.CLOSED, day__gte=lo, day__lt=hi)
+    return list(
+        found.filter(
+            is_open | Q(kind=OwnerKind.BREACH, day__range=(scope.first, scope.last)) | closed
+        )
+        .values("rep_id", "partner_id")
+        .annotate(
+            open=Sum("leads", filter=is_open),
+            unworked=Sum("leads", filter=is_open & Q(touches=0)),
+            reported=Sum("leads", filter=is_open & Q(stage__in=list(REPORTED_STAGES))),
+            breached=Sum("leads", filter=Q(kind=OwnerKind.BREACH)),
+            **{
+                f"touches_{code}": Sum("leads", filter=closed & Q(touches=code))
+                for code in BUCKET_CODES.values()
+            },
+        )
+        .order_by()
+    )
+
+
+def _recent_facts(scope: Scope, stale_before: datetime, lo: date, hi: date) -> list[dict[str, Any]]:
+    """Per owner from the few recent ``LeadFact`` rows: open leads touched (or assigned)
+    since ``stale_before`` — not stale —, reported leads assigned since this week's cutoff
+    or updated this week — not missing —, and the histogram of the period's part months."""
+    week, cutoff = this_week(scope)
+    fresh = Q(stage__in=OPEN_STAGES, quiet__gte=stale_before)
+    excused = Q(stage__in=list(REPORTED_STAGES)) & (
+        Q(assigned_at__gte=cutoff) | Q(last_update_week__gte=week)
+    )
+    edges = Q(stage__in=list(CLOSED_WITH_OUTCOME)) & _edge_days(scope, lo, hi)
+    return list(
+        _lead_facts(scope)
+        .annotate(quiet=Coalesce("last_touch_at", "assigned_at"))
+        .filter(fresh | excused | edges)
+        .values("rep_id", "partner_id")
+        .annotate(
+            fresh=Count("id", filter=fresh),
+            excused=Count("id", filter=excused),
+            **{
+                f"touches_{code}": Count("id", filter=edges & touch_bucket_filter(bucket))
+                for bucket, code in BUCKET_CODES.items()
+            },
+        )
+        .order_by()
+    )
+
+
 def _accountability(scope: Scope) -> Accountability:
     settings = LeadSettings.objects.filter(tenant_id=scope.tenant.pk).first() or LeadSettings()
     after = settings.recall_after_days or STALE_DAYS_DEFAULT
-    figures = accountability_filters(scope, after)
-    names = ("open", "missing", "breached", "stale", "unworked")
-    # Only an open lead or one breached in the period can count in a row (the other
-    # figures are conditions on open leads): the scan reads those through two indexes,
-    # not every closed lead of the tenant's history.
-    per_owner = list(
-        _lead_facts(scope)
-        .filter(Q(stage__in=OPEN_STAGES) | figures["breached"])
-        .values("rep_id", "partner_id")
-        .annotate(**{name: Count("id", filter=figures[name]) for name in names})
-        .order_by()
-    )
-    per_owner = [row for row in per_owner if any(row[name] for name in names)]
+    names = OWNER_FIGURES
+    # The owner rollup's sums, less what the recent facts say the clock changes: stale =
+    # open − touched since the cutoff; missing = reported − assigned since this week's
+    # cutoff or updated this week. Rows per owner (and month, bucket), not per lead.
+    lo, hi = full_months(scope.first, scope.last)
+    merged: dict[tuple[int | None, int | None], dict[str, int]] = {}
+    counted = ("open", "unworked", "reported", "breached", "fresh", "excused")
+    codes = [f"touches_{code}" for code in BUCKET_CODES.values()]
+    for row in [
+        *_owner_rollup(scope, lo, hi),
+        *_recent_facts(scope, scope.now - timedelta(days=after), lo, hi),
+    ]:
+        into = merged.setdefault(
+            (row["rep_id"], row["partner_id"]), dict.fromkeys(counted + tuple(codes), 0)
+        )
+        for name in into:
+            into[name] += row.get(name) or 0
+    counts = dict.fromkeys(TOUCH_BUCKETS, 0)
+    per_owner: list[dict[str, Any]] = []
+    for (rep_id, partner_id), got in merged.items():
+        for bucket, code in BUCKET_CODES.items():
+            counts[bucket] += got[f"touches_{code}"]
+        row = {
+            "rep_id": rep_id,
+            "partner_id": partner_id,
+            "open": got["open"],
+            "missing": got["reported"] - got["excused"],
+            "breached": got["breached"],
+            "stale": got["open"] - got["fresh"],
+            "unworked": got["unworked"],
+        }
+        if any(row[name] for name in names):
+            per_owner.append(row)
     users = {
         u.pk: u.display_name
         for u in User.objects.filter(pk__in=[r["rep_id"] for r in per_owner if r["rep_id"]])
@@ -602,15 +712,6 @@ def _accountability(scope: Scope) -> Accountability:
     owners.sort(key=lambda o: (-o.money_at_risk, o.name.lower()))
     summed: dict[str, Any] = {n: sum(getattr(o, n) for o in owners) for n in names}
     total = owner_row(summed, "Everyone")
-    counts = dict.fromkeys(TOUCH_BUCKETS, 0)
-    for touches, n in (
-        _lead_facts(scope)
-        .filter(figures["closed"])
-        .values_list("touches")
-        .annotate(n=Count("id"))
-        .order_by()
-    ):
-        counts[_bucket_of(touches)] += n
     by_partner = {o.partner_id: o for o in owners if o.partner_id}
     compliance = [
         PartnerCompliance(
