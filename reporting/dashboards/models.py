@@ -164,6 +164,9 @@ class RollupState(TenantOwnedModel):
     last_touch_id = models.BigIntegerField(default=0)
     last_update_id = models.BigIntegerField(default=0)
     last_assignment_id = models.BigIntegerField(default=0)
+    # Whether ``OwnerRollup`` holds the facts' sums (false until the first refresh after
+    # migration 0011 writes it from the facts; the rebuild writes it too).
+    owners_built = models.BooleanField(default=False)
     refreshed_at = models.DateTimeField(default=now)
 
     class Meta(TenantOwnedModel.Meta):

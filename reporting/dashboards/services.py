@@ -149,6 +149,11 @@ def refresh_rollups() -> Refreshed:
         .values_list("id", flat=True)
     )
     roll_up_days(tenant=tenant, days=days)
+    if not state.owners_built:
+        # Facts written before the owner rollup existed (migration 0011): summed once here,
+        # then carried forward by the facts' writer like every change.
+        build_owner_rollup(tenant=tenant)
+        state.owners_built = True
     write_lead_facts(tenant=tenant, lead_ids=lead_ids | breached)
     _advance(state, tops)
     return Refreshed(days=len(days), leads=len(lead_ids))
@@ -375,6 +380,20 @@ def apply_owner_changes(*, tenant: Tenant, changes: Counter[OwnerKey]) -> int:
     return len(changed)
 
 
+def build_owner_rollup(*, tenant: Tenant) -> int:
+    """Write the tenant's owner rollup anew from all its facts; how many rows."""
+    OwnerRollup.objects.all().delete()
+    rows = OwnerRollup.objects.bulk_create(
+        [
+            _owner_row(tenant, key, n)
+            for key, n in owner_groups(LeadFact.objects.all(), times.zone(tenant.timezone)).items()
+            if n
+        ],
+        batch_size=BATCH,
+    )
+    return len(rows)
+
+
 def write_lead_facts(*, tenant: Tenant, lead_ids: Iterable[int]) -> int:
     """Rewrite the facts of ``lead_ids`` (a lead gone loses its fact) and carry the change
     into the owner rollup (their groups before and after); how many facts written."""
@@ -443,17 +462,10 @@ def rebuild_rollups() -> Refreshed:
         )
     if connection.vendor == "postgresql":
         leads = _insert_lead_facts(tenant, Lead.objects.all())
-        OwnerRollup.objects.bulk_create(
-            [
-                _owner_row(tenant, key, n)
-                for key, n in owner_groups(LeadFact.objects.all(), tz).items()
-                if n
-            ],
-            batch_size=BATCH,
-        )
+        build_owner_rollup(tenant=tenant)
     else:  # the facts' writer carries them into the owner rollup
         leads = write_lead_facts(
             tenant=tenant, lead_ids=list(Lead.objects.values_list("id", flat=True))
         )
-    _advance(RollupState(tenant=tenant), tops)
+    _advance(RollupState(tenant=tenant, owners_built=True), tops)
     return Refreshed(days=len(days), leads=leads)
