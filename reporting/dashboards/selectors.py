@@ -617,7 +617,7 @@ def _owner_figures(scope: Scope, stale_before: datetime) -> list[tuple[Any, ...]
         SELECT rep_id, partner_id, 'fresh', '', 0, COUNT(*)
         FROM reporting_leadfact
         WHERE tenant_id = %s{owner} AND stage IN {OPEN_SQL}
-            AND COALESCE(last_touch_at, assigned_at) >= %s
+            AND (last_touch_at >= %s OR (last_touch_at IS NULL AND assigned_at >= %s))
         GROUP BY rep_id, partner_id
         UNION ALL
         SELECT rep_id, partner_id, 'excused', '', 0, COUNT(*)
@@ -640,6 +640,7 @@ def _owner_figures(scope: Scope, stale_before: datetime) -> list[tuple[Any, ...]
         day(hi),
         *tenant,
         *owner_params,
+        ops.adapt_datetimefield_value(stale_before),
         ops.adapt_datetimefield_value(stale_before),
         *tenant,
         *owner_params,
