@@ -146,6 +146,12 @@ def _generate(tenant) -> dict[str, int]:
     return counts
 
 
+def _load() -> str:
+    """The 1-, 5- and 15-minute load averages (the machine is shared)."""
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
 def _timed(call, runs: int) -> float:
     samples = []
     for _ in range(runs):
@@ -217,6 +223,8 @@ def main() -> None:
     parser.add_argument("--note", default="", help="said beside the figures (e.g. busy machine)")
     parser.add_argument("--database", default=DB, help="its throw-away database's name")
     args = parser.parse_args()
+    load_start = _load()
+    print(f"load average {load_start}", flush=True)
     os.environ.pop("REDIS_URL", None)
     fresh_database(args.database)
     try:
@@ -250,6 +258,7 @@ def main() -> None:
                 "reporting_funnelrollup",
                 "reporting_stagetimerollup",
                 "reporting_leadfact",
+                "reporting_ownerrollup",
             ):
                 cur.execute(f"VACUUM ANALYZE {table}")
         tz = times.zone(tenant.timezone)
@@ -301,6 +310,8 @@ def main() -> None:
                 f"{name} {fig_ms:.1f} ms vs {base_ms:.1f} ms: **{ratio}** "
                 f"({goal(ratio, at_most=0.05)}; < 500 ms {fast})"
             )
+        load = f"load average {load_start} at the start, {_load()} at the end"
+        lines[0] += f"; {load}"
         print("\n".join(lines))
         if not args.no_record:
             note = f" ({args.note})" if args.note else ""

@@ -16,6 +16,9 @@ from django.utils.timezone import now
 
 from leadflow.tenancy.models import TenantOwnedModel
 
+# The stages of an open lead (accountability's "open"); ``selectors.OPEN_STAGES`` is this.
+OPEN_STAGES = ("awaiting_acceptance", "accepted", "sql")
+
 
 class FunnelRollup(TenantOwnedModel):
     """Inquiries of one cohort day and dimension, and how many reached each stage."""
@@ -93,10 +96,63 @@ class LeadFact(TenantOwnedModel):
                 name="reporting_leadfact_breach_idx",
                 condition=models.Q(breached_at__isnull=False),
             ),
+            # Accountability's corrections to the owner rollup ("now"-dependent figures):
+            # open leads touched (or assigned) since the stale cutoff, reported leads
+            # assigned since this week's cutoff or updated this week. Only recent rows.
+            # Not a COALESCE: under row-level security a condition on one is not leakproof,
+            # so PostgreSQL would not take it to an index.
+            models.Index(
+                fields=["tenant", "last_touch_at"],
+                name="reporting_leadfact_touch_idx",
+                condition=models.Q(stage__in=OPEN_STAGES),
+            ),
+            models.Index(
+                fields=["tenant", "assigned_at"],
+                name="reporting_leadfact_assign_idx",
+                condition=models.Q(stage__in=OPEN_STAGES),
+            ),
+            models.Index(
+                fields=["tenant", "last_update_week"],
+                name="reporting_leadfact_update_idx",
+                condition=models.Q(stage__in=OPEN_STAGES, last_update_week__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"lead fact {self.lead_id}"
+
+
+class OwnerKind(models.TextChoices):
+    OPEN = "open", "Open leads by stage and worked or not"
+    BREACH = "breach", "Acceptance breaches by day"
+    CLOSED = "closed", "Closed leads by month and touches"
+
+
+class OwnerRollup(TenantOwnedModel):
+    """Accountability per owner (rep or partner), summed from ``LeadFact``: ``leads`` facts.
+
+    ``open`` rows: open leads per stage, ``touches`` 0 (unworked) or 1 (touched), ``day``
+    empty. ``breach`` rows: leads breached on ``day`` (the tenant's zone). ``closed`` rows:
+    won, lost or postponed leads closed in the month starting ``day``, ``touches`` their
+    histogram bucket (0–7, 8 for 8–12, 13 for 13 and more). What depends on the clock
+    (stale, missing this week) is the open rows less a few recent facts, read beside.
+    """
+
+    rep_id = models.BigIntegerField(null=True)
+    partner_id = models.BigIntegerField(null=True)
+    kind = models.CharField(max_length=10, choices=OwnerKind.choices)
+    stage = models.CharField(max_length=20, blank=True, default="")
+    day = models.DateField(null=True)
+    touches = models.PositiveSmallIntegerField(default=0)
+    leads = models.PositiveIntegerField(default=0)
+
+    class Meta(TenantOwnedModel.Meta):
+        indexes = [
+            models.Index(fields=["tenant", "kind", "day"], name="reporting_owner_kind_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.day} ×{self.leads}"
 
 
 class RollupState(TenantOwnedModel):
@@ -108,6 +164,9 @@ class RollupState(TenantOwnedModel):
     last_touch_id = models.BigIntegerField(default=0)
     last_update_id = models.BigIntegerField(default=0)
     last_assignment_id = models.BigIntegerField(default=0)
+    # Whether ``OwnerRollup`` holds the facts' sums (false until the first refresh after
+    # migration 0011 writes it from the facts; the rebuild writes it too).
+    owners_built = models.BooleanField(default=False)
     refreshed_at = models.DateTimeField(default=now)
 
     class Meta(TenantOwnedModel.Meta):

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -25,9 +25,13 @@ from leadflow.tenancy.models import Partner, PartnerStatus, Tenant, User
 from leads.models import REPORTED_STAGES, Lead, LeadSettings, LeadStage, Target
 from nurture.models import Enrollment, NurtureProgram
 from reporting.dashboards import facts
-from reporting.dashboards.models import FunnelRollup, LeadFact, StageTimeRollup
+from reporting.dashboards.models import (
+    OPEN_STAGES,
+    FunnelRollup,
+    OwnerKind,
+    StageTimeRollup,
+)
 
-OPEN_STAGES = ("awaiting_acceptance", "accepted", "sql")
 CLOSED_WITH_OUTCOME = (LeadStage.WON, LeadStage.LOST, LeadStage.POSTPONED)
 STEP_LABELS = {
     "inquiries": "Inquiry",
@@ -457,11 +461,16 @@ def stale_days() -> int:
     return found or STALE_DAYS_DEFAULT
 
 
+def this_week(scope: Scope) -> tuple[date, datetime]:
+    """This week's Monday and the moment from which a lead assigned owes no update yet."""
+    week = weeks.week_of_moment(scope.now, scope.tz)
+    return week, datetime.combine(week + timedelta(days=3), datetime.min.time(), tzinfo=scope.tz)
+
+
 def accountability_filters(scope: Scope, stale_after: int) -> dict[str, Q]:
     """Each accountability figure as a condition on ``LeadFact`` or on annotated leads."""
     start, end = scope.bounds
-    week = weeks.week_of_moment(scope.now, scope.tz)
-    cutoff = datetime.combine(week + timedelta(days=3), datetime.min.time(), tzinfo=scope.tz)
+    week, cutoff = this_week(scope)
     stale_before = scope.now - timedelta(days=stale_after)
     open_ = Q(stage__in=OPEN_STAGES)
     return {
@@ -485,14 +494,6 @@ def touch_bucket_filter(bucket: str) -> Q:
     if bucket == "13+":
         return Q(touches__gte=13)
     return Q(touches=int(bucket))
-
-
-def _bucket_of(touches: int) -> str:
-    if touches >= 13:
-        return "13+"
-    if touches >= 8:
-        return "8-12"
-    return str(touches)
 
 
 @dataclass(frozen=True)
@@ -535,17 +536,10 @@ class Accountability:
     stale_days: int
 
 
-def _lead_facts(scope: Scope) -> QuerySet[LeadFact]:
-    found = LeadFact.objects.all()
-    if scope.rep_id:
-        found = found.filter(rep_id=scope.rep_id)
-    if scope.partner_id:
-        found = found.filter(partner_id=scope.partner_id)
-    return found
-
-
 def accountability(scope: Scope) -> Accountability:
-    """Per rep and partner: open, missing updates, breaches, stale, unworked, money: 6 queries.
+    """Per rep and partner: open, missing updates, breaches, stale, unworked, money: 4 queries
+    (the settings, the counts from the owner rollup and recent facts, reps' and partners'
+    names) whatever the number of leads or owners.
 
     Never counts imported history (an imported outcome has no lead to account for). One
     read-only transaction: the figures come from one snapshot, and the tenant is set once
@@ -555,22 +549,151 @@ def accountability(scope: Scope) -> Accountability:
         return _accountability(scope)
 
 
+# Each histogram bucket as ``OwnerRollup.touches`` codes it (``services.TOUCH_CODE``).
+BUCKET_CODES = dict(zip(TOUCH_BUCKETS, (0, 1, 2, 3, 4, 5, 6, 7, 8, 13), strict=True))
+OWNER_FIGURES = ("open", "missing", "breached", "stale", "unworked")
+
+
+def full_months(first: date, last: date) -> tuple[date, date]:
+    """The months wholly inside ``first``–``last``: from the first of ``lo`` to before
+    the first of ``hi`` (none when ``lo >= hi``)."""
+    lo = first if first.day == 1 else (first.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return lo, (last + facts.DAY).replace(day=1)
+
+
+def _edge_spans(scope: Scope, lo: date, hi: date) -> list[tuple[datetime, datetime]]:
+    """The period's parts outside its whole months, as moments (from, before)."""
+    spans = (
+        [(scope.first, scope.last)]
+        if lo >= hi
+        else [(scope.first, lo - facts.DAY), (hi, scope.last)]
+    )
+    return [facts.day_bounds(first, last, scope.tz) for first, last in spans if first <= last]
+
+
+def _in(values: Iterable[str]) -> str:
+    return "(" + ", ".join(f"'{value}'" for value in values) + ")"
+
+
+OPEN_SQL = _in(OPEN_STAGES)
+REPORTED_SQL = _in(REPORTED_STAGES)
+CLOSED_SQL = _in(CLOSED_WITH_OUTCOME)
+TOUCH_CODE_SQL = "CASE WHEN touches >= 13 THEN 13 WHEN touches >= 8 THEN 8 ELSE touches END"
+
+
+def _owner_figures(scope: Scope, stale_before: datetime) -> list[tuple[Any, ...]]:
+    """Accountability's counts per owner in one statement, rows (rep, partner, what, stage,
+    touches, n): the owner rollup's rows of the period (open by stage and worked, breaches of
+    its days, closes of its whole months by bucket), then three reads of recent facts —
+    open leads touched (or assigned) since ``stale_before`` (``fresh``: not stale),
+    reported leads assigned since this week's cutoff or updated this week (``excused``: not
+    missing) and the closes of the period's part months by bucket.
+
+    Plain SQL: built by the ORM, its dozen conditional aggregates cost more in Python than
+    the database spends on the rows. Tenant-filtered, as every read, and under RLS.
+    """
+    ops = connection.ops
+    lo, hi = full_months(scope.first, scope.last)
+    week, cutoff = this_week(scope)
+    owner, owner_params = "", list[Any]()
+    if scope.rep_id:
+        owner, owner_params = owner + " AND rep_id = %s", [*owner_params, scope.rep_id]
+    if scope.partner_id:
+        owner, owner_params = owner + " AND partner_id = %s", [*owner_params, scope.partner_id]
+    tenant = [scope.tenant.pk]
+    edges = _edge_spans(scope, lo, hi)
+    edge_sql = " OR ".join(["(closed_at >= %s AND closed_at < %s)"] * len(edges)) or "1 = 0"
+    edge_params = [ops.adapt_datetimefield_value(at) for span in edges for at in span]
+    day = ops.adapt_datefield_value
+    sql = f"""
+        SELECT rep_id, partner_id, kind, stage, touches, SUM(leads)
+        FROM reporting_ownerrollup
+        WHERE tenant_id = %s{owner} AND (
+            kind = 'open'
+            OR (kind = 'breach' AND day >= %s AND day <= %s)
+            OR (kind = 'closed' AND day >= %s AND day < %s))
+        GROUP BY rep_id, partner_id, kind, stage, touches
+        UNION ALL
+        SELECT rep_id, partner_id, 'fresh', '', 0, COUNT(*)
+        FROM reporting_leadfact
+        WHERE tenant_id = %s{owner} AND stage IN {OPEN_SQL}
+            AND (last_touch_at >= %s OR (last_touch_at IS NULL AND assigned_at >= %s))
+        GROUP BY rep_id, partner_id
+        UNION ALL
+        SELECT rep_id, partner_id, 'excused', '', 0, COUNT(*)
+        FROM reporting_leadfact
+        WHERE tenant_id = %s{owner} AND stage IN {REPORTED_SQL}
+            AND (assigned_at >= %s OR last_update_week >= %s)
+        GROUP BY rep_id, partner_id
+        UNION ALL
+        SELECT rep_id, partner_id, 'closed', '', {TOUCH_CODE_SQL}, COUNT(*)
+        FROM reporting_leadfact
+        WHERE tenant_id = %s{owner} AND stage IN {CLOSED_SQL} AND ({edge_sql})
+        GROUP BY rep_id, partner_id, {TOUCH_CODE_SQL}
+    """
+    params = [
+        *tenant,
+        *owner_params,
+        day(scope.first),
+        day(scope.last),
+        day(lo),
+        day(hi),
+        *tenant,
+        *owner_params,
+        ops.adapt_datetimefield_value(stale_before),
+        ops.adapt_datetimefield_value(stale_before),
+        *tenant,
+        *owner_params,
+        ops.adapt_datetimefield_value(cutoff),
+        day(week),
+        *tenant,
+        *owner_params,
+        *edge_params,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+
+
 def _accountability(scope: Scope) -> Accountability:
     settings = LeadSettings.objects.filter(tenant_id=scope.tenant.pk).first() or LeadSettings()
     after = settings.recall_after_days or STALE_DAYS_DEFAULT
-    figures = accountability_filters(scope, after)
-    names = ("open", "missing", "breached", "stale", "unworked")
-    # Only an open lead or one breached in the period can count in a row (the other
-    # figures are conditions on open leads): the scan reads those through two indexes,
-    # not every closed lead of the tenant's history.
-    per_owner = list(
-        _lead_facts(scope)
-        .filter(Q(stage__in=OPEN_STAGES) | figures["breached"])
-        .values("rep_id", "partner_id")
-        .annotate(**{name: Count("id", filter=figures[name]) for name in names})
-        .order_by()
-    )
-    per_owner = [row for row in per_owner if any(row[name] for name in names)]
+    names = OWNER_FIGURES
+    # The owner rollup's sums, less what the recent facts say the clock changes: stale =
+    # open − touched since the cutoff; missing = reported − assigned since this week's
+    # cutoff or updated this week. Rows per owner (and month, bucket), not per lead.
+    counted = ("open", "unworked", "reported", "breached", "fresh", "excused")
+    merged: dict[tuple[int | None, int | None], dict[str, int]] = {}
+    counts = dict.fromkeys(TOUCH_BUCKETS, 0)
+    bucket_of = {code: bucket for bucket, code in BUCKET_CODES.items()}
+    for rep_id, partner_id, what, stage, touches, n in _owner_figures(
+        scope, scope.now - timedelta(days=after)
+    ):
+        into = merged.setdefault((rep_id, partner_id), dict.fromkeys(counted, 0))
+        n = int(n)
+        if what == OwnerKind.OPEN:
+            into["open"] += n
+            into["unworked"] += n if touches == 0 else 0
+            into["reported"] += n if stage in REPORTED_STAGES else 0
+        elif what == OwnerKind.BREACH:
+            into["breached"] += n
+        elif what == OwnerKind.CLOSED:
+            counts[bucket_of[touches]] += n
+        else:
+            into[what] += n
+    per_owner: list[dict[str, Any]] = []
+    for (rep_id, partner_id), got in merged.items():
+        row = {
+            "rep_id": rep_id,
+            "partner_id": partner_id,
+            "open": got["open"],
+            "missing": got["reported"] - got["excused"],
+            "breached": got["breached"],
+            "stale": got["open"] - got["fresh"],
+            "unworked": got["unworked"],
+        }
+        if any(row[name] for name in names):
+            per_owner.append(row)
     users = {
         u.pk: u.display_name
         for u in User.objects.filter(pk__in=[r["rep_id"] for r in per_owner if r["rep_id"]])
@@ -602,15 +725,6 @@ def _accountability(scope: Scope) -> Accountability:
     owners.sort(key=lambda o: (-o.money_at_risk, o.name.lower()))
     summed: dict[str, Any] = {n: sum(getattr(o, n) for o in owners) for n in names}
     total = owner_row(summed, "Everyone")
-    counts = dict.fromkeys(TOUCH_BUCKETS, 0)
-    for touches, n in (
-        _lead_facts(scope)
-        .filter(figures["closed"])
-        .values_list("touches")
-        .annotate(n=Count("id"))
-        .order_by()
-    ):
-        counts[_bucket_of(touches)] += n
     by_partner = {o.partner_id: o for o in owners if o.partner_id}
     compliance = [
         PartnerCompliance(

@@ -13,14 +13,26 @@ whatever order the events came in (late events included).
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Max, QuerySet
-from django.db.models.functions import TruncDate
+from django.db.models import (
+    Case,
+    Count,
+    DateField,
+    F,
+    IntegerField,
+    Max,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
 
 from inquiries.models import Inquiry
@@ -30,8 +42,11 @@ from leadflow.tenancy.models import StageChange, Tenant
 from leads.models import Assignment, Lead, LeadStage, Touch, WeeklyUpdate
 from reporting.dashboards import facts
 from reporting.dashboards.models import (
+    OPEN_STAGES,
     FunnelRollup,
     LeadFact,
+    OwnerKind,
+    OwnerRollup,
     RollupDirtyDay,
     RollupDirtyLead,
     RollupState,
@@ -134,6 +149,11 @@ def refresh_rollups() -> Refreshed:
         .values_list("id", flat=True)
     )
     roll_up_days(tenant=tenant, days=days)
+    if not state.owners_built:
+        # Facts written before the owner rollup existed (migration 0011): summed once here,
+        # then carried forward by the facts' writer like every change.
+        build_owner_rollup(tenant=tenant)
+        state.owners_built = True
     write_lead_facts(tenant=tenant, lead_ids=lead_ids | breached)
     _advance(state, tops)
     return Refreshed(days=len(days), leads=len(lead_ids))
@@ -255,37 +275,165 @@ def _insert_lead_facts(tenant: Tenant, leads: QuerySet[Lead]) -> int:
         return cursor.rowcount
 
 
+# The owner rollup's key: rep_id, partner_id, kind, stage, day, touches.
+OwnerKey = tuple[int | None, int | None, str, str, date | None, int]
+# A closed lead's touches as its histogram bucket: 0–7 as they are, 8 for 8–12, 13 for more.
+CLOSED_STAGES = (LeadStage.WON, LeadStage.LOST, LeadStage.POSTPONED)
+TOUCH_CODE = Case(
+    When(touches__gte=13, then=Value(13)),
+    When(touches__gte=8, then=Value(8)),
+    default=F("touches"),
+    output_field=IntegerField(),
+)
+
+
+def owner_groups(found: QuerySet[LeadFact], tz: tzinfo) -> Counter[OwnerKey]:
+    """What ``found`` facts add to ``OwnerRollup``, key by key: three grouped queries.
+
+    The definition of the owner rollup: open facts per owner, stage and worked (touches
+    0 or 1); breached facts per owner and day of the breach; closed facts (won, lost,
+    postponed) per owner, month of the close and touch bucket — days in ``tz``.
+    """
+    found = found.order_by()
+    groups: Counter[OwnerKey] = Counter()
+    opened = (
+        found.filter(stage__in=OPEN_STAGES)
+        .annotate(worked=Case(When(touches=0, then=Value(0)), default=Value(1)))
+        .values_list("rep_id", "partner_id", "stage", "worked")
+        .annotate(n=Count("id"))
+    )
+    for rep_id, partner_id, stage, worked, n in opened:
+        groups[(rep_id, partner_id, OwnerKind.OPEN.value, stage, None, worked)] += n
+    breached = (
+        found.filter(breached_at__isnull=False)
+        .annotate(on=TruncDate("breached_at", tzinfo=tz))
+        .values_list("rep_id", "partner_id", "on")
+        .annotate(n=Count("id"))
+    )
+    for rep_id, partner_id, on, n in breached:
+        groups[(rep_id, partner_id, OwnerKind.BREACH.value, "", on, 0)] += n
+    closed = (
+        found.filter(stage__in=CLOSED_STAGES, closed_at__isnull=False)
+        .annotate(
+            month=TruncMonth("closed_at", tzinfo=tz, output_field=DateField()), code=TOUCH_CODE
+        )
+        .values_list("rep_id", "partner_id", "month", "code")
+        .annotate(n=Count("id"))
+    )
+    for rep_id, partner_id, month, code, n in closed:
+        groups[(rep_id, partner_id, OwnerKind.CLOSED.value, "", month, code)] += n
+    return groups
+
+
+def _owner_row(tenant: Tenant, key: OwnerKey, leads: int) -> OwnerRollup:
+    rep_id, partner_id, kind, stage, day, touches = key
+    return OwnerRollup(
+        tenant=tenant,
+        rep_id=rep_id,
+        partner_id=partner_id,
+        kind=kind,
+        stage=stage,
+        day=day,
+        touches=touches,
+        leads=leads,
+    )
+
+
+def _owner_key(row: OwnerRollup) -> OwnerKey:
+    return (row.rep_id, row.partner_id, row.kind, row.stage, row.day, row.touches)
+
+
+def apply_owner_changes(*, tenant: Tenant, changes: Counter[OwnerKey]) -> int:
+    """Add ``changes`` (new facts' groups less the old ones') to ``OwnerRollup``: the rows
+    of the owners concerned read once, then updated, inserted or deleted (at 0)."""
+    changed = {key: n for key, n in changes.items() if n}
+    if not changed:
+        return 0
+    owners = Q(pk__in=[])
+    for rep_id, partner_id in {(key[0], key[1]) for key in changed}:
+        owners |= Q(
+            Q(rep_id=rep_id) if rep_id is not None else Q(rep_id__isnull=True),
+            Q(partner_id=partner_id) if partner_id is not None else Q(partner_id__isnull=True),
+        )
+    # One row a key (only this function and the rebuild write the table, under the
+    # refresh's lock on ``RollupState``).
+    stored = {_owner_key(row): row for row in OwnerRollup.objects.filter(owners)}
+    new: list[OwnerRollup] = []
+    updated: list[OwnerRollup] = []
+    gone: list[int] = []
+    for key, n in changed.items():
+        row = stored.get(key)
+        total = (row.leads if row else 0) + n
+        if total < 0:
+            logger.error("owner rollup of tenant %s below zero at %s: rebuild it", tenant.pk, key)
+        if row is None:
+            if total > 0:
+                new.append(_owner_row(tenant, key, total))
+        elif total > 0:
+            row.leads = total
+            updated.append(row)
+        else:
+            gone.append(row.pk)
+    OwnerRollup.objects.filter(pk__in=gone).delete()
+    OwnerRollup.objects.bulk_update(updated, ["leads"], batch_size=BATCH)
+    OwnerRollup.objects.bulk_create(new, batch_size=BATCH)
+    return len(changed)
+
+
+def build_owner_rollup(*, tenant: Tenant) -> int:
+    """Write the tenant's owner rollup anew from all its facts; how many rows."""
+    OwnerRollup.objects.all().delete()
+    rows = OwnerRollup.objects.bulk_create(
+        [
+            _owner_row(tenant, key, n)
+            for key, n in owner_groups(LeadFact.objects.all(), times.zone(tenant.timezone)).items()
+            if n
+        ],
+        batch_size=BATCH,
+    )
+    return len(rows)
+
+
 def write_lead_facts(*, tenant: Tenant, lead_ids: Iterable[int]) -> int:
-    """Rewrite the facts of ``lead_ids`` (a lead gone loses its fact); how many written."""
+    """Rewrite the facts of ``lead_ids`` (a lead gone loses its fact) and carry the change
+    into the owner rollup (their groups before and after); how many facts written."""
     ids = sorted(set(lead_ids))
+    tz = times.zone(tenant.timezone)
     written = 0
     for at in range(0, len(ids), BATCH):
         chunk = ids[at : at + BATCH]
-        LeadFact.objects.filter(lead_id__in=chunk).delete()
-        if connection.vendor == "postgresql":
-            written += _insert_lead_facts(tenant, Lead.objects.filter(pk__in=chunk))
-            continue
-        rows = [
-            LeadFact(
-                tenant=tenant,
-                lead_id=lead.pk,
-                inquiry_id=lead.inquiry_id,
-                rep_id=lead.rep_id,
-                partner_id=lead.partner_id,
-                stage=lead.stage,
-                created_at=lead.created_at,
-                assigned_at=lead.assigned_at,
-                closed_at=lead.closed_at,
-                breached_at=lead.breached_at,
-                last_update_week=lead.last_update_week,
-                touches=lead.touches,  # type: ignore[attr-defined]
-                last_touch_at=lead.last_touch_at,  # type: ignore[attr-defined]
-            )
-            for lead in facts.lead_facts(Lead.objects.filter(pk__in=chunk))
-        ]
-        LeadFact.objects.bulk_create(rows, batch_size=BATCH)
-        written += len(rows)
+        changes = owner_groups(LeadFact.objects.filter(lead_id__in=chunk), tz)
+        changes = Counter({key: -n for key, n in changes.items()})
+        written += _write_chunk(tenant, chunk)
+        changes.update(owner_groups(LeadFact.objects.filter(lead_id__in=chunk), tz))
+        apply_owner_changes(tenant=tenant, changes=changes)
     return written
+
+
+def _write_chunk(tenant: Tenant, chunk: list[int]) -> int:
+    LeadFact.objects.filter(lead_id__in=chunk).delete()
+    if connection.vendor == "postgresql":
+        return _insert_lead_facts(tenant, Lead.objects.filter(pk__in=chunk))
+    rows = [
+        LeadFact(
+            tenant=tenant,
+            lead_id=lead.pk,
+            inquiry_id=lead.inquiry_id,
+            rep_id=lead.rep_id,
+            partner_id=lead.partner_id,
+            stage=lead.stage,
+            created_at=lead.created_at,
+            assigned_at=lead.assigned_at,
+            closed_at=lead.closed_at,
+            breached_at=lead.breached_at,
+            last_update_week=lead.last_update_week,
+            touches=lead.touches,  # type: ignore[attr-defined]
+            last_touch_at=lead.last_touch_at,  # type: ignore[attr-defined]
+        )
+        for lead in facts.lead_facts(Lead.objects.filter(pk__in=chunk))
+    ]
+    LeadFact.objects.bulk_create(rows, batch_size=BATCH)
+    return len(rows)
 
 
 @transaction.atomic
@@ -296,6 +444,7 @@ def rebuild_rollups() -> Refreshed:
     FunnelRollup.objects.all().delete()
     StageTimeRollup.objects.all().delete()
     LeadFact.objects.all().delete()
+    OwnerRollup.objects.all().delete()
     RollupState.objects.all().delete()
     RollupDirtyDay.objects.all().delete()
     RollupDirtyLead.objects.all().delete()
@@ -313,9 +462,10 @@ def rebuild_rollups() -> Refreshed:
         )
     if connection.vendor == "postgresql":
         leads = _insert_lead_facts(tenant, Lead.objects.all())
-    else:
+        build_owner_rollup(tenant=tenant)
+    else:  # the facts' writer carries them into the owner rollup
         leads = write_lead_facts(
             tenant=tenant, lead_ids=list(Lead.objects.values_list("id", flat=True))
         )
-    _advance(RollupState(tenant=tenant), tops)
+    _advance(RollupState(tenant=tenant, owners_built=True), tops)
     return Refreshed(days=len(days), leads=leads)

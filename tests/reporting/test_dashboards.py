@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 
 import pytest
@@ -267,3 +268,59 @@ def test_an_owners_rows_count_equals_their_accountability_row(data):
 def test_value_won_is_in_decimal_money(data):
     body = get(data.manager, "funnel").json()
     assert Decimal(body["value_won"]) == Decimal("6000")
+
+
+def _accountability_queries(data):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from leadflow.lib import times
+    from leadflow.tenancy.context import tenant_context
+    from reporting.dashboards import selectors
+
+    tz = times.zone(data.tenant.timezone)
+    scope = selectors.Scope(
+        tenant=data.tenant,
+        tz=tz,
+        first=datetime.date(2026, 1, 1),
+        last=datetime.date(2026, 3, 31),
+        now=NOW,
+    )
+    with tenant_context(data.tenant), CaptureQueriesContext(connection) as captured:
+        board = selectors.accountability(scope)
+    return len(captured), board
+
+
+def test_accountability_reads_as_many_queries_however_many_leads_and_owners(data):
+    """More leads, more owners, more months and touch buckets: the same queries."""
+    from leadflow.tenancy.context import tenant_context
+    from leadflow.tenancy.models import Role
+    from reporting.dashboards import services
+    from tests.conftest import make_actor
+    from tests.factories import LeadFactory, PartnerFactory, TouchFactory
+    from tests.reporting.dashboard_data import at
+
+    before, small = _accountability_queries(data)
+    with tenant_context(data.tenant):
+        reps = [make_actor(data.tenant, Role.REP).user for _ in range(3)]
+        partner = PartnerFactory(tenant=data.tenant, name="Eastwind")
+        for n in range(24):
+            owner = {"partner": partner} if n % 4 == 0 else {"rep": reps[n % 3]}
+            when = at(1 + n % 28, month=1 + n % 3)
+            lead = LeadFactory(
+                tenant=data.tenant,
+                created_at=when,
+                assigned_at=when,
+                stage=("accepted", "won", "lost", "awaiting_acceptance")[n % 4],
+                closed_at=when if n % 4 in (1, 2) else None,
+                breached_at=when if n % 4 == 3 else None,
+                **owner,
+            )
+            for _ in range(n % 14):
+                TouchFactory(tenant=data.tenant, lead=lead, user=reps[0], at=when)
+        services.refresh_rollups()
+    after, large = _accountability_queries(data)
+    assert large.total.open > small.total.open
+    assert sum(b.leads for b in large.histogram) > sum(b.leads for b in small.histogram)
+    assert len(large.owners) > len(small.owners)
+    assert after == before

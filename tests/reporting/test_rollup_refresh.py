@@ -8,7 +8,13 @@ from leadflow.lib import stages
 from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.principal import Principal
 from reporting.dashboards import services
-from reporting.dashboards.models import FunnelRollup, RollupDirtyDay, RollupDirtyLead
+from reporting.dashboards.models import (
+    FunnelRollup,
+    OwnerRollup,
+    RollupDirtyDay,
+    RollupDirtyLead,
+    RollupState,
+)
 from tests.factories import InquiryFactory, LeadFactory
 from tests.reporting.dashboard_data import at
 
@@ -56,3 +62,19 @@ def test_rebuild_equals_refresh(actors):
         services.rebuild_rollups()
         rebuilt = sorted(FunnelRollup.objects.values_list("day", "inquiries"))
     assert refreshed == rebuilt == [(at(d).date(), 1) for d in (2, 3, 9)]
+
+
+def test_the_first_refresh_after_the_owner_rollup_arrived_sums_the_facts_already_there(actors):
+    """Facts written before migration 0011 reach the owner rollup without a rebuild."""
+    tenant = actors.tenant_a
+    with tenant_context(tenant):
+        for day in (2, 3):
+            LeadFactory(tenant=tenant, rep=actors.owner.user, stage="accepted", created_at=at(day))
+        services.refresh_rollups()
+        # As deployed: facts there, the owner rollup empty and not yet built.
+        OwnerRollup.objects.all().delete()
+        RollupState.objects.update(owners_built=False)
+        services.refresh_rollups()
+        rows = list(OwnerRollup.objects.values_list("rep_id", "kind", "stage", "leads"))
+        assert rows == [(actors.owner.user.pk, "open", "accepted", 2)]
+        assert RollupState.objects.get().owners_built
