@@ -63,10 +63,9 @@ INTRO = (
 APPOINTMENTS_SQL = """
 INSERT INTO inquiries_appointment (
     tenant_id, inquiry_id, starts_at, duration_minutes, location, notes, message_to_buyer,
-    uid, sequence, created_at, cancel_reason, rep_id)
+    uid, sequence, created_at, cancel_reason)
 SELECT %(tenant)s, i.id, now() + (i.id %% 30 - 15) * interval '1 day', 30, '', '', '',
-    'bench-' || i.id, 0, now() - (i.id %% 120) * interval '1 day', '',
-    (%(reps)s::bigint[])[1 + i.id %% %(owners)s]
+    'bench-' || i.id, 0, now() - (i.id %% 120) * interval '1 day', ''
 FROM inquiries_inquiry i WHERE i.tenant_id = %(tenant)s
 """
 

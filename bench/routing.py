@@ -59,11 +59,11 @@ TEAM_SIZE = 10
 
 APPOINTMENTS_SQL = """
 INSERT INTO inquiries_appointment (
-    tenant_id, inquiry_id, starts_at, duration_minutes, rep_id, location, notes,
+    tenant_id, inquiry_id, starts_at, duration_minutes, location, notes,
     message_to_buyer, uid, sequence, booked_by_id, created_at, confirmation_sent_at,
     closed_at, held_at, no_show_at, cancelled_at, cancel_reason)
 SELECT i.tenant_id, i.id, now() - interval '1 hour' - ((i.id * 53) %% 525600) * interval '1 minute',
-    30, NULL, '', 'internal', '', 'bench-' || i.id || '@leadflow.bench', 0, NULL, now(),
+    30, '', 'internal', '', 'bench-' || i.id || '@leadflow.bench', 0, NULL, now(),
     NULL, NULL, NULL, NULL, NULL, ''
 FROM inquiries_inquiry i WHERE i.tenant_id = %(tenant)s
 """
@@ -88,9 +88,8 @@ WHERE a.tenant_id = %(tenant)s
 RESET_SQL = [
     "UPDATE leads_lead SET rep_id = NULL, partner_id = NULL, team_id = NULL, "
     "acceptance_due_at = NULL WHERE tenant_id = %(tenant)s",
-    "UPDATE inquiries_appointment SET rep_id = NULL WHERE tenant_id = %(tenant)s",
     "DELETE FROM leads_assignment WHERE tenant_id = %(tenant)s",
-    "DELETE FROM tenancy_auditevent WHERE tenant_id = %(tenant)s AND action = 'lead.routed'",
+    "DELETE FROM tenancy_auditevent WHERE tenant_id = %(tenant)s AND action = 'routing.run'",
     "DELETE FROM outbox_outboxmessage WHERE tenant_id = %(tenant)s",
     "UPDATE leads_team SET rotation = '{}'::jsonb WHERE tenant_id = %(tenant)s",
 ]

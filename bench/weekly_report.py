@@ -67,11 +67,11 @@ SELECT %(tenant)s, 'Team ' || g, '{}'::jsonb, now() FROM generate_series(1, %(te
 
 APPOINTMENTS_SQL = """
 INSERT INTO inquiries_appointment (
-    tenant_id, inquiry_id, starts_at, duration_minutes, rep_id, location, notes,
+    tenant_id, inquiry_id, starts_at, duration_minutes, location, notes,
     message_to_buyer, uid, sequence, booked_by_id, created_at, confirmation_sent_at,
     closed_at, held_at, no_show_at, cancelled_at, cancel_reason)
 SELECT i.tenant_id, i.id, now() - (i.id %% 50) * interval '1 day', 30,
-    %(first_rep)s + (i.id %% %(owners)s), '', '', '', 'bench-' || i.id || '@leadflow.bench',
+    '', '', '', 'bench-' || i.id || '@leadflow.bench',
     0, NULL, now(), NULL, NULL, NULL, NULL, NULL, ''
 FROM inquiries_inquiry i WHERE i.tenant_id = %(tenant)s
 """

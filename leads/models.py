@@ -111,7 +111,6 @@ class Appointment(TenantOwnedModel):
     inquiry = tenant_foreign_key("inquiries.Inquiry", on_delete=models.PROTECT, related_name="+")
     starts_at = models.DateTimeField()
     duration_minutes = models.PositiveIntegerField(default=30)
-    rep = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     location = models.CharField(max_length=500, blank=True)
     # Internal: stays in LeadFlow (inquiry page, lead, audit, the team's email); never sent
     # to the buyer. What the buyer reads is ``message_to_buyer``.
@@ -146,6 +145,18 @@ class Appointment(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"appointment {self.starts_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def rep(self) -> User | None:
+        """The rep at the meeting: its lead's rep, read through the lead (one query).
+
+        The owner is stored once, on the lead: an owner change (routing,
+        reassigning) writes one row, not the meeting's too (docs/architecture.md,
+        "The appointment's rep"). None for a partner's or an unowned lead.
+        """
+        return User.objects.filter(
+            pk__in=Lead.objects.filter(appointment_id=self.pk).values("rep_id")
+        ).first()
 
 
 class Lead(TenantOwnedModel):

@@ -88,7 +88,6 @@ def change_owner(
         fields += ["acceptance_due_at", "breached_at"]
     lead.save(update_fields=fields)
     edits.edited("lead", [lead.pk], fields)
-    Appointment.objects.filter(pk=lead.appointment_id).update(rep_id=new_rep_id)
     send_owner_invites(
         lead, old_rep_id=before["rep"], old_partner_id=before["partner"], new_rep=rep
     )

@@ -98,7 +98,7 @@ def test_booking_without_a_rep_gives_the_lead_to_the_rules_team(actors, sam, rob
     after = stored(actors, lead)
     assert (after.rep_id, after.team_id) == (sam.user.pk, central.pk)
     with tenant_context(actors.tenant_a):
-        assert Appointment.objects.get(pk=lead.appointment_id).rep_id == sam.user.pk
+        assert Appointment.objects.get(pk=lead.appointment_id).rep == sam.user
     [record] = assignments(actors, lead)
     assert (record.kind, record.rep_id, record.rule, record.team, record.turn) == (
         AssignmentKind.BOOKED,
