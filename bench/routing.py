@@ -14,8 +14,9 @@ security, figure and baseline in ``--pairs`` pairs in ABBA order
 
 * figure — ``leads.services.routing.route_leads`` over every lead (kind
   ``routed``): rules, locks, candidates, the pure router per lead, one UPDATE of
-  the leads, one of the appointments, the Assignment and audit inserts, the
-  rotation, one assignment email per owner;
+  the leads (the meeting's rep is read through its lead since 2026-12-07), the
+  Assignment records' INSERT, the run's one audit row, the rotation, one
+  assignment email per owner;
 * baseline — one plain ``UPDATE leads_lead SET rep_id = v.rep FROM (VALUES …)``
   giving the same leads the same owners (the figure's own result).
 

@@ -487,12 +487,17 @@ class Assignment(TenantOwnedModel):
 
     lead = tenant_foreign_key("leads.Lead", on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=20, choices=AssignmentKind.choices)
-    rep = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # The owner columns' indexes are partial (``Meta.indexes``, and the partners' in migration
+    # 0014): they serve a user's or partner's deletion check, and a routing run writes 10,000
+    # records whose previous owner and partner are mostly empty — no index entry for those.
+    rep = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
     partner = tenant_foreign_key(
         "tenancy.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     previous_rep = models.ForeignKey(
-        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
     previous_partner = tenant_foreign_key(
         "tenancy.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -506,8 +511,19 @@ class Assignment(TenantOwnedModel):
 
     class Meta(TenantOwnedModel.Meta):
         ordering = ["-created_at", "-id"]
+        # A lead's records are found by ``(tenant_id, lead_id)``, the lead key's own index
+        # (``leads_assignment_lead_id_tenant_fk_idx``): a lead has a handful of them.
         indexes = [
-            models.Index(fields=["tenant", "lead", "created_at"], name="leads_assignment_lead_idx"),
+            models.Index(
+                fields=["rep"],
+                condition=models.Q(rep__isnull=False),
+                name="leads_assignment_rep_idx",
+            ),
+            models.Index(
+                fields=["previous_rep"],
+                condition=models.Q(previous_rep__isnull=False),
+                name="leads_assignment_prev_rep_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -344,10 +344,11 @@ def workload(
     if not by_user and not by_partner:
         return load
     mine = Q(rep_id__in=list(by_user)) | Q(partner_id__in=list(by_partner))
+    if not_leads:
+        mine &= ~Q(pk__in=ids_of(not_leads))
     open_leads = (
         Lead.objects.filter(mine)
         .exclude(stage__in=[str(stage) for stage in CLOSED_STAGES])
-        .exclude(pk__in=ids_of(not_leads))
         .values("rep_id", "partner_id")
         .annotate(n=Count("id"))
         .order_by()
@@ -366,7 +367,6 @@ def workload(
             appointment__starts_at__lt=end,
             appointment__starts_at__gt=start - LONGEST_MEETING,
         )
-        .exclude(pk__in=ids_of(not_leads))
         .values_list(
             "rep_id", "partner_id", "appointment__starts_at", "appointment__duration_minutes"
         )

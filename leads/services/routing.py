@@ -245,7 +245,10 @@ def route_leads(
         states[None] = TeamState(settings_row.rotation or {})
     pool_teams: list[Team | None] = list(teams.values()) + ([None] if fallback else [])
     pools = load_pools(pool_teams, today=tenant_day(tenant), states=states)
-    load = workload(pools.values(), window=_window(locked), not_leads=ids)
+    # Only a lead with an owner now can be counted in an owner's load: the others need no
+    # leaving out (a booking's 10,000 unowned leads would be an anti-join for nothing).
+    owned_now = [lead.pk for lead in locked if lead.rep_id or lead.partner_id]
+    load = workload(pools.values(), window=_window(locked), not_leads=owned_now)
     declined = _declined(ids)
     rerouting = kind in REROUTES
 
@@ -588,21 +591,32 @@ def _audit(
 def _update_given(
     leads: Sequence[Lead], routed: list[_Routed], *, now: datetime, due: datetime
 ) -> None:
-    """The caller's instances get what was stored."""
+    """The caller's instances get what was stored.
+
+    Straight into the instance's values when it holds no related object that could go
+    stale (the common case: ``Lead(pk=…)`` or ``.only("pk")``), else through the fields.
+    """
     by_pk = {item.lead.pk: item for item in routed}
     for lead in leads:
         item = by_pk.get(lead.pk)
         if item is None:
             continue
         decision = item.decision
-        lead.rep_id = decision.rep.pk if decision.rep else None
-        lead.partner_id = decision.partner.pk if decision.partner else None
-        lead.team_id = decision.team.pk if decision.team else None
-        lead.assigned_at = now
+        values: dict[str, Any] = {
+            "rep_id": decision.rep.pk if decision.rep else None,
+            "partner_id": decision.partner.pk if decision.partner else None,
+            "team_id": decision.team.pk if decision.team else None,
+            "assigned_at": now,
+        }
         if item.lead.stage == LeadStage.AWAITING_ACCEPTANCE:
-            lead.acceptance_due_at = due if decision.has_owner else None
+            values["acceptance_due_at"] = due if decision.has_owner else None
             if decision.has_owner:
-                lead.breached_at = None
+                values["breached_at"] = None
+        if lead._state.fields_cache:
+            for name, value in values.items():
+                setattr(lead, name, value)
+        else:
+            lead.__dict__.update(values)
 
 
 def _invite(routed: list[_Routed], *, now: datetime) -> None:
