@@ -152,7 +152,7 @@ class Appointment(TenantOwnedModel):
 
         The owner is stored once, on the lead: an owner change (routing,
         reassigning) writes one row, not the meeting's too (docs/architecture.md,
-        "The appointment's rep"). None for a partner's or an unowned lead.
+        "Routing's writes"). None for a partner's or an unowned lead.
         """
         return User.objects.filter(
             pk__in=Lead.objects.filter(appointment_id=self.pk).values("rep_id")

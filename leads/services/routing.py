@@ -1009,6 +1009,8 @@ def recall_leads(*, now: datetime | None = None) -> Recall:
 
 def exclude_keys(*, reps: Collection[int], partners: Collection[int], pool: Pool) -> set[str]:
     """The pool's keys of the given reps (user ids) and partners (partner ids)."""
+    if not reps and not partners:
+        return set()
     return {
         owner.key
         for owner in pool.owners
