@@ -84,7 +84,8 @@ SETUP_SQL = [
            lost_reason, next_step)
        SELECT a.tenant_id, a.inquiry_id, a.id,
            (ARRAY['awaiting_acceptance', 'accepted', 'sql', 'won', 'lost'])[1 + a.id %% 5],
-           a.rep_id, '{}'::jsonb, 50, '[]'::jsonb, a.created_at, a.created_at,
+           %(first_rep)s + (a.inquiry_id %% 50), '{}'::jsonb, 50, '[]'::jsonb, a.created_at,
+           a.created_at,
            CASE WHEN a.id %% 5 > 0 THEN a.created_at + interval '2 days' END,
            CASE WHEN a.id %% 5 IN (2, 3) THEN a.created_at + interval '6 days' END,
            CASE WHEN a.id %% 5 IN (3, 4) THEN a.created_at + interval '20 days' END,

@@ -76,7 +76,8 @@ INSERT INTO leads_lead (
     closed_at, reject_kind, reject_reason, budget, authority, need, timeline, lost_reason,
     next_step)
 SELECT %(tenant)s, a.inquiry_id, a.id, s.stage,
-    CASE WHEN a.inquiry_id %% 10 = 0 THEN NULL ELSE a.rep_id END,
+    CASE WHEN a.inquiry_id %% 10 = 0 THEN NULL
+         ELSE (%(reps)s::bigint[])[1 + a.inquiry_id %% %(owners)s] END,
     CASE WHEN a.inquiry_id %% 10 = 0
          THEN (%(partners)s::bigint[])[1 + a.inquiry_id %% %(partner_count)s] END,
     jsonb_build_object('first_name', 'Pat', 'last_name', 'Buyer' || a.inquiry_id,

@@ -81,7 +81,8 @@ INSERT INTO leads_lead (
 SELECT a.tenant_id, a.inquiry_id, a.id,
     CASE WHEN a.id %% 10 = 0 THEN 'awaiting_acceptance'
          WHEN a.id %% 10 < 4 THEN 'sql' ELSE 'accepted' END,
-    a.rep_id, NULL, '{}'::jsonb, a.id %% 90, '[]'::jsonb, 1, now() - interval '61 days', NULL,
+    %(first_rep)s + (a.inquiry_id %% %(owners)s), NULL, '{}'::jsonb, a.id %% 90, '[]'::jsonb, 1,
+    now() - interval '61 days', NULL,
     now() - (1 + a.id %% 60) * interval '1 day', NULL,
     CASE WHEN a.id %% 10 = 0 THEN NULL ELSE now() - (a.id %% 60) * interval '1 day' END,
     NULL, '', '', NULL, '', '', '', '', NULL, NULL, '', NULL,
@@ -141,7 +142,7 @@ def _generate(tenant, owners: int):
     assert reps[-1].pk == first + owners - 1, "the reps' ids are not consecutive"
     with tenant_context(tenant), transaction.atomic(using="owner"), owner.cursor() as cur:
         cur.execute(APPOINTMENTS_SQL, {"tenant": tenant.pk, "first_rep": first, "owners": owners})
-        cur.execute(LEADS_SQL, {"tenant": tenant.pk})
+        cur.execute(LEADS_SQL, {"tenant": tenant.pk, "first_rep": first, "owners": owners})
         cur.execute(UPDATES_SQL, {"tenant": tenant.pk, "week": this_week, "pct": 40})
         from datetime import date
 
