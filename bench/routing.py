@@ -51,8 +51,8 @@ INTRO = (
     "`python bench/routing.py` (see `bench/README.md`): 10,000 booked leads awaiting an "
     "owner, 2 teams × 10 reps (a territory rule and a default team). "
     "`leads.services.routing.route_leads` (rules, team locks, candidates, the pure router per "
-    "lead, one UPDATE of the leads and one of their appointments, the Assignment and audit "
-    "inserts, one email per owner) against one plain `UPDATE leads_lead SET rep_id = v.rep "
+    "lead, one UPDATE of the leads, the Assignment records' insert, one audit row a run, one "
+    "email per owner) against one plain `UPDATE leads_lead SET rep_id = v.rep "
     "FROM (VALUES …)` of the same owners, as the runtime role under row-level security — "
     "goal ≤ 2×. Each run appends its figures here."
 )
