@@ -72,10 +72,10 @@ SETUP_SQL = [
            created_at + (8 + id %% 7) * interval '1 day'
        FROM inquiries_inquiry WHERE tenant_id = %(tenant)s AND id %% 5 = 0""",
     """INSERT INTO inquiries_appointment (tenant_id, inquiry_id, starts_at, duration_minutes,
-           rep_id, location, notes, message_to_buyer, uid, sequence, booked_by_id, created_at,
+           location, notes, message_to_buyer, uid, sequence, booked_by_id, created_at,
            cancel_reason)
        SELECT tenant_id, id, created_at + interval '10 days', 30,
-           %(first_rep)s + (id %% 50), '', '', '', 'bench-' || id || '@leadflow.bench', 0, NULL,
+           '', '', '', 'bench-' || id || '@leadflow.bench', 0, NULL,
            created_at + (8 + id %% 7) * interval '1 day', ''
        FROM inquiries_inquiry WHERE tenant_id = %(tenant)s AND id %% 5 = 0""",
     """INSERT INTO leads_lead (tenant_id, inquiry_id, appointment_id, stage, rep_id, profile,
@@ -84,7 +84,8 @@ SETUP_SQL = [
            lost_reason, next_step)
        SELECT a.tenant_id, a.inquiry_id, a.id,
            (ARRAY['awaiting_acceptance', 'accepted', 'sql', 'won', 'lost'])[1 + a.id %% 5],
-           a.rep_id, '{}'::jsonb, 50, '[]'::jsonb, a.created_at, a.created_at,
+           %(first_rep)s + (a.inquiry_id %% 50), '{}'::jsonb, 50, '[]'::jsonb, a.created_at,
+           a.created_at,
            CASE WHEN a.id %% 5 > 0 THEN a.created_at + interval '2 days' END,
            CASE WHEN a.id %% 5 IN (2, 3) THEN a.created_at + interval '6 days' END,
            CASE WHEN a.id %% 5 IN (3, 4) THEN a.created_at + interval '20 days' END,

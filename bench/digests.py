@@ -127,7 +127,9 @@ def _generate(tenant, owners: int):
     assert reps[-1].pk == first + owners - 1, "the reps' ids are not consecutive"
     with tenant_context(tenant), transaction.atomic(using="owner"), owner.cursor() as cur:
         cur.execute(APPOINTMENTS_SQL, {"tenant": tenant.pk, "first_rep": first, "owners": owners})
-        cur.execute(_leads_sql(LEADS_SQL), {"tenant": tenant.pk})
+        cur.execute(
+            _leads_sql(LEADS_SQL), {"tenant": tenant.pk, "first_rep": first, "owners": owners}
+        )
         cur.execute(UPDATES_SQL, {"tenant": tenant.pk, "week": this_week, "pct": 40})
         cur.execute(UPDATES_SQL, {"tenant": tenant.pk, "week": last_week, "pct": 60})
         cur.execute(PAST_UPDATES_SQL, {"tenant": tenant.pk, "week": this_week, "pct": 70})

@@ -63,10 +63,9 @@ INTRO = (
 APPOINTMENTS_SQL = """
 INSERT INTO inquiries_appointment (
     tenant_id, inquiry_id, starts_at, duration_minutes, location, notes, message_to_buyer,
-    uid, sequence, created_at, cancel_reason, rep_id)
+    uid, sequence, created_at, cancel_reason)
 SELECT %(tenant)s, i.id, now() + (i.id %% 30 - 15) * interval '1 day', 30, '', '', '',
-    'bench-' || i.id, 0, now() - (i.id %% 120) * interval '1 day', '',
-    (%(reps)s::bigint[])[1 + i.id %% %(owners)s]
+    'bench-' || i.id, 0, now() - (i.id %% 120) * interval '1 day', ''
 FROM inquiries_inquiry i WHERE i.tenant_id = %(tenant)s
 """
 
@@ -77,7 +76,8 @@ INSERT INTO leads_lead (
     closed_at, reject_kind, reject_reason, budget, authority, need, timeline, lost_reason,
     next_step)
 SELECT %(tenant)s, a.inquiry_id, a.id, s.stage,
-    CASE WHEN a.inquiry_id %% 10 = 0 THEN NULL ELSE a.rep_id END,
+    CASE WHEN a.inquiry_id %% 10 = 0 THEN NULL
+         ELSE (%(reps)s::bigint[])[1 + a.inquiry_id %% %(owners)s] END,
     CASE WHEN a.inquiry_id %% 10 = 0
          THEN (%(partners)s::bigint[])[1 + a.inquiry_id %% %(partner_count)s] END,
     jsonb_build_object('first_name', 'Pat', 'last_name', 'Buyer' || a.inquiry_id,

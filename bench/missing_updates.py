@@ -62,11 +62,11 @@ WEEK_LEADS = 80
 
 APPOINTMENTS_SQL = """
 INSERT INTO inquiries_appointment (
-    tenant_id, inquiry_id, starts_at, duration_minutes, rep_id, location, notes,
+    tenant_id, inquiry_id, starts_at, duration_minutes, location, notes,
     message_to_buyer, uid, sequence, booked_by_id, created_at, confirmation_sent_at,
     closed_at, held_at, no_show_at, cancelled_at, cancel_reason)
 SELECT i.tenant_id, i.id, now() - (i.id %% 50) * interval '1 day', 30,
-    %(first_rep)s + (i.id %% %(owners)s), '', '', '', 'bench-' || i.id || '@leadflow.bench',
+    '', '', '', 'bench-' || i.id || '@leadflow.bench',
     0, NULL, now(), NULL, NULL, NULL, NULL, NULL, ''
 FROM inquiries_inquiry i WHERE i.tenant_id = %(tenant)s
 """
@@ -81,7 +81,8 @@ INSERT INTO leads_lead (
 SELECT a.tenant_id, a.inquiry_id, a.id,
     CASE WHEN a.id %% 10 = 0 THEN 'awaiting_acceptance'
          WHEN a.id %% 10 < 4 THEN 'sql' ELSE 'accepted' END,
-    a.rep_id, NULL, '{}'::jsonb, a.id %% 90, '[]'::jsonb, 1, now() - interval '61 days', NULL,
+    %(first_rep)s + (a.inquiry_id %% %(owners)s), NULL, '{}'::jsonb, a.id %% 90, '[]'::jsonb, 1,
+    now() - interval '61 days', NULL,
     now() - (1 + a.id %% 60) * interval '1 day', NULL,
     CASE WHEN a.id %% 10 = 0 THEN NULL ELSE now() - (a.id %% 60) * interval '1 day' END,
     NULL, '', '', NULL, '', '', '', '', NULL, NULL, '', NULL,
@@ -141,7 +142,7 @@ def _generate(tenant, owners: int):
     assert reps[-1].pk == first + owners - 1, "the reps' ids are not consecutive"
     with tenant_context(tenant), transaction.atomic(using="owner"), owner.cursor() as cur:
         cur.execute(APPOINTMENTS_SQL, {"tenant": tenant.pk, "first_rep": first, "owners": owners})
-        cur.execute(LEADS_SQL, {"tenant": tenant.pk})
+        cur.execute(LEADS_SQL, {"tenant": tenant.pk, "first_rep": first, "owners": owners})
         cur.execute(UPDATES_SQL, {"tenant": tenant.pk, "week": this_week, "pct": 40})
         from datetime import date
 

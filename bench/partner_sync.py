@@ -59,10 +59,10 @@ INTRO = (
 
 APPOINTMENTS_SQL = """
 INSERT INTO inquiries_appointment (
-    tenant_id, inquiry_id, starts_at, duration_minutes, rep_id, location, notes,
+    tenant_id, inquiry_id, starts_at, duration_minutes, location, notes,
     message_to_buyer, uid, sequence, booked_by_id, created_at, confirmation_sent_at,
     closed_at, held_at, no_show_at, cancelled_at, cancel_reason)
-SELECT i.tenant_id, i.id, now() - interval '40 days', 30, NULL, '', '', '',
+SELECT i.tenant_id, i.id, now() - interval '40 days', 30, '', '', '',
     'bench-' || i.id || '@leadflow.bench', 0, NULL, now(), NULL, NULL, NULL, NULL, NULL, ''
 FROM inquiries_inquiry i WHERE i.tenant_id = %(tenant)s
 """

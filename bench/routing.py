@@ -14,8 +14,9 @@ security, figure and baseline in ``--pairs`` pairs in ABBA order
 
 * figure — ``leads.services.routing.route_leads`` over every lead (kind
   ``routed``): rules, locks, candidates, the pure router per lead, one UPDATE of
-  the leads, one of the appointments, the Assignment and audit inserts, the
-  rotation, one assignment email per owner;
+  the leads (the meeting's rep is read through its lead since 2026-12-07), the
+  Assignment records' INSERT, the run's one audit row, the rotation, one
+  assignment email per owner;
 * baseline — one plain ``UPDATE leads_lead SET rep_id = v.rep FROM (VALUES …)``
   giving the same leads the same owners (the figure's own result).
 
@@ -50,8 +51,8 @@ INTRO = (
     "`python bench/routing.py` (see `bench/README.md`): 10,000 booked leads awaiting an "
     "owner, 2 teams × 10 reps (a territory rule and a default team). "
     "`leads.services.routing.route_leads` (rules, team locks, candidates, the pure router per "
-    "lead, one UPDATE of the leads and one of their appointments, the Assignment and audit "
-    "inserts, one email per owner) against one plain `UPDATE leads_lead SET rep_id = v.rep "
+    "lead, one UPDATE of the leads, the Assignment records' insert, one audit row a run, one "
+    "email per owner) against one plain `UPDATE leads_lead SET rep_id = v.rep "
     "FROM (VALUES …)` of the same owners, as the runtime role under row-level security — "
     "goal ≤ 2×. Each run appends its figures here."
 )
@@ -59,11 +60,11 @@ TEAM_SIZE = 10
 
 APPOINTMENTS_SQL = """
 INSERT INTO inquiries_appointment (
-    tenant_id, inquiry_id, starts_at, duration_minutes, rep_id, location, notes,
+    tenant_id, inquiry_id, starts_at, duration_minutes, location, notes,
     message_to_buyer, uid, sequence, booked_by_id, created_at, confirmation_sent_at,
     closed_at, held_at, no_show_at, cancelled_at, cancel_reason)
 SELECT i.tenant_id, i.id, now() - interval '1 hour' - ((i.id * 53) %% 525600) * interval '1 minute',
-    30, NULL, '', 'internal', '', 'bench-' || i.id || '@leadflow.bench', 0, NULL, now(),
+    30, '', 'internal', '', 'bench-' || i.id || '@leadflow.bench', 0, NULL, now(),
     NULL, NULL, NULL, NULL, NULL, ''
 FROM inquiries_inquiry i WHERE i.tenant_id = %(tenant)s
 """
@@ -88,9 +89,8 @@ WHERE a.tenant_id = %(tenant)s
 RESET_SQL = [
     "UPDATE leads_lead SET rep_id = NULL, partner_id = NULL, team_id = NULL, "
     "acceptance_due_at = NULL WHERE tenant_id = %(tenant)s",
-    "UPDATE inquiries_appointment SET rep_id = NULL WHERE tenant_id = %(tenant)s",
     "DELETE FROM leads_assignment WHERE tenant_id = %(tenant)s",
-    "DELETE FROM tenancy_auditevent WHERE tenant_id = %(tenant)s AND action = 'lead.routed'",
+    "DELETE FROM tenancy_auditevent WHERE tenant_id = %(tenant)s AND action = 'routing.run'",
     "DELETE FROM outbox_outboxmessage WHERE tenant_id = %(tenant)s",
     "UPDATE leads_team SET rotation = '{}'::jsonb WHERE tenant_id = %(tenant)s",
 ]

@@ -67,11 +67,11 @@ SELECT %(tenant)s, 'Team ' || g, '{}'::jsonb, now() FROM generate_series(1, %(te
 
 APPOINTMENTS_SQL = """
 INSERT INTO inquiries_appointment (
-    tenant_id, inquiry_id, starts_at, duration_minutes, rep_id, location, notes,
+    tenant_id, inquiry_id, starts_at, duration_minutes, location, notes,
     message_to_buyer, uid, sequence, booked_by_id, created_at, confirmation_sent_at,
     closed_at, held_at, no_show_at, cancelled_at, cancel_reason)
 SELECT i.tenant_id, i.id, now() - (i.id %% 50) * interval '1 day', 30,
-    %(first_rep)s + (i.id %% %(owners)s), '', '', '', 'bench-' || i.id || '@leadflow.bench',
+    '', '', '', 'bench-' || i.id || '@leadflow.bench',
     0, NULL, now(), NULL, NULL, NULL, NULL, NULL, ''
 FROM inquiries_inquiry i WHERE i.tenant_id = %(tenant)s
 """
@@ -88,7 +88,8 @@ INSERT INTO leads_lead (
 SELECT a.tenant_id, a.inquiry_id, a.id,
     (ARRAY['won', 'lost', 'postponed', 'awaiting_acceptance', 'accepted', 'accepted',
            'accepted', 'sql', 'sql', 'sql'])[1 + a.id %% 10],
-    a.rep_id, NULL, %(first_team)s + (a.id %% %(teams)s), '{}'::jsonb, a.id %% 90,
+    %(first_rep)s + (a.inquiry_id %% %(owners)s), NULL, %(first_team)s + (a.id %% %(teams)s),
+    '{}'::jsonb, a.id %% 90,
     '[]'::jsonb, 1, %(start)s - interval '90 days',
     CASE WHEN a.id %% 10 < 3 THEN %(start)s - (a.id / 10 %% 10 - 1) * interval '7 days'
         + (a.id %% 600000) * interval '1 second' END,
@@ -183,7 +184,7 @@ def _generate(tenant, owners: int, week, start) -> int:
         cur.execute("SELECT min(id) FROM leads_team WHERE tenant_id = %s", [tenant.pk])
         params["first_team"] = cur.fetchone()[0]
         cur.execute(APPOINTMENTS_SQL, {**params, "first_rep": first, "owners": owners})
-        cur.execute(LEADS_SQL, params)
+        cur.execute(LEADS_SQL, {**params, "first_rep": first, "owners": owners})
         cur.execute(UPDATES_SQL, params)
         cur.execute(TOUCHES_SQL, params)
         cur.execute("SELECT count(*) FROM leads_lead WHERE tenant_id = %s", [tenant.pk])

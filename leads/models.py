@@ -111,7 +111,6 @@ class Appointment(TenantOwnedModel):
     inquiry = tenant_foreign_key("inquiries.Inquiry", on_delete=models.PROTECT, related_name="+")
     starts_at = models.DateTimeField()
     duration_minutes = models.PositiveIntegerField(default=30)
-    rep = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     location = models.CharField(max_length=500, blank=True)
     # Internal: stays in LeadFlow (inquiry page, lead, audit, the team's email); never sent
     # to the buyer. What the buyer reads is ``message_to_buyer``.
@@ -146,6 +145,18 @@ class Appointment(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"appointment {self.starts_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def rep(self) -> User | None:
+        """The rep at the meeting: its lead's rep, read through the lead (one query).
+
+        The owner is stored once, on the lead: an owner change (routing,
+        reassigning) writes one row, not the meeting's too (docs/architecture.md,
+        "Routing's writes"). None for a partner's or an unowned lead.
+        """
+        return User.objects.filter(
+            pk__in=Lead.objects.filter(appointment_id=self.pk).values("rep_id")
+        ).first()
 
 
 class Lead(TenantOwnedModel):
@@ -476,12 +487,17 @@ class Assignment(TenantOwnedModel):
 
     lead = tenant_foreign_key("leads.Lead", on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=20, choices=AssignmentKind.choices)
-    rep = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # The owner columns' indexes are partial (``Meta.indexes``, and the partners' in migration
+    # 0014): they serve a user's or partner's deletion check, and a routing run writes 10,000
+    # records whose previous owner and partner are mostly empty — no index entry for those.
+    rep = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
     partner = tenant_foreign_key(
         "tenancy.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     previous_rep = models.ForeignKey(
-        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
     previous_partner = tenant_foreign_key(
         "tenancy.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -495,8 +511,19 @@ class Assignment(TenantOwnedModel):
 
     class Meta(TenantOwnedModel.Meta):
         ordering = ["-created_at", "-id"]
+        # A lead's records are found by ``(tenant_id, lead_id)``, the lead key's own index
+        # (``leads_assignment_lead_id_tenant_fk_idx``): a lead has a handful of them.
         indexes = [
-            models.Index(fields=["tenant", "lead", "created_at"], name="leads_assignment_lead_idx"),
+            models.Index(
+                fields=["rep"],
+                condition=models.Q(rep__isnull=False),
+                name="leads_assignment_rep_idx",
+            ),
+            models.Index(
+                fields=["previous_rep"],
+                condition=models.Q(previous_rep__isnull=False),
+                name="leads_assignment_prev_rep_idx",
+            ),
         ]
 
     def __str__(self) -> str:

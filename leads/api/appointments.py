@@ -280,14 +280,8 @@ class AppointmentViewSet(mixins.RetrieveModelMixin, TenantViewSet):
 
     def scoped_queryset(self):
         leads = lead_list(principal=self.principal)
-        return (
-            Appointment.objects.select_related("rep")
-            .filter(pk__in=leads.values("appointment_id"))
-            .annotate(
-                lead_id=Subquery(
-                    Lead.objects.filter(appointment_id=OuterRef("pk")).values("pk")[:1]
-                )
-            )
+        return Appointment.objects.filter(pk__in=leads.values("appointment_id")).annotate(
+            lead_id=Subquery(Lead.objects.filter(appointment_id=OuterRef("pk")).values("pk")[:1])
         )
 
     def _answer(self, appointment: Appointment) -> Response:

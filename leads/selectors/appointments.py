@@ -65,9 +65,10 @@ class MeetingPeople:
 
 
 def appointment_of(*, inquiry: Inquiry) -> Appointment | None:
-    """The inquiry's open appointment, else its latest closed one; with rep and qualifier."""
+    """The inquiry's open appointment, else its latest closed one; with its qualifier (its rep
+    is its lead's, read through the lead: ``Appointment.rep``)."""
     return (
-        Appointment.objects.select_related("rep", "booked_by")
+        Appointment.objects.select_related("booked_by")
         .filter(inquiry_id=inquiry.pk)
         .order_by(F("closed_at").desc(nulls_first=True), "-created_at", "-id")
         .first()

@@ -65,7 +65,7 @@ def person_timeline(*, inquiry: Inquiry, principal: Principal) -> list[TimelineE
     leads = {
         lead.pk: lead
         for lead in lead_list(principal=principal)
-        .select_related("appointment__booked_by", "appointment__rep")
+        .select_related("appointment__booked_by", "rep")
         .filter(inquiry_id=inquiry.pk)
     }
     entries: list[TimelineEntry] = [
@@ -123,7 +123,7 @@ def person_timeline(*, inquiry: Inquiry, principal: Principal) -> list[TimelineE
         )
     # The appointments came with their leads (joined); the assignments are one query.
     for lead in leads.values():
-        entries += _appointment_entries(lead.appointment, lead.pk, tz)
+        entries += _appointment_entries(lead.appointment, lead, tz)
     assignments = Assignment.objects.select_related(
         "rep", "partner", "previous_rep", "previous_partner"
     ).filter(lead_id__in=list(leads))
@@ -218,9 +218,11 @@ def meeting_time(moment: datetime, tz: tzinfo) -> str:
     return f"{local:%a} {local.day} {local:%b %H:%M} ({zone_label(tz)})"
 
 
-def _appointment_entries(appointment: Appointment, lead_id: int, tz: tzinfo) -> list[TimelineEntry]:
+def _appointment_entries(appointment: Appointment, lead: Lead, tz: tzinfo) -> list[TimelineEntry]:
+    lead_id = lead.pk
     booked_by = _who(appointment.booked_by, label="LeadFlow")
-    rep = f" with {appointment.rep.display_name}" if appointment.rep is not None else ""
+    # The meeting's rep is its lead's (read through the lead, selected with it).
+    rep = f" with {lead.rep.display_name}" if lead.rep is not None else ""
     found = [
         TimelineEntry(
             at=appointment.created_at.astimezone(tz),

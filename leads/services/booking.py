@@ -145,7 +145,6 @@ def _assign_owner(
         record_assignment(lead=lead, kind=kind, by=by)
         return False
     route_leads(leads=[lead], kind=AssignmentKind.BOOKED, by=by, invite=False)
-    appointment.rep_id = lead.rep_id
     return lead.partner_id is not None and lead.partner_id != inquiry.partner_id
 
 
@@ -252,7 +251,6 @@ def _book(
         inquiry=inquiry,
         starts_at=starts_at,
         duration_minutes=duration_minutes,
-        rep=rep,
         location=location,
         notes=notes,
         message_to_buyer=message_to_buyer,

@@ -5,7 +5,8 @@ One function changes the owner (:func:`change_owner`): a manager's reassign
 owner, and later the router. The new owner gets the lead as if just booked
 for them: ``assigned_at`` is now (their first week's update may be exempt),
 and a lead still awaiting acceptance gets a fresh acceptance window and its
-breach cleared. The appointment's rep follows the lead's, and a meeting still
+breach cleared. The appointment's rep is the lead's (read through it, not
+stored twice), and a meeting still
 ahead moves calendars with it: the old owner's invitation is cancelled and the
 new owner invited, through the outbox. Audited.
 """
@@ -88,7 +89,6 @@ def change_owner(
         fields += ["acceptance_due_at", "breached_at"]
     lead.save(update_fields=fields)
     edits.edited("lead", [lead.pk], fields)
-    Appointment.objects.filter(pk=lead.appointment_id).update(rep_id=new_rep_id)
     send_owner_invites(
         lead, old_rep_id=before["rep"], old_partner_id=before["partner"], new_rep=rep
     )

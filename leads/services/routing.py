@@ -50,7 +50,6 @@ from leadflow.tenancy.services import record_audit
 from leads.models import (
     CLOSED_STAGES,
     REPORTED_STAGES,
-    Appointment,
     Assignment,
     AssignmentKind,
     Lead,
@@ -108,35 +107,70 @@ FROM unnest(%(ids)s::bigint[], %(reps)s::bigint[], %(partners)s::bigint[],
 WHERE l.tenant_id = %(tenant)s AND l.id = v.id
 """
 
-UPDATE_APPOINTMENTS_SQL = """
-UPDATE inquiries_appointment AS a SET rep_id = v.rep_id
-FROM unnest(%(ids)s::bigint[], %(reps)s::bigint[]) AS v(id, rep_id)
-WHERE a.tenant_id = %(tenant)s AND a.id = v.id AND a.rep_id IS DISTINCT FROM v.rep_id
-"""
 
-
-@dataclass
 class _Row:
     """What routing reads of one lead (plain values: 10,000 model instances cost seconds)."""
 
-    pk: int
-    stage: str
-    rep_id: int | None
-    partner_id: int | None
-    appointment_id: int
-    need: str
-    starts_at: datetime
-    duration_minutes: int
-    meeting_live: bool
-    country: str
-    region: str
-    industry: str
-    size: str | None
-    first: str
-    last: str
-    email: str
-    company: str
-    interest: str
+    __slots__ = (
+        "pk",
+        "stage",
+        "rep_id",
+        "partner_id",
+        "appointment_id",
+        "need",
+        "starts_at",
+        "duration_minutes",
+        "meeting_live",
+        "country",
+        "region",
+        "industry",
+        "size",
+        "first",
+        "last",
+        "email",
+        "company",
+        "interest",
+    )
+
+    def __init__(
+        self,
+        pk: int,
+        stage: str,
+        rep_id: int | None,
+        partner_id: int | None,
+        appointment_id: int,
+        need: str,
+        starts_at: datetime,
+        duration_minutes: int,
+        meeting_live: bool | None,
+        country: str | None,
+        region: str | None,
+        industry: str | None,
+        size: str | None,
+        first: str | None,
+        last: str | None,
+        email: str | None,
+        company: str | None,
+        interest: str | None,
+    ) -> None:
+        self.pk = pk
+        self.stage = stage
+        self.rep_id = rep_id
+        self.partner_id = partner_id
+        self.appointment_id = appointment_id
+        self.need = need
+        self.starts_at = starts_at
+        self.duration_minutes = duration_minutes
+        self.meeting_live = bool(meeting_live)
+        self.country = country or ""
+        self.region = region or ""
+        self.industry = industry or ""
+        self.size = size
+        self.first = first or ""
+        self.last = last or ""
+        self.email = email or ""
+        self.company = company or ""
+        self.interest = interest or ""
 
 
 @dataclass
@@ -211,7 +245,10 @@ def route_leads(
         states[None] = TeamState(settings_row.rotation or {})
     pool_teams: list[Team | None] = list(teams.values()) + ([None] if fallback else [])
     pools = load_pools(pool_teams, today=tenant_day(tenant), states=states)
-    load = workload(pools.values(), window=_window(locked), not_leads=ids)
+    # Only a lead with an owner now can be counted in an owner's load: the others need no
+    # leaving out (a booking's 10,000 unowned leads would be an anti-join for nothing).
+    owned_now = [lead.pk for lead in locked if lead.rep_id or lead.partner_id]
+    load = workload(pools.values(), window=_window(locked), not_leads=owned_now)
     declined = _declined(ids)
     rerouting = kind in REROUTES
 
@@ -267,9 +304,9 @@ def route_leads(
 
 def _locked_leads(ids: list[int]) -> list[_Row]:
     """The open leads among ``ids``, locked, with what routing reads (not the whole profile)."""
-    rows = (
+    query = (
         Lead.objects.select_for_update(of=("self",))
-        .filter(pk__in=ids)
+        .filter(pk__in=ids_of(ids))
         .exclude(stage__in=[str(stage) for stage in CLOSED_STAGES])
         .annotate(
             live=Q(
@@ -310,48 +347,14 @@ def _locked_leads(ids: list[int]) -> list[_Row]:
             "f_interest",
         )
     )
-    return [
-        _Row(
-            pk=pk,
-            stage=stage,
-            rep_id=rep_id,
-            partner_id=partner_id,
-            appointment_id=appointment_id,
-            need=need,
-            starts_at=starts_at,
-            duration_minutes=minutes,
-            meeting_live=bool(live),
-            country=country or "",
-            region=region or "",
-            industry=industry or "",
-            size=size,
-            first=first or "",
-            last=last or "",
-            email=email or "",
-            company=company or "",
-            interest=interest or "",
-        )
-        for (
-            pk,
-            stage,
-            rep_id,
-            partner_id,
-            appointment_id,
-            need,
-            starts_at,
-            minutes,
-            live,
-            country,
-            region,
-            industry,
-            size,
-            first,
-            last,
-            email,
-            company,
-            interest,
-        ) in rows
-    ]
+    if connection.vendor != "postgresql":  # the embedded SQLite: its converters are needed
+        return [_Row(*row) for row in query]
+    # The queryset's own SQL through a plain cursor: the values as the driver returns them
+    # (every column here needs no converter on PostgreSQL), without Django's per-row pass.
+    sql, params = query.query.get_compiler(using=query.db).as_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [_Row(*row) for row in cursor.fetchall()]
 
 
 def _facts(lead: _Row) -> LeadFacts:
@@ -400,7 +403,7 @@ def _declined(ids: list[int]) -> dict[int, tuple[set[int], set[int]]]:
 
 
 def _write(routed: list[_Routed], *, tenant: Tenant, now: datetime, due: datetime) -> None:
-    """One UPDATE of the leads and one of their appointments' reps."""
+    """One UPDATE of the leads (the meeting's rep is read through its lead: not written)."""
     reps = [item.decision.rep.pk if item.decision.rep else None for item in routed]
     params: dict[str, Any] = {
         "tenant": tenant.pk,
@@ -419,24 +422,15 @@ def _write(routed: list[_Routed], *, tenant: Tenant, now: datetime, due: datetim
         return
     with connection.cursor() as cursor:
         cursor.execute(UPDATE_LEADS_SQL, params)
-        cursor.execute(
-            UPDATE_APPOINTMENTS_SQL,
-            {
-                "tenant": tenant.pk,
-                "ids": [item.lead.appointment_id for item in routed],
-                "reps": reps,
-            },
-        )
 
 
 def _write_row_by_row(routed: list[_Routed], *, now: datetime, due: datetime) -> None:
     """``_write`` for the embedded SQLite of ``make run`` (no arrays): a few leads at a time
-    there, so one UPDATE of each lead and of its appointment."""
+    there, so one UPDATE of each lead."""
     for item in routed:
         decision = item.decision
-        rep_id = decision.rep.pk if decision.rep else None
         changes: dict[str, Any] = {
-            "rep_id": rep_id,
+            "rep_id": decision.rep.pk if decision.rep else None,
             "partner_id": decision.partner.pk if decision.partner else None,
             "team_id": decision.team.pk if decision.team else None,
             "assigned_at": now,
@@ -446,9 +440,6 @@ def _write_row_by_row(routed: list[_Routed], *, now: datetime, due: datetime) ->
             if decision.has_owner:
                 changes["breached_at"] = None
         Lead.objects.filter(pk=item.lead.pk).update(**changes)
-        Appointment.objects.filter(pk=item.lead.appointment_id).exclude(rep_id=rep_id).update(
-            rep_id=rep_id
-        )
 
 
 def _save_rotation(pools: dict[int | None, Pool], settings_row: LeadSettings | None) -> None:
@@ -478,23 +469,6 @@ FROM unnest(%(leads)s::bigint[], %(reps)s::bigint[], %(partners)s::bigint[],
 RETURNING id, lead_id
 """
 
-INSERT_AUDIT_SQL = """
-INSERT INTO tenancy_auditevent (
-    tenant_id, actor_id, actor_label, action, object_type, object_id, object_repr,
-    before, after, created_at)
-SELECT %(tenant)s, %(actor_id)s, %(actor)s, 'lead.routed', %(object_type)s, v.lead_id::text,
-    'lead ' || v.lead_id || ' (' || v.stage || ')',
-    jsonb_build_object('rep', v.previous_rep_id, 'partner', v.previous_partner_id),
-    jsonb_build_object('rep', v.rep_id, 'partner', v.partner_id, 'kind', %(kind)s,
-        'reason', v.reason, 'assignment', v.assignment_id),
-    %(now)s
-FROM unnest(%(leads)s::bigint[], %(stages)s::text[], %(reps)s::bigint[],
-            %(partners)s::bigint[], %(previous_reps)s::bigint[],
-            %(previous_partners)s::bigint[], %(reasons)s::text[], %(assignments)s::bigint[])
-    AS v(lead_id, stage, rep_id, partner_id, previous_rep_id, previous_partner_id, reason,
-         assignment_id)
-"""
-
 
 def _owner_ids(routed: list[_Routed]) -> tuple[list[int | None], list[int | None]]:
     reps = [item.decision.rep.pk if item.decision.rep else None for item in routed]
@@ -508,6 +482,8 @@ def _insert_assignments(
     """One INSERT of the records of why each lead went where; returns them (unsaved reads)."""
     reps, partners = _owner_ids(routed)
     actor = by.label[:200]
+    # Most leads skip nobody: their record is the same empty list, encoded once.
+    skips = [item.decision.skips_record() if item.decision.skips else [] for item in routed]
     params: dict[str, Any] = {
         "tenant": tenant.pk,
         "kind": str(kind),
@@ -521,7 +497,7 @@ def _insert_assignments(
         "rules": [item.decision.rule[:100] for item in routed],
         "teams": [item.decision.team_name[:100] for item in routed],
         "turns": [item.decision.turn for item in routed],
-        "skips": [json.dumps(item.decision.skips_record()) for item in routed],
+        "skips": [json.dumps(record) if record else "[]" for record in skips],
     }
     if connection.vendor != "postgresql":
         ids = _insert_assignments_row_by_row(routed, params, tenant=tenant)
@@ -549,7 +525,7 @@ def _insert_assignments(
                 params["rules"][n],
                 params["teams"][n],
                 item.decision.turn,
-                item.decision.skips_record(),
+                skips[n],
                 actor,
                 now,
             ),
@@ -584,67 +560,63 @@ def _insert_assignments_row_by_row(
     return ids
 
 
+# A run's audit row names at most this many of its leads; its Assignment records name all.
+AUDITED_LEADS = 100
+
+
 def _audit(
     routed: list[_Routed], *, kind: str, tenant: Tenant, by: Principal, now: datetime
 ) -> None:
-    """One INSERT of the audit rows: the owner before and after, why, and the record."""
-    reps, partners = _owner_ids(routed)
-    if connection.vendor != "postgresql":  # the embedded SQLite of ``make run``: no arrays
-        for n, item in enumerate(routed):
-            record_audit(
-                action="lead.routed",
-                obj=Lead(pk=item.lead.pk, tenant_id=tenant.pk, stage=item.lead.stage),
-                before={"rep": item.previous_rep_id, "partner": item.previous_partner_id},
-                after={
-                    "rep": reps[n],
-                    "partner": partners[n],
-                    "kind": str(kind),
-                    "reason": item.decision.reason,
-                    "assignment": item.assignment.pk if item.assignment else None,
-                },
-                by=by,
-            )
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            INSERT_AUDIT_SQL,
-            {
-                "tenant": tenant.pk,
-                "actor_id": by.user.pk if by.user is not None else None,
-                "actor": by.label[:200],
-                "object_type": Lead._meta.label_lower,
-                "kind": str(kind),
-                "now": now,
-                "leads": [item.lead.pk for item in routed],
-                "stages": [item.lead.stage for item in routed],
-                "reps": reps,
-                "partners": partners,
-                "previous_reps": [item.previous_rep_id for item in routed],
-                "previous_partners": [item.previous_partner_id for item in routed],
-                "reasons": [item.decision.reason for item in routed],
-                "assignments": [item.assignment.pk if item.assignment else None for item in routed],
-            },
-        )
+    """One audit row for the run: who routed how many leads, and why.
+
+    Each lead's own record of who got it and why — the owner before and after,
+    the rule, team, turn and skips, who acted and when — is its ``Assignment``
+    (the lead's timeline reads it), so the run writes no second row a lead.
+    """
+    without = sum(1 for item in routed if not item.decision.has_owner)
+    record_audit(
+        action="routing.run",
+        obj=tenant,
+        after={
+            "kind": str(kind),
+            "leads": len(routed),
+            "without_owner": without,
+            "lead_ids": [item.lead.pk for item in routed[:AUDITED_LEADS]],
+            "assigned_at": now.isoformat(),
+        },
+        by=by,
+    )
 
 
 def _update_given(
     leads: Sequence[Lead], routed: list[_Routed], *, now: datetime, due: datetime
 ) -> None:
-    """The caller's instances get what was stored."""
+    """The caller's instances get what was stored.
+
+    Straight into the instance's values when it holds no related object that could go
+    stale (the common case: ``Lead(pk=…)`` or ``.only("pk")``), else through the fields.
+    """
     by_pk = {item.lead.pk: item for item in routed}
     for lead in leads:
         item = by_pk.get(lead.pk)
         if item is None:
             continue
         decision = item.decision
-        lead.rep_id = decision.rep.pk if decision.rep else None
-        lead.partner_id = decision.partner.pk if decision.partner else None
-        lead.team_id = decision.team.pk if decision.team else None
-        lead.assigned_at = now
+        values: dict[str, Any] = {
+            "rep_id": decision.rep.pk if decision.rep else None,
+            "partner_id": decision.partner.pk if decision.partner else None,
+            "team_id": decision.team.pk if decision.team else None,
+            "assigned_at": now,
+        }
         if item.lead.stage == LeadStage.AWAITING_ACCEPTANCE:
-            lead.acceptance_due_at = due if decision.has_owner else None
+            values["acceptance_due_at"] = due if decision.has_owner else None
             if decision.has_owner:
-                lead.breached_at = None
+                values["breached_at"] = None
+        if lead._state.fields_cache:
+            for name, value in values.items():
+                setattr(lead, name, value)
+        else:
+            lead.__dict__.update(values)
 
 
 def _invite(routed: list[_Routed], *, now: datetime) -> None:
@@ -760,28 +732,29 @@ def _email_new_owners(routed: list[_Routed], *, tenant: Tenant) -> None:
             letter = letters.setdefault(email.lower(), _Letter(email, name, tz_name))
             letter.items.append(item)
     messages: list[outbox.Message] = []
+    site = lead_link(0)[: -len("/leads/0/")]  # the link's start, read from the settings once
     for address, letter in letters.items():
         tz = _zone(letter.tz_name, tenant)
         zone_name = times.zone_name(tz)
         blocks = []
         for item in letter.items:
             lead = item.lead
-            company = f", {lead.company}" if lead.company else ""
             need = lead.need or lead.interest or "not recorded yet"
-            meeting = _meeting(lead)
-            when = (
-                f"{meeting[0].astimezone(tz):%a %d %b %Y, %H:%M} ({zone_name})"
-                if meeting
-                else "no meeting planned"
-            )
+            if lead.meeting_live:
+                when = f"{lead.starts_at.astimezone(tz):%a %d %b %Y, %H:%M} ({zone_name})"
+            else:
+                when = "no meeting planned"
             if item.decision.partner is not None:
-                company = ""  # named once, in the offered buyer
+                buyer = _offered_buyer(item)  # the company named once, in the offered buyer
+            else:
+                buyer = f"{_buyer(lead)}, {lead.company}" if lead.company else _buyer(lead)
+            link = f"{site}/leads/{lead.pk}/"
             blocks.append(
-                f"- {_offered_buyer(item)}{company}\n"
+                f"- {buyer}\n"
                 f"  Need:    {need}\n"
                 f"  Meeting: {when}\n"
-                f"  Lead:    {lead_link(lead.pk)}\n"
-                f"  Accept:  {lead_link(lead.pk)}#accept"
+                f"  Lead:    {link}\n"
+                f"  Accept:  {link}#accept"
             )
         count = len(letter.items)
         first = letter.items[0]
@@ -1036,6 +1009,8 @@ def recall_leads(*, now: datetime | None = None) -> Recall:
 
 def exclude_keys(*, reps: Collection[int], partners: Collection[int], pool: Pool) -> set[str]:
     """The pool's keys of the given reps (user ids) and partners (partner ids)."""
+    if not reps and not partners:
+        return set()
     return {
         owner.key
         for owner in pool.owners

@@ -154,6 +154,18 @@ def test_three_missing_leads_make_one_email_listing_all_three(berlin, rep):
     assert all(f"/leads/{lead.pk}/" in text for lead in leads)
 
 
+def test_a_buyer_without_a_name_is_named_as_the_inquiry_names_them(berlin, rep):
+    people = [
+        {"first_name": " ", "last_name": "", "email": "ed@example.com", "company": "Edge"},
+        {"first_name": "", "last_name": "", "email": "", "external_id": "crm-77", "company": ""},
+    ]
+    for fields in people:
+        owing(berlin, MONDAY, rep=rep, inquiry=InquiryFactory(tenant=berlin, **fields))
+    run(berlin, at(MONDAY, 7))
+    text = digests(berlin)[0].payload["text"]
+    assert "- ed@example.com (Edge):" in text and "- crm-77:" in text
+
+
 def test_the_link_uses_the_site_url(berlin, rep, settings):
     settings.SITE_URL = "https://leads.example.test"
     lead = owing(berlin, MONDAY, rep=rep)

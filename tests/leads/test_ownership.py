@@ -56,7 +56,7 @@ def test_a_reassigned_lead_and_its_appointment_follow_the_new_rep(actors, lead, 
     after = stored(actors, lead)
     assert after.rep_id == rep_b.user.pk and after.partner_id is None
     with tenant_context(actors.tenant_a):
-        assert Appointment.objects.get(pk=lead.appointment_id).rep_id == rep_b.user.pk
+        assert Appointment.objects.get(pk=lead.appointment_id).rep == rep_b.user
 
 
 def test_a_lead_given_to_a_partner_has_no_rep(actors, lead, partner):

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from leadflow.outbox.models import OutboxMessage
 from leadflow.tenancy.context import tenant_context
-from leadflow.tenancy.models import PartnerStatus, Role
+from leadflow.tenancy.models import AuditEvent, PartnerStatus, Role
 from leadflow.tenancy.principal import Principal
 from leads.models import Appointment, Assignment, AssignmentKind, Lead, LeadSettings, Team
 from leads.services.booking import book_appointment
@@ -98,7 +98,7 @@ def test_booking_without_a_rep_gives_the_lead_to_the_rules_team(actors, sam, rob
     after = stored(actors, lead)
     assert (after.rep_id, after.team_id) == (sam.user.pk, central.pk)
     with tenant_context(actors.tenant_a):
-        assert Appointment.objects.get(pk=lead.appointment_id).rep_id == sam.user.pk
+        assert Appointment.objects.get(pk=lead.appointment_id).rep == sam.user
     [record] = assignments(actors, lead)
     assert (record.kind, record.rep_id, record.rule, record.team, record.turn) == (
         AssignmentKind.BOOKED,
@@ -223,6 +223,17 @@ def test_the_callers_lead_instances_get_their_new_owner(actors, sam, robin):
     leads = leads_in_de(actors, 2)
     route(actors, leads)
     assert [lead.rep_id for lead in leads] == [sam.user.pk, robin.user.pk]
+
+
+def test_a_run_writes_one_audit_row_and_each_lead_its_assignment(actors, sam, robin):
+    leads = [LeadFactory(tenant=actors.tenant_a, profile={"country": "DE"}) for _ in range(3)]
+    records = route(actors, leads)
+    with tenant_context(actors.tenant_a):
+        events = list(AuditEvent.objects.filter(action__in=["routing.run", "lead.routed"]))
+    assert [(e.action, e.after["leads"], e.after["lead_ids"]) for e in events] == [
+        ("routing.run", 3, [lead.pk for lead in leads])
+    ]
+    assert sorted(record.lead_id for record in records) == sorted(lead.pk for lead in leads)
 
 
 def test_two_leads_at_the_same_time_do_not_go_to_the_same_owner(actors, central):
