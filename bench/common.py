@@ -295,3 +295,54 @@ def bench_db(name: str, *, keep: bool = False, **environment: str) -> Iterator[N
             print(f"kept the database {name}")
         else:
             drop_database(name)
+
+
+# --- A rate against no-op Celery tasks, printed and recorded (bench/outbox.py, webhooks.py) -
+
+
+def report_rate_against_noops(
+    *,
+    count: int,
+    noun: str,
+    label: str,
+    short: str,
+    described: str,
+    noops: list[float],
+    figures: list[float],
+    runs: int,
+    at_least: float,
+    heading: str,
+    intro: str,
+    record_it: bool,
+) -> Ratio:
+    """Print, and unless told not to record, a rate measured against no-op Celery tasks.
+
+    ``noops`` and ``figures`` are the seconds each side took for ``count`` items,
+    pair by pair (ABBA); the ratio is no-op time over figure time per pair, so a
+    rate ratio. ``label`` names the figure in the printout ("outbox dispatch"),
+    ``short`` in the ratio and the record ("dispatch"), ``described`` says what was
+    measured in the record ("email messages (file backend)").
+    """
+    ratio = Ratio.of(noops, figures)
+    verdict = goal(ratio, at_least=at_least)
+    noop_rate = count / statistics.median(noops)
+    rate = count / statistics.median(figures)
+    lines = [
+        f"{count:,} {noun}, {runs} pairs in ABBA order",
+        f"  {'no-op Celery tasks:':<21}{noop_rate:10,.0f} /s (median)",
+        f"  {label + ':':<21}{rate:10,.0f} /s (median)",
+        f"  {short}/no-op rate, median of the per-pair ratios: {ratio} — goal ≥ {at_least}×, "
+        f"{verdict}",
+    ]
+    print("\n".join(lines))
+    if record_it:
+        record(
+            heading,
+            intro,
+            f"- {today()}, {machine()}: {count:,} {described}, {runs} pairs in ABBA order — "
+            f"no-op tasks {noop_rate:,.0f}/s, {short} {rate:,.0f}/s (medians), "
+            f"**ratio {ratio}** ({verdict}) "
+            f"(runs: no-op {', '.join(f'{s:.2f}' for s in noops)} s; "
+            f"{short} {', '.join(f'{s:.2f}' for s in figures)} s).",
+        )
+    return ratio

@@ -26,22 +26,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
 import threading
 import time
 import uuid
 
 from common import (
-    Ratio,
     alternate,
     drop_database,
     fresh_database,
-    goal,
-    machine,
     migrate,
-    record,
-    today,
+    report_rate_against_noops,
 )
 
 DB = "leadflow_bench_outbox"
@@ -175,30 +170,20 @@ def main() -> None:
                 return seconds
 
             timed = alternate({"noop": noop_step, "dispatch": dispatch_step}, args.runs)
-        noops, dispatches = timed["noop"], timed["dispatch"]
-        # A rate ratio: the no-op tasks' time over the dispatch's time for the same count.
-        ratio = Ratio.of(noops, dispatches)
-        n = args.messages
-        noop_rate, dispatch_rate = n / statistics.median(noops), n / statistics.median(dispatches)
-        lines = [
-            f"{n:,} messages, {args.runs} pairs in ABBA order",
-            f"  no-op Celery tasks:  {noop_rate:10,.0f} /s (median)",
-            f"  outbox dispatch:     {dispatch_rate:10,.0f} /s (median)",
-            f"  dispatch/no-op rate, median of the per-pair ratios: {ratio} — goal ≥ {GOAL}×, "
-            f"{goal(ratio, at_least=GOAL)}",
-        ]
-        print("\n".join(lines))
-        if not args.no_record:
-            record(
-                HEADING,
-                INTRO,
-                f"- {today()}, {machine()}: {n:,} email messages (file backend), {args.runs} "
-                f"pairs in ABBA order — no-op tasks {noop_rate:,.0f}/s, dispatch "
-                f"{dispatch_rate:,.0f}/s (medians), **ratio {ratio}** "
-                f"({goal(ratio, at_least=GOAL)}) "
-                f"(runs: no-op {', '.join(f'{s:.2f}' for s in noops)} s; "
-                f"dispatch {', '.join(f'{s:.2f}' for s in dispatches)} s).",
-            )
+        report_rate_against_noops(
+            count=args.messages,
+            noun="messages",
+            label="outbox dispatch",
+            short="dispatch",
+            described="email messages (file backend)",
+            noops=timed["noop"],
+            figures=timed["dispatch"],
+            runs=args.runs,
+            at_least=GOAL,
+            heading=HEADING,
+            intro=INTRO,
+            record_it=not args.no_record,
+        )
     finally:
         drop_database(DB)
 

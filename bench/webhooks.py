@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import threading
@@ -37,15 +36,11 @@ import time
 import uuid
 
 from common import (
-    Ratio,
     alternate,
     drop_database,
     fresh_database,
-    goal,
-    machine,
     migrate,
-    record,
-    today,
+    report_rate_against_noops,
 )
 
 DB = "leadflow_bench_webhooks"
@@ -226,31 +221,20 @@ def main() -> None:
                 return seconds
 
             timed = alternate({"noop": noop_step, "deliveries": delivery_step}, args.runs)
-        noops, deliveries = timed["noop"], timed["deliveries"]
-        # A rate ratio: the no-op tasks' time over the deliveries' time for the same count.
-        ratio = Ratio.of(noops, deliveries)
-        n = args.messages
-        noop_rate = n / statistics.median(noops)
-        delivery_rate = n / statistics.median(deliveries)
-        lines = [
-            f"{n:,} events, {args.runs} pairs in ABBA order",
-            f"  no-op Celery tasks:  {noop_rate:10,.0f} /s (median)",
-            f"  webhook deliveries:  {delivery_rate:10,.0f} /s (median)",
-            f"  deliveries/no-op rate, median of the per-pair ratios: {ratio} — goal ≥ "
-            f"{GOAL}×, {goal(ratio, at_least=GOAL)}",
-        ]
-        print("\n".join(lines))
-        if not args.no_record:
-            record(
-                HEADING,
-                INTRO,
-                f"- {today()}, {machine()}: {n:,} signed deliveries to a local receiver, "
-                f"{args.runs} pairs in ABBA order — no-op tasks {noop_rate:,.0f}/s, deliveries "
-                f"{delivery_rate:,.0f}/s (medians), **ratio {ratio}** "
-                f"({goal(ratio, at_least=GOAL)}) "
-                f"(runs: no-op {', '.join(f'{s:.2f}' for s in noops)} s; "
-                f"deliveries {', '.join(f'{s:.2f}' for s in deliveries)} s).",
-            )
+        report_rate_against_noops(
+            count=args.messages,
+            noun="events",
+            label="webhook deliveries",
+            short="deliveries",
+            described="signed deliveries to a local receiver",
+            noops=timed["noop"],
+            figures=timed["deliveries"],
+            runs=args.runs,
+            at_least=GOAL,
+            heading=HEADING,
+            intro=INTRO,
+            record_it=not args.no_record,
+        )
     finally:
         receiver.terminate()
         receiver.wait()

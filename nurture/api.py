@@ -262,7 +262,7 @@ class NurtureProgramViewSet(
     @action(detail=True, methods=["get"])
     def funnel(self, request, pk=None):
         """Of everyone ever enrolled: engaged (any activity after enrolling), MQL, lead, won."""
-        funnel = builder.program_funnel(self.get_object())
+        funnel = selectors.program_funnel(self.get_object())
         return Response(NurtureFunnelOutput(funnel).data)
 
 

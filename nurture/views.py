@@ -126,7 +126,7 @@ def program_detail(request, pk: int):
             "page": page,
             "form": form,
             "can_change": principal.has_role(*WRITERS),
-            "funnel": builder.program_funnel(program).as_rows(),
+            "funnel": selectors.program_funnel(program).as_rows(),
         },
         status=400 if form.errors else 200,
     )

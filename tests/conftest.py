@@ -59,6 +59,14 @@ def django_db_setup(
             teardown_databases(config, verbosity=0)
 
 
+@pytest.fixture
+def small_demo(monkeypatch):
+    """``seed_demo`` with 80 and 70 people instead of 200 and 150: each seed takes seconds,
+    not a minute. The demo's features do not depend on its size; one test
+    (``test_full_demo_has_a_few_hundred_inquiries_per_tenant``) seeds the full demo."""
+    monkeypatch.setattr("inquiries.demo.DEMO_PEOPLE", {"acme": 80, "globex": 70})
+
+
 @pytest.fixture(autouse=True, scope="session")
 def fast_password_hashing():
     """Argon2 is slow on purpose (about 100 MB and a noticeable fraction of a second per

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from inquiries.models import CustomField, CustomFieldKind, Inquiry
+from inquiries.selectors.inquiries import choice_counts
 from inquiries.selectors.rule_builder import custom_field_uses
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.models import Role
@@ -216,8 +217,9 @@ def change_custom_field_choices(
                     message=f"“{old}” is renamed to “{new}”, which is not among the choices.",
                 )
         removed = [c for c in field.choices if c not in cleaned and c not in renames]
-        held = [(c, _holding(field.key, c).count()) for c in removed]
-        held = [(c, n) for c, n in held if n]
+        # How many inquiries hold each removed choice: one grouped query, whatever is removed.
+        counts = choice_counts(field) if removed else {}
+        held = [(c, counts[c]) for c in removed if counts.get(c)]
         if held:
             listed = ", ".join(f"“{c}” by {n} inquir{'y' if n == 1 else 'ies'}" for c, n in held)
             raise RuleViolation(

@@ -56,10 +56,8 @@ def enqueue(
     message its sender could never send.
     """
     tenant_id = require_tenant_id()
-    if not key or len(key) > 255:
-        raise ValueError("an outbox key is 1 to 255 characters")
-    senders.check_payload(kind, recipient, payload)
-    cause_type, cause_id = cause if cause is not None else ("", "")
+    _check(kind, key, recipient, payload)
+    cause_type, cause_id = _cause_columns(cause)
     row = OutboxMessage(
         tenant_id=tenant_id,
         kind=kind,
@@ -68,7 +66,7 @@ def enqueue(
         payload=dict(payload),
         due_at=due_at or timezone.now(),
         cause_type=cause_type,
-        cause_id=str(cause_id),
+        cause_id=cause_id,
     )
     # INSERT … ON CONFLICT DO NOTHING: a second enqueue of the key (a retried
     # request, a redelivered task) waits for the first and then leaves it alone.
@@ -105,9 +103,7 @@ def enqueue_many(
     accepted: list[Message] = []
     for message in messages:
         try:
-            if not message.key or len(message.key) > 255:
-                raise ValueError("an outbox key is 1 to 255 characters")
-            senders.check_payload(kind, message.recipient, message.payload)
+            _check(kind, message.key, message.recipient, message.payload)
         except ValueError as refused:
             logger.warning("outbox message %s refused: %s", message.key, refused)
             continue
@@ -127,8 +123,8 @@ def enqueue_many(
                     recipient=message.recipient,
                     payload=dict(message.payload),
                     due_at=due,
-                    cause_type=_cause(message)[0],
-                    cause_id=_cause(message)[1],
+                    cause_type=_cause_columns(message.cause)[0],
+                    cause_id=_cause_columns(message.cause)[1],
                     created_at=now,
                 )
                 for message in accepted
@@ -140,8 +136,17 @@ def enqueue_many(
     return accepted
 
 
-def _cause(message: Message) -> tuple[str, str]:
-    cause_type, cause_id = message.cause if message.cause is not None else ("", "")
+def _check(kind: str, key: str, recipient: str, payload: Mapping[str, Any]) -> None:
+    """``enqueue``'s and ``enqueue_many``'s refusal (ValueError): a bad key, or a message
+    the kind's sender could never send."""
+    if not key or len(key) > 255:
+        raise ValueError("an outbox key is 1 to 255 characters")
+    senders.check_payload(kind, recipient, payload)
+
+
+def _cause_columns(cause: tuple[str, object] | None) -> tuple[str, str]:
+    """A message's cause as its two columns (``("", "")`` for none)."""
+    cause_type, cause_id = cause if cause is not None else ("", "")
     return cause_type, str(cause_id)
 
 
@@ -162,7 +167,7 @@ FROM unnest(%(keys)s::text[], %(recipients)s::text[], %(payloads)s::text[],
     AS v(key, recipient, payload, cause_type, cause_id)
 ON CONFLICT DO NOTHING
 """
-    causes = [_cause(message) for message in messages]
+    causes = [_cause_columns(message.cause) for message in messages]
     params: dict[str, Any] = {
         "tenant": tenant_id,
         "kind": kind,

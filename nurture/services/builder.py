@@ -21,28 +21,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
 from django.db.models import (
     Case,
-    Count,
     Exists,
     F,
     OuterRef,
     PositiveIntegerField,
     Q,
-    Subquery,
     Value,
     When,
 )
-from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from inquiries.models import Activity, BehaviourLevel, Inquiry, Outcome, Source, Stage
+from inquiries.models import BehaviourLevel, Inquiry, Source, Stage
 from leadflow.lib.rules import RuleViolation
-from leadflow.tenancy.models import StageChange
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.services import record_audit
 from nurture.models import (
@@ -491,81 +486,3 @@ def audience_matches(audience: Mapping[str, list[str]]) -> Q:
 def audience_count(audience: Mapping[str, Any]) -> int:
     """How many inquiries in nurture now fit this rule (validated first; one COUNT)."""
     return Inquiry.objects.filter(audience_matches(check_audience(audience))).count()
-
-
-@dataclass(frozen=True)
-class Funnel:
-    """Of the people ever enrolled in a program, how many then engaged, became MQL, lead, won."""
-
-    enrolled: int
-    engaged: int
-    mql: int
-    lead: int
-    won: int
-
-    def as_rows(self) -> list[tuple[str, str, int, int]]:
-        """(key, label, count, percent of enrolled) for a page."""
-        labels = [
-            ("enrolled", "Enrolled"),
-            ("engaged", "Engaged"),
-            ("mql", "MQL"),
-            ("lead", "Lead"),
-            ("won", "Won"),
-        ]
-        return [
-            (key, label, getattr(self, key), round(100 * getattr(self, key) / self.enrolled))
-            if self.enrolled
-            else (key, label, getattr(self, key), 0)
-            for key, label in labels
-        ]
-
-
-def _since(program: NurtureProgram, inquiry: OuterRef) -> Subquery:
-    """When the inquiry was first enrolled in the program."""
-    return Subquery(
-        Enrollment.objects.filter(program=program, inquiry_id=inquiry)
-        .order_by("enrolled_at")
-        .values("enrolled_at")[:1]
-    )
-
-
-def _reached(program: NurtureProgram, stage: str) -> Q:
-    return Q(
-        Exists(
-            StageChange.objects.filter(
-                machine="inquiry",
-                object_id=OuterRef("pk"),
-                to_stage=stage,
-                created_at__gte=_since(program, OuterRef(OuterRef("pk"))),
-            )
-        )
-    )
-
-
-def program_funnel(program: NurtureProgram) -> Funnel:
-    """The program's funnel in one query, each person counted from their first enrollment in it.
-
-    engaged: any activity on the inquiry (click, download, form, reply…)
-    that happened at or after that enrollment; MQL and lead: a stage move to
-    them recorded after it; won: the inquiry's outcome is won, closed on or
-    after the enrollment's day (in UTC).
-    """
-    engaged = Q(
-        Exists(
-            Activity.objects.filter(
-                inquiry_id=OuterRef("pk"),
-                occurred_at__gte=_since(program, OuterRef(OuterRef("pk"))),
-            )
-        )
-    )
-    won = Q(outcome=Outcome.WON, outcome_on__gte=TruncDate(_since(program, OuterRef("pk"))))
-    counts = Inquiry.objects.filter(
-        pk__in=Enrollment.objects.filter(program=program).values("inquiry_id")
-    ).aggregate(
-        enrolled=Count("pk"),
-        engaged=Count("pk", filter=engaged),
-        mql=Count("pk", filter=_reached(program, Stage.MQL)),
-        lead=Count("pk", filter=_reached(program, Stage.LEAD)),
-        won=Count("pk", filter=won),
-    )
-    return Funnel(**counts)

@@ -14,7 +14,6 @@ unsubscribe link look exactly as they will. What differs:
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 
@@ -28,14 +27,13 @@ from leadflow.tenancy.context import require_tenant_id
 from leadflow.tenancy.models import Tenant
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.services import record_audit
-from nurture import links, mail
+from nurture import mail
 from nurture.models import Enrollment, NurtureStep, StepKind
 from nurture.selectors import nurture_settings
 from nurture.services.builder import check_step
 
 PREVIEW_CONTACT_TOKEN = "preview.not-a-contact"
 TEST_PREFIX = "[Test] "
-_UNSUBSCRIBE = re.compile(r"\{\{\s*unsubscribe_url\s*\}\}")
 
 
 @dataclass(frozen=True)
@@ -86,12 +84,8 @@ def render_step(
             count=step.position + 1,
         )
     tenant = Tenant.objects.get(pk=require_tenant_id())
-    link = links.unsubscribe_url(
-        links.unsubscribe_token(tenant_slug=tenant.slug, contact_token=PREVIEW_CONTACT_TOKEN)
-    )
-    # The body's {{ unsubscribe_url }} is filled here with the preview's link (mail.py's
-    # merge fields fill it with the contact's own link at send time).
-    draft.body = _UNSUBSCRIBE.sub(link, draft.body)
+    # build_email fills {{ unsubscribe_url }} from the contact token it is given: here the
+    # preview's, so the link opens the "not valid" page (one place for the rule: mail.py).
     message = OutboxMessage(
         tenant_id=tenant.pk,
         kind="email",

@@ -72,6 +72,22 @@ def test_removing_a_held_choice_is_refused_with_its_count(actors, area):
     assert stored(actors)[0] == ["Brazil", "Brasil", "Chile"]
 
 
+def test_removing_held_choices_reads_their_counts_in_one_query_however_many(actors, area):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with tenant_context(actors.tenant_a):
+        InquiryFactory(tenant=actors.tenant_a, custom={"area": "Brazil"})
+    with CaptureQueriesContext(connection) as one, pytest.raises(RuleViolation):
+        change(actors, area, choices=["Brazil", "Chile"])
+    with CaptureQueriesContext(connection) as three, pytest.raises(RuleViolation) as refused:
+        change(actors, area, choices=["Peru"])
+    assert "“Brazil” by 1 inquiry, “Brasil” by 2 inquiries, “Chile” by 1 inquiry" in (
+        refused.value.message
+    )
+    assert len(three) == len(one)
+
+
 def test_removing_an_unused_choice_is_allowed(actors, area):
     change(actors, area, choices=["Brasil", "Chile"])
     assert stored(actors)[0] == ["Brasil", "Chile"]

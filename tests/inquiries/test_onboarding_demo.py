@@ -9,7 +9,7 @@ from leadflow.tenancy.context import tenant_context
 from leadflow.tenancy.models import Tenant
 
 
-def test_the_demo_tenant_has_a_country_and_a_finished_phone_job(db, monkeypatch):
+def test_the_demo_tenant_has_a_country_and_a_finished_phone_job(db, monkeypatch, small_demo):
     monkeypatch.setattr("inquiries.tasks.run_phone_job_task.delay", lambda **kwargs: None)
     call_command("seed_demo", stdout=StringIO())
     acme = Tenant.objects.get(slug="acme")

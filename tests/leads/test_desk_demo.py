@@ -12,7 +12,7 @@ from leadflow.tenancy.models import Tenant
 from leads.models import Touch
 
 
-def test_the_demo_qualifier_has_worked_mqls_tasks_and_a_shared_view(db):
+def test_the_demo_qualifier_has_worked_mqls_tasks_and_a_shared_view(db, small_demo):
     call_command("seed_demo", stdout=StringIO())
     acme = Tenant.objects.get(slug="acme")
     with tenant_context(acme):

@@ -10,7 +10,7 @@ from leads.demo import DEMO_SECOND_PARTNER
 from leads.selectors.compliance import COMPLIANT, WARNED, partner_compliance
 
 
-def test_the_demo_has_a_compliant_partner_and_one_about_to_be_suspended(db):
+def test_the_demo_has_a_compliant_partner_and_one_about_to_be_suspended(db, small_demo):
     call_command("seed_demo", stdout=StringIO())
     acme = Tenant.objects.get(slug="acme")
     with tenant_context(acme):

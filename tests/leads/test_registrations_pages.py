@@ -147,7 +147,7 @@ def test_the_page_query_count_does_not_grow_with_rows(
         assert client.get(PAGE).status_code == 200
 
 
-def test_the_demo_partner_has_a_registration_that_became_a_lead_and_a_refused_one(db):
+def test_the_demo_partner_has_a_registration_that_became_a_lead_and_a_refused_one(db, small_demo):
     from io import StringIO
 
     from django.core.management import call_command

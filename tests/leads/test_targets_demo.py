@@ -11,7 +11,7 @@ from leads.models import Target
 from leads.selectors.targets import current_quarter
 
 
-def test_the_demo_has_this_quarters_targets_for_the_rep_and_the_partner(db):
+def test_the_demo_has_this_quarters_targets_for_the_rep_and_the_partner(db, small_demo):
     call_command("seed_demo", stdout=StringIO())
     call_command("seed_demo", stdout=StringIO())  # a second start keeps one target per owner
     acme = Tenant.objects.get(slug="acme")

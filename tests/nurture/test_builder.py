@@ -11,6 +11,7 @@ from django.utils import timezone
 from inquiries.models import Activity, Stage
 from leadflow.lib.rules import RuleViolation
 from leadflow.outbox.models import OutboxMessage
+from nurture import selectors
 from nurture.models import Enrollment, NurtureProgram, NurtureSend, NurtureStep
 from nurture.services import builder, preview
 from nurture.services.scheduler import run_due_steps
@@ -231,14 +232,14 @@ def test_the_funnel_counts_engagement_and_stages_after_enrollment(
         occurred_at=timezone.now() - timedelta(days=30),  # before the enrollment: not engaged
     )
     move([clicker.pk], Stage.MQL, system_a, run_hooks=run_hooks)
-    funnel = builder.program_funnel(program)
+    funnel = selectors.program_funnel(program)
     assert (funnel.enrolled, funnel.engaged, funnel.mql, funnel.lead, funnel.won) == (2, 1, 1, 0, 0)
 
 
 def test_the_funnel_is_one_query(in_a, system_a, django_assert_num_queries):
     program = three_steps(system_a)
     with django_assert_num_queries(1):
-        builder.program_funnel(program)
+        selectors.program_funnel(program)
 
 
 def test_the_preview_fills_merge_fields_and_the_footer(in_a, system_a, open_window):

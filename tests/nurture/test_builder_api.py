@@ -265,3 +265,25 @@ def test_the_audience_count_counts_only_the_callers_tenant(
         "/api/v1/nurture/audience-count/", {"audience": {}}, format="json"
     )
     assert response.json() == {"count": 0}
+
+
+# Three steps, then six more (waits and emails after the branch): nine in all.
+NINE_STEPS = STEPS + [STEPS[1], EMAIL] * 3
+
+
+def test_the_step_list_costs_the_same_queries_for_nine_steps_as_for_three(actors, program):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with tenant_context(actors.tenant_a):
+        nine = builder.create_program(
+            name="Nine steps", steps=NINE_STEPS, by=actors.teammate.principal
+        )
+    api = actors.teammate.api()
+    api.get(f"/api/v1/nurture/programs/{program.pk}/steps/")  # the token's first use is recorded
+    with CaptureQueriesContext(connection) as few:
+        assert api.get(f"/api/v1/nurture/programs/{program.pk}/steps/").status_code == 200
+    with CaptureQueriesContext(connection) as many:
+        body = api.get(f"/api/v1/nurture/programs/{nine.pk}/steps/").json()
+    assert len(body) == 9
+    assert len(many) == len(few)

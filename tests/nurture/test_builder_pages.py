@@ -177,3 +177,25 @@ def test_every_builder_page_is_a_404_for_another_tenant(actors, program):
         assert response.status_code == 404, (method, path, response.status_code)
     assert kinds(program) == ["email", "wait", "branch"]
     assert not mail.outbox
+
+
+# Three steps, then six more (waits and emails after the branch): nine in all.
+NINE_STEPS = STEPS + [STEPS[1], STEPS[0]] * 3
+
+
+def test_the_builder_page_costs_the_same_queries_for_nine_steps_as_for_three(actors, program):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with tenant_context(actors.tenant_a):
+        nine = builder.create_program(
+            name="Nine steps", steps=NINE_STEPS, by=actors.teammate.principal
+        )
+    client = browser(actors.teammate)
+    client.get(f"/nurture/builder/{program.pk}/")  # the session's first request is a warm-up
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(f"/nurture/builder/{program.pk}/").status_code == 200
+    with CaptureQueriesContext(connection) as many:
+        page = client.get(f"/nurture/builder/{nine.pk}/")
+    assert page.content.count(b'data-testid="builder-step"') == 9
+    assert len(many) == len(few)

@@ -26,12 +26,6 @@ from leadflow.tenancy.models import AuditEvent, Tenant
 from leads.models import Lead
 
 
-@pytest.fixture
-def small_demo(monkeypatch):
-    """The demo with fewer people, so each test seeds in a second or two."""
-    monkeypatch.setattr("inquiries.demo.DEMO_PEOPLE", {"acme": 80, "globex": 70})
-
-
 def seed() -> str:
     out = StringIO()
     call_command("seed_demo", stdout=out)
