@@ -45,7 +45,8 @@ refused — or deleting the others would cascade to it or fail on it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db import models, transaction
@@ -411,12 +412,17 @@ def snapshot(inquiry: Inquiry) -> dict[str, Any]:
     row: dict[str, Any] = {}
     for field in inquiry._meta.concrete_fields:
         value = getattr(inquiry, field.attname)
-        row[field.attname] = value.isoformat() if isinstance(value, datetime) else value
+        row[field.attname] = _jsonable(value)
     return row
 
 
 def _jsonable(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
+    """A column's value as the audit's JSON can hold it (a deal's value stays exact as text)."""
+    if isinstance(value, date):  # datetime is a date too
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
 
 
 @transaction.atomic

@@ -1,7 +1,8 @@
 """Merging inquiries that are the same person: the rule per field, the API, and its refusals."""
 
 import threading
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connections
@@ -113,6 +114,20 @@ def test_merge_moves_every_activity_to_the_survivor_and_records_the_merge(actors
         assert not Inquiry.objects.filter(pk=newer.pk).exists()
     assert kinds == ["download", "form_fill", "merged", "webinar"]
     assert merged.details["merged_inquiries"] == [newer.pk]
+
+
+def test_a_merged_persons_outcome_value_and_day_are_kept_in_the_audit(actors, pair):
+    older, newer = pair
+    with tenant_context(actors.tenant_a):
+        Inquiry.objects.filter(pk=newer.pk).update(
+            outcome="won", outcome_on=date(2026, 3, 2), outcome_value=Decimal("1250.50")
+        )
+        newer.refresh_from_db()
+    run_merge(actors, older, newer)
+    with tenant_context(actors.tenant_a):
+        event = AuditEvent.objects.get(action="inquiry.duplicates_merged")
+    kept = event.before["inquiries"][str(newer.pk)]
+    assert (kept["outcome_on"], kept["outcome_value"]) == ("2026-03-02", "1250.50")
 
 
 def test_the_newest_non_empty_value_wins_per_field_and_per_custom_key(actors, pair):
