@@ -8,6 +8,8 @@ keep ``Inquiry.outcome`` as the person's last known outcome.
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -67,8 +69,14 @@ def hand_over(*, inquiry: Inquiry, lead_id: int, by: Principal) -> Inquiry:
 
 
 @transaction.atomic
-def record_outcome(*, inquiry: Inquiry, outcome: str, lead_id: int, by: Principal) -> Inquiry:
-    """Keep how the person's lead ended (won or lost) as their last known outcome."""
+def record_outcome(
+    *, inquiry: Inquiry, outcome: str, lead_id: int, closed_on: date, by: Principal
+) -> Inquiry:
+    """Keep how the person's lead ended (won or lost), and the day, as their last known outcome.
+
+    The day is what a nurture program's funnel compares with the enrollment ("won after
+    enrolling"), so a sales close counts there as an imported outcome with its date does.
+    """
     if outcome not in OUTCOMES:
         raise RuleViolation(
             field="outcome", code="invalid", message="The outcome is either won or lost."
@@ -77,8 +85,10 @@ def record_outcome(*, inquiry: Inquiry, outcome: str, lead_id: int, by: Principa
     if before == outcome:
         return inquiry
     now = timezone.now()
-    Inquiry.objects.filter(pk=inquiry.pk).update(outcome=outcome, updated_at=now)
-    inquiry.outcome, inquiry.updated_at = outcome, now
+    Inquiry.objects.filter(pk=inquiry.pk).update(
+        outcome=outcome, outcome_on=closed_on, updated_at=now
+    )
+    inquiry.outcome, inquiry.outcome_on, inquiry.updated_at = outcome, closed_on, now
     record_audit(
         action="inquiry.outcome_recorded",
         obj=inquiry,

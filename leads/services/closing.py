@@ -152,7 +152,9 @@ def close_lead(
     close_as(lead, stage, by=by, reason=reason, also=also)
     inquiry = Inquiry.objects.select_for_update().get(pk=lead.inquiry_id)
     if stage in (LeadStage.WON, LeadStage.LOST):
-        handover.record_outcome(inquiry=inquiry, outcome=stage, lead_id=lead.pk, by=by)
+        handover.record_outcome(
+            inquiry=inquiry, outcome=stage, lead_id=lead.pk, closed_on=also["closed_on"], by=by
+        )
     if not_now:
         handover.return_to_nurture(inquiry=inquiry, reason='lead lost "not now"', by=by)
     return lead

@@ -1,5 +1,7 @@
 """The hand-over service leads calls: the inquiry's stage through the mover, and its outcome."""
 
+from datetime import date
+
 import pytest
 
 from inquiries.models import Inquiry
@@ -49,16 +51,41 @@ def test_an_inquiry_that_may_not_be_handed_over_is_refused(actors, stage, code, 
 def test_a_closed_leads_outcome_becomes_the_persons_last_known_outcome(actors, outcome):
     inquiry = InquiryFactory(tenant=actors.tenant_a, stage="lead", outcome="")
     with tenant_context(actors.tenant_a):
-        record_outcome(inquiry=inquiry, outcome=outcome, lead_id=7, by=actors.owner.principal)
+        record_outcome(
+            inquiry=inquiry,
+            outcome=outcome,
+            lead_id=7,
+            closed_on=date(2026, 11, 30),
+            by=actors.owner.principal,
+        )
         event = AuditEvent.objects.get(action="inquiry.outcome_recorded")
     assert stored(actors.tenant_a, inquiry).outcome == outcome
     assert event.after == {"outcome": outcome, "lead": 7}
 
 
+def test_a_closed_leads_outcome_keeps_the_day_it_closed(actors):
+    inquiry = InquiryFactory(tenant=actors.tenant_a, stage="lead", outcome="")
+    with tenant_context(actors.tenant_a):
+        record_outcome(
+            inquiry=inquiry,
+            outcome="won",
+            lead_id=7,
+            closed_on=date(2026, 11, 30),
+            by=actors.owner.principal,
+        )
+    assert stored(actors.tenant_a, inquiry).outcome_on == date(2026, 11, 30)
+
+
 def test_an_outcome_other_than_won_or_lost_is_refused(actors):
     inquiry = InquiryFactory(tenant=actors.tenant_a, stage="lead", outcome="won")
     with tenant_context(actors.tenant_a), pytest.raises(RuleViolation):
-        record_outcome(inquiry=inquiry, outcome="postponed", lead_id=7, by=actors.owner.principal)
+        record_outcome(
+            inquiry=inquiry,
+            outcome="postponed",
+            lead_id=7,
+            closed_on=date(2026, 11, 30),
+            by=actors.owner.principal,
+        )
     assert stored(actors.tenant_a, inquiry).outcome == "won"
 
 
