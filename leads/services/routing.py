@@ -113,7 +113,7 @@ class _Row:
 
     __slots__ = (
         "pk",
-        "stage",
+        "lead_stage",
         "rep_id",
         "partner_id",
         "appointment_id",
@@ -154,7 +154,7 @@ class _Row:
         interest: str | None,
     ) -> None:
         self.pk = pk
-        self.stage = stage
+        self.lead_stage = stage  # a read copy; the lead's stage moves only through the mover
         self.rep_id = rep_id
         self.partner_id = partner_id
         self.appointment_id = appointment_id
@@ -435,7 +435,7 @@ def _write_row_by_row(routed: list[_Routed], *, now: datetime, due: datetime) ->
             "team_id": decision.team.pk if decision.team else None,
             "assigned_at": now,
         }
-        if item.lead.stage == LeadStage.AWAITING_ACCEPTANCE:
+        if item.lead.lead_stage == LeadStage.AWAITING_ACCEPTANCE:
             changes["acceptance_due_at"] = due if decision.has_owner else None
             if decision.has_owner:
                 changes["breached_at"] = None
@@ -608,7 +608,7 @@ def _update_given(
             "team_id": decision.team.pk if decision.team else None,
             "assigned_at": now,
         }
-        if item.lead.stage == LeadStage.AWAITING_ACCEPTANCE:
+        if item.lead.lead_stage == LeadStage.AWAITING_ACCEPTANCE:
             values["acceptance_due_at"] = due if decision.has_owner else None
             if decision.has_owner:
                 values["breached_at"] = None
