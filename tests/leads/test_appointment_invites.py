@@ -1,4 +1,3 @@
-
 """Reschedule, cancel and owner change reach calendars through the outbox; the buyer's reminder."""
 
 import re
