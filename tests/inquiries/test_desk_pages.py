@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from inquiries.models import DisqualifyReason, Inquiry, InquiryNote, InquiryTask
@@ -98,16 +99,24 @@ def test_assign_disqualify_and_requalify_from_the_page(actors, qualifier, qualif
     assert reload(actors, mql).stage == "inquiry"
 
 
+def next_noon():
+    """Today's noon ahead, else tomorrow's: "in 30 minutes" is then still today."""
+    now = timezone.localtime()
+    noon = now.replace(hour=12, minute=0, second=0, microsecond=0)
+    return noon if noon > now else noon + timedelta(days=1)
+
+
 def test_a_task_from_the_page_and_done_from_the_queue(actors, qualifier_client, mql):
-    due = (timezone.localtime() + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M")
-    qualifier_client.post(f"/inquiries/{mql.pk}/tasks/", {"due_at": due, "note": "Call back"})
-    queue = qualifier_client.get("/queue/").content.decode()
-    assert "Call back" in queue
-    with tenant_context(actors.tenant_a):
-        task = InquiryTask.objects.get()
-    response = qualifier_client.post(f"/tasks/{task.pk}/complete/", {"next": "/queue/"})
-    assert response.status_code == 302 and response["Location"] == "/queue/"
-    assert "Nothing due today." in qualifier_client.get("/queue/").content.decode()
+    with time_machine.travel(next_noon(), tick=True):
+        due = (timezone.localtime() + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M")
+        qualifier_client.post(f"/inquiries/{mql.pk}/tasks/", {"due_at": due, "note": "Call back"})
+        queue = qualifier_client.get("/queue/").content.decode()
+        assert "Call back" in queue
+        with tenant_context(actors.tenant_a):
+            task = InquiryTask.objects.get()
+        response = qualifier_client.post(f"/tasks/{task.pk}/complete/", {"next": "/queue/"})
+        assert response.status_code == 302 and response["Location"] == "/queue/"
+        assert "Nothing due today." in qualifier_client.get("/queue/").content.decode()
 
 
 def test_the_profile_edit_saves_and_reads_on_the_history(actors, qualifier_client, mql):
