@@ -197,11 +197,17 @@ class TestSendOutput(serializers.Serializer):
 
 
 class NurtureFunnelOutput(serializers.Serializer):
+    """People over every enrollment ever made in the program, each counted once; each step
+    implies the one before (the dashboards' nurture breakdown counts the same way)."""
+
     enrolled = serializers.IntegerField()
-    engaged = serializers.IntegerField(help_text="Any activity at or after enrolling.")
-    mql = serializers.IntegerField()
-    lead = serializers.IntegerField()
-    won = serializers.IntegerField()
+    engaged = serializers.IntegerField(
+        help_text="An engagement activity (click, download, form, reply, visit…) while enrolled,"
+        " or a later step."
+    )
+    mql = serializers.IntegerField(help_text="Moved to MQL or lead since enrolling, or won.")
+    lead = serializers.IntegerField(help_text="A lead of the person made since enrolling.")
+    won = serializers.IntegerField(help_text="Such a lead, won now.")
 
 
 class NurtureProgramViewSet(
@@ -261,7 +267,7 @@ class NurtureProgramViewSet(
     @extend_schema(responses=NurtureFunnelOutput)
     @action(detail=True, methods=["get"])
     def funnel(self, request, pk=None):
-        """Of everyone ever enrolled: engaged (any activity after enrolling), MQL, lead, won."""
+        """Of everyone ever enrolled: engaged (while enrolled), MQL, lead, won, as the dashboard."""
         funnel = selectors.program_funnel(self.get_object())
         return Response(NurtureFunnelOutput(funnel).data)
 

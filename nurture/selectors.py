@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import TruncDate
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
-from inquiries.models import Activity, Inquiry, Outcome, Stage
-from leadflow.tenancy.models import StageChange
+from inquiries.models import Inquiry, Stage
+from leadflow.lib import program_funnels
 from nurture.models import (
     ConsentEvent,
     ConsentMode,
@@ -165,52 +164,13 @@ class Funnel:
         ]
 
 
-def _since(program: NurtureProgram, inquiry: OuterRef) -> Subquery:
-    """When the inquiry was first enrolled in the program."""
-    return Subquery(
-        Enrollment.objects.filter(program=program, inquiry_id=inquiry)
-        .order_by("enrolled_at")
-        .values("enrolled_at")[:1]
-    )
-
-
-def _reached(program: NurtureProgram, stage: str) -> Q:
-    return Q(
-        Exists(
-            StageChange.objects.filter(
-                machine="inquiry",
-                object_id=OuterRef("pk"),
-                to_stage=stage,
-                created_at__gte=_since(program, OuterRef(OuterRef("pk"))),
-            )
-        )
-    )
-
-
 def program_funnel(program: NurtureProgram) -> Funnel:
-    """The program's funnel in one query, each person counted from their first enrollment in it.
+    """The program's funnel over every enrollment ever made in it, people counted once.
 
-    engaged: any activity on the inquiry (click, download, form, reply…)
-    that happened at or after that enrollment; MQL and lead: a stage move to
-    them recorded after it; won: the inquiry's outcome is won, closed on or
-    after the enrollment's day (in UTC).
+    The definition is the dashboards' (reporting registers it in
+    ``leadflow.lib.program_funnels``), so this page and the dashboard's nurture
+    breakdown agree: *engaged*, an engagement activity while enrolled; *MQL*, a
+    move to MQL or lead since the enrollment; *lead*, a lead of the person made
+    since it; *won*, such a lead won now. Each step implies the one before.
     """
-    engaged = Q(
-        Exists(
-            Activity.objects.filter(
-                inquiry_id=OuterRef("pk"),
-                occurred_at__gte=_since(program, OuterRef(OuterRef("pk"))),
-            )
-        )
-    )
-    won = Q(outcome=Outcome.WON, outcome_on__gte=TruncDate(_since(program, OuterRef("pk"))))
-    counts = Inquiry.objects.filter(
-        pk__in=Enrollment.objects.filter(program=program).values("inquiry_id")
-    ).aggregate(
-        enrolled=Count("pk"),
-        engaged=Count("pk", filter=engaged),
-        mql=Count("pk", filter=_reached(program, Stage.MQL)),
-        lead=Count("pk", filter=_reached(program, Stage.LEAD)),
-        won=Count("pk", filter=won),
-    )
-    return Funnel(**counts)
+    return Funnel(**program_funnels.count(program.pk))

@@ -20,7 +20,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from inquiries.models import Campaign, Inquiry
-from leadflow.lib import weeks
+from leadflow.lib import program_funnels, weeks
 from leadflow.tenancy.models import Partner, PartnerStatus, Tenant, User
 from leads.models import REPORTED_STAGES, Lead, LeadSettings, LeadStage, Target
 from nurture.models import Enrollment, NurtureProgram
@@ -417,18 +417,7 @@ def nurture_programs(scope: Scope) -> list[ProgramFunnel]:
     Read from the base tables, not a rollup: enrollments are a small share of inquiries,
     and engagement depends on each enrollment's own dates.
     """
-    counts = {
-        row["program_id"]: row
-        for row in facts.annotated_enrollments(program_enrollments(scope))
-        .values("program_id")
-        .annotate(
-            **{
-                step: Count("inquiry_id", distinct=True, filter=condition)
-                for step, condition in facts.PROGRAM_FILTERS.items()
-            }
-        )
-        .order_by()
-    }
+    counts = _program_counts(program_enrollments(scope))
     programs = NurtureProgram.objects.order_by("-is_long_term", "position", "name", "id")
     if scope.program_id:
         programs = programs.filter(pk=scope.program_id)
@@ -443,6 +432,35 @@ def nurture_programs(scope: Scope) -> list[ProgramFunnel]:
         )
         for program in programs
     ]
+
+
+def _program_counts(enrollments: QuerySet[Enrollment]) -> dict[int, dict[str, Any]]:
+    """Each program's people at every step (``facts.PROGRAM_FILTERS``), in one query."""
+    return {
+        row["program_id"]: row
+        for row in facts.annotated_enrollments(enrollments)
+        .values("program_id")
+        .annotate(
+            **{
+                step: Count("inquiry_id", distinct=True, filter=condition)
+                for step, condition in facts.PROGRAM_FILTERS.items()
+            }
+        )
+        .order_by()
+    }
+
+
+def program_funnel_counts(program_id: int) -> dict[str, int]:
+    """One program's funnel over every enrollment ever made in it (its page and API), one query.
+
+    Registered in ``leadflow.lib.program_funnels`` so nurture's program page counts
+    with the dashboards' definition.
+    """
+    row = _program_counts(Enrollment.objects.filter(program_id=program_id)).get(program_id, {})
+    return {
+        name: row.get(step, 0)
+        for name, step in zip(program_funnels.STEPS, facts.PROGRAM_STEPS, strict=True)
+    }
 
 
 def program_rows(step: str, scope: Scope) -> QuerySet[Inquiry]:

@@ -180,3 +180,30 @@ def test_empty_parameters_mean_not_given(programs):
     """An empty value is "not given" (``query_fields.EmptyMeansNotGiven``), never a 400."""
     body = get(programs.manager, "nurture/programs", program="", source="", campaign="")
     assert {"Spring", "Webinar"} <= set(by_name(body.json()))
+
+
+def funnel_page(program):
+    marketer = make_actor(program.tenant, Role.MARKETER)
+    response = marketer.api().get(f"/api/v1/nurture/programs/{program.pk}/funnel/")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_a_programs_own_funnel_counts_as_the_dashboard_does(programs):
+    """The program page's funnel (all its enrollments) uses the dashboard's definition."""
+    dashboard = by_name(get(programs.manager, "nurture/programs").json())["Spring"]
+    page = funnel_page(programs.spring)
+    assert [page[s] for s in ("enrolled", "engaged", "mql", "lead", "won")] == [
+        dashboard[s] for s in STEPS
+    ]
+
+
+def test_a_programs_own_funnel_counts_every_enrollment_not_a_period(programs):
+    """Webinar's q4 enrolled on 1 April: outside the March dashboard, on the program page."""
+    page = funnel_page(programs.webinar)
+    assert [page[s] for s in ("enrolled", "engaged", "mql", "lead", "won")] == [3, 1, 1, 0, 0]
+
+
+def test_a_won_lead_from_before_enrolling_is_not_won_on_the_program_page(programs):
+    """q6's lead was won on 1 March, before its enrollment on 3 March."""
+    assert funnel_page(programs.webinar)["won"] == 0
