@@ -145,3 +145,25 @@ def test_a_refused_request_is_not_stored_so_a_retry_runs(actors):
     assert response.status_code == 403
     with tenant_context(actors.tenant_a):
         assert not IdempotencyRecord.objects.exists()
+
+
+def test_claiming_a_fresh_key_is_one_statement(actors, django_assert_num_queries):
+    from leadflow.tenancy.services import claim_idempotency_key
+
+    principal = actors.owner.principal
+    with tenant_context(actors.tenant_a), django_assert_num_queries(1):
+        claim = claim_idempotency_key(key="fresh", request_fingerprint="f" * 64, by=principal)
+    assert claim.outcome == "run"
+    with tenant_context(actors.tenant_a):
+        stored = IdempotencyRecord.objects.get(pk=claim.record.pk)
+    assert (stored.key, stored.state) == ("fresh", "in_progress")
+
+
+def test_claiming_a_held_key_again_reads_it_and_says_in_progress(actors):
+    from leadflow.tenancy.services import claim_idempotency_key
+
+    principal = actors.owner.principal
+    with tenant_context(actors.tenant_a):
+        claim_idempotency_key(key="held", request_fingerprint="f" * 64, by=principal)
+        again = claim_idempotency_key(key="held", request_fingerprint="f" * 64, by=principal)
+    assert again.outcome == "in_progress"

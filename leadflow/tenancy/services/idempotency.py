@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from leadflow.tenancy.models import IdempotencyRecord, IdempotencyState
@@ -30,24 +30,61 @@ def fingerprint(*, method: str, path: str, body: bytes) -> str:
     return digest.hexdigest()
 
 
+# The claim: one statement, one round trip. A new key is inserted and returned; a key
+# already held returns nothing. Its commit does not wait for the disk
+# (``synchronous_commit`` off for this transaction only): the request's own transaction,
+# which completes the record, commits synchronously, and WAL is flushed in order, so a
+# completed record is never lost while its claim could be; a claim lost in a server crash
+# belongs to a request whose work was lost too, and its retry runs afresh, as it must.
+# (Only when the claim is a transaction of its own: inside a caller's transaction the
+# setting would reach that transaction's commit.)
+_ASYNC_COMMIT = "SELECT set_config('synchronous_commit', 'off', true);\n"
+_CLAIM_SQL = """
+INSERT INTO {table} (tenant_id, caller, key, fingerprint, state, status_code, content_type,
+    response_body, created_at, locked_at)
+VALUES (%s, %s, %s, %s, %s, NULL, '', NULL, %s, %s)
+ON CONFLICT (tenant_id, caller, key) DO NOTHING
+RETURNING id
+"""
+
+
 def claim_idempotency_key(*, key: str, request_fingerprint: str, by: Principal) -> Claim:
-    """Claim a key before running a request; commits on its own so others see it at once."""
+    """Claim a key before running a request; commits on its own so others see it at once.
+
+    A fresh key is one ``INSERT … ON CONFLICT DO NOTHING`` (in autocommit, one round
+    trip); a key already held is read and judged in a transaction: replay, mismatch,
+    still in progress, or taken over when expired or abandoned.
+    """
     now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            ("" if connection.in_atomic_block else _ASYNC_COMMIT)
+            + _CLAIM_SQL.format(table=IdempotencyRecord._meta.db_table),
+            [
+                by.tenant.pk,
+                by.caller,
+                key,
+                request_fingerprint,
+                IdempotencyState.IN_PROGRESS.value,
+                now,
+                now,
+            ],
+        )
+        inserted = cursor.fetchone()
+    if inserted is not None:
+        record = IdempotencyRecord(
+            pk=inserted[0],
+            tenant=by.tenant,
+            caller=by.caller,
+            key=key,
+            fingerprint=request_fingerprint,
+            state=IdempotencyState.IN_PROGRESS,
+            created_at=now,
+            locked_at=now,
+        )
+        record._state.adding = False
+        return Claim("run", record)
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(
-                    tenant=by.tenant,
-                    caller=by.caller,
-                    key=key,
-                    fingerprint=request_fingerprint,
-                    state=IdempotencyState.IN_PROGRESS,
-                    created_at=now,
-                    locked_at=now,
-                )
-            return Claim("run", record)
-        except IntegrityError:
-            pass
         record = IdempotencyRecord.objects.get(caller=by.caller, key=key)
         if now - record.created_at > settings.IDEMPOTENCY_KEY_TTL:
             return _take_over(record, request_fingerprint, now, fresh=True)
