@@ -24,7 +24,6 @@ from leadflow.tenancy.models import (
     PartnerStatus,
     PartnerTier,
     Role,
-    Tenant,
     User,
     UserToken,
 )
@@ -84,31 +83,33 @@ def principal_for_session(
 
 
 def principal_for_secret(secret: str) -> Principal | None:
-    """The caller a bearer secret belongs to; ``None`` if unknown, revoked or suspended."""
+    """The caller a bearer secret belongs to; ``None`` if unknown, revoked or suspended.
+
+    The secret names its tenant, so the credential is read in that tenant's scope with
+    its tenant joined: one query for a key (a partner's integration calls on every
+    request), two for a user token (its membership).
+    """
     parsed = tokens.parse(secret)
     if parsed is None:
         return None
-    tenant = Tenant.objects.filter(pk=parsed.tenant_id).first()
-    if tenant is None:
-        return None
-    with tenant_context(tenant):
+    with tenant_context(parsed.tenant_id):
         if parsed.kind == tokens.API_KEY_KIND:
             key = (
-                ApiKey.objects.select_related("partner")
+                ApiKey.objects.select_related("partner", "tenant")
                 .filter(key_hash=parsed.digest, revoked_at__isnull=True)
                 .first()
             )
             if key is None or (key.partner and not partner_may_act(key.partner)):
                 return None
             return Principal(
-                tenant=tenant,
+                tenant=key.tenant,
                 role=key.role or None,
                 via="api_key",
                 api_key=key,
                 partner=key.partner,
             )
         token = (
-            UserToken.objects.select_related("user")
+            UserToken.objects.select_related("user", "tenant")
             .filter(token_hash=parsed.digest, revoked_at__isnull=True, user__is_active=True)
             .first()
         )
@@ -122,7 +123,7 @@ def principal_for_secret(secret: str) -> Principal | None:
         if membership is None or (membership.partner and not partner_may_act(membership.partner)):
             return None
         return Principal(
-            tenant=tenant,
+            tenant=token.tenant,
             role=membership.role,
             via="user_token",
             user=token.user,

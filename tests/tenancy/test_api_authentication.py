@@ -123,3 +123,15 @@ def test_partner_users_session_acts_for_the_partner(actors, client):
     partner_user = make_actor(actors.tenant_a, "rep", partner=partner)
     client.force_login(partner_user.user)
     assert client.get("/api/v1/me/").json()["partner"]["name"] == "Fabrikam"
+
+
+def test_a_key_is_read_with_its_tenant_in_one_query(partner_key, django_assert_num_queries):
+    from leadflow.tenancy.selectors import principal_for_secret
+
+    with django_assert_num_queries(1):
+        principal = principal_for_secret(partner_key.secret)
+    assert principal is not None
+    assert (principal.tenant.slug, principal.partner.name) == (
+        partner_key.credential.tenant.slug,
+        "Northwind",
+    )
