@@ -39,6 +39,7 @@ schemathesis: install
 # them to docs/performance.md. BENCH_ARGS reach every script, e.g. --no-record.
 BENCHES ?= capture rescore import_csv inbox outbox missing_updates lead_lists routing digests
 BENCHES += partner_sync
+BENCHES += partner_api
 BENCHES += webhooks
 BENCHES += weekly_report
 BENCHES += dashboards
