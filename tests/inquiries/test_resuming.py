@@ -138,7 +138,7 @@ def dry_run_job(tenant, state, *, minutes_ago) -> ImportJob:
     with tenant_context(tenant):
         job.dry_run = {
             "state": state,
-            "updated_at": (timezone.now() - timedelta(minutes=minutes_ago)).isoformat(),
+            "updated_at": (NOW - timedelta(minutes=minutes_ago)).isoformat(),
         }
         job.save(update_fields=["dry_run"])
     return job
