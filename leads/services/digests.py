@@ -218,8 +218,11 @@ def _person(buyer: _Buyer) -> str:
 # stripped, else the email, the phone, the external id) and " (company)" when there is one.
 # Worked out by the query for the 45,000 listed leads at 200,000: no buyer's columns sent to
 # Python and no object a lead there.
+# The characters ``str.strip()`` removes (Python's whitespace, not only ASCII's), as an
+# escaped SQL literal, so a name of no-break spaces is no name in SQL either.
+_WHITESPACE = "".join(f"\\u{ord(ch):04x}" for ch in map(chr, range(0x3001)) if ch.isspace())
 PERSON_SQL = (
-    "COALESCE(NULLIF(btrim(i.first_name || ' ' || i.last_name, E' \\t\\n\\r\\f\\v'), ''), "
+    f"COALESCE(NULLIF(btrim(i.first_name || ' ' || i.last_name, E'{_WHITESPACE}'), ''), "
     "NULLIF(i.email, ''), NULLIF(i.phone, ''), i.external_id)"
     " || CASE WHEN i.company <> '' THEN ' (' || i.company || ')' ELSE '' END"
 )
