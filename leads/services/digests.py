@@ -45,7 +45,6 @@ from django.db.models import (
     QuerySet,
     When,
 )
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from inquiries.models import Inquiry
@@ -311,7 +310,7 @@ def owing_leads(week: date, tz: tzinfo) -> QuerySet[Any]:
             owner_rep=_owner_partition()[1],
         )
         .order_by()
-        .values("id", "inquiry_id", "partner_id", "owner_rep", "missing", "missed")
+        .values("id", "inquiry_id", "partner_id", "rep_id", "owner_rep", "missing", "missed")
     )
 
 
@@ -326,7 +325,9 @@ _COUNTS = f"""sum(CASE
     WHEN d.missing THEN {_LEADS + 1} ELSE 0 END)::bigint"""
 
 
-def counts_query(week: date, tz: tzinfo) -> tuple[str, tuple[Any, ...]]:
+def counts_query(
+    week: date, tz: tzinfo, owing_sql: tuple[str, tuple[Any, ...]] | None = None
+) -> tuple[str, tuple[Any, ...]]:
     """Every owner's counts and who they are (SQL and parameters): one row an owner with
     something in the digest (``_Counts``).
 
@@ -334,7 +335,7 @@ def counts_query(week: date, tz: tzinfo) -> tuple[str, tuple[Any, ...]]:
     PostgreSQL may scan in parallel with partial aggregates), the owner's name and
     address joined to the 2,000 groups.
     """
-    inner, params = owing_leads(week, tz).query.sql_with_params()
+    inner, params = owing_sql or owing_leads(week, tz).query.sql_with_params()
     tenant_id = require_tenant_id()
     sql = f"""
 SELECT c.partner_id, c.owner_rep, c.n >> 42, c.n & {_LATE - 1}, c.n >> 21 & {_LATE - 1},
@@ -352,7 +353,9 @@ LEFT JOIN {Membership._meta.db_table} m ON m.user_id = c.owner_rep AND m.tenant_
     return sql, (*params, tenant_id, tenant_id)
 
 
-def listing_query(week: date, tz: tzinfo) -> tuple[str, tuple[Any, ...]]:
+def listing_query(
+    week: date, tz: tzinfo, owing_sql: tuple[str, tuple[Any, ...]] | None = None
+) -> tuple[str, tuple[Any, ...]]:
     """One owner's listed leads (SQL and parameters), for a ``LATERAL`` over an owner ``c``
     (``c.partner_id``, ``c.owner_rep``, ``c.missing``): at most ``DIGEST_LIMIT`` rows
     ``(key, id, missed, person)``, this week's missing first, then by id (the keys' order).
@@ -361,32 +364,27 @@ def listing_query(week: date, tz: tzinfo) -> tuple[str, tuple[Any, ...]]:
     and the read stops at the ``min(missing, 25)``-th; the leads with only late weeks
     are read only when fewer than 25 are missing, and stop at the rest (a rep's from
     ``leads_lead_digest_listing_idx``, index only; a partner's from its own index). Only
-    the listed leads' buyers are read, by primary key.
+    the listed leads' buyers are read, by primary key. ``owing_sql``: ``owing_leads``'s
+    SQL and parameters when the caller has them.
     """
-    rep = Q(partner__isnull=True, rep_id=RawSQL("c.owner_rep", []))
-    partner = Q(partner_id=RawSQL("c.partner_id", []))
-    is_rep = "c.partner_id IS NULL"
-    is_partner = "c.partner_id IS NOT NULL"
-    missing = f"least(c.missing, {DIGEST_LIMIT})"
-    late_only = f"greatest({DIGEST_LIMIT} - c.missing, 0)"
+    inner, inner_params = owing_sql or owing_leads(week, tz).query.sql_with_params()
+    rep = ("d.partner_id IS NULL AND d.rep_id = c.owner_rep", "c.partner_id IS NULL")
+    partner = ("d.partner_id = c.partner_id", "c.partner_id IS NOT NULL")
+    missing = ("d.missing", f"least(c.missing, {DIGEST_LIMIT})")
+    late_only = ("NOT d.missing AND d.missed > 0", f"greatest({DIGEST_LIMIT} - c.missing, 0)")
     branches = []
     params: list[Any] = []
-    for owner, kind in ((rep, is_rep), (partner, is_partner)):
-        for this_week, limit in ((True, missing), (False, late_only)):
-            leads = owing_leads(week, tz).filter(owner)
-            leads = (
-                leads.filter(missing=True)
-                if this_week
-                else leads.filter(missing=False, missed__gt=0)
-            )
-            sql, branch_params = leads.values("id", "inquiry_id", "missed").query.sql_with_params()
-            flag = 0 if this_week else 1
+    for owned, kind in (rep, partner):
+        for flag, (which, limit) in enumerate((missing, late_only)):
+            # ``owing_leads`` is a plain subquery: PostgreSQL pulls it up, so the owner's
+            # condition and the order by id reach the index.
             branches.append(
-                f"SELECT ({flag}::bigint << {_KEY_LATE_ONLY}) | (b.id::bigint << {_KEY_ID_SHIFT})"
-                f" | b.missed AS key, b.id, b.inquiry_id, b.missed FROM ({sql} ORDER BY "
-                f'"{Lead._meta.db_table}"."id" LIMIT CASE WHEN {kind} THEN {limit} ELSE 0 END) b'
+                f"(SELECT ({flag}::bigint << {_KEY_LATE_ONLY}) | (d.id::bigint << {_KEY_ID_SHIFT})"
+                f" | d.missed AS key, d.id, d.inquiry_id, d.missed FROM ({inner}) d"
+                f" WHERE {owned} AND {which}"
+                f" ORDER BY d.id LIMIT CASE WHEN {kind} THEN {limit} ELSE 0 END)"
             )
-            params.extend(branch_params)
+            params.extend(inner_params)
     union = "\n    UNION ALL\n    ".join(branches)
     sql = f"""
 SELECT k.key, k.id, k.missed, {PERSON_SQL} AS person
@@ -402,8 +400,9 @@ def digest_query(week: date, tz: tzinfo) -> tuple[str, tuple[Any, ...]]:
     """The digest's one query on PostgreSQL (SQL and parameters): one row an owner
     (``_Owner``): ``counts_query``'s counts, and each owner's listed leads
     (``listing_query``) as their keys and buyers, in the keys' order."""
-    counts, counts_params = counts_query(week, tz)
-    listing, listing_params = listing_query(week, tz)
+    owing = owing_leads(week, tz).query.sql_with_params()
+    counts, counts_params = counts_query(week, tz, owing)
+    listing, listing_params = listing_query(week, tz, owing)
     sql = f"""
 SELECT c.partner_id, c.owner_rep, c.leads, c.missing, c.late, x.keys, x.persons,
     c.full_name, c.email, c.is_active, c.name, c.contact_email, c.member
@@ -615,7 +614,8 @@ def _queue_rendered_in_sql(tenant: str, week: date, tz: tzinfo, label: str) -> i
 
 
 def _render_in_sql(tenant: str, week: date, tz: tzinfo, label: str) -> int:
-    sql, params = counts_query(week, tz)
+    owing = owing_leads(week, tz).query.sql_with_params()
+    sql, params = counts_query(week, tz, owing)
     with connection.cursor() as cursor:
         cursor.execute(QUERY_SETTINGS + sql, params)
         owners = [_Counts._make(row) for row in cursor.fetchall()]
@@ -651,10 +651,12 @@ def _render_in_sql(tenant: str, week: date, tz: tzinfo, label: str) -> int:
     partners = [row for row in owners if row.partner_id is not None]
     if partners:
         # Partners' webhook endpoints hear of the same leads (issue 18) as the email lists.
-        webhook_events.reminders(_partner_listed(partners, week, tz), week=label)
+        webhook_events.reminders(
+            _partner_listed(partners, listing_query(week, tz, owing)), week=label
+        )
     if not columns[0]:
         return 0
-    listing, listing_params = listing_query(week, tz)
+    listing, listing_params = listing_query(week, tz, owing)
     lates = [_late_weeks(mask, week) for mask in range(1, 1 << (LATE_WEEKS + 1))]
     link = f"{site}/leads/"
     return outbox.enqueue_select(
@@ -673,9 +675,11 @@ def _render_in_sql(tenant: str, week: date, tz: tzinfo, label: str) -> int:
     )
 
 
-def _partner_listed(partners: list[_Counts], week: date, tz: tzinfo) -> dict[int, list[int]]:
+def _partner_listed(
+    partners: list[_Counts], listing_sql: tuple[str, tuple[Any, ...]]
+) -> dict[int, list[int]]:
     """The leads each partner's email lists (``listing_query``), by partner id: one query."""
-    listing, params = listing_query(week, tz)
+    listing, params = listing_sql
     sql = f"""
 SELECT c.partner_id, array_agg(t.id ORDER BY t.key)
 FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS c(partner_id, owner_rep, missing)
