@@ -7,17 +7,18 @@ Monday at ``DIGEST_HOUR`` in the tenant's zone; the hourly beat may run late,
 so any later run in the same ISO week still sends it, and the outbox key
 (``digest:missing:<week>:<owner>``) makes a second run add nothing.
 
-Set-based, one query for all owners whatever their number: one scan of the
-open leads that owe an update (``owing_update``) with the buyer and the owner
-joined. The backlog is read from the lead row alone — ``Lead.reported_weeks``
-(a bit a week, kept by ``record_weekly_update``) and the lead's assignment and
-acceptance decide, in SQL, which of the last ``LATE_WEEKS`` closed weeks were
-owed and have no update (``missed_in_window``, My week's rule); no update is
-read. An email of a hundred lead lines is not read, so the query also ranks
-each owner's leads (``row_number() over (partition by owner)``: this week's
-missing first) and returns at most ``DIGEST_LIMIT`` of them with the owner's
-counts; the email then says "and 57 more — see My week". Python only groups
-the rows by owner. An owner with only a backlog still gets the one email.
+Set-based, the same statements for one owner as for thousands. The backlog is
+read from the lead row alone — ``Lead.reported_weeks`` (a bit a week, kept by
+``record_weekly_update``) and the lead's assignment and acceptance decide, in
+SQL, which of the last ``LATE_WEEKS`` closed weeks were owed and have no update
+(``missed_in_window``, My week's rule); no update is read. On PostgreSQL the
+job reads every owner's counts (``counts_query``, a plain ``GROUP BY`` owner),
+and one ``INSERT … SELECT`` (``JOB_SQL``) lists each owner's first
+``DIGEST_LIMIT`` leads (``listing_query``: this week's missing first, from an
+index, stopping at the 25th), names their buyers, renders the emails and writes
+them to the outbox; an email says "and 57 more — see My week" for the rest.
+Elsewhere (SQLite) the same rows are read in Python and ``_text`` renders the
+same emails. An owner with only a backlog still gets the one email.
 
 The email names the buyer and the company and links the lead — never the
 score or internal notes, which may be forwarded outside.
