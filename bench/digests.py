@@ -17,10 +17,12 @@ the runtime role under row-level security, in ``--pairs`` rounds in ABBA order
 counts):
 
 * the figure — the whole job, ``queue_missing_update_digests`` at Monday 07:01
-  in a transaction rolled back afterwards: the tenant, the digest's one query
-  (every owner's counts, first 25 leads and their buyers, one row an owner),
-  the sent keys, one email rendered an owner and one ``INSERT`` of them all
-  through the outbox (``outbox.enqueue_many``);
+  in a transaction rolled back afterwards: the tenant, every owner's counts
+  (``counts_query``, one row an owner), the sent keys, and one
+  ``INSERT … SELECT`` that lists each owner's first 25 leads with their
+  buyers, renders one email an owner and writes them all to the outbox
+  (``outbox.enqueue_select``; before 2026-12-08: one query of counts and
+  listed leads, the emails rendered in Python, ``outbox.enqueue_many``);
 * the baseline the issue names — the plain ``GROUP BY`` owner (the partner,
   else the rep) of the same counts: this week's missing and the leads with
   late weeks, over the same owing leads with the same rules

@@ -250,6 +250,21 @@ class Lead(TenantOwnedModel):
                 name="leads_lead_reported_owner_idx",
                 condition=models.Q(stage__in=["accepted", "sql"]),
             ),
+            # The Monday digest's listing: each rep's open leads in id order with what the rules
+            # read, so an owner's first 25 are an index-only read that stops at the 25th.
+            models.Index(
+                fields=["tenant", "rep", "id"],
+                include=[
+                    "partner",
+                    "inquiry",
+                    "assigned_at",
+                    "accepted_at",
+                    "last_update_week",
+                    "reported_weeks",
+                ],
+                name="leads_lead_digest_listing_idx",
+                condition=models.Q(stage__in=["accepted", "sql"]),
+            ),
             # The postponement scan: postponed leads by the date they come back.
             models.Index(
                 fields=["tenant", "postponed_until"],

@@ -17,7 +17,7 @@ docs/architecture.md, "The outbox and what exactly-once can honestly mean".
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +52,27 @@ def enqueue_many(
     from leadflow.outbox import services
 
     return services.enqueue_many(kind, messages, due_at=due_at)
+
+
+def enqueue_select(
+    kind: str,
+    rows_sql: str,
+    params: Sequence[Any],
+    *,
+    cause: tuple[str, object] | None = None,
+    due_at: datetime | None = None,
+) -> int:
+    """Write the messages a query selects in one ``INSERT … SELECT`` (``enqueue_select``)."""
+    from leadflow.outbox import services
+
+    return services.enqueue_select(kind, rows_sql, params, cause=cause, due_at=due_at)
+
+
+def check(kind: str, key: str, recipient: str, payload: Mapping[str, Any]) -> None:
+    """Refuse (ValueError) a message ``enqueue`` would refuse (``services.check``)."""
+    from leadflow.outbox import services
+
+    services.check(kind, key, recipient, payload)
 
 
 def message(

@@ -12,7 +12,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -134,6 +134,62 @@ def enqueue_many(
     if due <= timezone.now():
         kick_after_commit(tenant_id)
     return accepted
+
+
+def enqueue_select(
+    kind: str,
+    rows_sql: str,
+    params: Sequence[Any],
+    *,
+    cause: tuple[str, object] | None = None,
+    due_at: datetime | None = None,
+) -> int:
+    """``enqueue_many`` for messages a query writes (PostgreSQL): one ``INSERT … SELECT``, so
+    no message passes through Python. The number of messages newly written.
+
+    ``rows_sql`` (with ``%s`` placeholders for ``params``) selects ``key, recipient,
+    payload`` (``jsonb``), one row a message. The caller vouches for each row what
+    ``enqueue_many`` checks (``check``: run it on each key and recipient, with a payload
+    of the same fields, before building the query); a key already in the outbox keeps its
+    first message (``ON CONFLICT DO NOTHING``) and is not counted. The dispatcher is
+    kicked once after the commit when something due now was written.
+    """
+    tenant_id = require_tenant_id()
+    now = timezone.now()
+    due = due_at or now
+    cause_type, cause_id = _cause_columns(cause)
+    sql = f"""
+WITH m(key, recipient, payload) AS ({rows_sql})
+INSERT INTO {OutboxMessage._meta.db_table} (
+    tenant_id, kind, key, recipient, payload, due_at, state, attempts, last_error,
+    cause_type, cause_id, created_at)
+SELECT %s, %s, m.key, m.recipient, m.payload, %s, %s, 0, '', %s, %s, %s FROM m
+ON CONFLICT DO NOTHING
+"""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                *params,
+                tenant_id,
+                kind,
+                due,
+                str(OutboxState.PENDING),
+                cause_type,
+                cause_id,
+                now,
+            ],
+        )
+        written = max(cursor.rowcount, 0)
+    if written and due <= timezone.now():
+        kick_after_commit(tenant_id)
+    return written
+
+
+def check(kind: str, key: str, recipient: str, payload: Mapping[str, Any]) -> None:
+    """The check ``enqueue`` and ``enqueue_many`` make of a message (ValueError when refused),
+    for callers of ``enqueue_select`` to make before their query writes it."""
+    _check(kind, key, recipient, payload)
 
 
 def _check(kind: str, key: str, recipient: str, payload: Mapping[str, Any]) -> None:
