@@ -31,11 +31,13 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.utils import timezone
 
+from leadflow.lib import times
 from leadflow.lib.instances import loaded
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.principal import Principal
 from leads.models import Lead, UpdateStatus
 from leads.selectors.leads import lead_list
+from leads.selectors.weekly import current_week
 from leads.services.lifecycle import set_next_step
 from leads.services.touches import CheckedTouch, works_lead
 from leads.services.updates import (
@@ -108,7 +110,7 @@ def sync_updates(*, items: Sequence[SyncItem], by: Principal) -> list[SyncOutcom
     set_based = connection.vendor == "postgresql"
     one_by_one = {item.lead for item in items if not set_based or _needs_services(item)}
     outcomes: dict[int, SyncOutcome] = {}
-    batch = _Batch(by=by)
+    batch = _Batch(by=by, this_week=current_week(times.zone(by.tenant.timezone)))
     with transaction.atomic():
         visible, arrived = _locked_leads(items, by, touches=any(_touch(item) for item in items))
         batch.arrived = arrived
@@ -149,22 +151,25 @@ def _locked_leads(
     ``LEAD_FIELDS`` only (``leadflow.lib.instances.loaded``), as ``.only()``
     makes them without ``__init__``'s pass over every field.
     """
+    # ``id = ANY(array)``: one parameter, where ``pk__in`` prepares and binds 1,000 (~3 ms).
+    ids = sorted({item.lead for item in items})
     leads = (
         lead_list(principal=by)
         .select_related(None)
-        .filter(pk__in={item.lead for item in items})
+        .extra(where=[f'"{Lead._meta.db_table}"."id" = ANY(%s)'], params=[ids])
         .order_by("pk")
         .select_for_update(of=("self",))
     )
     found: dict[int, Lead] = {}
     arrived: dict[int, datetime] = {}
+    db = connection.alias
     if touches:
         for *values, created_at in leads.values_list(*LEAD_FIELDS, "inquiry__created_at"):
-            found[values[0]] = loaded(Lead, LEAD_FIELDS, values)
+            found[values[0]] = loaded(Lead, LEAD_FIELDS, values, db=db)
             arrived[values[0]] = created_at
     else:
         for values in leads.values_list(*LEAD_FIELDS):
-            found[values[0]] = loaded(Lead, LEAD_FIELDS, values)
+            found[values[0]] = loaded(Lead, LEAD_FIELDS, values, db=db)
     return found, arrived
 
 
@@ -196,6 +201,8 @@ class _Batch:
     reported: dict[int, tuple[date | None, int]] = field(default_factory=dict)
     # Each lead's inquiry's arrival (read when some item has a touch).
     arrived: dict[int, datetime] = field(default_factory=dict)
+    # The current week in the tenant's zone: the clock read once for every item.
+    this_week: date | None = None
 
     def check(self, item: SyncItem, lead: Lead) -> SyncOutcome | None:
         """Check one item as ``record_weekly_update`` would; its refusal, or None (kept)."""
@@ -214,6 +221,7 @@ class _Batch:
                 touch=touch,
                 week=item.update.get("week"),
                 by=self.by,
+                this_week=self.this_week,
             )
             checked_touch = (
                 check_update_touch(
