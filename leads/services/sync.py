@@ -346,7 +346,7 @@ WITH inserted AS (
     UPDATE leads_lead AS l SET last_update_week = r.week, reported_weeks = r.mask
     FROM unnest(%(marked)s::bigint[], %(last_weeks)s::date[], %(masks)s::bigint[])
         AS r(id, week, mask)
-    WHERE l.tenant_id = %(tenant)s AND l.id = r.id
+    WHERE l.tenant_id = %(tenant)s AND l.id = ANY(%(marked)s::bigint[]) AND l.id = r.id
 ), audited AS (
     INSERT INTO tenancy_auditevent (
         tenant_id, actor_id, actor_label, action, object_type, object_id, object_repr,
