@@ -10,9 +10,14 @@ item is checked in memory by the single endpoint's own checks
 (``works_lead``, ``updates.check_update``, ``updates.check_update_touch``),
 so a refused item says exactly what ``POST …/updates/`` would and writes
 nothing; then the accepted items are written together — one ``INSERT`` of
-the touches, one of the updates, one ``UPDATE`` of the leads' reported
-weeks, one ``INSERT`` of the audit rows (``record_audits``), the same rows
-the single path writes. An item that closes its lead (won, lost, postponed)
+the touches (when there are any), then one statement (``WRITE_SQL``,
+data-modifying CTEs over arrays) for the ``INSERT`` of the updates, the
+``UPDATE`` of the leads' reported weeks and the call's one ``leads.sync``
+audit row. The update rows are the per-lead record (the timeline reads them);
+the audit row names the call: the count, the leads, the updates and the
+touches, in the items' order (as routing's one ``routing.run`` row a run).
+The single path (``record_weekly_update``) still writes its
+``lead.weekly_update`` row a lead. An item that closes its lead (won, lost, postponed)
 or sets a next step goes through the same services as the single endpoints
 (``updates.record_weekly_update``, then ``lifecycle.set_next_step``) in a
 savepoint of its own, and so does every other item of that lead, in order
