@@ -21,12 +21,18 @@ from django.db.models.base import ModelState
 M = TypeVar("M", bound=Model)
 
 
-def loaded(model: type[M], names: Sequence[str], values: Sequence[Any]) -> M:
-    """A stored ``model`` instance with the attributes ``names`` (attnames) set to ``values``."""
+def loaded(
+    model: type[M], names: Sequence[str], values: Sequence[Any], *, db: str | None = None
+) -> M:
+    """A stored ``model`` instance with the attributes ``names`` (attnames) set to ``values``.
+
+    ``db``: the connection's alias, when the caller makes many (``connection.alias`` goes
+    through a thread-local proxy: ~3 µs a read, as much as the rest of this function).
+    """
     instance = model.__new__(model)
     instance.__dict__.update(zip(names, values, strict=True))
     state = ModelState()
     state.adding = False
-    state.db = connection.alias
+    state.db = connection.alias if db is None else db
     instance._state = state
     return instance
