@@ -123,9 +123,13 @@ class Territory:
         return "", self.default_team
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RouteDecision:
-    """Who gets a lead and why: the rule, the team, the owner, their turn and who was skipped."""
+    """Who gets a lead and why: the rule, the team, the owner, their turn and who was skipped.
+
+    Slotted and not frozen (nothing changes one once made): a run makes one a lead, and a
+    frozen dataclass's ``__init__`` sets each of its fields the slow way.
+    """
 
     rule: str
     team: Team | None
@@ -140,7 +144,7 @@ class RouteDecision:
     # The team was the tenant's default (no rule matched): said in ``reason``.
     default: bool = False
 
-    @cached_property
+    @property
     def reason(self) -> str:
         """The decision in one sentence (worked out when read: a run of 10,000 leads reads it
         only for the few nobody could take)."""
@@ -409,17 +413,15 @@ def decide(
     """
     candidates = []
     busy = load.busy_keys(starts_at, duration_minutes)
+    open_leads = load.open_leads
+    built = pool.candidates
     for owner in pool.owners:
-        facts = (
-            owner.key,
-            load.open_leads[owner.key],
-            owner.key in busy,
-            owner.key in exclude,
-        )
-        candidate = pool.candidates.get(facts)
+        key = owner.key
+        facts = (key, open_leads[key], key in busy, key in exclude)
+        candidate = built.get(facts)
         if candidate is None:
-            candidate = pool.candidates[facts] = Candidate(
-                key=owner.key,
+            candidate = built[facts] = Candidate(
+                key=key,
                 weight=owner.weight,
                 open_leads=facts[1],
                 capacity=owner.capacity,
@@ -432,21 +434,28 @@ def decide(
         candidates.append(candidate)
     choice = choose(candidates, pool.state)
     by_key = pool.by_key
-    skips = [(by_key[key].name, str(reason)) for key, reason in choice.skipped]
-    winner = by_key.get(choice.key) if choice.key is not None else None
-    turn = pool.turns[winner.key] if winner is not None else None
+    skips = (
+        [(by_key[key].name, str(reason)) for key, reason in choice.skipped]
+        if choice.skipped
+        else []
+    )
+    if choice.key is None:
+        return RouteDecision(
+            rule, pool.team, pool.name, None, None, "", None, skips, choice.state, None, default
+        )
+    winner = by_key[choice.key]
     return RouteDecision(
-        rule=rule,
-        team=pool.team,
-        team_name=pool.name,
-        rep=winner.rep if winner else None,
-        partner=winner.partner if winner else None,
-        owner_name=winner.name if winner else "",
-        turn=turn,
-        skips=skips,
-        state=choice.state,
-        owner_key=winner.key if winner else None,
-        default=default,
+        rule,
+        pool.team,
+        pool.name,
+        winner.rep,
+        winner.partner,
+        winner.name,
+        pool.turns[winner.key],
+        skips,
+        choice.state,
+        winner.key,
+        default,
     )
 
 
