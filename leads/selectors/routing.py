@@ -84,6 +84,16 @@ class Pool:
     # Candidates already built, by (key, open leads, busy, declined): a run of many leads
     # builds one new candidate a lead (the winner's count grew), not the whole team.
     candidates: dict[tuple[str, int, bool, bool], Candidate] = field(default_factory=dict)
+    # The owners as candidates with no clash and no decline, in order, as of ``load.grown``
+    # up to ``seen``: from one lead to the next only the owners whose count grew change.
+    plain: list[Candidate] = field(default_factory=list)
+    load: Workload | None = None
+    seen: int = 0
+
+    @cached_property
+    def index(self) -> dict[str, int]:
+        """Each owner's place in ``owners`` (0 for the first)."""
+        return {owner.key: n for n, owner in enumerate(self.owners)}
 
     @cached_property
     def by_key(self) -> dict[str, Owner]:
@@ -179,6 +189,14 @@ class Workload:
 
     open_leads: Counter[str] = field(default_factory=Counter)
     spans: list[tuple[datetime, datetime, str]] = field(default_factory=list)
+    # The keys whose open count grew within a run (``took``), in order: the pools' candidate
+    # lists catch up with them.
+    grown: list[str] = field(default_factory=list)
+
+    def took(self, key: str) -> None:
+        """``key`` was given one more open lead within the run."""
+        self.open_leads[key] += 1
+        self.grown.append(key)
 
     def busy_keys(self, starts_at: datetime | None, duration_minutes: int) -> set[str]:
         """The owner keys with a meeting overlapping ``[starts_at, +duration)``."""
@@ -411,27 +429,17 @@ def decide(
 
     ``exclude`` are the owner keys (``m<id>``/``p<id>``) who declined this lead.
     """
-    candidates = []
     busy = load.busy_keys(starts_at, duration_minutes)
-    open_leads = load.open_leads
-    built = pool.candidates
-    for owner in pool.owners:
-        key = owner.key
-        facts = (key, open_leads[key], key in busy, key in exclude)
-        candidate = built.get(facts)
-        if candidate is None:
-            candidate = built[facts] = Candidate(
-                key=key,
-                weight=owner.weight,
-                open_leads=facts[1],
-                capacity=owner.capacity,
-                on_leave=owner.on_leave,
-                active=owner.active,
-                suspended=owner.suspended,
-                busy_at_time=facts[2],
-                declined=facts[3],
-            )
-        candidates.append(candidate)
+    candidates = _plain(pool, load)
+    if busy or exclude:
+        candidates = list(candidates)
+        index = pool.index
+        for key in busy | set(exclude):
+            place = index.get(key)
+            if place is not None:
+                candidates[place] = _candidate(
+                    pool, pool.owners[place], load.open_leads[key], key in busy, key in exclude
+                )
     choice = choose(candidates, pool.state)
     by_key = pool.by_key
     skips = (
@@ -457,6 +465,47 @@ def decide(
         winner.key,
         default,
     )
+
+
+def _plain(pool: Pool, load: Workload) -> list[Candidate]:
+    """The pool's owners as candidates with no clash and no decline, caught up with ``load``:
+    built once a run, then only the owners whose open count grew (``Workload.took``)."""
+    if pool.load is not load:
+        pool.plain = [
+            _candidate(pool, owner, load.open_leads[owner.key], False, False)
+            for owner in pool.owners
+        ]
+        pool.load = load
+        pool.seen = len(load.grown)
+    elif pool.seen < len(load.grown):
+        index = pool.index
+        for key in load.grown[pool.seen :]:
+            place = index.get(key)
+            if place is not None:
+                pool.plain[place] = _candidate(
+                    pool, pool.owners[place], load.open_leads[key], False, False
+                )
+        pool.seen = len(load.grown)
+    return pool.plain
+
+
+def _candidate(pool: Pool, owner: Owner, open_leads: int, busy: bool, declined: bool) -> Candidate:
+    """The router's view of ``owner`` with these counts (made once, then reused)."""
+    facts = (owner.key, open_leads, busy, declined)
+    candidate = pool.candidates.get(facts)
+    if candidate is None:
+        candidate = pool.candidates[facts] = Candidate(
+            key=owner.key,
+            weight=owner.weight,
+            open_leads=open_leads,
+            capacity=owner.capacity,
+            on_leave=owner.on_leave,
+            active=owner.active,
+            suspended=owner.suspended,
+            busy_at_time=busy,
+            declined=declined,
+        )
+    return candidate
 
 
 def explain(

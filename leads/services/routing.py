@@ -320,7 +320,7 @@ def route_leads(
         )
         pool.state = decision.state
         if decision.owner_key is not None:
-            load.open_leads[decision.owner_key] += 1
+            load.took(decision.owner_key)
             if meeting:
                 load.book(decision.owner_key, meeting)
         routed.append(_Routed(lead, decision, lead.rep_id, lead.partner_id))
