@@ -13,10 +13,10 @@ security, figure and baseline in ``--pairs`` pairs in ABBA order
 (``common.alternate``):
 
 * figure — ``leads.services.routing.route_leads`` over every lead (kind
-  ``routed``): rules, locks, candidates, the pure router per lead, one UPDATE of
-  the leads (the meeting's rep is read through its lead since 2026-12-07), the
-  Assignment records' INSERT, the run's one audit row, the rotation, one
-  assignment email per owner;
+  ``routed``): rules, locks, candidates, the pure router per lead, one statement
+  writing the leads and their Assignment records (an UPDATE into an INSERT since
+  2026-12-08; the meeting's rep is read through its lead since 2026-12-07), the
+  run's one audit row, the rotation, one assignment email per owner;
 * baseline — one plain ``UPDATE leads_lead SET rep_id = v.rep FROM (VALUES …)``
   giving the same leads the same owners (the figure's own result).
 
@@ -51,7 +51,7 @@ INTRO = (
     "`python bench/routing.py` (see `bench/README.md`): 10,000 booked leads awaiting an "
     "owner, 2 teams × 10 reps (a territory rule and a default team). "
     "`leads.services.routing.route_leads` (rules, team locks, candidates, the pure router per "
-    "lead, one UPDATE of the leads, the Assignment records' insert, one audit row a run, one "
+    "lead, one statement writing the leads and their Assignment records, one audit row a run, one "
     "email per owner) against one plain `UPDATE leads_lead SET rep_id = v.rep "
     "FROM (VALUES …)` of the same owners, as the runtime role under row-level security — "
     "goal ≤ 2×. Each run appends its figures here."
@@ -178,9 +178,8 @@ def _time_phases(call) -> None:
         "workload",
         "_declined",
         "decide",
-        "_write",
+        "_store",
         "_save_rotation",
-        "_insert_assignments",
         "_audit",
         "_update_given",
         "_invite",

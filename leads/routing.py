@@ -59,12 +59,15 @@ class Candidate:
     suspended: bool = False
     busy_at_time: bool = False
     declined: bool = False
+    # ``skip_reason()`` worked out once: a candidate is decided on for many leads of a run.
+    skip: SkipReason | None = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
         if self.weight < 1:
             raise ValueError(f"Candidate {self.key!r}: weight must be at least 1.")
         if self.capacity is not None and self.capacity < 0:
             raise ValueError(f"Candidate {self.key!r}: capacity cannot be negative.")
+        object.__setattr__(self, "skip", self.skip_reason())
 
     def skip_reason(self) -> SkipReason | None:
         """The first reason this candidate cannot take a lead now, or ``None``.
@@ -114,30 +117,31 @@ class Choice:
 
 def choose(candidates: Sequence[Candidate], state: TeamState | None = None) -> Choice:
     """Pick the next owner among ``candidates`` by smooth weighted round robin."""
-    _refuse_duplicates(candidates)
+    if len({candidate.key for candidate in candidates}) != len(candidates):
+        _refuse_duplicates(candidates)
     state = state or TeamState()
     skipped: list[tuple[str, SkipReason]] = []
-    eligible: list[Candidate] = []
-    for candidate in candidates:
-        reason = candidate.skip_reason()
-        if reason is None:
-            eligible.append(candidate)
-        else:
-            skipped.append((candidate.key, reason))
-    if not eligible:
-        return Choice(key=None, skipped=skipped, state=state)
-
+    # One pass (a routing run calls this once a lead): the eligible in the given order gain
+    # their weight, the largest gain so far wins, ties to the earlier.
     weights = dict(state.current_weights)
     total = 0
-    best: Candidate | None = None
-    for candidate in eligible:
-        weights[candidate.key] = weights.get(candidate.key, 0) + candidate.weight
+    best: str | None = None
+    best_weight = 0
+    for candidate in candidates:
+        reason = candidate.skip
+        if reason is not None:
+            skipped.append((candidate.key, reason))
+            continue
+        key = candidate.key
+        weight = weights.get(key, 0) + candidate.weight
+        weights[key] = weight
         total += candidate.weight
-        if best is None or weights[candidate.key] > weights[best.key]:
-            best = candidate
-    assert best is not None  # eligible is not empty
-    weights[best.key] -= total
-    return Choice(key=best.key, skipped=skipped, state=TeamState(weights))
+        if best is None or weight > best_weight:
+            best, best_weight = key, weight
+    if best is None:
+        return Choice(key=None, skipped=skipped, state=state)
+    weights[best] -= total
+    return Choice(key=best, skipped=skipped, state=TeamState(weights))
 
 
 @dataclass(frozen=True)

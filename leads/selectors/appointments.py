@@ -40,6 +40,9 @@ class MeetingPeople:
     buyer: Person | None
     organizer: Person | None
     team: list[Person] = field(default_factory=list)
+    # The meeting's rep as read here (``Appointment.rep`` is a query): the buyer's reply-to
+    # reads it from here, not through the appointment again.
+    rep: User | None = None
 
     @property
     def internal(self) -> list[Person]:
@@ -112,7 +115,7 @@ def meeting_people(
         team += _partner_contacts(partner)
     if not team:
         team = _managers(tenant)
-    return MeetingPeople(buyer=buyer, organizer=organizer, team=team)
+    return MeetingPeople(buyer=buyer, organizer=organizer, team=team, rep=rep)
 
 
 def owner_people(*, rep: User | None, partner_id: int | None, tenant: Tenant) -> list[Person]:

@@ -84,6 +84,16 @@ class Pool:
     # Candidates already built, by (key, open leads, busy, declined): a run of many leads
     # builds one new candidate a lead (the winner's count grew), not the whole team.
     candidates: dict[tuple[str, int, bool, bool], Candidate] = field(default_factory=dict)
+    # The owners as candidates with no clash and no decline, in order, as of ``load.grown``
+    # up to ``seen``: from one lead to the next only the owners whose count grew change.
+    plain: list[Candidate] = field(default_factory=list)
+    load: Workload | None = None
+    seen: int = 0
+
+    @cached_property
+    def index(self) -> dict[str, int]:
+        """Each owner's place in ``owners`` (0 for the first)."""
+        return {owner.key: n for n, owner in enumerate(self.owners)}
 
     @cached_property
     def by_key(self) -> dict[str, Owner]:
@@ -123,9 +133,13 @@ class Territory:
         return "", self.default_team
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RouteDecision:
-    """Who gets a lead and why: the rule, the team, the owner, their turn and who was skipped."""
+    """Who gets a lead and why: the rule, the team, the owner, their turn and who was skipped.
+
+    Slotted and not frozen (nothing changes one once made): a run makes one a lead, and a
+    frozen dataclass's ``__init__`` sets each of its fields the slow way.
+    """
 
     rule: str
     team: Team | None
@@ -140,7 +154,7 @@ class RouteDecision:
     # The team was the tenant's default (no rule matched): said in ``reason``.
     default: bool = False
 
-    @cached_property
+    @property
     def reason(self) -> str:
         """The decision in one sentence (worked out when read: a run of 10,000 leads reads it
         only for the few nobody could take)."""
@@ -175,6 +189,14 @@ class Workload:
 
     open_leads: Counter[str] = field(default_factory=Counter)
     spans: list[tuple[datetime, datetime, str]] = field(default_factory=list)
+    # The keys whose open count grew within a run (``took``), in order: the pools' candidate
+    # lists catch up with them.
+    grown: list[str] = field(default_factory=list)
+
+    def took(self, key: str) -> None:
+        """``key`` was given one more open lead within the run."""
+        self.open_leads[key] += 1
+        self.grown.append(key)
 
     def busy_keys(self, starts_at: datetime | None, duration_minutes: int) -> set[str]:
         """The owner keys with a meeting overlapping ``[starts_at, +duration)``."""
@@ -407,47 +429,83 @@ def decide(
 
     ``exclude`` are the owner keys (``m<id>``/``p<id>``) who declined this lead.
     """
-    candidates = []
     busy = load.busy_keys(starts_at, duration_minutes)
-    for owner in pool.owners:
-        facts = (
-            owner.key,
-            load.open_leads[owner.key],
-            owner.key in busy,
-            owner.key in exclude,
-        )
-        candidate = pool.candidates.get(facts)
-        if candidate is None:
-            candidate = pool.candidates[facts] = Candidate(
-                key=owner.key,
-                weight=owner.weight,
-                open_leads=facts[1],
-                capacity=owner.capacity,
-                on_leave=owner.on_leave,
-                active=owner.active,
-                suspended=owner.suspended,
-                busy_at_time=facts[2],
-                declined=facts[3],
-            )
-        candidates.append(candidate)
+    candidates = _plain(pool, load)
+    if busy or exclude:
+        candidates = list(candidates)
+        index = pool.index
+        for key in busy | set(exclude):
+            place = index.get(key)
+            if place is not None:
+                candidates[place] = _candidate(
+                    pool, pool.owners[place], load.open_leads[key], key in busy, key in exclude
+                )
     choice = choose(candidates, pool.state)
     by_key = pool.by_key
-    skips = [(by_key[key].name, str(reason)) for key, reason in choice.skipped]
-    winner = by_key.get(choice.key) if choice.key is not None else None
-    turn = pool.turns[winner.key] if winner is not None else None
-    return RouteDecision(
-        rule=rule,
-        team=pool.team,
-        team_name=pool.name,
-        rep=winner.rep if winner else None,
-        partner=winner.partner if winner else None,
-        owner_name=winner.name if winner else "",
-        turn=turn,
-        skips=skips,
-        state=choice.state,
-        owner_key=winner.key if winner else None,
-        default=default,
+    skips = (
+        [(by_key[key].name, str(reason)) for key, reason in choice.skipped]
+        if choice.skipped
+        else []
     )
+    if choice.key is None:
+        return RouteDecision(
+            rule, pool.team, pool.name, None, None, "", None, skips, choice.state, None, default
+        )
+    winner = by_key[choice.key]
+    return RouteDecision(
+        rule,
+        pool.team,
+        pool.name,
+        winner.rep,
+        winner.partner,
+        winner.name,
+        pool.turns[winner.key],
+        skips,
+        choice.state,
+        winner.key,
+        default,
+    )
+
+
+def _plain(pool: Pool, load: Workload) -> list[Candidate]:
+    """The pool's owners as candidates with no clash and no decline, caught up with ``load``:
+    built once a run, then only the owners whose open count grew (``Workload.took``)."""
+    if pool.load is not load:
+        pool.plain = [
+            _candidate(pool, owner, load.open_leads[owner.key], False, False)
+            for owner in pool.owners
+        ]
+        pool.load = load
+        pool.seen = len(load.grown)
+    elif pool.seen < len(load.grown):
+        index = pool.index
+        for key in load.grown[pool.seen :]:
+            place = index.get(key)
+            if place is not None:
+                pool.plain[place] = _candidate(
+                    pool, pool.owners[place], load.open_leads[key], False, False
+                )
+        pool.seen = len(load.grown)
+    return pool.plain
+
+
+def _candidate(pool: Pool, owner: Owner, open_leads: int, busy: bool, declined: bool) -> Candidate:
+    """The router's view of ``owner`` with these counts (made once, then reused)."""
+    facts = (owner.key, open_leads, busy, declined)
+    candidate = pool.candidates.get(facts)
+    if candidate is None:
+        candidate = pool.candidates[facts] = Candidate(
+            key=owner.key,
+            weight=owner.weight,
+            open_leads=open_leads,
+            capacity=owner.capacity,
+            on_leave=owner.on_leave,
+            active=owner.active,
+            suspended=owner.suspended,
+            busy_at_time=busy,
+            declined=declined,
+        )
+    return candidate
 
 
 def explain(

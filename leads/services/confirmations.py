@@ -308,15 +308,18 @@ def _buyer_email(
         ),
         "text": "\n".join(lines) + "\n",
     }
-    replier = _buyer_reply_to(appointment, people)
+    replier = _buyer_reply_to(people)
     if replier:
         letter["reply_to"] = replier
     return _with_invitation(letter, invitation)
 
 
-def _buyer_reply_to(appointment: Appointment, people: MeetingPeople) -> str:
-    """The buyer's reply reaches the rep, else the qualifier they spoke to, else the team."""
-    rep = appointment.rep
+def _buyer_reply_to(people: MeetingPeople) -> str:
+    """The buyer's reply reaches the rep, else the qualifier they spoke to, else the team.
+
+    The rep is the one ``meeting_people`` read (``Appointment.rep`` is a query: not again).
+    """
+    rep = people.rep
     return (
         rep.email
         if rep is not None and rep.is_active
@@ -505,7 +508,7 @@ def enqueue_cancellation(*, appointment: Appointment, partner_id: int | None) ->
             "subject": f"Appointment with {tenant.name} cancelled: {stamp}",
             "text": buyer_text + "\n",
         }
-        replier = _buyer_reply_to(appointment, people)
+        replier = _buyer_reply_to(people)
         if replier:
             letter["reply_to"] = replier
         queued += _enqueue(

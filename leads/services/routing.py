@@ -6,14 +6,15 @@ set-based: the leads, the rules and the tenant's settings are read once, the
 involved teams' rows (and the settings row, for the no-teams round robin) are
 locked so two bookings at once never take the same turn, each lead is decided
 in memory with the pure router (open counts grow within the run, so caps
-hold), and then one ``UPDATE`` writes the leads, one their appointments'
-reps, one ``INSERT`` the :class:`~leads.models.Assignment` records and one the
-audit rows. People are told through the outbox: each new owner one email
-listing their leads (buyer, company, need, meeting time in their zone, the
-lead's link — never the score breakdown or internal notes), a recalled owner
-one email saying why, and managers one alert when a lead found nobody or was
-recalled. A meeting still ahead also moves calendars (``ownership``'s invites;
-that part is one message per meeting).
+hold), and then one statement writes the leads and their
+:class:`~leads.models.Assignment` records (an ``UPDATE`` and an ``INSERT`` of
+what it updated), and one the run's audit row. People are told through the
+outbox: each new owner one email listing their leads (buyer, company, need,
+meeting time in their zone, the lead's link — never the score breakdown or
+internal notes), a recalled owner one email saying why, and managers one
+alert when a lead found nobody or was recalled. A meeting still ahead also
+moves calendars (``ownership``'s invites; that part is one message per
+meeting).
 
 :func:`record_assignment` records a booking's named owner or referring
 partner (no routing). :func:`recall_leads` is the 15-minute scan: awaiting
@@ -31,7 +32,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -41,7 +42,6 @@ from django.utils import timezone
 
 from leadflow import outbox
 from leadflow.lib import times
-from leadflow.lib.instances import loaded
 from leadflow.tenancy.context import require_tenant_id
 from leadflow.tenancy.models import Membership, Partner, Tenant, User
 from leadflow.tenancy.principal import Principal
@@ -91,21 +91,54 @@ WHY = {
     AssignmentKind.CANNOT_SERVE: "the owner cannot serve it",
 }
 
-UPDATE_LEADS_SQL = """
-UPDATE leads_lead AS l SET
-    rep_id = v.rep_id,
-    partner_id = v.partner_id,
-    team_id = v.team_id,
-    assigned_at = %(now)s,
-    acceptance_due_at = CASE WHEN l.stage = 'awaiting_acceptance'
-        THEN (CASE WHEN v.owned THEN %(due)s::timestamptz END) ELSE l.acceptance_due_at END,
-    breached_at = CASE WHEN l.stage = 'awaiting_acceptance' AND v.owned
-        THEN NULL ELSE l.breached_at END
-FROM unnest(%(ids)s::bigint[], %(reps)s::bigint[], %(partners)s::bigint[],
-            %(teams)s::bigint[], %(owned)s::boolean[])
-    AS v(id, rep_id, partner_id, team_id, owned)
-WHERE l.tenant_id = %(tenant)s AND l.id = v.id
+# The leads and their records in one statement: the UPDATE gives each lead its owner and
+# hands its row of the arrays on to the INSERT of the lead's Assignment record (only the leads
+# it updated get one). Nothing is returned: the emails and the caller read the decisions.
+ROUTE_SQL = """
+WITH moved AS (
+    UPDATE leads_lead AS l SET
+        rep_id = v.rep_id,
+        partner_id = v.partner_id,
+        team_id = v.team_id,
+        assigned_at = %(now)s,
+        acceptance_due_at = CASE WHEN l.stage = 'awaiting_acceptance'
+            THEN (CASE WHEN v.owned THEN %(due)s::timestamptz END) ELSE l.acceptance_due_at END,
+        breached_at = CASE WHEN l.stage = 'awaiting_acceptance' AND v.owned
+            THEN NULL ELSE l.breached_at END
+    FROM unnest(%(ids)s::bigint[], %(reps)s::bigint[], %(partners)s::bigint[],
+                %(teams)s::bigint[], %(owned)s::boolean[], %(previous_reps)s::bigint[],
+                %(previous_partners)s::bigint[], %(rules)s::text[], %(team_names)s::text[],
+                %(turns)s::integer[], %(skips)s::text[])
+        AS v(id, rep_id, partner_id, team_id, owned, previous_rep_id, previous_partner_id,
+             rule, team, turn, skips)
+    WHERE l.tenant_id = %(tenant)s AND l.id = v.id
+    RETURNING v.id, v.rep_id, v.partner_id, v.previous_rep_id, v.previous_partner_id, v.rule,
+        v.team, v.turn, v.skips
+)
+INSERT INTO leads_assignment (
+    tenant_id, lead_id, kind, rep_id, partner_id, previous_rep_id, previous_partner_id,
+    "rule", "team", turn, skips, actor_label, created_at)
+SELECT %(tenant)s, m.id, %(kind)s, m.rep_id, m.partner_id, m.previous_rep_id,
+    m.previous_partner_id, m.rule, m.team, m.turn, coalesce(m.skips::jsonb, '[]'::jsonb),
+    %(actor)s, %(now)s
+FROM moved AS m
 """
+
+
+class Routed(NamedTuple):
+    """What :func:`route_leads` recorded for one lead: its ``Assignment`` record's values
+    (plain values, not the stored row; the record's id is not read back)."""
+
+    lead_id: int
+    kind: str
+    rep_id: int | None
+    partner_id: int | None
+    previous_rep_id: int | None
+    previous_partner_id: int | None
+    rule: str
+    team: str
+    turn: int | None
+    skips: list[dict[str, str]]
 
 
 class _Row:
@@ -130,6 +163,7 @@ class _Row:
         "email",
         "company",
         "interest",
+        "span",
     )
 
     def __init__(
@@ -171,15 +205,20 @@ class _Row:
         self.email = email or ""
         self.company = company or ""
         self.interest = interest or ""
+        # The meeting as a span when it is still to be held (not cancelled or marked).
+        self.span = (
+            (starts_at, starts_at + timedelta(minutes=duration_minutes))
+            if self.meeting_live
+            else None
+        )
 
 
-@dataclass
+@dataclass(slots=True)
 class _Routed:
     lead: _Row
     decision: RouteDecision
     previous_rep_id: int | None
     previous_partner_id: int | None
-    assignment: Assignment | None = None
 
 
 @dataclass
@@ -202,8 +241,9 @@ def route_leads(
     kind: AssignmentKind,
     by: Principal,
     invite: bool = True,
-) -> list[Assignment]:
-    """Give each open lead of ``leads`` to the owner the router picks; returns the records.
+) -> list[Routed]:
+    """Give each open lead of ``leads`` to the owner the router picks; returns what was
+    recorded for each (its ``Assignment`` record's values, as :class:`Routed`).
 
     ``kind`` says why (``BOOKED``, ``CANNOT_SERVE``, a recall, ``ROUTED``). For a
     reroute the current owner and everyone who gave the lead up before are
@@ -227,8 +267,14 @@ def route_leads(
     )
     land = territory(settings_row or lead_settings())
     wanted: dict[int, tuple[str, Team | None]] = {}
+    # Leads with the same facts match the same rule: each set of facts is matched once.
+    matched: dict[tuple[str, str, str, str | None], tuple[str, Team | None]] = {}
     for lead in locked:
-        wanted[lead.pk] = land.team_for(_facts(lead))
+        facts = (lead.country, lead.region, lead.industry, lead.size)
+        found = matched.get(facts)
+        if found is None:
+            found = matched[facts] = land.team_for(_facts(lead))
+        wanted[lead.pk] = found
     team_ids = sorted({team.pk for _, team in wanted.values() if team is not None})
     teams = {
         team.pk: team
@@ -253,15 +299,16 @@ def route_leads(
     rerouting = kind in REROUTES
 
     routed: list[_Routed] = []
+    nobody: tuple[set[int], set[int]] = (set(), set())
     for lead in locked:
         rule, team = wanted[lead.pk]
         pool = pools[team.pk if team is not None else None]
-        reps, partners = declined.get(lead.pk, (set(), set()))
+        reps, partners = declined.get(lead.pk, nobody)
         if rerouting:
             reps = reps | ({lead.rep_id} if lead.rep_id else set())
             partners = partners | ({lead.partner_id} if lead.partner_id else set())
         exclude = exclude_keys(reps=reps, partners=partners, pool=pool)
-        meeting = _meeting(lead)
+        meeting = lead.span
         decision = decide(
             pool,
             load,
@@ -273,25 +320,24 @@ def route_leads(
         )
         pool.state = decision.state
         if decision.owner_key is not None:
-            load.open_leads[decision.owner_key] += 1
+            load.took(decision.owner_key)
             if meeting:
                 load.book(decision.owner_key, meeting)
         routed.append(_Routed(lead, decision, lead.rep_id, lead.partner_id))
 
     now = timezone.now()
     due = acceptance_due(now, by)
-    _write(routed, tenant=tenant, now=now, due=due)
+    records = _store(routed, kind=kind, tenant=tenant, by=by, now=now, due=due)
     _save_rotation(pools, settings_row)
-    assignments = _insert_assignments(routed, kind=kind, tenant=tenant, by=by, now=now)
     _audit(routed, kind=kind, tenant=tenant, by=by, now=now)
     _update_given(leads, routed, now=now, due=due)
     if invite:
         _invite(routed, now=now)
-    _email_new_owners(routed, tenant=tenant)
-    webhook_events.routed(routed, kind=kind)
+    _email_new_owners(routed, tenant=tenant, at=now)
+    webhook_events.routed(routed, kind=kind, at=now)
     if kind in RECALLS:
-        _email_old_owners(routed, kind=kind, tenant=tenant)
-    _alert_managers(routed, kind=kind, tenant=tenant, pools=pools)
+        _email_old_owners(routed, kind=kind, tenant=tenant, at=now)
+    _alert_managers(routed, kind=kind, tenant=tenant, pools=pools, at=now)
     logger.info(
         "%s lead(s) routed (%s), %s without an owner",
         len(routed),
@@ -299,7 +345,7 @@ def route_leads(
         sum(1 for item in routed if not item.decision.has_owner),
         extra={"tenant_id": tenant.pk},
     )
-    return assignments
+    return records
 
 
 def _locked_leads(ids: list[int]) -> list[_Row]:
@@ -374,10 +420,7 @@ def _facts(lead: _Row) -> LeadFacts:
 
 def _meeting(lead: _Row) -> tuple[datetime, datetime] | None:
     """The lead's meeting as a span, when it is still to be held (not cancelled or marked)."""
-    if not lead.meeting_live:
-        return None
-    start = lead.starts_at
-    return start, start + timedelta(minutes=lead.duration_minutes)
+    return lead.span
 
 
 def _window(leads: Iterable[_Row]) -> tuple[datetime, datetime] | None:
@@ -402,46 +445,6 @@ def _declined(ids: list[int]) -> dict[int, tuple[set[int], set[int]]]:
     return found
 
 
-def _write(routed: list[_Routed], *, tenant: Tenant, now: datetime, due: datetime) -> None:
-    """One UPDATE of the leads (the meeting's rep is read through its lead: not written)."""
-    reps = [item.decision.rep.pk if item.decision.rep else None for item in routed]
-    params: dict[str, Any] = {
-        "tenant": tenant.pk,
-        "now": now,
-        "due": due,
-        "ids": [item.lead.pk for item in routed],
-        "reps": reps,
-        "partners": [
-            item.decision.partner.pk if item.decision.partner else None for item in routed
-        ],
-        "teams": [item.decision.team.pk if item.decision.team else None for item in routed],
-        "owned": [item.decision.has_owner for item in routed],
-    }
-    if connection.vendor != "postgresql":
-        _write_row_by_row(routed, now=now, due=due)
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(UPDATE_LEADS_SQL, params)
-
-
-def _write_row_by_row(routed: list[_Routed], *, now: datetime, due: datetime) -> None:
-    """``_write`` for the embedded SQLite of ``make run`` (no arrays): a few leads at a time
-    there, so one UPDATE of each lead."""
-    for item in routed:
-        decision = item.decision
-        changes: dict[str, Any] = {
-            "rep_id": decision.rep.pk if decision.rep else None,
-            "partner_id": decision.partner.pk if decision.partner else None,
-            "team_id": decision.team.pk if decision.team else None,
-            "assigned_at": now,
-        }
-        if item.lead.lead_stage == LeadStage.AWAITING_ACCEPTANCE:
-            changes["acceptance_due_at"] = due if decision.has_owner else None
-            if decision.has_owner:
-                changes["breached_at"] = None
-        Lead.objects.filter(pk=item.lead.pk).update(**changes)
-
-
 def _save_rotation(pools: dict[int | None, Pool], settings_row: LeadSettings | None) -> None:
     """Each team's new round-robin memory (one UPDATE a team), under the locks taken."""
     for pool in pools.values():
@@ -455,109 +458,132 @@ def _save_rotation(pools: dict[int | None, Pool], settings_row: LeadSettings | N
             settings_row.rotation = weights
 
 
-INSERT_ASSIGNMENTS_SQL = """
-INSERT INTO leads_assignment (
-    tenant_id, lead_id, kind, rep_id, partner_id, previous_rep_id, previous_partner_id,
-    "rule", "team", turn, skips, actor_label, created_at)
-SELECT %(tenant)s, v.lead_id, %(kind)s, v.rep_id, v.partner_id, v.previous_rep_id,
-    v.previous_partner_id, v.rule, v.team, v.turn, v.skips::jsonb, %(actor)s, %(now)s
-FROM unnest(%(leads)s::bigint[], %(reps)s::bigint[], %(partners)s::bigint[],
-            %(previous_reps)s::bigint[], %(previous_partners)s::bigint[], %(rules)s::text[],
-            %(teams)s::text[], %(turns)s::integer[], %(skips)s::text[])
-    AS v(lead_id, rep_id, partner_id, previous_rep_id, previous_partner_id, rule, team, turn,
-         skips)
-RETURNING id, lead_id
-"""
+def _store(
+    routed: list[_Routed],
+    *,
+    kind: str,
+    tenant: Tenant,
+    by: Principal,
+    now: datetime,
+    due: datetime,
+) -> list[Routed]:
+    """One statement: the leads' new owners and each lead's record of why (``ROUTE_SQL``).
 
-
-def _owner_ids(routed: list[_Routed]) -> tuple[list[int | None], list[int | None]]:
-    reps = [item.decision.rep.pk if item.decision.rep else None for item in routed]
-    partners = [item.decision.partner.pk if item.decision.partner else None for item in routed]
-    return reps, partners
-
-
-def _insert_assignments(
-    routed: list[_Routed], *, kind: str, tenant: Tenant, by: Principal, now: datetime
-) -> list[Assignment]:
-    """One INSERT of the records of why each lead went where; returns them (unsaved reads)."""
-    reps, partners = _owner_ids(routed)
+    Returns the records' values, worked out here from the decisions (nothing read back).
+    """
     actor = by.label[:200]
-    # Most leads skip nobody: their record is the same empty list, encoded once.
-    skips = [item.decision.skips_record() if item.decision.skips else [] for item in routed]
-    params: dict[str, Any] = {
-        "tenant": tenant.pk,
-        "kind": str(kind),
-        "actor": actor,
-        "now": now,
-        "leads": [item.lead.pk for item in routed],
-        "reps": reps,
-        "partners": partners,
-        "previous_reps": [item.previous_rep_id for item in routed],
-        "previous_partners": [item.previous_partner_id for item in routed],
-        "rules": [item.decision.rule[:100] for item in routed],
-        "teams": [item.decision.team_name[:100] for item in routed],
-        "turns": [item.decision.turn for item in routed],
-        "skips": [json.dumps(record) if record else "[]" for record in skips],
-    }
-    if connection.vendor != "postgresql":
-        ids = _insert_assignments_row_by_row(routed, params, tenant=tenant)
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(INSERT_ASSIGNMENTS_SQL, params)
-            ids = dict((lead_id, pk) for pk, lead_id in cursor.fetchall())
-    names = [f.attname for f in Assignment._meta.concrete_fields]
-    found = []
-    for n, item in enumerate(routed):
-        # The values in the model's field order, marked as stored, without ``__init__``'s
-        # pass over every field: 10,000 instances in milliseconds.
-        assignment = loaded(
-            Assignment,
-            names,
-            (
-                ids[item.lead.pk],
-                tenant.pk,
+    kind = str(kind)
+    records: list[Routed] = []
+    ids: list[int] = []
+    reps: list[int | None] = []
+    partners: list[int | None] = []
+    teams: list[int | None] = []
+    owned: list[bool] = []
+    previous_reps: list[int | None] = []
+    previous_partners: list[int | None] = []
+    rules: list[str] = []
+    team_names: list[str] = []
+    turns: list[int | None] = []
+    skips: list[str | None] = []
+    for item in routed:
+        decision = item.decision
+        rep_id = decision.rep.pk if decision.rep is not None else None
+        partner_id = decision.partner.pk if decision.partner is not None else None
+        rule = decision.rule[:100]
+        team_name = decision.team_name[:100]
+        # Most leads skip nobody: their record's empty list is the statement's default.
+        skipped = decision.skips_record() if decision.skips else []
+        ids.append(item.lead.pk)
+        reps.append(rep_id)
+        partners.append(partner_id)
+        teams.append(decision.team.pk if decision.team is not None else None)
+        owned.append(rep_id is not None or partner_id is not None)
+        previous_reps.append(item.previous_rep_id)
+        previous_partners.append(item.previous_partner_id)
+        rules.append(rule)
+        team_names.append(team_name)
+        turns.append(decision.turn)
+        skips.append(json.dumps(skipped) if skipped else None)
+        records.append(
+            Routed(
                 item.lead.pk,
-                str(kind),
-                reps[n],
-                partners[n],
+                kind,
+                rep_id,
+                partner_id,
                 item.previous_rep_id,
                 item.previous_partner_id,
-                params["rules"][n],
-                params["teams"][n],
-                item.decision.turn,
-                skips[n],
-                actor,
-                now,
-            ),
+                rule,
+                team_name,
+                decision.turn,
+                skipped,
+            )
         )
-        item.assignment = assignment
-        found.append(assignment)
-    return found
+    if connection.vendor != "postgresql":
+        _store_row_by_row(routed, records, tenant=tenant, actor=actor, now=now, due=due)
+        return records
+    params: dict[str, Any] = {
+        "tenant": tenant.pk,
+        "kind": kind,
+        "actor": actor,
+        "now": now,
+        "due": due,
+        "ids": ids,
+        "reps": reps,
+        "partners": partners,
+        "teams": teams,
+        "owned": owned,
+        "previous_reps": previous_reps,
+        "previous_partners": previous_partners,
+        "rules": rules,
+        "team_names": team_names,
+        "turns": turns,
+        "skips": skips,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(ROUTE_SQL, params)
+    return records
 
 
-def _insert_assignments_row_by_row(
-    routed: list[_Routed], params: dict[str, Any], *, tenant: Tenant
-) -> dict[int, int]:
-    """``INSERT_ASSIGNMENTS_SQL`` for the embedded SQLite (no arrays); lead id → record id."""
-    ids: dict[int, int] = {}
-    for n, item in enumerate(routed):
-        record = Assignment.objects.create(
+def _store_row_by_row(
+    routed: list[_Routed],
+    records: list[Routed],
+    *,
+    tenant: Tenant,
+    actor: str,
+    now: datetime,
+    due: datetime,
+) -> None:
+    """``_store`` for the embedded SQLite of ``make run`` (no arrays): a few leads at a time
+    there, so one UPDATE of each lead and one INSERT of its record."""
+    for item, record in zip(routed, records, strict=True):
+        decision = item.decision
+        changes: dict[str, Any] = {
+            "rep_id": record.rep_id,
+            "partner_id": record.partner_id,
+            "team_id": decision.team.pk if decision.team else None,
+            "assigned_at": now,
+        }
+        if item.lead.lead_stage == LeadStage.AWAITING_ACCEPTANCE:
+            changes["acceptance_due_at"] = due if decision.has_owner else None
+            if decision.has_owner:
+                changes["breached_at"] = None
+        if not Lead.objects.filter(pk=item.lead.pk).update(**changes):
+            continue
+        Assignment.objects.create(
             tenant_id=tenant.pk,
-            lead_id=item.lead.pk,
-            kind=params["kind"],
-            rep_id=params["reps"][n],
-            partner_id=params["partners"][n],
-            previous_rep_id=item.previous_rep_id,
-            previous_partner_id=item.previous_partner_id,
-            rule=params["rules"][n],
-            team=params["teams"][n],
-            turn=params["turns"][n],
-            skips=item.decision.skips_record(),
-            actor_label=params["actor"],
-            created_at=params["now"],
+            lead_id=record.lead_id,
+            kind=record.kind,
+            rep_id=record.rep_id,
+            partner_id=record.partner_id,
+            previous_rep_id=record.previous_rep_id,
+            previous_partner_id=record.previous_partner_id,
+            rule=record.rule,
+            team=record.team,
+            turn=record.turn,
+            skips=record.skips,
+            actor_label=actor,
+            created_at=now,
         )
-        ids[item.lead.pk] = record.pk
-    return ids
 
 
 # A run's audit row names at most this many of its leads; its Assignment records name all.
@@ -667,9 +693,11 @@ def _offered_buyer(item: _Routed) -> str:
     return f"a buyer at {item.lead.company}" if item.lead.company else "a buyer"
 
 
-def _digest(items: Iterable[_Routed]) -> str:
-    ids = ",".join(str(item.assignment.pk) for item in items if item.assignment is not None)
-    return hashlib.sha256(ids.encode()).hexdigest()[:16]
+def _digest(items: Iterable[_Routed], at: datetime) -> str:
+    """The email's part of its key: the run's time and its leads (each lead gets one record a
+    run, so this names the records the email is about without reading their ids back)."""
+    ids = ",".join(str(item.lead.pk) for item in items)
+    return hashlib.sha256(f"{at.isoformat()}:{ids}".encode()).hexdigest()[:16]
 
 
 def _zone(name: str, tenant: Tenant) -> Any:
@@ -709,7 +737,7 @@ def _message(
     )
 
 
-def _email_new_owners(routed: list[_Routed], *, tenant: Tenant) -> None:
+def _email_new_owners(routed: list[_Routed], *, tenant: Tenant, at: datetime) -> None:
     """One email per new owner listing their leads: the buyer's profile and the accept link.
 
     Names the buyer, the company, the need and the meeting time in the owner's
@@ -775,12 +803,12 @@ def _email_new_owners(routed: list[_Routed], *, tenant: Tenant) -> None:
             + "\n\n".join(blocks)
             + "\n"
         )
-        key = f"lead-assigned:{address}:{_digest(letter.items)}"
+        key = f"lead-assigned:{address}:{_digest(letter.items, at)}"
         messages.append(_message(key, letter, subject, text, "lead-assigned"))
     outbox.enqueue_many("email", messages)
 
 
-def _email_old_owners(routed: list[_Routed], *, kind: str, tenant: Tenant) -> None:
+def _email_old_owners(routed: list[_Routed], *, kind: str, tenant: Tenant, at: datetime) -> None:
     """The recalled owner learns which leads went back and why (one email each)."""
     rep_ids = {item.previous_rep_id for item in routed if item.previous_rep_id}
     partner_ids = {item.previous_partner_id for item in routed if item.previous_partner_id}
@@ -809,14 +837,19 @@ def _email_old_owners(routed: list[_Routed], *, kind: str, tenant: Tenant) -> No
             + "\n".join(lines)
             + "\n\nNothing to do; ask your manager if this is a mistake.\n"
         )
-        key = f"lead-recalled:{address}:{_digest(letter.items)}"
+        key = f"lead-recalled:{address}:{_digest(letter.items, at)}"
         subject = f"Recalled ({why}): {count} {noun.split()[0]}"
         messages.append(_message(key, letter, subject, text, "lead-recalled"))
     outbox.enqueue_many("email", messages)
 
 
 def _alert_managers(
-    routed: list[_Routed], *, kind: str, tenant: Tenant, pools: dict[int | None, Pool]
+    routed: list[_Routed],
+    *,
+    kind: str,
+    tenant: Tenant,
+    pools: dict[int | None, Pool],
+    at: datetime,
 ) -> None:
     """One alert per manager for the recalled leads and those nobody could take.
 
@@ -896,7 +929,7 @@ def _alert_managers(
             else f"{tenant.name}: {count} lead{'s' if count != 1 else ''} without an owner"
         )
         text = f"Hello {letter.name},\n\n" + "\n".join(lines) + "\n"
-        key = f"lead-routing-alert:{address}:{_digest(letter.items)}"
+        key = f"lead-routing-alert:{address}:{_digest(letter.items, at)}"
         messages.append(_message(key, letter, subject, text, "lead-routing-alert"))
     outbox.enqueue_many("email", messages)
 
@@ -981,7 +1014,7 @@ def recall_leads(*, now: datetime | None = None) -> Recall:
         )
         unaccepted = route_leads(leads=lapsed, kind=AssignmentKind.RECALL_UNACCEPTED, by=by)
     days = lead_settings().recall_after_days
-    idle: list[Assignment] = []
+    idle: list[Routed] = []
     if days:
         cutoff = now - timedelta(days=days)
         with transaction.atomic():

@@ -95,11 +95,12 @@ def _taken(partner_id: int, lead_id: int, event: str, key: str, reason: str) -> 
     publish(partner_id, event, {"lead": {"id": lead_id}, "reason": reason}, f"{key}:{event}")
 
 
-def routed(items: Sequence[Any], *, kind: str) -> None:
+def routed(items: Sequence[Any], *, kind: str, at: datetime) -> None:
     """After :func:`leads.services.routing.route_leads`: offers, assignments, recalls.
 
     ``items`` are the router's records (``lead.pk``, ``previous_partner_id``,
-    ``decision.partner``, ``assignment``).
+    ``decision.partner``); ``at`` is the run's assignment time (a lead gets one record a
+    run: the lead and the time name the event).
     """
     changes = []
     for item in items:
@@ -112,8 +113,7 @@ def routed(items: Sequence[Any], *, kind: str) -> None:
     leads = Lead.objects.in_bulk([item.lead.pk for item, new in changes if new in listening])
     event = WebhookEvent.LEAD_RECALLED if kind in RECALL_KINDS else WebhookEvent.LEAD_REASSIGNED
     for item, new in changes:
-        assignment = item.assignment.pk if item.assignment is not None else "none"
-        key = f"lead:{item.lead.pk}:assignment:{assignment}"
+        key = f"lead:{item.lead.pk}:assignment:{_iso(at)}"
         if item.previous_partner_id in listening:
             _taken(item.previous_partner_id, item.lead.pk, event, key, str(kind))
         if new in listening and item.lead.pk in leads:

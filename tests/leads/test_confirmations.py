@@ -162,6 +162,24 @@ def test_the_buyers_email_names_who_will_be_there_in_the_tenants_time(
     assert "Buyer Inc, Room 4" in buyer.body
 
 
+def test_the_confirmations_read_the_meetings_rep_once(booked, rep_a):
+    # ``Appointment.rep`` is a query through the lead: the buyer's reply-to takes the rep
+    # ``meeting_people`` already read instead of asking again.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from leads.services.confirmations import enqueue_confirmations
+
+    with tenant_context(booked.tenant_id), CaptureQueriesContext(connection) as queries:
+        enqueue_confirmations(appointment=booked)
+    rep_reads = [
+        query["sql"]
+        for query in queries.captured_queries
+        if 'FROM "tenancy_user"' in query["sql"] and '"appointment_id"' in query["sql"]
+    ]
+    assert len(rep_reads) == 1
+
+
 def test_the_email_names_the_zone_as_the_pages_do(booked, mailoutbox):
     """The time line and the subject carry the zone's abbreviation (CET or CEST), like a page."""
     confirm(booked)
