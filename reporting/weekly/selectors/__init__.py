@@ -35,9 +35,13 @@ from reporting.weekly.selectors.lines import (
 from reporting.weekly.selectors.sql import (
     JSON_COLUMNS,
     LINE_COLUMNS,
+    POSTGRES_CHANGES_SETTINGS,
     POSTGRES_SETTINGS,
     changed_leads_sql,
+    figures_from_facts_sql,
     figures_sql,
+    fill_facts_sql,
+    refresh_facts_sql,
     tuned,
 )
 from reporting.weekly.selectors.window import (
@@ -167,7 +171,9 @@ __all__ = [
     "current_week",
     "FIGURE_LABELS",
     "figure_lead_ids",
+    "figures_from_facts_sql",
     "figures_sql",
+    "fill_facts_sql",
     "FIRST_YEAR",
     "JSON_COLUMNS",
     "last_week",
@@ -183,7 +189,9 @@ __all__ = [
     "NotVisible",
     "parse_week",
     "postponed_by_date",
+    "POSTGRES_CHANGES_SETTINGS",
     "POSTGRES_SETTINGS",
+    "refresh_facts_sql",
     "report_settings",
     "SCOPE_ORDER",
     "snapshot",
