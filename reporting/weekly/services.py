@@ -40,6 +40,8 @@ from reporting.weekly.models import (
 from reporting.weekly.selectors import (
     LINE_COLUMNS,
     POSTGRES_CHANGES_SETTINGS,
+    POSTGRES_FACTS_SETTINGS,
+    POSTGRES_SETTINGS,
     Window,
     current_week,
     figures_from_facts_sql,
@@ -111,12 +113,12 @@ def insert_lines(report: WeeklyReport, window: Window) -> None:
     """
     columns = ", ".join(LINE_COLUMNS)
     params = {**window.params(report.tenant_id), "report": report.pk}
-    figures = figures_sql
+    figures, settings = figures_sql, POSTGRES_SETTINGS
     if connection.vendor == "postgresql":
         bring_week_facts_up_to_date(window, tenant_id=report.tenant_id)
-        figures = figures_from_facts_sql
-    # No JIT, room in memory, merge joins (this statement only; see POSTGRES_SETTINGS).
-    with tuned() as cursor:
+        figures, settings = figures_from_facts_sql, POSTGRES_FACTS_SETTINGS
+    # No JIT, room in memory, hash aggregation (this statement only; see the settings).
+    with tuned(settings) as cursor:
         cursor.execute(
             f"INSERT INTO reporting_weeklyreportline (tenant_id, report_id, {columns}) "
             f"SELECT %(tenant)s, %(report)s, {columns} FROM ({figures()}) AS g",
@@ -130,19 +132,27 @@ def insert_lines(report: WeeklyReport, window: Window) -> None:
 FACTS_OVERLAP = timedelta(minutes=10)
 
 
-def bring_week_facts_up_to_date(window: Window, *, tenant_id: int) -> bool:
+def bring_week_facts_up_to_date(
+    window: Window, *, tenant_id: int, unless_reported: bool = False
+) -> bool:
     """The week's facts as the leads stand now; whether they were filled (first time) now.
 
     The first call for a week fills every lead's row (the full per-lead pass, in
     SQL); later calls rewrite only the rows of leads changed or touched since the
     previous call began (less :data:`FACTS_OVERLAP`). The state row's lock makes
-    concurrent calls for a week wait for each other. PostgreSQL only.
+    concurrent calls for a week wait for each other (the snapshot holds it until it
+    commits); ``unless_reported`` (the upkeep) then leaves a week whose snapshot
+    exists as it is. PostgreSQL only.
     """
     started = timezone.now()
     with transaction.atomic():
         state, created = WeekFactState.objects.select_for_update().get_or_create(
             week=window.week, defaults={"tenant_id": tenant_id, "refreshed_at": started}
         )
+        if unless_reported and WeeklyReport.objects.filter(week=window.week).exists():
+            if created:
+                state.delete()
+            return False
         params = window.params(tenant_id)
         if created:
             with tuned() as cursor:
@@ -175,7 +185,9 @@ def keep_week_facts(now: datetime | None = None) -> None:
     kept = set(WeekFactState.objects.values_list("week", flat=True))
     for week in (this_week - timedelta(weeks=1), this_week):
         if week not in reported and (week == this_week or week in kept):
-            bring_week_facts_up_to_date(Window.of(week, tz), tenant_id=tenant.pk)
+            bring_week_facts_up_to_date(
+                Window.of(week, tz), tenant_id=tenant.pk, unless_reported=True
+            )
     done = [week for week in kept if week in reported or week < this_week - timedelta(weeks=1)]
     if done:
         with transaction.atomic():

@@ -88,9 +88,16 @@ POSTGRES_SETTINGS = (
 # The changed leads' statement: a few leads read through indexes, so hash joins stay (merge
 # joins would sort the week's touches); only JIT is off (the estimate can pass its threshold).
 POSTGRES_CHANGES_SETTINGS = "SET LOCAL jit = off"
+# The snapshot from the week's facts: no join left; the facts are added up per owner
+# combination in a hash table (1,830 groups at 200,000 leads) instead of sorting every fact row
+# first (measured at 200,000 leads, busy machine: 842 → 634 ms, medians of 3).
+POSTGRES_FACTS_SETTINGS = (
+    "SET LOCAL jit = off; SET LOCAL work_mem = '64MB'; SET LOCAL enable_sort = off"
+)
 # Back to the session's values, so the rest of a caller's transaction plans as usual.
 POSTGRES_DEFAULTS = (
-    "SET LOCAL jit = DEFAULT; SET LOCAL work_mem = DEFAULT; SET LOCAL enable_hashjoin = DEFAULT"
+    "SET LOCAL jit = DEFAULT; SET LOCAL work_mem = DEFAULT; SET LOCAL enable_hashjoin = DEFAULT; "
+    "SET LOCAL enable_sort = DEFAULT"
 )
 
 
