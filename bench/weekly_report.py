@@ -17,7 +17,9 @@ times a pair (the pair's median counts):
 
 * the snapshot — the report row and every line of last week in one
   ``INSERT … SELECT`` (``reporting.weekly.services.insert_lines``), in a
-  transaction rolled back after each run so every run makes it anew;
+  transaction rolled back after each run so every run makes it anew; it reads
+  the week's facts, filled once before the timing (as the hourly beat fills
+  them, printed) and rewritten in each run for the 1,000 leads touched since;
   its baseline — one plain ``SELECT rep_id, stage, count(*) FROM leads_lead
   WHERE tenant_id = … GROUP BY rep_id, stage`` over the same rows (goal ≤ 3×);
 * a past week as its page reads it (``week_view`` for a manager: the frozen
