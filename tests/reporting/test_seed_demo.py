@@ -201,29 +201,3 @@ def test_the_demo_fills_the_dashboards(db, small_demo):
         assert LeadFact.objects.count() == Lead.objects.count()
         facts = set(LeadFact.objects.values_list("lead_id", "stage"))
         assert facts == set(Lead.objects.values_list("id", "stage"))
-
-
-def test_the_demos_last_week_report_shows_one_change_since(db, small_demo):
-    """A missing update of last week is written late after its snapshot: one change beside it."""
-    from leads.models import WeeklyUpdate
-    from reporting.weekly.demo import LATE_NOTE
-    from reporting.weekly.models import WeeklyReport
-    from reporting.weekly.selectors import (
-        changed_leads,
-        changes_since,
-        snapshot_lines,
-        tenant_zone,
-    )
-
-    seed()
-    tenant = Tenant.objects.get(slug="acme")
-    with tenant_context(tenant):
-        report = WeeklyReport.objects.order_by("-week").first()
-        [late] = WeeklyUpdate.objects.filter(note=LATE_NOTE)
-        assert (late.week, late.late) == (report.week, True)
-        stored = snapshot_lines(report)
-        changed = changes_since(stored, changed_leads(report, tenant_zone(tenant)))
-    assert changed[("tenant", None)] == [late.lead_id]
-    seed()
-    with tenant_context(tenant):
-        assert WeeklyUpdate.objects.filter(note=LATE_NOTE).count() == 1
