@@ -328,6 +328,9 @@ class Touch(TenantOwnedModel):
         indexes = [
             models.Index(fields=["tenant", "lead", "at"], name="leads_touch_lead_idx"),
             models.Index(fields=["tenant", "inquiry", "at"], name="leads_touch_inquiry_idx"),
+            # The touches written since a time: the weekly report's facts are brought up to
+            # date for the leads touched since they were last (reporting.weekly).
+            models.Index(fields=["tenant", "created_at"], name="leads_touch_written_idx"),
         ]
 
     def __str__(self) -> str:

@@ -113,3 +113,60 @@ class WeeklyReportLine(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.scope} line of report {self.report_id}"
+
+
+class WeekFact(TenantOwnedModel):
+    """One lead's place in one week's figures, kept up to date until the week's snapshot.
+
+    The per-lead pass of the figures (``reporting.weekly.selectors.sql``) written
+    down: filled once for a week, then rewritten only for the leads changed since
+    (the same changes "changes since" reads: stage moves, audited edits, updates,
+    touches), so the Monday snapshot adds up narrow rows instead of joining every
+    lead with its week's touches and updates. A week's rows are deleted once its
+    snapshot exists (the snapshot's lines keep the figures and their leads).
+    """
+
+    week = models.DateField()
+    lead_id = models.BigIntegerField()
+    rep_id = models.BigIntegerField(null=True)
+    partner_id = models.BigIntegerField(null=True)
+    team_id = models.BigIntegerField(null=True)
+    value = models.DecimalField(max_digits=14, decimal_places=2, null=True)
+    lost_reason = models.CharField(max_length=100, blank=True)
+    postponed_until = models.DateField(null=True)
+    # 1 when the lead is in the figure, else 0 (summed as they are).
+    won = models.SmallIntegerField(default=0)
+    qwon = models.SmallIntegerField(default=0)
+    lost = models.SmallIntegerField(default=0)
+    postponed = models.SmallIntegerField(default=0)
+    progressed = models.SmallIntegerField(default=0)
+    breached = models.SmallIntegerField(default=0)
+    missing = models.SmallIntegerField(default=0)
+    touches = models.IntegerField(default=0)
+
+    class Meta(TenantOwnedModel.Meta):
+        constraints = [
+            *TenantOwnedModel.Meta.constraints,
+            models.UniqueConstraint(
+                fields=["tenant", "week", "lead_id"], name="reporting_weekfact_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"lead {self.lead_id} in week {self.week}"
+
+
+class WeekFactState(TenantOwnedModel):
+    """When a week's facts (:class:`WeekFact`) were last brought up to date; none: not filled."""
+
+    week = models.DateField()
+    refreshed_at = models.DateTimeField()
+
+    class Meta(TenantOwnedModel.Meta):
+        constraints = [
+            *TenantOwnedModel.Meta.constraints,
+            models.UniqueConstraint(fields=["tenant", "week"], name="reporting_weekfactstate_one"),
+        ]
+
+    def __str__(self) -> str:
+        return f"facts of week {self.week} as of {self.refreshed_at}"

@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from leadflow import outbox
@@ -29,12 +29,25 @@ from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.roles import MANAGERS
 from leadflow.tenancy.services import record_audit
 from reporting.weekly import rendering
-from reporting.weekly.models import LineScope, ReportSettings, WeeklyReport, WeeklyReportLine
+from reporting.weekly.models import (
+    LineScope,
+    ReportSettings,
+    WeekFact,
+    WeekFactState,
+    WeeklyReport,
+    WeeklyReportLine,
+)
 from reporting.weekly.selectors import (
     LINE_COLUMNS,
+    POSTGRES_CHANGES_SETTINGS,
+    POSTGRES_FACTS_SETTINGS,
+    POSTGRES_SETTINGS,
     Window,
     current_week,
+    figures_from_facts_sql,
     figures_sql,
+    fill_facts_sql,
+    refresh_facts_sql,
     report_settings,
     snapshot_lines,
     tenant_zone,
@@ -92,16 +105,94 @@ def generate_weekly_report(*, week: date, by: Principal, send: bool = True) -> G
 
 
 def insert_lines(report: WeeklyReport, window: Window) -> None:
-    """Every line of the report in one ``INSERT … SELECT`` (no loop over leads or owners)."""
+    """Every line of the report in one ``INSERT … SELECT`` (no loop over leads or owners).
+
+    PostgreSQL: from the week's facts (:class:`WeekFact`), first brought up to date
+    for the leads changed since they last were (filled now if the week has none);
+    SQLite: from the full per-lead pass.
+    """
     columns = ", ".join(LINE_COLUMNS)
     params = {**window.params(report.tenant_id), "report": report.pk}
-    # No JIT, room in memory, merge joins (this statement only; see POSTGRES_SETTINGS).
-    with tuned() as cursor:
+    figures, settings = figures_sql, POSTGRES_SETTINGS
+    if connection.vendor == "postgresql":
+        bring_week_facts_up_to_date(window, tenant_id=report.tenant_id)
+        figures, settings = figures_from_facts_sql, POSTGRES_FACTS_SETTINGS
+    # No JIT, room in memory, hash aggregation (this statement only; see the settings).
+    with tuned(settings) as cursor:
         cursor.execute(
             f"INSERT INTO reporting_weeklyreportline (tenant_id, report_id, {columns}) "
-            f"SELECT %(tenant)s, %(report)s, {columns} FROM ({figures_sql()}) AS g",
+            f"SELECT %(tenant)s, %(report)s, {columns} FROM ({figures()}) AS g",
             params,
         )
+
+
+# A change is found by the time it was written (``created_at > since``): a refresh looks
+# back this far before the previous one began, so a change whose transaction was still
+# open then (written before, committed after) is not missed. Rewriting a fact is idempotent.
+FACTS_OVERLAP = timedelta(minutes=10)
+
+
+def bring_week_facts_up_to_date(
+    window: Window, *, tenant_id: int, unless_reported: bool = False
+) -> bool:
+    """The week's facts as the leads stand now; whether they were filled (first time) now.
+
+    The first call for a week fills every lead's row (the full per-lead pass, in
+    SQL); later calls rewrite only the rows of leads changed or touched since the
+    previous call began (less :data:`FACTS_OVERLAP`). The state row's lock makes
+    concurrent calls for a week wait for each other (the snapshot holds it until it
+    commits); ``unless_reported`` (the upkeep) then leaves a week whose snapshot
+    exists as it is. PostgreSQL only.
+    """
+    started = timezone.now()
+    with transaction.atomic():
+        state, created = WeekFactState.objects.select_for_update().get_or_create(
+            week=window.week, defaults={"tenant_id": tenant_id, "refreshed_at": started}
+        )
+        if unless_reported and WeeklyReport.objects.filter(week=window.week).exists():
+            if created:
+                state.delete()
+            return False
+        params = window.params(tenant_id)
+        if created:
+            with tuned() as cursor:
+                cursor.execute(fill_facts_sql(), params)
+            return True
+        since = connection.ops.adapt_datetimefield_value(state.refreshed_at - FACTS_OVERLAP)
+        with tuned(POSTGRES_CHANGES_SETTINGS) as cursor:
+            cursor.execute(refresh_facts_sql(), {**params, "since": since})
+        WeekFactState.objects.filter(pk=state.pk).update(refreshed_at=started)
+    return False
+
+
+def keep_week_facts(now: datetime | None = None) -> None:
+    """The hourly upkeep of the current tenant's facts: this week's (and last week's, until
+    its snapshot) up to date, and the facts of weeks already snapshotted deleted.
+
+    So that the Monday snapshot rewrites only an hour's changes; a week never kept
+    (a tenant's first week after deploy) is filled by its snapshot instead.
+    """
+    if connection.vendor != "postgresql":
+        return
+    tenant = Tenant.objects.get(pk=require_tenant_id())
+    tz = tenant_zone(tenant)
+    this_week = current_week(tz, now or timezone.now())
+    reported = set(
+        WeeklyReport.objects.filter(week__gte=this_week - timedelta(weeks=1)).values_list(
+            "week", flat=True
+        )
+    )
+    kept = set(WeekFactState.objects.values_list("week", flat=True))
+    for week in (this_week - timedelta(weeks=1), this_week):
+        if week not in reported and (week == this_week or week in kept):
+            bring_week_facts_up_to_date(
+                Window.of(week, tz), tenant_id=tenant.pk, unless_reported=True
+            )
+    done = [week for week in kept if week in reported or week < this_week - timedelta(weeks=1)]
+    if done:
+        with transaction.atomic():
+            WeekFact.objects.filter(week__in=done).delete()
+            WeekFactState.objects.filter(week__in=done).delete()
 
 
 def report_url(week: date) -> str:
@@ -188,9 +279,11 @@ def run_weekly_report(now: datetime | None = None) -> Generated | None:
     now = now or timezone.now()
     tenant = Tenant.objects.get(pk=require_tenant_id())
     last_week = current_week(tenant_zone(tenant), now) - timedelta(weeks=1)
-    if now < report_due_at(last_week, report_settings(), tenant):
-        return None
-    return generate_weekly_report(week=last_week, by=Principal.system(tenant, "weekly report"))
+    done = None
+    if now >= report_due_at(last_week, report_settings(), tenant):
+        done = generate_weekly_report(week=last_week, by=Principal.system(tenant, "weekly report"))
+    keep_week_facts(now)
+    return done
 
 
 MAX_HOUR = 23

@@ -1,0 +1,149 @@
+"""The week's facts kept up to date by what changed: their snapshot is the full pass's."""
+
+import json
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.db import connection
+
+from leadflow.tenancy.context import tenant_context
+from leadflow.tenancy.principal import Principal
+from leads.services.closing import reopen_lead
+from leads.services.ownership import reassign_leads
+from leads.services.updates import record_weekly_update
+from reporting.weekly.models import WeekFact, WeekFactState
+from reporting.weekly.selectors import (
+    JSON_COLUMNS,
+    LINE_COLUMNS,
+    Window,
+    figures_sql,
+    snapshot_lines,
+)
+from reporting.weekly.services import (
+    bring_week_facts_up_to_date,
+    generate_weekly_report,
+    keep_week_facts,
+    run_weekly_report,
+)
+from tests.factories import TouchFactory
+from tests.reporting.weekly_data import W53, berlin, build
+
+BERLIN = ZoneInfo("Europe/Berlin")
+WINDOW = Window.of(W53, BERLIN)
+FILLED = berlin(2027, 1, 1, 10)
+CHANGED = berlin(2027, 1, 2, 15)
+MONDAY_AFTER = berlin(2027, 1, 4, 9)
+
+
+@pytest.fixture
+def data(actors):
+    return build(actors)
+
+
+def comparable(line: dict[str, Any]) -> dict[str, Any]:
+    """A line's figures with its lists sorted (a list's order is not a figure)."""
+    return {
+        column: sorted(value, key=str) if isinstance(value, list) else value
+        for column, value in line.items()
+    }
+
+
+def full_pass(tenant) -> dict[tuple, dict[str, Any]]:
+    """Every line of W53 as the full per-lead pass computes it now."""
+    with tenant_context(tenant), connection.cursor() as cursor:
+        cursor.execute(figures_sql(), WINDOW.params(tenant.pk))
+        rows = [
+            {
+                column: json.loads(value) if column in JSON_COLUMNS else value
+                for column, value in zip(LINE_COLUMNS, row, strict=True)
+            }
+            for row in cursor.fetchall()
+        ]
+    return {(r["scope"], r["rep_id"], r["partner_id"], r["team_id"]): comparable(r) for r in rows}
+
+
+def stored(tenant, report) -> dict[tuple, dict[str, Any]]:
+    with tenant_context(tenant):
+        lines = snapshot_lines(report)
+    result = {}
+    for line in lines:
+        row = {column: getattr(line, column) for column in LINE_COLUMNS if column != "rep_id"}
+        row["rep_id"] = line.rep_id
+        row["partner_id"] = line.partner_id
+        result[(line.scope, line.rep_id, line.partner_id, line.team_id)] = comparable(row)
+    return result
+
+
+def fill(data) -> None:
+    with time_machine.travel(FILLED, tick=False), tenant_context(data.tenant):
+        assert bring_week_facts_up_to_date(WINDOW, tenant_id=data.tenant.pk)
+
+
+def test_a_snapshot_from_facts_changed_since_their_fill_is_the_full_pass(data):
+    fill(data)
+    with time_machine.travel(CHANGED, tick=False), tenant_context(data.tenant):
+        by = Principal.system(data.tenant, "tests")
+        reopen_lead(lead=data.leads["won_in"], by=by)
+        assert reassign_leads(lead_ids=[data.leads["exempt"].pk], rep=data.sam.user, by=by) == 1
+        record_weekly_update(lead=data.leads["missing"], status="progress", note="Met", by=by)
+        TouchFactory(tenant=data.tenant, lead=data.leads["missing"], user=data.sam.user, at=CHANGED)
+    with time_machine.travel(MONDAY_AFTER, tick=False), tenant_context(data.tenant):
+        done = generate_weekly_report(week=W53, by=Principal.system(data.tenant, "tests"))
+    made, now = stored(data.tenant, done.report), full_pass(data.tenant)
+    assert set(made) == set(now)
+    differing = {
+        (key, column): (made[key][column], now[key][column])
+        for key in made
+        for column in LINE_COLUMNS
+        if made[key][column] != now[key][column]
+    }
+    assert differing == {}
+
+
+def test_a_touch_written_after_the_fill_counts_in_the_snapshot(data):
+    fill(data)
+    with time_machine.travel(CHANGED, tick=False), tenant_context(data.tenant):
+        TouchFactory(tenant=data.tenant, lead=data.leads["missing"], user=data.sam.user, at=CHANGED)
+    with time_machine.travel(MONDAY_AFTER, tick=False), tenant_context(data.tenant):
+        done = generate_weekly_report(week=W53, by=Principal.system(data.tenant, "tests"))
+    everyone = stored(data.tenant, done.report)[("tenant", None, None, None)]
+    assert everyone["touches"] == 3  # the two of the data set, and this one
+
+
+def test_a_lead_closed_after_the_fill_leaves_the_missing_and_joins_the_won(data):
+    fill(data)
+    with time_machine.travel(CHANGED, tick=False), tenant_context(data.tenant):
+        record_weekly_update(
+            lead=data.leads["missing"],
+            status="won",
+            value=Decimal("250.00"),
+            by=Principal.system(data.tenant, "tests"),
+        )
+    with time_machine.travel(MONDAY_AFTER, tick=False), tenant_context(data.tenant):
+        done = generate_weekly_report(week=W53, by=Principal.system(data.tenant, "tests"))
+    everyone = stored(data.tenant, done.report)[("tenant", None, None, None)]
+    assert everyone["missing_ids"] == []
+    assert sorted(everyone["won_ids"]) == sorted(
+        [data.leads["won_in"].pk, data.leads["missing"].pk]
+    )
+
+
+def test_the_hourly_beat_fills_the_current_weeks_facts(data):
+    with time_machine.travel(FILLED, tick=False), tenant_context(data.tenant):
+        run_weekly_report()
+        assert list(WeekFactState.objects.values_list("week", flat=True)) == [W53]
+        # All nine leads of the data set count in W53 (one in the quarter's won only).
+        assert WeekFact.objects.filter(week=W53).count() == 9
+
+
+def test_the_facts_of_a_snapshotted_week_are_deleted_by_the_next_upkeep(data):
+    fill(data)
+    with time_machine.travel(MONDAY_AFTER, tick=False), tenant_context(data.tenant):
+        generate_weekly_report(week=W53, by=Principal.system(data.tenant, "tests"))
+        assert WeekFact.objects.filter(week=W53).exists()
+        keep_week_facts()
+        assert not WeekFact.objects.filter(week=W53).exists()
+        assert not WeekFactState.objects.filter(week=W53).exists()
