@@ -544,6 +544,9 @@ class Assignment(TenantOwnedModel):
         # A lead's records are found by ``(tenant_id, lead_id)``, the lead key's own index
         # (``leads_assignment_lead_id_tenant_fk_idx``): a lead has a handful of them.
         indexes = [
+            # What was routed since a time: the week's facts and a past report's "changes
+            # since" (routing writes no per-lead audit row; its records are the trail).
+            models.Index(fields=["tenant", "created_at"], name="leads_assignment_written_idx"),
             models.Index(
                 fields=["rep"],
                 condition=models.Q(rep__isnull=False),

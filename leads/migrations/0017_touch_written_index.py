@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("leads", "0014_appointment_rep_through_lead_slim_assignment_indexes"),
+        ("leads", "0015_assignment_tenant_key_implied_by_the_lead"),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("leads", "0015_assignment_tenant_key_implied_by_the_lead"),
+        ("leads", "0017_touch_written_index"),
     ]
 
     operations = [

@@ -103,6 +103,26 @@ def test_a_snapshot_from_facts_changed_since_their_fill_is_the_full_pass(data):
     assert differing == {}
 
 
+def test_a_lead_the_router_took_from_its_owner_after_the_fill_leaves_that_owners_line(data):
+    """The router writes an Assignment record a lead and one audit row a run: the records
+    are what tells the facts (and "changes since") that the owner changed."""
+    from leads.models import AssignmentKind, Lead
+    from leads.services.routing import route_leads
+
+    fill(data)
+    lead = data.leads["missing"]
+    with time_machine.travel(CHANGED, tick=False), tenant_context(data.tenant):
+        before = Lead.objects.get(pk=lead.pk).rep_id
+        by = Principal.system(data.tenant, "tests")
+        route_leads(leads=[lead], kind=AssignmentKind.RECALL_IDLE, by=by)
+        assert Lead.objects.get(pk=lead.pk).rep_id != before
+    with time_machine.travel(MONDAY_AFTER, tick=False), tenant_context(data.tenant):
+        done = generate_weekly_report(week=W53, by=Principal.system(data.tenant, "tests"))
+    made = stored(data.tenant, done.report)
+    assert made == full_pass(data.tenant)
+    assert lead.pk not in made[("rep", before, None, None)]["missing_ids"]
+
+
 def test_a_touch_written_after_the_fill_counts_in_the_snapshot(data):
     fill(data)
     with time_machine.travel(CHANGED, tick=False), tenant_context(data.tenant):

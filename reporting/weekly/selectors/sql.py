@@ -376,10 +376,12 @@ def figures_sql() -> str:
 def _changed_since(*, touched: bool = False) -> str:
     """The leads that may have moved in a figure since ``%(since)s`` (a snapshot's time).
 
-    Every change of a lead's stage is a stage move (``tenancy_stagechange``), every
-    other change of a lead (its owner, a breach) is audited (``tenancy_auditevent``),
-    and a late update is a new ``leads_weeklyupdate`` of the week: each read through an
-    index on the time it was written, so the cost follows the changes, not the leads.
+    Every change of a lead's stage is a stage move (``tenancy_stagechange``), a change
+    of owner by the router (routing, recall, reroute) is an ``Assignment`` record (the
+    router writes one audit row a run, not one a lead), every other change of a lead
+    (its owner by hand, a breach) is audited (``tenancy_auditevent``), and a late update
+    is a new ``leads_weeklyupdate`` of the week: each read through an index on the time
+    it was written, so the cost follows the changes, not the leads.
     """
     stages = ", ".join(f"'{stage}'" for stage in LeadStage)
     # A touch changes only a count (no lead list), so "changes since" leaves touches out;
@@ -397,6 +399,9 @@ def _changed_since(*, touched: bool = False) -> str:
     return f"""
         SELECT CAST(object_id AS BIGINT) AS id FROM tenancy_auditevent
         WHERE tenant_id = %(tenant)s AND created_at > %(since)s AND object_type = 'leads.lead'
+        UNION
+        SELECT lead_id FROM leads_assignment
+        WHERE tenant_id = %(tenant)s AND created_at > %(since)s
         UNION
         SELECT object_id FROM tenancy_stagechange
         WHERE tenant_id = %(tenant)s AND machine = '{LEAD_MACHINE}' AND to_stage IN ({stages})
