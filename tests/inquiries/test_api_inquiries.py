@@ -140,7 +140,7 @@ def test_inquiry_list_query_count_does_not_grow_with_rows(actors, django_assert_
         InquiryFactory(tenant=actors.tenant_a, definition=definition)
     api = actors.teammate.api()
     api.get("/api/v1/me/")
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         assert api.get("/api/v1/inquiries/").json()["count"] == rows
 
 

@@ -337,5 +337,5 @@ def test_the_job_list_query_count_does_not_grow_with_jobs(
     api = actors.teammate.api()
     api.get(JOBS)
     # the caller (token, user, membership), the count, the page
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         assert len(api.get(JOBS).json()["results"]) == count

@@ -191,7 +191,7 @@ def test_the_duplicates_api_query_count_does_not_grow_with_pairs(
         make(actors.tenant_a, f"{word}@one.example", "Twin", word, f"{word} Co")
         make(actors.tenant_a, f"{word}@two.example", "Twin", word, f"{word} Co")
     api = actors.teammate.api()
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         response = api.get("/api/v1/inquiries/duplicates/")
     assert response.status_code == 200
     assert len(response.json()["results"]) == rows

@@ -1137,7 +1137,7 @@ def test_job_list_query_count_does_not_grow_with_rows(actors, django_assert_num_
         upload(actors.owner, csv_bytes([person(n)]))
     api = actors.owner.api()
     api.get("/api/v1/me/")
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         assert api.get("/api/v1/inquiries/imports/").json()["count"] == jobs
 
 

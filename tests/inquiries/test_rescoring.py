@@ -623,5 +623,5 @@ def test_job_list_query_count_does_not_grow_with_rows(actors, django_assert_num_
         start(definition)
     api = actors.owner.api()
     api.get("/api/v1/me/")
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         assert api.get("/api/v1/rescore-jobs/").json()["count"] == jobs

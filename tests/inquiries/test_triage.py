@@ -208,7 +208,7 @@ def test_sorted_list_query_count_does_not_grow_with_rows(actors, django_assert_n
     api = actors.teammate.api()
     api.get("/api/v1/me/")
     # token, membership, tenant scope... (as the plain list) + capped count + page
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         assert (
             len(api.get("/api/v1/inquiries/?sort=score&stage=inquiry&q=pat").json()["results"])
             == rows
@@ -579,5 +579,5 @@ def test_the_saved_view_list_query_count_does_not_grow_with_views(
     api = actors.teammate.api()
     api.get(VIEWS)
     # the caller (token, user, membership), the count, the page
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         assert len(api.get(VIEWS).json()["results"]) == count

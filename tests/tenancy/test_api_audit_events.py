@@ -41,5 +41,5 @@ def test_audit_list_query_count_does_not_grow_with_rows(
             services.create_partner(name=f"P{n}", kind="var", by=system_a)
     api = actors.owner.api()
     api.get("/api/v1/me/")
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         api.get("/api/v1/audit-events/")

@@ -101,6 +101,6 @@ def test_member_list_query_count_does_not_grow_with_rows(actors, django_assert_n
         MembershipFactory(tenant=actors.tenant_a, role=Role.REP, partner=partner)
     api = actors.owner.api()
     api.get("/api/v1/members/")
-    # tenant, token (with its user), membership (with its partner), count, page
-    with django_assert_num_queries(5):
+    # token (with its user and tenant), membership (with its partner), count, page
+    with django_assert_num_queries(4):
         api.get("/api/v1/members/")

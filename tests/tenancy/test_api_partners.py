@@ -88,6 +88,6 @@ def test_partner_list_query_count_does_not_grow_with_rows(actors, django_assert_
     for _ in range(rows):
         PartnerFactory(tenant=actors.tenant_a)
     api = actors.owner.api()
-    # tenant, credential, membership, last-used stamp, count, page
-    with django_assert_num_queries(6):
+    # credential (with its tenant), membership, last-used stamp, count, page
+    with django_assert_num_queries(5):
         assert api.get("/api/v1/partners/").json()["count"] == rows
