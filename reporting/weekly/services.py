@@ -24,7 +24,7 @@ from leadflow import outbox
 from leadflow.lib import weeks
 from leadflow.lib.rules import RuleViolation
 from leadflow.tenancy.context import require_tenant_id
-from leadflow.tenancy.models import Membership, Partner, Tenant, User
+from leadflow.tenancy.models import AuditEvent, Membership, Partner, Tenant, User
 from leadflow.tenancy.principal import Principal
 from leadflow.tenancy.roles import MANAGERS
 from leadflow.tenancy.services import record_audit
@@ -130,16 +130,22 @@ def insert_lines(report: WeeklyReport, window: Window) -> None:
 # back this far before the previous one began, so a change whose transaction was still
 # open then (written before, committed after) is not missed. Rewriting a fact is idempotent.
 FACTS_OVERLAP = timedelta(minutes=10)
+# Changes that move a week's facts without a trail on each lead: a new time zone moves the
+# week's window (every lead's figures), a deleted team's leads lose their team (Django sets
+# it to none, no row a lead). After one of them the week's facts are filled again.
+REFILLING_ACTIONS = ("tenant.timezone_changed", "routing.team_deleted")
 
 
 def bring_week_facts_up_to_date(
     window: Window, *, tenant_id: int, unless_reported: bool = False
 ) -> bool:
-    """The week's facts as the leads stand now; whether they were filled (first time) now.
+    """The week's facts as the leads stand now; whether they were filled (every lead's) now.
 
     The first call for a week fills every lead's row (the full per-lead pass, in
     SQL); later calls rewrite only the rows of leads changed or touched since the
-    previous call began (less :data:`FACTS_OVERLAP`). The state row's lock makes
+    previous call began (less :data:`FACTS_OVERLAP`), or fill the week again when
+    the time zone changed or a team was deleted since (:data:`REFILLING_ACTIONS`:
+    no lead's trail records them). The state row's lock makes
     concurrent calls for a week wait for each other (the snapshot holds it until it
     commits); ``unless_reported`` (the upkeep) then leaves a week whose snapshot
     exists as it is. PostgreSQL only.
@@ -154,11 +160,20 @@ def bring_week_facts_up_to_date(
                 state.delete()
             return False
         params = window.params(tenant_id)
-        if created:
+        since_at = state.refreshed_at - FACTS_OVERLAP
+        refill = not created and (
+            AuditEvent.objects.filter(
+                action__in=REFILLING_ACTIONS, created_at__gt=since_at
+            ).exists()
+        )
+        if created or refill:
+            if refill:
+                WeekFact.objects.filter(week=window.week).delete()
+                WeekFactState.objects.filter(pk=state.pk).update(refreshed_at=started)
             with tuned() as cursor:
                 cursor.execute(fill_facts_sql(), params)
             return True
-        since = connection.ops.adapt_datetimefield_value(state.refreshed_at - FACTS_OVERLAP)
+        since = connection.ops.adapt_datetimefield_value(since_at)
         with tuned(POSTGRES_CHANGES_SETTINGS) as cursor:
             cursor.execute(refresh_facts_sql(), {**params, "since": since})
         WeekFactState.objects.filter(pk=state.pk).update(refreshed_at=started)

@@ -167,3 +167,48 @@ def test_the_facts_of_a_snapshotted_week_are_deleted_by_the_next_upkeep(data):
         keep_week_facts()
         assert not WeekFact.objects.filter(week=W53).exists()
         assert not WeekFactState.objects.filter(week=W53).exists()
+
+
+def full_pass_in(tenant, window: Window) -> dict[tuple, dict[str, Any]]:
+    """Every line of ``window``'s week as the full per-lead pass computes it now."""
+    with tenant_context(tenant), connection.cursor() as cursor:
+        cursor.execute(figures_sql(), window.params(tenant.pk))
+        rows = [
+            {
+                column: json.loads(value) if column in JSON_COLUMNS else value
+                for column, value in zip(LINE_COLUMNS, row, strict=True)
+            }
+            for row in cursor.fetchall()
+        ]
+    return {(r["scope"], r["rep_id"], r["partner_id"], r["team_id"]): comparable(r) for r in rows}
+
+
+def test_a_team_deleted_after_the_fill_leaves_the_snapshot_as_the_full_pass(data):
+    """Deleting a team sets its leads' team to none (no audit row a lead): the facts must
+    not keep the deleted team's line (its name is gone: the snapshot could not be written)."""
+    from leads.services.teams import delete_team
+
+    fill(data)
+    with time_machine.travel(CHANGED, tick=False), tenant_context(data.tenant):
+        delete_team(team=data.team, by=data.manager.principal)
+    with time_machine.travel(MONDAY_AFTER, tick=False), tenant_context(data.tenant):
+        done = generate_weekly_report(week=W53, by=Principal.system(data.tenant, "tests"))
+    made = stored(data.tenant, done.report)
+    assert made == full_pass(data.tenant)
+    assert not [key for key in made if key[0] == "team"]
+
+
+def test_the_tenants_time_zone_changed_after_the_fill_moves_the_snapshots_week(data):
+    """The facts were worked out on the old zone's week; a new zone's week is another
+    window (won_in closed Mon 00:30 Berlin, still Sunday in New York): the snapshot
+    is the full pass on the new window."""
+    from leadflow.tenancy.services import set_tenant_timezone
+
+    fill(data)
+    with time_machine.travel(CHANGED, tick=False), tenant_context(data.tenant):
+        set_tenant_timezone(timezone_name="America/New_York", by=data.manager.principal)
+    with time_machine.travel(MONDAY_AFTER, tick=False), tenant_context(data.tenant):
+        done = generate_weekly_report(week=W53, by=Principal.system(data.tenant, "tests"))
+    made = stored(data.tenant, done.report)
+    assert made == full_pass_in(data.tenant, Window.of(W53, ZoneInfo("America/New_York")))
+    assert data.leads["won_in"].pk not in made[("tenant", None, None, None)]["won_ids"]
