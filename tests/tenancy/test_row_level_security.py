@@ -227,3 +227,49 @@ def test_an_activity_for_a_tenant_that_does_not_exist_is_refused(actors):
         )
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     assert Activity.dangerously_all_tenants.filter(tenant_id=missing).count() == 0
+
+
+def _insert_assignment(cursor, tenant_id: int, lead_id: int) -> None:
+    cursor.execute(
+        "INSERT INTO leads_assignment (tenant_id, lead_id, kind, previous_rep_id, "
+        "previous_partner_id, rule, team, skips, actor_label, created_at) "
+        "VALUES (%s, %s, 'routed', NULL, NULL, '', '', '[]', 'tests', now())",
+        [tenant_id, lead_id],
+    )
+
+
+@pytest.fixture
+def lead_of_a(actors):
+    from tests.factories import LeadFactory
+
+    with tenant_context(actors.tenant_a):
+        return LeadFactory(tenant=actors.tenant_a)
+
+
+def test_a_routing_record_for_another_tenant_is_refused_by_the_policy(actors, lead_of_a):
+    # leads_assignment has no key of its own to the tenant (leads 0015): the policy still
+    # refuses a row naming another tenant than the session's.
+    from django.db import ProgrammingError, transaction
+
+    with (
+        tenant_context(actors.tenant_a),
+        pytest.raises(ProgrammingError),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        _insert_assignment(cursor, actors.tenant_b.pk, lead_of_a.pk)
+
+
+def test_a_routing_record_of_one_tenant_to_another_tenants_lead_is_refused(actors, lead_of_a):
+    # Session and row both say tenant B, the lead is A's: the composite key to the lead
+    # (tenant_id, lead_id) refuses it (B has no such lead).
+    from django.db import IntegrityError, transaction
+
+    with (
+        tenant_context(actors.tenant_b),
+        pytest.raises(IntegrityError),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        _insert_assignment(cursor, actors.tenant_b.pk, lead_of_a.pk)
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
