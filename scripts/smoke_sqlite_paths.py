@@ -2,7 +2,8 @@
 
 ``scripts/smoke_make_run.sh`` runs it in the fresh clone after ``make run`` has
 seeded the demo: booking routes a lead, the recall scan reroutes, the Monday
-digest, the partners' compliance rule and a deal registration — each must work
+digest, the partners' compliance rule, a deal registration and the demo rep's My week
+(its reported weeks are an array on PostgreSQL, text on SQLite) — each must work
 on SQLite (no arrays, no advisory locks), as the worker and beat run them there.
 Exits 1 with the first failure.
 """
@@ -29,6 +30,7 @@ from leadflow.tenancy.context import tenant_context  # noqa: E402
 from leadflow.tenancy.models import Membership, Partner, Tenant  # noqa: E402
 from leadflow.tenancy.principal import Principal  # noqa: E402
 from leads.models import Assignment, AssignmentKind  # noqa: E402
+from leads.selectors.my_week import my_week  # noqa: E402
 from leads.services.booking import book_appointment  # noqa: E402
 from leads.services.compliance import enforce_partner_compliance  # noqa: E402
 from leads.services.digests import queue_missing_update_digests  # noqa: E402
@@ -84,6 +86,16 @@ def main() -> int:
             by=dealer,
         )
         print(f"PASS: a deal registration was {registration.status}")
+        rep = Membership.objects.select_related("user").get(user__email="rep@acme.example")
+        riley = Principal(tenant=acme, role=rep.role, via="session", user=rep.user, membership=rep)
+        week = my_week(riley)
+        if not (week.to_report or week.reported or week.late):
+            print("FAIL: the demo rep's My week is empty")
+            return 1
+        print(
+            f"PASS: My week: {len(week.to_report)} to report, {week.reported_count} reported, "
+            f"{len(week.late)} late"
+        )
     return 0
 
 

@@ -16,8 +16,11 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connection
 from django.db.models import (
+    Aggregate,
     BooleanField,
+    CharField,
     ExpressionWrapper,
     F,
     JSONField,
@@ -93,10 +96,34 @@ def _last_update() -> Subquery:
     return Subquery(latest.values(json=shown)[:1], output_field=JSONField())
 
 
-def _weeks_reported(since: date) -> ArraySubquery:
-    """The weeks since ``since`` the lead has an update for, as one array: one subplan a row."""
+class _WeeksText(Aggregate):
+    """SQLite's ``group_concat`` of distinct weeks ('YYYY-MM-DD,…'), for ``make run``."""
+
+    function = "GROUP_CONCAT"
+    template = "%(function)s(%(distinct)s%(expressions)s)"
+    allow_distinct = True
+    output_field = CharField()
+
+
+def _weeks_reported(since: date) -> Subquery:
+    """The weeks since ``since`` the lead has an update for, in one subplan a row: an array
+    on PostgreSQL, comma-separated text elsewhere (``ARRAY(SELECT …)`` is PostgreSQL's own);
+    :func:`_reported_weeks` reads either."""
     reported = WeeklyUpdate.objects.filter(lead_id=OuterRef("pk"), week__gte=since)
-    return ArraySubquery(reported.order_by().values("week").distinct())
+    if connection.vendor == "postgresql":
+        return ArraySubquery(reported.order_by().values("week").distinct())
+    weeks_text = (
+        reported.order_by().values("lead_id").annotate(weeks=_WeeksText("week", distinct=True))
+    )
+    return Subquery(weeks_text.values("weeks")[:1], output_field=CharField())
+
+
+def _reported_weeks(value: list[date] | str | None) -> set[date]:
+    if not value:
+        return set()
+    if isinstance(value, str):
+        return {date.fromisoformat(week) for week in value.split(",")}
+    return set(value)
 
 
 def _past_weeks(week: date) -> list[date]:
@@ -159,7 +186,7 @@ def my_week(principal: Principal, *, at: datetime | None = None) -> MyWeek:
             result.to_report.append(lead)
             if row.owes_this_week:
                 result.owed += 1
-        reported = set(row.weeks_reported or ())
+        reported = _reported_weeks(row.weeks_reported)
         gaps = [
             monday for monday in past if monday not in reported and _owes_past(lead, monday, tz)
         ]
