@@ -1,4 +1,8 @@
-"""The bulk sync's set-based path: progress items written together, the same rows as one by one."""
+"""The bulk sync's set-based path: progress items written together, the same rows as one by one.
+
+The set-based path is PostgreSQL's (off it, every item goes through the single services, with
+their own audit rows and queries), so the module is skipped on the SQLite fallback.
+"""
 
 from datetime import timedelta
 
@@ -14,6 +18,8 @@ from leads.selectors.weekly import current_week
 from leads.services.sync import SyncItem, sync_updates
 from leads.services.updates import record_weekly_update
 from tests.factories import InquiryFactory, LeadFactory, PartnerFactory
+
+pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
