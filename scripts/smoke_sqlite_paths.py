@@ -2,7 +2,8 @@
 
 ``scripts/smoke_make_run.sh`` runs it in the fresh clone after ``make run`` has
 seeded the demo: booking routes a lead, the recall scan reroutes, the Monday
-digest, the partners' compliance rule, a deal registration and the demo rep's My week
+digest, the partners' compliance rule, a deal registration, a partner's bulk sync (one
+item refused) and the demo rep's My week
 (its reported weeks are an array on PostgreSQL, text on SQLite) — each must work
 on SQLite (no arrays, no advisory locks), as the worker and beat run them there.
 Exits 1 with the first failure.
@@ -29,13 +30,14 @@ from inquiries.models import Inquiry, Stage  # noqa: E402
 from leadflow.tenancy.context import tenant_context  # noqa: E402
 from leadflow.tenancy.models import Membership, Partner, Tenant  # noqa: E402
 from leadflow.tenancy.principal import Principal  # noqa: E402
-from leads.models import Assignment, AssignmentKind  # noqa: E402
+from leads.models import REPORTED_STAGES, Assignment, AssignmentKind, Lead  # noqa: E402
 from leads.selectors.my_week import my_week  # noqa: E402
 from leads.services.booking import book_appointment  # noqa: E402
 from leads.services.compliance import enforce_partner_compliance  # noqa: E402
 from leads.services.digests import queue_missing_update_digests  # noqa: E402
 from leads.services.registrations import register_deal  # noqa: E402
 from leads.services.routing import recall_leads  # noqa: E402
+from leads.services.sync import SyncItem, sync_updates  # noqa: E402
 
 
 def main() -> int:
@@ -86,6 +88,22 @@ def main() -> int:
             by=dealer,
         )
         print(f"PASS: a deal registration was {registration.status}")
+        reported = Lead.objects.filter(partner__isnull=False, stage__in=list(REPORTED_STAGES))
+        first = reported.select_related("partner").first()
+        if first is None:
+            print("FAIL: the demo has no partner lead to report on")
+            return 1
+        reporter = Principal(tenant=acme, role=None, via="api_key", partner=first.partner)
+        lead_ids = list(reported.filter(partner=first.partner).values_list("pk", flat=True)[:3])
+        items = [
+            SyncItem(index=n, lead=lead_id, update={"status": "progress", "note": "Smoke sync"})
+            for n, lead_id in enumerate(lead_ids)
+        ] + [SyncItem(index=len(lead_ids), lead=0, update={"status": "progress", "note": "?"})]
+        outcomes = sync_updates(items=items, by=reporter)
+        if [o.ok for o in outcomes] != [True] * (len(items) - 1) + [False]:
+            print(f"FAIL: the partner's bulk sync: {outcomes}")
+            return 1
+        print(f"PASS: a bulk sync of {len(items)} items ({len(items) - 1} written, 1 refused)")
         rep = Membership.objects.select_related("user").get(user__email="rep@acme.example")
         riley = Principal(tenant=acme, role=rep.role, via="session", user=rep.user, membership=rep)
         week = my_week(riley)
