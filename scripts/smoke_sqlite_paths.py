@@ -3,7 +3,7 @@
 ``scripts/smoke_make_run.sh`` runs it in the fresh clone after ``make run`` has
 seeded the demo: booking routes a lead, the recall scan reroutes, the Monday
 digest, the partners' compliance rule, a deal registration, a partner's bulk sync (one
-item refused) and the demo rep's My week
+item refused), the managers' partners page and the demo rep's My week
 (its reported weeks are an array on PostgreSQL, text on SQLite) — each must work
 on SQLite (no arrays, no advisory locks), as the worker and beat run them there.
 Exits 1 with the first failure.
@@ -32,6 +32,7 @@ from leadflow.tenancy.models import Membership, Partner, Tenant  # noqa: E402
 from leadflow.tenancy.principal import Principal  # noqa: E402
 from leads.models import REPORTED_STAGES, Assignment, AssignmentKind, Lead  # noqa: E402
 from leads.selectors.my_week import my_week  # noqa: E402
+from leads.selectors.partner_overview import partner_overview  # noqa: E402
 from leads.services.booking import book_appointment  # noqa: E402
 from leads.services.compliance import enforce_partner_compliance  # noqa: E402
 from leads.services.digests import queue_missing_update_digests  # noqa: E402
@@ -104,6 +105,15 @@ def main() -> int:
             print(f"FAIL: the partner's bulk sync: {outcomes}")
             return 1
         print(f"PASS: a bulk sync of {len(items)} items ({len(items) - 1} written, 1 refused)")
+        boss = Membership.objects.select_related("user").get(user__email="manager@acme.example")
+        manager = Principal(
+            tenant=acme, role=boss.role, via="session", user=boss.user, membership=boss
+        )
+        partners = partner_overview(principal=manager)
+        if not partners:
+            print("FAIL: the managers' partners page lists no partner")
+            return 1
+        print(f"PASS: the partners page: {len(partners)} partners with their figures")
         rep = Membership.objects.select_related("user").get(user__email="rep@acme.example")
         riley = Principal(tenant=acme, role=rep.role, via="session", user=rep.user, membership=rep)
         week = my_week(riley)
