@@ -544,6 +544,23 @@ def _store(
     return records
 
 
+def _owner_values(item: _Routed, now: datetime, due: datetime) -> dict[str, Any]:
+    """What routing writes on the lead: its owner, team and assignment time; a lead awaiting
+    acceptance gets a fresh window (none without an owner) and loses an old breach."""
+    decision = item.decision
+    values: dict[str, Any] = {
+        "rep_id": decision.rep.pk if decision.rep else None,
+        "partner_id": decision.partner.pk if decision.partner else None,
+        "team_id": decision.team.pk if decision.team else None,
+        "assigned_at": now,
+    }
+    if item.lead.lead_stage == LeadStage.AWAITING_ACCEPTANCE:
+        values["acceptance_due_at"] = due if decision.has_owner else None
+        if decision.has_owner:
+            values["breached_at"] = None
+    return values
+
+
 def _store_row_by_row(
     routed: list[_Routed],
     records: list[Routed],
@@ -556,18 +573,7 @@ def _store_row_by_row(
     """``_store`` for the embedded SQLite of ``make run`` (no arrays): a few leads at a time
     there, so one UPDATE of each lead and one INSERT of its record."""
     for item, record in zip(routed, records, strict=True):
-        decision = item.decision
-        changes: dict[str, Any] = {
-            "rep_id": record.rep_id,
-            "partner_id": record.partner_id,
-            "team_id": decision.team.pk if decision.team else None,
-            "assigned_at": now,
-        }
-        if item.lead.lead_stage == LeadStage.AWAITING_ACCEPTANCE:
-            changes["acceptance_due_at"] = due if decision.has_owner else None
-            if decision.has_owner:
-                changes["breached_at"] = None
-        if not Lead.objects.filter(pk=item.lead.pk).update(**changes):
+        if not Lead.objects.filter(pk=item.lead.pk).update(**_owner_values(item, now, due)):
             continue
         Assignment.objects.create(
             tenant_id=tenant.pk,
@@ -627,17 +633,7 @@ def _update_given(
         item = by_pk.get(lead.pk)
         if item is None:
             continue
-        decision = item.decision
-        values: dict[str, Any] = {
-            "rep_id": decision.rep.pk if decision.rep else None,
-            "partner_id": decision.partner.pk if decision.partner else None,
-            "team_id": decision.team.pk if decision.team else None,
-            "assigned_at": now,
-        }
-        if item.lead.lead_stage == LeadStage.AWAITING_ACCEPTANCE:
-            values["acceptance_due_at"] = due if decision.has_owner else None
-            if decision.has_owner:
-                values["breached_at"] = None
+        values = _owner_values(item, now, due)
         if lead._state.fields_cache:
             for name, value in values.items():
                 setattr(lead, name, value)
